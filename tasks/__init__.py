@@ -1,0 +1,7 @@
+"""Celery entry point: ``celery -A tasks worker`` / ``celery -A tasks beat``."""
+
+from tasks import pipeline as pipeline
+from tasks.app import app as app
+
+celery = app
+__all__ = ["app", "celery", "pipeline"]

@@ -114,9 +114,7 @@ def canonical_url(url: str, base: str | None = None) -> str:
     if ":" in host:  # IPv6 literal
         host = f"[{host}]"
     netloc = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
-    query_items = [
-        (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not is_tracking_param(k)
-    ]
+    query_items = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not is_tracking_param(k)]
     query_items.sort()
     query = urlencode(query_items, doseq=True)
     return urlunsplit((scheme, netloc, _normalise_path(parts.path), query, ""))

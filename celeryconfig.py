@@ -1,0 +1,89 @@
+"""Celery settings for newsworker, each with the reason it is set.
+
+Values that ops tune come from the typed settings (``NEWSWORKER_*``), read once
+when the worker or beat starts; nothing here connects anywhere.
+"""
+
+from __future__ import annotations
+
+from kombu import Exchange, Queue
+
+from worker.settings import get_settings
+
+_settings = get_settings()
+
+# The broker. Without one (embedded mode) the CLI never starts Celery at all.
+broker_url = _settings.broker_url or "redis://127.0.0.1:6379/0"
+
+# JSON only: pickle lets anyone who can write to the broker run code in the worker.
+task_serializer = "json"
+accept_content = ["json"]
+result_serializer = "json"
+event_serializer = "json"
+
+# No result backend: tasks hand results to the database; results in Redis would only grow.
+result_backend = None
+task_ignore_result = True
+
+# Acknowledge after the task ran, and re-queue it if the worker process dies
+# mid-task: a SIGKILLed or OOM-killed worker loses nothing (every task is idempotent).
+task_acks_late = True
+task_reject_on_worker_lost = True
+# Take one message at a time: with late acks, prefetched messages are stuck
+# behind a long task, and on a crash they are the ones that wait for redelivery.
+worker_prefetch_multiplier = 1
+
+# Redis redelivers a message not acknowledged within the visibility timeout. It
+# must exceed every countdown, ETA and retry back-off we use (the longest is
+# RETRY_BACKOFF_MAX in tasks.app, 30 min) and the hard time limit, or tasks run twice.
+broker_transport_options = {
+    "visibility_timeout": _settings.visibility_timeout_seconds,
+    "queue_order_strategy": "priority",
+}
+result_backend_transport_options = {"visibility_timeout": _settings.visibility_timeout_seconds}
+# A worker that lost its broker connection cancels its late-ack tasks: the broker
+# redelivers them anyway, so finishing them too would run them twice.
+worker_cancel_long_running_tasks_on_connection_loss = True
+# Keep trying to reach the broker at start-up instead of crashing the container.
+broker_connection_retry_on_startup = True
+broker_connection_max_retries = None
+
+# Time limits: a hung fetch or a pathological page cannot hold a process forever.
+# The soft limit raises inside the task (it is retried); the hard one kills the child.
+task_soft_time_limit = _settings.task_soft_time_limit_seconds
+task_time_limit = _settings.task_time_limit_seconds
+
+# Separate queues so a burst of article fetches never delays feed polling, and
+# CPU-heavy processing can get its own workers.
+task_default_queue = "process"
+task_queues = (
+    Queue("poll", Exchange("poll"), routing_key="poll"),
+    Queue("fetch", Exchange("fetch"), routing_key="fetch"),
+    Queue("process", Exchange("process"), routing_key="process"),
+    Queue("reingest", Exchange("reingest"), routing_key="reingest"),
+)
+task_routes = {
+    "newsworker.poll_feed": {"queue": "poll"},
+    "newsworker.dispatch_due_feeds": {"queue": "poll"},
+    "newsworker.ingest_entry": {"queue": "fetch"},
+    "newsworker.process_article": {"queue": "process"},
+}
+# Messages survive a broker restart (Redis must run with AOF persistence).
+task_default_delivery_mode = "persistent"
+# Recycle children now and then so a leak in a parser cannot grow without bound.
+worker_max_tasks_per_child = 1000
+# Send task events so Flower and `celery events` can show them.
+worker_send_task_events = True
+task_send_sent_event = True
+
+# Beat only triggers the dispatcher; which feed is due is decided from the database.
+beat_schedule = {
+    "dispatch-due-feeds": {
+        "task": "newsworker.dispatch_due_feeds",
+        "schedule": _settings.dispatch_interval_seconds,
+        # A dispatch that waited longer than one interval is stale: the next one replaces it.
+        "options": {"expires": _settings.dispatch_interval_seconds},
+    }
+}
+timezone = "UTC"
+enable_utc = True

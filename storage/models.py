@@ -1,0 +1,187 @@
+"""SQLAlchemy 2.0 typed models.
+
+Every table that a task writes has a natural unique key, so a re-delivered task
+meets a conflict instead of creating a second row (see ``storage.upsert``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from storage.types import IdType, UTCDateTime
+from worker.clock import utcnow
+
+# Stable constraint names so that Alembic migrations are the same on every backend.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Feed(Base):
+    """A feed and its scheduling state: the database, not beat, decides when it is polled."""
+
+    __tablename__ = "feeds"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    url: Mapped[str] = mapped_column(String(2048), unique=True)
+    title: Mapped[str | None] = mapped_column(String(512))
+    site_url: Mapped[str | None] = mapped_column(String(2048))
+    tags: Mapped[list[Any]] = mapped_column(default=list)
+    user_agent: Mapped[str | None] = mapped_column(String(512))
+    status: Mapped[str] = mapped_column(String(16), default="ok")  # ok | failing | gone
+    etag: Mapped[str | None] = mapped_column(String(512))
+    last_modified: Mapped[str | None] = mapped_column(String(128))
+    next_poll_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    poll_interval_seconds: Mapped[int | None] = mapped_column(Integer)
+    lease_until: Mapped[datetime | None] = mapped_column()
+    last_polled_at: Mapped[datetime | None] = mapped_column()
+    last_success_at: Mapped[datetime | None] = mapped_column()
+    consecutive_errors: Mapped[int] = mapped_column(Integer, default=0)
+    first_error_at: Mapped[datetime | None] = mapped_column()
+    last_error: Mapped[str | None] = mapped_column(Text)
+    redirect_url: Mapped[str | None] = mapped_column(String(2048))
+    redirect_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Article(Base):
+    """One article, however many addresses and feeds it was seen under."""
+
+    __tablename__ = "articles"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    url: Mapped[str] = mapped_column(String(2048), unique=True)  # canonical address
+    title: Mapped[str | None] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text, default="")
+    html: Mapped[str | None] = mapped_column(Text)
+    authors: Mapped[list[Any]] = mapped_column(default=list)
+    published_at: Mapped[datetime | None] = mapped_column(index=True)
+    updated_at: Mapped[datetime | None] = mapped_column()
+    language: Mapped[str | None] = mapped_column(String(8))
+    image_url: Mapped[str | None] = mapped_column(String(2048))
+    dateline: Mapped[str | None] = mapped_column(String(256))
+    agency: Mapped[str | None] = mapped_column(String(256))
+    word_count: Mapped[int] = mapped_column(Integer, default=0)
+    content_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    # feed: built from the feed entry only; page: extracted from the fetched page;
+    # failed: page fetch/extraction failed, stored from feed content, retried later.
+    content_source: Mapped[str] = mapped_column(String(16), default="feed")
+    fetch_error: Mapped[str | None] = mapped_column(Text)
+    fetch_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_fetch_at: Mapped[datetime | None] = mapped_column(index=True)
+    page_kind: Mapped[str | None] = mapped_column(String(16))
+    processed_at: Mapped[datetime | None] = mapped_column()
+    duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("articles.id"), index=True)
+    story_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id"), index=True)
+    previous_hash: Mapped[str | None] = mapped_column(String(64))
+    previous_changed_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    modified_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ArticleUrl(Base):
+    """Every canonical address an article was seen under; the unique key of "same address"."""
+
+    __tablename__ = "article_urls"
+
+    url: Mapped[str] = mapped_column(String(2048), primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), index=True)
+    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Entry(Base):
+    """A sighting: one entry of one feed (or import source), with what the feed said about it.
+
+    ``entry_key`` is the entry's identity inside its source (GUID, else link, else
+    a hash of title and date); ``(source, entry_key)`` is unique, so an entry seen
+    again is never ingested as new.
+    """
+
+    __tablename__ = "entries"
+    __table_args__ = (UniqueConstraint("source", "entry_key"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    source: Mapped[str] = mapped_column(String(512))  # "feed:<id>" or "import:<name>"
+    feed_id: Mapped[int | None] = mapped_column(ForeignKey("feeds.id", ondelete="CASCADE"), index=True)
+    entry_key: Mapped[str] = mapped_column(String(2048))
+    guid: Mapped[str | None] = mapped_column(String(2048))
+    url: Mapped[str | None] = mapped_column(String(2048))  # the address as seen in the feed
+    # Scheme-less canonical link: an entry whose GUID changes but whose link does not is not new.
+    link_key: Mapped[str | None] = mapped_column(String(2048))
+    title: Mapped[str | None] = mapped_column(Text)
+    content_html: Mapped[str | None] = mapped_column(Text)
+    authors: Mapped[list[Any]] = mapped_column(default=list)
+    published_at: Mapped[datetime | None] = mapped_column()
+    updated_at: Mapped[datetime | None] = mapped_column()
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending | ingested | failed
+    article_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id"), index=True)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+Index("ix_entries_state_first_seen", Entry.state, Entry.first_seen_at)
+Index("ix_entries_source_link_key", Entry.source, Entry.link_key)
+
+
+class Story(Base):
+    """Coverage of one event by many articles."""
+
+    __tablename__ = "stories"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    title: Mapped[str | None] = mapped_column(Text)
+    first_article_at: Mapped[datetime | None] = mapped_column(index=True)
+    last_article_at: Mapped[datetime | None] = mapped_column(index=True)
+    article_count: Mapped[int] = mapped_column(Integer, default=0)
+    source_count: Mapped[int] = mapped_column(Integer, default=0)
+    top_terms: Mapped[list[Any]] = mapped_column(default=list)
+    state: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    merged_into: Mapped[int | None] = mapped_column(ForeignKey("stories.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FetchLog(Base):
+    """One line per HTTP fetch, for admins (``feeds show``) and for debugging."""
+
+    __tablename__ = "fetch_log"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    feed_id: Mapped[int | None] = mapped_column(ForeignKey("feeds.id", ondelete="CASCADE"))
+    article_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(String(2048))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(String(32))  # ok | not_modified | http_error | fetch_error | parse_error
+    bytes: Mapped[int] = mapped_column(Integer, default=0)
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+    new_entries: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    warning: Mapped[str | None] = mapped_column(Text)
+    malformed: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+Index("ix_fetch_log_feed_started", FetchLog.feed_id, FetchLog.started_at)

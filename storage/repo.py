@@ -1,0 +1,454 @@
+"""Reads and idempotent writes. Every function takes the caller's session; the
+caller's unit of work (``Database.transaction``) decides when it commits."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from storage.models import Article, ArticleUrl, Entry, Feed, FetchLog, Story
+from storage.upsert import insert_ignore, insert_ignore_returning_id
+from worker.clock import isoformat_utc
+from worker.extract import FeedHints, NormalisedArticle
+from worker.feeds import ParsedEntry
+from worker.polling import PollOutcome, PollTarget
+from worker.schedule import ScheduleDecision
+from worker.urls import InvalidURL, canonical_url, identity_url
+
+
+class NotFound(LookupError):
+    """The asked-for row does not exist."""
+
+
+def feed_source(feed_id: int) -> str:
+    return f"feed:{feed_id}"
+
+
+# ---------------------------------------------------------------- feeds
+
+
+def add_feed(session: Session, url: str, *, title: str | None = None, tags: Sequence[str] = ()) -> tuple[Feed, bool]:
+    """Add a feed by address (canonicalised); adding it twice is not an error."""
+    canonical = canonical_url(url)
+    feed_id, created = insert_ignore_returning_id(
+        session,
+        Feed.__table__,  # type: ignore[arg-type]
+        {
+            "url": canonical,
+            "title": title,
+            "tags": list(tags),
+            "status": "ok",
+            "consecutive_errors": 0,
+            "redirect_count": 0,
+        },
+        ["url"],
+    )
+    feed = session.get(Feed, feed_id)
+    assert feed is not None
+    if created:
+        feed.next_poll_at = feed.created_at
+    return feed, created
+
+
+def find_feed(session: Session, id_or_url: str | int) -> Feed:
+    """A feed by numeric id or by address."""
+    text = str(id_or_url).strip()
+    feed: Feed | None = None
+    if text.isdigit():
+        feed = session.get(Feed, int(text))
+    else:
+        try:
+            feed = session.scalar(select(Feed).where(Feed.url == canonical_url(text)))
+        except InvalidURL:
+            feed = None
+    if feed is None:
+        raise NotFound(f"no feed with id or address {text!r} (see `newsworker feeds list`)")
+    return feed
+
+
+def remove_feed(session: Session, id_or_url: str | int) -> Feed:
+    feed = find_feed(session, id_or_url)
+    session.execute(update(Entry).where(Entry.feed_id == feed.id).values(feed_id=None))
+    session.execute(delete(FetchLog).where(FetchLog.feed_id == feed.id))
+    session.delete(feed)
+    return feed
+
+
+def list_feeds(session: Session, *, failing_only: bool = False) -> list[Feed]:
+    query = select(Feed).order_by(Feed.id)
+    if failing_only:
+        query = query.where(Feed.status == "failing")
+    return list(session.scalars(query))
+
+
+def claim_due_feeds(session: Session, now: datetime, *, limit: int, lease: timedelta) -> list[int]:
+    """Take up to ``limit`` due feeds and lease them so no other dispatcher polls them too."""
+    query = (
+        select(Feed.id)
+        .where(Feed.status != "gone", Feed.next_poll_at <= now)
+        .where(or_(Feed.lease_until.is_(None), Feed.lease_until < now))
+        .order_by(Feed.next_poll_at)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    ids = list(session.scalars(query))
+    if ids:
+        session.execute(update(Feed).where(Feed.id.in_(ids)).values(lease_until=now + lease))
+    return ids
+
+
+def poll_target(session: Session, feed_id: int, *, ignore_cache: bool = False) -> PollTarget | None:
+    feed = session.get(Feed, feed_id)
+    if feed is None or feed.status == "gone":
+        return None
+    return PollTarget(
+        feed_id=feed.id,
+        url=feed.url,
+        etag=None if ignore_cache else feed.etag,
+        last_modified=None if ignore_cache else feed.last_modified,
+        user_agent=feed.user_agent,
+    )
+
+
+@dataclass(frozen=True)
+class PollRecord:
+    feed_id: int
+    outcome: str
+    new_entry_ids: tuple[int, ...]
+    seen_entries: int
+
+
+def record_poll(session: Session, outcome: PollOutcome, decision: ScheduleDecision, now: datetime) -> PollRecord:
+    """Store what a poll found: new entries (idempotently), the fetch log line, the feed's schedule."""
+    feed = session.get(Feed, outcome.feed_id, with_for_update=session.get_bind().dialect.name == "postgresql")
+    if feed is None:
+        return PollRecord(outcome.feed_id, "feed_removed", (), 0)
+    new_ids: list[int] = []
+    seen = 0
+    if outcome.feed is not None:
+        new_ids, seen = _record_entries(session, feed.id, outcome.feed.entries, now)
+        if outcome.feed.title and not feed.title:
+            feed.title = outcome.feed.title[:512]
+        if outcome.feed.site_url and not feed.site_url:
+            feed.site_url = outcome.feed.site_url
+    if outcome.kind == "ok":
+        feed.etag = outcome.etag
+        feed.last_modified = outcome.last_modified
+    feed.last_polled_at = now
+    feed.lease_until = None
+    feed.next_poll_at = decision.next_poll_at
+    feed.poll_interval_seconds = decision.interval_seconds
+    feed.status = decision.status
+    feed.consecutive_errors = decision.consecutive_errors
+    if outcome.succeeded:
+        feed.last_success_at = now
+        feed.first_error_at = None
+        feed.last_error = None
+    else:
+        feed.first_error_at = feed.first_error_at or now
+        feed.last_error = outcome.error
+    warnings = "; ".join(outcome.feed.warnings) if outcome.feed and outcome.feed.warnings else None
+    session.add(
+        FetchLog(
+            feed_id=feed.id,
+            url=outcome.url,
+            started_at=now,
+            http_status=outcome.http_status,
+            outcome=outcome.kind,
+            bytes=outcome.bytes,
+            duration_ms=outcome.duration_ms,
+            new_entries=len(new_ids),
+            error=outcome.error,
+            warning=warnings,
+            malformed=bool(warnings and "malformed" in warnings),
+        )
+    )
+    return PollRecord(feed.id, outcome.kind, tuple(new_ids), seen)
+
+
+def _record_entries(
+    session: Session, feed_id: int, entries: Sequence[ParsedEntry], now: datetime
+) -> tuple[list[int], int]:
+    source = feed_source(feed_id)
+    keys = [e.entry_key for e in entries]
+    link_keys = [e.link_key for e in entries if e.link_key]
+    known_keys: set[str] = set()
+    known_links: set[str] = set()
+    for chunk in _chunks(keys, 500):
+        known_keys.update(
+            session.scalars(select(Entry.entry_key).where(Entry.source == source, Entry.entry_key.in_(chunk)))
+        )
+    for chunk in _chunks(link_keys, 500):
+        known_links.update(
+            k
+            for k in session.scalars(select(Entry.link_key).where(Entry.source == source, Entry.link_key.in_(chunk)))
+            if k
+        )
+    fresh = [e for e in entries if e.entry_key not in known_keys and not (e.link_key and e.link_key in known_links)]
+    if known_keys:
+        for chunk in _chunks(sorted(known_keys), 500):
+            session.execute(
+                update(Entry).where(Entry.source == source, Entry.entry_key.in_(chunk)).values(last_seen_at=now)
+            )
+    rows = [
+        {
+            "source": source,
+            "feed_id": feed_id,
+            "entry_key": e.entry_key,
+            "guid": (e.guid or "")[:2048] or None,
+            "url": e.link,
+            "link_key": e.link_key,
+            "title": e.title,
+            "content_html": e.content_html,
+            "authors": list(e.authors),
+            "published_at": e.published_at,
+            "updated_at": e.updated_at,
+            "state": "pending",
+            "first_seen_at": now,
+            "last_seen_at": now,
+        }
+        for e in fresh
+    ]
+    insert_ignore(session, Entry.__table__, rows, ["source", "entry_key"])  # type: ignore[arg-type]
+    new_ids: list[int] = []
+    for chunk in _chunks([r["entry_key"] for r in rows], 500):
+        new_ids.extend(
+            session.scalars(
+                select(Entry.id).where(
+                    Entry.source == source,
+                    Entry.entry_key.in_(chunk),
+                    Entry.state == "pending",
+                    Entry.first_seen_at == now,
+                )
+            )
+        )
+    return sorted(new_ids), len(entries) - len(fresh)
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def stale_pending_entries(session: Session, older_than: datetime, *, limit: int) -> list[int]:
+    """Entries still pending long after they were recorded: their task was lost; enqueue again."""
+    query = (
+        select(Entry.id)
+        .where(Entry.state == "pending", Entry.first_seen_at < older_than)
+        .order_by(Entry.id)
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+# ---------------------------------------------------------------- entries -> articles
+
+
+@dataclass(frozen=True)
+class EntryInput:
+    entry_id: int
+    source: str
+    url: str | None
+    title: str | None
+    content_html: str | None
+    hints: FeedHints
+
+
+def pending_entry(session: Session, entry_id: int) -> EntryInput | None:
+    """The entry to ingest, or None if it is gone or was already ingested (re-delivery)."""
+    entry = session.get(Entry, entry_id)
+    if entry is None or entry.state != "pending":
+        return None
+    return EntryInput(
+        entry_id=entry.id,
+        source=entry.source,
+        url=entry.url,
+        title=entry.title,
+        content_html=entry.content_html,
+        hints=FeedHints(
+            title=entry.title,
+            authors=tuple(entry.authors or ()),
+            published_at=entry.published_at,
+            updated_at=entry.updated_at,
+            content_html=entry.content_html,
+        ),
+    )
+
+
+def mark_entry_failed(session: Session, entry_id: int, error: str) -> None:
+    session.execute(update(Entry).where(Entry.id == entry_id).values(state="failed", last_error=error[:2000]))
+
+
+def content_hash(text: str) -> str:
+    """Hash of the normalised text: identical text under two addresses is one article's copy."""
+    folded = " ".join(text.lower().split())
+    return hashlib.sha256(folded.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class StoredArticle:
+    article_id: int
+    created: bool
+
+
+def _article_values(article: NormalisedArticle) -> dict[str, Any]:
+    return {
+        "title": article.title,
+        "text": article.text,
+        "html": article.html or None,
+        "authors": list(article.authors),
+        "published_at": article.published_at,
+        "updated_at": article.updated_at,
+        "language": article.language,
+        "image_url": article.image_url,
+        "dateline": article.dateline,
+        "agency": article.agency,
+        "word_count": article.word_count,
+        "content_hash": content_hash(article.text) if article.text else None,
+        "content_source": article.source,
+        "page_kind": article.page_kind,
+    }
+
+
+def store_article(
+    session: Session, article: NormalisedArticle, *, seen_urls: Iterable[str] = (), now: datetime
+) -> StoredArticle:
+    """Insert the article unless an article already owns its address; record every address."""
+    owner = session.scalar(select(ArticleUrl.article_id).where(ArticleUrl.url == article.url))
+    created = False
+    if owner is None:
+        values = {"url": article.url, "created_at": now, "modified_at": now, **_article_values(article)}
+        owner, created = insert_ignore_returning_id(session, Article.__table__, values, ["url"])  # type: ignore[arg-type]
+    urls = {article.url}
+    for url in seen_urls:
+        try:
+            urls.add(canonical_url(url))
+        except InvalidURL:
+            continue
+    insert_ignore(
+        session,
+        ArticleUrl.__table__,  # type: ignore[arg-type]
+        [{"url": u, "article_id": owner, "first_seen_at": now} for u in urls],
+        ["url"],
+    )
+    return StoredArticle(int(owner), created)
+
+
+def link_entry(session: Session, entry_id: int, article_id: int) -> None:
+    session.execute(
+        update(Entry).where(Entry.id == entry_id).values(state="ingested", article_id=article_id, last_error=None)
+    )
+
+
+def mark_processed(session: Session, article_id: int, now: datetime) -> None:
+    session.execute(update(Article).where(Article.id == article_id).values(processed_at=now))
+
+
+# ---------------------------------------------------------------- reading
+
+
+def export_rows(session: Session, *, batch_size: int = 500) -> Iterator[dict[str, Any]]:
+    """Articles in id order as export dicts, read in keyset pages (constant memory)."""
+    last_id = 0
+    while True:
+        articles = list(
+            session.scalars(select(Article).where(Article.id > last_id).order_by(Article.id).limit(batch_size))
+        )
+        if not articles:
+            return
+        ids = [a.id for a in articles]
+        urls: dict[int, list[str]] = {i: [] for i in ids}
+        for url, article_id in session.execute(
+            select(ArticleUrl.url, ArticleUrl.article_id).where(ArticleUrl.article_id.in_(ids)).order_by(ArticleUrl.url)
+        ):
+            urls[article_id].append(url)
+        sources: dict[int, list[str]] = {i: [] for i in ids}
+        rows = session.execute(
+            select(Entry.article_id, Entry.source, Feed.url)
+            .outerjoin(Feed, Feed.id == Entry.feed_id)
+            .where(Entry.article_id.in_(ids))
+            .order_by(Entry.id)
+        )
+        for owner_id, source, feed_url in rows:
+            name = feed_url or source.removeprefix("import:")
+            if owner_id is not None and name not in sources[owner_id]:
+                sources[owner_id].append(name)
+        for article in articles:
+            yield {
+                "id": article.id,
+                "url": article.url,
+                "urls": urls[article.id] or [article.url],
+                "title": article.title,
+                "text": article.text,
+                "published_at": isoformat_utc(article.published_at),
+                "language": article.language,
+                "duplicate_of": article.duplicate_of,
+                "story_id": article.story_id,
+                "sources": sources[article.id],
+            }
+        last_id = ids[-1]
+        session.expunge_all()
+
+
+def counts(session: Session) -> dict[str, int]:
+    return {
+        "feeds": session.scalar(select(func.count()).select_from(Feed)) or 0,
+        "articles": session.scalar(select(func.count()).select_from(Article)) or 0,
+        "entries": session.scalar(select(func.count()).select_from(Entry)) or 0,
+        "pending_entries": session.scalar(select(func.count()).select_from(Entry).where(Entry.state == "pending")) or 0,
+        "stories": session.scalar(select(func.count()).select_from(Story)) or 0,
+        "duplicates": session.scalar(select(func.count()).select_from(Article).where(Article.duplicate_of.is_not(None)))
+        or 0,
+    }
+
+
+@dataclass(frozen=True)
+class ScheduleState:
+    consecutive_errors: int
+    first_error_at: datetime | None
+    last_success_at: datetime | None
+    redirect_url: str | None
+    redirect_count: int
+
+
+def schedule_state(session: Session, feed_id: int) -> ScheduleState | None:
+    feed = session.get(Feed, feed_id)
+    if feed is None:
+        return None
+    return ScheduleState(
+        consecutive_errors=feed.consecutive_errors,
+        first_error_at=feed.first_error_at,
+        last_success_at=feed.last_success_at,
+        redirect_url=feed.redirect_url,
+        redirect_count=feed.redirect_count,
+    )
+
+
+def record_import_sighting(session: Session, *, source: str, url: str, article_id: int, now: datetime) -> None:
+    """An imported line is a sighting of its article in the import source."""
+    key = identity_url(url)
+    insert_ignore(
+        session,
+        Entry.__table__,  # type: ignore[arg-type]
+        [
+            {
+                "source": f"import:{source}",
+                "entry_key": "url:" + key,
+                "link_key": key,
+                "url": url,
+                "state": "ingested",
+                "article_id": article_id,
+                "first_seen_at": now,
+                "last_seen_at": now,
+                "authors": [],
+            }
+        ],
+        ["source", "entry_key"],
+    )

@@ -1,0 +1,60 @@
+"""Idempotent inserts on PostgreSQL and SQLite.
+
+Writes never check-then-insert: they insert and let the unique constraint
+decide, so two workers (or one re-delivered task) cannot create two rows.
+Batches are sorted by their conflict key so that concurrent writers take row
+locks in the same order and do not deadlock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import Insert
+
+
+def _insert(session: Session, table: Table) -> Any:
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"unsupported database dialect {dialect!r}")
+
+
+def insert_ignore(
+    session: Session,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    conflict_columns: Sequence[str],
+) -> int:
+    """Insert rows, skipping those whose conflict key exists. Returns rows inserted."""
+    if not rows:
+        return 0
+    ordered = sorted(rows, key=lambda row: tuple(str(row[c]) for c in conflict_columns))
+    statement: Insert = _insert(session, table).on_conflict_do_nothing(index_elements=list(conflict_columns))
+    result: Any = session.execute(statement, ordered)
+    return max(int(result.rowcount or 0), 0)
+
+
+def insert_ignore_returning_id(
+    session: Session, table: Table, row: Mapping[str, Any], conflict_columns: Sequence[str]
+) -> tuple[int, bool]:
+    """Insert one row unless its key exists; return ``(id, created)``."""
+    statement = (
+        _insert(session, table)
+        .values(**row)
+        .on_conflict_do_nothing(index_elements=list(conflict_columns))
+        .returning(table.c.id)
+    )
+    inserted = session.execute(statement).scalar_one_or_none()
+    if inserted is not None:
+        return int(inserted), True
+    query = table.select().with_only_columns(table.c.id)
+    for column in conflict_columns:
+        query = query.where(table.c[column] == row[column])
+    return int(session.execute(query).scalar_one()), False

@@ -1,0 +1,125 @@
+"""The service layer: one function per unit of work, shared by Celery tasks and the CLI.
+
+Each handler takes IDs, loads its input in one short transaction, runs the pure
+stages (the fetch is the only network I/O), writes the result in a second
+transaction, and enqueues the next step only after that commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy.orm import Session
+
+from storage import repo
+from storage.db import after_commit
+from worker import polling, schedule
+from worker.clock import utcnow
+from worker.extract import FeedHints, article_from_content
+from worker.imports import ImportItem
+from worker.runtime import INGEST_ENTRY, POLL_FEED, PROCESS_ARTICLE, Runtime
+from worker.urls import InvalidURL
+
+# A poll lease longer than the hard task limit: a killed poll frees its feed again.
+POLL_LEASE = timedelta(minutes=10)
+# An entry still pending this long after it was recorded lost its task; send it again.
+STALE_PENDING = timedelta(minutes=15)
+
+
+def _send_after_commit(rt: Runtime, session: Session, task: str, ids: Sequence[int]) -> None:
+    """Enqueue ``task`` for each id once the transaction has committed."""
+    if not ids:
+        return
+
+    def send() -> None:
+        for item in ids:
+            rt.dispatcher.send(task, item)
+
+    after_commit(session, send)
+
+
+@dataclass(frozen=True)
+class DispatchSummary:
+    feeds_enqueued: int
+    entries_requeued: int
+
+
+def dispatch_due_feeds(rt: Runtime) -> DispatchSummary:
+    """Enqueue a poll for every due feed (beat runs this; the schedule lives in the database)."""
+    now = utcnow()
+    with rt.db.transaction() as session:
+        feed_ids = repo.claim_due_feeds(session, now, limit=rt.settings.dispatch_batch_size, lease=POLL_LEASE)
+        stale = repo.stale_pending_entries(session, now - STALE_PENDING, limit=rt.settings.dispatch_batch_size)
+        _send_after_commit(rt, session, POLL_FEED, feed_ids)
+        _send_after_commit(rt, session, INGEST_ENTRY, stale)
+    return DispatchSummary(len(feed_ids), len(stale))
+
+
+def poll_feed(rt: Runtime, feed_id: int, *, ignore_cache: bool = False) -> repo.PollRecord | None:
+    """Fetch and parse one feed, record new entries, schedule the next poll."""
+    with rt.db.transaction() as session:
+        target = repo.poll_target(session, feed_id, ignore_cache=ignore_cache)
+        state = repo.schedule_state(session, feed_id)
+    if target is None or state is None:
+        return None
+    outcome = polling.poll(rt.fetcher, target)
+    now = utcnow()
+    decision = schedule.decide(
+        succeeded=outcome.succeeded,
+        http_status=outcome.http_status,
+        consecutive_errors=state.consecutive_errors,
+        first_error_at=state.first_error_at,
+        policy=rt.schedule,
+        now=now,
+        rng=rt.rng,
+    )
+    with rt.db.transaction() as session:
+        record = repo.record_poll(session, outcome, decision, now)
+        _send_after_commit(rt, session, INGEST_ENTRY, record.new_entry_ids)
+    return record
+
+
+def ingest_entry(rt: Runtime, entry_id: int) -> int | None:
+    """Turn a recorded entry into a stored article (idempotent: a re-delivery changes nothing)."""
+    with rt.db.transaction() as session:
+        entry = repo.pending_entry(session, entry_id)
+    if entry is None:
+        return None
+    now = utcnow()
+    with rt.db.transaction() as session:
+        if not entry.url:
+            repo.mark_entry_failed(session, entry.entry_id, "entry has no usable link")
+            return None
+        try:
+            article = article_from_content(url=entry.url, title=entry.title, html=entry.content_html, hints=entry.hints)
+        except InvalidURL as exc:
+            repo.mark_entry_failed(session, entry.entry_id, str(exc))
+            return None
+        stored = repo.store_article(session, article, seen_urls=[entry.url], now=now)
+        repo.link_entry(session, entry.entry_id, stored.article_id)
+        if stored.created:
+            after_commit(session, lambda: rt.dispatcher.send(PROCESS_ARTICLE, stored.article_id))
+    return stored.article_id
+
+
+def process_article(rt: Runtime, article_id: int) -> None:
+    """Deduplicate and link the article into a story (the later stages plug in here)."""
+    with rt.db.transaction() as session:
+        repo.mark_processed(session, article_id, utcnow())
+
+
+def import_item(rt: Runtime, item: ImportItem, *, default_source: str) -> repo.StoredArticle:
+    """Store a pre-fetched article through the same normalise/store/process path as polled ones."""
+    hints = FeedHints(title=item.title, published_at=item.published_at)
+    article = article_from_content(url=item.url, title=item.title, html=item.html, text=item.text, hints=hints)
+    now = utcnow()
+    with rt.db.transaction() as session:
+        stored = repo.store_article(session, article, seen_urls=[item.url], now=now)
+        repo.record_import_sighting(
+            session, source=item.source or default_source, url=item.url, article_id=stored.article_id, now=now
+        )
+        if stored.created:
+            after_commit(session, lambda: rt.dispatcher.send(PROCESS_ARTICLE, stored.article_id))
+    return stored

@@ -1,0 +1,140 @@
+"""Polling one feed: fetch (the only I/O, through the injected fetcher), parse, classify.
+
+The outcome is a frozen value that storage records and the scheduling policy
+turns into the next poll time; nothing here touches the database.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+from worker.feeds import FeedParseError, ParsedFeed, parse_feed
+from worker.fetch import FetchError, FetchResult
+
+
+class FeedFetcher(Protocol):
+    def get(
+        self,
+        url: str,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        user_agent: str | None = None,
+        accept: str | None = None,
+    ) -> FetchResult: ...
+
+
+FEED_ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
+    "application/xml;q=0.8, text/xml;q=0.8, */*;q=0.1"
+)
+
+
+@dataclass(frozen=True)
+class PollTarget:
+    feed_id: int
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    user_agent: str | None = None
+
+
+@dataclass(frozen=True)
+class PollOutcome:
+    """What one poll found. ``kind`` is the fetch-log outcome."""
+
+    feed_id: int
+    url: str
+    kind: str  # ok | not_modified | http_error | fetch_error | parse_error
+    http_status: int | None = None
+    final_url: str | None = None
+    permanent_redirect: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    bytes: int = 0
+    duration_ms: int = 0
+    feed: ParsedFeed | None = None
+    error: str | None = None
+    error_reason: str | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.kind in ("ok", "not_modified")
+
+    def header(self, name: str) -> str | None:
+        for key, value in self.headers:
+            if key == name:
+                return value
+        return None
+
+
+def poll(fetcher: FeedFetcher, target: PollTarget) -> PollOutcome:
+    """Fetch and parse one feed. Never raises for bad input: errors are outcomes."""
+    started = time.monotonic()
+
+    def elapsed() -> int:
+        return int((time.monotonic() - started) * 1000)
+
+    try:
+        result = fetcher.get(
+            target.url,
+            etag=target.etag,
+            last_modified=target.last_modified,
+            user_agent=target.user_agent,
+            accept=FEED_ACCEPT,
+        )
+    except FetchError as exc:
+        return PollOutcome(
+            feed_id=target.feed_id,
+            url=target.url,
+            kind="fetch_error",
+            duration_ms=elapsed(),
+            error=str(exc),
+            error_reason=exc.reason,
+        )
+    common = {
+        "feed_id": target.feed_id,
+        "url": target.url,
+        "http_status": result.status,
+        "final_url": result.final_url,
+        "permanent_redirect": result.permanent_redirect,
+        "headers": tuple(sorted(result.headers.items())),
+        "bytes": len(result.body),
+    }
+    if result.not_modified:
+        return PollOutcome(
+            **common,  # type: ignore[arg-type]
+            kind="not_modified",
+            etag=target.etag,
+            last_modified=target.last_modified,
+            duration_ms=elapsed(),
+        )
+    if result.status >= 400 or result.status < 200:
+        return PollOutcome(
+            **common,  # type: ignore[arg-type]
+            kind="http_error",
+            duration_ms=elapsed(),
+            error=f"HTTP {result.status}",
+            error_reason=f"http_{result.status}",
+        )
+    try:
+        feed = parse_feed(result.body, url=result.final_url, content_type=result.content_type)
+    except FeedParseError as exc:
+        return PollOutcome(
+            **common,  # type: ignore[arg-type]
+            kind="parse_error",
+            duration_ms=elapsed(),
+            error=str(exc),
+            error_reason="parse",
+        )
+    return PollOutcome(
+        **common,  # type: ignore[arg-type]
+        kind="ok",
+        etag=result.etag,
+        last_modified=result.last_modified,
+        duration_ms=elapsed(),
+        feed=feed,
+    )
