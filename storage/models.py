@@ -108,6 +108,8 @@ class ArticleUrl(Base):
     __tablename__ = "article_urls"
 
     url: Mapped[str] = mapped_column(String(2048), primary_key=True)
+    # Scheme- and www-less form (worker.urls.identity_url): http and https are one address.
+    identity: Mapped[str] = mapped_column(String(2048), index=True)
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), index=True)
     first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
 

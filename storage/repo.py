@@ -321,7 +321,9 @@ def store_article(
     session: Session, article: NormalisedArticle, *, seen_urls: Iterable[str] = (), now: datetime
 ) -> StoredArticle:
     """Insert the article unless an article already owns its address; record every address."""
-    owner = session.scalar(select(ArticleUrl.article_id).where(ArticleUrl.url == article.url))
+    owner = session.scalar(
+        select(ArticleUrl.article_id).where(ArticleUrl.identity == identity_url(article.url)).limit(1)
+    )
     created = False
     if owner is None:
         values = {"url": article.url, "created_at": now, "modified_at": now, **_article_values(article)}
@@ -335,7 +337,7 @@ def store_article(
     insert_ignore(
         session,
         ArticleUrl.__table__,  # type: ignore[arg-type]
-        [{"url": u, "article_id": owner, "first_seen_at": now} for u in urls],
+        [{"url": u, "identity": identity_url(u), "article_id": owner, "first_seen_at": now} for u in urls],
         ["url"],
     )
     return StoredArticle(int(owner), created)

@@ -112,6 +112,7 @@ def upgrade() -> None:
     op.create_table(
         "article_urls",
         sa.Column("url", sa.String(length=2048), nullable=False),
+        sa.Column("identity", sa.String(length=2048), nullable=False),
         sa.Column("article_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("first_seen_at", storage.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
@@ -121,6 +122,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("article_urls", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_article_urls_article_id"), ["article_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_article_urls_identity"), ["identity"], unique=False)
 
     op.create_table(
         "entries",
@@ -190,6 +192,7 @@ def downgrade() -> None:
 
     op.drop_table("entries")
     with op.batch_alter_table("article_urls", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_article_urls_identity"))
         batch_op.drop_index(batch_op.f("ix_article_urls_article_id"))
 
     op.drop_table("article_urls")

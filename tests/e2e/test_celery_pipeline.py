@@ -1,0 +1,82 @@
+"""End to end: real HTTP server, real Redis, real PostgreSQL, real `celery worker` and beat processes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from storage.db import Database
+from storage.models import Article, Entry, Feed
+from tests.support.httpserver import LocalHTTPServer, Reply
+from tests.support.processes import service_env, start, stop, wait_for
+from tests.support.services import temporary_postgres_database
+
+FEEDS = Path(__file__).resolve().parents[1] / "data" / "feeds"
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def server() -> Iterator[LocalHTTPServer]:
+    with LocalHTTPServer() as srv:
+        for name in ("rss2.xml", "atom.xml", "rss1.rdf"):
+            srv.route(f"/{name}", Reply(200, {"Content-Type": "application/xml"}, (FEEDS / name).read_bytes()))
+        yield srv
+
+
+def test_worker_and_beat_ingest_feeds_added_through_the_cli(
+    server: LocalHTTPServer, redis_url: str, tmp_path: Path
+) -> None:
+    with temporary_postgres_database("nwe2e") as database_url:
+        env = service_env(
+            NEWSWORKER_DATABASE_URL=database_url,
+            NEWSWORKER_BROKER_URL=redis_url,
+            NEWSWORKER_ALLOW_PRIVATE_NETWORKS="true",
+            NEWSWORKER_DISPATCH_INTERVAL_SECONDS="1",
+            NEWSWORKER_WORKER_CONCURRENCY="2",
+        )
+
+        def cli(*args: str) -> None:
+            result = subprocess.run(
+                [sys.executable, "-m", "worker", *args],
+                env=env,
+                cwd=tmp_path,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert result.returncode == 0, result.stderr
+
+        cli("db", "upgrade")
+        for name in ("rss2.xml", "atom.xml", "rss1.rdf"):
+            cli("feeds", "add", server.url(f"/{name}"))
+        worker = start(["worker"], env, tmp_path, tmp_path / "worker.log")
+        beat = start(["beat", "--schedule", str(tmp_path / "beat-schedule")], env, tmp_path, tmp_path / "beat.log")
+        db = Database(database_url)
+        try:
+
+            def articles() -> int:
+                with db.reader() as session:
+                    return int(session.scalar(select(func.count()).select_from(Article)) or 0)
+
+            wait_for(lambda: articles() == 6, 90, "six articles from three feeds")
+            with db.reader() as session:
+                assert session.scalar(select(func.count()).select_from(Entry).where(Entry.state != "ingested")) == 0
+                polled = session.scalars(select(Feed.last_success_at)).all()
+                assert all(polled)
+                processed = session.scalar(
+                    select(func.count()).select_from(Article).where(Article.processed_at.is_not(None))
+                )
+                assert processed == 6
+        finally:
+            db.dispose()
+            beat_code = stop(beat)
+            worker_code = stop(worker)
+            logs = (tmp_path / "worker.log").read_text(errors="replace")
+        assert "Traceback" not in logs, logs[-3000:]
+        assert worker_code == 0 and beat_code == 0

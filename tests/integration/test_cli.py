@@ -1,0 +1,158 @@
+"""The `newsworker` command through its real entry point (a subprocess), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.httpserver import LocalHTTPServer, Reply
+
+FEEDS = Path(__file__).resolve().parents[1] / "data" / "feeds"
+
+
+def newsworker(
+    *args: str, env: dict[str, str], cwd: Path, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "worker", *args],
+        env=env,
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def server() -> Iterator[LocalHTTPServer]:
+    with LocalHTTPServer() as srv:
+        for name in ("rss2.xml", "atom.xml", "rss1.rdf"):
+            srv.route(f"/{name}", Reply(200, {"Content-Type": "application/xml"}, (FEEDS / name).read_bytes()))
+        yield srv
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSWORKER_")}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+    env.update(extra)
+    return env
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
+    if request.param == "sqlite":
+        return _env(NEWSWORKER_DATABASE_URL=f"sqlite:///{tmp_path / 'cli.db'}")
+    from tests.support.services import temporary_postgres_database
+
+    context = temporary_postgres_database("nwcli")
+    url = context.__enter__()
+    request.addfinalizer(lambda: context.__exit__(None, None, None))
+    return _env(NEWSWORKER_DATABASE_URL=url)
+
+
+def test_run_once_ingests_a_feed_list_on_the_embedded_default(tmp_path: Path, server: LocalHTTPServer) -> None:
+    (tmp_path / "feeds.txt").write_text("\n".join(server.url(f"/{n}") for n in ("rss2.xml", "atom.xml", "rss1.rdf")))
+    env = _env(NEWSWORKER_ALLOW_PRIVATE_NETWORKS="true")  # default database: ./newsworker.db
+    first = newsworker("run", "--once", "--feeds", "feeds.txt", env=env, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "feeds polled: 3, articles new: 6" in first.stdout
+    assert (tmp_path / "newsworker.db").exists()
+    exported = newsworker("export", env=env, cwd=tmp_path)
+    rows = [json.loads(line) for line in exported.stdout.splitlines()]
+    assert len(rows) == 6
+    assert set(rows[0]) == {
+        "id",
+        "url",
+        "urls",
+        "title",
+        "text",
+        "published_at",
+        "language",
+        "duplicate_of",
+        "story_id",
+        "sources",
+    }
+    assert {r["title"] for r in rows} >= {"Bashar Assad Said to Refuse Iran Asylum Offer", "First RDF story"}
+    again = newsworker("run", "--once", env=env, cwd=tmp_path)  # nothing is due yet
+    assert again.returncode == 0 and "articles new: 0" in again.stdout
+
+
+def test_private_addresses_are_refused_by_default(tmp_path: Path, server: LocalHTTPServer) -> None:
+    env = _env()
+    assert newsworker("feeds", "add", server.url("/rss2.xml"), env=env, cwd=tmp_path).returncode == 2  # no schema yet
+    result = newsworker("run", "--once", "--feeds", str(FEEDS / "rss2.xml"), env=env, cwd=tmp_path)
+    assert result.returncode == 2 and "OPML" in result.stderr
+    (tmp_path / "feeds.txt").write_text(server.url("/rss2.xml"))
+    result = newsworker("run", "--once", "--feeds", "feeds.txt", env=env, cwd=tmp_path)
+    assert result.returncode == 0
+    assert "errors: 1" in result.stdout and "articles new: 0" in result.stdout
+    assert server.hit_count() == 0
+    listed = newsworker("feeds", "list", "--json", env=env, cwd=tmp_path)
+    assert "non-public address" in json.loads(listed.stdout.splitlines()[0])["last_error"]
+
+
+def test_feeds_add_list_remove_and_schema_message(db_env: dict[str, str], tmp_path: Path) -> None:
+    missing = newsworker("feeds", "list", env=db_env, cwd=tmp_path)
+    assert missing.returncode == 2 and "newsworker db upgrade" in missing.stderr and "Traceback" not in missing.stderr
+    assert newsworker("db", "upgrade", env=db_env, cwd=tmp_path).returncode == 0
+    added = newsworker(
+        "feeds", "add", "https://News.Example.com/rss?utm_source=x", "--title", "Example", env=db_env, cwd=tmp_path
+    )
+    assert added.returncode == 0 and "added: feed 1 https://news.example.com/rss" in added.stdout
+    again = newsworker("feeds", "add", "https://news.example.com/rss", env=db_env, cwd=tmp_path)
+    assert "already present" in again.stdout
+    bad = newsworker("feeds", "add", "file:///etc/passwd", env=db_env, cwd=tmp_path)
+    assert bad.returncode == 2 and "http" in bad.stderr
+    listed = newsworker("feeds", "list", "--json", env=db_env, cwd=tmp_path)
+    assert [json.loads(line)["title"] for line in listed.stdout.splitlines()] == ["Example"]
+    assert newsworker("feeds", "remove", "https://news.example.com/rss", env=db_env, cwd=tmp_path).returncode == 0
+    unknown = newsworker("feeds", "remove", "42", env=db_env, cwd=tmp_path)
+    assert unknown.returncode == 2 and "no feed" in unknown.stderr
+
+
+def test_import_reports_bad_lines_and_keeps_the_rest(db_env: dict[str, str], tmp_path: Path) -> None:
+    assert newsworker("db", "upgrade", env=db_env, cwd=tmp_path).returncode == 0
+    lines = [
+        json.dumps(
+            {"url": "https://a.example/1", "title": "One", "text": "First.", "published_at": "2016-04-24T10:00:00Z"}
+        ),
+        "{broken json",
+        json.dumps(
+            {
+                "url": "https://a.example/2",
+                "title": "Two",
+                "html": "<p>Second <b>para</b>.</p>",
+                "published_at": None,
+                "source": "wire",
+            }
+        ),
+        json.dumps({"url": "ftp://a.example/3", "text": "x"}),
+    ]
+    (tmp_path / "in.jsonl").write_text("\n".join(lines) + "\n")
+    result = newsworker("import", "in.jsonl", env=db_env, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "in.jsonl:2: skipped: not valid JSON" in result.stderr
+    assert "in.jsonl:4: skipped" in result.stderr
+    assert "imported 2 new article(s)" in result.stdout
+    rows = [json.loads(x) for x in newsworker("export", env=db_env, cwd=tmp_path).stdout.splitlines()]
+    assert [(r["url"], r["published_at"], r["sources"]) for r in rows] == [
+        ("https://a.example/1", "2016-04-24T10:00:00Z", ["in.jsonl"]),
+        ("https://a.example/2", None, ["wire"]),
+    ]
+    assert rows[1]["text"] == "Second para."
+
+
+def test_config_masks_secrets(tmp_path: Path) -> None:
+    env = _env(NEWSWORKER_BROKER_URL="redis://:topsecret@redis:6379/0")
+    result = newsworker("config", "--json", env=env, cwd=tmp_path)
+    values = json.loads(result.stdout)
+    assert values["broker_url"] == "redis://:***@redis:6379/0"
+    bad = newsworker("config", env=_env(NEWSWORKER_MAX_BODY_BYTES="lots"), cwd=tmp_path)
+    assert bad.returncode == 2 and "NEWSWORKER_MAX_BODY_BYTES" in bad.stderr
