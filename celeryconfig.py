@@ -48,6 +48,14 @@ worker_cancel_long_running_tasks_on_connection_loss = True
 broker_connection_retry_on_startup = True
 broker_connection_max_retries = None
 
+# Graceful shutdown (`docker stop` sends SIGTERM). The worker's environment has
+# REMAP_SIGTERM=SIGQUIT (the image and compose set it), so SIGTERM starts Celery's
+# soft shutdown: running tasks get this many seconds to finish, then the unfinished
+# ones are cancelled and, being late-acked and unacknowledged, go back to their
+# queue before the worker exits. Keep it below compose's stop_grace_period, or
+# Docker's SIGKILL arrives first and those messages wait for the visibility timeout.
+worker_soft_shutdown_timeout = _settings.worker_soft_shutdown_seconds
+
 # Time limits: a hung fetch or a pathological page cannot hold a process forever.
 # The soft limit raises inside the task (it is retried); the hard one kills the child.
 task_soft_time_limit = _settings.task_soft_time_limit_seconds

@@ -5,6 +5,7 @@ from __future__ import annotations
 from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy.exc import OperationalError
 
+from storage.repo import PollRecord
 from tasks.app import RETRY_BACKOFF_MAX, app, runtime
 from worker import handlers
 
@@ -25,13 +26,13 @@ def dispatch_due_feeds() -> dict[str, int]:
 
 
 @app.task(name="newsworker.poll_feed", **_RETRY)
-def poll_feed(feed_id: int, ignore_cache: bool = False) -> None:
-    handlers.poll_feed(runtime(), feed_id, ignore_cache=ignore_cache)
+def poll_feed(feed_id: int, ignore_cache: bool = False) -> PollRecord | None:
+    return handlers.poll_feed(runtime(), feed_id, ignore_cache=ignore_cache)
 
 
 @app.task(name="newsworker.ingest_entry", **_RETRY)
-def ingest_entry(entry_id: int) -> None:
-    handlers.ingest_entry(runtime(), entry_id)
+def ingest_entry(entry_id: int) -> int | None:
+    return handlers.ingest_entry(runtime(), entry_id)
 
 
 @app.task(name="newsworker.process_article", **_RETRY)

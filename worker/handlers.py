@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from storage import repo
 from storage.db import after_commit
-from worker import polling, schedule
+from worker import metrics, polling, schedule
 from worker.clock import utcnow
 from worker.extract import FeedHints, article_from_content
 from worker.imports import ImportItem
@@ -78,6 +78,7 @@ def poll_feed(rt: Runtime, feed_id: int, *, ignore_cache: bool = False) -> repo.
     with rt.db.transaction() as session:
         record = repo.record_poll(session, outcome, decision, now)
         _send_after_commit(rt, session, INGEST_ENTRY, record.new_entry_ids)
+    metrics.observe_poll(record.outcome, outcome.duration_ms / 1000)
     return record
 
 
@@ -101,6 +102,7 @@ def ingest_entry(rt: Runtime, entry_id: int) -> int | None:
         repo.link_entry(session, entry.entry_id, stored.article_id)
         if stored.created:
             after_commit(session, lambda: rt.dispatcher.send(PROCESS_ARTICLE, stored.article_id))
+    metrics.observe_article(created=stored.created)
     return stored.article_id
 
 

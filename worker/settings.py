@@ -94,6 +94,11 @@ class Settings(BaseSettings):
         description="Redis visibility timeout; must exceed every countdown and retry back-off.",
     )
     worker_concurrency: int = Field(default=8, ge=1, description="Prefork processes per worker.")
+    worker_soft_shutdown_seconds: float = Field(
+        default=25.0,
+        ge=0,
+        description="On SIGTERM, how long running tasks may finish before they are handed back to the queue.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Log level.")
     log_format: Literal["auto", "json", "text"] = Field(
         default="auto", description="json for machines, text for terminals, auto picks by TTY."
