@@ -58,7 +58,8 @@ class Gate:
 class Stack:
     tmp: Path
     server: LocalHTTPServer
-    gate: Gate
+    stalled: Gate
+    finishing: Gate
     broker: str
     db: Database
     worker_args: list[str]
@@ -66,6 +67,7 @@ class Stack:
     beat_args: list[str]
     beat_env: dict[str, str]
     stalled_feed: int
+    finishing_feed: int
 
     def start_worker(self, log: str) -> subprocess.Popen[bytes]:
         return start(self.worker_args, self.worker_env, self.tmp, self.tmp / log)
@@ -100,14 +102,16 @@ def _with_schedule(args: list[str], path: Path) -> list[str]:
 def stack(tmp_path: Path) -> Iterator[Stack]:
     data = compose.load()
     migrate, worker, beat = (compose.service(data, name) for name in ("migrate", "worker", "beat"))
-    gate = Gate((FEEDS / "rss2.xml").read_bytes())
+    # The stalled feed answers only after the worker is gone; the finishing one right after SIGTERM.
+    stalled = Gate((FEEDS / "rss2.xml").read_bytes())
+    finishing = Gate((FEEDS / "atom.xml").read_bytes())
     with (
         temporary_redis_server() as broker,
         temporary_postgres_database("nwstop") as database_url,
         LocalHTTPServer() as server,
     ):
-        server.route("/stalled.xml", gate)
-        server.route("/atom.xml", Reply(200, XML, (FEEDS / "atom.xml").read_bytes()))
+        server.route("/stalled.xml", stalled)
+        server.route("/finishing.xml", finishing)
         server.route("/rss1.rdf", Reply(200, XML, (FEEDS / "rss1.rdf").read_bytes()))
         overrides = {
             "NEWSWORKER_DATABASE_URL": database_url,
@@ -116,30 +120,34 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
             "NEWSWORKER_DISPATCH_INTERVAL_SECONDS": "1",
             "NEWSWORKER_WORKER_CONCURRENCY": "2",
             # Short, so the test is quick; compose keeps the 25 s default.
-            "NEWSWORKER_WORKER_SOFT_SHUTDOWN_SECONDS": "2",
+            "NEWSWORKER_WORKER_SOFT_SHUTDOWN_SECONDS": "3",
             "NEWSWORKER_METRICS_PORT": str(free_port()),
         }
         _cli(compose.newsworker_args(migrate), compose.process_env(migrate, **overrides), tmp_path)
         db = Database(database_url)
         with db.transaction() as session:
-            feeds = [repo.add_feed(session, server.url(path))[0] for path in ("/stalled.xml", "/atom.xml", "/rss1.rdf")]
+            paths = ("/stalled.xml", "/finishing.xml", "/rss1.rdf")
+            feeds = [repo.add_feed(session, server.url(path))[0] for path in paths]
             session.flush()
-            stalled = feeds[0].id
+            feed_ids = [int(feed.id) for feed in feeds]
         try:
             yield Stack(
                 tmp=tmp_path,
                 server=server,
-                gate=gate,
+                stalled=stalled,
+                finishing=finishing,
                 broker=broker,
                 db=db,
                 worker_args=compose.newsworker_args(worker),
                 worker_env=compose.process_env(worker, **overrides),
                 beat_args=_with_schedule(compose.newsworker_args(beat), tmp_path / "beat-schedule"),
                 beat_env=compose.process_env(beat, **overrides),
-                stalled_feed=int(stalled),
+                stalled_feed=feed_ids[0],
+                finishing_feed=feed_ids[1],
             )
         finally:
-            gate.release.set()
+            stalled.release.set()
+            finishing.release.set()
             db.dispose()
 
 
@@ -157,29 +165,38 @@ def _poll_messages(raw_messages: Iterable[bytes | str], feed_id: int) -> int:
     return found
 
 
-def _stalled_hits(stack: Stack) -> int:
-    return sum(1 for hit in stack.server.hits if hit.path == "/stalled.xml")
+def _hits(stack: Stack, path: str) -> int:
+    return sum(1 for hit in stack.server.hits if hit.path == path)
 
 
 def test_sigterm_mid_task_hands_the_task_back_and_a_restarted_worker_completes_it(stack: Stack) -> None:
     worker = stack.start_worker("worker-1.log")
     beat = stack.start_beat()
     try:
-        wait_for(stack.gate.started.is_set, 60, "the stalled feed's poll to reach its server")
+        wait_for(
+            lambda: stack.stalled.started.is_set() and stack.finishing.started.is_set(),
+            60,
+            "both slow polls to reach their servers",
+        )
         assert worker.poll() is None
         # What `docker stop` does: SIGTERM to the container's main process.
         os.kill(worker.pid, signal.SIGTERM)
-        worker.wait(timeout=60)  # soft shutdown, then the cold shutdown hands the task back; no SIGKILL needed
+        stack.finishing.release.set()  # this poll can finish within the soft-shutdown time
+        worker.wait(timeout=60)  # soft shutdown, then the cold shutdown hands back the rest; no SIGKILL needed
 
-        # The interrupted poll is back in its queue, not parked unacknowledged, and wrote nothing.
         client = redis.Redis.from_url(stack.broker)
-        assert client.hlen("unacked") == 0
-        assert _poll_messages(client.lrange("poll", 0, -1), stack.stalled_feed) == 1
+        queued = client.lrange("poll", 0, -1)
+        assert client.hlen("unacked") == 0  # nothing parked until the visibility timeout
         client.close()
+        # The stalled poll is back in its queue and wrote nothing.
+        assert _poll_messages(queued, stack.stalled_feed) == 1
         assert stack.count(FetchLog, FetchLog.feed_id == stack.stalled_feed) == 0
+        # The finishing poll either completed (and was acknowledged) or was handed back: never neither, never both.
+        completed = stack.count(FetchLog, FetchLog.feed_id == stack.finishing_feed)
+        assert completed + _poll_messages(queued, stack.finishing_feed) == 1
 
-        # A new worker (the restarted container) gets the same message and completes it.
-        stack.gate.release.set()
+        # A new worker (the restarted container) gets the queued messages and completes them.
+        stack.stalled.release.set()
         worker = stack.start_worker("worker-2.log")
         wait_for(lambda: stack.count(Article) == 6, 60, "all six articles after the restart")
         wait_for(lambda: stack.count(Article, Article.processed_at.is_not(None)) == 6, 30, "all articles processed")
@@ -187,25 +204,25 @@ def test_sigterm_mid_task_hands_the_task_back_and_a_restarted_worker_completes_i
         beat_code = stop(beat)
         stop(worker)
     # Re-delivered, not re-dispatched: the feed's lease keeps beat from polling it again for minutes.
-    assert _stalled_hits(stack) == 2
-    assert stack.count(FetchLog, FetchLog.feed_id == stack.stalled_feed) == 1
-    assert stack.count(FetchLog, FetchLog.feed_id == stack.stalled_feed, FetchLog.outcome == "ok") == 1
+    assert _hits(stack, "/stalled.xml") == 2
+    for feed in (stack.stalled_feed, stack.finishing_feed):
+        assert stack.count(FetchLog, FetchLog.feed_id == feed) == 1
+        assert stack.count(FetchLog, FetchLog.feed_id == feed, FetchLog.outcome == "ok") == 1
     assert stack.count(Entry, Entry.state != "ingested") == 0
     assert beat_code == 0
     # The first worker logged the interruption as one JSON event with the task's ids.
-    events = [
-        json.loads(line) for line in (stack.tmp / "worker-1.log").read_text().splitlines() if line.startswith("{")
-    ]
-    interrupted = [e for e in events if e.get("outcome") == "interrupted"]
-    assert [(e["task_name"], e["feed_id"]) for e in interrupted] == [("newsworker.poll_feed", stack.stalled_feed)]
-    assert interrupted[0]["task_id"] and interrupted[0]["duration_ms"] > 0
+    lines = (stack.tmp / "worker-1.log").read_text().splitlines()
+    events = [json.loads(line) for line in lines if line.startswith("{")]
+    interrupted = [(e["task_name"], e["feed_id"]) for e in events if e.get("outcome") == "interrupted"]
+    assert ("newsworker.poll_feed", stack.stalled_feed) in interrupted
+    assert all(e["task_id"] and e["duration_ms"] > 0 for e in events if e.get("outcome") == "interrupted")
 
 
 def test_sigkill_mid_task_leaves_the_message_unacknowledged_for_redelivery(stack: Stack) -> None:
     worker = stack.start_worker("worker.log")
     beat = stack.start_beat()
     try:
-        wait_for(stack.gate.started.is_set, 60, "the stalled feed's poll to reach its server")
+        wait_for(stack.stalled.started.is_set, 60, "the stalled feed's poll to reach its server")
         # What Docker does after the grace period: SIGKILL to everything in the container.
         os.killpg(worker.pid, signal.SIGKILL)
         worker.wait(timeout=30)
