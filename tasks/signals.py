@@ -159,7 +159,11 @@ def _worker_ready(sender: Any = None, **_: Any) -> None:
         return
     app = getattr(sender, "app", None)
     queues = [q.name for q in (app.conf.task_queues or ())] if app is not None else []
-    _metrics_server = metrics.serve(settings.metrics_port, redis_url=settings.broker_url, queues=queues)
+    try:
+        _metrics_server = metrics.serve(settings.metrics_port, redis_url=settings.broker_url, queues=queues)
+    except OSError as exc:
+        # The worker still works; say loudly why there are no metrics (usually: port taken).
+        log.error("metrics endpoint could not start", extra={"port": settings.metrics_port, "error": str(exc)})
 
 
 @signals.worker_process_shutdown.connect
@@ -184,13 +188,20 @@ def _beat_init(sender: Any = None, **_: Any) -> None:
     global _beat_heartbeat
     schedule = getattr(sender, "schedule_filename", None) or health.DEFAULT_SCHEDULE
     _beat_heartbeat = health.heartbeat_path(schedule)
+    # The first publish comes one dispatch interval after start; until then, age counts from here.
+    _touch_heartbeat()
 
 
 @signals.after_task_publish.connect
 def _after_task_publish(**_: Any) -> None:
     # Only beat sets the heartbeat path; workers publish follow-up tasks too and skip this.
-    if _beat_heartbeat is not None:
-        try:
-            health.touch(_beat_heartbeat)
-        except OSError as exc:
-            log.warning("cannot write beat heartbeat", extra={"path": str(_beat_heartbeat), "error": str(exc)})
+    _touch_heartbeat()
+
+
+def _touch_heartbeat() -> None:
+    if _beat_heartbeat is None:
+        return
+    try:
+        health.touch(_beat_heartbeat)
+    except OSError as exc:
+        log.warning("cannot write beat heartbeat", extra={"path": str(_beat_heartbeat), "error": str(exc)})

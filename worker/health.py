@@ -1,9 +1,9 @@
 """Container health checks that need no Celery import: ``python -m worker.health beat``.
 
-Beat has no ping. Instead, every time beat publishes a task (the due-feed
-dispatcher, every ``dispatch_interval_seconds``) ``tasks.signals`` touches a
-heartbeat file next to beat's schedule file. Beat is healthy while that file is
-fresh: it is running, ticking, and its broker accepts what it sends. (Workers
+Beat has no ping. Instead, when beat starts and every time it publishes a task
+(the due-feed dispatcher, every ``dispatch_interval_seconds``) ``tasks.signals``
+touches a heartbeat file next to beat's schedule file. Beat is healthy while that
+file is fresh: it is running, ticking, and its broker accepts what it sends. (Workers
 are checked with ``celery -A tasks inspect ping``, which goes through the broker.)
 """
 

@@ -7,6 +7,7 @@ metric files are summed (multi-process mode).
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import urllib.request
@@ -107,6 +108,20 @@ def test_scrape_after_a_run_shows_the_counts_of_the_database(server: LocalHTTPSe
             wait_for(lambda: count(FetchLog) == len(paths), 60, "one poll of every feed")
             wait_for(lambda: count(Entry, Entry.state != "ingested") == 0 and count(Entry) > 0, 60, "entries ingested")
             wait_for(lambda: count(Article, Article.processed_at.is_(None)) == 0, 60, "articles processed")
+            # The compose health checks pass against the running worker and beat.
+            for svc, env in ((worker_svc, {"HOSTNAME": socket.gethostname()}), (beat_svc, {})):
+                probe = compose.healthcheck_argv(svc, sys.executable)
+                if svc.name == "beat":
+                    probe[probe.index("--schedule") + 1] = str(tmp_path / "beat-schedule")
+                checked = subprocess.run(
+                    probe,
+                    env=compose.process_env(svc, **overrides, **env),
+                    cwd=tmp_path,
+                    capture_output=True,
+                    text=True,
+                    timeout=60,
+                )
+                assert checked.returncode == 0, (svc.name, probe, checked.stdout, checked.stderr)
             stop(beat)
             # Wait until the broker is drained and every task is acknowledged, as the scrape itself reports.
             wait_for(

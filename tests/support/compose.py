@@ -109,3 +109,21 @@ def newsworker_args(svc: Service) -> list[str]:
     if not svc.command or svc.command[0] != "newsworker":
         raise ValueError(f"{svc.name} does not run newsworker: {svc.command}")
     return svc.command[1:]
+
+
+def healthcheck_argv(svc: Service, executable: str) -> list[str]:
+    """The service's health check as a local command: ``celery``/``python`` run by ``executable``."""
+    test = svc.raw["healthcheck"]["test"]
+    if isinstance(test, str):
+        test = ["CMD-SHELL", test]
+    kind, rest = test[0], [str(part).replace("$$", "$") for part in test[1:]]
+    if kind == "CMD":
+        head = {"python": [executable], "celery": [executable, "-m", "celery"]}.get(rest[0])
+        if head is None:
+            raise ValueError(f"unexpected health check {test}")
+        return [*head, *rest[1:]]
+    if kind != "CMD-SHELL":
+        raise ValueError(f"unexpected health check {test}")
+    script = re.sub(r"^celery ", f"{executable} -m celery ", rest[0])
+    script = re.sub(r"^python ", f"{executable} ", script)
+    return ["sh", "-c", script]
