@@ -64,6 +64,7 @@ class MetricsSetup:
 
 _metrics: _Metrics | None = None
 _setup: MetricsSetup | None = None
+_replaced_value_class: Any = None
 _lock = threading.Lock()
 
 
@@ -78,7 +79,7 @@ def setup(directory: str | os.PathLike[str] | None = None) -> MetricsSetup:
     directory) must belong to this worker alone: its metric files are deleted here,
     so counters start from zero on every start (Prometheus handles counter resets).
     """
-    global _metrics, _setup
+    global _metrics, _setup, _replaced_value_class
     with _lock:
         if _setup is not None:
             return _setup
@@ -92,36 +93,60 @@ def setup(directory: str | os.PathLike[str] | None = None) -> MetricsSetup:
 
         from prometheus_client import Counter, Histogram, values
 
-        # prometheus_client picks its value class when it is first imported; if anything
-        # imported it before the directory was set, switch it to the multi-process class now.
-        if values.ValueClass is values.MutexValue:
-            values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
+        # prometheus_client picks its value class when it is first imported, and that class
+        # caches its open files. Install a fresh multi-process class for this directory, so it
+        # does not matter who imported prometheus_client first or whether setup ran before.
+        _replaced_value_class = values.ValueClass
+        values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]
+        # registry=None: the metrics are read back from the files (see registry()), and a
+        # second setup() in one process (tests) must not collide in the global registry.
 
         _metrics = _Metrics(
-            polls=Counter("newsworker_polls", "Feed polls by outcome.", ["outcome"]),
+            polls=Counter("newsworker_polls", "Feed polls by outcome.", ["outcome"], registry=None),
             fetch_seconds=Histogram(
                 "newsworker_fetch_duration_seconds",
                 "Time to fetch (and for feeds, parse) one document.",
                 ["kind"],
                 buckets=LATENCY_BUCKETS,
+                registry=None,
             ),
-            articles_ingested=Counter("newsworker_articles_ingested", "Articles stored for the first time."),
+            articles_ingested=Counter(
+                "newsworker_articles_ingested", "Articles stored for the first time.", registry=None
+            ),
             articles_existing=Counter(
-                "newsworker_articles_existing", "Entries whose article was already stored (same address)."
+                "newsworker_articles_existing",
+                "Entries whose article was already stored (same address).",
+                registry=None,
             ),
-            duplicates=Counter("newsworker_articles_duplicate", "Articles found to copy an earlier article."),
-            stories=Counter("newsworker_stories_created", "New stories started by an article."),
+            duplicates=Counter(
+                "newsworker_articles_duplicate", "Articles found to copy an earlier article.", registry=None
+            ),
+            stories=Counter("newsworker_stories_created", "New stories started by an article.", registry=None),
             throttled=Counter(
-                "newsworker_host_throttled", "Requests held back by the per-host limits.", ["host", "reason"]
+                "newsworker_host_throttled",
+                "Requests held back by the per-host limits.",
+                ["host", "reason"],
+                registry=None,
             ),
-            tasks=Counter("newsworker_tasks", "Tasks finished, by task name and final state.", ["task", "state"]),
+            tasks=Counter(
+                "newsworker_tasks", "Tasks finished, by task name and final state.", ["task", "state"], registry=None
+            ),
             task_seconds=Histogram(
-                "newsworker_task_duration_seconds", "Run time of one task.", ["task"], buckets=LATENCY_BUCKETS
+                "newsworker_task_duration_seconds",
+                "Run time of one task.",
+                ["task"],
+                buckets=LATENCY_BUCKETS,
+                registry=None,
             ),
             task_failures=Counter(
-                "newsworker_task_failures", "Tasks that failed for good, by task and exception.", ["task", "exception"]
+                "newsworker_task_failures",
+                "Tasks that failed for good, by task and exception.",
+                ["task", "exception"],
+                registry=None,
             ),
-            task_retries=Counter("newsworker_task_retries", "Task retries scheduled, by task.", ["task"]),
+            task_retries=Counter(
+                "newsworker_task_retries", "Task retries scheduled, by task.", ["task"], registry=None
+            ),
         )
         _setup = MetricsSetup(path, owned)
         return _setup
@@ -129,10 +154,17 @@ def setup(directory: str | os.PathLike[str] | None = None) -> MetricsSetup:
 
 def teardown() -> None:
     """Forget the metrics; delete the directory if :func:`setup` created it."""
-    global _metrics, _setup
+    global _metrics, _setup, _replaced_value_class
     with _lock:
         if _setup is not None and _setup.owned:
             shutil.rmtree(_setup.directory, ignore_errors=True)
+        if _setup is not None and os.environ.get(MULTIPROC_ENV) == str(_setup.directory):
+            del os.environ[MULTIPROC_ENV]
+        if _replaced_value_class is not None:
+            from prometheus_client import values
+
+            values.ValueClass = _replaced_value_class
+            _replaced_value_class = None
         _metrics = None
         _setup = None
 
