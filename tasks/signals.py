@@ -10,6 +10,7 @@ import logging
 import os
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from celery import Task, signals
@@ -29,7 +30,7 @@ _LEVELS = {"success": logging.INFO, "retry": logging.WARNING, "interrupted": log
 _started: dict[str, float] = {}
 _errors: dict[str, str] = {}
 _metrics_server: metrics.MetricsServer | None = None
-_beat_heartbeat: Any = None
+_beat_heartbeat: Path | None = None
 
 
 # ------------------------------------------------------------------ logging
