@@ -317,30 +317,143 @@ def _article_values(article: NormalisedArticle) -> dict[str, Any]:
     }
 
 
-def store_article(
-    session: Session, article: NormalisedArticle, *, seen_urls: Iterable[str] = (), now: datetime
-) -> StoredArticle:
-    """Insert the article unless an article already owns its address; record every address."""
-    owner = session.scalar(
-        select(ArticleUrl.article_id).where(ArticleUrl.identity == identity_url(article.url)).limit(1)
-    )
-    created = False
-    if owner is None:
-        values = {"url": article.url, "created_at": now, "modified_at": now, **_article_values(article)}
-        owner, created = insert_ignore_returning_id(session, Article.__table__, values, ["url"])  # type: ignore[arg-type]
-    urls = {article.url}
-    for url in seen_urls:
+def article_for_url(session: Session, url: str) -> int | None:
+    """The article already stored under this address (any scheme, tracking parameters ignored)."""
+    try:
+        key = identity_url(url)
+    except InvalidURL:
+        return None
+    return session.scalar(select(ArticleUrl.article_id).where(ArticleUrl.identity == key).limit(1))
+
+
+def add_article_urls(session: Session, article_id: int, urls: Iterable[str], now: datetime) -> None:
+    canonical: set[str] = set()
+    for url in urls:
         try:
-            urls.add(canonical_url(url))
+            canonical.add(canonical_url(url))
         except InvalidURL:
             continue
     insert_ignore(
         session,
         ArticleUrl.__table__,  # type: ignore[arg-type]
-        [{"url": u, "identity": identity_url(u), "article_id": owner, "first_seen_at": now} for u in urls],
+        [{"url": u, "identity": identity_url(u), "article_id": article_id, "first_seen_at": now} for u in canonical],
         ["url"],
     )
+
+
+def store_article(
+    session: Session,
+    article: NormalisedArticle,
+    *,
+    seen_urls: Iterable[str] = (),
+    now: datetime,
+    fetch_error: str | None = None,
+    next_fetch_at: datetime | None = None,
+) -> StoredArticle:
+    """Insert the article unless an article already owns its address; record every address."""
+    owner = article_for_url(session, article.url)
+    created = False
+    if owner is None:
+        values = {
+            "url": article.url,
+            "created_at": now,
+            "modified_at": now,
+            **_article_values(article),
+            "content_source": "page" if fetch_error is None and article.source == "page" else article.source,
+            "fetch_error": fetch_error,
+            "fetch_attempts": 1 if fetch_error else 0,
+            "next_fetch_at": next_fetch_at,
+        }
+        if fetch_error is not None:
+            values["content_source"] = "failed"
+        owner, created = insert_ignore_returning_id(session, Article.__table__, values, ["url"])  # type: ignore[arg-type]
+    add_article_urls(session, owner, [article.url, *seen_urls], now)
     return StoredArticle(int(owner), created)
+
+
+@dataclass(frozen=True)
+class RefetchSource:
+    article_id: int
+    url: str
+    title: str | None
+    feed_html: str | None
+    hints: FeedHints
+    content_source: str
+    fetch_attempts: int
+
+
+def refetch_source(session: Session, article_id: int) -> RefetchSource | None:
+    """What a page refetch needs: the address and the feed's version of the article."""
+    article = session.get(Article, article_id)
+    if article is None:
+        return None
+    entry = session.scalar(
+        select(Entry).where(Entry.article_id == article_id, Entry.feed_id.is_not(None)).order_by(Entry.id).limit(1)
+    )
+    feed_html = entry.content_html if entry else None
+    if not feed_html and article.content_source != "page":
+        feed_html = article.html or "".join(f"<p>{p}</p>" for p in article.text.split("\n\n") if p)
+    return RefetchSource(
+        article_id=article.id,
+        url=article.url,
+        title=entry.title if entry and entry.title else article.title,
+        feed_html=feed_html,
+        hints=FeedHints(
+            title=entry.title if entry else article.title,
+            authors=tuple(entry.authors or ()) if entry else tuple(article.authors or ()),
+            published_at=(entry.published_at if entry else None) or article.published_at,
+            updated_at=entry.updated_at if entry else article.updated_at,
+        ),
+        content_source=article.content_source,
+        fetch_attempts=article.fetch_attempts,
+    )
+
+
+def update_article(
+    session: Session,
+    article_id: int,
+    article: NormalisedArticle,
+    *,
+    fetch_error: str | None,
+    attempts: int,
+    next_fetch_at: datetime | None,
+    now: datetime,
+) -> bool:
+    """Update an article in place (id, addresses and sightings kept); True if its text changed."""
+    row = session.get(Article, article_id, with_for_update=session.get_bind().dialect.name == "postgresql")
+    if row is None:
+        return False
+    row.fetch_attempts = attempts
+    row.next_fetch_at = next_fetch_at
+    row.fetch_error = fetch_error
+    if fetch_error is not None and row.content_source == "page":
+        return False  # a failed refetch never replaces a good page version
+    values = _article_values(article)
+    changed = values["content_hash"] != row.content_hash
+    if changed:
+        row.previous_hash = row.content_hash
+        row.previous_changed_at = now
+    for key, value in values.items():
+        setattr(row, key, value)
+    row.content_source = "failed" if fetch_error is not None else "page"
+    row.modified_at = now
+    if article.url != row.url and article_for_url(session, article.url) in (None, article_id):
+        add_article_urls(session, article_id, [article.url], now)
+    return bool(changed)
+
+
+def due_refetches(session: Session, now: datetime, *, limit: int) -> list[int]:
+    """Articles whose page fetch failed and whose retry time has come."""
+    query = (
+        select(Article.id)
+        .where(Article.content_source == "failed", Article.next_fetch_at.is_not(None), Article.next_fetch_at <= now)
+        .order_by(Article.next_fetch_at)
+        .limit(limit)
+    )
+    ids = list(session.scalars(query))
+    if ids:  # claimed: the next dispatch does not send them again while they run
+        session.execute(update(Article).where(Article.id.in_(ids)).values(next_fetch_at=now + timedelta(minutes=30)))
+    return ids
 
 
 def link_entry(session: Session, entry_id: int, article_id: int) -> None:

@@ -37,3 +37,8 @@ def ingest_entry(entry_id: int) -> None:
 @app.task(name="newsworker.process_article", **_RETRY)
 def process_article(article_id: int) -> None:
     handlers.process_article(runtime(), article_id)
+
+
+@app.task(name="newsworker.refetch_article", **_RETRY)
+def refetch_article(article_id: int) -> None:
+    handlers.refetch_article(runtime(), article_id)

@@ -22,9 +22,16 @@ from worker.settings import Settings
 POLL_FEED = "newsworker.poll_feed"
 INGEST_ENTRY = "newsworker.ingest_entry"
 PROCESS_ARTICLE = "newsworker.process_article"
+REFETCH_ARTICLE = "newsworker.refetch_article"
 DISPATCH_DUE_FEEDS = "newsworker.dispatch_due_feeds"
 
-QUEUE_OF = {POLL_FEED: "poll", INGEST_ENTRY: "fetch", PROCESS_ARTICLE: "process", DISPATCH_DUE_FEEDS: "poll"}
+QUEUE_OF = {
+    POLL_FEED: "poll",
+    INGEST_ENTRY: "fetch",
+    REFETCH_ARTICLE: "fetch",
+    PROCESS_ARTICLE: "process",
+    DISPATCH_DUE_FEEDS: "poll",
+}
 
 
 class Dispatcher(Protocol):
