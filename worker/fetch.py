@@ -1,0 +1,447 @@
+"""The one HTTP fetcher for feeds and articles: SSRF-safe, capped, deadline-bound.
+
+Everything newsworker downloads goes through :class:`Fetcher`. It
+
+* accepts only http/https and refuses non-public addresses (policy in
+  :mod:`worker.netguard`), checking the address actually connected to: the
+  transport adapter resolves and checks the host itself and connects to that
+  very IP, so there is no DNS-rebinding window; redirects are followed by
+  hand so every hop is checked again;
+* counts the body AFTER decompression against a cap, reading in bounded
+  chunks (never ``.content``), so a gzip bomb costs at most one chunk beyond
+  the cap;
+* enforces a wall-clock deadline over the whole exchange including
+  redirects, because ``requests``' timeouts are per socket read and a
+  trickling server would otherwise hold a worker for hours;
+* turns HTTP statuses into results and only transport trouble into
+  :class:`FetchError` subclasses with a short ``reason`` code.
+"""
+
+from __future__ import annotations
+
+import http.cookiejar
+import socket
+import threading
+import time
+import types
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, cast
+from urllib.parse import urljoin, urlsplit
+
+import requests
+import urllib3.exceptions
+from requests.adapters import HTTPAdapter
+from requests.utils import DEFAULT_ACCEPT_ENCODING
+
+from worker.netguard import (
+    BlockedAddress,
+    ConnectFailed,
+    FetchError,
+    InvalidAddress,
+    IPAddress,
+    IPNetwork,
+    Resolver,
+    parse_networks,
+    resolve_public,
+)
+
+__all__ = [
+    "ARTICLE_ACCEPT",
+    "FEED_ACCEPT",
+    "BadResponse",
+    "BlockedAddress",
+    "ConnectFailed",
+    "DeadlineExceeded",
+    "FetchError",
+    "FetchPolicy",
+    "FetchResult",
+    "Fetcher",
+    "InvalidAddress",
+    "ResponseTooLarge",
+    "TooManyRedirects",
+]
+
+FEED_ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/feed+json, "
+    "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8"
+)
+ARTICLE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.8"
+
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_PERMANENT_REDIRECTS = frozenset({301, 308})
+_CHUNK = 64 * 1024
+
+
+class ResponseTooLarge(FetchError):
+    """The decoded body exceeded ``FetchPolicy.max_body_bytes``."""
+
+    reason = "too_large"
+
+
+class DeadlineExceeded(FetchError):
+    """The whole exchange (all hops, headers and body) outlasted ``deadline_seconds``."""
+
+    reason = "deadline"
+
+
+class TooManyRedirects(FetchError):
+    """More than ``max_redirects`` hops, or a redirect without a usable Location."""
+
+    reason = "too_many_redirects"
+
+
+class BadResponse(FetchError):
+    """The server broke HTTP: truncated body, corrupt compression, malformed framing."""
+
+    reason = "bad_response"
+
+
+@dataclass(frozen=True)
+class FetchPolicy:
+    """How careful the fetcher is; defaults are the production values."""
+
+    allow_private_networks: bool = False
+    max_body_bytes: int = 15 * 1024 * 1024  # counted AFTER decompression
+    deadline_seconds: float = 30.0  # wall clock for the whole response incl. redirects
+    connect_timeout: float = 10.0
+    read_timeout: float = 20.0
+    max_redirects: int = 5
+    user_agent: str = "newsworker/0.1 (+https://github.com/newsworker/newsworker)"
+    # Non-public networks allowed despite ``allow_private_networks=False``
+    # (a specific intranet feed server; tests use 127.0.0.2/32). CIDR strings.
+    allowed_networks: tuple[str, ...] = ()
+    pool_connections: int = 16  # distinct hosts kept in the pool
+    pool_maxsize: int = 8  # connections kept per host
+
+
+def _freeze_headers(headers: Mapping[str, str]) -> Mapping[str, str]:
+    return types.MappingProxyType({k.lower(): v for k, v in headers.items()})
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """One completed HTTP exchange. Any status is a result, not an error."""
+
+    requested_url: str
+    final_url: str  # after redirects
+    status: int
+    headers: Mapping[str, str]  # lower-cased names
+    body: bytes  # decoded content (gzip/deflate/br undone), b"" for 304
+    etag: str | None
+    last_modified: str | None
+    elapsed_seconds: float
+    redirects: tuple[tuple[int, str], ...] = ()  # (status, location) per hop
+    permanent_redirect: str | None = None  # target if every hop was 301/308
+    encoded_bytes: int | None = field(default=None)  # body bytes on the wire when known
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+    @property
+    def content_type(self) -> str | None:
+        value = self.headers.get("content-type")
+        if not value:
+            return None
+        media = value.split(";", 1)[0].strip().lower()
+        return media or None
+
+    @property
+    def charset(self) -> str | None:
+        value = self.headers.get("content-type")
+        if not value:
+            return None
+        for param in value.split(";")[1:]:
+            name, _, raw = param.partition("=")
+            if name.strip().lower() == "charset":
+                cs = raw.strip().strip("'\"").strip()
+                return cs.lower() or None
+        return None
+
+
+class _Pinned(threading.local):
+    """Per-thread record of the address the adapter checked, for tests and logs."""
+
+    last_ip: IPAddress | None = None
+
+
+class _PinnedAdapter(HTTPAdapter):
+    """Resolves and checks the host itself, then connects to exactly that IP.
+
+    The pool key uses the checked IP as host, while the ``Host`` header, TLS
+    SNI and certificate verification keep the name from the URL. Checking
+    here (and not only before ``send``) is what closes the rebinding window:
+    urllib3 never resolves the name again.
+    """
+
+    def __init__(
+        self,
+        *,
+        allow_private: bool,
+        allowed_networks: tuple[IPNetwork, ...],
+        resolver: Resolver | None,
+        pool_connections: int,
+        pool_maxsize: int,
+    ) -> None:
+        super().__init__(
+            pool_connections=pool_connections, pool_maxsize=pool_maxsize, max_retries=0
+        )
+        self._allow_private = allow_private
+        self._allowed_networks = allowed_networks
+        self._resolver = resolver
+        self.pinned = _Pinned()
+
+    def build_connection_pool_key_attributes(
+        self,
+        request: requests.PreparedRequest,
+        verify: Any,
+        cert: Any = None,
+    ) -> Any:
+        base_params, base_kwargs = super().build_connection_pool_key_attributes(
+            request, verify, cert
+        )
+        host_params = cast(dict[str, Any], base_params)
+        pool_kwargs = cast(dict[str, Any], base_kwargs)
+        scheme = str(host_params["scheme"]).lower()
+        hostname = str(host_params["host"])
+        port = host_params["port"]
+        effective_port = int(port) if port is not None else (443 if scheme == "https" else 80)
+        addresses = resolve_public(
+            hostname,
+            effective_port,
+            self._allow_private,
+            allowed_networks=self._allowed_networks,
+            resolver=self._resolver,
+        )
+        ip = addresses[0]
+        self.pinned.last_ip = ip
+
+        host_header = f"[{hostname}]" if ":" in hostname else hostname
+        if port is not None:
+            host_header += f":{port}"
+        headers = requests.structures.CaseInsensitiveDict(request.headers or {})
+        headers["Host"] = host_header
+        request.headers = headers
+        if scheme == "https":
+            pool_kwargs["assert_hostname"] = hostname
+            pool_kwargs["server_hostname"] = hostname
+        host_params["host"] = f"[{ip}]" if ip.version == 6 else str(ip)
+        return host_params, pool_kwargs
+
+
+def _check_url(url: str) -> str:
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError as exc:
+        raise InvalidAddress(f"unparseable URL {url!r}: {exc}", url=url) from exc
+    if parts.scheme.lower() not in ("http", "https"):
+        raise InvalidAddress(f"only http and https are fetched, not {url!r}", url=url)
+    try:
+        host = parts.hostname
+        _ = parts.port  # raises ValueError on a bad port
+    except ValueError as exc:
+        raise InvalidAddress(f"bad host or port in {url!r}: {exc}", url=url) from exc
+    if not host:
+        raise InvalidAddress(f"no host in {url!r}", url=url)
+    if parts.username is not None or parts.password is not None:
+        raise InvalidAddress(f"credentials in URLs are not fetched: {url!r}", url=url)
+    return url.strip()
+
+
+def _socket_of(raw: Any) -> socket.socket | None:
+    conn = getattr(raw, "connection", None)
+    sock = getattr(conn, "sock", None)
+    return sock if isinstance(sock, socket.socket) else None
+
+
+class Fetcher:
+    """One per worker process (it owns a pooled ``requests.Session``); thread-safe for ``get``."""
+
+    def __init__(
+        self,
+        policy: FetchPolicy,
+        *,
+        session: requests.Session | None = None,
+        resolver: Resolver | None = None,
+    ) -> None:
+        self.policy = policy
+        self._session = session or requests.Session()
+        # requests scans the environment for proxies on every call otherwise;
+        # a proxy would also defeat the address check.
+        self._session.trust_env = False
+        self._session.proxies = {}
+        # The poller is stateless: cookies would only leak state between polls.
+        self._session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+        self._adapter = _PinnedAdapter(
+            allow_private=policy.allow_private_networks,
+            allowed_networks=parse_networks(policy.allowed_networks),
+            resolver=resolver,
+            pool_connections=policy.pool_connections,
+            pool_maxsize=policy.pool_maxsize,
+        )
+        self._session.mount("http://", self._adapter)
+        self._session.mount("https://", self._adapter)
+
+    @property
+    def last_connected_ip(self) -> IPAddress | None:
+        """The address this thread's last request was pinned to (for logs and tests)."""
+        return self._adapter.pinned.last_ip
+
+    def close(self) -> None:
+        self._session.close()
+
+    def __enter__(self) -> Fetcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def get(
+        self,
+        url: str,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        user_agent: str | None = None,
+        accept: str | None = None,
+    ) -> FetchResult:
+        """GET ``url``, following up to ``max_redirects`` hops; raises FetchError subclasses."""
+        policy = self.policy
+        started = time.monotonic()
+        deadline = started + policy.deadline_seconds
+        requested = _check_url(url)
+        headers = {
+            "User-Agent": user_agent or policy.user_agent,
+            "Accept": accept or "*/*",
+            "Accept-Encoding": DEFAULT_ACCEPT_ENCODING,
+        }
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+
+        current = requested
+        hops: list[tuple[int, str]] = []
+        while True:
+            response = self._send(current, headers, deadline)
+            status = response.status_code
+            location = response.headers.get("Location")
+            if status in _REDIRECT_STATUSES and location:
+                response.close()
+                target = urljoin(current, location.strip())
+                hops.append((status, target))
+                if len(hops) > policy.max_redirects:
+                    raise TooManyRedirects(
+                        f"more than {policy.max_redirects} redirects from {requested}",
+                        url=requested,
+                    )
+                current = _check_url(target)
+                continue
+            try:
+                body, wire = self._read_body(response, current, deadline)
+            finally:
+                response.close()
+            break
+
+        resp_headers = _freeze_headers(response.headers)
+        permanent = current if hops and all(s in _PERMANENT_REDIRECTS for s, _ in hops) else None
+        return FetchResult(
+            requested_url=requested,
+            final_url=current,
+            status=status,
+            headers=resp_headers,
+            body=body,
+            etag=resp_headers.get("etag"),
+            last_modified=resp_headers.get("last-modified"),
+            elapsed_seconds=time.monotonic() - started,
+            redirects=tuple(hops),
+            permanent_redirect=permanent,
+            encoded_bytes=wire,
+        )
+
+    def _send(self, url: str, headers: Mapping[str, str], deadline: float) -> requests.Response:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise DeadlineExceeded(f"deadline passed before requesting {url}", url=url)
+        timeout = (
+            min(self.policy.connect_timeout, remaining),
+            min(self.policy.read_timeout, remaining),
+        )
+        prepared = self._session.prepare_request(
+            requests.Request("GET", url, headers=dict(headers))
+        )
+        try:
+            return self._session.send(
+                prepared, stream=True, allow_redirects=False, timeout=timeout, verify=True
+            )
+        except FetchError as exc:
+            exc.url = exc.url or url
+            raise
+        except requests.exceptions.ConnectTimeout as exc:
+            raise ConnectFailed(f"connect timeout to {url}", url=url, reason="timeout") from exc
+        except requests.exceptions.ReadTimeout as exc:
+            if time.monotonic() >= deadline:
+                raise DeadlineExceeded(f"deadline passed waiting for {url}", url=url) from exc
+            raise ConnectFailed(f"read timeout from {url}", url=url, reason="timeout") from exc
+        except requests.exceptions.SSLError as exc:
+            raise ConnectFailed(f"TLS failure for {url}: {exc}", url=url, reason="tls") from exc
+        except (
+            requests.exceptions.InvalidURL,
+            requests.exceptions.InvalidSchema,
+            requests.exceptions.MissingSchema,
+        ) as exc:
+            raise InvalidAddress(f"invalid URL {url!r}: {exc}", url=url) from exc
+        except requests.exceptions.ConnectionError as exc:
+            raise ConnectFailed(f"cannot connect to {url}: {exc}", url=url) from exc
+        except requests.exceptions.RequestException as exc:
+            raise BadResponse(f"bad response from {url}: {exc}", url=url) from exc
+
+    def _read_body(
+        self, response: requests.Response, url: str, deadline: float
+    ) -> tuple[bytes, int | None]:
+        if response.status_code in (204, 304) or response.status_code < 200:
+            return b"", 0
+        cap = self.policy.max_body_bytes
+        raw = response.raw
+        encoded = response.headers.get("Content-Encoding", "").strip().lower()
+        length_header = response.headers.get("Content-Length", "")
+        if length_header.isdigit() and encoded in ("", "identity") and int(length_header) > cap:
+            raise ResponseTooLarge(f"{url} announces {length_header} bytes, cap is {cap}", url=url)
+        sock = _socket_of(raw)
+        chunks: list[bytes] = []
+        total = 0
+        try:
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise DeadlineExceeded(
+                        f"{url} still sending at the {self.policy.deadline_seconds}s deadline",
+                        url=url,
+                    )
+                if sock is not None:
+                    sock.settimeout(min(self.policy.read_timeout, remaining))
+                # read1: return what one socket read gives, so the deadline is checked
+                # between reads instead of waiting for a full chunk to trickle in.
+                chunk = raw.read1(min(_CHUNK, cap - total + 1), decode_content=True)
+                if not chunk:
+                    break
+                total += len(chunk)
+                if total > cap:
+                    raise ResponseTooLarge(
+                        f"{url} body exceeds {cap} bytes after decoding", url=url
+                    )
+                chunks.append(chunk)
+        except (urllib3.exceptions.ReadTimeoutError, TimeoutError) as exc:
+            if time.monotonic() >= deadline - 0.01:
+                raise DeadlineExceeded(
+                    f"{url} still sending at the {self.policy.deadline_seconds}s deadline",
+                    url=url,
+                ) from exc
+            raise ConnectFailed(f"read timeout from {url}", url=url, reason="timeout") from exc
+        except urllib3.exceptions.DecodeError as exc:
+            raise BadResponse(f"corrupt {encoded or 'body'} encoding from {url}", url=url) from exc
+        except (urllib3.exceptions.ProtocolError, urllib3.exceptions.HTTPError, OSError) as exc:
+            raise BadResponse(f"broken response from {url}: {exc}", url=url) from exc
+        wire = raw.tell() if hasattr(raw, "tell") else None
+        return b"".join(chunks), wire
