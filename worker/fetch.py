@@ -40,6 +40,7 @@ from requests.utils import DEFAULT_ACCEPT_ENCODING
 
 from worker.netguard import (
     BlockedAddress,
+    CachingResolver,
     ConnectFailed,
     FetchError,
     InvalidAddress,
@@ -48,6 +49,7 @@ from worker.netguard import (
     Resolver,
     parse_networks,
     resolve_public,
+    system_resolver,
 )
 
 __all__ = [
@@ -117,6 +119,8 @@ class FetchPolicy:
     allowed_networks: tuple[str, ...] = ()
     pool_connections: int = 16  # distinct hosts kept in the pool
     pool_maxsize: int = 8  # connections kept per host
+    # Resolved (and checked) addresses are reused this long; 0 resolves on every request.
+    dns_cache_seconds: float = 60.0
     # PEM bundle of extra trusted CAs (intranet feeds, tests); None = the system/certifi store.
     ca_bundle: str | None = None
 
@@ -370,6 +374,12 @@ def _check_url(url: str) -> str:
     return url.strip()
 
 
+def _default_resolver(policy: FetchPolicy) -> Resolver:
+    if policy.dns_cache_seconds > 0:
+        return CachingResolver(system_resolver, ttl=policy.dns_cache_seconds)
+    return system_resolver
+
+
 class Fetcher:
     """One per worker process (it owns a pooled ``requests.Session``); thread-safe for ``get``."""
 
@@ -391,7 +401,7 @@ class Fetcher:
         self._adapter = _PinnedAdapter(
             allow_private=policy.allow_private_networks,
             allowed_networks=parse_networks(policy.allowed_networks),
-            resolver=resolver,
+            resolver=_default_resolver(policy) if resolver is None else resolver,
             pool_connections=policy.pool_connections,
             pool_maxsize=policy.pool_maxsize,
         )
@@ -456,7 +466,7 @@ class Fetcher:
             status = response.status_code
             location = response.headers.get("Location")
             if status in _REDIRECT_STATUSES and location:
-                response.close()
+                _recycle(response, guard)
                 target = urljoin(current, location.strip())
                 hops.append((status, target))
                 if len(hops) > policy.max_redirects:
@@ -468,8 +478,10 @@ class Fetcher:
                 continue
             try:
                 body, wire = self._read_body(response, current, guard)
-            finally:
-                response.close()
+            except BaseException:
+                response.close()  # half-read: the connection cannot be reused
+                raise
+            response.raw.release_conn()  # fully read: back to the pool for the next poll
             break
 
         resp_headers = _freeze_headers(response.headers)
@@ -524,8 +536,6 @@ class Fetcher:
     def _read_body(
         self, response: requests.Response, url: str, guard: _Guard
     ) -> tuple[bytes, int | None]:
-        if response.status_code in (204, 304) or response.status_code < 200:
-            return b"", 0
         cap = self.policy.max_body_bytes
         raw = response.raw
         encoded = response.headers.get("Content-Encoding", "").strip().lower()
@@ -563,6 +573,29 @@ class Fetcher:
             raise self._deadline_error(url)
         wire = raw.tell() if hasattr(raw, "tell") else None
         return b"".join(chunks), wire
+
+
+def _recycle(response: requests.Response, guard: _Guard, limit: int = _CHUNK) -> None:
+    """Drain a small unwanted body (redirects) so its connection returns to the pool.
+
+    Closing a half-read response would close the socket and cost a new TCP
+    (and TLS) handshake on the next hop; a body larger than ``limit`` is not
+    worth reading, so that connection is dropped instead.
+    """
+    raw = response.raw
+    drained = 0
+    try:
+        while drained <= limit and not guard.fired:
+            chunk = raw.read1(limit, decode_content=False)
+            if not chunk:
+                raw.release_conn()
+                return
+            drained += len(chunk)
+    except (urllib3.exceptions.HTTPError, OSError):
+        # A broken redirect body only means the connection is not reused.
+        response.close()
+        return
+    response.close()
 
 
 def _translate(exc: requests.exceptions.RequestException, url: str) -> FetchError:

@@ -334,12 +334,16 @@ def test_invalid_urls(url: str, fetcher: Fetcher) -> None:
 # --- pooling and threads ---------------------------------------------------------------
 
 
-def test_connections_are_pooled(srv: LocalHTTPServer) -> None:
+def test_connections_are_pooled_across_200_304_and_redirects(srv: LocalHTTPServer) -> None:
     srv.route("/pooled", Reply(200, {}, b"p"))
+    srv.route("/pooled-304", Reply(304, {"ETag": '"e"'}))
+    srv.route("/pooled-moved", Reply(301, {"Location": "/pooled"}, b"moved, see /pooled"))
     with Fetcher(LOCAL) as f:
-        for _ in range(5):
+        for _ in range(3):
             f.get(srv.url("/pooled"))
-    ports = {h.client_port for h in srv.hits if h.path == "/pooled"}
+            f.get(srv.url("/pooled-304"), etag='"e"')
+            f.get(srv.url("/pooled-moved"))
+    ports = {h.client_port for h in srv.hits if h.path.startswith("/pooled")}
     assert len(ports) == 1
 
 

@@ -82,6 +82,7 @@ class LocalHTTPServer:
 
         class _RequestHandler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # as real servers do on keep-alive connections
 
             def log_message(self, format: str, *args: Any) -> None:
                 if not quiet:

@@ -9,6 +9,7 @@ import pytest
 
 from worker.netguard import (
     BlockedAddress,
+    CachingResolver,
     ConnectFailed,
     is_allowed,
     is_public_address,
@@ -203,3 +204,22 @@ def test_allowed_networks_are_exact() -> None:
         assert not is_allowed(
             ipaddress.ip_address(other), allow_private=False, allowed_networks=nets
         )
+
+
+def test_caching_resolver_ttl_lru_and_failures() -> None:
+    now = [0.0]
+    inner = _Fake({"a.example": ["93.184.216.34"], "b.example": ["1.1.1.1"]})
+    cache = CachingResolver(inner, ttl=60, maxsize=1, clock=lambda: now[0])
+    assert cache("a.example", 80) == ("93.184.216.34",)
+    assert cache("A.example", 80) == ("93.184.216.34",)
+    assert inner.calls == ["a.example"]
+    now[0] = 61.0
+    cache("a.example", 80)
+    assert inner.calls == ["a.example", "a.example"]  # expired
+    cache("b.example", 80)  # evicts a (maxsize 1)
+    cache("a.example", 80)
+    assert inner.calls.count("a.example") == 3
+    for _ in range(2):
+        with pytest.raises(socket.gaierror):
+            cache("missing.example", 80)
+    assert inner.calls.count("missing.example") == 2  # failures are not cached
