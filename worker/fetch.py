@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import heapq
 import http.cookiejar
+import os
 import socket
 import threading
 import time
@@ -171,9 +172,16 @@ class FetchResult:
 
 
 class _Pinned(threading.local):
-    """Per-thread record of the address the adapter checked, for tests and logs."""
+    """Per-thread: the address the adapter checked (for logs), and which one to try.
+
+    ``attempt`` selects among the checked addresses (IPv4 first) so the fetcher
+    can fall back to the next one when connecting fails, e.g. an AAAA record
+    in a container without IPv6 routing.
+    """
 
     last_ip: IPAddress | None = None
+    attempt: int = 0
+    candidates: int = 1
 
 
 class _Guard:
@@ -252,6 +260,16 @@ class _Watchdog:
 
 
 _WATCHDOG = _Watchdog()
+
+
+def _new_watchdog_after_fork() -> None:
+    # A forked child (Celery prefork) has no watchdog thread and maybe a lock
+    # copied mid-use: start afresh.
+    global _WATCHDOG
+    _WATCHDOG = _Watchdog()
+
+
+os.register_at_fork(after_in_child=_new_watchdog_after_fork)
 _CURRENT = threading.local()
 
 
@@ -339,7 +357,9 @@ class _PinnedAdapter(HTTPAdapter):
             allowed_networks=self._allowed_networks,
             resolver=self._resolver,
         )
-        ip = addresses[0]
+        ordered = sorted(addresses, key=lambda a: a.version)  # stable: IPv4 first
+        self.pinned.candidates = len(ordered)
+        ip = ordered[min(self.pinned.attempt, len(ordered) - 1)]
         self.pinned.last_ip = ip
 
         host_header = f"[{hostname}]" if ":" in hostname else hostname
@@ -407,6 +427,7 @@ class Fetcher:
         )
         self._session.mount("http://", self._adapter)
         self._session.mount("https://", self._adapter)
+        self._pid = os.getpid()
 
     @property
     def last_connected_ip(self) -> IPAddress | None:
@@ -434,6 +455,10 @@ class Fetcher:
         """GET ``url``, following up to ``max_redirects`` hops; raises FetchError subclasses."""
         policy = self.policy
         started = time.monotonic()
+        if self._pid != os.getpid():
+            # Created before a fork: never share the parent's pooled sockets.
+            self._adapter.poolmanager.clear()
+            self._pid = os.getpid()
         requested = _check_url(url)
         headers = {
             "User-Agent": user_agent or policy.user_agent,
@@ -507,31 +532,40 @@ class Fetcher:
         )
 
     def _send(self, url: str, headers: Mapping[str, str], guard: _Guard) -> requests.Response:
-        remaining = guard.deadline - time.monotonic()
-        if remaining <= 0:
-            raise self._deadline_error(url)
-        timeout = (
-            min(self.policy.connect_timeout, remaining),
-            min(self.policy.read_timeout, remaining),
-        )
-        prepared = self._session.prepare_request(
-            requests.Request("GET", url, headers=dict(headers))
-        )
+        pinned = self._adapter.pinned
+        pinned.attempt = 0
         try:
-            return self._session.send(
-                prepared,
-                stream=True,
-                allow_redirects=False,
-                timeout=timeout,
-                verify=self.policy.ca_bundle or True,
-            )
-        except FetchError as exc:
-            exc.url = exc.url or url
-            raise
-        except requests.exceptions.RequestException as exc:
-            if guard.fired or time.monotonic() >= guard.deadline:
-                raise self._deadline_error(url) from exc
-            raise _translate(exc, url) from exc
+            while True:
+                remaining = guard.deadline - time.monotonic()
+                if remaining <= 0:
+                    raise self._deadline_error(url)
+                timeout = (
+                    min(self.policy.connect_timeout, remaining),
+                    min(self.policy.read_timeout, remaining),
+                )
+                prepared = self._session.prepare_request(
+                    requests.Request("GET", url, headers=dict(headers))
+                )
+                try:
+                    return self._session.send(
+                        prepared,
+                        stream=True,
+                        allow_redirects=False,
+                        timeout=timeout,
+                        verify=self.policy.ca_bundle or True,
+                    )
+                except FetchError as exc:
+                    exc.url = exc.url or url
+                    raise
+                except requests.exceptions.RequestException as exc:
+                    if guard.fired or time.monotonic() >= guard.deadline:
+                        raise self._deadline_error(url) from exc
+                    if _never_connected(exc) and pinned.attempt + 1 < min(pinned.candidates, 3):
+                        pinned.attempt += 1  # try the host's next checked address
+                        continue
+                    raise _translate(exc, url) from exc
+        finally:
+            pinned.attempt = 0
 
     def _read_body(
         self, response: requests.Response, url: str, guard: _Guard
@@ -596,6 +630,21 @@ def _recycle(response: requests.Response, guard: _Guard, limit: int = _CHUNK) ->
         response.close()
         return
     response.close()
+
+
+def _never_connected(exc: requests.exceptions.RequestException) -> bool:
+    """True when no TCP connection was made, so trying another address is safe."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, urllib3.exceptions.NewConnectionError):
+            return True
+        if isinstance(cause, urllib3.exceptions.MaxRetryError) and cause.reason is not None:
+            cause = cause.reason
+            continue
+        cause = cause.__context__ if cause.__cause__ is None else cause.__cause__
+    return False
 
 
 def _translate(exc: requests.exceptions.RequestException, url: str) -> FetchError:

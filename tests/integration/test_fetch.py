@@ -4,6 +4,7 @@ the address guard is exercised in test_fetch_security.py)."""
 from __future__ import annotations
 
 import gzip
+import multiprocessing
 import socket
 import ssl
 import subprocess
@@ -13,6 +14,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from typing import Any
 
 import brotli
 import pytest
@@ -22,6 +24,7 @@ from worker.fetch import (
     BadResponse,
     ConnectFailed,
     Fetcher,
+    FetchError,
     FetchPolicy,
     InvalidAddress,
     ResponseTooLarge,
@@ -447,3 +450,28 @@ def test_tls_untrusted_ca_is_refused(tls_srv: tuple[LocalHTTPServer, list[str]])
     with _tls_fetcher(None) as f, pytest.raises(ConnectFailed) as info:
         f.get(f"https://feeds.example.test:{srv.port}/secure")
     assert info.value.reason == "tls"
+
+
+def _child_poll(f: Fetcher, url: str, out: Any) -> None:
+    try:
+        out.put(f.get(url).body)
+    except FetchError as exc:
+        out.put(repr(exc))
+
+
+def test_fetcher_survives_fork_without_sharing_sockets(srv: LocalHTTPServer) -> None:
+    """Celery prefork: a Fetcher made before the fork must work in the child on fresh sockets
+    (and its deadline watchdog must run there)."""
+    srv.route("/forked", Reply(200, {}, b"child"))
+    ctx = multiprocessing.get_context("fork")
+    with Fetcher(FetchPolicy(allow_private_networks=True, deadline_seconds=5)) as f:
+        f.get(srv.url("/forked"))  # the parent now has a pooled connection
+        out = ctx.Queue()
+        child = ctx.Process(target=_child_poll, args=(f, srv.url("/forked"), out))
+        child.start()
+        got = out.get(timeout=10)
+        child.join(10)
+        f.get(srv.url("/forked"))  # the parent's connection still works
+    assert got == b"child"
+    ports = [h.client_port for h in srv.hits if h.path == "/forked"]
+    assert len(ports) == 3 and ports[0] == ports[2] != ports[1]

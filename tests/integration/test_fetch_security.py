@@ -391,3 +391,31 @@ def test_deadline_covers_all_redirect_hops(allowed: LocalHTTPServer) -> None:
         elapsed = time.monotonic() - started
     assert info.value.reason == "deadline"
     assert elapsed < 1.5 + 1.0
+
+
+def test_falls_back_to_the_next_checked_address(allowed: LocalHTTPServer) -> None:
+    """127.0.0.3 refuses (nothing listens there), 127.0.0.2 answers."""
+    allowed.route("/fallback", Reply(200, {}, b"second address"))
+    policy = FetchPolicy(allowed_networks=("127.0.0.2/32", "127.0.0.3/32"))
+    resolver = _resolver({"dual.test": ["127.0.0.3", ALLOWED_IP]})
+    with Fetcher(policy, resolver=resolver) as fetcher:
+        assert fetcher.get(_url("dual.test", allowed.port, "/fallback")).body == b"second address"
+        assert fetcher.last_connected_ip == ipaddress.ip_address(ALLOWED_IP)
+
+
+def test_ipv4_is_tried_first(allowed: LocalHTTPServer) -> None:
+    allowed.route("/v4first", Reply(200, {}, b"v4"))
+    policy = FetchPolicy(allowed_networks=(f"{ALLOWED_IP}/32", "::1/128"))
+    resolver = _resolver({"both.test": ["::1", ALLOWED_IP]})
+    with Fetcher(policy, resolver=resolver) as fetcher:
+        assert fetcher.get(_url("both.test", allowed.port, "/v4first")).body == b"v4"
+        assert fetcher.last_connected_ip == ipaddress.ip_address(ALLOWED_IP)
+
+
+def test_fallback_never_reaches_a_blocked_address(forbidden: Forbidden) -> None:
+    """A refused allowed address does not make the fetcher try anything unchecked."""
+    policy = FetchPolicy(allowed_networks=("127.0.0.3/32",))
+    resolver = _resolver({"half.test": ["127.0.0.3", "127.0.0.1"]})
+    with Fetcher(policy, resolver=resolver) as fetcher, pytest.raises(BlockedAddress):
+        fetcher.get(_url("half.test", forbidden.port))
+    assert forbidden.hits() == 0
