@@ -56,6 +56,8 @@ class Feed(Base):
     last_modified: Mapped[str | None] = mapped_column(String(128))
     next_poll_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     poll_interval_seconds: Mapped[int | None] = mapped_column(Integer)
+    # Interval estimated from the feed's publishing rate; reused after 304s.
+    base_interval_seconds: Mapped[int | None] = mapped_column(Integer)
     lease_until: Mapped[datetime | None] = mapped_column()
     last_polled_at: Mapped[datetime | None] = mapped_column()
     last_success_at: Mapped[datetime | None] = mapped_column()

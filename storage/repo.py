@@ -18,7 +18,7 @@ from worker.clock import isoformat_utc
 from worker.extract import FeedHints, NormalisedArticle
 from worker.feeds import ParsedEntry
 from worker.polling import PollOutcome, PollTarget
-from worker.schedule import ScheduleDecision
+from worker.schedule import FeedScheduleState, ScheduleDecision
 from worker.urls import InvalidURL, canonical_url, identity_url
 
 
@@ -141,19 +141,21 @@ def record_poll(session: Session, outcome: PollOutcome, decision: ScheduleDecisi
     if outcome.kind == "ok":
         feed.etag = outcome.etag
         feed.last_modified = outcome.last_modified
+    state = decision.state
     feed.last_polled_at = now
     feed.lease_until = None
-    feed.next_poll_at = decision.next_poll_at
-    feed.poll_interval_seconds = decision.interval_seconds
+    feed.next_poll_at = decision.next_poll_at or now
+    feed.poll_interval_seconds = int(decision.interval.total_seconds())
     feed.status = decision.status
     feed.consecutive_errors = decision.consecutive_errors
-    if outcome.succeeded:
-        feed.last_success_at = now
-        feed.first_error_at = None
-        feed.last_error = None
-    else:
-        feed.first_error_at = feed.first_error_at or now
-        feed.last_error = outcome.error
+    feed.first_error_at = state.first_error_at
+    feed.last_success_at = state.last_success_at
+    feed.last_error = None if outcome.succeeded else (outcome.error or state.last_error)
+    feed.base_interval_seconds = int(state.base_interval.total_seconds()) if state.base_interval else None
+    feed.redirect_url = state.redirect_candidate
+    feed.redirect_count = state.redirect_seen
+    if decision.apply_new_url:
+        _move_feed(session, feed, decision.apply_new_url)
     warnings = "; ".join(outcome.feed.warnings) if outcome.feed and outcome.feed.warnings else None
     session.add(
         FetchLog(
@@ -171,6 +173,18 @@ def record_poll(session: Session, outcome: PollOutcome, decision: ScheduleDecisi
         )
     )
     return PollRecord(feed.id, outcome.kind, tuple(new_ids), seen)
+
+
+def _move_feed(session: Session, feed: Feed, new_url: str) -> None:
+    """Follow a confirmed permanent redirect unless another feed already has that address."""
+    try:
+        target = canonical_url(new_url)
+    except InvalidURL:
+        return
+    if session.scalar(select(Feed.id).where(Feed.url == target)) is None:
+        feed.url = target
+        feed.redirect_url = None
+        feed.redirect_count = 0
 
 
 def _record_entries(
@@ -524,25 +538,19 @@ def counts(session: Session) -> dict[str, int]:
     }
 
 
-@dataclass(frozen=True)
-class ScheduleState:
-    consecutive_errors: int
-    first_error_at: datetime | None
-    last_success_at: datetime | None
-    redirect_url: str | None
-    redirect_count: int
-
-
-def schedule_state(session: Session, feed_id: int) -> ScheduleState | None:
+def schedule_state(session: Session, feed_id: int) -> FeedScheduleState | None:
     feed = session.get(Feed, feed_id)
     if feed is None:
         return None
-    return ScheduleState(
+    return FeedScheduleState(
+        status=feed.status,  # type: ignore[arg-type]
         consecutive_errors=feed.consecutive_errors,
         first_error_at=feed.first_error_at,
+        last_error=feed.last_error,
         last_success_at=feed.last_success_at,
-        redirect_url=feed.redirect_url,
-        redirect_count=feed.redirect_count,
+        base_interval=timedelta(seconds=feed.base_interval_seconds) if feed.base_interval_seconds else None,
+        redirect_candidate=feed.redirect_url,
+        redirect_seen=feed.redirect_count,
     )
 
 

@@ -69,15 +69,9 @@ def poll_feed(rt: Runtime, feed_id: int, *, ignore_cache: bool = False) -> repo.
         return None
     outcome = polling.poll(rt.fetcher, target)
     now = utcnow()
-    decision = schedule.decide(
-        succeeded=outcome.succeeded,
-        http_status=outcome.http_status,
-        consecutive_errors=state.consecutive_errors,
-        first_error_at=state.first_error_at,
-        policy=rt.schedule,
-        now=now,
-        rng=rt.rng,
-    )
+    decision = schedule.decide(polling.schedule_input(outcome), state, rt.schedule, now, rt.rng)
+    if decision.host_slowdown_until is not None:
+        rt.fetcher.slow_down(target.url, decision.host_slowdown_until)
     with rt.db.transaction() as session:
         record = repo.record_poll(session, outcome, decision, now)
         _send_after_commit(rt, session, INGEST_ENTRY, record.new_entry_ids)

@@ -34,6 +34,7 @@ def upgrade() -> None:
         sa.Column("last_modified", sa.String(length=128), nullable=True),
         sa.Column("next_poll_at", storage.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("poll_interval_seconds", sa.Integer(), nullable=True),
+        sa.Column("base_interval_seconds", sa.Integer(), nullable=True),
         sa.Column("lease_until", storage.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("last_polled_at", storage.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("last_success_at", storage.types.UTCDateTime(timezone=True), nullable=True),
