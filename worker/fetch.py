@@ -187,10 +187,12 @@ class _Pinned(threading.local):
 class _Guard:
     """The deadline of one ``Fetcher.get`` and the sockets it is reading from.
 
-    ``requests`` timeouts apply per socket read, so a server trickling header
-    or body bytes is never "timed out". When the deadline passes, the
-    watchdog shuts the registered sockets down, which makes the blocked read
-    return at once; the fetcher then reports :class:`DeadlineExceeded`.
+    ``requests`` timeouts apply per socket read, so a server trickling TLS
+    handshake, header or body bytes is never "timed out". When the deadline
+    passes, the watchdog shuts the watched sockets down, which makes the
+    blocked read return at once; the fetcher then reports
+    :class:`DeadlineExceeded`. The guard keeps its own duplicate of each
+    descriptor, because TLS wrapping detaches the original socket object.
     """
 
     __slots__ = ("_done", "_lock", "deadline", "fired", "sockets")
@@ -204,8 +206,15 @@ class _Guard:
 
     def watch(self, sock: socket.socket) -> None:
         with self._lock:
-            if not self._done:
-                self.sockets.append(sock)
+            if self._done:
+                return
+            try:
+                dup = socket.fromfd(sock.fileno(), sock.family, sock.type)
+            except OSError:  # already closed: nothing to cut off
+                return
+            if self.fired:
+                _shutdown(dup)
+            self.sockets.append(dup)
 
     def fire(self) -> None:
         with self._lock:
@@ -213,15 +222,21 @@ class _Guard:
                 return
             self.fired = True
             for sock in self.sockets:
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:  # already closed by its owner: nothing left to stop
-                    continue
+                _shutdown(sock)
 
     def disarm(self) -> None:
         with self._lock:
             self._done = True
+            for sock in self.sockets:
+                sock.close()
             self.sockets.clear()
+
+
+def _shutdown(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        return  # not connected (any more): nothing to interrupt
 
 
 class _Watchdog:
@@ -278,19 +293,33 @@ def _current_guard() -> _Guard | None:
     return guard if isinstance(guard, _Guard) else None
 
 
+def _watch_current(sock: socket.socket | None) -> None:
+    guard = _current_guard()
+    if guard is not None and sock is not None:
+        guard.watch(sock)
+
+
 class _GuardedHTTPConnection(urllib3.connection.HTTPConnection):
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        # From the first byte. (CPython already bounds a TLS handshake by the connect
+        # timeout; this keeps the deadline authoritative whatever the stack does.)
+        _watch_current(sock)
+        return sock
+
     def getresponse(self) -> urllib3.response.HTTPResponse:  # type: ignore[override]
-        guard = _current_guard()
-        if guard is not None and self.sock is not None:
-            guard.watch(self.sock)
+        _watch_current(self.sock)  # a pooled connection reused by this request
         return super().getresponse()
 
 
 class _GuardedHTTPSConnection(urllib3.connection.HTTPSConnection):
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        _watch_current(sock)
+        return sock
+
     def getresponse(self) -> urllib3.response.HTTPResponse:  # type: ignore[override]
-        guard = _current_guard()
-        if guard is not None and self.sock is not None:
-            guard.watch(self.sock)
+        _watch_current(self.sock)
         return super().getresponse()
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import resource
 import socket
+import threading
 import time
 import tracemalloc
 import zlib
@@ -419,3 +420,42 @@ def test_fallback_never_reaches_a_blocked_address(forbidden: Forbidden) -> None:
     with Fetcher(policy, resolver=resolver) as fetcher, pytest.raises(BlockedAddress):
         fetcher.get(_url("half.test", forbidden.port))
     assert forbidden.hits() == 0
+
+
+def test_trickled_tls_handshake_is_cut_off_at_the_deadline(
+    record_property: Callable[[str, object], None],
+) -> None:
+    """A 'TLS server' that answers the ClientHello one byte every 0.5 s."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    stop = threading.Event()
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)  # the ClientHello
+            for byte in b"\x16\x03\x03\x40\x00" + b"\x02" * 16384:
+                if stop.is_set():
+                    return
+                try:
+                    conn.sendall(bytes([byte]))
+                except OSError:
+                    return
+                time.sleep(0.5)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    deadline = 2.0
+    policy = FetchPolicy(allow_private_networks=True, deadline_seconds=deadline)
+    try:
+        with Fetcher(policy) as fetcher:
+            started = time.monotonic()
+            with pytest.raises(DeadlineExceeded):
+                fetcher.get(f"https://127.0.0.1:{port}/feed")
+            elapsed = time.monotonic() - started
+    finally:
+        stop.set()
+        listener.close()
+    print(f"\n[figure] trickled TLS handshake: deadline {deadline}s, cut off after {elapsed:.3f}s")
+    record_property("tls_trickle_overshoot_s", round(elapsed - deadline, 3))
+    assert elapsed < deadline + 1.0
