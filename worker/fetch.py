@@ -93,7 +93,7 @@ class DeadlineExceeded(FetchError):
 
 
 class TooManyRedirects(FetchError):
-    """More than ``max_redirects`` hops, or a redirect without a usable Location."""
+    """More than ``max_redirects`` hops (a redirect without Location is returned as a result)."""
 
     reason = "too_many_redirects"
 

@@ -459,3 +459,19 @@ def test_trickled_tls_handshake_is_cut_off_at_the_deadline(
     print(f"\n[figure] trickled TLS handshake: deadline {deadline}s, cut off after {elapsed:.3f}s")
     record_property("tls_trickle_overshoot_s", round(elapsed - deadline, 3))
     assert elapsed < deadline + 1.0
+
+
+def test_proxy_environment_is_ignored(
+    allowed: LocalHTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A proxy from the environment would connect to an address we never checked."""
+    with LocalHTTPServer("127.0.0.1") as proxy:
+        proxy.default = Reply(200, {}, b"via proxy")
+        for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY"):
+            monkeypatch.setenv(name, proxy.url("/"))
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        allowed.route("/direct", Reply(200, {}, b"direct"))
+        with _guarded_fetcher() as fetcher:
+            assert fetcher.get(_url(ALLOWED_NAME, allowed.port, "/direct")).body == b"direct"
+        assert proxy.hit_count() == 0
