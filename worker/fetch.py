@@ -572,10 +572,10 @@ class Fetcher:
                     min(self.policy.connect_timeout, remaining),
                     min(self.policy.read_timeout, remaining),
                 )
-                prepared = self._session.prepare_request(
-                    requests.Request("GET", url, headers=dict(headers))
-                )
                 try:
+                    prepared = self._session.prepare_request(
+                        requests.Request("GET", url, headers=dict(headers))
+                    )
                     return self._session.send(
                         prepared,
                         stream=True,

@@ -118,6 +118,16 @@ LOOPBACK_SPELLINGS = [
     "LOCALHOST",
 ]
 
+# Spellings some stacks map to loopback; here they are refused one way or another
+# (blocked, invalid, or unresolvable) — what matters is that nothing is reached.
+EXOTIC_SPELLINGS = [
+    "localhost.",
+    "ⓛⓞⓒⓐⓛⓗⓞⓢⓣ",
+    "１２７.０.０.１",
+    "127.0.0.1%00.example",
+    "127.0.0.1:80@",
+]
+
 
 def _url(host: str, port: int, path: str = "/feed.xml") -> str:
     return f"http://{host}:{port}{path}"
@@ -130,6 +140,13 @@ def test_loopback_spellings_are_blocked_and_never_reached(forbidden: Forbidden, 
         fetcher.get(_url(host, forbidden.port))
     assert info.value.reason == "blocked_address"
     assert forbidden.hits() == before == 0
+
+
+@pytest.mark.parametrize("host", EXOTIC_SPELLINGS)
+def test_exotic_spellings_never_reach_loopback(forbidden: Forbidden, host: str) -> None:
+    with _guarded_fetcher() as fetcher, pytest.raises(FetchError):
+        fetcher.get(_url(host, forbidden.port))
+    assert forbidden.hits() == 0
 
 
 # The control: the same spellings DO reach the forbidden server when private
