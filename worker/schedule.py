@@ -400,7 +400,12 @@ def _failure(
     )
     reason = "error_backoff"
     if wait is not None and wait > delay:
-        delay, reason = wait, "retry_after"
+        # Never earlier than asked; spread upwards so a host's feeds do not all
+        # return the very second its Retry-After ends.
+        spread = _spread(
+            wait, policy.jitter_fraction, wait, wait * (1 + policy.jitter_fraction), rng
+        )
+        delay, reason = spread, "retry_after"
 
     failing = errors >= policy.failing_after_errors or now - first_error_at >= policy.failing_after
     status: FeedStatus = "failing" if failing else "ok"

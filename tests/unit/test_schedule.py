@@ -371,3 +371,15 @@ def test_policy_from_flat_seconds() -> None:
     d = decide(PollObservation(200, entry_times=every(M, 300)), FeedScheduleState(), p, NOW,
                random.Random(1))  # fmt: skip
     assert d.interval_seconds == 600
+
+
+def test_retry_after_is_a_floor_spread_upwards() -> None:
+    policy = SchedulePolicy(jitter_fraction=0.1)
+    seen = set()
+    for seed in range(300):
+        d = decide(PollObservation(429, {"retry-after": "7200"}), FeedScheduleState(), policy, NOW,
+                   random.Random(seed))  # fmt: skip
+        assert 2 * H <= d.interval <= 2 * H * 1.1
+        assert d.host_slowdown_until == NOW + 2 * H  # the host penalty itself is exact
+        seen.add(d.interval)
+    assert len(seen) > 250
