@@ -12,7 +12,10 @@ of 20 items, parsed with feedparser (``--no-parse`` to skip). Each client mode
 polls every feed once:
 
 * ``requests``: a bare ``requests.Session`` (``trust_env=False``): the floor;
-* ``fetcher``: :class:`worker.fetch.Fetcher` with all its guards.
+* ``fetcher``: :class:`worker.fetch.Fetcher` with all its guards;
+* ``limited`` (opt-in, ``--modes requests,fetcher,limited``): the Fetcher inside a
+  :class:`worker.hostlimits.HostLimiter` slot on a private redis-server
+  (limits set high enough not to throttle), i.e. the politeness overhead.
 
 Figures are side by side in one run; the ratio row is Fetcher / bare
 requests. CPU per feed is ``time.process_time`` of the client process
@@ -22,6 +25,7 @@ requests. CPU per feed is ``time.process_time`` of the client process
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import http.server
 import multiprocessing
@@ -40,9 +44,12 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import feedparser
+import redis
 import requests
 
+from tests.support.redisserver import redis_server
 from worker.fetch import FEED_ACCEPT, Fetcher, FetchPolicy
+from worker.hostlimits import HostLimit, HostLimiter
 
 ETAG_OLD = '"v1"'
 ETAG_NEW = '"v2"'
@@ -134,7 +141,25 @@ def _server_cpu(base: str) -> float:
 Poll = Callable[[int], tuple[int, bytes]]
 
 
-def _client(mode: str, base: str, threads: int) -> tuple[Poll, Callable[[], None]]:
+def _client(
+    mode: str, base: str, threads: int, redis_url: str | None = None
+) -> tuple[Poll, Callable[[], None]]:
+    if mode == "limited":
+        assert redis_url is not None
+        client = redis.Redis.from_url(redis_url)
+        limiter = HostLimiter(client, HostLimit(max_concurrent=max(threads, 1), per_minute=0))
+        limited = Fetcher(FetchPolicy(allow_private_networks=True, pool_maxsize=max(8, threads)))
+
+        def poll_limited(i: int) -> tuple[int, bytes]:
+            with limiter.acquire("127.0.0.1", timeout=30):
+                r = limited.get(f"{base}/feed/{i}", etag=ETAG_OLD, accept=FEED_ACCEPT)
+            return r.status, r.body
+
+        def close_limited() -> None:
+            limited.close()
+            client.close()
+
+        return poll_limited, close_limited
     if mode == "fetcher":
         fetcher = Fetcher(FetchPolicy(allow_private_networks=True, pool_maxsize=max(8, threads)))
 
@@ -160,7 +185,9 @@ def _client(mode: str, base: str, threads: int) -> tuple[Poll, Callable[[], None
     raise SystemExit(f"unknown mode {mode!r}")
 
 
-def _block(run: Run, poll: Poll, feeds: range, pool: ThreadPoolExecutor | None, parse: bool, base: str) -> None:
+def _block(
+    run: Run, poll: Poll, feeds: range, pool: ThreadPoolExecutor | None, parse: bool, base: str
+) -> None:
     lock = threading.Lock()
 
     def one(i: int) -> None:
@@ -186,10 +213,18 @@ def _block(run: Run, poll: Poll, feeds: range, pool: ThreadPoolExecutor | None, 
     run.polls += len(feeds)
 
 
-def _measure(modes: list[str], threads: int, base: str, feeds: int, block: int, parse: bool) -> list[Run]:
+def _measure(
+    modes: list[str],
+    threads: int,
+    base: str,
+    feeds: int,
+    block: int,
+    parse: bool,
+    redis_url: str | None,
+) -> list[Run]:
     """Poll every feed once per mode, alternating modes block by block (ABBA...) so
     both see the same machine noise."""
-    clients = {m: _client(m, base, threads) for m in modes}
+    clients = {m: _client(m, base, threads, redis_url) for m in modes}
     runs = {m: Run(m, threads) for m in modes}
     pool = ThreadPoolExecutor(threads) if threads > 1 else None
     try:
@@ -231,9 +266,14 @@ def main(argv: list[str] | None = None) -> int:
         f"{', feedparsed' if not args.no_parse else ''}), the rest 304; server in pid {server.pid}"
     )
     runs: list[Run] = []
+    modes = args.modes.split(",")
+    stack = contextlib.ExitStack()
+    redis_url = stack.enter_context(redis_server()) if "limited" in modes else None
     try:
         for threads in (int(t) for t in args.threads.split(",")):
-            measured = _measure(args.modes.split(","), threads, base, args.feeds, args.block, not args.no_parse)
+            measured = _measure(
+                modes, threads, base, args.feeds, args.block, not args.no_parse, redis_url
+            )
             for run in measured:
                 runs.append(run)
                 mode = run.mode
@@ -245,17 +285,19 @@ def main(argv: list[str] | None = None) -> int:
                     flush=True,
                 )
     finally:
+        stack.close()
         server.terminate()
         server.join(5)
     by = {(r.mode, r.threads): r for r in runs}
     for threads in sorted({r.threads for r in runs}):
-        f, b = by.get(("fetcher", threads)), by.get(("requests", threads))
-        if f and b:
-            print(
-                f"  ratio fetcher/requests threads={threads}: "
-                f"CPU per feed x{f.cpu_ms_per_feed / b.cpu_ms_per_feed:.2f}, "
-                f"throughput x{f.feeds_per_second / b.feeds_per_second:.2f}"
-            )
+        for mode in ("fetcher", "limited"):
+            f, b = by.get((mode, threads)), by.get(("requests", threads))
+            if f and b:
+                print(
+                    f"  ratio {mode}/requests threads={threads}: "
+                    f"CPU per feed x{f.cpu_ms_per_feed / b.cpu_ms_per_feed:.2f}, "
+                    f"throughput x{f.feeds_per_second / b.feeds_per_second:.2f}"
+                )
     return 0
 
 

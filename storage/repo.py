@@ -152,8 +152,8 @@ def record_poll(session: Session, outcome: PollOutcome, decision: ScheduleDecisi
     feed.last_success_at = state.last_success_at
     feed.last_error = None if outcome.succeeded else (outcome.error or state.last_error)
     feed.base_interval_seconds = int(state.base_interval.total_seconds()) if state.base_interval else None
-    feed.redirect_url = state.redirect_candidate
-    feed.redirect_count = state.redirect_seen
+    feed.redirect_url = state.redirect_url
+    feed.redirect_count = state.redirect_count
     if decision.apply_new_url:
         _move_feed(session, feed, decision.apply_new_url)
     warnings = "; ".join(outcome.feed.warnings) if outcome.feed and outcome.feed.warnings else None
@@ -549,8 +549,8 @@ def schedule_state(session: Session, feed_id: int) -> FeedScheduleState | None:
         last_error=feed.last_error,
         last_success_at=feed.last_success_at,
         base_interval=timedelta(seconds=feed.base_interval_seconds) if feed.base_interval_seconds else None,
-        redirect_candidate=feed.redirect_url,
-        redirect_seen=feed.redirect_count,
+        redirect_url=feed.redirect_url,
+        redirect_count=feed.redirect_count,
     )
 
 

@@ -70,7 +70,8 @@ __all__ = [
 ]
 
 FEED_ACCEPT = (
-    "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8"
+    "application/rss+xml, application/atom+xml, application/feed+json, "
+    "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8"
 )
 ARTICLE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.8"
 
@@ -92,7 +93,7 @@ class DeadlineExceeded(FetchError):
 
 
 class TooManyRedirects(FetchError):
-    """More than ``max_redirects`` hops, or a redirect without a usable Location."""
+    """More than ``max_redirects`` hops (a redirect without Location is returned as a result)."""
 
     reason = "too_many_redirects"
 
@@ -186,10 +187,12 @@ class _Pinned(threading.local):
 class _Guard:
     """The deadline of one ``Fetcher.get`` and the sockets it is reading from.
 
-    ``requests`` timeouts apply per socket read, so a server trickling header
-    or body bytes is never "timed out". When the deadline passes, the
-    watchdog shuts the registered sockets down, which makes the blocked read
-    return at once; the fetcher then reports :class:`DeadlineExceeded`.
+    ``requests`` timeouts apply per socket read, so a server trickling TLS
+    handshake, header or body bytes is never "timed out". When the deadline
+    passes, the watchdog shuts the watched sockets down, which makes the
+    blocked read return at once; the fetcher then reports
+    :class:`DeadlineExceeded`. The guard keeps its own duplicate of each
+    descriptor, because TLS wrapping detaches the original socket object.
     """
 
     __slots__ = ("_done", "_lock", "deadline", "fired", "sockets")
@@ -203,8 +206,15 @@ class _Guard:
 
     def watch(self, sock: socket.socket) -> None:
         with self._lock:
-            if not self._done:
-                self.sockets.append(sock)
+            if self._done:
+                return
+            try:
+                dup = socket.fromfd(sock.fileno(), sock.family, sock.type)
+            except OSError:  # already closed: nothing to cut off
+                return
+            if self.fired:
+                _shutdown(dup)
+            self.sockets.append(dup)
 
     def fire(self) -> None:
         with self._lock:
@@ -212,15 +222,21 @@ class _Guard:
                 return
             self.fired = True
             for sock in self.sockets:
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:  # already closed by its owner: nothing left to stop
-                    continue
+                _shutdown(sock)
 
     def disarm(self) -> None:
         with self._lock:
             self._done = True
+            for sock in self.sockets:
+                sock.close()
             self.sockets.clear()
+
+
+def _shutdown(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        return  # not connected (any more): nothing to interrupt
 
 
 class _Watchdog:
@@ -235,7 +251,9 @@ class _Watchdog:
     def arm(self, guard: _Guard) -> None:
         with self._cond:
             if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="newsworker-fetch-deadline", daemon=True)
+                self._thread = threading.Thread(
+                    target=self._run, name="newsworker-fetch-deadline", daemon=True
+                )
                 self._thread.start()
             self._seq += 1
             heapq.heappush(self._heap, (guard.deadline, self._seq, guard))
@@ -275,19 +293,33 @@ def _current_guard() -> _Guard | None:
     return guard if isinstance(guard, _Guard) else None
 
 
+def _watch_current(sock: socket.socket | None) -> None:
+    guard = _current_guard()
+    if guard is not None and sock is not None:
+        guard.watch(sock)
+
+
 class _GuardedHTTPConnection(urllib3.connection.HTTPConnection):
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        # From the first byte. (CPython already bounds a TLS handshake by the connect
+        # timeout; this keeps the deadline authoritative whatever the stack does.)
+        _watch_current(sock)
+        return sock
+
     def getresponse(self) -> urllib3.response.HTTPResponse:  # type: ignore[override]
-        guard = _current_guard()
-        if guard is not None and self.sock is not None:
-            guard.watch(self.sock)
+        _watch_current(self.sock)  # a pooled connection reused by this request
         return super().getresponse()
 
 
 class _GuardedHTTPSConnection(urllib3.connection.HTTPSConnection):
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        _watch_current(sock)
+        return sock
+
     def getresponse(self) -> urllib3.response.HTTPResponse:  # type: ignore[override]
-        guard = _current_guard()
-        if guard is not None and self.sock is not None:
-            guard.watch(self.sock)
+        _watch_current(self.sock)
         return super().getresponse()
 
 
@@ -317,7 +349,9 @@ class _PinnedAdapter(HTTPAdapter):
         pool_connections: int,
         pool_maxsize: int,
     ) -> None:
-        super().__init__(pool_connections=pool_connections, pool_maxsize=pool_maxsize, max_retries=0)
+        super().__init__(
+            pool_connections=pool_connections, pool_maxsize=pool_maxsize, max_retries=0
+        )
         self._allow_private = allow_private
         self._allowed_networks = allowed_networks
         self._resolver = resolver
@@ -336,7 +370,9 @@ class _PinnedAdapter(HTTPAdapter):
         verify: Any,
         cert: Any = None,
     ) -> Any:
-        base_params, base_kwargs = super().build_connection_pool_key_attributes(request, verify, cert)
+        base_params, base_kwargs = super().build_connection_pool_key_attributes(
+            request, verify, cert
+        )
         host_params = cast(dict[str, Any], base_params)
         pool_kwargs = cast(dict[str, Any], base_kwargs)
         scheme = str(host_params["scheme"]).lower()
@@ -473,7 +509,9 @@ class Fetcher:
             guard.disarm()
             _CURRENT.guard = outer
 
-    def _exchange(self, requested: str, headers: Mapping[str, str], guard: _Guard, started: float) -> FetchResult:
+    def _exchange(
+        self, requested: str, headers: Mapping[str, str], guard: _Guard, started: float
+    ) -> FetchResult:
         policy = self.policy
         current = requested
         hops: list[tuple[int, str]] = []
@@ -534,8 +572,10 @@ class Fetcher:
                     min(self.policy.connect_timeout, remaining),
                     min(self.policy.read_timeout, remaining),
                 )
-                prepared = self._session.prepare_request(requests.Request("GET", url, headers=dict(headers)))
                 try:
+                    prepared = self._session.prepare_request(
+                        requests.Request("GET", url, headers=dict(headers))
+                    )
                     return self._session.send(
                         prepared,
                         stream=True,
@@ -556,7 +596,9 @@ class Fetcher:
         finally:
             pinned.attempt = 0
 
-    def _read_body(self, response: requests.Response, url: str, guard: _Guard) -> tuple[bytes, int | None]:
+    def _read_body(
+        self, response: requests.Response, url: str, guard: _Guard
+    ) -> tuple[bytes, int | None]:
         cap = self.policy.max_body_bytes
         raw = response.raw
         encoded = response.headers.get("Content-Encoding", "").strip().lower()
@@ -577,7 +619,9 @@ class Fetcher:
                     break
                 total += len(chunk)
                 if total > cap:
-                    raise ResponseTooLarge(f"{url} body exceeds {cap} bytes after decoding", url=url)
+                    raise ResponseTooLarge(
+                        f"{url} body exceeds {cap} bytes after decoding", url=url
+                    )
                 chunks.append(chunk)
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             if guard.fired or time.monotonic() >= guard.deadline:
@@ -642,7 +686,9 @@ def _translate(exc: requests.exceptions.RequestException, url: str) -> FetchErro
         return ConnectFailed(f"TLS failure for {url}: {exc}", url=url, reason="tls")
     if isinstance(
         exc,
-        requests.exceptions.InvalidURL | requests.exceptions.InvalidSchema | requests.exceptions.MissingSchema,
+        requests.exceptions.InvalidURL
+        | requests.exceptions.InvalidSchema
+        | requests.exceptions.MissingSchema,
     ):
         return InvalidAddress(f"invalid URL {url!r}: {exc}", url=url)
     if isinstance(exc, requests.exceptions.ConnectionError):

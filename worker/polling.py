@@ -142,14 +142,14 @@ def poll(fetcher: FeedFetcher, target: PollTarget) -> PollOutcome:
     )
 
 
-def schedule_input(outcome: PollOutcome, new_entries: int = 0) -> schedule.PollOutcome:
+def schedule_input(outcome: PollOutcome, new_entries: int = 0) -> schedule.PollObservation:
     """What the scheduling policy needs to know about a poll."""
     feed = outcome.feed
     times = tuple(t for e in feed.entries for t in (e.published_at,) if t is not None) if feed else ()
-    return schedule.PollOutcome(
+    return schedule.PollObservation(
         status=outcome.http_status,
         headers=dict(outcome.headers),
-        error=outcome.error_reason,
+        error=None if outcome.succeeded else outcome.error_reason,
         new_entries=new_entries,
         entry_times=times,
         feed_ttl=timedelta(minutes=feed.ttl_minutes) if feed and feed.ttl_minutes else None,

@@ -54,6 +54,26 @@ class SchedulePolicy:
     # Entry dates this far in the future still count (publishers' clock/time-zone slips).
     future_slack: timedelta = timedelta(days=1)
 
+    @classmethod
+    def from_seconds(
+        cls,
+        *,
+        min_interval_seconds: float = 300,
+        max_interval_seconds: float = 86400,
+        error_backoff_max_seconds: float = 86400,
+        failing_after_seconds: float = 86400,
+        jitter_fraction: float = 0.1,
+    ) -> SchedulePolicy:
+        """Build from flat settings in seconds; other fields via ``dataclasses.replace``."""
+        return cls(
+            min_interval=timedelta(seconds=min_interval_seconds),
+            max_interval=timedelta(seconds=max_interval_seconds),
+            error_backoff_cap=timedelta(seconds=error_backoff_max_seconds),
+            failing_after=timedelta(seconds=failing_after_seconds),
+            retry_after_cap=timedelta(seconds=max(error_backoff_max_seconds, max_interval_seconds)),
+            jitter_fraction=jitter_fraction,
+        )
+
     def __post_init__(self) -> None:
         if not timedelta(0) < self.min_interval <= self.max_interval:
             raise ValueError("need 0 < min_interval <= max_interval")
@@ -74,12 +94,12 @@ class FeedScheduleState:
     last_success_at: datetime | None = None
     # Interval estimated from entry dates at the last parsed poll; reused after 304s.
     base_interval: timedelta | None = None
-    redirect_candidate: str | None = None
-    redirect_seen: int = 0
+    redirect_url: str | None = None
+    redirect_count: int = 0
 
 
 @dataclass(frozen=True)
-class PollOutcome:
+class PollObservation:
     """What one poll observed. ``status`` is None when no HTTP response arrived."""
 
     status: int | None
@@ -103,6 +123,10 @@ class ScheduleDecision:
     apply_new_url: str | None  # confirmed: store this as the feed's address now
     host_slowdown_until: datetime | None  # slow every feed on the host until then
     state: FeedScheduleState  # persist this
+
+    @property
+    def interval_seconds(self) -> int:
+        return round(self.interval.total_seconds())
 
 
 def _require_aware(now: datetime) -> None:
@@ -223,14 +247,14 @@ def backoff_delay(consecutive_errors: int, policy: SchedulePolicy) -> timedelta:
     return policy.error_backoff_cap if seconds >= cap_seconds else timedelta(seconds=seconds)
 
 
-def _is_success(outcome: PollOutcome) -> bool:
+def _is_success(outcome: PollObservation) -> bool:
     return (
         outcome.error is None and outcome.status is not None and (200 <= outcome.status < 300 or outcome.status == 304)
     )
 
 
 def decide(
-    outcome: PollOutcome,
+    outcome: PollObservation,
     state: FeedScheduleState,
     policy: SchedulePolicy,
     now: datetime,
@@ -243,8 +267,8 @@ def decide(
             state,
             status="gone",
             last_error="http_410",
-            redirect_candidate=None,
-            redirect_seen=0,
+            redirect_url=None,
+            redirect_count=0,
         )
         return ScheduleDecision(
             next_poll_at=None,
@@ -274,7 +298,7 @@ def decide(
 
 
 def _success(
-    outcome: PollOutcome,
+    outcome: PollObservation,
     state: FeedScheduleState,
     policy: SchedulePolicy,
     now: datetime,
@@ -312,8 +336,8 @@ def _success(
 
     delay = _spread(interval, policy.jitter_fraction, floor, policy.max_interval, rng)
     candidate, seen, apply = track_redirect(
-        state.redirect_candidate,
-        state.redirect_seen,
+        state.redirect_url,
+        state.redirect_count,
         outcome.permanent_redirect,
         policy.redirect_confirmations,
     )
@@ -326,8 +350,8 @@ def _success(
         base_interval=(
             _clamp(estimate, policy.min_interval, policy.max_interval) if estimate is not None else state.base_interval
         ),
-        redirect_candidate=candidate,
-        redirect_seen=seen,
+        redirect_url=candidate,
+        redirect_count=seen,
     )
     return ScheduleDecision(
         next_poll_at=now + delay,
@@ -344,7 +368,7 @@ def _success(
 
 
 def _failure(
-    outcome: PollOutcome,
+    outcome: PollObservation,
     state: FeedScheduleState,
     policy: SchedulePolicy,
     now: datetime,
@@ -366,7 +390,12 @@ def _failure(
     delay = _spread(base, policy.jitter_fraction, policy.min_interval, policy.error_backoff_cap, rng)
     reason = "error_backoff"
     if wait is not None and wait > delay:
-        delay, reason = wait, "retry_after"
+        # Never earlier than asked; spread upwards so a host's feeds do not all
+        # return the very second its Retry-After ends.
+        spread = _spread(
+            wait, policy.jitter_fraction, wait, wait * (1 + policy.jitter_fraction), rng
+        )
+        delay, reason = spread, "retry_after"
 
     failing = errors >= policy.failing_after_errors or now - first_error_at >= policy.failing_after
     status: FeedStatus = "failing" if failing else "ok"
@@ -378,8 +407,8 @@ def _failure(
         last_success_at=state.last_success_at,
         base_interval=state.base_interval,
         # A redirect only counts when it led to a working feed.
-        redirect_candidate=None,
-        redirect_seen=0,
+        redirect_url=None,
+        redirect_count=0,
     )
     return ScheduleDecision(
         next_poll_at=now + delay,
@@ -403,11 +432,11 @@ def reset_backoff(state: FeedScheduleState) -> FeedScheduleState:
         consecutive_errors=0,
         first_error_at=None,
         last_error=None,
-        redirect_candidate=None,
-        redirect_seen=0,
+        redirect_url=None,
+        redirect_count=0,
     )
 
 
-def failed_parse(outcome: PollOutcome, error: str) -> PollOutcome:
+def failed_parse(outcome: PollObservation, error: str) -> PollObservation:
     """A 2xx whose body could not be parsed is a failure for scheduling purposes."""
     return replace(outcome, error=error)

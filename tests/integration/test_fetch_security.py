@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import resource
 import socket
+import threading
 import time
 import tracemalloc
 import zlib
@@ -117,6 +118,16 @@ LOOPBACK_SPELLINGS = [
     "LOCALHOST",
 ]
 
+# Spellings some stacks map to loopback; here they are refused one way or another
+# (blocked, invalid, or unresolvable) — what matters is that nothing is reached.
+EXOTIC_SPELLINGS = [
+    "localhost.",
+    "ⓛⓞⓒⓐⓛⓗⓞⓢⓣ",
+    "１２７.０.０.１",
+    "127.0.0.1%00.example",
+    "127.0.0.1:80@",
+]
+
 
 def _url(host: str, port: int, path: str = "/feed.xml") -> str:
     return f"http://{host}:{port}{path}"
@@ -129,6 +140,13 @@ def test_loopback_spellings_are_blocked_and_never_reached(forbidden: Forbidden, 
         fetcher.get(_url(host, forbidden.port))
     assert info.value.reason == "blocked_address"
     assert forbidden.hits() == before == 0
+
+
+@pytest.mark.parametrize("host", EXOTIC_SPELLINGS)
+def test_exotic_spellings_never_reach_loopback(forbidden: Forbidden, host: str) -> None:
+    with _guarded_fetcher() as fetcher, pytest.raises(FetchError):
+        fetcher.get(_url(host, forbidden.port))
+    assert forbidden.hits() == 0
 
 
 # The control: the same spellings DO reach the forbidden server when private
@@ -415,3 +433,58 @@ def test_fallback_never_reaches_a_blocked_address(forbidden: Forbidden) -> None:
     with Fetcher(policy, resolver=resolver) as fetcher, pytest.raises(BlockedAddress):
         fetcher.get(_url("half.test", forbidden.port))
     assert forbidden.hits() == 0
+
+
+def test_trickled_tls_handshake_is_cut_off_at_the_deadline(
+    record_property: Callable[[str, object], None],
+) -> None:
+    """A 'TLS server' that answers the ClientHello one byte every 0.5 s."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    stop = threading.Event()
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)  # the ClientHello
+            for byte in b"\x16\x03\x03\x40\x00" + b"\x02" * 16384:
+                if stop.is_set():
+                    return
+                try:
+                    conn.sendall(bytes([byte]))
+                except OSError:
+                    return
+                time.sleep(0.5)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    deadline = 2.0
+    policy = FetchPolicy(allow_private_networks=True, deadline_seconds=deadline)
+    try:
+        with Fetcher(policy) as fetcher:
+            started = time.monotonic()
+            with pytest.raises(DeadlineExceeded):
+                fetcher.get(f"https://127.0.0.1:{port}/feed")
+            elapsed = time.monotonic() - started
+    finally:
+        stop.set()
+        listener.close()
+    print(f"\n[figure] trickled TLS handshake: deadline {deadline}s, cut off after {elapsed:.3f}s")
+    record_property("tls_trickle_overshoot_s", round(elapsed - deadline, 3))
+    assert elapsed < deadline + 1.0
+
+
+def test_proxy_environment_is_ignored(
+    allowed: LocalHTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A proxy from the environment would connect to an address we never checked."""
+    with LocalHTTPServer("127.0.0.1") as proxy:
+        proxy.default = Reply(200, {}, b"via proxy")
+        for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY"):
+            monkeypatch.setenv(name, proxy.url("/"))
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        allowed.route("/direct", Reply(200, {}, b"direct"))
+        with _guarded_fetcher() as fetcher:
+            assert fetcher.get(_url(ALLOWED_NAME, allowed.port, "/direct")).body == b"direct"
+        assert proxy.hit_count() == 0
