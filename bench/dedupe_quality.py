@@ -37,7 +37,7 @@ from worker.dedupe import (
     similarity,
     text_shingles,
 )
-from worker.urls import canonical_url
+from worker.urls import canonical_url, site_of
 
 TARGET_KINDS = ("tracking", "mirror", "wire", "edited")
 
@@ -80,24 +80,27 @@ def relation(a: Doc, b: Doc) -> str:
     return "unrelated"
 
 
-def run_stream(docs: list[Doc]) -> tuple[dict[str, int], dict[str, DuplicateVerdict]]:
+def run_stream(
+    docs: list[Doc], use_site: bool = True
+) -> tuple[dict[str, int], dict[str, DuplicateVerdict]]:
     index = MemoryDuplicateIndex()
     ids: dict[str, int] = {}
     verdicts: dict[str, DuplicateVerdict] = {}
     for number, doc in enumerate(docs, start=1):
         ids[doc.key] = number
-        verdicts[doc.key] = index.ingest(number, doc.text)
+        verdicts[doc.key] = index.ingest(number, doc.text, site_of(doc.url) if use_site else "")
     return ids, verdicts
 
 
-def evaluate(ds: DupSet, seed: int = SEED) -> Report:
+def evaluate(ds: DupSet, seed: int = SEED, use_site: bool = True) -> Report:
+    """``use_site=False`` switches the same-site rule off (ablation)."""
     rng = random.Random(seed + 1)
     corpus = list(ds.corpus)
     rng.shuffle(corpus)
     copies = list(ds.copies)
     rng.shuffle(copies)
     stream = corpus + copies
-    ids, verdicts = run_stream(stream)
+    ids, verdicts = run_stream(stream, use_site)
     by_id = {ids[d.key]: d for d in stream}
     by_key = {d.key: d for d in stream}
     rep = Report()
@@ -139,8 +142,8 @@ def evaluate(ds: DupSet, seed: int = SEED) -> Report:
         else:
             rep.false_links.append((doc.key, matched.key, relation(doc, matched)))
     seen_pairs = 0
-    for (a, b), value in ds.native.items():
-        if a < b and value >= NATIVE_COPY_MIN:
+    for (key_a, key_b), value in ds.native.items():
+        if key_a < key_b and value >= NATIVE_COPY_MIN:
             seen_pairs += 1
     rep.native["copy-in-the-wild pairs in ECB+"] = seen_pairs
 
@@ -160,8 +163,8 @@ def evaluate(ds: DupSet, seed: int = SEED) -> Report:
             rel = relation(a, b)
             rep.pair_totals[rel] += 1
             sim = similarity(shingles[a.key], shingles[b.key])
-            kind, _ = classify(sim)
-            if kind is not None:
+            merged, _ = classify(sim)
+            if merged is not None:
                 rep.pair_merges[rel] += 1
             small = min(sim.new_size, sim.old_size)
             rep.note_negative(rel, sim.jaccard, sim.intersection / small if small else 0.0)
@@ -171,7 +174,7 @@ def evaluate(ds: DupSet, seed: int = SEED) -> Report:
         small = min(sim.new_size, sim.old_size)
         rep.note_negative("site boilerplate", sim.jaccard, sim.intersection / small)
 
-    _, bverdicts = run_stream(list(ds.boilerplate_pages))
+    _, bverdicts = run_stream(list(ds.boilerplate_pages), use_site)
     bdocs = list(ds.boilerplate_pages)
     rep.boilerplate_pages = len(bdocs)
     for number, doc in enumerate(bdocs, start=1):
@@ -241,8 +244,13 @@ def main(argv: list[str] | None = None) -> int:
     print("\nexact similarity of each copy to its original:")
     print("\n".join(margins(ds)))
     print("nearest negatives (max over all pairs):")
-    for rel, (j, c) in sorted(rep.nearest_negative.items()):
-        print(f"  {rel:<16} Jaccard max {j:.2f} | containment max {c:.2f}")
+    for relation_name, (j, c) in sorted(rep.nearest_negative.items()):
+        print(f"  {relation_name:<16} Jaccard max {j:.2f} | containment max {c:.2f}")
+    off = evaluate(ds, seed=args.seed, use_site=False)
+    print(f"\nablation, same-site rule off: recall {off.target_recall():.4f}, excerpt "
+          f"{off.recall['excerpt'][0] / off.recall['excerpt'][1]:.4f}, precision "
+          f"{off.precision:.4f}, boilerplate pages merged {len(off.boilerplate_merges)} of "
+          f"{off.boilerplate_pages}")
     if args.show_errors:
         for new, old, r in rep.false_links + rep.boilerplate_merges:
             print("FALSE", new, "->", old, r)

@@ -45,6 +45,7 @@ UNIQUE_MAX_CONTAINMENT = 0.3
 NEGATIVE_MAX = 0.5
 NATIVE_COPY_MIN = 0.8
 MIN_ORIGINAL_WORDS = 40
+MIN_BOILERPLATE_WORDS = 20
 COPY_KINDS = ("tracking", "mirror", "wire", "edited", "excerpt")
 
 
@@ -264,7 +265,7 @@ def wrap_boilerplate(doc: Doc) -> Doc:
 def build(
     n_originals: int = 200,
     seed: int = SEED,
-    n_boilerplate: int = 120,
+    n_boilerplate: int = 200,
     records: Sequence[dict[str, object]] | None = None,
 ) -> DupSet:
     rng = random.Random(seed)
@@ -291,7 +292,8 @@ def build(
         copies.append(make_wire(orig, rng, rng.sample(others, 10)))
         copies.append(make_edited(orig, rng))
         copies.append(make_excerpt(orig, rng))
-    long_enough = [d for d in corpus if len(d.text.split()) >= MIN_ORIGINAL_WORDS
+    # Short stories are the hard case under a long shared boilerplate.
+    long_enough = [d for d in corpus if len(d.text.split()) >= MIN_BOILERPLATE_WORDS
                    and worst.get(d.key, 0.0) < NEGATIVE_MAX]
     boiler_src = rng.sample(long_enough, min(n_boilerplate, len(long_enough)))
     boiler = [wrap_boilerplate(d) for d in boiler_src]

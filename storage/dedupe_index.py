@@ -30,6 +30,7 @@ from sqlalchemy import (
     MetaData,
     Table,
     func,
+    literal,
     select,
     text,
 )
@@ -44,6 +45,7 @@ from worker.dedupe import (
     StoredArticle,
     check_duplicate,
 )
+from worker.urls import site_of
 
 BANDS_TABLE = "article_bands"
 #: Rows per INSERT statement when registering many articles at once.
@@ -111,12 +113,14 @@ class ArticleColumns:
     content_hash: ColumnElement[str]
     duplicate_of: ColumnElement[int | None]
     text: ColumnElement[str]
+    #: canonical address; candidates' sites come from it (same-site rule)
+    url: ColumnElement[str] | None = None
 
     @classmethod
     def from_table(cls, table: Table) -> ArticleColumns:
-        """From a table with columns ``id``, ``content_hash``, ``duplicate_of``, ``text``."""
+        """From a table with ``id``, ``content_hash``, ``duplicate_of``, ``text`` (and ``url``)."""
         c = table.c
-        return cls(c.id, c.content_hash, c.duplicate_of, c.text)
+        return cls(c.id, c.content_hash, c.duplicate_of, c.text, c.get("url"))
 
 
 class SqlDuplicateIndex:
@@ -158,9 +162,15 @@ class SqlDuplicateIndex:
         if not ids:
             return []
         a = self.articles
-        rows = self.conn.execute(select(a.id, a.text, a.duplicate_of).where(a.id.in_(list(ids))))
+        url = a.url if a.url is not None else literal("")
+        rows = self.conn.execute(
+            select(a.id, a.text, a.duplicate_of, url).where(a.id.in_(list(ids)))
+        )
         return [
-            StoredArticle(int(r[0]), r[1] or "", None if r[2] is None else int(r[2])) for r in rows
+            StoredArticle(
+                int(r[0]), r[1] or "", None if r[2] is None else int(r[2]), site_of(r[3] or "")
+            )
+            for r in rows
         ]
 
     def add(self, article_id: int, fp: Fingerprint) -> None:
@@ -201,6 +211,8 @@ def dedupe_and_store(
     index: SqlDuplicateIndex,
     fp: Fingerprint,
     insert_article: Callable[[DuplicateVerdict], int],
+    *,
+    site: str = "",
 ) -> tuple[int, DuplicateVerdict]:
     """The whole race-free ingest step, inside the caller's transaction.
 
@@ -209,10 +221,11 @@ def dedupe_and_store(
     ``content_hash=fp.content_hash`` and ``duplicate_of=verdict.original_id``
     and returns its id) → band rows. The caller commits; the commit releases
     the locks. Call it before any other write in the transaction, so the
-    transaction holds no row lock while it waits for a band lock.
+    transaction holds no row lock while it waits for a band lock. ``site``
+    is ``worker.urls.site_of(url)`` of the new article.
     """
     lock_fingerprint(conn, fp)
-    verdict = check_duplicate(fp, index)
+    verdict = check_duplicate(fp, index, site=site)
     article_id = insert_article(verdict)
     index.add(article_id, fp)
     return article_id, verdict

@@ -155,6 +155,8 @@ def test_index_links_copies_and_keeps_different_reports_apart(engine: Engine) ->
         after = conn.execute(select(func.count()).select_from(bands)).scalar_one()
         assert before == after
         assert b_id not in index.candidates(fingerprint(STORY_A).band_keys)
+        assert [(s.id, s.site, s.duplicate_of) for s in index.load([a_id, wire_id])] == [
+            (a_id, "a.test", None), (wire_id, "wire.test", a_id)]
 
 
 def _waiting_on_advisory_lock(engine: Engine, pid: int) -> bool:
