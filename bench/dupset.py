@@ -12,6 +12,11 @@ For each sampled original it makes one copy of every kind the issue names:
 * ``excerpt``: the first half (by words, cut at a sentence end), sometimes
   with a "Read more" tail.
 
+Mirrors and wire copies live on another site than their original; edited
+copies and excerpts on a random site of the pool, sometimes the original's
+own (a site re-publishing an updated story), where the stricter same-site
+rule applies.
+
 Hard negatives are the whole ECB+ corpus itself (every other article of the
 same event and of the same topic) and a separate "site boilerplate" page
 set: different articles wrapped in one site's identical long header and
@@ -39,6 +44,7 @@ from itertools import combinations
 from pathlib import Path
 
 from worker.dedupe import text_shingles
+from worker.urls import site_of
 
 SEED = 20260
 UNIQUE_MAX_CONTAINMENT = 0.3
@@ -172,8 +178,13 @@ def make_tracking(orig: Doc, rng: random.Random) -> Doc:
                orig.key)
 
 
+def other_host(orig: Doc, rng: random.Random) -> str:
+    """A host that is not the original's: mirrors and syndication are other sites."""
+    return rng.choice([h for h in _HOSTS if h != site_of(orig.url)])
+
+
 def make_mirror(orig: Doc, rng: random.Random) -> Doc:
-    host = rng.choice(_HOSTS)
+    host = other_host(orig, rng)
     text = "\n\n".join(detokenise(s) for s in sentences(orig.text))
     return Doc(f"mirror:{orig.source_id}", orig.source_id, orig.topic, orig.event, "mirror",
                f"https://{host}/mirror/{orig.source_id}", orig.title, text, orig.key)
@@ -193,7 +204,7 @@ def make_wire(orig: Doc, rng: random.Random, other_titles: Sequence[str]) -> Doc
     out.append(f"Copyright {agency}. All rights reserved. This material may not be published, "
                "broadcast, rewritten or redistributed.")
     return Doc(f"wire:{orig.source_id}", orig.source_id, orig.topic, orig.event, "wire",
-               f"https://{rng.choice(_HOSTS)}/wire/{agency.lower()}-{orig.source_id}",
+               f"https://{other_host(orig, rng)}/wire/{agency.lower()}-{orig.source_id}",
                orig.title, "\n".join(out), orig.key)
 
 

@@ -44,6 +44,7 @@ from worker.dedupe import (
     Fingerprint,
     StoredArticle,
     check_duplicate,
+    fingerprint,
 )
 from worker.urls import site_of
 
@@ -199,6 +200,30 @@ def add_bands(
         batch = rows[start : start + INSERT_BATCH]
         conn.execute(stmt, [{"band_key": k, "article_id": i} for k, i in batch])
     return len(rows)
+
+
+def rebuild_bands(
+    conn: Connection, bands: Table, articles: ArticleColumns, *, batch: int = 500
+) -> int:
+    """Recompute every band row from the articles' text (after a
+    ``FINGERPRINT_VERSION`` change, or to prove the index matches the data).
+
+    Deletes all rows first; run it in one transaction (or while ingest is
+    paused) so no worker sees a half-built index. Returns articles indexed.
+    """
+    conn.execute(bands.delete())
+    done = 0
+    last_id: int | None = None
+    while True:
+        query = select(articles.id, articles.text).order_by(articles.id).limit(batch)
+        if last_id is not None:
+            query = query.where(articles.id > last_id)
+        rows = conn.execute(query).all()
+        if not rows:
+            return done
+        add_bands(conn, bands, [(int(r[0]), fingerprint(r[1] or "")) for r in rows])
+        done += len(rows)
+        last_id = int(rows[-1][0])
 
 
 def remove_bands(conn: Connection, bands: Table, article_id: int) -> None:

@@ -32,6 +32,7 @@ from storage.dedupe_index import (
     band_table,
     dedupe_and_store,
     lock_fingerprint,
+    rebuild_bands,
 )
 from worker.dedupe import DuplicateVerdict, Fingerprint, check_duplicate, fingerprint
 
@@ -157,6 +158,22 @@ def test_index_links_copies_and_keeps_different_reports_apart(engine: Engine) ->
         assert b_id not in index.candidates(fingerprint(STORY_A).band_keys)
         assert [(s.id, s.site, s.duplicate_of) for s in index.load([a_id, wire_id])] == [
             (a_id, "a.test", None), (wire_id, "wire.test", a_id)]
+
+
+def test_rebuild_recreates_the_same_index(engine: Engine) -> None:
+    metadata, articles, bands = schema()
+    metadata.create_all(engine)
+    ingest(engine, articles, bands, "https://a.test/pool", STORY_A)
+    ingest(engine, articles, bands, "https://b.test/pool", STORY_B)
+    ingest(engine, articles, bands, "https://c.test/stub", "Video unavailable.")
+    ingest(engine, articles, bands, "https://w.test/pool", wire_copy(STORY_A))
+    order = (bands.c.band_key, bands.c.article_id)
+    with engine.begin() as conn:
+        before = conn.execute(select(bands).order_by(*order)).all()
+        assert rebuild_bands(conn, bands, ArticleColumns.from_table(articles), batch=2) == 4
+        after = conn.execute(select(bands).order_by(*order)).all()
+    assert len(before) == 3 * len(fingerprint(STORY_A).band_keys)  # the stub has no bands
+    assert after == before
 
 
 def _waiting_on_advisory_lock(engine: Engine, pid: int) -> bool:
