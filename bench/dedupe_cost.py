@@ -1,8 +1,8 @@
 """CPU cost of the dedupe stage against a real PostgreSQL index of 10k and 1M articles.
 
 Run: ``PYTHONPATH=$PWD python -m bench.dedupe_cost [--large 1000000 | --skip-large]``
-(PostgreSQL on 127.0.0.1:5432, user postgres; a throw-away database is
-created and dropped).
+(PostgreSQL on 127.0.0.1:5432, user postgres; throw-away databases are
+created and dropped; the 1M one takes ~2 minutes to load and ~3.4 GB).
 
 What is measured per article: ``fingerprint`` + exact-hash lookup + band
 candidate query + loading and verifying the candidates (``check_duplicate``
@@ -11,6 +11,10 @@ process's CPU time; server CPU is the PostgreSQL backend's utime+stime read
 from ``/proc`` (10 ms ticks, so it is summed over the whole run). The write
 path (advisory locks + article row + band rows, rolled back) is reported on
 its own line.
+
+The two sizes live in two throw-away databases built side by side and are
+measured in interleaved rounds (median of ``--rounds``), so machine drift
+hits both alike; the ratio is the figure that matters.
 
 The index is filled with synthetic articles whose band keys are 64-bit
 hashes computed inside PostgreSQL (``hashtextextended``): uniformly spread
@@ -32,11 +36,11 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Column,
-    Engine,
     ForeignKey,
     MetaData,
     String,
@@ -47,14 +51,22 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
-from bench.dupset import SEED, build
+from bench.dupset import SEED, Doc, build
 from storage.dedupe_index import (
     ArticleColumns,
     SqlDuplicateIndex,
     band_table,
     dedupe_and_store,
 )
-from worker.dedupe import BANDS, DuplicateVerdict, Fingerprint, check_duplicate, fingerprint
+from worker.dedupe import (
+    BANDS,
+    ORIGINAL,
+    DuplicateVerdict,
+    Fingerprint,
+    check_duplicate,
+    fingerprint,
+)
+from worker.urls import site_of
 
 ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 SYNTHETIC_ID_BASE = 10_000_000
@@ -132,60 +144,87 @@ class Measure:
     client_ms: float
     server_ms: float
     wall_ms: float
-    paths: Counter[str]
 
     @property
     def total_ms(self) -> float:
         return self.client_ms + self.server_ms
 
 
-def measure_checks(engine: Engine, articles: Table, bands: Table, queries: list[str],
-                   rounds: int) -> Measure:
-    cols = ArticleColumns.from_table(articles)
-    per_round: list[tuple[float, float, float]] = []
-    paths: Counter[str] = Counter()
-    with engine.connect() as conn:
-        pid = int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
-        conn.rollback()
-        index = SqlDuplicateIndex(conn, bands, cols)
-        for body in queries:  # warm caches and SQLAlchemy's statement cache
-            check_duplicate(fingerprint(body), index)
-        conn.rollback()
-        for _ in range(rounds):
-            server0, cpu0, wall0 = backend_cpu(pid), time.process_time(), time.perf_counter()
-            for body in queries:
-                verdict = check_duplicate(fingerprint(body), index)
-                if not per_round:
-                    paths[path_of(verdict)] += 1
-            conn.rollback()
-            cpu1, wall1, server1 = time.process_time(), time.perf_counter(), backend_cpu(pid)
-            n = len(queries)
-            per_round.append(((cpu1 - cpu0) / n * 1e3, (server1 - server0) / n * 1e3,
-                              (wall1 - wall0) / n * 1e3))
-    client = statistics.median(r[0] for r in per_round)
-    server = statistics.median(r[1] for r in per_round)
-    wall = statistics.median(r[2] for r in per_round)
-    return Measure(client, server, wall, paths)
+def median_measure(rounds: list[Measure]) -> Measure:
+    return Measure(
+        statistics.median(m.client_ms for m in rounds),
+        statistics.median(m.server_ms for m in rounds),
+        statistics.median(m.wall_ms for m in rounds),
+    )
 
 
-def measure_writes(engine: Engine, articles: Table, bands: Table, queries: list[str]) -> Measure:
-    """Lock + check + insert article + bands, each in its own rolled-back transaction."""
-    cols = ArticleColumns.from_table(articles)
-    with engine.connect() as conn:
-        pid = int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
-        conn.rollback()
-        server0, cpu0, wall0 = backend_cpu(pid), time.process_time(), time.perf_counter()
-        for n, body in enumerate(queries):
+class IndexedDatabase:
+    """One throw-away database holding ``size`` synthetic articles plus real ones."""
+
+    def __init__(self, admin: Any, size: int, ingested: list[Doc]) -> None:
+        self.admin = admin
+        self.size = size
+        self.name = f"nw_dedupe_bench_{uuid.uuid4().hex[:10]}"
+        admin.execute(f'CREATE DATABASE "{self.name}"')
+        self.engine = create_engine(f"postgresql+psycopg://postgres@127.0.0.1:5432/{self.name}")
+        metadata, self.articles, self.bands = schema()
+        metadata.create_all(self.engine)
+        self.cols = ArticleColumns.from_table(self.articles)
+        started = time.perf_counter()
+        with self.engine.begin() as conn:
+            load_synthetic(conn, 1, size)
+        self.load_seconds = time.perf_counter() - started
+        for doc in ingested:
+            fp = fingerprint(doc.text)
+            with self.engine.begin() as conn:
+                index = SqlDuplicateIndex(conn, self.bands, self.cols)
+                dedupe_and_store(conn, index, fp,
+                                 inserter(conn, self.articles, doc.url, doc.text, fp),
+                                 site=site_of(doc.url))
+        with self.engine.begin() as conn:
+            conn.execute(text("ANALYZE"))
+            self.sizes = table_sizes(conn)
+        self.conn = self.engine.connect()
+        self.pid = int(self.conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
+        self.conn.rollback()
+        self.index = SqlDuplicateIndex(self.conn, self.bands, self.cols)
+
+    def check_round(self, queries: list[tuple[str, str]], paths: Counter[str] | None = None
+                    ) -> Measure:
+        server0, cpu0, wall0 = backend_cpu(self.pid), time.process_time(), time.perf_counter()
+        for body, site in queries:
+            verdict = check_duplicate(fingerprint(body), self.index, site=site)
+            if paths is not None:
+                paths[path_of(verdict)] += 1
+        self.conn.rollback()
+        cpu1, wall1, server1 = time.process_time(), time.perf_counter(), backend_cpu(self.pid)
+        n = len(queries)
+        return Measure((cpu1 - cpu0) / n * 1e3, (server1 - server0) / n * 1e3,
+                       (wall1 - wall0) / n * 1e3)
+
+    def write_round(self, queries: list[tuple[str, str]], dedupe: bool = True) -> Measure:
+        """Lock + check + insert article + bands, each in its own rolled-back
+        transaction; ``dedupe=False`` inserts the article row alone (baseline)."""
+        conn = self.conn
+        server0, cpu0, wall0 = backend_cpu(self.pid), time.process_time(), time.perf_counter()
+        for n, (body, site) in enumerate(queries):
             fp = fingerprint(body)
             with conn.begin() as trans:
-                index = SqlDuplicateIndex(conn, bands, cols)
-                insert = inserter(conn, articles, f"https://bench.test/{n}", body, fp)
-                dedupe_and_store(conn, index, fp, insert)
+                insert = inserter(conn, self.articles, f"https://bench.test/{n}", body, fp)
+                if dedupe:
+                    dedupe_and_store(conn, self.index, fp, insert, site=site)
+                else:
+                    insert(ORIGINAL)
                 trans.rollback()
-        cpu1, wall1, server1 = time.process_time(), time.perf_counter(), backend_cpu(pid)
-    n = len(queries)
-    return Measure((cpu1 - cpu0) / n * 1e3, (server1 - server0) / n * 1e3,
-                   (wall1 - wall0) / n * 1e3, Counter())
+        cpu1, wall1, server1 = time.process_time(), time.perf_counter(), backend_cpu(self.pid)
+        n = len(queries)
+        return Measure((cpu1 - cpu0) / n * 1e3, (server1 - server0) / n * 1e3,
+                       (wall1 - wall0) / n * 1e3)
+
+    def drop(self) -> None:
+        self.conn.close()
+        self.engine.dispose()
+        self.admin.execute(f'DROP DATABASE "{self.name}" WITH (FORCE)')
 
 
 def path_of(verdict: DuplicateVerdict) -> str:
@@ -196,11 +235,11 @@ def path_of(verdict: DuplicateVerdict) -> str:
     return "checked, original" if verdict.candidates_checked else "no candidate"
 
 
-def fingerprint_only(queries: list[str], rounds: int) -> float:
+def fingerprint_only(queries: list[tuple[str, str]], rounds: int) -> float:
     best: list[float] = []
     for _ in range(rounds):
         cpu0 = time.process_time()
-        for body in queries:
+        for body, _site in queries:
             fingerprint(body)
         best.append((time.process_time() - cpu0) / len(queries) * 1e3)
     return statistics.median(best)
@@ -211,7 +250,7 @@ def table_sizes(conn: Connection) -> str:
         "SELECT (SELECT count(*) FROM article_bands), "
         "pg_size_pretty(pg_total_relation_size('article_bands')), "
         "(SELECT count(*) FROM articles)")).one()
-    return f"{row[2]} articles, {row[0]} band rows, article_bands {row[1]} with indexes"
+    return f"{row[2]:,} articles, {row[0]:,} band rows, article_bands {row[1]} with indexes"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -219,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--small", type=int, default=10_000)
     parser.add_argument("--large", type=int, default=1_000_000)
     parser.add_argument("--skip-large", action="store_true")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=SEED)
     args = parser.parse_args(argv)
 
@@ -233,61 +272,54 @@ def main(argv: list[str] | None = None) -> int:
     held_out = [d for d in corpus if d.key not in originals][: int(len(corpus) * 0.3)]
     held_keys = {d.key for d in held_out}
     ingested = [d for d in corpus if d.key not in held_keys]
-    queries = [d.text for d in held_out] + [c.text for c in ds.copies if c.kind != "tracking"]
+    queries = [(d.text, site_of(d.url)) for d in held_out] + [
+        (c.text, site_of(c.url)) for c in ds.copies if c.kind != "tracking"]
 
-    name = f"nw_dedupe_bench_{uuid.uuid4().hex[:10]}"
     admin = psycopg.connect(ADMIN_DSN, autocommit=True)
-    admin.execute(f'CREATE DATABASE "{name}"')
-    engine = create_engine(f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}")
+    dbs: list[IndexedDatabase] = []
     try:
-        metadata, articles, bands = schema()
-        metadata.create_all(engine)
-        with engine.begin() as conn:
-            load_synthetic(conn, 1, args.small)
-        cols = ArticleColumns.from_table(articles)
-        for doc in ingested:
-            fp = fingerprint(doc.text)
-            with engine.begin() as conn:
-                index = SqlDuplicateIndex(conn, bands, cols)
-                dedupe_and_store(conn, index, fp, inserter(conn, articles, doc.url, doc.text, fp))
+        sizes = [args.small] if args.skip_large else [args.small, args.large]
+        for size in sizes:
+            dbs.append(IndexedDatabase(admin, size, ingested))
+            print(f"loaded {size:,} synthetic articles in {dbs[-1].load_seconds:.0f} s: "
+                  f"{dbs[-1].sizes}")
         fp_ms = fingerprint_only(queries, args.rounds)
         print(f"queries: {len(queries)} real texts ({len(held_out)} new ECB+ articles, "
               f"{len(queries) - len(held_out)} copies); fingerprint alone {fp_ms:.3f} ms CPU")
-        results: list[tuple[str, Measure, Measure]] = []
-        with engine.connect() as conn:
-            sizes = table_sizes(conn)
-        small = measure_checks(engine, articles, bands, queries, args.rounds)
-        small_w = measure_writes(engine, articles, bands, queries)
-        results.append((f"{args.small:,} synthetic + {len(ingested)} real: {sizes}", small,
-                        small_w))
-        if not args.skip_large:
-            t0 = time.perf_counter()
-            with engine.begin() as conn:
-                load_synthetic(conn, args.small + 1, args.large - args.small)
-            with engine.connect() as conn:
-                sizes = table_sizes(conn)
-            print(f"bulk load to {args.large:,} took {time.perf_counter() - t0:.0f} s")
-            large = measure_checks(engine, articles, bands, queries, args.rounds)
-            large_w = measure_writes(engine, articles, bands, queries)
-            results.append((f"{args.large:,} synthetic + {len(ingested)} real: {sizes}", large,
-                            large_w))
-        print(f"paths: {dict(small.paths)}\n")
-        print(f"{'index':<8}{'client CPU':>12}{'server CPU':>12}{'total CPU':>11}{'wall':>9}"
-              f"   write path total CPU (lock+check+insert+bands, rolled back)")
-        for label, m, w in results:
-            tag = "small" if m is small else "large"
-            print(f"{tag:<8}{m.client_ms:>10.3f}ms{m.server_ms:>10.3f}ms{m.total_ms:>9.3f}ms"
-                  f"{m.wall_ms:>7.3f}ms   {w.total_ms:.3f} ms ({w.client_ms:.3f} client + "
-                  f"{w.server_ms:.3f} server)\n        {label}")
-        if len(results) == 2:
-            small_m, large_m = results[0][1], results[1][1]
-            print(f"\nratio large/small total CPU: {large_m.total_ms / small_m.total_ms:.2f} "
-                  f"(client {large_m.client_ms / small_m.client_ms:.2f}, server "
+        paths: Counter[str] = Counter()
+        for db in dbs:  # warm caches and SQLAlchemy's statement cache
+            db.check_round(queries, paths if db is dbs[0] else None)
+        checks: dict[int, list[Measure]] = {db.size: [] for db in dbs}
+        writes: dict[int, list[Measure]] = {db.size: [] for db in dbs}
+        plain: dict[int, list[Measure]] = {db.size: [] for db in dbs}
+        for _ in range(args.rounds):  # interleaved, so drift hits both sizes alike
+            for db in dbs:
+                checks[db.size].append(db.check_round(queries))
+        for _ in range(max(1, args.rounds // 2)):
+            for db in dbs:
+                writes[db.size].append(db.write_round(queries))
+                plain[db.size].append(db.write_round(queries, dedupe=False))
+        print(f"paths: {dict(paths)}\n")
+        print(f"{'indexed':>10}{'client CPU':>12}{'server CPU':>12}{'total CPU':>11}{'wall':>9}"
+              f"   write path CPU: lock+check+insert+bands | article insert alone")
+        result: dict[int, Measure] = {}
+        for db in dbs:
+            m = result[db.size] = median_measure(checks[db.size])
+            w = median_measure(writes[db.size])
+            p = median_measure(plain[db.size])
+            print(f"{db.size:>10,}{m.client_ms:>10.3f}ms{m.server_ms:>10.3f}ms"
+                  f"{m.total_ms:>9.3f}ms{m.wall_ms:>7.3f}ms   {w.total_ms:.3f} ms "
+                  f"({w.client_ms:.3f} client + {w.server_ms:.3f} server) | {p.total_ms:.3f} ms")
+        if len(dbs) == 2:
+            small_m, large_m = result[args.small], result[args.large]
+            print(f"\nratio {args.large:,}/{args.small:,} total CPU: "
+                  f"{large_m.total_ms / small_m.total_ms:.2f} (client "
+                  f"{large_m.client_ms / small_m.client_ms:.2f}, server "
                   f"{large_m.server_ms / max(small_m.server_ms, 1e-9):.2f}); target <= 1.5")
         return 0
     finally:
-        engine.dispose()
-        admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        for db in dbs:
+            db.drop()
         admin.close()
 
 

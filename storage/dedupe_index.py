@@ -254,3 +254,25 @@ def dedupe_and_store(
     article_id = insert_article(verdict)
     index.add(article_id, fp)
     return article_id, verdict
+
+
+def dedupe_existing(
+    conn: Connection,
+    index: SqlDuplicateIndex,
+    article_id: int,
+    fp: Fingerprint,
+    *,
+    site: str = "",
+) -> DuplicateVerdict:
+    """Re-run dedupe for a stored article whose text changed (feed summary →
+    extracted page) or for a re-delivered task.
+
+    Locks like :func:`dedupe_and_store`, checks without finding the article
+    itself, and replaces its band rows. The caller then sets ``content_hash``
+    and ``duplicate_of`` from ``fp`` and the verdict in the same transaction.
+    """
+    lock_fingerprint(conn, fp)
+    verdict = check_duplicate(fp, index, exclude_id=article_id, site=site)
+    remove_bands(conn, index.bands, article_id)
+    index.add(article_id, fp)
+    return verdict

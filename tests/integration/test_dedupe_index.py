@@ -31,6 +31,7 @@ from storage.dedupe_index import (
     add_bands,
     band_table,
     dedupe_and_store,
+    dedupe_existing,
     lock_fingerprint,
     rebuild_bands,
 )
@@ -174,6 +175,30 @@ def test_rebuild_recreates_the_same_index(engine: Engine) -> None:
         after = conn.execute(select(bands).order_by(*order)).all()
     assert len(before) == 3 * len(fingerprint(STORY_A).band_keys)  # the stub has no bands
     assert after == before
+
+
+def test_dedupe_existing_replaces_bands_and_never_finds_itself(engine: Engine) -> None:
+    metadata, articles, bands = schema()
+    metadata.create_all(engine)
+    a_id, _ = ingest(engine, articles, bands, "https://a.test/pool", STORY_A)
+    # Stored from its feed entry first: a summary too short to compare.
+    stub_id, verdict = ingest(engine, articles, bands, "https://w.test/pool",
+                              "Council votes to close the pool.")
+    assert verdict.kind is None
+    cols = ArticleColumns.from_table(articles)
+    full = wire_copy(STORY_A)
+    fp = fingerprint(full)
+    for _ in range(2):  # the page arrives; then the task is delivered again
+        with engine.begin() as conn:
+            index = SqlDuplicateIndex(conn, bands, cols)
+            verdict = dedupe_existing(conn, index, stub_id, fp, site="w.test")
+            conn.execute(articles.update().where(articles.c.id == stub_id).values(
+                text=full, content_hash=fp.content_hash, duplicate_of=verdict.original_id))
+        assert (verdict.kind, verdict.original_id) == ("near", a_id)
+    with engine.connect() as conn:
+        rows = conn.execute(select(func.count()).select_from(bands)
+                            .where(bands.c.article_id == stub_id)).scalar_one()
+    assert rows == len(set(fp.band_keys))
 
 
 def _waiting_on_advisory_lock(engine: Engine, pid: int) -> bool:
