@@ -68,6 +68,10 @@ EXCERPT_SIZE_RATIO = 0.75
 #: versions of one wire lede under that boilerplate reach Jaccard 0.85).
 SAME_SITE_JACCARD = 0.9
 SAME_SITE_CONTAINED = 0.95
+#: Short texts repeated on one site are stubs far more often than articles
+#: (paywall and consent notices, "this video is unavailable"): on one site a
+#: text must have this many words to be called a copy, exact or near.
+SAME_SITE_MIN_WORDS = 50
 #: How many candidates a check verifies at most (the most similar first).
 MAX_VERIFY = 8
 
@@ -164,7 +168,8 @@ class DuplicateIndex(Protocol):
     """Where fingerprints of stored articles live (memory or database)."""
 
     def find_exact(self, content_hash: str) -> StoredArticle | None:
-        """The first-seen stored article whose normalised text has this hash."""
+        """The first-seen stored article whose normalised text has this hash
+        (its ``text`` may be left empty; its ``site`` is needed)."""
         ...
 
     def candidates(self, band_keys: Sequence[int], limit: int = MAX_VERIFY) -> list[int]:
@@ -237,6 +242,8 @@ def classify(sim: Similarity, *, same_site: bool = False) -> tuple[DuplicateKind
       stories, is not a duplicate; ``same_site`` pairs need more agreement.
     """
     if sim.intersection < MIN_SHARED:
+        return None, 0.0
+    if same_site and min(sim.new_size, sim.old_size) < SAME_SITE_MIN_WORDS - SHINGLE_WORDS + 1:
         return None, 0.0
     near_jaccard, contained_min = (
         (SAME_SITE_JACCARD, SAME_SITE_CONTAINED) if same_site else (NEAR_JACCARD, CONTAINED)
@@ -322,6 +329,8 @@ def check_duplicate(
         return ORIGINAL
     exact = index.find_exact(fp.content_hash)
     if exact is not None and exact.id != exclude_id and exact.root_id != exclude_id:
+        if site and exact.site == site and fp.word_count < SAME_SITE_MIN_WORDS:
+            return ORIGINAL  # a stub repeated on one site (see SAME_SITE_MIN_WORDS)
         return DuplicateVerdict("exact", exact.root_id, 1.0, 1.0, 1.0, 0, exact.id)
     ids = index.candidates(fp.band_keys, limit=max_verify + (1 if exclude_id else 0))
     ids = [i for i in ids if i != exclude_id][:max_verify]
@@ -352,7 +361,12 @@ class MemoryDuplicateIndex:
         article_id = self._hashes.get(content_hash)
         if article_id is None:
             return None
-        return StoredArticle(article_id, self._texts[article_id], self._duplicate_of[article_id])
+        return StoredArticle(
+            article_id,
+            self._texts[article_id],
+            self._duplicate_of[article_id],
+            self._sites[article_id],
+        )
 
     def candidates(self, band_keys: Sequence[int], limit: int = MAX_VERIFY) -> list[int]:
         shared: dict[int, int] = {}

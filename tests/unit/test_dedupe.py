@@ -124,6 +124,18 @@ def test_same_site_rule_keeps_short_stories_in_long_boilerplate_apart() -> None:
     assert index.ingest(3, page_a.replace("\n", "\n\n"), site="gazette.test").kind == "exact"
 
 
+def test_short_text_repeated_on_one_site_is_a_stub_not_a_copy() -> None:
+    stub = ("Subscribe to continue reading. Get unlimited digital access to our award-winning "
+            "journalism for one dollar a week, cancel at any time. Already a subscriber? Log in.")
+    assert MIN_WORDS <= fingerprint(stub).word_count < 50
+    index = MemoryDuplicateIndex()
+    assert index.ingest(1, stub, site="paper.test").kind is None
+    assert index.ingest(2, stub, site="paper.test").kind is None
+    # The same short text on another site is a syndicated brief: a copy.
+    assert index.ingest(3, stub, site="other.test") == DuplicateVerdict(
+        "exact", 1, 1.0, 1.0, 1.0, 0, 1)
+
+
 def test_verify_prefers_the_first_seen_original() -> None:
     fp = fingerprint(wire_copy(STORY_A))
     candidates = [
