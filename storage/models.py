@@ -22,6 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from storage.dedupe_index import band_table
 from storage.types import IdType, UTCDateTime
 from worker.clock import utcnow
 
@@ -102,6 +103,11 @@ class Article(Base):
     previous_changed_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     modified_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+# LSH band keys of each article's text: the near-duplicate index, derived from
+# articles.text (storage.dedupe_index.rebuild_bands recreates it).
+article_bands = band_table(Base.metadata, articles_fk="articles.id")
 
 
 class ArticleUrl(Base):

@@ -3,7 +3,6 @@ caller's unit of work (``Database.transaction``) decides when it commits."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -12,14 +11,16 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from storage.models import Article, ArticleUrl, Entry, Feed, FetchLog, Story
+from storage.dedupe_index import ArticleColumns, SqlDuplicateIndex, dedupe_and_store, dedupe_existing
+from storage.models import Article, ArticleUrl, Entry, Feed, FetchLog, Story, article_bands
 from storage.upsert import insert_ignore, insert_ignore_returning_id
 from worker.clock import isoformat_utc
+from worker.dedupe import ORIGINAL, DuplicateVerdict, fingerprint
 from worker.extract import FeedHints, NormalisedArticle
 from worker.feeds import ParsedEntry
 from worker.polling import PollOutcome, PollTarget
 from worker.schedule import FeedScheduleState, ScheduleDecision
-from worker.urls import InvalidURL, canonical_url, identity_url
+from worker.urls import InvalidURL, canonical_url, identity_url, site_of
 
 
 class NotFound(LookupError):
@@ -300,16 +301,11 @@ def mark_entry_failed(session: Session, entry_id: int, error: str) -> None:
     session.execute(update(Entry).where(Entry.id == entry_id).values(state="failed", last_error=error[:2000]))
 
 
-def content_hash(text: str) -> str:
-    """Hash of the normalised text: identical text under two addresses is one article's copy."""
-    folded = " ".join(text.lower().split())
-    return hashlib.sha256(folded.encode("utf-8")).hexdigest()
-
-
 @dataclass(frozen=True)
 class StoredArticle:
     article_id: int
     created: bool
+    verdict: DuplicateVerdict = ORIGINAL
 
 
 def _article_values(article: NormalisedArticle) -> dict[str, Any]:
@@ -325,7 +321,6 @@ def _article_values(article: NormalisedArticle) -> dict[str, Any]:
         "dateline": article.dateline,
         "agency": article.agency,
         "word_count": article.word_count,
-        "content_hash": content_hash(article.text) if article.text else None,
         "content_source": article.source,
         "page_kind": article.page_kind,
     }
@@ -366,23 +361,42 @@ def store_article(
 ) -> StoredArticle:
     """Insert the article unless an article already owns its address; record every address."""
     owner = article_for_url(session, article.url)
+    if owner is not None:
+        add_article_urls(session, owner, [article.url, *seen_urls], now)
+        return StoredArticle(owner, False)
+    fp = fingerprint(article.text)
+    values = {
+        "url": article.url,
+        "created_at": now,
+        "modified_at": now,
+        **_article_values(article),
+        "content_hash": fp.content_hash,
+        "content_source": "failed" if fetch_error is not None else article.source,
+        "fetch_error": fetch_error,
+        "fetch_attempts": 1 if fetch_error else 0,
+        "next_fetch_at": next_fetch_at,
+    }
     created = False
-    if owner is None:
-        values = {
-            "url": article.url,
-            "created_at": now,
-            "modified_at": now,
-            **_article_values(article),
-            "content_source": "page" if fetch_error is None and article.source == "page" else article.source,
-            "fetch_error": fetch_error,
-            "fetch_attempts": 1 if fetch_error else 0,
-            "next_fetch_at": next_fetch_at,
-        }
-        if fetch_error is not None:
-            values["content_source"] = "failed"
-        owner, created = insert_ignore_returning_id(session, Article.__table__, values, ["url"])  # type: ignore[arg-type]
-    add_article_urls(session, owner, [article.url, *seen_urls], now)
-    return StoredArticle(int(owner), created)
+
+    def insert(verdict: DuplicateVerdict) -> int:
+        nonlocal created
+        row = {**values, "duplicate_of": verdict.original_id}
+        article_id, created = insert_ignore_returning_id(session, Article.__table__, row, ["url"])  # type: ignore[arg-type]
+        return article_id
+
+    if article.is_article:
+        # Locks (PostgreSQL) the article's band keys first: a simultaneous copy waits and then sees it.
+        article_id, verdict = dedupe_and_store(
+            session.connection(), _duplicate_index(session), fp, insert, site=site_of(article.url)
+        )
+    else:  # listings, consent walls and empty pages are never anybody's original
+        article_id, verdict = insert(ORIGINAL), ORIGINAL
+    add_article_urls(session, article_id, [article.url, *seen_urls], now)
+    return StoredArticle(article_id, created, verdict if created else ORIGINAL)
+
+
+def _duplicate_index(session: Session) -> SqlDuplicateIndex:
+    return SqlDuplicateIndex(session.connection(), article_bands, ArticleColumns.from_table(Article.__table__))  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -442,8 +456,14 @@ def update_article(
     row.fetch_error = fetch_error
     if fetch_error is not None and row.content_source == "page":
         return False  # a failed refetch never replaces a good page version
-    values = _article_values(article)
+    fp = fingerprint(article.text)
+    values = {**_article_values(article), "content_hash": fp.content_hash}
     changed = values["content_hash"] != row.content_hash
+    if changed and article.is_article:
+        verdict = dedupe_existing(
+            session.connection(), _duplicate_index(session), article_id, fp, site=site_of(article.url)
+        )
+        values["duplicate_of"] = verdict.original_id if verdict.original_id != article_id else None
     if changed:
         row.previous_hash = row.content_hash
         row.previous_changed_at = now

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-29 12:46:57.075553
+Create Date: 2026-11-29 13:22:07.686277
 """
 
 from __future__ import annotations
@@ -111,6 +111,18 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_articles_story_id"), ["story_id"], unique=False)
 
     op.create_table(
+        "article_bands",
+        sa.Column("band_key", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("article_id", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["article_id"], ["articles.id"], name=op.f("fk_article_bands_article_id_articles"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("band_key", "article_id", name=op.f("pk_article_bands")),
+    )
+    with op.batch_alter_table("article_bands", schema=None) as batch_op:
+        batch_op.create_index("ix_article_bands_article_id", ["article_id"], unique=False)
+
+    op.create_table(
         "article_urls",
         sa.Column("url", sa.String(length=2048), nullable=False),
         sa.Column("identity", sa.String(length=2048), nullable=False),
@@ -197,6 +209,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_article_urls_article_id"))
 
     op.drop_table("article_urls")
+    with op.batch_alter_table("article_bands", schema=None) as batch_op:
+        batch_op.drop_index("ix_article_bands_article_id")
+
+    op.drop_table("article_bands")
     with op.batch_alter_table("articles", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_articles_story_id"))
         batch_op.drop_index(batch_op.f("ix_articles_published_at"))
