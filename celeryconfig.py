@@ -74,6 +74,7 @@ task_routes = {
     "newsworker.poll_feed": {"queue": "poll"},
     "newsworker.dispatch_due_feeds": {"queue": "poll"},
     "newsworker.ingest_entry": {"queue": "fetch"},
+    "newsworker.refetch_article": {"queue": "fetch"},
     "newsworker.process_article": {"queue": "process"},
 }
 # Messages survive a broker restart (Redis must run with AOF persistence).

@@ -22,6 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from storage.dedupe_index import band_table
 from storage.types import IdType, UTCDateTime
 from worker.clock import utcnow
 
@@ -56,6 +57,8 @@ class Feed(Base):
     last_modified: Mapped[str | None] = mapped_column(String(128))
     next_poll_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     poll_interval_seconds: Mapped[int | None] = mapped_column(Integer)
+    # Interval estimated from the feed's publishing rate; reused after 304s.
+    base_interval_seconds: Mapped[int | None] = mapped_column(Integer)
     lease_until: Mapped[datetime | None] = mapped_column()
     last_polled_at: Mapped[datetime | None] = mapped_column()
     last_success_at: Mapped[datetime | None] = mapped_column()
@@ -100,6 +103,11 @@ class Article(Base):
     previous_changed_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     modified_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+# LSH band keys of each article's text: the near-duplicate index, derived from
+# articles.text (storage.dedupe_index.rebuild_bands recreates it).
+article_bands = band_table(Base.metadata, articles_fk="articles.id")
 
 
 class ArticleUrl(Base):

@@ -3,7 +3,6 @@ caller's unit of work (``Database.transaction``) decides when it commits."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -12,14 +11,16 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from storage.models import Article, ArticleUrl, Entry, Feed, FetchLog, Story
+from storage.dedupe_index import ArticleColumns, SqlDuplicateIndex, dedupe_and_store, dedupe_existing
+from storage.models import Article, ArticleUrl, Entry, Feed, FetchLog, Story, article_bands
 from storage.upsert import insert_ignore, insert_ignore_returning_id
 from worker.clock import isoformat_utc
+from worker.dedupe import ORIGINAL, DuplicateVerdict, fingerprint
 from worker.extract import FeedHints, NormalisedArticle
 from worker.feeds import ParsedEntry
 from worker.polling import PollOutcome, PollTarget
-from worker.schedule import ScheduleDecision
-from worker.urls import InvalidURL, canonical_url, identity_url
+from worker.schedule import FeedScheduleState, ScheduleDecision
+from worker.urls import InvalidURL, canonical_url, identity_url, site_of
 
 
 class NotFound(LookupError):
@@ -141,19 +142,21 @@ def record_poll(session: Session, outcome: PollOutcome, decision: ScheduleDecisi
     if outcome.kind == "ok":
         feed.etag = outcome.etag
         feed.last_modified = outcome.last_modified
+    state = decision.state
     feed.last_polled_at = now
     feed.lease_until = None
-    feed.next_poll_at = decision.next_poll_at
-    feed.poll_interval_seconds = decision.interval_seconds
+    feed.next_poll_at = decision.next_poll_at or now
+    feed.poll_interval_seconds = int(decision.interval.total_seconds())
     feed.status = decision.status
     feed.consecutive_errors = decision.consecutive_errors
-    if outcome.succeeded:
-        feed.last_success_at = now
-        feed.first_error_at = None
-        feed.last_error = None
-    else:
-        feed.first_error_at = feed.first_error_at or now
-        feed.last_error = outcome.error
+    feed.first_error_at = state.first_error_at
+    feed.last_success_at = state.last_success_at
+    feed.last_error = None if outcome.succeeded else (outcome.error or state.last_error)
+    feed.base_interval_seconds = int(state.base_interval.total_seconds()) if state.base_interval else None
+    feed.redirect_url = state.redirect_url
+    feed.redirect_count = state.redirect_count
+    if decision.apply_new_url:
+        _move_feed(session, feed, decision.apply_new_url)
     warnings = "; ".join(outcome.feed.warnings) if outcome.feed and outcome.feed.warnings else None
     session.add(
         FetchLog(
@@ -171,6 +174,18 @@ def record_poll(session: Session, outcome: PollOutcome, decision: ScheduleDecisi
         )
     )
     return PollRecord(feed.id, outcome.kind, tuple(new_ids), seen)
+
+
+def _move_feed(session: Session, feed: Feed, new_url: str) -> None:
+    """Follow a confirmed permanent redirect unless another feed already has that address."""
+    try:
+        target = canonical_url(new_url)
+    except InvalidURL:
+        return
+    if session.scalar(select(Feed.id).where(Feed.url == target)) is None:
+        feed.url = target
+        feed.redirect_url = None
+        feed.redirect_count = 0
 
 
 def _record_entries(
@@ -286,16 +301,11 @@ def mark_entry_failed(session: Session, entry_id: int, error: str) -> None:
     session.execute(update(Entry).where(Entry.id == entry_id).values(state="failed", last_error=error[:2000]))
 
 
-def content_hash(text: str) -> str:
-    """Hash of the normalised text: identical text under two addresses is one article's copy."""
-    folded = " ".join(text.lower().split())
-    return hashlib.sha256(folded.encode("utf-8")).hexdigest()
-
-
 @dataclass(frozen=True)
 class StoredArticle:
     article_id: int
     created: bool
+    verdict: DuplicateVerdict = ORIGINAL
 
 
 def _article_values(article: NormalisedArticle) -> dict[str, Any]:
@@ -311,36 +321,173 @@ def _article_values(article: NormalisedArticle) -> dict[str, Any]:
         "dateline": article.dateline,
         "agency": article.agency,
         "word_count": article.word_count,
-        "content_hash": content_hash(article.text) if article.text else None,
         "content_source": article.source,
         "page_kind": article.page_kind,
     }
 
 
-def store_article(
-    session: Session, article: NormalisedArticle, *, seen_urls: Iterable[str] = (), now: datetime
-) -> StoredArticle:
-    """Insert the article unless an article already owns its address; record every address."""
-    owner = session.scalar(
-        select(ArticleUrl.article_id).where(ArticleUrl.identity == identity_url(article.url)).limit(1)
-    )
-    created = False
-    if owner is None:
-        values = {"url": article.url, "created_at": now, "modified_at": now, **_article_values(article)}
-        owner, created = insert_ignore_returning_id(session, Article.__table__, values, ["url"])  # type: ignore[arg-type]
-    urls = {article.url}
-    for url in seen_urls:
+def article_for_url(session: Session, url: str) -> int | None:
+    """The article already stored under this address (any scheme, tracking parameters ignored)."""
+    try:
+        key = identity_url(url)
+    except InvalidURL:
+        return None
+    return session.scalar(select(ArticleUrl.article_id).where(ArticleUrl.identity == key).limit(1))
+
+
+def add_article_urls(session: Session, article_id: int, urls: Iterable[str], now: datetime) -> None:
+    canonical: set[str] = set()
+    for url in urls:
         try:
-            urls.add(canonical_url(url))
+            canonical.add(canonical_url(url))
         except InvalidURL:
             continue
     insert_ignore(
         session,
         ArticleUrl.__table__,  # type: ignore[arg-type]
-        [{"url": u, "identity": identity_url(u), "article_id": owner, "first_seen_at": now} for u in urls],
+        [{"url": u, "identity": identity_url(u), "article_id": article_id, "first_seen_at": now} for u in canonical],
         ["url"],
     )
-    return StoredArticle(int(owner), created)
+
+
+def store_article(
+    session: Session,
+    article: NormalisedArticle,
+    *,
+    seen_urls: Iterable[str] = (),
+    now: datetime,
+    fetch_error: str | None = None,
+    next_fetch_at: datetime | None = None,
+) -> StoredArticle:
+    """Insert the article unless an article already owns its address; record every address."""
+    owner = article_for_url(session, article.url)
+    if owner is not None:
+        add_article_urls(session, owner, [article.url, *seen_urls], now)
+        return StoredArticle(owner, False)
+    fp = fingerprint(article.text)
+    values = {
+        "url": article.url,
+        "created_at": now,
+        "modified_at": now,
+        **_article_values(article),
+        "content_hash": fp.content_hash,
+        "content_source": "failed" if fetch_error is not None else article.source,
+        "fetch_error": fetch_error,
+        "fetch_attempts": 1 if fetch_error else 0,
+        "next_fetch_at": next_fetch_at,
+    }
+    created = False
+
+    def insert(verdict: DuplicateVerdict) -> int:
+        nonlocal created
+        row = {**values, "duplicate_of": verdict.original_id}
+        article_id, created = insert_ignore_returning_id(session, Article.__table__, row, ["url"])  # type: ignore[arg-type]
+        return article_id
+
+    if article.is_article:
+        # Locks (PostgreSQL) the article's band keys first: a simultaneous copy waits and then sees it.
+        article_id, verdict = dedupe_and_store(
+            session.connection(), _duplicate_index(session), fp, insert, site=site_of(article.url)
+        )
+    else:  # listings, consent walls and empty pages are never anybody's original
+        article_id, verdict = insert(ORIGINAL), ORIGINAL
+    add_article_urls(session, article_id, [article.url, *seen_urls], now)
+    return StoredArticle(article_id, created, verdict if created else ORIGINAL)
+
+
+def _duplicate_index(session: Session) -> SqlDuplicateIndex:
+    return SqlDuplicateIndex(session.connection(), article_bands, ArticleColumns.from_table(Article.__table__))  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class RefetchSource:
+    article_id: int
+    url: str
+    title: str | None
+    feed_html: str | None
+    hints: FeedHints
+    content_source: str
+    fetch_attempts: int
+
+
+def refetch_source(session: Session, article_id: int) -> RefetchSource | None:
+    """What a page refetch needs: the address and the feed's version of the article."""
+    article = session.get(Article, article_id)
+    if article is None:
+        return None
+    entry = session.scalar(
+        select(Entry).where(Entry.article_id == article_id, Entry.feed_id.is_not(None)).order_by(Entry.id).limit(1)
+    )
+    feed_html = entry.content_html if entry else None
+    if not feed_html and article.content_source != "page":
+        feed_html = article.html or "".join(f"<p>{p}</p>" for p in article.text.split("\n\n") if p)
+    return RefetchSource(
+        article_id=article.id,
+        url=article.url,
+        title=entry.title if entry and entry.title else article.title,
+        feed_html=feed_html,
+        hints=FeedHints(
+            title=entry.title if entry else article.title,
+            authors=tuple(entry.authors or ()) if entry else tuple(article.authors or ()),
+            published_at=(entry.published_at if entry else None) or article.published_at,
+            updated_at=entry.updated_at if entry else article.updated_at,
+        ),
+        content_source=article.content_source,
+        fetch_attempts=article.fetch_attempts,
+    )
+
+
+def update_article(
+    session: Session,
+    article_id: int,
+    article: NormalisedArticle,
+    *,
+    fetch_error: str | None,
+    attempts: int,
+    next_fetch_at: datetime | None,
+    now: datetime,
+) -> bool:
+    """Update an article in place (id, addresses and sightings kept); True if its text changed."""
+    row = session.get(Article, article_id, with_for_update=session.get_bind().dialect.name == "postgresql")
+    if row is None:
+        return False
+    row.fetch_attempts = attempts
+    row.next_fetch_at = next_fetch_at
+    row.fetch_error = fetch_error
+    if fetch_error is not None and row.content_source == "page":
+        return False  # a failed refetch never replaces a good page version
+    fp = fingerprint(article.text)
+    values = {**_article_values(article), "content_hash": fp.content_hash}
+    changed = values["content_hash"] != row.content_hash
+    if changed and article.is_article:
+        verdict = dedupe_existing(
+            session.connection(), _duplicate_index(session), article_id, fp, site=site_of(article.url)
+        )
+        values["duplicate_of"] = verdict.original_id if verdict.original_id != article_id else None
+    if changed:
+        row.previous_hash = row.content_hash
+        row.previous_changed_at = now
+    for key, value in values.items():
+        setattr(row, key, value)
+    row.content_source = "failed" if fetch_error is not None else "page"
+    row.modified_at = now
+    if article.url != row.url and article_for_url(session, article.url) in (None, article_id):
+        add_article_urls(session, article_id, [article.url], now)
+    return bool(changed)
+
+
+def due_refetches(session: Session, now: datetime, *, limit: int) -> list[int]:
+    """Articles whose page fetch failed and whose retry time has come."""
+    query = (
+        select(Article.id)
+        .where(Article.content_source == "failed", Article.next_fetch_at.is_not(None), Article.next_fetch_at <= now)
+        .order_by(Article.next_fetch_at)
+        .limit(limit)
+    )
+    ids = list(session.scalars(query))
+    if ids:  # claimed: the next dispatch does not send them again while they run
+        session.execute(update(Article).where(Article.id.in_(ids)).values(next_fetch_at=now + timedelta(minutes=30)))
+    return ids
 
 
 def link_entry(session: Session, entry_id: int, article_id: int) -> None:
@@ -411,23 +558,17 @@ def counts(session: Session) -> dict[str, int]:
     }
 
 
-@dataclass(frozen=True)
-class ScheduleState:
-    consecutive_errors: int
-    first_error_at: datetime | None
-    last_success_at: datetime | None
-    redirect_url: str | None
-    redirect_count: int
-
-
-def schedule_state(session: Session, feed_id: int) -> ScheduleState | None:
+def schedule_state(session: Session, feed_id: int) -> FeedScheduleState | None:
     feed = session.get(Feed, feed_id)
     if feed is None:
         return None
-    return ScheduleState(
+    return FeedScheduleState(
+        status=feed.status,  # type: ignore[arg-type]
         consecutive_errors=feed.consecutive_errors,
         first_error_at=feed.first_error_at,
+        last_error=feed.last_error,
         last_success_at=feed.last_success_at,
+        base_interval=timedelta(seconds=feed.base_interval_seconds) if feed.base_interval_seconds else None,
         redirect_url=feed.redirect_url,
         redirect_count=feed.redirect_count,
     )

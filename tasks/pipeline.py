@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy.exc import OperationalError
 
 from storage.repo import PollRecord
 from tasks.app import RETRY_BACKOFF_MAX, app, runtime
-from worker import handlers
+from worker import handlers, metrics
+from worker.hostlimits import HostBusy
 
 # Transient infrastructure errors are retried; bad input never raises out of a handler.
 _RETRY = {
@@ -19,22 +24,41 @@ _RETRY = {
 }
 
 
+@contextmanager
+def _retry_when_host_busy(task: Task) -> Iterator[None]:
+    """A host at its limit: come back when it has room (never longer than the visibility timeout)."""
+    try:
+        yield
+    except HostBusy as busy:
+        metrics.observe_throttled(busy.host, busy.reason)
+        countdown = min(RETRY_BACKOFF_MAX, max(1.0, busy.retry_after_seconds))
+        raise task.retry(countdown=countdown, max_retries=None) from None
+
+
 @app.task(name="newsworker.dispatch_due_feeds", ignore_result=True)
 def dispatch_due_feeds() -> dict[str, int]:
     summary = handlers.dispatch_due_feeds(runtime())
     return {"feeds": summary.feeds_enqueued, "entries": summary.entries_requeued}
 
 
-@app.task(name="newsworker.poll_feed", **_RETRY)
-def poll_feed(feed_id: int, ignore_cache: bool = False) -> PollRecord | None:
-    return handlers.poll_feed(runtime(), feed_id, ignore_cache=ignore_cache)
+@app.task(name="newsworker.poll_feed", bind=True, **_RETRY)
+def poll_feed(self: Task, feed_id: int, ignore_cache: bool = False) -> PollRecord | None:
+    with _retry_when_host_busy(self):
+        return handlers.poll_feed(runtime(), feed_id, ignore_cache=ignore_cache)
 
 
-@app.task(name="newsworker.ingest_entry", **_RETRY)
-def ingest_entry(entry_id: int) -> int | None:
-    return handlers.ingest_entry(runtime(), entry_id)
+@app.task(name="newsworker.ingest_entry", bind=True, **_RETRY)
+def ingest_entry(self: Task, entry_id: int) -> int | None:
+    with _retry_when_host_busy(self):
+        return handlers.ingest_entry(runtime(), entry_id)
 
 
 @app.task(name="newsworker.process_article", **_RETRY)
 def process_article(article_id: int) -> None:
     handlers.process_article(runtime(), article_id)
+
+
+@app.task(name="newsworker.refetch_article", bind=True, **_RETRY)
+def refetch_article(self: Task, article_id: int) -> None:
+    with _retry_when_host_busy(self):
+        handlers.refetch_article(runtime(), article_id)

@@ -17,13 +17,18 @@ from celery import Task, signals
 
 from worker import health, metrics
 from worker import logging as nwlog
-from worker.runtime import INGEST_ENTRY, POLL_FEED, PROCESS_ARTICLE
+from worker.runtime import INGEST_ENTRY, POLL_FEED, PROCESS_ARTICLE, REFETCH_ARTICLE
 from worker.settings import get_settings
 
 log = logging.getLogger("newsworker.tasks")
 
 # Which id the first argument of each task is.
-ID_FIELD = {POLL_FEED: "feed_id", INGEST_ENTRY: "entry_id", PROCESS_ARTICLE: "article_id"}
+ID_FIELD = {
+    POLL_FEED: "feed_id",
+    INGEST_ENTRY: "entry_id",
+    PROCESS_ARTICLE: "article_id",
+    REFETCH_ARTICLE: "article_id",
+}
 
 _LEVELS = {"success": logging.INFO, "retry": logging.WARNING, "interrupted": logging.WARNING}
 

@@ -31,7 +31,7 @@ from worker import handlers
 from worker.clock import utcnow
 from worker.imports import ImportLineError, parse_import_line
 from worker.opml import FeedListError, FeedSpec, parse_feed_list
-from worker.runtime import INGEST_ENTRY, POLL_FEED, PROCESS_ARTICLE, LocalDispatcher, Runtime
+from worker.runtime import INGEST_ENTRY, POLL_FEED, PROCESS_ARTICLE, REFETCH_ARTICLE, LocalDispatcher, Runtime
 from worker.settings import Settings, SettingsError, load_settings
 from worker.urls import InvalidURL
 
@@ -284,7 +284,10 @@ def _handlers(rt: Runtime, stats: Counter[str] | None = None) -> dict[str, Calla
         handlers.process_article(rt, article_id)
         counter["articles_new"] += 1
 
-    return {POLL_FEED: poll, INGEST_ENTRY: ingest, PROCESS_ARTICLE: process}
+    def refetch(article_id: int) -> None:
+        handlers.refetch_article(rt, article_id)
+
+    return {POLL_FEED: poll, INGEST_ENTRY: ingest, PROCESS_ARTICLE: process, REFETCH_ARTICLE: refetch}
 
 
 def _add_feed_list(rt: Runtime, path: Path) -> int:

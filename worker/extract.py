@@ -100,3 +100,35 @@ def article_from_content(
         page_kind="article" if body_text else "empty",
         source="feed",
     )
+
+
+def extract_article(
+    body: bytes,
+    *,
+    url: str,
+    final_url: str | None = None,
+    content_type: str | None = None,
+    hints: FeedHints | None = None,
+) -> NormalisedArticle:
+    import trafilatura
+
+    hints = hints or FeedHints()
+    html = body.decode("utf-8", errors="replace")
+    text = trafilatura.extract(html, fast=True, include_comments=False) or ""
+    text = clean_text(text.replace("\n", "\n\n"))
+    return NormalisedArticle(
+        url=canonical_url(final_url or url),
+        title=hints.title,
+        text=text,
+        html="",
+        authors=hints.authors,
+        published_at=hints.published_at,
+        updated_at=hints.updated_at,
+        language=hints.language,
+        image_url=None,
+        dateline=None,
+        agency=None,
+        word_count=len(text.split()),
+        page_kind="article" if text else "empty",
+        source="page",
+    )

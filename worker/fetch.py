@@ -19,7 +19,9 @@ Everything newsworker downloads goes through :class:`Fetcher`. It
 
 from __future__ import annotations
 
+import heapq
 import http.cookiejar
+import os
 import socket
 import threading
 import time
@@ -30,12 +32,16 @@ from typing import Any, cast
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3.connection
+import urllib3.connectionpool
 import urllib3.exceptions
+import urllib3.response
 from requests.adapters import HTTPAdapter
 from requests.utils import DEFAULT_ACCEPT_ENCODING
 
 from worker.netguard import (
     BlockedAddress,
+    CachingResolver,
     ConnectFailed,
     FetchError,
     InvalidAddress,
@@ -44,6 +50,7 @@ from worker.netguard import (
     Resolver,
     parse_networks,
     resolve_public,
+    system_resolver,
 )
 
 __all__ = [
@@ -63,7 +70,8 @@ __all__ = [
 ]
 
 FEED_ACCEPT = (
-    "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8"
+    "application/rss+xml, application/atom+xml, application/feed+json, "
+    "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8"
 )
 ARTICLE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.8"
 
@@ -85,7 +93,7 @@ class DeadlineExceeded(FetchError):
 
 
 class TooManyRedirects(FetchError):
-    """More than ``max_redirects`` hops, or a redirect without a usable Location."""
+    """More than ``max_redirects`` hops (a redirect without Location is returned as a result)."""
 
     reason = "too_many_redirects"
 
@@ -112,6 +120,10 @@ class FetchPolicy:
     allowed_networks: tuple[str, ...] = ()
     pool_connections: int = 16  # distinct hosts kept in the pool
     pool_maxsize: int = 8  # connections kept per host
+    # Resolved (and checked) addresses are reused this long; 0 resolves on every request.
+    dns_cache_seconds: float = 60.0
+    # PEM bundle of extra trusted CAs (intranet feeds, tests); None = the system/certifi store.
+    ca_bundle: str | None = None
 
 
 def _freeze_headers(headers: Mapping[str, str]) -> Mapping[str, str]:
@@ -160,9 +172,163 @@ class FetchResult:
 
 
 class _Pinned(threading.local):
-    """Per-thread record of the address the adapter checked, for tests and logs."""
+    """Per-thread: the address the adapter checked (for logs), and which one to try.
+
+    ``attempt`` selects among the checked addresses (IPv4 first) so the fetcher
+    can fall back to the next one when connecting fails, e.g. an AAAA record
+    in a container without IPv6 routing.
+    """
 
     last_ip: IPAddress | None = None
+    attempt: int = 0
+    candidates: int = 1
+
+
+class _Guard:
+    """The deadline of one ``Fetcher.get`` and the sockets it is reading from.
+
+    ``requests`` timeouts apply per socket read, so a server trickling TLS
+    handshake, header or body bytes is never "timed out". When the deadline
+    passes, the watchdog shuts the watched sockets down, which makes the
+    blocked read return at once; the fetcher then reports
+    :class:`DeadlineExceeded`. The guard keeps its own duplicate of each
+    descriptor, because TLS wrapping detaches the original socket object.
+    """
+
+    __slots__ = ("_done", "_lock", "deadline", "fired", "sockets")
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self.fired = False
+        self.sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._done = False
+
+    def watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            if self._done:
+                return
+            try:
+                dup = socket.fromfd(sock.fileno(), sock.family, sock.type)
+            except OSError:  # already closed: nothing to cut off
+                return
+            if self.fired:
+                _shutdown(dup)
+            self.sockets.append(dup)
+
+    def fire(self) -> None:
+        with self._lock:
+            if self._done:
+                return
+            self.fired = True
+            for sock in self.sockets:
+                _shutdown(sock)
+
+    def disarm(self) -> None:
+        with self._lock:
+            self._done = True
+            for sock in self.sockets:
+                sock.close()
+            self.sockets.clear()
+
+
+def _shutdown(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        return  # not connected (any more): nothing to interrupt
+
+
+class _Watchdog:
+    """One daemon thread per process firing guards whose deadline has passed."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, _Guard]] = []
+        self._seq = 0
+        self._thread: threading.Thread | None = None
+
+    def arm(self, guard: _Guard) -> None:
+        with self._cond:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="newsworker-fetch-deadline", daemon=True
+                )
+                self._thread.start()
+            self._seq += 1
+            heapq.heappush(self._heap, (guard.deadline, self._seq, guard))
+            if self._heap[0][2] is guard:
+                self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._heap:
+                    self._cond.wait()
+                deadline, _, guard = self._heap[0]
+                now = time.monotonic()
+                if deadline > now:
+                    self._cond.wait(deadline - now)
+                    continue
+                heapq.heappop(self._heap)
+            guard.fire()
+
+
+_WATCHDOG = _Watchdog()
+
+
+def _new_watchdog_after_fork() -> None:
+    # A forked child (Celery prefork) has no watchdog thread and maybe a lock
+    # copied mid-use: start afresh.
+    global _WATCHDOG
+    _WATCHDOG = _Watchdog()
+
+
+os.register_at_fork(after_in_child=_new_watchdog_after_fork)
+_CURRENT = threading.local()
+
+
+def _current_guard() -> _Guard | None:
+    guard = getattr(_CURRENT, "guard", None)
+    return guard if isinstance(guard, _Guard) else None
+
+
+def _watch_current(sock: socket.socket | None) -> None:
+    guard = _current_guard()
+    if guard is not None and sock is not None:
+        guard.watch(sock)
+
+
+class _GuardedHTTPConnection(urllib3.connection.HTTPConnection):
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        # From the first byte. (CPython already bounds a TLS handshake by the connect
+        # timeout; this keeps the deadline authoritative whatever the stack does.)
+        _watch_current(sock)
+        return sock
+
+    def getresponse(self) -> urllib3.response.HTTPResponse:  # type: ignore[override]
+        _watch_current(self.sock)  # a pooled connection reused by this request
+        return super().getresponse()
+
+
+class _GuardedHTTPSConnection(urllib3.connection.HTTPSConnection):
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        _watch_current(sock)
+        return sock
+
+    def getresponse(self) -> urllib3.response.HTTPResponse:  # type: ignore[override]
+        _watch_current(self.sock)
+        return super().getresponse()
+
+
+class _GuardedHTTPPool(urllib3.connectionpool.HTTPConnectionPool):
+    ConnectionCls = _GuardedHTTPConnection
+
+
+class _GuardedHTTPSPool(urllib3.connectionpool.HTTPSConnectionPool):
+    ConnectionCls = _GuardedHTTPSConnection
 
 
 class _PinnedAdapter(HTTPAdapter):
@@ -183,11 +349,20 @@ class _PinnedAdapter(HTTPAdapter):
         pool_connections: int,
         pool_maxsize: int,
     ) -> None:
-        super().__init__(pool_connections=pool_connections, pool_maxsize=pool_maxsize, max_retries=0)
+        super().__init__(
+            pool_connections=pool_connections, pool_maxsize=pool_maxsize, max_retries=0
+        )
         self._allow_private = allow_private
         self._allowed_networks = allowed_networks
         self._resolver = resolver
         self.pinned = _Pinned()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": _GuardedHTTPPool,
+            "https": _GuardedHTTPSPool,
+        }
 
     def build_connection_pool_key_attributes(
         self,
@@ -195,7 +370,9 @@ class _PinnedAdapter(HTTPAdapter):
         verify: Any,
         cert: Any = None,
     ) -> Any:
-        base_params, base_kwargs = super().build_connection_pool_key_attributes(request, verify, cert)
+        base_params, base_kwargs = super().build_connection_pool_key_attributes(
+            request, verify, cert
+        )
         host_params = cast(dict[str, Any], base_params)
         pool_kwargs = cast(dict[str, Any], base_kwargs)
         scheme = str(host_params["scheme"]).lower()
@@ -209,7 +386,9 @@ class _PinnedAdapter(HTTPAdapter):
             allowed_networks=self._allowed_networks,
             resolver=self._resolver,
         )
-        ip = addresses[0]
+        ordered = sorted(addresses, key=lambda a: a.version)  # stable: IPv4 first
+        self.pinned.candidates = len(ordered)
+        ip = ordered[min(self.pinned.attempt, len(ordered) - 1)]
         self.pinned.last_ip = ip
 
         host_header = f"[{hostname}]" if ":" in hostname else hostname
@@ -244,10 +423,10 @@ def _check_url(url: str) -> str:
     return url.strip()
 
 
-def _socket_of(raw: Any) -> socket.socket | None:
-    conn = getattr(raw, "connection", None)
-    sock = getattr(conn, "sock", None)
-    return sock if isinstance(sock, socket.socket) else None
+def _default_resolver(policy: FetchPolicy) -> Resolver:
+    if policy.dns_cache_seconds > 0:
+        return CachingResolver(system_resolver, ttl=policy.dns_cache_seconds)
+    return system_resolver
 
 
 class Fetcher:
@@ -271,12 +450,13 @@ class Fetcher:
         self._adapter = _PinnedAdapter(
             allow_private=policy.allow_private_networks,
             allowed_networks=parse_networks(policy.allowed_networks),
-            resolver=resolver,
+            resolver=_default_resolver(policy) if resolver is None else resolver,
             pool_connections=policy.pool_connections,
             pool_maxsize=policy.pool_maxsize,
         )
         self._session.mount("http://", self._adapter)
         self._session.mount("https://", self._adapter)
+        self._pid = os.getpid()
 
     @property
     def last_connected_ip(self) -> IPAddress | None:
@@ -304,7 +484,10 @@ class Fetcher:
         """GET ``url``, following up to ``max_redirects`` hops; raises FetchError subclasses."""
         policy = self.policy
         started = time.monotonic()
-        deadline = started + policy.deadline_seconds
+        if self._pid != os.getpid():
+            # Created before a fork: never share the parent's pooled sockets.
+            self._adapter.poolmanager.clear()
+            self._pid = os.getpid()
         requested = _check_url(url)
         headers = {
             "User-Agent": user_agent or policy.user_agent,
@@ -316,14 +499,28 @@ class Fetcher:
         if last_modified:
             headers["If-Modified-Since"] = last_modified
 
+        guard = _Guard(started + policy.deadline_seconds)
+        outer = getattr(_CURRENT, "guard", None)
+        _CURRENT.guard = guard
+        _WATCHDOG.arm(guard)
+        try:
+            return self._exchange(requested, headers, guard, started)
+        finally:
+            guard.disarm()
+            _CURRENT.guard = outer
+
+    def _exchange(
+        self, requested: str, headers: Mapping[str, str], guard: _Guard, started: float
+    ) -> FetchResult:
+        policy = self.policy
         current = requested
         hops: list[tuple[int, str]] = []
         while True:
-            response = self._send(current, headers, deadline)
+            response = self._send(current, headers, guard)
             status = response.status_code
             location = response.headers.get("Location")
             if status in _REDIRECT_STATUSES and location:
-                response.close()
+                _recycle(response, guard)
                 target = urljoin(current, location.strip())
                 hops.append((status, target))
                 if len(hops) > policy.max_redirects:
@@ -334,9 +531,11 @@ class Fetcher:
                 current = _check_url(target)
                 continue
             try:
-                body, wire = self._read_body(response, current, deadline)
-            finally:
-                response.close()
+                body, wire = self._read_body(response, current, guard)
+            except BaseException:
+                response.close()  # half-read: the connection cannot be reused
+                raise
+            response.raw.release_conn()  # fully read: back to the pool for the next poll
             break
 
         resp_headers = _freeze_headers(response.headers)
@@ -355,80 +554,143 @@ class Fetcher:
             encoded_bytes=wire,
         )
 
-    def _send(self, url: str, headers: Mapping[str, str], deadline: float) -> requests.Response:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise DeadlineExceeded(f"deadline passed before requesting {url}", url=url)
-        timeout = (
-            min(self.policy.connect_timeout, remaining),
-            min(self.policy.read_timeout, remaining),
+    def _deadline_error(self, url: str) -> DeadlineExceeded:
+        return DeadlineExceeded(
+            f"{url}: no complete response within the {self.policy.deadline_seconds}s deadline",
+            url=url,
         )
-        prepared = self._session.prepare_request(requests.Request("GET", url, headers=dict(headers)))
-        try:
-            return self._session.send(prepared, stream=True, allow_redirects=False, timeout=timeout, verify=True)
-        except FetchError as exc:
-            exc.url = exc.url or url
-            raise
-        except requests.exceptions.ConnectTimeout as exc:
-            raise ConnectFailed(f"connect timeout to {url}", url=url, reason="timeout") from exc
-        except requests.exceptions.ReadTimeout as exc:
-            if time.monotonic() >= deadline:
-                raise DeadlineExceeded(f"deadline passed waiting for {url}", url=url) from exc
-            raise ConnectFailed(f"read timeout from {url}", url=url, reason="timeout") from exc
-        except requests.exceptions.SSLError as exc:
-            raise ConnectFailed(f"TLS failure for {url}: {exc}", url=url, reason="tls") from exc
-        except (
-            requests.exceptions.InvalidURL,
-            requests.exceptions.InvalidSchema,
-            requests.exceptions.MissingSchema,
-        ) as exc:
-            raise InvalidAddress(f"invalid URL {url!r}: {exc}", url=url) from exc
-        except requests.exceptions.ConnectionError as exc:
-            raise ConnectFailed(f"cannot connect to {url}: {exc}", url=url) from exc
-        except requests.exceptions.RequestException as exc:
-            raise BadResponse(f"bad response from {url}: {exc}", url=url) from exc
 
-    def _read_body(self, response: requests.Response, url: str, deadline: float) -> tuple[bytes, int | None]:
-        if response.status_code in (204, 304) or response.status_code < 200:
-            return b"", 0
+    def _send(self, url: str, headers: Mapping[str, str], guard: _Guard) -> requests.Response:
+        pinned = self._adapter.pinned
+        pinned.attempt = 0
+        try:
+            while True:
+                remaining = guard.deadline - time.monotonic()
+                if remaining <= 0:
+                    raise self._deadline_error(url)
+                timeout = (
+                    min(self.policy.connect_timeout, remaining),
+                    min(self.policy.read_timeout, remaining),
+                )
+                try:
+                    prepared = self._session.prepare_request(
+                        requests.Request("GET", url, headers=dict(headers))
+                    )
+                    return self._session.send(
+                        prepared,
+                        stream=True,
+                        allow_redirects=False,
+                        timeout=timeout,
+                        verify=self.policy.ca_bundle or True,
+                    )
+                except FetchError as exc:
+                    exc.url = exc.url or url
+                    raise
+                except requests.exceptions.RequestException as exc:
+                    if guard.fired or time.monotonic() >= guard.deadline:
+                        raise self._deadline_error(url) from exc
+                    if _never_connected(exc) and pinned.attempt + 1 < min(pinned.candidates, 3):
+                        pinned.attempt += 1  # try the host's next checked address
+                        continue
+                    raise _translate(exc, url) from exc
+        finally:
+            pinned.attempt = 0
+
+    def _read_body(
+        self, response: requests.Response, url: str, guard: _Guard
+    ) -> tuple[bytes, int | None]:
         cap = self.policy.max_body_bytes
         raw = response.raw
         encoded = response.headers.get("Content-Encoding", "").strip().lower()
-        length_header = response.headers.get("Content-Length", "")
+        length_header = response.headers.get("Content-Length", "").strip()
         if length_header.isdigit() and encoded in ("", "identity") and int(length_header) > cap:
             raise ResponseTooLarge(f"{url} announces {length_header} bytes, cap is {cap}", url=url)
-        sock = _socket_of(raw)
         chunks: list[bytes] = []
         total = 0
         try:
             while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise DeadlineExceeded(
-                        f"{url} still sending at the {self.policy.deadline_seconds}s deadline",
-                        url=url,
-                    )
-                if sock is not None:
-                    sock.settimeout(min(self.policy.read_timeout, remaining))
-                # read1: return what one socket read gives, so the deadline is checked
-                # between reads instead of waiting for a full chunk to trickle in.
+                if guard.fired or time.monotonic() >= guard.deadline:
+                    raise self._deadline_error(url)
+                # read1 returns what one socket read gives (decoded, at most the
+                # asked size), so memory stays bounded and the deadline is checked
+                # between reads instead of after a whole chunk trickled in.
                 chunk = raw.read1(min(_CHUNK, cap - total + 1), decode_content=True)
                 if not chunk:
                     break
                 total += len(chunk)
                 if total > cap:
-                    raise ResponseTooLarge(f"{url} body exceeds {cap} bytes after decoding", url=url)
+                    raise ResponseTooLarge(
+                        f"{url} body exceeds {cap} bytes after decoding", url=url
+                    )
                 chunks.append(chunk)
-        except (urllib3.exceptions.ReadTimeoutError, TimeoutError) as exc:
-            if time.monotonic() >= deadline - 0.01:
-                raise DeadlineExceeded(
-                    f"{url} still sending at the {self.policy.deadline_seconds}s deadline",
-                    url=url,
-                ) from exc
-            raise ConnectFailed(f"read timeout from {url}", url=url, reason="timeout") from exc
-        except urllib3.exceptions.DecodeError as exc:
-            raise BadResponse(f"corrupt {encoded or 'body'} encoding from {url}", url=url) from exc
-        except (urllib3.exceptions.ProtocolError, urllib3.exceptions.HTTPError, OSError) as exc:
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            if guard.fired or time.monotonic() >= guard.deadline:
+                raise self._deadline_error(url) from exc
+            if isinstance(exc, urllib3.exceptions.ReadTimeoutError | TimeoutError):
+                raise ConnectFailed(f"read timeout from {url}", url=url, reason="timeout") from exc
+            if isinstance(exc, urllib3.exceptions.DecodeError):
+                raise BadResponse(f"corrupt {encoded} encoding from {url}", url=url) from exc
             raise BadResponse(f"broken response from {url}: {exc}", url=url) from exc
+        if guard.fired:
+            # The watchdog cut the connection: an "end" seen now may be a truncation.
+            raise self._deadline_error(url)
         wire = raw.tell() if hasattr(raw, "tell") else None
         return b"".join(chunks), wire
+
+
+def _recycle(response: requests.Response, guard: _Guard, limit: int = _CHUNK) -> None:
+    """Drain a small unwanted body (redirects) so its connection returns to the pool.
+
+    Closing a half-read response would close the socket and cost a new TCP
+    (and TLS) handshake on the next hop; a body larger than ``limit`` is not
+    worth reading, so that connection is dropped instead.
+    """
+    raw = response.raw
+    drained = 0
+    try:
+        while drained <= limit and not guard.fired:
+            chunk = raw.read1(limit, decode_content=False)
+            if not chunk:
+                raw.release_conn()
+                return
+            drained += len(chunk)
+    except (urllib3.exceptions.HTTPError, OSError):
+        # A broken redirect body only means the connection is not reused.
+        response.close()
+        return
+    response.close()
+
+
+def _never_connected(exc: requests.exceptions.RequestException) -> bool:
+    """True when no TCP connection was made, so trying another address is safe."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, urllib3.exceptions.NewConnectionError):
+            return True
+        if isinstance(cause, urllib3.exceptions.MaxRetryError) and cause.reason is not None:
+            cause = cause.reason
+            continue
+        cause = cause.__context__ if cause.__cause__ is None else cause.__cause__
+    return False
+
+
+def _translate(exc: requests.exceptions.RequestException, url: str) -> FetchError:
+    """Map a requests failure before the body to our reason codes."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return ConnectFailed(f"connect timeout to {url}", url=url, reason="timeout")
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return ConnectFailed(f"no response from {url} in time", url=url, reason="timeout")
+    if isinstance(exc, requests.exceptions.SSLError):
+        return ConnectFailed(f"TLS failure for {url}: {exc}", url=url, reason="tls")
+    if isinstance(
+        exc,
+        requests.exceptions.InvalidURL
+        | requests.exceptions.InvalidSchema
+        | requests.exceptions.MissingSchema,
+    ):
+        return InvalidAddress(f"invalid URL {url!r}: {exc}", url=url)
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return ConnectFailed(f"cannot connect to {url}: {exc}", url=url)
+    return BadResponse(f"bad response from {url}: {exc}", url=url)

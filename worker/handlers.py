@@ -7,6 +7,7 @@ transaction, and enqueues the next step only after that commit.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -15,11 +16,11 @@ from sqlalchemy.orm import Session
 
 from storage import repo
 from storage.db import after_commit
-from worker import metrics, polling, schedule
+from worker import articles, metrics, polling, schedule
 from worker.clock import utcnow
 from worker.extract import FeedHints, article_from_content
 from worker.imports import ImportItem
-from worker.runtime import INGEST_ENTRY, POLL_FEED, PROCESS_ARTICLE, Runtime
+from worker.runtime import INGEST_ENTRY, POLL_FEED, PROCESS_ARTICLE, REFETCH_ARTICLE, Runtime
 from worker.urls import InvalidURL
 
 # A poll lease longer than the hard task limit: a killed poll frees its feed again.
@@ -44,6 +45,7 @@ def _send_after_commit(rt: Runtime, session: Session, task: str, ids: Sequence[i
 class DispatchSummary:
     feeds_enqueued: int
     entries_requeued: int
+    articles_refetched: int
 
 
 def dispatch_due_feeds(rt: Runtime) -> DispatchSummary:
@@ -52,9 +54,11 @@ def dispatch_due_feeds(rt: Runtime) -> DispatchSummary:
     with rt.db.transaction() as session:
         feed_ids = repo.claim_due_feeds(session, now, limit=rt.settings.dispatch_batch_size, lease=POLL_LEASE)
         stale = repo.stale_pending_entries(session, now - STALE_PENDING, limit=rt.settings.dispatch_batch_size)
+        refetch = repo.due_refetches(session, now, limit=rt.settings.dispatch_batch_size)
         _send_after_commit(rt, session, POLL_FEED, feed_ids)
         _send_after_commit(rt, session, INGEST_ENTRY, stale)
-    return DispatchSummary(len(feed_ids), len(stale))
+        _send_after_commit(rt, session, REFETCH_ARTICLE, refetch)
+    return DispatchSummary(len(feed_ids), len(stale), len(refetch))
 
 
 def poll_feed(rt: Runtime, feed_id: int, *, ignore_cache: bool = False) -> repo.PollRecord | None:
@@ -66,15 +70,9 @@ def poll_feed(rt: Runtime, feed_id: int, *, ignore_cache: bool = False) -> repo.
         return None
     outcome = polling.poll(rt.fetcher, target)
     now = utcnow()
-    decision = schedule.decide(
-        succeeded=outcome.succeeded,
-        http_status=outcome.http_status,
-        consecutive_errors=state.consecutive_errors,
-        first_error_at=state.first_error_at,
-        policy=rt.schedule,
-        now=now,
-        rng=rt.rng,
-    )
+    decision = schedule.decide(polling.schedule_input(outcome), state, rt.schedule, now, rt.rng)
+    if decision.host_slowdown_until is not None:
+        rt.fetcher.slow_down(target.url, decision.host_slowdown_until)
     with rt.db.transaction() as session:
         record = repo.record_poll(session, outcome, decision, now)
         _send_after_commit(rt, session, INGEST_ENTRY, record.new_entry_ids)
@@ -83,27 +81,80 @@ def poll_feed(rt: Runtime, feed_id: int, *, ignore_cache: bool = False) -> repo.
 
 
 def ingest_entry(rt: Runtime, entry_id: int) -> int | None:
-    """Turn a recorded entry into a stored article (idempotent: a re-delivery changes nothing)."""
+    """Turn a recorded entry into a stored article (idempotent: a re-delivery changes nothing).
+
+    An address already stored only adds a sighting; otherwise the page is
+    fetched and normalised, falling back to the feed's content when it cannot be.
+    """
     with rt.db.transaction() as session:
         entry = repo.pending_entry(session, entry_id)
+        known = repo.article_for_url(session, entry.url) if entry and entry.url else None
     if entry is None:
         return None
     now = utcnow()
-    with rt.db.transaction() as session:
+    if known is not None:
+        with rt.db.transaction() as session:
+            repo.add_article_urls(session, known, [entry.url or ""], now)
+            repo.link_entry(session, entry.entry_id, known)
+        metrics.observe_article(created=False)
+        return known
+    try:
         if not entry.url:
-            repo.mark_entry_failed(session, entry.entry_id, "entry has no usable link")
-            return None
-        try:
-            article = article_from_content(url=entry.url, title=entry.title, html=entry.content_html, hints=entry.hints)
-        except InvalidURL as exc:
+            raise InvalidURL("entry has no usable link")
+        started = time.monotonic()
+        page = articles.fetch_article(
+            rt.fetcher, url=entry.url, title=entry.title, feed_html=entry.content_html, hints=entry.hints
+        )
+        metrics.observe_fetch("article", time.monotonic() - started)
+    except InvalidURL as exc:
+        with rt.db.transaction() as session:
             repo.mark_entry_failed(session, entry.entry_id, str(exc))
-            return None
-        stored = repo.store_article(session, article, seen_urls=[entry.url], now=now)
+        return None
+    retry_at = None if page.from_page else now + articles.refetch_delay(1)
+    with rt.db.transaction() as session:
+        stored = repo.store_article(
+            session, page.article, seen_urls=[entry.url], now=now, fetch_error=page.error, next_fetch_at=retry_at
+        )
         repo.link_entry(session, entry.entry_id, stored.article_id)
         if stored.created:
             after_commit(session, lambda: rt.dispatcher.send(PROCESS_ARTICLE, stored.article_id))
-    metrics.observe_article(created=stored.created)
+    metrics.observe_article(created=stored.created, duplicate=stored.verdict.original_id is not None)
     return stored.article_id
+
+
+def refetch_article(rt: Runtime, article_id: int, *, force: bool = False) -> bool:
+    """Fetch an article's page again (after a failure, or for re-ingest) and update it in place.
+
+    Returns True when the stored text changed; processing then runs again.
+    """
+    with rt.db.transaction() as session:
+        source = repo.refetch_source(session, article_id)
+    if source is None or (not force and source.content_source == "page"):
+        return False
+    page = articles.fetch_article(
+        rt.fetcher, url=source.url, title=source.title, feed_html=source.feed_html, hints=source.hints
+    )
+    now = utcnow()
+    attempts = source.fetch_attempts + 1
+    if page.from_page:
+        retry_at = None
+    elif attempts >= articles.MAX_PAGE_ATTEMPTS and not force:
+        retry_at = None  # given up on the page; the feed's content stays, listed by `reingest --failed`
+    else:
+        retry_at = now + articles.refetch_delay(attempts)
+    with rt.db.transaction() as session:
+        changed = repo.update_article(
+            session,
+            article_id,
+            page.article,
+            fetch_error=page.error,
+            attempts=attempts,
+            next_fetch_at=retry_at,
+            now=now,
+        )
+        if changed:
+            after_commit(session, lambda: rt.dispatcher.send(PROCESS_ARTICLE, article_id))
+    return changed
 
 
 def process_article(rt: Runtime, article_id: int) -> None:

@@ -196,11 +196,14 @@ def observe_fetch(kind: str, seconds: float) -> None:
         _metrics.fetch_seconds.labels(kind).observe(seconds)
 
 
-def observe_article(*, created: bool) -> None:
-    """An entry became an article: ``created`` if it is new, else it was already stored."""
+def observe_article(*, created: bool, duplicate: bool = False) -> None:
+    """An entry became an article: ``created`` if it is new, else it was already stored;
+    ``duplicate`` when the new article copies an earlier one (``duplicate_of`` set)."""
     if _metrics is None:
         return
     (_metrics.articles_ingested if created else _metrics.articles_existing).inc()
+    if created and duplicate:
+        _metrics.duplicates.inc()
 
 
 def observe_duplicate() -> None:

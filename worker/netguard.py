@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 
 from urllib3.util.connection import allowed_gai_family
@@ -190,6 +193,46 @@ def system_resolver(host: str, port: int) -> list[str]:
             if addr not in out:
                 out.append(addr)
     return out
+
+
+class CachingResolver:
+    """Remembers answers of ``inner`` for ``ttl`` seconds (LRU-bounded).
+
+    Safe against rebinding because the fetcher connects to the very address
+    it checked, cached or not; the cache only saves a DNS round trip per poll
+    when thousands of feeds share a few hosts. Failures are not cached.
+    """
+
+    def __init__(
+        self,
+        inner: Resolver = system_resolver,
+        *,
+        ttl: float = 60.0,
+        maxsize: int = 4096,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._inner = inner
+        self._ttl = ttl
+        self._maxsize = maxsize
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[tuple[str, int], tuple[float, tuple[str, ...]]] = OrderedDict()
+
+    def __call__(self, host: str, port: int) -> Sequence[str]:
+        key = (host.lower(), port)
+        now = self._clock()
+        with self._lock:
+            hit = self._entries.get(key)
+            if hit is not None and hit[0] > now:
+                self._entries.move_to_end(key)
+                return hit[1]
+        answer = tuple(self._inner(host, port))
+        with self._lock:
+            self._entries[key] = (now + self._ttl, answer)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._maxsize:
+                self._entries.popitem(last=False)
+        return answer
 
 
 def is_allowed(ip: IPAddress, *, allow_private: bool, allowed_networks: Sequence[IPNetwork] = ()) -> bool:

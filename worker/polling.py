@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Protocol
 
+from worker import schedule
 from worker.feeds import FeedParseError, ParsedFeed, parse_feed
 from worker.fetch import FetchError, FetchResult
 
@@ -137,4 +139,19 @@ def poll(fetcher: FeedFetcher, target: PollTarget) -> PollOutcome:
         last_modified=result.last_modified,
         duration_ms=elapsed(),
         feed=feed,
+    )
+
+
+def schedule_input(outcome: PollOutcome, new_entries: int = 0) -> schedule.PollObservation:
+    """What the scheduling policy needs to know about a poll."""
+    feed = outcome.feed
+    times = tuple(t for e in feed.entries for t in (e.published_at,) if t is not None) if feed else ()
+    return schedule.PollObservation(
+        status=outcome.http_status,
+        headers=dict(outcome.headers),
+        error=None if outcome.succeeded else outcome.error_reason,
+        new_entries=new_entries,
+        entry_times=times,
+        feed_ttl=timedelta(minutes=feed.ttl_minutes) if feed and feed.ttl_minutes else None,
+        permanent_redirect=outcome.permanent_redirect,
     )

@@ -11,20 +11,30 @@ import random
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from storage.db import Database
-from worker.fetch import Fetcher, FetchPolicy
+from worker.fetch import Fetcher, FetchPolicy, FetchResult
+from worker.hostlimits import HostLimit, HostLimiter
 from worker.schedule import SchedulePolicy
 from worker.settings import Settings
+from worker.urls import host_of
 
 # Task names are the contract between producers and the Celery app.
 POLL_FEED = "newsworker.poll_feed"
 INGEST_ENTRY = "newsworker.ingest_entry"
 PROCESS_ARTICLE = "newsworker.process_article"
+REFETCH_ARTICLE = "newsworker.refetch_article"
 DISPATCH_DUE_FEEDS = "newsworker.dispatch_due_feeds"
 
-QUEUE_OF = {POLL_FEED: "poll", INGEST_ENTRY: "fetch", PROCESS_ARTICLE: "process", DISPATCH_DUE_FEEDS: "poll"}
+QUEUE_OF = {
+    POLL_FEED: "poll",
+    INGEST_ENTRY: "fetch",
+    REFETCH_ARTICLE: "fetch",
+    PROCESS_ARTICLE: "process",
+    DISPATCH_DUE_FEEDS: "poll",
+}
 
 
 class Dispatcher(Protocol):
@@ -62,18 +72,73 @@ def fetch_policy(settings: Settings) -> FetchPolicy:
 
 def schedule_policy(settings: Settings) -> SchedulePolicy:
     return SchedulePolicy(
-        min_interval_seconds=settings.poll_min_interval_seconds,
-        max_interval_seconds=settings.poll_max_interval_seconds,
-        error_backoff_max_seconds=settings.error_backoff_max_seconds,
-        failing_after_seconds=settings.failing_after_seconds,
+        min_interval=timedelta(seconds=settings.poll_min_interval_seconds),
+        max_interval=timedelta(seconds=settings.poll_max_interval_seconds),
+        error_backoff_cap=timedelta(seconds=settings.error_backoff_max_seconds),
+        failing_after=timedelta(seconds=settings.failing_after_seconds),
     )
+
+
+def host_limiter(settings: Settings) -> HostLimiter | None:
+    """Per-host limits shared through Redis; None in embedded mode without Redis."""
+    url = settings.effective_redis_url
+    if url is None:
+        return None
+    import redis
+
+    overrides = {
+        host: HostLimit(
+            max_concurrent=int(limits.get("concurrency", settings.host_max_concurrency)),
+            per_minute=int(limits.get("per_minute", settings.host_requests_per_minute)),
+        )
+        for host, limits in settings.host_overrides.items()
+    }
+    return HostLimiter(
+        redis.Redis.from_url(url),
+        HostLimit(max_concurrent=settings.host_max_concurrency, per_minute=settings.host_requests_per_minute),
+        overrides,
+    )
+
+
+@dataclass
+class PoliteFetcher:
+    """The one fetcher, under the per-host limits every worker shares.
+
+    A host that is at its limit raises :class:`HostBusy` at once (after a short
+    wait) so the task is retried later instead of holding a worker process.
+    """
+
+    fetcher: Fetcher
+    limiter: HostLimiter | None
+    wait_seconds: float = 5.0
+
+    def get(
+        self,
+        url: str,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        user_agent: str | None = None,
+        accept: str | None = None,
+    ) -> FetchResult:
+        if self.limiter is None:
+            return self.fetcher.get(url, etag=etag, last_modified=last_modified, user_agent=user_agent, accept=accept)
+        with self.limiter.acquire(host_of(url), timeout=self.wait_seconds):
+            return self.fetcher.get(url, etag=etag, last_modified=last_modified, user_agent=user_agent, accept=accept)
+
+    def slow_down(self, url: str, until: datetime) -> None:
+        if self.limiter is not None:
+            self.limiter.penalize_until(host_of(url), until)
+
+    def close(self) -> None:
+        self.fetcher.close()
 
 
 @dataclass
 class Runtime:
     settings: Settings
     db: Database
-    fetcher: Fetcher
+    fetcher: PoliteFetcher
     dispatcher: Dispatcher
     schedule: SchedulePolicy
     rng: random.Random = field(default_factory=random.Random)
@@ -83,7 +148,7 @@ class Runtime:
         return cls(
             settings=settings,
             db=Database(settings.database_url),
-            fetcher=Fetcher(fetch_policy(settings)),
+            fetcher=PoliteFetcher(Fetcher(fetch_policy(settings)), host_limiter(settings)),
             dispatcher=dispatcher,
             schedule=schedule_policy(settings),
         )

@@ -60,11 +60,12 @@ def test_worker_and_beat_ingest_feeds_added_through_the_cli(
         db = Database(database_url)
         try:
 
-            def articles() -> int:
+            def processed_articles() -> int:
                 with db.reader() as session:
-                    return int(session.scalar(select(func.count()).select_from(Article)) or 0)
+                    query = select(func.count()).select_from(Article).where(Article.processed_at.is_not(None))
+                    return int(session.scalar(query) or 0)
 
-            wait_for(lambda: articles() == 6, 90, "six articles from three feeds")
+            wait_for(lambda: processed_articles() == 6, 90, "six processed articles from three feeds")
             with db.reader() as session:
                 assert session.scalar(select(func.count()).select_from(Entry).where(Entry.state != "ingested")) == 0
                 polled = session.scalars(select(Feed.last_success_at)).all()

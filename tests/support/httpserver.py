@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import http.server
 import socket
+import ssl
+import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -43,6 +45,7 @@ class Hit:
     path: str
     headers: Mapping[str, str]
     client: str
+    client_port: int
 
 
 class _Server(http.server.ThreadingHTTPServer):
@@ -50,12 +53,27 @@ class _Server(http.server.ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Clients that hang up (deadline cut-offs, refused redirects) are the point
+        # of many tests; only report real handler bugs.
+        if isinstance(sys.exc_info()[1], ConnectionError | ssl.SSLError | TimeoutError):
+            return
+        super().handle_error(request, client_address)
+
 
 class LocalHTTPServer:
     """Start with ``with LocalHTTPServer() as srv:``; ``srv.url("/x")`` addresses it."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, quiet: bool = True) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        quiet: bool = True,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.host = host
+        self.scheme = "https" if tls is not None else "http"
         self.routes: dict[str, Handler] = {}
         self.default: Handler | None = None
         self.hits: list[Hit] = []
@@ -64,6 +82,7 @@ class LocalHTTPServer:
 
         class _RequestHandler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # as real servers do on keep-alive connections
 
             def log_message(self, format: str, *args: Any) -> None:
                 if not quiet:
@@ -78,6 +97,7 @@ class LocalHTTPServer:
                             self.path,
                             dict(self.headers.items()),
                             str(self.client_address[0]),
+                            int(self.client_address[1]),
                         )
                     )
                 handler = outer.routes.get(path) or outer.default
@@ -98,6 +118,8 @@ class LocalHTTPServer:
             address_family = family
 
         self._server = _FamilyServer((host, port), _RequestHandler)
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
         self.port = int(self._server.server_address[1])
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, kwargs={"poll_interval": 0.05})
 
@@ -105,7 +127,7 @@ class LocalHTTPServer:
         name = host or self.host
         if ":" in name and not name.startswith("["):
             name = f"[{name}]"
-        return f"http://{name}:{self.port}{path}"
+        return f"{self.scheme}://{name}:{self.port}{path}"
 
     def route(self, path: str, handler: Handler) -> None:
         self.routes[path] = handler

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-29 12:46:57.075553
+Create Date: 2026-11-29 13:22:07.686277
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ def upgrade() -> None:
         sa.Column("last_modified", sa.String(length=128), nullable=True),
         sa.Column("next_poll_at", storage.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("poll_interval_seconds", sa.Integer(), nullable=True),
+        sa.Column("base_interval_seconds", sa.Integer(), nullable=True),
         sa.Column("lease_until", storage.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("last_polled_at", storage.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("last_success_at", storage.types.UTCDateTime(timezone=True), nullable=True),
@@ -108,6 +109,18 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_articles_next_fetch_at"), ["next_fetch_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_articles_published_at"), ["published_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_articles_story_id"), ["story_id"], unique=False)
+
+    op.create_table(
+        "article_bands",
+        sa.Column("band_key", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("article_id", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["article_id"], ["articles.id"], name=op.f("fk_article_bands_article_id_articles"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("band_key", "article_id", name=op.f("pk_article_bands")),
+    )
+    with op.batch_alter_table("article_bands", schema=None) as batch_op:
+        batch_op.create_index("ix_article_bands_article_id", ["article_id"], unique=False)
 
     op.create_table(
         "article_urls",
@@ -196,6 +209,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_article_urls_article_id"))
 
     op.drop_table("article_urls")
+    with op.batch_alter_table("article_bands", schema=None) as batch_op:
+        batch_op.drop_index("ix_article_bands_article_id")
+
+    op.drop_table("article_bands")
     with op.batch_alter_table("articles", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_articles_story_id"))
         batch_op.drop_index(batch_op.f("ix_articles_published_at"))

@@ -1,0 +1,105 @@
+"""Article pages through the real fetcher and HTTP server: fetched, or stored from the feed and retried."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from storage import repo
+from storage.db import Database
+from storage.models import Article
+from tests.support.httpserver import LocalHTTPServer, Reply
+from worker import handlers
+from worker.clock import utcnow
+from worker.runtime import INGEST_ENTRY, PROCESS_ARTICLE, REFETCH_ARTICLE, LocalDispatcher, Runtime
+from worker.settings import load_settings
+
+PARAGRAPHS = [
+    "Tehran offered Syrian President Bashar Assad and his family an asylum in Iran from where he could safely "
+    "command his army, but the leader refused to leave the war-torn country, the minister said on Saturday.",
+    "According to the Lebanese channel Al-Mayadeen, the Iranian Minister of Intelligence Mahmoud Alavi said his "
+    "country offered to have Assad and his family resettled in Iran, from which he could lead his campaign.",
+    "According to Alavi, Assad refused the offer, saying his family was like any other Syrian family and would "
+    "remain in Damascus with the people of the country through the war.",
+]
+PAGE = (
+    "<html><head><title>Assad refuses asylum</title></head><body><nav>Home | World | Sport</nav><article><h1>Assad "
+    "refuses asylum</h1>"
+    + "".join(f"<p>{p}</p>" for p in PARAGRAPHS)
+    + "</article><footer>Contact us</footer></body></html>"
+).encode()
+
+
+@pytest.fixture
+def server() -> Iterator[LocalHTTPServer]:
+    with LocalHTTPServer() as srv:
+        yield srv
+
+
+@pytest.fixture
+def rt(database: Database) -> Iterator[Runtime]:
+    runtime = Runtime.build(load_settings(database_url=database.url, allow_private_networks=True), LocalDispatcher())
+    runtime.db = database
+    yield runtime
+    runtime.fetcher.close()
+
+
+def _feed(server: LocalHTTPServer, link: str) -> bytes:
+    return (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>F</title><item><title>Assad refuses asylum</title>'
+        f"<link>{link}</link><guid>g1</guid><description>Short teaser.</description></item></channel></rss>"
+    ).encode()
+
+
+def _run(rt: Runtime) -> None:
+    dispatcher = rt.dispatcher
+    assert isinstance(dispatcher, LocalDispatcher)
+    dispatcher.drain(
+        {
+            INGEST_ENTRY: lambda i: handlers.ingest_entry(rt, i),
+            PROCESS_ARTICLE: lambda i: handlers.process_article(rt, i),
+            REFETCH_ARTICLE: lambda i: handlers.refetch_article(rt, i),
+        }
+    )
+
+
+def test_page_text_replaces_the_feed_teaser(rt: Runtime, server: LocalHTTPServer) -> None:
+    server.route("/feed.xml", Reply(200, {}, _feed(server, server.url("/story"))))
+    server.route("/story", Reply(200, {"Content-Type": "text/html; charset=utf-8"}, PAGE))
+    with rt.db.transaction() as session:
+        feed, _ = repo.add_feed(session, server.url("/feed.xml"))
+    handlers.poll_feed(rt, feed.id)
+    _run(rt)
+    with rt.db.reader() as session:
+        article = session.scalars(select(Article)).one()
+    assert article.content_source == "page" and article.fetch_error is None
+    assert "Mahmoud Alavi" in article.text and "Home | World" not in article.text
+
+
+def test_failed_page_keeps_feed_content_then_refetch_updates_in_place(rt: Runtime, server: LocalHTTPServer) -> None:
+    pages = iter([Reply(503, {}, b"busy"), Reply(200, {"Content-Type": "text/html"}, PAGE)])
+    server.route("/feed.xml", Reply(200, {}, _feed(server, server.url("/story"))))
+    server.route("/story", lambda h: next(pages)(h))
+    with rt.db.transaction() as session:
+        feed, _ = repo.add_feed(session, server.url("/feed.xml"))
+    handlers.poll_feed(rt, feed.id)
+    _run(rt)
+    with rt.db.reader() as session:
+        first = session.scalars(select(Article)).one()
+    assert first.content_source == "failed" and first.fetch_error and "503" in first.fetch_error
+    assert first.text == "Short teaser." and first.next_fetch_at is not None
+    assert first.next_fetch_at > utcnow() + timedelta(minutes=10)
+
+    with rt.db.transaction() as session:  # the retry time comes
+        session.get(Article, first.id).next_fetch_at = utcnow() - timedelta(seconds=1)  # type: ignore[union-attr]
+    assert handlers.dispatch_due_feeds(rt).articles_refetched == 1
+    _run(rt)
+    with rt.db.reader() as session:
+        again = session.scalars(select(Article)).one()
+    assert again.id == first.id
+    assert again.content_source == "page" and again.fetch_error is None and again.next_fetch_at is None
+    assert "Mahmoud Alavi" in again.text
+    assert again.previous_hash == first.content_hash and again.previous_changed_at is not None

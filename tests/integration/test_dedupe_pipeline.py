@@ -1,0 +1,59 @@
+"""Duplicates through the real ingest path (import → normalise → dedupe → store) on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from storage import repo
+from storage.db import Database
+from worker import handlers
+from worker.imports import parse_import_line
+from worker.runtime import LocalDispatcher, Runtime
+from worker.settings import load_settings
+
+
+@pytest.fixture
+def rt(database: Database) -> Iterator[Runtime]:
+    runtime = Runtime.build(load_settings(database_url=database.url), LocalDispatcher())
+    runtime.db = database
+    yield runtime
+    runtime.fetcher.close()
+
+
+def _import(rt: Runtime, url: str, text: str, title: str = "T") -> int:
+    line = json.dumps({"url": url, "title": title, "text": text, "published_at": "2016-04-24"})
+    return handlers.import_item(rt, parse_import_line(line), default_source="test").article_id
+
+
+def test_copies_point_to_the_first_seen_original_and_different_reports_do_not(rt: Runtime, shared_data: Path) -> None:
+    seed = (shared_data / "seed-article.txt").read_text(encoding="utf-8")
+    story = "\n\n".join(p for p in seed.split("\n\n")[3:] if not p.startswith(("Also Read", "Mi’raj")))
+    original = _import(rt, "https://en.minanews.net/assad-asylum", story)
+    mirror = _import(rt, "https://mirror.example.net/world/assad-asylum", story)
+    wire = _import(
+        rt,
+        "https://wire.example.org/2016/04/24/assad",
+        "DAMASCUS (Wire Agency) — " + story + "\n\nReporting by A. Writer; editing by B. Editor.\n\nRead more: Syria talks",
+    )
+    excerpt = _import(rt, "https://digest.example.com/a", " ".join(story.split()[: len(story.split()) // 2]))
+    other = _import(
+        rt,
+        "https://other.example.com/assad",
+        "Syrian President Bashar al-Assad rejected an offer of asylum in Iran, Israeli television reported on "
+        "Sunday, citing a Lebanese channel close to Hezbollah. The report could not be independently verified, and "
+        "officials in Damascus declined to comment on the claim when asked by reporters during a press briefing.",
+    )
+    again = _import(rt, "https://en.minanews.net/assad-asylum?utm_source=twitter", story)
+    assert again == original
+    with rt.db.reader() as session:
+        rows = {row["id"]: row for row in repo.export_rows(session)}
+    assert rows[original]["duplicate_of"] is None
+    assert rows[mirror]["duplicate_of"] == original
+    assert rows[wire]["duplicate_of"] == original
+    assert rows[excerpt]["duplicate_of"] == original
+    assert rows[other]["duplicate_of"] is None
+    assert len(rows) == 5
