@@ -7,6 +7,7 @@ metric files are summed (multi-process mode).
 
 from __future__ import annotations
 
+import random
 import socket
 import subprocess
 import sys
@@ -52,6 +53,17 @@ def total(samples: dict[str, dict[tuple[tuple[str, str], ...], float]], name: st
     return sum(v for key, v in samples.get(name, {}).items() if wanted <= set(key))
 
 
+def _feed_with_copy(link: str) -> bytes:
+    rng = random.Random(7)
+    words = ["river", "council", "budget", "vote", "storm", "harbour", "school", "minister", "report", "court"]
+    text = " ".join(rng.choice(words) + ("." if i % 12 == 11 else "") for i in range(240))
+    return (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>copies</title><link>http://example.org/</link>'
+        f"<item><title>Council votes on the harbour budget</title><link>{link}</link>"
+        f"<guid>{link}</guid><description>{text}</description></item></channel></rss>"
+    ).encode()
+
+
 @pytest.fixture
 def server() -> Iterator[LocalHTTPServer]:
     with LocalHTTPServer() as srv:
@@ -60,6 +72,10 @@ def server() -> Iterator[LocalHTTPServer]:
         # The same items under a second feed: their articles exist already.
         srv.route("/mirror.xml", Reply(200, XML, (FEEDS / "rss2.xml").read_bytes()))
         srv.route("/broken.xml", Reply(500, {"Content-Type": "text/plain"}, b"down"))
+        # One story copied word for word under another address: a duplicate (the pages 404,
+        # so both articles keep the feed's text).
+        for name in ("a", "b"):
+            srv.route(f"/copy-{name}.xml", Reply(200, XML, _feed_with_copy(srv.url(f"/story-{name}"))))
         srv.route("/garbage.xml", Reply(200, XML, b"<html><body>not a feed"))
         yield srv
 
@@ -86,7 +102,16 @@ def test_scrape_after_a_run_shows_the_counts_of_the_database(server: LocalHTTPSe
             timeout=120,
         )
         db = Database(database_url)
-        paths = ("/rss2.xml", "/atom.xml", "/rss1.rdf", "/mirror.xml", "/broken.xml", "/garbage.xml")
+        paths = (
+            "/rss2.xml",
+            "/atom.xml",
+            "/rss1.rdf",
+            "/mirror.xml",
+            "/broken.xml",
+            "/garbage.xml",
+            "/copy-a.xml",
+            "/copy-b.xml",
+        )
         with db.transaction() as session:
             for path in paths:
                 repo.add_feed(session, server.url(path))
@@ -147,8 +172,8 @@ def test_scrape_after_a_run_shows_the_counts_of_the_database(server: LocalHTTPSe
             db.dispose()
 
     # The run produced what the comparison needs: several outcomes, new and already-stored articles.
-    assert polls_by_outcome == {"ok": 4, "http_error": 1, "parse_error": 1}
-    assert articles == 6 and entries_ingested == 8
+    assert polls_by_outcome == {"ok": 6, "http_error": 1, "parse_error": 1}
+    assert articles == 8 and entries_ingested == 10 and duplicates == 1
     for outcome, n in polls_by_outcome.items():
         assert total(samples, "newsworker_polls_total", outcome=outcome) == n, outcome
     assert total(samples, "newsworker_polls_total") == sum(polls_by_outcome.values())
@@ -156,6 +181,8 @@ def test_scrape_after_a_run_shows_the_counts_of_the_database(server: LocalHTTPSe
     assert total(samples, "newsworker_articles_ingested_total") == articles
     assert total(samples, "newsworker_articles_existing_total") == entries_ingested - articles
     assert total(samples, "newsworker_articles_duplicate_total") == duplicates
+    # Every new article fetched its page first (a 404 or an unreachable host: it keeps the feed's text).
+    assert total(samples, "newsworker_fetch_duration_seconds_count", kind="article") >= articles
     assert total(samples, "newsworker_stories_created_total") == stories
     # Task counters: one successful poll task per fetch-log line, one ingest per entry, one process per article.
     success = {"state": "success"}
