@@ -1,0 +1,342 @@
+"""Re-ingest runs: the selected articles, per-article progress, and in-place article updates.
+
+Progress lives in the database (``reingest_runs`` / ``reingest_items``) so that
+the CLI that started a run, a later ``reingest status`` and every worker see the
+same numbers. An item moves from ``pending`` exactly once (the update is
+conditional), so a re-delivered task neither counts twice nor re-does work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import case, func, select, update
+from sqlalchemy.orm import Session
+
+from storage.models import Article, Entry, ReingestItem, ReingestRun
+from storage.repo import content_hash
+from storage.upsert import insert_ignore
+from worker.extract import FeedHints, NormalisedArticle
+
+ITEM_STATES = ("pending", "done", "failed", "cancelled")
+
+
+class RunNotFound(LookupError):
+    pass
+
+
+def create_run(session: Session, *, selection: dict[str, Any], mode: str, refetch_feeds: bool, now: datetime) -> int:
+    run = ReingestRun(
+        selection=selection,
+        mode=mode,
+        refetch_feeds=refetch_feeds,
+        status="selecting",
+        total=0,
+        enqueued=0,
+        created_at=now,
+    )
+    session.add(run)
+    session.flush()
+    return int(run.id)
+
+
+def add_items(session: Session, run_id: int, article_ids: Sequence[int]) -> int:
+    """Add articles to a run (idempotent) and keep ``total`` in step."""
+    added = insert_ignore(
+        session,
+        ReingestItem.__table__,  # type: ignore[arg-type]
+        [{"run_id": run_id, "article_id": i, "state": "pending"} for i in article_ids],
+        ["run_id", "article_id"],
+    )
+    session.execute(update(ReingestRun).where(ReingestRun.id == run_id).values(total=ReingestRun.total + added))
+    return added
+
+
+def set_status(session: Session, run_id: int, status: str, *, now: datetime | None = None) -> None:
+    values: dict[str, Any] = {"status": status}
+    if now is not None:
+        values["finished_at"] = now
+    session.execute(update(ReingestRun).where(ReingestRun.id == run_id).values(**values))
+
+
+def add_enqueued(session: Session, run_id: int, count: int) -> None:
+    session.execute(update(ReingestRun).where(ReingestRun.id == run_id).values(enqueued=ReingestRun.enqueued + count))
+
+
+def pending_article_ids(session: Session, run_id: int, *, after: int = 0, limit: int = 500) -> list[int]:
+    """The run's pending articles in id order, one keyset page."""
+    query = (
+        select(ReingestItem.article_id)
+        .where(ReingestItem.run_id == run_id, ReingestItem.state == "pending", ReingestItem.article_id > after)
+        .order_by(ReingestItem.article_id)
+        .limit(limit)
+    )
+    return [int(i) for i in session.scalars(query)]
+
+
+def is_pending(session: Session, run_id: int, article_id: int) -> bool:
+    state = session.scalar(
+        select(ReingestItem.state).where(ReingestItem.run_id == run_id, ReingestItem.article_id == article_id)
+    )
+    return state == "pending"
+
+
+def finish_item(
+    session: Session,
+    run_id: int,
+    article_id: int,
+    *,
+    state: str,
+    outcome: str | None,
+    error: str | None,
+    now: datetime,
+) -> bool:
+    """Move one item out of ``pending``; False if another delivery already did."""
+    result: Any = session.execute(
+        update(ReingestItem)
+        .where(
+            ReingestItem.run_id == run_id,
+            ReingestItem.article_id == article_id,
+            ReingestItem.state == "pending",
+        )
+        .values(state=state, outcome=outcome, error=error[:2000] if error else None, finished_at=now)
+    )
+    return bool(result.rowcount)
+
+
+def cancel_pending(session: Session, run_id: int, *, after: int, now: datetime) -> int:
+    """Cancel the pending items past ``after`` (those never enqueued before an interrupt)."""
+    result: Any = session.execute(
+        update(ReingestItem)
+        .where(ReingestItem.run_id == run_id, ReingestItem.state == "pending", ReingestItem.article_id > after)
+        .values(state="cancelled", finished_at=now)
+    )
+    return int(result.rowcount or 0)
+
+
+@dataclass(frozen=True)
+class RunProgress:
+    run_id: int
+    status: str
+    mode: str
+    selection: dict[str, Any]
+    refetch_feeds: bool
+    total: int
+    enqueued: int
+    pending: int
+    done: int
+    failed: int
+    cancelled: int
+    changed: int
+    updated: int
+    unchanged: int
+    missing: int
+    created_at: datetime
+    finished_at: datetime | None
+
+    @property
+    def completed(self) -> int:
+        """Items that will not change any more."""
+        return self.done + self.failed + self.cancelled
+
+    @property
+    def finished(self) -> bool:
+        return self.status != "selecting" and self.status != "enqueuing" and self.pending == 0
+
+    @property
+    def percent(self) -> float:
+        return 100.0 if self.total == 0 else 100.0 * self.completed / self.total
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "status": self.status,
+            "mode": self.mode,
+            "selection": self.selection,
+            "refetch_feeds": self.refetch_feeds,
+            "total": self.total,
+            "enqueued": self.enqueued,
+            "pending": self.pending,
+            "done": self.done,
+            "failed": self.failed,
+            "cancelled": self.cancelled,
+            "changed": self.changed,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "missing": self.missing,
+            "percent": round(self.percent, 1),
+            "finished": self.finished,
+            "created_at": self.created_at.isoformat(),
+            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+        }
+
+
+def progress(session: Session, run_id: int) -> RunProgress:
+    run = session.get(ReingestRun, run_id)
+    if run is None:
+        raise RunNotFound(f"no re-ingest run {run_id} (see `newsworker reingest status`)")
+    states = dict.fromkeys(ITEM_STATES, 0)
+    outcomes: dict[str, int] = {}
+    for state, outcome, count in session.execute(
+        select(ReingestItem.state, ReingestItem.outcome, func.count())
+        .where(ReingestItem.run_id == run_id)
+        .group_by(ReingestItem.state, ReingestItem.outcome)
+    ):
+        states[state] = states.get(state, 0) + int(count)
+        if outcome:
+            outcomes[outcome] = outcomes.get(outcome, 0) + int(count)
+    return RunProgress(
+        run_id=run.id,
+        status=run.status,
+        mode=run.mode,
+        selection=dict(run.selection or {}),
+        refetch_feeds=run.refetch_feeds,
+        total=run.total,
+        enqueued=run.enqueued,
+        pending=states["pending"],
+        done=states["done"],
+        failed=states["failed"],
+        cancelled=states["cancelled"],
+        changed=outcomes.get("changed", 0),
+        updated=outcomes.get("updated", 0),
+        unchanged=outcomes.get("unchanged", 0),
+        missing=outcomes.get("missing", 0),
+        created_at=run.created_at,
+        finished_at=run.finished_at,
+    )
+
+
+def complete_if_finished(session: Session, run_id: int, now: datetime) -> bool:
+    """Stamp the run finished once nothing is pending (any worker may be the last one)."""
+    pending = session.scalar(
+        select(func.count())
+        .select_from(ReingestItem)
+        .where(ReingestItem.run_id == run_id, ReingestItem.state == "pending")
+    )
+    if pending:
+        return False
+    result: Any = session.execute(
+        update(ReingestRun)
+        .where(ReingestRun.id == run_id, ReingestRun.status.in_(("running", "interrupted")))
+        .where(ReingestRun.finished_at.is_(None))
+        .values(
+            status=case((ReingestRun.status == "running", "done"), else_=ReingestRun.status),
+            finished_at=now,
+        )
+    )
+    return bool(result.rowcount)
+
+
+def recent_runs(session: Session, *, limit: int = 20) -> list[int]:
+    return [int(i) for i in session.scalars(select(ReingestRun.id).order_by(ReingestRun.id.desc()).limit(limit))]
+
+
+# ---------------------------------------------------------------- articles
+
+
+@dataclass(frozen=True)
+class ReingestSource:
+    """What the article is rebuilt from: the feed's latest version, else the stored text."""
+
+    article_id: int
+    url: str
+    title: str | None
+    html: str | None
+    text: str | None
+    hints: FeedHints
+    content_source: str
+
+
+def reingest_source(session: Session, article_id: int) -> ReingestSource | None:
+    article = session.get(Article, article_id)
+    if article is None:
+        return None
+    entry = session.scalar(
+        select(Entry)
+        .where(Entry.article_id == article_id, Entry.content_html.is_not(None))
+        .order_by(Entry.last_seen_at.desc(), Entry.id.desc())
+        .limit(1)
+    )
+    html: str | None
+    text: str | None
+    if article.content_source == "page" or entry is None:
+        # A page-extracted text (or an imported one) is its own best source.
+        html, text = article.html, article.text
+    else:
+        html, text = entry.content_html, None
+    hints = FeedHints(
+        title=(entry.title if entry else None) or article.title,
+        authors=tuple((entry.authors if entry else None) or article.authors or ()),
+        published_at=(entry.published_at if entry else None) or article.published_at,
+        updated_at=(entry.updated_at if entry else None) or article.updated_at,
+        content_html=entry.content_html if entry else None,
+        language=article.language,
+    )
+    return ReingestSource(
+        article_id=article.id,
+        url=article.url,
+        title=hints.title,
+        html=html,
+        text=text,
+        hints=hints,
+        content_source=article.content_source,
+    )
+
+
+def update_in_place(session: Session, article_id: int, article: NormalisedArticle, now: datetime) -> str | None:
+    """Write a re-normalised article over its row (id, url, sightings, addresses kept).
+
+    Returns ``"changed"`` when the text changed (the old hash and the time of the
+    change are kept in ``previous_hash`` / ``previous_changed_at``),
+    ``"updated"`` when only metadata changed, ``"unchanged"`` otherwise, and None if the article no longer exists.
+    """
+    row = session.get(Article, article_id, with_for_update=session.get_bind().dialect.name == "postgresql")
+    if row is None:
+        return None
+    new_hash = content_hash(article.text) if article.text else None
+    values: dict[str, Any] = {
+        "title": article.title or row.title,
+        "text": article.text,
+        "html": article.html or None,
+        "authors": list(article.authors) or row.authors,
+        "published_at": article.published_at or row.published_at,
+        "updated_at": article.updated_at or row.updated_at,
+        "language": article.language or row.language,
+        "image_url": article.image_url or row.image_url,
+        "dateline": article.dateline or row.dateline,
+        "agency": article.agency or row.agency,
+        "word_count": article.word_count,
+        "content_hash": new_hash,
+        "page_kind": article.page_kind,
+    }
+    text_changed = new_hash != row.content_hash
+    differs = {k: v for k, v in values.items() if getattr(row, k) != v}
+    if not differs:
+        return "unchanged"
+    if text_changed:
+        row.previous_hash = row.content_hash
+        row.previous_changed_at = now
+    for key, value in differs.items():
+        setattr(row, key, value)
+    row.modified_at = now
+    return "changed" if text_changed else "updated"
+
+
+def article_ids_exist(session: Session, ids: Iterable[int]) -> set[int]:
+    wanted = list(ids)
+    if not wanted:
+        return set()
+    return {int(i) for i in session.scalars(select(Article.id).where(Article.id.in_(wanted)))}
+
+
+def failures(session: Session, run_id: int, *, limit: int = 100) -> list[dict[str, Any]]:
+    rows = session.execute(
+        select(ReingestItem.article_id, ReingestItem.error)
+        .where(ReingestItem.run_id == run_id, ReingestItem.state == "failed")
+        .order_by(ReingestItem.article_id)
+        .limit(limit)
+    )
+    return [{"article_id": int(a), "error": e} for a, e in rows]
