@@ -379,7 +379,7 @@ def article_detail(session: Session, article_id: int, *, preview_chars: int = 40
             .outerjoin(Feed, Feed.id == Entry.feed_id)
             .where(Entry.article_id == article.id)
             .order_by(Entry.first_seen_at, Entry.id)
-        ).tuples()
+        )
     ]
     original = session.get(Article, article.duplicate_of) if article.duplicate_of else None
     duplicates = session.scalars(select(Article).where(Article.duplicate_of == article.id).order_by(Article.id))

@@ -44,12 +44,26 @@ def create_run(session: Session, *, selection: dict[str, Any], mode: str, refetc
 
 
 def add_items(session: Session, run_id: int, article_ids: Sequence[int]) -> int:
-    """Add articles to a run (idempotent) and keep ``total`` in step."""
-    added = insert_ignore(
+    """Add one page of articles (ascending, after every earlier page) to a run; returns how many it holds.
+
+    Counted, not taken from rowcount (drivers disagree on rowcount for
+    executemany); counting only the page's id range keeps this flat per page.
+    """
+    if not article_ids:
+        return 0
+    insert_ignore(
         session,
         ReingestItem.__table__,  # type: ignore[arg-type]
         [{"run_id": run_id, "article_id": i, "state": "pending"} for i in article_ids],
         ["run_id", "article_id"],
+    )
+    added = int(
+        session.scalar(
+            select(func.count())
+            .select_from(ReingestItem)
+            .where(ReingestItem.run_id == run_id, ReingestItem.article_id.between(min(article_ids), max(article_ids)))
+        )
+        or 0
     )
     session.execute(update(ReingestRun).where(ReingestRun.id == run_id).values(total=ReingestRun.total + added))
     return added
@@ -256,7 +270,7 @@ def reingest_source(session: Session, article_id: int) -> ReingestSource | None:
         return None
     entry = session.scalar(
         select(Entry)
-        .where(Entry.article_id == article_id, Entry.content_html.is_not(None))
+        .where(Entry.article_id == article_id, Entry.content_html.is_not(None), Entry.content_html != "")
         .order_by(Entry.last_seen_at.desc(), Entry.id.desc())
         .limit(1)
     )
