@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import bindparam, case, func, select, update
 from sqlalchemy.orm import Session
 
 from storage.models import Article, Entry, ReingestItem, ReingestRun
@@ -91,34 +91,57 @@ def pending_article_ids(session: Session, run_id: int, *, after: int = 0, limit:
     return [int(i) for i in session.scalars(query)]
 
 
-def is_pending(session: Session, run_id: int, article_id: int) -> bool:
-    state = session.scalar(
-        select(ReingestItem.state).where(ReingestItem.run_id == run_id, ReingestItem.article_id == article_id)
-    )
-    return state == "pending"
-
-
-def finish_item(
-    session: Session,
-    run_id: int,
-    article_id: int,
-    *,
-    state: str,
-    outcome: str | None,
-    error: str | None,
-    now: datetime,
-) -> bool:
-    """Move one item out of ``pending``; False if another delivery already did."""
-    result: Any = session.execute(
-        update(ReingestItem)
-        .where(
-            ReingestItem.run_id == run_id,
-            ReingestItem.article_id == article_id,
-            ReingestItem.state == "pending",
+def pending_among(session: Session, run_id: int, article_ids: Sequence[int]) -> set[int]:
+    """Which of these items are still pending (others were done by an earlier delivery, or cancelled)."""
+    if not article_ids:
+        return set()
+    return {
+        int(i)
+        for i in session.scalars(
+            select(ReingestItem.article_id).where(
+                ReingestItem.run_id == run_id,
+                ReingestItem.state == "pending",
+                ReingestItem.article_id.in_(list(article_ids)),
+            )
         )
-        .values(state=state, outcome=outcome, error=error[:2000] if error else None, finished_at=now)
+    }
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    article_id: int
+    state: str  # done | failed
+    outcome: str | None
+    error: str | None
+
+
+def finish_items(session: Session, run_id: int, results: Sequence[ItemResult], now: datetime) -> None:
+    """Move items out of ``pending`` in one statement batch; an item already moved is left alone."""
+    if not results:
+        return
+    table = ReingestItem.__table__
+    statement = (
+        update(table)  # type: ignore[arg-type]
+        .where(
+            table.c.run_id == bindparam("b_run"),
+            table.c.article_id == bindparam("b_article"),
+            table.c.state == "pending",
+        )
+        .values(state=bindparam("b_state"), outcome=bindparam("b_outcome"), error=bindparam("b_error"), finished_at=now)
     )
-    return bool(result.rowcount)
+    session.execute(
+        statement,
+        [
+            {
+                "b_run": run_id,
+                "b_article": r.article_id,
+                "b_state": r.state,
+                "b_outcome": r.outcome,
+                "b_error": r.error[:2000] if r.error else None,
+            }
+            for r in sorted(results, key=lambda r: r.article_id)
+        ],
+    )
 
 
 def cancel_pending(session: Session, run_id: int, *, after: int, now: datetime) -> int:
@@ -264,8 +287,9 @@ class ReingestSource:
     content_source: str
 
 
-def reingest_source(session: Session, article_id: int) -> ReingestSource | None:
-    article = session.get(Article, article_id)
+def reingest_source(session: Session, article_id: int, *, lock: bool = False) -> ReingestSource | None:
+    """The article's rebuild input; ``lock`` holds its row (PostgreSQL) until the caller's transaction ends."""
+    article = session.get(Article, article_id, with_for_update=lock and session.get_bind().dialect.name == "postgresql")
     if article is None:
         return None
     entry = session.scalar(
@@ -307,7 +331,7 @@ def update_in_place(session: Session, article_id: int, article: NormalisedArticl
     change are kept in ``previous_hash`` / ``previous_changed_at``),
     ``"updated"`` when only metadata changed, ``"unchanged"`` otherwise, and None if the article no longer exists.
     """
-    row = session.get(Article, article_id, with_for_update=session.get_bind().dialect.name == "postgresql")
+    row = session.get(Article, article_id)  # locked by reingest_source(lock=True) in this transaction
     if row is None:
         return None
     new_hash = content_hash(article.text) if article.text else None

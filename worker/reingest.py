@@ -45,19 +45,18 @@ def reingest_article(rt: Runtime, article_id: int) -> ReingestResult:
     text); the full pipeline (page refetch + extraction) replaces the body, with
     the same signature.
     """
-    with rt.db.reader() as session:
-        source = store.reingest_source(session, article_id)
-    if source is None:
-        return ReingestResult(article_id, "missing")
-    try:
-        article = article_from_content(
-            url=source.url, title=source.title, html=source.html, text=source.text, hints=source.hints
-        )
-    except InvalidURL as exc:
-        return ReingestResult(article_id, "failed", f"stored address is not usable: {exc}")
-    if not article.text:
-        return ReingestResult(article_id, "failed", "re-normalised text is empty; the stored version was kept")
     with rt.db.transaction() as session:
+        source = store.reingest_source(session, article_id, lock=True)
+        if source is None:
+            return ReingestResult(article_id, "missing")
+        try:
+            article = article_from_content(
+                url=source.url, title=source.title, html=source.html, text=source.text, hints=source.hints
+            )
+        except InvalidURL as exc:
+            return ReingestResult(article_id, "failed", f"stored address is not usable: {exc}")
+        if not article.text:
+            return ReingestResult(article_id, "failed", "re-normalised text is empty; the stored version was kept")
         outcome = store.update_in_place(session, article_id, article, utcnow())
     if outcome is None:
         return ReingestResult(article_id, "missing")
@@ -120,34 +119,58 @@ def refetch_feeds(rt: Runtime, feed_ids: Sequence[int], *, inline: bool) -> None
             rt.dispatcher.send(POLL_FEED, feed_id, True)
 
 
+# Item outcomes are written in groups: one commit per group instead of one per article.
+RECORD_EVERY = 50
+
+
 def process_items(
     rt: Runtime,
     run_id: int,
     article_ids: Sequence[int],
     *,
     after_each: Callable[[ReingestResult], None] | None = None,
+    between: Callable[[], None] | None = None,
     complete: bool = True,
 ) -> list[ReingestResult]:
-    """Re-ingest the still-pending items among ``article_ids`` and record each outcome."""
+    """Re-ingest the still-pending items among ``article_ids`` and record each outcome.
+
+    Outcomes are recorded every :data:`RECORD_EVERY` articles and on the way out
+    (also on Ctrl-C), so progress in the database trails by at most one group; an
+    article whose outcome was lost to a crash is simply re-ingested again.
+    """
+    with rt.db.reader() as session:
+        pending = store.pending_among(session, run_id, article_ids)
     results: list[ReingestResult] = []
-    for article_id in article_ids:
-        with rt.db.reader() as session:
-            if not store.is_pending(session, run_id, article_id):
-                continue  # done by an earlier delivery, or cancelled
-        result = reingest_article(rt, article_id)
-        with rt.db.transaction() as session:
-            store.finish_item(
-                session,
-                run_id,
-                article_id,
-                state="failed" if result.failed else "done",
-                outcome=None if result.failed else result.outcome,
-                error=result.error,
-                now=utcnow(),
+    unrecorded: list[store.ItemResult] = []
+
+    def record() -> None:
+        if unrecorded:
+            with rt.db.transaction() as session:
+                store.finish_items(session, run_id, unrecorded, utcnow())
+            unrecorded.clear()
+
+    try:
+        for article_id in article_ids:
+            if article_id not in pending:
+                continue
+            result = reingest_article(rt, article_id)
+            unrecorded.append(
+                store.ItemResult(
+                    article_id,
+                    "failed" if result.failed else "done",
+                    None if result.failed else result.outcome,
+                    result.error,
+                )
             )
-        results.append(result)
-        if after_each is not None:
-            after_each(result)
+            results.append(result)
+            if after_each is not None:
+                after_each(result)
+            if between is not None:
+                between()
+            if len(unrecorded) >= RECORD_EVERY:
+                record()
+    finally:
+        record()
     if complete:
         with rt.db.transaction() as session:
             store.complete_if_finished(session, run_id, utcnow())
@@ -195,10 +218,8 @@ def run_inline(
                 page = store.pending_article_ids(session, run_id, after=last, limit=page_size)
             if not page:
                 break
-            for article_id in page:
-                process_items(rt, run_id, [article_id], after_each=count, complete=False)
-                if between is not None:
-                    between()  # embedded mode: run the follow-up work the handlers queued
+            # between: embedded mode runs the follow-up work the handlers queued
+            process_items(rt, run_id, page, after_each=count, between=between, complete=False)
             last = page[-1]
     except KeyboardInterrupt:
         return _interrupt(rt, run_id, after=0, handed_over=processed)
