@@ -101,10 +101,14 @@ def plan_run(rt: Runtime, f: queries.ArticleFilter, *, select_all: bool, mode: s
         )
         feed_ids = tuple(queries.feeds_of_articles(session, f)) if refetch_feeds else ()
     total = 0
-    with rt.db.reader() as reader:
-        for page in queries.iter_article_ids(reader, f, batch_size=2000):
-            with rt.db.transaction() as session:
-                total += store.add_items(session, run_id, page)
+    try:
+        with rt.db.reader() as reader:
+            for page in queries.iter_article_ids(reader, f, batch_size=2000):
+                with rt.db.transaction() as session:
+                    total += store.add_items(session, run_id, page)
+    except KeyboardInterrupt:
+        _interrupt(rt, run_id, after=0, handed_over=0)  # no half-selected run is left "selecting"
+        raise
     with rt.db.transaction() as session:
         store.set_status(session, run_id, "enqueuing" if mode == "celery" else "running")
     return RunPlan(run_id, total, feed_ids)
