@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
-from storage.models import Article, ArticleUrl, Entry, Feed, FetchLog, Story
+from storage.models import Article, ArticleUrl, Entry, Feed, FetchLog, ReingestItem, ReingestRun, Story
 from storage.repo import find_feed
 from worker.clock import isoformat_utc
 
@@ -85,12 +85,17 @@ def count_articles(session: Session, f: ArticleFilter) -> int:
 
 
 def feeds_of_articles(session: Session, f: ArticleFilter) -> list[int]:
-    """The feeds that carried any of the matching articles (for ``reingest --refetch-feeds``)."""
+    """The feeds to re-poll for ``reingest --refetch-feeds``: the selected ones, else those that carried
+    a matching article, else (no selector) every feed not gone."""
     if f.feed_ids:
         return sorted(set(f.feed_ids))
-    query = select(Entry.feed_id).where(Entry.feed_id.is_not(None)).distinct()
-    if not f.empty:
-        query = query.where(Entry.article_id.in_(select(Article.id).where(*filter_conditions(f))))
+    if f.empty:  # --all: every feed that can still be polled
+        return [int(i) for i in session.scalars(select(Feed.id).where(Feed.status != "gone").order_by(Feed.id))]
+    query = (
+        select(Entry.feed_id)
+        .where(Entry.feed_id.is_not(None), Entry.article_id.in_(select(Article.id).where(*filter_conditions(f))))
+        .distinct()
+    )
     return sorted(int(i) for i in session.scalars(query) if i is not None)
 
 
@@ -189,6 +194,8 @@ class Stats:
     oldest_pending_at: datetime | None
     last_poll_at: datetime | None
     last_success_at: datetime | None
+    reingest_active_runs: int
+    reingest_pending_items: int
 
 
 def stats(session: Session, now: datetime) -> Stats:
@@ -213,6 +220,12 @@ def stats(session: Session, now: datetime) -> Stats:
         oldest_pending_at=session.scalar(select(func.min(Entry.first_seen_at)).where(pending)),
         last_poll_at=session.scalar(select(func.max(Feed.last_polled_at))),
         last_success_at=session.scalar(select(func.max(Feed.last_success_at))),
+        reingest_active_runs=count(ReingestRun.finished_at.is_(None), model=ReingestRun),
+        reingest_pending_items=count(
+            ReingestItem.state == "pending",
+            ReingestItem.run_id.in_(select(ReingestRun.id).where(ReingestRun.finished_at.is_(None))),
+            model=ReingestItem,
+        ),
     )
 
 

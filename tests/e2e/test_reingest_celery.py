@@ -109,6 +109,7 @@ def test_reingest_through_a_real_worker(server: LocalHTTPServer, redis_url: str,
             assert queued["total"] == total
             stats = as_json(cli("stats", "--json"))
             assert stats["queues"]["reingest"] == math.ceil(total / 7)
+            assert stats["reingest"] == {"active_runs": 1, "pending_items": total}
             pending = as_json(cli("reingest", "status", str(run_id), "--json"))
             assert (pending["status"], pending["enqueued"], pending["pending"]) == ("running", total, total)
 

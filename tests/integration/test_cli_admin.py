@@ -206,6 +206,7 @@ def test_stats_counts_what_is_stored(env: Database) -> None:
     assert data["articles"] == {"total": 5, "today": 4, "duplicates": 1, "failed": 1}
     assert data["stories"] == 1
     assert data["entries_pending"] == 1
+    assert data["reingest"] == {"active_runs": 0, "pending_items": 0}
     assert data["queues"] is None  # embedded mode: no broker
     oldest = datetime.fromisoformat(data["oldest_pending_at"].replace("Z", "+00:00"))
     assert abs((NOW - oldest) - timedelta(minutes=42)) < timedelta(seconds=2)
@@ -536,3 +537,15 @@ def test_entry_point_runs_reingest_and_stats(tmp_path: Path) -> None:
     assert "run 1 done: 3/3" in result.stdout
     stats = json.loads(cli_run("stats", "--json").stdout)
     assert stats["articles"]["total"] == 3
+
+
+def test_reingest_dry_run_names_the_feeds_to_repoll(env: Database) -> None:
+    seeded = seed(env)
+
+    def feeds(*args: str) -> list[int]:
+        return list(json_out(run("reingest", *args, "--refetch-feeds", "--dry-run", "--json"))["refetch_feeds"])
+
+    assert feeds("--all") == [seeded.feed_a, seeded.feed_b]  # not the gone feed
+    assert feeds("--story", str(seeded.story)) == [seeded.feed_a, seeded.feed_b]
+    assert feeds("--failed") == [seeded.feed_a]
+    assert feeds("--feed", str(seeded.feed_b)) == [seeded.feed_b]

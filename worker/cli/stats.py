@@ -67,6 +67,10 @@ def stats_command(ctx: Context, as_json: bool) -> None:
                 },
                 "stories": numbers.stories,
                 "entries_pending": numbers.entries_pending,
+                "reingest": {
+                    "active_runs": numbers.reingest_active_runs,
+                    "pending_items": numbers.reingest_pending_items,
+                },
                 "oldest_pending_at": numbers.oldest_pending_at,
                 "last_poll_at": numbers.last_poll_at,
                 "last_success_at": numbers.last_success_at,
@@ -91,6 +95,12 @@ def stats_command(ctx: Context, as_json: bool) -> None:
             oldest = numbers.oldest_pending_at
             pending = f"{numbers.entries_pending}, oldest " + (age(now - oldest) if oldest else "-")
         table.add_row("entries pending", pending)
+        if numbers.reingest_active_runs:
+            table.add_row(
+                "re-ingest",
+                f"{numbers.reingest_active_runs} run(s) in progress, {numbers.reingest_pending_items} article(s) "
+                "to go (`newsworker reingest status`)",
+            )
         if queues is None:
             table.add_row("queues", "embedded mode (no broker): work runs inside `newsworker run`")
         elif queues.error:

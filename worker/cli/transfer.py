@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -98,7 +99,9 @@ def export_command(
             for row in queries.export_rows(session, selection):
                 stream.write(json.dumps(row, ensure_ascii=False) + "\n")
     except BrokenPipeError:
-        sys.stderr.close()  # `newsworker export | head`: the reader left, which is not an error
+        # `newsworker export | head`: the reader left, which is not an error; stop
+        # Python from failing again when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     finally:
         if output:
             stream.close()
