@@ -526,6 +526,7 @@ def reset_feed(session: Session, id_or_url: str | int, now: datetime) -> FeedRes
     before = FeedReset(feed.id, feed.url, feed.status, feed.consecutive_errors)
     feed.consecutive_errors = 0
     feed.first_error_at = None
+    feed.last_error = None  # the fetch log keeps the history
     feed.status = "ok"
     feed.next_poll_at = now
     feed.lease_until = None

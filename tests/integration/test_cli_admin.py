@@ -252,7 +252,7 @@ def test_feeds_list_show_and_reset(env: Database) -> None:
     with env.reader() as s:
         feed = s.get(Feed, seeded.feed_b)
         assert feed is not None
-        assert (feed.status, feed.consecutive_errors, feed.first_error_at) == ("ok", 0, None)
+        assert (feed.status, feed.consecutive_errors, feed.first_error_at, feed.last_error) == ("ok", 0, None, None)
         assert feed.next_poll_at <= datetime.now(UTC)
     missing = run("feeds", "show", "999")
     assert missing.exit_code == 2 and "no feed" in missing.stderr and "feeds list" in missing.stderr
@@ -421,6 +421,8 @@ def test_reingest_selectors(env: Database) -> None:
         (("--story", "999"), "no story with id 999"),
         (("--all", "--no-wait"), "--no-wait needs a broker"),
         (("--since", "2024-01-02", "--until", "2024-01-01"), "--since must be before --until"),
+        (("--since", "last tuesday"), "is not a date: use 2024-05-01"),
+        (("--until", "2024-13-45"), "is not a date"),
     ],
 )
 def test_reingest_usage_errors_say_what_to_do(env: Database, args: tuple[str, ...], message: str) -> None:
@@ -428,6 +430,8 @@ def test_reingest_usage_errors_say_what_to_do(env: Database, args: tuple[str, ..
     result = run("reingest", *args)
     assert result.exit_code == 2
     assert message in result.stderr and "Traceback" not in result.stderr
+    with env.reader() as s:  # nothing was started
+        assert s.scalar(select(func.count()).select_from(ReingestItem)) == 0
 
 
 def test_reingest_failure_is_reported_with_exit_1(env: Database) -> None:

@@ -166,7 +166,10 @@ def feeds_show(ctx: Context, feed: str, fetch_limit: int, as_json: bool) -> None
 @click.argument("feed")
 @pass_context
 def feeds_reset(ctx: Context, feed: str) -> None:
-    """Clear a feed's error back-off and poll it at the next dispatch (FEED is an id or address)."""
+    """Clear a feed's error back-off and poll it at the next dispatch (FEED is an id or address).
+
+    A feed marked gone (HTTP 410) is tried again too; if it is still gone, the next poll marks it again.
+    """
     db = ctx.database()
     try:
         with db.transaction() as session:
