@@ -287,9 +287,9 @@ class ReingestSource:
     content_source: str
 
 
-def reingest_source(session: Session, article_id: int, *, lock: bool = False) -> ReingestSource | None:
-    """The article's rebuild input; ``lock`` holds its row (PostgreSQL) until the caller's transaction ends."""
-    article = session.get(Article, article_id, with_for_update=lock and session.get_bind().dialect.name == "postgresql")
+def reingest_source(session: Session, article_id: int) -> ReingestSource | None:
+    """The article's rebuild input (read without a lock: ``update_in_place`` locks only what it writes)."""
+    article = session.get(Article, article_id)
     if article is None:
         return None
     entry = session.scalar(
@@ -324,17 +324,8 @@ def reingest_source(session: Session, article_id: int, *, lock: bool = False) ->
     )
 
 
-def update_in_place(session: Session, article_id: int, article: NormalisedArticle, now: datetime) -> str | None:
-    """Write a re-normalised article over its row (id, url, sightings, addresses kept).
-
-    Returns ``"changed"`` when the text changed (the old hash and the time of the
-    change are kept in ``previous_hash`` / ``previous_changed_at``),
-    ``"updated"`` when only metadata changed, ``"unchanged"`` otherwise, and None if the article no longer exists.
-    """
-    row = session.get(Article, article_id)  # locked by reingest_source(lock=True) in this transaction
-    if row is None:
-        return None
-    new_hash = content_hash(article.text) if article.text else None
+def _new_values(row: Article, article: NormalisedArticle) -> dict[str, Any]:
+    """The columns a re-normalised article would change (what the rebuild lacks is kept)."""
     values: dict[str, Any] = {
         "title": article.title or row.title,
         "text": article.text,
@@ -347,13 +338,33 @@ def update_in_place(session: Session, article_id: int, article: NormalisedArticl
         "dateline": article.dateline or row.dateline,
         "agency": article.agency or row.agency,
         "word_count": article.word_count,
-        "content_hash": new_hash,
+        "content_hash": content_hash(article.text) if article.text else None,
         "page_kind": article.page_kind,
     }
-    text_changed = new_hash != row.content_hash
-    differs = {k: v for k, v in values.items() if getattr(row, k) != v}
+    return {k: v for k, v in values.items() if getattr(row, k) != v}
+
+
+def update_in_place(session: Session, article_id: int, article: NormalisedArticle, now: datetime) -> str | None:
+    """Write a re-normalised article over its row (id, url, sightings, addresses kept).
+
+    Returns ``"changed"`` when the text changed (the old hash and the time of the
+    change are kept in ``previous_hash`` / ``previous_changed_at``), ``"updated"``
+    when only metadata changed, ``"unchanged"`` otherwise, and None if the article
+    no longer exists. An unchanged article is not written at all (on PostgreSQL
+    not even row-locked), so a large re-ingest of mostly unchanged articles costs
+    reads, not commits; a changed one is locked and compared again before writing.
+    """
+    row = session.get(Article, article_id)
+    if row is None:
+        return None
+    if not _new_values(row, article):
+        return "unchanged"
+    if session.get_bind().dialect.name == "postgresql":
+        session.refresh(row, with_for_update=True)
+    differs = _new_values(row, article)
     if not differs:
         return "unchanged"
+    text_changed = "content_hash" in differs
     if text_changed:
         row.previous_hash = row.content_hash
         row.previous_changed_at = now

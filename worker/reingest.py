@@ -46,7 +46,7 @@ def reingest_article(rt: Runtime, article_id: int) -> ReingestResult:
     the same signature.
     """
     with rt.db.transaction() as session:
-        source = store.reingest_source(session, article_id, lock=True)
+        source = store.reingest_source(session, article_id)
         if source is None:
             return ReingestResult(article_id, "missing")
         try:
