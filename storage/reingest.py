@@ -28,6 +28,10 @@ class RunNotFound(LookupError):
     pass
 
 
+class RunNotResumable(ValueError):
+    pass
+
+
 def create_run(session: Session, *, selection: dict[str, Any], mode: str, refetch_feeds: bool, now: datetime) -> int:
     run = ReingestRun(
         selection=selection,
@@ -265,6 +269,42 @@ def complete_if_finished(session: Session, run_id: int, now: datetime) -> bool:
         )
     )
     return bool(result.rowcount)
+
+
+def resume(session: Session, run_id: int, *, mode: str) -> tuple[int, int]:
+    """Put an interrupted run's cancelled items back to pending.
+
+    Returns (items to hand out, article id after which they start): items enqueued
+    before the interrupt are still pending in the queue and must not be sent twice.
+    """
+    run = session.get(ReingestRun, run_id, with_for_update=session.get_bind().dialect.name == "postgresql")
+    if run is None:
+        raise RunNotFound(f"no re-ingest run {run_id} (see `newsworker reingest status`)")
+    if run.status != "interrupted":
+        raise RunNotResumable(
+            f"run {run_id} is {run.status}, not interrupted; follow it with `newsworker reingest status {run_id}`"
+        )
+    first = session.scalar(
+        select(func.min(ReingestItem.article_id)).where(
+            ReingestItem.run_id == run_id, ReingestItem.state == "cancelled"
+        )
+    )
+    after = int(first) - 1 if first is not None else 0
+    session.execute(
+        update(ReingestItem)
+        .where(ReingestItem.run_id == run_id, ReingestItem.state == "cancelled")
+        .values(state="pending", finished_at=None)
+    )
+    run.status = "enqueuing" if mode == "celery" else "running"
+    run.mode = mode
+    run.finished_at = None
+    session.flush()
+    todo = session.scalar(
+        select(func.count())
+        .select_from(ReingestItem)
+        .where(ReingestItem.run_id == run_id, ReingestItem.state == "pending", ReingestItem.article_id > after)
+    )
+    return int(todo or 0), after
 
 
 def recent_runs(session: Session, *, limit: int = 20) -> list[int]:

@@ -239,6 +239,7 @@ def enqueue_run(
     *,
     batch_size: int = DEFAULT_TASK_BATCH,
     on_batch: Callable[[int], None] | None = None,
+    after: int = 0,
 ) -> StopReport | None:
     """Hand the pending items to the workers in batches; on Ctrl-C stop cleanly.
 
@@ -247,7 +248,7 @@ def enqueue_run(
     skips its items (they are no longer pending).
     """
     enqueued = 0
-    last = 0
+    last = after
     try:
         while True:
             with rt.db.reader() as session:

@@ -472,6 +472,14 @@ def test_reingest_ctrl_c_while_enqueuing_stops_cleanly(
     assert sorted(states.values()) == ["cancelled", "pending", "pending", "pending", "pending"]
     assert {i for batch in sent for i in batch} == {a for a, st in states.items() if st == "pending"}
 
+    # resume enqueues only what was never sent; the four already queued are not sent twice
+    resent: list[list[int]] = []
+    monkeypatch.setattr(tasks.reingest, "enqueue_batch", lambda run_id, ids: resent.append(ids))
+    resumed = run("reingest", "resume", "1", "--no-wait", "--json")
+    assert resumed.exit_code == 0, resumed.stderr
+    assert resent == [[a for a, st in states.items() if st == "cancelled"]]
+    assert json.loads(resumed.stdout)["total"] == 1
+
 
 def test_reingest_ctrl_c_in_process_keeps_what_was_done(env: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     seed(env)
@@ -493,6 +501,16 @@ def test_reingest_ctrl_c_in_process_keeps_what_was_done(env: Database, monkeypat
     assert "2 article(s) re-ingested (kept), 3 not started" in result.stderr
     data = json.loads(result.stdout)
     assert (data["status"], data["done"], data["cancelled"], data["pending"]) == ("interrupted", 2, 3, 0)
+    assert "newsworker reingest resume 1" in result.stderr
+
+    resumed = run("reingest", "resume", "1", "--json")
+    assert resumed.exit_code == 0, resumed.stderr
+    data = json.loads(resumed.stdout)
+    assert (data["status"], data["done"], data["cancelled"], data["pending"]) == ("done", 5, 0, 0)
+    assert calls == 3 + 3  # the two done before the interrupt were not redone
+    again = run("reingest", "resume", "1")
+    assert again.exit_code == 2 and "not interrupted" in again.stderr
+    assert run("reingest", "resume", "99").exit_code == 2
     assert article_count(env) == 5
 
 
@@ -538,7 +556,7 @@ def test_entry_point_runs_reingest_and_stats(tmp_path: Path) -> None:
     assert cli_run("import", "in.jsonl").returncode == 0
     result = cli_run("reingest", "--all")
     assert result.returncode == 0, result.stderr
-    assert "run 1 done: 3/3" in result.stdout
+    assert "run 1 done: 3 of 3 article(s) re-ingested" in result.stdout
     stats = json.loads(cli_run("stats", "--json").stdout)
     assert stats["articles"]["total"] == 3
 

@@ -20,6 +20,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+from sqlalchemy.orm import Session
 
 from storage import queries, repo
 from storage import reingest as store
@@ -160,7 +161,7 @@ def reingest_group(
 
 
 def _resolve(
-    session: Any,
+    session: Session,
     feeds: tuple[str, ...],
     articles: tuple[int, ...],
     stories: tuple[int, ...],
@@ -223,9 +224,9 @@ def _summary(p: store.RunProgress, as_json: bool) -> None:
         echo_json(p.as_dict())
     else:
         console.print(
-            f"run {p.run_id} {p.status}: {p.completed}/{p.total} article(s) — changed {p.changed}, "
-            f"metadata updated {p.updated}, unchanged {p.unchanged}, gone {p.missing}, failed {p.failed}, "
-            f"cancelled {p.cancelled}",
+            f"run {p.run_id} {p.status}: {p.done + p.failed} of {p.total} article(s) re-ingested — "
+            f"changed {p.changed}, metadata updated {p.updated}, unchanged {p.unchanged}, gone {p.missing}, "
+            f"failed {p.failed}, cancelled {p.cancelled}",
             highlight=False,
         )
         if p.failed:
@@ -252,27 +253,33 @@ def _run_here(
                     dispatcher.drain(table)
                     bar.advance(task)
         plan = ops.plan_run(rt, selection, select_all=select_all, mode="inline", refetch_feeds=refetch_feeds)
-        if not as_json:
-            note(f"run {plan.run_id}: re-ingesting {plan.total} article(s) in this process")
-        with _progress_bar(as_json) as bar:
-            task = bar.add_task(f"run {plan.run_id}", total=plan.total, detail="changed 0, failed 0")
-            counts = {"changed": 0, "failed": 0}
-
-            def advance(result: ops.ReingestResult) -> None:
-                if result.outcome in counts:
-                    counts[result.outcome] += 1
-                bar.update(task, advance=1, detail=f"changed {counts['changed']}, failed {counts['failed']}")
-
-            stopped = ops.run_inline(rt, plan.run_id, after_each=advance, between=lambda: _drain(dispatcher, table))
     except KeyboardInterrupt:
-        note("interrupted before the re-ingest started; nothing was changed")
+        note("interrupted before the re-ingest started; no article was changed")
         sys.exit(EXIT_INTERRUPTED)
-    final = ops.progress(rt, plan.run_id)
+    _process_here(rt, dispatcher, plan.run_id, plan.total, as_json)
+
+
+def _process_here(rt: Runtime, dispatcher: LocalDispatcher, run_id: int, todo: int, as_json: bool) -> None:
+    """Re-ingest the run's pending items in this process, with a progress bar; exits with the run's code."""
+    table = local_handlers(rt)
+    if not as_json:
+        note(f"run {run_id}: re-ingesting {todo} article(s) in this process")
+    with _progress_bar(as_json) as bar:
+        task = bar.add_task(f"run {run_id}", total=todo, detail="changed 0, failed 0")
+        counts = {"changed": 0, "failed": 0}
+
+        def advance(result: ops.ReingestResult) -> None:
+            if result.outcome in counts:
+                counts[result.outcome] += 1
+            bar.update(task, advance=1, detail=f"changed {counts['changed']}, failed {counts['failed']}")
+
+        stopped = ops.run_inline(rt, run_id, after_each=advance, between=lambda: _drain(dispatcher, table))
+    final = ops.progress(rt, run_id)
     rt.close()
     if stopped is not None:
         note(
             f"interrupted: {stopped.handed_over} article(s) re-ingested (kept), {stopped.cancelled} not started; "
-            f"run the same command again to finish"
+            f"`newsworker reingest resume {run_id}` does the rest"
         )
         _summary(final, as_json)
         sys.exit(EXIT_INTERRUPTED)
@@ -298,7 +305,7 @@ def _run_on_workers(
     batch_size: int,
     as_json: bool,
 ) -> None:
-    from tasks.reingest import enqueue_batch, producer_runtime
+    from tasks.reingest import producer_runtime
 
     rt = producer_runtime()
     try:
@@ -309,37 +316,85 @@ def _run_on_workers(
                 note(f"{len(feed_ids)} feed re-poll(s) sent to the poll queue")
         plan = ops.plan_run(rt, selection, select_all=select_all, mode="celery", refetch_feeds=refetch_feeds)
     except KeyboardInterrupt:
-        note("interrupted before any article was enqueued; nothing was changed")
+        note("interrupted before any article was enqueued; no article was changed")
         sys.exit(EXIT_INTERRUPTED)
+    _enqueue_and_watch(rt, plan.run_id, plan.total, no_wait, batch_size, as_json)
+
+
+def _enqueue_and_watch(
+    rt: Runtime, run_id: int, todo: int, no_wait: bool, batch_size: int, as_json: bool, *, after: int = 0
+) -> None:
+    """Hand the run's pending items (ids above ``after``) to the workers, then follow the run unless ``no_wait``."""
+    from tasks.reingest import enqueue_batch
+
     with _progress_bar(as_json) as bar:
-        task = bar.add_task(f"enqueuing run {plan.run_id}", total=plan.total, detail="")
+        task = bar.add_task(f"enqueuing run {run_id}", total=todo, detail="")
         stopped = ops.enqueue_run(
-            rt, plan.run_id, enqueue_batch, batch_size=batch_size, on_batch=lambda n: bar.advance(task, n)
+            rt, run_id, enqueue_batch, batch_size=batch_size, on_batch=lambda n: bar.advance(task, n), after=after
         )
     if stopped is not None:
         note(
             f"interrupted: {stopped.handed_over} article(s) were enqueued and will be re-ingested by the workers; "
-            f"{stopped.cancelled} were not enqueued (cancelled). Follow with `newsworker reingest status {plan.run_id}`"
+            f"{stopped.cancelled} were not enqueued (cancelled). Follow with `newsworker reingest status {run_id}`; "
+            f"`newsworker reingest resume {run_id}` enqueues the rest"
         )
         if as_json:
-            echo_json(ops.progress(rt, plan.run_id).as_dict())
+            echo_json(ops.progress(rt, run_id).as_dict())
         rt.close()
         sys.exit(EXIT_INTERRUPTED)
     if no_wait:
         if as_json:
-            echo_json({"run_id": plan.run_id, "total": plan.total, "enqueued": plan.total})
+            echo_json({"run_id": run_id, "total": todo, "enqueued": todo})
         else:
             console.print(
-                f"run {plan.run_id}: {plan.total} article(s) enqueued on the reingest queue; "
-                f"follow with `newsworker reingest status {plan.run_id} --watch`",
+                f"run {run_id}: {todo} article(s) enqueued on the reingest queue; "
+                f"follow with `newsworker reingest status {run_id} --watch`",
                 highlight=False,
             )
         rt.close()
         return
-    final = _watch(rt.db, plan.run_id, as_json)
+    final = _watch(rt.db, run_id, as_json)
     rt.close()
     _summary(final, as_json)
     _exit_for(final)
+
+
+@reingest_group.command("resume")
+@click.argument("run_id", type=int)
+@click.option("--no-wait", is_flag=True, help="With a broker: return once enqueued.")
+@click.option("--in-process", is_flag=True, help="Run here even when a broker is configured.")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1, 1000),
+    default=ops.DEFAULT_TASK_BATCH,
+    show_default=True,
+    help="Articles per worker task.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary instead of bars.")
+@pass_context
+def reingest_resume(ctx: Context, run_id: int, no_wait: bool, in_process: bool, batch_size: int, as_json: bool) -> None:
+    """Finish an interrupted run: its cancelled articles are re-ingested, those done are not redone."""
+    use_workers = not (ctx.settings.embedded or in_process)
+    if no_wait and not use_workers:
+        fail("--no-wait needs a broker (NEWSWORKER_BROKER_URL); without one the re-ingest runs here")
+    db = ctx.database()
+    mode = "celery" if use_workers else "inline"
+    try:
+        with db.transaction() as session:
+            todo, after = store.resume(session, run_id, mode=mode)
+    except store.RunNotFound as exc:
+        fail(str(exc))
+    except store.RunNotResumable as exc:
+        fail(str(exc))
+    db.dispose()
+    if use_workers:
+        _check_broker(ctx.settings.broker_url or "")
+        from tasks.reingest import producer_runtime
+
+        _enqueue_and_watch(producer_runtime(), run_id, todo, no_wait, batch_size, as_json, after=after)
+    else:
+        rt, dispatcher = ctx.runtime()
+        _process_here(rt, dispatcher, run_id, todo, as_json)
 
 
 def _progress(db: Database, run_id: int) -> store.RunProgress:
