@@ -337,6 +337,8 @@ def test_export_filters(env: Database) -> None:
     assert ids("--until", "2021-01-01") == [seeded.old]
     assert ids("--since", "4h", "--feed", str(seeded.feed_a)) == [seeded.original]
     assert run("export", "--feed", "https://nowhere.example/rss").exit_code == 2
+    unwritable = run("export", "-o", "/nonexistent-dir/out.jsonl")
+    assert unwritable.exit_code == 2 and "cannot write" in unwritable.stderr
     assert run("export", "--story", "999").exit_code == 2
 
 

@@ -266,5 +266,8 @@ def feeds_export(ctx: Context, output: Path | None) -> None:
     if output is None:
         click.echo(data.decode("utf-8"))
         return
-    output.write_bytes(data + b"\n")
+    try:
+        output.write_bytes(data + b"\n")
+    except OSError as exc:
+        fail(f"cannot write {output}: {exc.strerror}; choose another path with -o")
     console.print(f"{len(specs)} feed(s) written to {output}", highlight=False)

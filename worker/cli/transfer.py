@@ -93,7 +93,10 @@ def export_command(
             if session.get(Story, story_id) is None:
                 fail(f"no story with id {story_id} (see `newsworker stories list`)")
     selection = queries.ArticleFilter(feed_ids=tuple(feed_ids), story_ids=tuple(stories), since=since, until=until)
-    stream = output.open("w", encoding="utf-8") if output else sys.stdout
+    try:
+        stream = output.open("w", encoding="utf-8") if output else sys.stdout
+    except OSError as exc:
+        fail(f"cannot write {output}: {exc.strerror}; choose another path with -o")
     try:
         with interruptible("interrupted: the export is incomplete"), db.reader() as session:
             for row in queries.export_rows(session, selection):
