@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from storage.models import Article, ArticleUrl, Entry, Feed, FetchLog, ReingestItem, ReingestRun, Story
 from storage.repo import find_feed
 from worker.clock import isoformat_utc
+from worker.urls import InvalidURL, canonical_url, identity_url
 
 # ---------------------------------------------------------------- article filters
 
@@ -378,6 +379,24 @@ class ArticleDetail:
 
 def _ref(article: Article) -> ArticleRef:
     return ArticleRef(article.id, article.title, article.url, article.published_at)
+
+
+def find_article_id(session: Session, id_or_url: str | int) -> int:
+    """An article by id or by any address it was seen under."""
+    text = str(id_or_url).strip()
+    found: int | None = None
+    if text.isdigit():
+        found = session.scalar(select(Article.id).where(Article.id == int(text)))
+    else:
+        try:
+            identity = identity_url(canonical_url(text))
+        except InvalidURL:
+            identity = None
+        if identity is not None:
+            found = session.scalar(select(ArticleUrl.article_id).where(ArticleUrl.identity == identity).limit(1))
+    if found is None:
+        raise ArticleNotFound(f"no article with id or address {text!r} (see `newsworker export` or `stories show`)")
+    return int(found)
 
 
 def article_detail(session: Session, article_id: int, *, preview_chars: int = 400) -> ArticleDetail:

@@ -300,11 +300,14 @@ def test_articles_show_lists_sightings_duplicates_and_story(env: Database) -> No
     assert data["story_id"] == seeded.story and data["story_title"] == "Flood in the valley"
     assert [d["id"] for d in data["duplicates"]] == [seeded.duplicate]
     assert [s["feed_url"] for s in data["sightings"]] == ["https://a.example/rss"]
+    by_address = json_out(run("articles", "show", "http://A.example/flood?utm_source=feed", "--json"))
+    assert by_address["id"] == seeded.original
     copy = json_out(run("articles", "show", str(seeded.duplicate), "--json"))
     assert copy["duplicate_of"]["id"] == seeded.original
     table = run("articles", "show", str(seeded.original))
     assert "sightings" in table.stdout and "duplicates of this article" in table.stdout
     assert run("articles", "show", "4242").exit_code == 2
+    assert run("articles", "show", "https://nowhere.example/x").exit_code == 2
 
 
 def test_stories_list_and_show(env: Database) -> None:

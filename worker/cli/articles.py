@@ -16,15 +16,18 @@ def articles_group() -> None:
 
 
 @articles_group.command("show")
-@click.argument("article_id", type=int, metavar="ID")
+@click.argument("article", metavar="ID|URL")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_context
-def articles_show(ctx: Context, article_id: int, as_json: bool) -> None:
-    """An article's metadata, the feeds and addresses it was seen under, its duplicates and story."""
+def articles_show(ctx: Context, article: str, as_json: bool) -> None:
+    """An article's metadata, the feeds and addresses it was seen under, its duplicates and story.
+
+    ARTICLE is its id or any address it was seen under.
+    """
     db = ctx.database()
     try:
         with db.reader() as session:
-            detail = queries.article_detail(session, article_id)
+            detail = queries.article_detail(session, queries.find_article_id(session, article))
     except queries.ArticleNotFound as exc:
         fail(str(exc))
     if as_json:
