@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from storage.models import Article, ArticleUrl, Entry, Feed, FetchLog, ReingestItem, ReingestRun, Story
@@ -208,7 +208,7 @@ def stats(session: Session, now: datetime) -> Stats:
     def count(*where: ColumnElement[bool], model: Any = Article) -> int:
         return int(session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
 
-    pending = and_(Entry.state == "pending")
+    pending = Entry.state == "pending"
     return Stats(
         feeds_total=sum(by_status.values()),
         feeds_by_status=by_status,
