@@ -195,3 +195,36 @@ class FetchLog(Base):
 
 
 Index("ix_fetch_log_feed_started", FetchLog.feed_id, FetchLog.started_at)
+
+
+class ReingestRun(Base):
+    """One ``newsworker reingest``: what was selected and how far it got (any process can read it)."""
+
+    __tablename__ = "reingest_runs"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    selection: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the selectors, for `reingest status`
+    mode: Mapped[str] = mapped_column(String(16))  # inline | celery
+    refetch_feeds: Mapped[bool] = mapped_column(Boolean, default=False)
+    # selecting | enqueuing | running | done | interrupted
+    status: Mapped[str] = mapped_column(String(16), default="selecting")
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    enqueued: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column()
+
+
+class ReingestItem(Base):
+    """One article of a run; its state moves once from pending to done/failed/cancelled."""
+
+    __tablename__ = "reingest_items"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("reingest_runs.id", ondelete="CASCADE"), primary_key=True)
+    article_id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending | done | failed | cancelled
+    outcome: Mapped[str | None] = mapped_column(String(16))  # changed | updated | unchanged | missing
+    error: Mapped[str | None] = mapped_column(Text)
+    finished_at: Mapped[datetime | None] = mapped_column()
+
+
+Index("ix_reingest_items_run_state", ReingestItem.run_id, ReingestItem.state)

@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 from storage.dedupe_index import ArticleColumns, SqlDuplicateIndex, dedupe_and_store, dedupe_existing
 from storage.models import Article, ArticleUrl, Entry, Feed, FetchLog, Story, article_bands
 from storage.upsert import insert_ignore, insert_ignore_returning_id
-from worker.clock import isoformat_utc
 from worker.dedupe import ORIGINAL, DuplicateVerdict, fingerprint
 from worker.extract import FeedHints, NormalisedArticle
 from worker.feeds import ParsedEntry
@@ -415,8 +414,11 @@ def refetch_source(session: Session, article_id: int) -> RefetchSource | None:
     article = session.get(Article, article_id)
     if article is None:
         return None
-    entry = session.scalar(
-        select(Entry).where(Entry.article_id == article_id, Entry.feed_id.is_not(None)).order_by(Entry.id).limit(1)
+    entry = session.scalar(  # the feed's latest version of the entry
+        select(Entry)
+        .where(Entry.article_id == article_id, Entry.feed_id.is_not(None))
+        .order_by(Entry.last_seen_at.desc(), Entry.id.desc())
+        .limit(1)
     )
     feed_html = entry.content_html if entry else None
     if not feed_html and article.content_source != "page":
@@ -501,49 +503,6 @@ def mark_processed(session: Session, article_id: int, now: datetime) -> None:
 
 
 # ---------------------------------------------------------------- reading
-
-
-def export_rows(session: Session, *, batch_size: int = 500) -> Iterator[dict[str, Any]]:
-    """Articles in id order as export dicts, read in keyset pages (constant memory)."""
-    last_id = 0
-    while True:
-        articles = list(
-            session.scalars(select(Article).where(Article.id > last_id).order_by(Article.id).limit(batch_size))
-        )
-        if not articles:
-            return
-        ids = [a.id for a in articles]
-        urls: dict[int, list[str]] = {i: [] for i in ids}
-        for url, article_id in session.execute(
-            select(ArticleUrl.url, ArticleUrl.article_id).where(ArticleUrl.article_id.in_(ids)).order_by(ArticleUrl.url)
-        ):
-            urls[article_id].append(url)
-        sources: dict[int, list[str]] = {i: [] for i in ids}
-        rows = session.execute(
-            select(Entry.article_id, Entry.source, Feed.url)
-            .outerjoin(Feed, Feed.id == Entry.feed_id)
-            .where(Entry.article_id.in_(ids))
-            .order_by(Entry.id)
-        )
-        for owner_id, source, feed_url in rows:
-            name = feed_url or source.removeprefix("import:")
-            if owner_id is not None and name not in sources[owner_id]:
-                sources[owner_id].append(name)
-        for article in articles:
-            yield {
-                "id": article.id,
-                "url": article.url,
-                "urls": urls[article.id] or [article.url],
-                "title": article.title,
-                "text": article.text,
-                "published_at": isoformat_utc(article.published_at),
-                "language": article.language,
-                "duplicate_of": article.duplicate_of,
-                "story_id": article.story_id,
-                "sources": sources[article.id],
-            }
-        last_id = ids[-1]
-        session.expunge_all()
 
 
 def counts(session: Session) -> dict[str, int]:

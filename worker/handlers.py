@@ -122,20 +122,41 @@ def ingest_entry(rt: Runtime, entry_id: int) -> int | None:
     return stored.article_id
 
 
-def refetch_article(rt: Runtime, article_id: int, *, force: bool = False) -> bool:
+@dataclass(frozen=True)
+class RefetchOutcome:
+    """What a page refetch did: ``changed`` (new text stored), ``unchanged``,
+    ``kept`` (the page failed; the stored version stays), ``failed`` (nothing
+    usable to rebuild from; stored version kept), ``missing`` or ``skipped``."""
+
+    outcome: str
+    error: str | None = None
+
+    @property
+    def changed(self) -> bool:
+        return self.outcome == "changed"
+
+
+def refetch_article(
+    rt: Runtime, article_id: int, *, force: bool = False, enqueue_processing: bool = True
+) -> RefetchOutcome:
     """Fetch an article's page again (after a failure, or for re-ingest) and update it in place.
 
-    Returns True when the stored text changed; processing then runs again.
+    The row keeps its id, addresses and sightings; a changed text records the
+    previous hash and re-runs dedupe, then processing (story linking) runs again.
     """
     with rt.db.transaction() as session:
         source = repo.refetch_source(session, article_id)
-    if source is None or (not force and source.content_source == "page"):
-        return False
+    if source is None:
+        return RefetchOutcome("missing")
+    if not force and source.content_source == "page":
+        return RefetchOutcome("skipped")
     page = articles.fetch_article(
         rt.fetcher, url=source.url, title=source.title, feed_html=source.feed_html, hints=source.hints
     )
     now = utcnow()
     attempts = source.fetch_attempts + 1
+    if not page.article.text:
+        return RefetchOutcome("failed", f"re-normalised text is empty ({page.error}); the stored version was kept")
     if page.from_page:
         retry_at = None
     elif attempts >= articles.MAX_PAGE_ATTEMPTS and not force:
@@ -152,9 +173,19 @@ def refetch_article(rt: Runtime, article_id: int, *, force: bool = False) -> boo
             next_fetch_at=retry_at,
             now=now,
         )
-        if changed:
+        if changed and enqueue_processing:
             after_commit(session, lambda: rt.dispatcher.send(PROCESS_ARTICLE, article_id))
-    return changed
+    if changed:
+        return RefetchOutcome("changed", page.error)
+    return RefetchOutcome("unchanged" if page.from_page else "kept", page.error)
+
+
+def reingest_article(rt: Runtime, article_id: int) -> RefetchOutcome:
+    """Re-ingest: refetch and re-normalise in place, then re-run dedupe and story linking."""
+    result = refetch_article(rt, article_id, force=True, enqueue_processing=False)
+    if result.outcome != "missing":
+        process_article(rt, article_id)
+    return result
 
 
 def process_article(rt: Runtime, article_id: int) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from storage import repo
+from storage import queries
 from storage.db import Database
 from worker import handlers
 from worker.imports import parse_import_line
@@ -50,7 +50,7 @@ def test_copies_point_to_the_first_seen_original_and_different_reports_do_not(rt
     again = _import(rt, "https://en.minanews.net/assad-asylum?utm_source=twitter", story)
     assert again == original
     with rt.db.reader() as session:
-        rows = {row["id"]: row for row in repo.export_rows(session)}
+        rows = {row["id"]: row for row in queries.export_rows(session)}
     assert rows[original]["duplicate_of"] is None
     assert rows[mirror]["duplicate_of"] == original
     assert rows[wire]["duplicate_of"] == original

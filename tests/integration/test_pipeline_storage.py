@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from storage import repo
+from storage import queries, repo
 from storage.db import Database
 from storage.models import Article, ArticleUrl, Entry, Feed, FetchLog
 from tests.support.httpserver import LocalHTTPServer, Reply
@@ -166,7 +166,7 @@ def test_import_item_goes_through_the_same_store(runtime: tuple[Runtime, LocalDi
     _drain(rt, dispatcher)
     assert first.created and not again.created and first.article_id == again.article_id
     with rt.db.reader() as session:
-        rows = list(repo.export_rows(session))
+        rows = list(queries.export_rows(session))
     assert rows == [
         {
             "id": first.article_id,

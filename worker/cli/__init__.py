@@ -1,0 +1,62 @@
+"""The ``newsworker`` command: the same handlers the Celery tasks call.
+
+One module per command group; this package puts them under one click group.
+Exit codes: 0 success, 1 the work ran but something failed (bad import lines,
+failed re-ingests), 2 the command could not run (bad settings, unknown id,
+schema missing — the message says what to do), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import click
+
+from worker.cli.admin import config_command, db_group
+from worker.cli.articles import articles_group
+from worker.cli.common import CONTEXT_SETTINGS, Context, fail
+from worker.cli.feeds import feeds_group
+from worker.cli.reingest import reingest_group
+from worker.cli.run import beat_command, run_command, worker_command
+from worker.cli.stats import stats_command
+from worker.cli.stories import stories_group
+from worker.cli.transfer import export_command, import_command
+from worker.opml import FeedSpec
+from worker.settings import SettingsError, load_settings
+
+
+@click.group(context_settings=CONTEXT_SETTINGS)
+@click.version_option(package_name="newsworker")
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """newsworker: poll news feeds, normalise, deduplicate and link articles.
+
+    Run `newsworker COMMAND --help` for each command. Exit codes: 0 ok, 1 some
+    items failed, 2 could not run (the message says what to do), 130 interrupted.
+    """
+    try:
+        ctx.obj = Context(load_settings())
+    except SettingsError as exc:
+        fail(str(exc))
+
+
+for _command in (
+    config_command,
+    db_group,
+    feeds_group,
+    articles_group,
+    stories_group,
+    reingest_group,
+    stats_command,
+    import_command,
+    export_command,
+    run_command,
+    worker_command,
+    beat_command,
+):
+    cli.add_command(_command)
+
+
+def main() -> None:
+    cli(prog_name="newsworker")
+
+
+__all__ = ["FeedSpec", "cli", "main"]

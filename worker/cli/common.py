@@ -1,0 +1,201 @@
+"""What every command shares: settings context, consoles, exit codes, errors, dates, JSON."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import sys
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any, NoReturn
+
+import click
+from rich.console import Console
+from sqlalchemy.exc import OperationalError as DBOperationalError
+
+from storage.db import Database
+from storage.schema import SchemaOutOfDate, ensure_current, upgrade
+from worker import handlers
+from worker.clock import isoformat_utc, utcnow
+from worker.imports import ImportLineError, parse_published
+from worker.runtime import INGEST_ENTRY, POLL_FEED, PROCESS_ARTICLE, REFETCH_ARTICLE, LocalDispatcher, Runtime
+from worker.settings import Settings
+
+console = Console()
+err_console = Console(stderr=True)
+
+EXIT_OK = 0
+EXIT_FAILED = 1  # the command ran, but some items failed
+EXIT_USAGE = 2  # the command could not run: the message says what to do
+EXIT_INTERRUPTED = 130
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 110}
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    sys.exit(code)
+
+
+def note(message: str) -> None:
+    err_console.print(message, highlight=False, soft_wrap=True)
+
+
+@dataclass
+class Context:
+    settings: Settings
+
+    def database(self, *, auto_upgrade: bool = False) -> Database:
+        db = Database(self.settings.database_url)
+        try:
+            if auto_upgrade and self.settings.database_url.startswith("sqlite"):
+                upgrade(db.engine, db.url)
+            ensure_current(db.engine)
+        except SchemaOutOfDate as exc:
+            fail(str(exc))
+        except DBOperationalError as exc:
+            fail(f"cannot open the database {self.settings.masked()['database_url']}: {exc.orig}")
+        return db
+
+    def runtime(self, *, auto_upgrade: bool = False) -> tuple[Runtime, LocalDispatcher]:
+        dispatcher = LocalDispatcher()
+        db = self.database(auto_upgrade=auto_upgrade)
+        db.dispose()
+        return Runtime.build(self.settings, dispatcher), dispatcher
+
+
+pass_context = click.make_pass_decorator(Context)
+
+
+def local_handlers(rt: Runtime, stats: Counter[str] | None = None) -> dict[str, Callable[..., object]]:
+    """Embedded mode: what each task name runs in this process."""
+    counter: Counter[str] = stats if stats is not None else Counter()
+
+    def poll(feed_id: int, ignore_cache: bool = False) -> None:
+        record = handlers.poll_feed(rt, feed_id, ignore_cache=ignore_cache)
+        if record is None:
+            return
+        counter["feeds_polled"] += 1
+        counter["articles_seen"] += record.seen_entries
+        if record.outcome not in ("ok", "not_modified"):
+            counter["errors"] += 1
+
+    def ingest(entry_id: int) -> None:
+        article_id = handlers.ingest_entry(rt, entry_id)
+        counter["entries_ingested" if article_id else "entries_skipped"] += 1
+
+    def process(article_id: int) -> None:
+        handlers.process_article(rt, article_id)
+        counter["articles_new"] += 1
+
+    def refetch(article_id: int) -> None:
+        handlers.refetch_article(rt, article_id)
+
+    return {POLL_FEED: poll, INGEST_ENTRY: ingest, PROCESS_ARTICLE: process, REFETCH_ARTICLE: refetch}
+
+
+@contextmanager
+def interruptible(message: str = "interrupted: work committed so far is kept") -> Iterator[None]:
+    try:
+        yield
+    except KeyboardInterrupt:
+        note(message)
+        sys.exit(EXIT_INTERRUPTED)
+
+
+# ---------------------------------------------------------------- parameters
+
+_RELATIVE = re.compile(r"^(\d+)\s*([mhdw])$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+class DateParam(click.ParamType):  # type: ignore[type-arg]  # generic only from click 8.2
+    """``2024-05-01``, an ISO 8601 datetime, ``today``, or an age such as ``36h`` / ``7d`` / ``2w``."""
+
+    name = "DATE"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        text = str(value).strip().lower()
+        now = utcnow()
+        if text == "today":
+            return now.replace(hour=0, minute=0, second=0, microsecond=0)
+        if text == "yesterday":
+            return now.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
+        relative = _RELATIVE.match(text)
+        if relative:
+            return now - timedelta(**{_UNITS[relative.group(2)]: int(relative.group(1))})
+        try:
+            parsed = parse_published(str(value).strip())
+        except ImportLineError:
+            parsed = None
+        if parsed is None:
+            self.fail(
+                f"{value!r} is not a date: use 2024-05-01, 2024-05-01T12:00:00Z, today, or an age like 36h, 7d, 2w",
+                param,
+                ctx,
+            )
+        return parsed
+
+
+DATE = DateParam()
+
+
+# ---------------------------------------------------------------- output
+
+
+def jsonable(value: Any) -> Any:
+    """Dataclasses, datetimes and tuples as JSON-ready values (datetimes in ISO 8601 UTC)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, datetime):
+        return isoformat_utc(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def echo_json(value: Any) -> None:
+    click.echo(json.dumps(jsonable(value), ensure_ascii=False))
+
+
+def when(value: datetime | None, *, now: datetime | None = None) -> str:
+    """``2024-05-01 12:00:00Z (3h ago)`` for tables."""
+    if value is None:
+        return "-"
+    now = now or utcnow()
+    stamp = (isoformat_utc(value) or "")[:19].replace("T", " ") + "Z"
+    return f"{stamp} ({age(now - value)})"
+
+
+def age(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    future = seconds < 0
+    seconds = abs(seconds)
+    if seconds < 90:
+        text = f"{seconds}s"
+    elif seconds < 90 * 60:
+        text = f"{seconds // 60}m"
+    elif seconds < 48 * 3600:
+        text = f"{seconds // 3600}h"
+    else:
+        text = f"{seconds // 86400}d"
+    return f"in {text}" if future else f"{text} ago"
+
+
+def human_bytes(count: int) -> str:
+    size = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{count} B"
