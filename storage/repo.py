@@ -199,12 +199,15 @@ def _move_feed(session: Session, feed: Feed, new_url: str) -> None:
         feed.redirect_count = 0
 
 
+_MAX_URL = 2048
+
+
 def _record_entries(
     session: Session, feed_id: int, entries: Sequence[ParsedEntry], now: datetime, feed_url: str | None = None
 ) -> tuple[list[int], int]:
     source = feed_source(feed_id)
     keys = [e.entry_key for e in entries]
-    link_keys = [e.link_key for e in entries if e.link_key]
+    link_keys = [e.link_key for e in entries if e.link_key and len(e.link_key) <= _MAX_URL]
     known_keys: set[str] = set()
     known_links: set[str] = set()
     for chunk in _chunks(keys, 500):
@@ -229,8 +232,9 @@ def _record_entries(
             "feed_id": feed_id,
             "entry_key": e.entry_key,
             "guid": (e.guid or "")[:2048] or None,
-            "url": e.link,
-            "link_key": e.link_key,
+            # An address longer than the column is no address (PostgreSQL would refuse the row).
+            "url": e.link if e.link and len(e.link) <= _MAX_URL else None,
+            "link_key": e.link_key if e.link_key and len(e.link_key) <= _MAX_URL else None,
             "title": e.title,
             # Stored HTML only ever goes through the one sanitiser (feeds carry XSS too).
             "content_html": sanitize_html(e.content_html, e.link or feed_url) if e.content_html else None,

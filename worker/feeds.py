@@ -118,10 +118,15 @@ def _struct_to_datetime(value: time.struct_time | None) -> datetime | None:
         return None
 
 
+# C0/C1 control characters (whitespace aside) and non-characters: never text, and PostgreSQL
+# refuses NUL outright, which would make a feed unstorable. feedparser's loose parser keeps them.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
+
+
 def _clean(value: Any) -> str | None:
     if not isinstance(value, str):
         return None
-    stripped = " ".join(value.split())
+    stripped = " ".join(_CONTROL.sub("", value).split())
     return stripped or None
 
 

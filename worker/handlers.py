@@ -7,11 +7,13 @@ transaction, and enqueues the next step only after that commit.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from storage import feedstate, repo
@@ -95,9 +97,22 @@ def poll_feed(
     decision = schedule.decide(polling.schedule_input(outcome), state, rt.schedule, now, rt.rng)
     if decision.host_slowdown_until is not None:
         rt.fetcher.slow_down(target.url, decision.host_slowdown_until)
-    with rt.db.transaction() as session:
-        record = repo.record_poll(session, outcome, decision, now, poll_token=token)
-        _send_after_commit(rt, session, INGEST_ENTRY, record.new_entry_ids)
+    try:
+        with rt.db.transaction() as session:
+            record = repo.record_poll(session, outcome, decision, now, poll_token=token)
+            _send_after_commit(rt, session, INGEST_ENTRY, record.new_entry_ids)
+    except OperationalError:
+        _end_poll(rt, feed_id, token)  # the database is away: the task is retried
+        raise
+    except SQLAlchemyError as exc:
+        # The database refused what the feed carried: record that as this poll's failure, so
+        # the feed backs off visibly instead of being fetched again at every dispatch.
+        failed = dataclasses.replace(
+            outcome, kind="store_error", feed=None, error=f"cannot store the feed: {exc}"[:2000], error_reason="store"
+        )
+        decision = schedule.decide(polling.schedule_input(failed), state, rt.schedule, now, rt.rng)
+        with rt.db.transaction() as session:
+            record = repo.record_poll(session, failed, decision, now, poll_token=token)
     return record
 
 
