@@ -38,14 +38,15 @@ def begin_poll(
     ]
     if only_if_due:
         conditions.append(Feed.next_poll_at <= now)
-    result = session.execute(
+    # RETURNING the row puts it in the session, so reading the poll target costs no second query.
+    taken = session.scalars(
         update(Feed)
         .where(and_(*conditions))
         .values(poll_token=token, poll_started_at=now, lease_until=now + lease)
+        .returning(Feed)
         .execution_options(synchronize_session=False)
-    )
-    assert isinstance(result, CursorResult)
-    return result.rowcount == 1
+    ).all()
+    return len(taken) == 1
 
 
 def end_poll(session: Session, feed_id: int, token: str, *, next_poll_at: datetime | None = None) -> bool:
