@@ -94,5 +94,8 @@ beat_schedule = {
         "options": {"expires": _settings.dispatch_interval_seconds},
     }
 }
+# Exactly one beat sends: the scheduler holds a Redis lock it renews; a second beat
+# started by mistake (or as a hot standby) waits and takes over when the first dies.
+beat_scheduler = "tasks.beat:SingleBeatScheduler"
 timezone = "UTC"
 enable_utc = True

@@ -60,6 +60,10 @@ class Feed(Base):
     # Interval estimated from the feed's publishing rate; reused after 304s.
     base_interval_seconds: Mapped[int | None] = mapped_column(Integer)
     lease_until: Mapped[datetime | None] = mapped_column()
+    # Set while a poll runs (storage.feedstate.begin_poll): a second delivery of the
+    # poll task finds it taken and does nothing. Expires with lease_until.
+    poll_token: Mapped[str | None] = mapped_column(String(64))
+    poll_started_at: Mapped[datetime | None] = mapped_column()
     last_polled_at: Mapped[datetime | None] = mapped_column()
     last_success_at: Mapped[datetime | None] = mapped_column()
     consecutive_errors: Mapped[int] = mapped_column(Integer, default=0)

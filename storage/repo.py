@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from storage import feedstate
 from storage.dedupe_index import ArticleColumns, SqlDuplicateIndex, dedupe_and_store, dedupe_existing
 from storage.models import Article, ArticleUrl, Entry, Feed, FetchLog, Story, article_bands
 from storage.upsert import insert_ignore, insert_ignore_returning_id
@@ -18,6 +19,7 @@ from worker.dedupe import ORIGINAL, DuplicateVerdict, fingerprint
 from worker.extract import FeedHints, NormalisedArticle
 from worker.feeds import ParsedEntry
 from worker.polling import PollOutcome, PollTarget
+from worker.sanitize import sanitize_html
 from worker.schedule import FeedScheduleState, ScheduleDecision
 from worker.urls import InvalidURL, canonical_url, identity_url, site_of
 
@@ -125,15 +127,25 @@ class PollRecord:
     seen_entries: int
 
 
-def record_poll(session: Session, outcome: PollOutcome, decision: ScheduleDecision, now: datetime) -> PollRecord:
-    """Store what a poll found: new entries (idempotently), the fetch log line, the feed's schedule."""
+def record_poll(
+    session: Session,
+    outcome: PollOutcome,
+    decision: ScheduleDecision,
+    now: datetime,
+    *,
+    poll_token: str | None = None,
+) -> PollRecord:
+    """Store what a poll found: new entries (idempotently), the fetch log line, the feed's schedule.
+
+    ``poll_token`` is the lease taken by ``feedstate.begin_poll``; it is released here.
+    """
     feed = session.get(Feed, outcome.feed_id, with_for_update=session.get_bind().dialect.name == "postgresql")
     if feed is None:
         return PollRecord(outcome.feed_id, "feed_removed", (), 0)
     new_ids: list[int] = []
     seen = 0
     if outcome.feed is not None:
-        new_ids, seen = _record_entries(session, feed.id, outcome.feed.entries, now)
+        new_ids, seen = _record_entries(session, feed.id, outcome.feed.entries, now, outcome.final_url or feed.url)
         if outcome.feed.title and not feed.title:
             feed.title = outcome.feed.title[:512]
         if outcome.feed.site_url and not feed.site_url:
@@ -143,7 +155,7 @@ def record_poll(session: Session, outcome: PollOutcome, decision: ScheduleDecisi
         feed.last_modified = outcome.last_modified
     state = decision.state
     feed.last_polled_at = now
-    feed.lease_until = None
+    feedstate.release_if_owner(feed, poll_token)
     feed.next_poll_at = decision.next_poll_at or now
     feed.poll_interval_seconds = int(decision.interval.total_seconds())
     feed.status = decision.status
@@ -187,12 +199,15 @@ def _move_feed(session: Session, feed: Feed, new_url: str) -> None:
         feed.redirect_count = 0
 
 
+_MAX_URL = 2048
+
+
 def _record_entries(
-    session: Session, feed_id: int, entries: Sequence[ParsedEntry], now: datetime
+    session: Session, feed_id: int, entries: Sequence[ParsedEntry], now: datetime, feed_url: str | None = None
 ) -> tuple[list[int], int]:
     source = feed_source(feed_id)
     keys = [e.entry_key for e in entries]
-    link_keys = [e.link_key for e in entries if e.link_key]
+    link_keys = [e.link_key for e in entries if e.link_key and len(e.link_key) <= _MAX_URL]
     known_keys: set[str] = set()
     known_links: set[str] = set()
     for chunk in _chunks(keys, 500):
@@ -217,10 +232,12 @@ def _record_entries(
             "feed_id": feed_id,
             "entry_key": e.entry_key,
             "guid": (e.guid or "")[:2048] or None,
-            "url": e.link,
-            "link_key": e.link_key,
+            # An address longer than the column is no address (PostgreSQL would refuse the row).
+            "url": e.link if e.link and len(e.link) <= _MAX_URL else None,
+            "link_key": e.link_key if e.link_key and len(e.link_key) <= _MAX_URL else None,
             "title": e.title,
-            "content_html": e.content_html,
+            # Stored HTML only ever goes through the one sanitiser (feeds carry XSS too).
+            "content_html": sanitize_html(e.content_html, e.link or feed_url) if e.content_html else None,
             "authors": list(e.authors),
             "published_at": e.published_at,
             "updated_at": e.updated_at,

@@ -42,9 +42,12 @@ def dispatch_due_feeds() -> dict[str, int]:
 
 
 @app.task(name="newsworker.poll_feed", bind=True, **_RETRY)
-def poll_feed(self: Task, feed_id: int, ignore_cache: bool = False) -> PollRecord | None:
+def poll_feed(self: Task, feed_id: int, ignore_cache: bool = False, force: bool = False) -> PollRecord | None:
+    # Only a due feed is polled: a duplicate delivered after the poll finished does nothing
+    # (one running concurrently finds the poll lease taken). A busy host defers the feed in
+    # the database instead of raising HostBusy.
     with _retry_when_host_busy(self):
-        return handlers.poll_feed(runtime(), feed_id, ignore_cache=ignore_cache)
+        return handlers.poll_feed(runtime(), feed_id, ignore_cache=ignore_cache, only_if_due=not force)
 
 
 @app.task(name="newsworker.ingest_entry", bind=True, **_RETRY)

@@ -59,8 +59,43 @@ class ParsedFeed:
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
+_XML_ENCODING = re.compile(rb"""<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._:-]{1,40})["']""")
+# Encodings in which "<!ENTITY" is spelled with the same bytes as in ASCII: scanning the raw
+# bytes is enough. Anything else (UTF-16/32, UTF-7, EBCDIC…) is decoded and scanned as text,
+# or a declaration could hide from the byte scan and reach the parser.
+_ASCII_TRANSPARENT = re.compile(
+    r"^(utf[-_]?8(-sig)?|(us[-_]?)?ascii|latin[-_]?\d*|iso[-_]?8859[-_]\d+|(cp|windows-)125\d|koi8.*)$"
+)
+
+
+def _scan_views(body: bytes) -> list[bytes]:
+    """The document as bytes to scan: raw, plus UTF-8 re-encodings for non-ASCII-transparent encodings."""
+    views = [body]
+    head = body[:_PROLOG_LIMIT]
+    names: list[str] = []
+    if b"\x00" in head[:4] or head.startswith((b"\xfe\xff", b"\xff\xfe")):
+        names += ["utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"]
+    if head.startswith(b"\x4c\x6f\xa7\x94"):  # "<?xm" in EBCDIC
+        names.append("cp037")
+    declared = _XML_ENCODING.search(head)
+    if declared and not _ASCII_TRANSPARENT.match(declared.group(1).decode("ascii").lower()):
+        names.append(declared.group(1).decode("ascii"))
+    for name in names:
+        try:
+            views.append(body.decode(name, errors="replace").encode("utf-8"))
+        except LookupError:  # an encoding Python does not know: feedparser cannot use it either
+            continue
+    return views
+
+
 def check_xml_safety(body: bytes) -> None:
-    """Refuse entity declarations and DTD internal subsets (billion laughs, quadratic blow-up)."""
+    """Refuse entity declarations and DTD internal subsets (billion laughs, quadratic blow-up),
+    in whatever encoding the document is written."""
+    for view in _scan_views(body):
+        _check_view(view)
+
+
+def _check_view(body: bytes) -> None:
     if _ENTITY.search(body):
         raise FeedParseError("feed declares XML entities (<!ENTITY>): refused as a possible entity bomb")
     doctype = _DOCTYPE.search(body, 0, _PROLOG_LIMIT)
@@ -83,10 +118,15 @@ def _struct_to_datetime(value: time.struct_time | None) -> datetime | None:
         return None
 
 
+# C0/C1 control characters (whitespace aside) and non-characters: never text, and PostgreSQL
+# refuses NUL outright, which would make a feed unstorable. feedparser's loose parser keeps them.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
+
+
 def _clean(value: Any) -> str | None:
     if not isinstance(value, str):
         return None
-    stripped = " ".join(value.split())
+    stripped = " ".join(_CONTROL.sub("", value).split())
     return stripped or None
 
 
@@ -193,8 +233,9 @@ def parse_feed(body: bytes, *, url: str, content_type: str | None = None) -> Par
             )
         )
 
-    guid_mode = "link" if _guids_broken([g for g, _ in raw]) else "guid"
-    if guid_mode == "link":
+    guids = [g for g, _ in raw]
+    guid_mode = "link" if not any(guids) or _guids_broken(guids) else "guid"
+    if guid_mode == "link" and any(guids):  # a feed without any GUID is not broken, just plain
         warnings.append("more than 5% of GUIDs are empty or repeated: entries are identified by link")
     entries: list[ParsedEntry] = []
     seen: set[str] = set()

@@ -7,18 +7,22 @@ transaction, and enqueues the next step only after that commit.
 
 from __future__ import annotations
 
+import dataclasses
 import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from storage import repo
+from storage import feedstate, repo
 from storage.db import after_commit
 from worker import articles, metrics, polling, schedule
 from worker.clock import utcnow
 from worker.extract import FeedHints, article_from_content
+from worker.hostlimits import HostBusy
 from worker.imports import ImportItem
 from worker.runtime import INGEST_ENTRY, POLL_FEED, PROCESS_ARTICLE, REFETCH_ARTICLE, Runtime
 from worker.urls import InvalidURL
@@ -61,23 +65,62 @@ def dispatch_due_feeds(rt: Runtime) -> DispatchSummary:
     return DispatchSummary(len(feed_ids), len(stale), len(refetch))
 
 
-def poll_feed(rt: Runtime, feed_id: int, *, ignore_cache: bool = False) -> repo.PollRecord | None:
-    """Fetch and parse one feed, record new entries, schedule the next poll."""
+def poll_feed(
+    rt: Runtime, feed_id: int, *, ignore_cache: bool = False, only_if_due: bool = False
+) -> repo.PollRecord | None:
+    """Fetch and parse one feed, record new entries, schedule the next poll.
+
+    Returns None without fetching when another poll of the feed is running (a
+    task delivered twice), when ``only_if_due`` and the feed is not due (a late
+    duplicate; the Celery task sets it), or when the feed's host is being slowed
+    down and has no request slot: the feed is then deferred in the database
+    (the schedule lives there), not parked in the broker.
+    """
+    token = uuid.uuid4().hex
     with rt.db.transaction() as session:
+        if not feedstate.begin_poll(session, feed_id, token, utcnow(), lease=POLL_LEASE, only_if_due=only_if_due):
+            return None
         target = repo.poll_target(session, feed_id, ignore_cache=ignore_cache)
         state = repo.schedule_state(session, feed_id)
     if target is None or state is None:
+        _end_poll(rt, feed_id, token)
         return None
-    outcome = polling.poll(rt.fetcher, target)
+    try:
+        outcome = polling.poll(rt.fetcher, target)
+    except HostBusy as busy:
+        _end_poll(rt, feed_id, token, defer=timedelta(seconds=max(1.0, busy.retry_after_seconds)))
+        return None
+    except BaseException:
+        # Soft time limit, worker shutdown, a bug: free the feed for the retry at once.
+        _end_poll(rt, feed_id, token)
+        raise
     now = utcnow()
     decision = schedule.decide(polling.schedule_input(outcome), state, rt.schedule, now, rt.rng)
     if decision.host_slowdown_until is not None:
         rt.fetcher.slow_down(target.url, decision.host_slowdown_until)
-    with rt.db.transaction() as session:
-        record = repo.record_poll(session, outcome, decision, now)
-        _send_after_commit(rt, session, INGEST_ENTRY, record.new_entry_ids)
+    try:
+        with rt.db.transaction() as session:
+            record = repo.record_poll(session, outcome, decision, now, poll_token=token)
+            _send_after_commit(rt, session, INGEST_ENTRY, record.new_entry_ids)
+    except OperationalError:
+        _end_poll(rt, feed_id, token)  # the database is away: the task is retried
+        raise
+    except SQLAlchemyError as exc:
+        # The database refused what the feed carried: record that as this poll's failure, so
+        # the feed backs off visibly instead of being fetched again at every dispatch.
+        failed = dataclasses.replace(
+            outcome, kind="store_error", feed=None, error=f"cannot store the feed: {exc}"[:2000], error_reason="store"
+        )
+        decision = schedule.decide(polling.schedule_input(failed), state, rt.schedule, now, rt.rng)
+        with rt.db.transaction() as session:
+            record = repo.record_poll(session, failed, decision, now, poll_token=token)
     metrics.observe_poll(record.outcome, outcome.duration_ms / 1000)
     return record
+
+
+def _end_poll(rt: Runtime, feed_id: int, token: str, *, defer: timedelta | None = None) -> None:
+    with rt.db.transaction() as session:
+        feedstate.end_poll(session, feed_id, token, next_poll_at=utcnow() + defer if defer is not None else None)
 
 
 def ingest_entry(rt: Runtime, entry_id: int) -> int | None:

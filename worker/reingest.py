@@ -110,7 +110,7 @@ def refetch_feeds(rt: Runtime, feed_ids: Sequence[int], *, inline: bool) -> None
         if inline:
             handlers.poll_feed(rt, feed_id, ignore_cache=True)
         else:
-            rt.dispatcher.send(POLL_FEED, feed_id, True)
+            rt.dispatcher.send(POLL_FEED, feed_id, True, True)  # ignore_cache, force (not due yet)
 
 
 # Item outcomes are written in groups: one commit per group instead of one per article.

@@ -67,6 +67,9 @@ def fetch_policy(settings: Settings) -> FetchPolicy:
         connect_timeout=settings.connect_timeout_seconds,
         read_timeout=settings.read_timeout_seconds,
         user_agent=settings.user_agent,
+        allowed_networks=settings.allowed_network_list,
+        dns_cache_seconds=settings.dns_cache_seconds,
+        ca_bundle=settings.ca_bundle,
     )
 
 
@@ -97,6 +100,7 @@ def host_limiter(settings: Settings) -> HostLimiter | None:
         redis.Redis.from_url(url),
         HostLimit(max_concurrent=settings.host_max_concurrency, per_minute=settings.host_requests_per_minute),
         overrides,
+        prefix=settings.redis_key_prefix,
     )
 
 

@@ -7,8 +7,10 @@ prints them with secrets masked.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
@@ -69,6 +71,30 @@ class Settings(BaseSettings):
     )
     failing_after_seconds: int = Field(
         default=86400, ge=0, description="A feed failing for longer than this is marked 'failing'."
+    )
+    allowed_networks: str = Field(
+        default="",
+        description=(
+            "Comma-separated CIDRs fetched even though they are not public (an intranet feed server), "
+            "e.g. 10.1.2.0/24,fd00:1::/64; everything else private stays refused."
+        ),
+    )
+    ca_bundle: str | None = Field(
+        default=None,
+        description="PEM file of extra trusted CAs for https (intranet feeds); unset: the system store.",
+    )
+    dns_cache_seconds: float = Field(
+        default=60.0, ge=0, description="How long a resolved and checked address is reused; 0 resolves every time."
+    )
+    redis_key_prefix: str = Field(
+        default="newsworker:",
+        min_length=1,
+        description="Prefix of every Redis key newsworker writes (host limits, beat lock).",
+    )
+    beat_lock_seconds: int = Field(
+        default=60,
+        ge=2,
+        description="Single-beat lock lifetime: a standby beat takes over this long after the active one died.",
     )
     host_max_concurrency: int = Field(
         default=2, ge=1, description="Concurrent requests per host, shared by all workers."
@@ -133,6 +159,28 @@ class Settings(BaseSettings):
             raise ValueError("only redis:// or rediss:// brokers are supported")
         return value
 
+    @field_validator("allowed_networks")
+    @classmethod
+    def _check_networks(cls, value: str) -> str:
+        networks = []
+        for part in value.split(","):
+            if part.strip():
+                try:
+                    networks.append(str(ipaddress.ip_network(part.strip(), strict=False)))
+                except ValueError as exc:
+                    raise ValueError(f"not a network in CIDR notation: {part.strip()!r} ({exc})") from None
+        return ",".join(networks)
+
+    @field_validator("ca_bundle", mode="before")
+    @classmethod
+    def _check_ca_bundle(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if not value.strip():
+                return None
+            if not Path(value).is_file():
+                raise ValueError(f"no such file: {value}")
+        return value
+
     @field_validator("host_overrides", mode="before")
     @classmethod
     def _parse_overrides(cls, value: Any) -> Any:
@@ -148,6 +196,11 @@ class Settings(BaseSettings):
     @property
     def effective_redis_url(self) -> str | None:
         return self.redis_url or self.broker_url
+
+    @property
+    def allowed_network_list(self) -> tuple[str, ...]:
+        """``allowed_networks`` as the CIDR tuple the fetch policy takes."""
+        return tuple(n for n in self.allowed_networks.split(",") if n)
 
     def masked(self) -> dict[str, Any]:
         """Settings as a dict with passwords in URLs replaced by ``***``."""

@@ -75,8 +75,8 @@ def local_handlers(rt: Runtime, stats: Counter[str] | None = None) -> dict[str, 
     """Embedded mode: what each task name runs in this process."""
     counter: Counter[str] = stats if stats is not None else Counter()
 
-    def poll(feed_id: int, ignore_cache: bool = False) -> None:
-        record = handlers.poll_feed(rt, feed_id, ignore_cache=ignore_cache)
+    def poll(feed_id: int, ignore_cache: bool = False, force: bool = False) -> None:
+        record = handlers.poll_feed(rt, feed_id, ignore_cache=ignore_cache, only_if_due=not force)
         if record is None:
             return
         counter["feeds_polled"] += 1
