@@ -1,0 +1,821 @@
+"""Article pages (or a feed entry's own content) into clean, normalised articles.
+
+trafilatura finds the main block of the page (fast mode, no comments). On top of it
+this module adds what a news pipeline knows and a generic extractor does not:
+metadata read cheaply from the same parsed tree (JSON-LD and ``<meta>``), titles
+without site-name suffixes, cleaned bylines, dates in UTC with the publisher's
+calendar day kept, wire datelines and agencies, boilerplate that survives
+extraction (inserts, repeated captions, desk codes, agency footers), charset
+repair, language detection and a page-kind check so that listings, forums and
+shops are flagged instead of stored as articles.
+
+Decision on datelines: the prefix (``WASHINGTON (Reuters) -``) is parsed into
+``dateline``/``agency`` and removed from ``text``; the story's first sentence is
+kept intact. Syndicated copies of one story then start with the same words.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from copy import copy
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import ftfy
+import py3langid
+from charset_normalizer import from_bytes
+from htmldate import find_date
+from lxml import etree
+from lxml.html import HtmlElement
+from trafilatura import bare_extraction
+from trafilatura.htmlprocessing import convert_to_html
+from trafilatura.utils import load_html
+from trafilatura.xml import xmltotxt
+
+from worker.pagemeta import (
+    ARTICLE_TYPES,
+    PageDate,
+    PageMeta,
+    jsonld_names,
+    page_dates,
+    parse_iso_datetime,
+    read_page_meta,
+    squash,
+)
+from worker.sanitize import sanitize_html
+from worker.textclean import (
+    CleanedText,
+    clean_paragraphs,
+    normalise_unicode,
+    paragraphs_of,
+)
+from worker.textclean import clean_text as _clean_text
+from worker.urls import InvalidURL, canonical_url, site_of
+
+PAGE_KINDS = ("article", "listing", "forum", "product", "other", "empty")
+
+
+@dataclass(frozen=True)
+class FeedHints:
+    """What the feed said about the entry; preferred for metadata when present."""
+
+    title: str | None = None
+    authors: tuple[str, ...] = ()
+    published_at: datetime | None = None  # aware UTC
+    updated_at: datetime | None = None
+    content_html: str | None = None  # entry content/summary, raw (unsanitised)
+    language: str | None = None
+
+
+@dataclass(frozen=True)
+class NormalisedArticle:
+    url: str
+    title: str | None
+    text: str
+    html: str
+    authors: tuple[str, ...]
+    published_at: datetime | None
+    updated_at: datetime | None
+    language: str | None
+    image_url: str | None
+    dateline: str | None
+    agency: str | None
+    word_count: int
+    page_kind: str
+    source: str
+    warnings: tuple[str, ...]
+    # The publisher's calendar day of publication as printed (before conversion to UTC).
+    published_date: date | None = None
+    site_name: str | None = None
+    description: str | None = None
+
+    @property
+    def is_article(self) -> bool:
+        return self.page_kind == "article" and self.word_count > 0
+
+
+# ---------------------------------------------------------------- decoding
+
+_META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([A-Za-z0-9_:.-]+)""", re.I)
+_CT_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9_:.-]+)", re.I)
+_MOJIBAKE = re.compile("[ÂÃ][\u0080-\u00bf]|â€[\u0080-\u00bf™œ˜“”¦]|Ã[©¨¢ª«®¶¼]|ï»¿")
+# WHATWG: these labels mean windows-1252 in browsers.
+_ALIASES = {"iso-8859-1": "cp1252", "latin1": "cp1252", "latin-1": "cp1252", "us-ascii": "cp1252",
+            "ascii": "cp1252", "iso8859-1": "cp1252", "x-sjis": "shift_jis", "gb2312": "gb18030",
+            "gbk": "gb18030"}  # fmt: skip
+
+
+def _codec(label: str | None) -> str | None:
+    if not label:
+        return None
+    label = label.strip().lower()
+    label = _ALIASES.get(label, label)
+    try:
+        import codecs
+
+        return codecs.lookup(label).name
+    except LookupError:
+        return None
+
+
+def decode_body(body: bytes, content_type: str | None = None) -> tuple[str, list[str]]:
+    """Bytes to text, trusting valid UTF-8 over a declared charset that contradicts it."""
+    warnings: list[str] = []
+    for bom, codec in ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be")):
+        if body.startswith(bom):
+            return body[len(bom) :].decode(codec, errors="replace"), warnings
+    declared = None
+    if content_type and (m := _CT_CHARSET.search(content_type)):
+        declared = _codec(m.group(1))
+    if declared is None and (m2 := _META_CHARSET.search(body[:4096])):
+        declared = _codec(m2.group(1).decode("ascii", "replace"))
+    try:
+        text = body.decode("utf-8")
+        if declared not in (None, "utf-8") and not body.isascii():
+            warnings.append("charset_repaired")  # declared something else, but it is UTF-8
+    except UnicodeDecodeError:
+        text = None  # type: ignore[assignment]
+        if declared and declared != "utf-8":
+            try:
+                text = body.decode(declared)
+            except UnicodeDecodeError:
+                text = None  # type: ignore[assignment]
+        if text is None:
+            guess = from_bytes(body[:200_000]).best()
+            encoding = guess.encoding if guess is not None else "cp1252"
+            text = body.decode(encoding, errors="replace")
+            warnings.append("charset_repaired")
+    if _MOJIBAKE.search(text):
+        fixed = ftfy.fix_encoding(text)
+        if fixed != text:
+            text = fixed
+            warnings.append("mojibake_repaired")
+    return text, warnings
+
+
+# ---------------------------------------------------------------- titles
+
+_TITLE_SEP = re.compile(r"\s+(?:[|–—~·•»:]|-{1,2}|::|/)\s+|\s*\|\s*|\s*[»›]\s*")
+_NONWORD = re.compile(r"[\W_]+")
+
+
+def _key(text: str) -> str:
+    return _NONWORD.sub("", unicodedata.normalize("NFKC", text).casefold())
+
+
+def _site_keys(site_names: list[str], url: str) -> set[str]:
+    keys = {_key(n) for n in site_names if n and len(_key(n)) >= 3}
+    host = site_of(url)
+    if host:
+        labels = host.split(".")
+        keys.add(_key(host))
+        # "nytimes" for www.nytimes.com, "bbc" for bbc.co.uk
+        core = [label for label in labels if label not in _HOST_NOISE and len(label) >= 3]
+        if core:
+            keys.add(_key(core[0] if len(core) == 1 else core[-1]))
+            keys.update(_key(c) for c in core)
+    return {k for k in keys if k}
+
+
+_HOST_NOISE = frozenset({"www", "com", "org", "net", "co", "uk", "news", "blog", "en", "de", "fr",
+                         "edu", "gov", "au", "ca", "in", "io", "info", "us", "m", "amp", "mobile"})  # fmt: skip
+
+
+def _is_site_part(part: str, keys: set[str]) -> bool:
+    k = _key(part)
+    if not k:
+        return True
+    for site in keys:
+        if k == site or (len(site) >= 4 and (k.startswith(site) or k.endswith(site)) and len(part.split()) <= 6):
+            return True
+        if len(k) >= 4 and site.startswith(k) and len(part.split()) <= 4:
+            return True
+    return False
+
+
+def clean_title(raw: str | None, *, site_names: list[str], url: str, h1: list[str]) -> str | None:
+    """Strip "Title | Site", "Title - Site", "Site: Title" using what we know of the site."""
+    if not raw:
+        return None
+    title = squash(normalise_unicode(raw))
+    if not title:
+        return None
+    h1_keys = {_key(h): h for h in h1 if len(h) >= 3}
+    if _key(title) in h1_keys:
+        return title
+    keys = _site_keys(site_names, url)
+    parts = _TITLE_SEP.split(title)
+    if len(parts) > 1:
+        seps = _TITLE_SEP.findall(title)
+        # Drop site-name parts from either end.
+        start, end = 0, len(parts)
+        while end - start > 1 and _is_site_part(parts[end - 1], keys):
+            end -= 1
+        while end - start > 1 and _is_site_part(parts[start], keys):
+            start += 1
+        if (start, end) != (0, len(parts)):
+            return _join(parts, seps, start, end)
+        # An h1 that is one side of the title is the headline.
+        for i in range(len(parts)):
+            for j in range(i + 1, len(parts) + 1):
+                if (i, j) != (0, len(parts)) and _key(_join(parts, seps, i, j)) in h1_keys:
+                    return _join(parts, seps, i, j)
+        # Unknown trailing segment after a pipe is section/site furniture.
+        if seps and "|" in seps[-1] and len(parts[-1].split()) <= 5 and len(parts[0].split()) >= 2:
+            end = len(parts) - 1
+            while end > 1 and "|" in seps[end - 1] and len(parts[end - 1].split()) <= 3:
+                end -= 1
+            return _join(parts, seps, 0, end)
+    return title
+
+
+def _join(parts: list[str], seps: list[str], start: int, end: int) -> str:
+    out = parts[start]
+    for i in range(start + 1, end):
+        out += seps[i - 1] + parts[i]
+    return out.strip()
+
+
+def choose_title(pm: PageMeta, url: str, site_names: list[str]) -> str | None:
+    art = pm.ld_article()
+    ld_headline = None
+    if art is not None:
+        value = art.get("headline") or art.get("name")
+        if isinstance(value, str):
+            ld_headline = squash(value)
+    og = pm.first("og:title", "twitter:title", "dc.title", "parsely-title", "sailthru.title")
+    h1 = pm.h1
+    h1_keys = {_key(h) for h in h1}
+    candidates = [c for c in (og, ld_headline, pm.title_tag) if c]
+    # A visible h1 that a stated title starts with (or equals) is the headline as shown.
+    for cand in candidates:
+        cleaned = clean_title(cand, site_names=site_names, url=url, h1=h1)
+        if cleaned and _key(cleaned) in h1_keys:
+            return cleaned
+    for cand in candidates:
+        cleaned = clean_title(cand, site_names=site_names, url=url, h1=h1)
+        if cleaned:
+            return cleaned
+    return squash(h1[0]) if h1 else None
+
+
+# ---------------------------------------------------------------- authors
+
+_BY_PREFIX = re.compile(
+    r"^(?:(?:written|posted|reported|published|story|text|words|photos?|reviewed|edited|compiled"
+    r"|medically reviewed|fact[- ]checked)\s+by|by|von|par|por|di|door|av|author|authors|autor"
+    r"|auteur|reporter|writer|contributor|posted)\b\s*[:|-]?\s*",
+    re.I,
+)
+_ROLE_WORDS = re.compile(
+    r"\b(?:staff|senior|junior|chief|managing|executive|deputy|associate|contributing|guest|special"
+    r"|political|foreign|business|science|health|technology|tech|sports?|news|digital|features?"
+    r"|investigative|national|international|freelance|lead|former|white house|editorial)?\s*"
+    r"(?:writer|reporter|editor|correspondent|columnist|contributor|journalist|producer|analyst"
+    r"|photographer|critic|author|staff|team|desk|intern|anchor|host|blogger|expert)s?\b",
+    re.I,
+)
+_CREDENTIAL = re.compile(
+    r"^(?:md|m\.d\.|phd|ph\.d\.|rn|ms|msc|ma|mba|mph|rdn|ld|do|dds|cpa|cfp|jr\.?|sr\.?|ii|iii|iv"
+    r"|facs|faap|lcsw|np|pa-c|cscs|cpt|bsn|esq\.?|dvm|rd|ibclc|cde|cdces|lmft|psyd)$",
+    re.I,
+)
+_DATE_WORDS = re.compile(
+    r"\b(?:updated|published|posted|last modified|on (?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct"
+    r"|nov|dec)|\d{1,2}:\d{2}|\d{4}|(?:jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.? \d)",
+    re.I,
+)
+_SPLIT_AUTHORS = re.compile(r"\s*(?:;|&|\||\band\b|\bund\b|\bet\b|\by\b|,|\bwith\b)\s*", re.I)
+_NAME_OK = re.compile(r"^[^\W\d_][\w’'.\- ]*[\w.]$")
+
+
+def clean_authors(raw_names: list[str], *, site_keys: set[str]) -> tuple[str, ...]:
+    """Names only: no "By", roles, dates, e-mail addresses, URLs or site names."""
+    out: list[str] = []
+    seen: set[str] = set()
+    for raw in raw_names:
+        text = squash(normalise_unicode(raw))
+        if not text or "://" in text or text.startswith("www."):
+            continue
+        text = re.sub(r"\S+@\S+", " ", text)
+        m = _DATE_WORDS.search(text)
+        if m and m.start() > 2:
+            text = text[: m.start()]
+        text = _BY_PREFIX.sub("", text.strip(" |-–—:,"))
+        pieces = _SPLIT_AUTHORS.split(text)
+        names: list[str] = []
+        for piece in pieces:
+            piece = _BY_PREFIX.sub("", piece.strip(" .|-–—:,()"))
+            if not piece:
+                continue
+            if _CREDENTIAL.match(piece):
+                if names:
+                    names[-1] = f"{names[-1]}, {piece}"
+                continue
+            stripped = _ROLE_WORDS.sub("", piece).strip(" ,.-|")
+            if not stripped:
+                continue
+            names.append(stripped if _ROLE_WORDS.search(piece) else piece)
+        for name in names:
+            name = name.strip(" ,.-|") if not name.endswith(".") or len(name.split()[-1]) > 2 else name
+            base = name.split(",")[0]
+            words = base.split()
+            if not (1 <= len(words) <= 5) or not _NAME_OK.match(base) or len(base) < 3:
+                continue
+            k = _key(name)
+            if k in seen or k in site_keys or any(k == s or (len(s) >= 5 and s in k) for s in site_keys):
+                continue
+            if name.isupper() and len(name) > 4:
+                name = name.title()
+            seen.add(k)
+            out.append(name)
+    return tuple(out[:10])
+
+
+def choose_authors(pm: PageMeta, site_keys: set[str]) -> tuple[str, ...]:
+    art = pm.ld_article()
+    if art is not None:
+        names = clean_authors(jsonld_names(art.get("author") or art.get("creator")), site_keys=site_keys)
+        if names:
+            return names
+    for key in ("author#all", "article:author#all", "parsely-author#all", "sailthru.author#all",
+                "dc.creator#all", "byl", "twitter:creator:name"):  # fmt: skip
+        value = pm.meta.get(key)
+        if value:
+            names = clean_authors([v for v in value.split("\x1f") if v], site_keys=site_keys)
+            if names:
+                return names
+    for obj in pm.jsonld:
+        if obj is not art and obj.get("author"):
+            names = clean_authors(jsonld_names(obj.get("author")), site_keys=site_keys)
+            if names:
+                return names
+    for node in pm.byline_nodes:
+        names = clean_authors([node], site_keys=site_keys)
+        if names:
+            return names
+    return ()
+
+
+# ---------------------------------------------------------------- page kind
+
+_LISTING_PATH = re.compile(
+    r"/(?:tags?|topics?|categor(?:y|ies)|section|archives?|search|authors?|page/\d+|latest|index"
+    r"|collections?|shop|store|forums?|threads?|community|questions|docs?|documentation|help"
+    r"|support|products?|services?|pricing)(?:/|$|\?)",
+    re.I,
+)
+_DATE_PATH = re.compile(r"/(?:19|20)\d{2}/\d{1,2}(?:/|$)|/(?:19|20)\d{2}-\d{2}-\d{2}|\d{6,}")
+_PRODUCT_TEXT = re.compile(r"add to (?:cart|bag|basket)|buy now|in stock|out of stock|free shipping", re.I)
+_FORUM_TEXT = re.compile(r"\b(?:reply|replies|quote|joined|posts:|thread starter|original poster|upvote)\b", re.I)
+
+
+@dataclass
+class KindSignals:
+    types: set[str] = field(default_factory=set)
+    has_date: bool = False
+    has_author: bool = False
+    words: int = 0
+    paragraphs: int = 0
+    long_paragraphs: int = 0
+    page_words: int = 0
+
+
+def classify_page(sig: KindSignals, url: str, text: str) -> str:
+    """Article or not, from what the page says it is and what its text looks like."""
+    types = sig.types
+    if sig.words == 0:
+        return "empty"
+    if types & {"product", "offer", "aggregateoffer", "og:product", "productgroup", "og:og:product"}:
+        if not types & ARTICLE_TYPES:
+            return "product"
+    if types & {"discussionforumposting", "qapage", "question", "og:forum"}:
+        return "forum"
+    stated_article = bool(types & ARTICLE_TYPES) or "og:article" in types
+    stated_listing = bool(
+        types & {"collectionpage", "itemlist", "searchresultspage", "profilepage", "og:profile"}
+    ) and not (types & ARTICLE_TYPES)
+    path = urlsplit(url).path or "/"
+    score = 0.0
+    score += 2.0 if stated_article else 0.0
+    score -= 2.0 if stated_listing else 0.0
+    score += 1.5 if sig.has_date else -1.0
+    score += 1.0 if sig.has_author else 0.0
+    score += 0.5 if _DATE_PATH.search(path) else 0.0
+    score -= 1.5 if _LISTING_PATH.search(path) else 0.0
+    score -= 2.0 if path in ("", "/") else 0.0
+    score += 1.0 if sig.long_paragraphs >= 4 else -1.0
+    score -= 1.0 if sig.words < 150 else 0.0
+    if _PRODUCT_TEXT.search(text[:5000]) and not stated_article:
+        score -= 1.0
+    if len(_FORUM_TEXT.findall(text)) >= 5:
+        score -= 1.0
+    if score >= 1.0:
+        return "article"
+    if stated_listing or _LISTING_PATH.search(path) and "categor" in path.lower():
+        return "listing"
+    if _PRODUCT_TEXT.search(text[:5000]):
+        return "product"
+    if len(_FORUM_TEXT.findall(text)) >= 5:
+        return "forum"
+    return "other" if sig.long_paragraphs else "listing"
+
+
+# ---------------------------------------------------------------- language
+
+
+def detect_language(text: str, declared: str | None) -> str | None:
+    """py3langid on the text (bundled model, no downloads); the page's declaration as tiebreak."""
+    declared_code = declared.split("-")[0].split("_")[0].strip().lower()[:2] if declared else None
+    sample = text[:3000]
+    if len(sample) >= 40:
+        lang, _score = py3langid.classify(sample)
+        code = str(lang)
+        return code
+    return declared_code or None
+
+
+# ---------------------------------------------------------------- canonical
+
+
+def choose_url(pm: PageMeta, url: str, final_url: str | None) -> str:
+    """rel=canonical / og:url only when on the same site and not the homepage."""
+    base = final_url or url
+    try:
+        fallback = canonical_url(base)
+    except InvalidURL:
+        return base
+    for candidate in (pm.canonical, pm.first("og:url")):
+        if not candidate:
+            continue
+        try:
+            resolved = canonical_url(candidate, base=base)
+        except InvalidURL:
+            continue
+        if site_of(resolved) != site_of(fallback):
+            continue
+        path = urlsplit(resolved).path
+        if path in ("", "/") and urlsplit(fallback).path not in ("", "/"):
+            continue
+        return resolved
+    return fallback
+
+
+# ---------------------------------------------------------------- extraction
+
+# Inserts that point at other stories; trafilatura keeps them as ordinary paragraphs.
+_PRUNE_XPATH = [
+    "//p[starts-with(normalize-space(.),'Also Read') or starts-with(normalize-space(.),'ALSO READ')"
+    " or starts-with(normalize-space(.),'READ MORE:') or starts-with(normalize-space(.),'Read More:')"
+    " or starts-with(normalize-space(.),'Read more:') or starts-with(normalize-space(.),'Related:')"
+    " or starts-with(normalize-space(.),'RELATED:') or starts-with(normalize-space(.),'See also:')]",
+    "//aside[contains(@class,'related') or contains(@class,'newsletter') or contains(@class,'share')]",
+    "//*[@id='cookie-banner' or @id='cookie-notice' or contains(@class,'cookie-banner')"
+    " or contains(@class,'newsletter-signup')]",
+]
+
+
+# favor_recall + fast scored best with our cleaning on both benchmarks; when it returns
+# next to nothing from a page full of words, the slower fallback comparison is worth it.
+_SHORT_RESULT_WORDS = 100
+_PAGE_WORDS_FOR_RETRY = 500
+
+
+def _run_trafilatura(tree: HtmlElement, url: str | None, fast: bool) -> Any:
+    return bare_extraction(
+        tree,
+        url=url,
+        fast=fast,
+        favor_recall=True,
+        include_comments=False,
+        include_tables=True,
+        include_links=False,
+        prune_xpath=_PRUNE_XPATH,
+    )
+
+
+def _extract_main(tree: HtmlElement, url: str | None) -> tuple[str, str]:
+    """Main text and simplified HTML from trafilatura, one extraction (two if it fails)."""
+    doc = _run_trafilatura(tree, url, fast=True)
+    text = xmltotxt(doc.body, False) if doc is not None and doc.body is not None else ""
+    if len(text.split()) < _SHORT_RESULT_WORDS:
+        body = tree.find("body")
+        page_words = len((body if body is not None else tree).text_content().split())
+        if page_words >= _PAGE_WORDS_FOR_RETRY:
+            retry = _run_trafilatura(tree, url, fast=False)
+            retry_text = xmltotxt(retry.body, False) if retry is not None and retry.body is not None else ""
+            if len(retry_text.split()) > len(text.split()):
+                doc, text = retry, retry_text
+    if doc is None or doc.body is None:
+        return "", ""
+    html_tree = convert_to_html(doc.body)
+    html = etree.tostring(html_tree, encoding="unicode", method="html")
+    return text, html
+
+
+def _clean_html_like_text(html: str, dropped: tuple[str, ...], dateline_prefix: str | None) -> str:
+    """Remove from the HTML the paragraphs the text cleaner dropped."""
+    if not html or (not dropped and not dateline_prefix):
+        return html
+    try:
+        root = etree.fromstring(html, parser=etree.HTMLParser())
+    except etree.ParserError:
+        return html
+    if root is None:
+        return html
+    drop_keys = {_key(d) for d in dropped if d}
+    for el in list(root.iter("p", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "figcaption")):
+        k = _key("".join(el.itertext()))
+        if k and k in drop_keys:
+            parent = el.getparent()
+            if parent is not None:
+                if el.tail and el.tail.strip():
+                    prev = el.getprevious()
+                    if prev is not None:
+                        prev.tail = (prev.tail or "") + el.tail
+                    else:
+                        parent.text = (parent.text or "") + el.tail
+                parent.remove(el)
+    if dateline_prefix:
+        for el in root.iter("p"):
+            if el.text and el.text.lstrip().startswith(dateline_prefix.strip()[:20]):
+                stripped = el.text.lstrip()
+                el.text = stripped[len(dateline_prefix) :] if stripped.startswith(dateline_prefix) else el.text
+                break
+    body = root.find("body")
+    target = body if body is not None else root
+    return "".join(etree.tostring(child, encoding="unicode", method="html") for child in target)
+
+
+def _feed_or_page_date(hint: datetime | None, page: PageDate | None) -> tuple[datetime | None, date | None]:
+    if hint is not None:
+        aware = hint if hint.tzinfo is not None else hint.replace(tzinfo=UTC)
+        aware = aware.astimezone(UTC)
+        return aware, page.local if page and page.utc.date() == aware.date() else aware.date()
+    if page is not None:
+        return page.utc, page.local
+    return None, None
+
+
+def _htmldate(tree: HtmlElement, url: str | None) -> PageDate | None:
+    try:
+        found = find_date(
+            tree, url=url, extensive_search=True, original_date=True, outputformat="%Y-%m-%d"
+        )
+    except (ValueError, TypeError):
+        return None
+    return parse_iso_datetime(found) if found else None
+
+
+def extract_article(
+    body: bytes,
+    *,
+    url: str,
+    final_url: str | None = None,
+    content_type: str | None = None,
+    hints: FeedHints | None = None,
+    site_names: tuple[str, ...] = (),
+) -> NormalisedArticle:
+    """Normalise a fetched article page. ``site_names``: names the site is known by
+    (e.g. learned from earlier pages of the same host), used to strip title suffixes."""
+    hints = hints or FeedHints()
+    warnings: list[str] = []
+    page_url = final_url or url
+    text_doc, decode_warnings = decode_body(body, content_type)
+    warnings.extend(decode_warnings)
+    tree = load_html(text_doc) if text_doc.strip() else None
+    if tree is None:
+        warnings.append("unparseable_html")
+        return _from_content_only(url=url, page_url=page_url, hints=hints, warnings=warnings)
+
+    pm = read_page_meta(tree)
+    raw_text, raw_html = _extract_main(tree, page_url)
+    cleaned = clean_paragraphs(paragraphs_of(normalise_unicode(raw_text)))
+    site_name_list = [n for n in (pm.first("og:site_name", "application-name", "al:android:app_name",
+                                           "twitter:site"), *_publisher_names(pm), *site_names) if n]  # fmt: skip
+    site_name_list = [n.lstrip("@") for n in site_name_list]
+    keys = _site_keys(site_name_list, page_url)
+
+    title = hints.title and squash(normalise_unicode(hints.title)) or choose_title(pm, page_url, site_name_list)
+    cleaned = _drop_leading_title(cleaned, title)
+    authors = tuple(a for a in (squash(normalise_unicode(a)) for a in hints.authors) if a) or choose_authors(
+        pm, keys
+    )
+    published, modified = page_dates(pm)
+    if published is None and hints.published_at is None:
+        published = _htmldate(tree, page_url)
+        if published is None and cleaned.dateline and cleaned.dateline.day:
+            d = cleaned.dateline.day
+            published = PageDate(d, datetime(d.year, d.month, d.day, tzinfo=UTC))
+    published_at, published_date = _feed_or_page_date(hints.published_at, published)
+    updated_at, _ = _feed_or_page_date(hints.updated_at, modified)
+
+    text = cleaned.text
+    html = _clean_html_like_text(
+        raw_html, cleaned.dropped, cleaned.dateline.prefix if cleaned.dateline else None
+    )
+    html = sanitize_html(html, page_url)
+    source = "page"
+    if not text.strip() and hints.content_html:
+        warnings.append("no_text")
+        fallback = article_from_content(url=url, title=title, html=hints.content_html, hints=hints)
+        text, html, cleaned, source = fallback.text, fallback.html, _cleaned_of(fallback), "feed"
+    elif not text.strip():
+        warnings.append("no_text")
+
+    words = len(text.split())
+    sig = KindSignals(
+        types=pm.types,
+        has_date=published is not None,
+        has_author=bool(authors),
+        words=words,
+        paragraphs=len(cleaned.paragraphs),
+        long_paragraphs=sum(1 for p in cleaned.paragraphs if len(p.split()) >= 30),
+    )
+    kind = classify_page(sig, page_url, text) if source == "page" else ("article" if words else "empty")
+    if kind != "article":
+        warnings.append("non_article")
+    declared_lang = hints.language or pm.html_lang or pm.first("content-language", "og:locale", "dc.language")
+    language = detect_language(text, declared_lang)
+    image = _image(pm, page_url)
+    description = pm.first("og:description", "description", "twitter:description")
+    return NormalisedArticle(
+        url=choose_url(pm, url, final_url),
+        title=title or None,
+        text=text,
+        html=html,
+        authors=authors,
+        published_at=published_at,
+        updated_at=updated_at,
+        language=language,
+        image_url=image,
+        dateline=cleaned.dateline.place if cleaned.dateline else None,
+        agency=cleaned.dateline.agency if cleaned.dateline else None,
+        word_count=words,
+        page_kind=kind,
+        source=source,
+        warnings=tuple(dict.fromkeys(warnings)),
+        published_date=published_date,
+        site_name=site_name_list[0] if site_name_list else None,
+        description=squash(normalise_unicode(description)) if description else None,
+    )
+
+
+def _cleaned_of(article: NormalisedArticle) -> CleanedText:
+    pars = tuple(article.text.split("\n\n")) if article.text else ()
+    return CleanedText(article.text, pars, None, ())
+
+
+def _publisher_names(pm: PageMeta) -> list[str]:
+    names: list[str] = []
+    for obj in pm.jsonld:
+        types = {str(t).lower() for t in (obj.get("@type") if isinstance(obj.get("@type"), list) else [obj.get("@type")])}
+        if types & {"organization", "newsmediaorganization", "website"}:
+            names.extend(jsonld_names(obj))
+        names.extend(jsonld_names(obj.get("publisher")))
+    return names[:4]
+
+
+def _image(pm: PageMeta, base: str) -> str | None:
+    raw: Any = pm.first("og:image", "og:image:url", "og:image:secure_url", "twitter:image", "twitter:image:src")
+    if not raw:
+        art = pm.ld_article()
+        img = art.get("image") if art else None
+        if isinstance(img, list) and img:
+            img = img[0]
+        if isinstance(img, dict):
+            img = img.get("url")
+        raw = img if isinstance(img, str) else None
+    if not raw:
+        return None
+    try:
+        return canonical_url(raw, base=base)
+    except InvalidURL:
+        return None
+
+
+def _drop_leading_title(cleaned: CleanedText, title: str | None) -> CleanedText:
+    """Extractors sometimes repeat the headline as the first paragraph; the title field has it."""
+    if not title or not cleaned.paragraphs or _key(cleaned.paragraphs[0]) != _key(title):
+        return cleaned
+    pars = cleaned.paragraphs[1:]
+    return CleanedText("\n\n".join(pars), pars, cleaned.dateline, (*cleaned.dropped, cleaned.paragraphs[0]))
+
+
+def _html_to_text(html: str) -> tuple[str, str]:
+    """Feed content: block elements become paragraphs."""
+    fragment = f"<html><body><div>{html}</div></body></html>"
+    try:
+        tree = load_html(fragment)
+    except (ValueError, TypeError):
+        tree = None
+    if tree is None:
+        return "", ""
+    for el in tree.iter("script", "style", "noscript", "template"):
+        el.drop_tree()
+    pars: list[str] = []
+    blocks = ("p", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "figcaption", "td", "dd", "dt")
+    for br in tree.iter("br"):
+        br.tail = "\n" + (br.tail or "")
+    for el in tree.iter(*blocks):
+        if any(anc.tag in blocks for anc in el.iterancestors()):
+            continue
+        pars.append(el.text_content())
+        el.tail = (el.tail or "")
+    if not pars:
+        pars = [tree.text_content()]
+    else:
+        # Text outside any block (feeds often use bare text and <br>).
+        loose = copy(tree)
+        for el in list(loose.iter(*blocks)):
+            if el.getparent() is not None:
+                el.drop_tree()
+        rest = loose.text_content().strip()
+        if rest and len(rest) > 40:
+            pars.insert(0, rest)
+    return "\n\n".join(pars), html
+
+
+def article_from_content(
+    *,
+    url: str,
+    title: str | None,
+    html: str | None = None,
+    text: str | None = None,
+    hints: FeedHints | None = None,
+) -> NormalisedArticle:
+    """An article from a feed entry's own content or an import line (no page)."""
+    hints = hints or FeedHints()
+    warnings: list[str] = []
+    raw_html = html if html is not None else hints.content_html
+    if text is None and raw_html:
+        text, _ = _html_to_text(raw_html)
+    text = text or ""
+    if _MOJIBAKE.search(text):
+        fixed = ftfy.fix_encoding(text)
+        if fixed != text:
+            text = fixed
+            warnings.append("mojibake_repaired")
+    pars = paragraphs_of(normalise_unicode(text))
+    cleaned = clean_paragraphs(pars)
+    final_title = squash(normalise_unicode(title or hints.title or "")) or None
+    cleaned = _drop_leading_title(cleaned, final_title)
+    out_text = cleaned.text
+    if raw_html:
+        out_html = sanitize_html(
+            _clean_html_like_text(
+                raw_html, cleaned.dropped, cleaned.dateline.prefix if cleaned.dateline else None
+            ),
+            url,
+        )
+    else:
+        out_html = "".join(f"<p>{_escape(p)}</p>" for p in cleaned.paragraphs)
+    words = len(out_text.split())
+    if not words:
+        warnings.append("no_text")
+    published_at, published_date = _feed_or_page_date(hints.published_at, None)
+    if published_at is None and cleaned.dateline and cleaned.dateline.day:
+        d = cleaned.dateline.day
+        published_at, published_date = datetime(d.year, d.month, d.day, tzinfo=UTC), d
+    updated_at, _ = _feed_or_page_date(hints.updated_at, None)
+    try:
+        final_url = canonical_url(url)
+    except InvalidURL:
+        final_url = url
+    return NormalisedArticle(
+        url=final_url,
+        title=final_title,
+        text=out_text,
+        html=out_html,
+        authors=clean_authors(list(hints.authors), site_keys=set()) if hints.authors else (),
+        published_at=published_at,
+        updated_at=updated_at,
+        language=detect_language(out_text, hints.language),
+        image_url=None,
+        dateline=cleaned.dateline.place if cleaned.dateline else None,
+        agency=cleaned.dateline.agency if cleaned.dateline else None,
+        word_count=words,
+        page_kind="article" if words else "empty",
+        source="feed",
+        warnings=tuple(warnings),
+        published_date=published_date,
+    )
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\n", "<br>")
+
+
+def _from_content_only(*, url: str, page_url: str, hints: FeedHints, warnings: list[str]) -> NormalisedArticle:
+    art = article_from_content(url=page_url, title=hints.title, html=hints.content_html, hints=hints)
+    return NormalisedArticle(
+        **{**art.__dict__, "warnings": tuple(dict.fromkeys([*warnings, *art.warnings]))}
+    )
+
+
+def clean_text(text: str) -> str:
+    """Unicode and boilerplate cleaning of plain text, shared with the page path."""
+    return _clean_text(text)
