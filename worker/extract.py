@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from html import unescape as html_unescape
 from copy import copy
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -39,6 +40,7 @@ from worker.pagemeta import (
     ARTICLE_TYPES,
     PageDate,
     PageMeta,
+    byline_texts,
     jsonld_names,
     page_dates,
     parse_iso_datetime,
@@ -239,27 +241,70 @@ def _join(parts: list[str], seps: list[str], start: int, end: int) -> str:
     return out.strip()
 
 
+def _word_overlap(a: str, b: str) -> float:
+    wa, wb = set(_key_words(a)), set(_key_words(b))
+    return len(wa & wb) / max(1, min(len(wa), len(wb)))
+
+
+def _key_words(text: str) -> list[str]:
+    return [w for w in (_key(w) for w in text.split()) if w]
+
+
+_TRAILER_SEP = re.compile(r"\s+(?:[|–—]|-{1,2})\s+|\s*\|\s*")
+
+
+def drop_trailer(title: str) -> str:
+    """Drop what follows the first spaced dash or pipe: a site name or a tagline.
+
+    "Title - Site" is the commonest shape of a stated title; when the site is unknown the
+    trailing part is still far more often furniture (site, section, tagline) than headline.
+    """
+    parts = _TRAILER_SEP.split(title, maxsplit=1)
+    if len(parts) == 2 and len(parts[0].split()) >= 2 and len(parts[0]) >= 10:
+        return parts[0].strip()
+    return title
+
+
 def choose_title(pm: PageMeta, url: str, site_names: list[str]) -> str | None:
+    """The headline as shown: a visible h1 that is not the site's logo wins over SEO titles."""
     art = pm.ld_article()
     ld_headline = None
     if art is not None:
         value = art.get("headline") or art.get("name")
         if isinstance(value, str):
-            ld_headline = squash(value)
+            ld_headline = squash(html_unescape(value))
     og = pm.first("og:title", "twitter:title", "dc.title", "parsely-title", "sailthru.title")
-    h1 = pm.h1
-    h1_keys = {_key(h) for h in h1}
-    candidates = [c for c in (og, ld_headline, pm.title_tag) if c]
-    # A visible h1 that a stated title starts with (or equals) is the headline as shown.
-    for cand in candidates:
-        cleaned = clean_title(cand, site_names=site_names, url=url, h1=h1)
-        if cleaned and _key(cleaned) in h1_keys:
-            return cleaned
-    for cand in candidates:
-        cleaned = clean_title(cand, site_names=site_names, url=url, h1=h1)
-        if cleaned:
-            return cleaned
-    return squash(h1[0]) if h1 else None
+    keys = _site_keys(site_names, url)
+    stated = [squash(normalise_unicode(html_unescape(c))) for c in (og, ld_headline, pm.title_tag) if c]
+    stated = [c for c in stated if c and not _is_site_part(c, keys)]
+    # Parts after the first segment of a stated title are site furniture, never the headline.
+    trailers = {_key(p) for c in stated for p in _TITLE_SEP.split(c)[1:]}
+    h1s = [squash(normalise_unicode(h)) for h in pm.h1]
+    h1s = [h for h in h1s if h and not _is_site_part(h, keys) and len(h) <= 300 and _key(h) not in trailers]
+    h1_keys = {_key(h) for h in h1s}
+    cleaned_stated = [c for c in (clean_title(s, site_names=site_names, url=url, h1=h1s) for s in stated) if c]
+    # A stated title that is the first part of another one ("T" and "T | Blog").
+    stated_keys = {_key(c) for c in stated}
+    for c in stated:
+        first = _TITLE_SEP.split(c)[0]
+        if first != c and _key(first) in stated_keys:
+            return drop_trailer(first)
+    by_key = {_key(h): h for h in reversed(h1s)}
+    for cleaned in cleaned_stated:
+        if _key(cleaned) in h1_keys:
+            return drop_trailer(by_key[_key(cleaned)])
+    # The first h1 that shares words with a stated title (or any h1 if nothing is stated).
+    firsts = [_TITLE_SEP.split(c)[0] for c in cleaned_stated]
+    for h in h1s:
+        if len(h.split()) < 2 and cleaned_stated:
+            continue
+        if not cleaned_stated or any(
+            _word_overlap(h, c) >= 0.3 and len(set(_key_words(h)) & set(_key_words(c))) >= 2 for c in firsts
+        ):
+            return drop_trailer(h)
+    if cleaned_stated:
+        return drop_trailer(cleaned_stated[0])
+    return drop_trailer(h1s[0]) if h1s else None
 
 
 # ---------------------------------------------------------------- authors
@@ -288,26 +333,60 @@ _DATE_WORDS = re.compile(
     r"|nov|dec)|\d{1,2}:\d{2}|\d{4}|(?:jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.? \d)",
     re.I,
 )
-_SPLIT_AUTHORS = re.compile(r"\s*(?:;|&|\||\band\b|\bund\b|\bet\b|\by\b|,|\bwith\b)\s*", re.I)
+_SPLIT_AUTHORS = re.compile(r"\s*(?:;|&|\||\x1f|\band\b|\bund\b|\bet\b|\by\b|,|\bwith\b|·|•)\s*", re.I)
 _NAME_OK = re.compile(r"^[^\W\d_][\w’'.\- ]*[\w.]$")
+_PARTICLES = frozenset({"de", "van", "von", "der", "den", "bin", "al", "da", "di", "la", "le", "du",
+                        "dos", "das", "del", "el", "ibn", "ter", "ten", "st.", "mc", "y"})  # fmt: skip
+_NOT_NAMES = frozenset(
+    {"admin", "administrator", "staff", "editor", "editors", "team", "guest", "user", "webmaster",
+     "sign", "in", "community", "podcast", "marketing", "home", "about", "contact", "share", "our",
+     "news", "blog", "read", "more", "follow", "subscribe", "login", "log", "menu", "search",
+     "written", "posted", "updated", "published", "reviewed", "the", "a", "an", "of", "for", "to",
+     "by", "view", "all", "posts", "articles", "profile", "bio", "email", "twitter", "facebook",
+     "linkedin", "instagram", "comments", "comment", "reply", "min", "mins", "minute", "minutes",
+     "featured", "sponsored", "partner", "content", "desk", "wire", "services", "service", "press",
+     "media", "inc", "llc", "ltd", "company", "group", "magazine", "newsletter", "unknown", "anonymous",
+     "hardware", "software", "support", "info", "help", "print", "save", "listen", "audio", "video",
+     "photo", "photos", "image", "images", "source", "sources", "editorial", "board", "opinion",
+     "multiplatform", "producer", "senior", "manager", "coordinator", "event", "director", "officer",
+     "specialist", "founder", "ceo", "president", "head", "lead", "expert", "experts", "reviewer"}
+)  # fmt: skip
 
 
-def clean_authors(raw_names: list[str], *, site_keys: set[str]) -> tuple[str, ...]:
-    """Names only: no "By", roles, dates, e-mail addresses, URLs or site names."""
+def _person_like(name: str, strict: bool) -> bool:
+    words = name.split(",")[0].split()
+    if not words or len(words) > 5:
+        return False
+    lowered = [w.casefold().strip(".") for w in words]
+    if any(w in _NOT_NAMES for w in lowered):
+        return False
+    if not strict:
+        return True
+    if not 2 <= len(words) <= 4:
+        return False
+    return all(w[0].isupper() or w.casefold() in _PARTICLES for w in words)
+
+
+def clean_authors(raw_names: list[str], *, site_keys: set[str], strict: bool = False) -> tuple[str, ...]:
+    """Names only: no "By", roles, dates, e-mail addresses, URLs or site names.
+
+    ``strict`` is for free text found on the page (bylines), where only person-shaped names
+    (two to four capitalised words) are believed.
+    """
     out: list[str] = []
     seen: set[str] = set()
     for raw in raw_names:
-        text = squash(normalise_unicode(raw))
+        text = normalise_unicode(raw.replace("\x1f", "\n")).replace("\n", "\x1f")
+        text = re.sub(r"[ \t]+", " ", text).strip()
         if not text or "://" in text or text.startswith("www."):
             continue
         text = re.sub(r"\S+@\S+", " ", text)
         m = _DATE_WORDS.search(text)
         if m and m.start() > 2:
             text = text[: m.start()]
-        text = _BY_PREFIX.sub("", text.strip(" |-–—:,"))
-        pieces = _SPLIT_AUTHORS.split(text)
+        text = _BY_PREFIX.sub("", text.strip(" |-–—:,\x1f"))
         names: list[str] = []
-        for piece in pieces:
+        for piece in _SPLIT_AUTHORS.split(text):
             piece = _BY_PREFIX.sub("", piece.strip(" .|-–—:,()"))
             if not piece:
                 continue
@@ -320,13 +399,14 @@ def clean_authors(raw_names: list[str], *, site_keys: set[str]) -> tuple[str, ..
                 continue
             names.append(stripped if _ROLE_WORDS.search(piece) else piece)
         for name in names:
-            name = name.strip(" ,.-|") if not name.endswith(".") or len(name.split()[-1]) > 2 else name
+            name = name.strip(" ,-|")
             base = name.split(",")[0]
-            words = base.split()
-            if not (1 <= len(words) <= 5) or not _NAME_OK.match(base) or len(base) < 3:
+            if not _NAME_OK.match(base) or len(base) < 2 or not _person_like(name, strict):
                 continue
+            if " " not in base and (base.islower() or base.isupper() and len(base) <= 4):
+                continue  # handles and initials ("officialrajdeepsingh", "MCJ")
             k = _key(name)
-            if k in seen or k in site_keys or any(k == s or (len(s) >= 5 and s in k) for s in site_keys):
+            if k in seen or (strict and k in site_keys):
                 continue
             if name.isupper() and len(name) > 4:
                 name = name.title()
@@ -335,17 +415,25 @@ def clean_authors(raw_names: list[str], *, site_keys: set[str]) -> tuple[str, ..
     return tuple(out[:10])
 
 
-def choose_authors(pm: PageMeta, site_keys: set[str]) -> tuple[str, ...]:
+def choose_authors(pm: PageMeta, tree: HtmlElement, site_keys: set[str]) -> tuple[str, ...]:
+    """JSON-LD first, then author meta tags, then a visible byline on the page."""
     art = pm.ld_article()
     if art is not None:
         names = clean_authors(jsonld_names(art.get("author") or art.get("creator")), site_keys=site_keys)
         if names:
             return names
     for key in ("author#all", "article:author#all", "parsely-author#all", "sailthru.author#all",
-                "dc.creator#all", "byl", "twitter:creator:name"):  # fmt: skip
+                "dc.creator#all", "citation_author#all", "dcterms.creator#all", "byl#all",
+                "twitter:creator:name"):  # fmt: skip
         value = pm.meta.get(key)
         if value:
             names = clean_authors([v for v in value.split("\x1f") if v], site_keys=site_keys)
+            if names:
+                return names
+    for i in range(1, 4):
+        label = pm.meta.get(f"twitter:label{i}", "").casefold()
+        if label.startswith(("written by", "author", "est. reading") ) and "written" in label or label == "author":
+            names = clean_authors([pm.meta.get(f"twitter:data{i}", "")], site_keys=site_keys)
             if names:
                 return names
     for obj in pm.jsonld:
@@ -353,8 +441,8 @@ def choose_authors(pm: PageMeta, site_keys: set[str]) -> tuple[str, ...]:
             names = clean_authors(jsonld_names(obj.get("author")), site_keys=site_keys)
             if names:
                 return names
-    for node in pm.byline_nodes:
-        names = clean_authors([node], site_keys=site_keys)
+    for node in byline_texts(tree):
+        names = clean_authors([node], site_keys=site_keys, strict=True)
         if names:
             return names
     return ()
@@ -563,7 +651,7 @@ def _feed_or_page_date(hint: datetime | None, page: PageDate | None) -> tuple[da
 def _htmldate(tree: HtmlElement, url: str | None) -> PageDate | None:
     try:
         found = find_date(
-            tree, url=url, extensive_search=True, original_date=True, outputformat="%Y-%m-%d"
+            tree, url=url, extensive_search=False, original_date=True, outputformat="%Y-%m-%d"
         )
     except (ValueError, TypeError):
         return None
@@ -602,7 +690,7 @@ def extract_article(
     title = hints.title and squash(normalise_unicode(hints.title)) or choose_title(pm, page_url, site_name_list)
     cleaned = _drop_leading_title(cleaned, title)
     authors = tuple(a for a in (squash(normalise_unicode(a)) for a in hints.authors) if a) or choose_authors(
-        pm, keys
+        pm, tree, keys
     )
     published, modified = page_dates(pm)
     if published is None and hints.published_at is None:
@@ -674,8 +762,8 @@ def _publisher_names(pm: PageMeta) -> list[str]:
     for obj in pm.jsonld:
         types = {str(t).lower() for t in (obj.get("@type") if isinstance(obj.get("@type"), list) else [obj.get("@type")])}
         if types & {"organization", "newsmediaorganization", "website"}:
-            names.extend(jsonld_names(obj))
-        names.extend(jsonld_names(obj.get("publisher")))
+            names.extend(jsonld_names(obj, people_only=False))
+        names.extend(jsonld_names(obj.get("publisher"), people_only=False))
     return names[:4]
 
 

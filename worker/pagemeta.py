@@ -42,7 +42,6 @@ class PageMeta:
     h1: list[str] = field(default_factory=list)
     canonical: str | None = None
     html_lang: str | None = None
-    byline_nodes: list[str] = field(default_factory=list)
     time_nodes: list[str] = field(default_factory=list)
 
     def first(self, *keys: str) -> str | None:
@@ -92,6 +91,10 @@ def _walk_jsonld(data: object) -> Iterator[dict[str, Any]]:
                 stack.append(main)
 
 
+_MULTI_KEYS = frozenset(
+    {"article:author", "author", "parsely-author", "sailthru.author", "dc.creator", "citation_author",
+     "dcterms.creator", "byl"}
+)  # fmt: skip
 _BYLINE_CLASS = re.compile(r"byline|author|writer|contributor|reporter", re.I)
 _BYLINE_BAD_CLASS = re.compile(r"avatar|bio|image|photo|img|box|social|follow|comment|more-by", re.I)
 
@@ -115,7 +118,7 @@ def read_page_meta(tree: HtmlElement) -> PageMeta:
                 if content and key not in pm.meta:
                     pm.meta[key] = content
                 # Several article:author / author tags: keep them all.
-                if key in ("article:author", "author", "parsely-author", "sailthru.author", "dc.creator"):
+                if key in _MULTI_KEYS:
                     pm.meta.setdefault(f"{key}#all", "")
                     pm.meta[f"{key}#all"] += content + "\x1f"
         elif tag == "title":
@@ -144,33 +147,51 @@ def read_page_meta(tree: HtmlElement) -> PageMeta:
             value = el.get("datetime")
             if value and len(pm.time_nodes) < 10:
                 pm.time_nodes.append(value.strip())
+    for el in tree.xpath("//body//*[@itemprop='datePublished' or @itemprop='dateModified']"):
+        value = el.get("content") or el.get("datetime")
+        key = "itemprop:" + el.get("itemprop", "").lower()
+        if value and key not in pm.meta:
+            pm.meta[key] = value.strip()
     og_type = pm.meta.get("og:type")
     if og_type:
         pm.types.add("og:" + og_type.lower())
-    for el in _byline_elements(tree):
-        text = squash(el.text_content())
-        if text and len(text) < 200:
-            pm.byline_nodes.append(text)
-        if len(pm.byline_nodes) >= 6:
-            break
     return pm
 
 
-_BYLINE_XPATH = (
-    ".//*[@rel='author' or @itemprop='author' or contains(@class,'byline') or "
-    "contains(@class,'author') or contains(@class,'Author') or contains(@class,'Byline') or "
-    "contains(@id,'author') or contains(@class,'writer') or contains(@data-testid,'byline')]"
-)
-
-
-def _byline_elements(tree: HtmlElement) -> Iterable[HtmlElement]:
+def byline_texts(tree: HtmlElement, limit: int = 8) -> list[str]:
+    """Visible bylines in document order; child texts joined by U+001F so names stay apart."""
+    out: list[str] = []
     for el in tree.xpath(_BYLINE_XPATH):
-        if el.tag in ("script", "style", "meta", "link", "img", "body", "html", "main", "article"):
+        tag = el.tag
+        if not isinstance(tag, str) or tag in _BYLINE_SKIP_TAGS:
             continue
         cls = (el.get("class") or "") + " " + (el.get("id") or "")
         if _BYLINE_BAD_CLASS.search(cls):
             continue
-        yield el
+        pieces = [squash(t) for t in el.itertext()]
+        text = "\x1f".join(p for p in pieces if p)
+        if text and len(text) < 200:
+            out.append(text)
+        if len(out) >= limit:
+            break
+    return out
+
+
+_BYLINE_SKIP_TAGS = frozenset(
+    {"script", "style", "meta", "link", "img", "body", "html", "main", "article", "section", "header",
+     "footer", "nav", "aside", "form", "ul", "ol", "figure", "picture", "svg", "noscript", "button"}
+)  # fmt: skip
+_BYLINE_XPATH = (
+    "//body//*[@rel='author' or @itemprop='author' or contains(@class,'byline')"
+    " or contains(@class,'Byline') or contains(@class,'author') or contains(@class,'Author')"
+    " or contains(@data-testid,'byline') or contains(@href,'/author/') or contains(@href,'/authors/')"
+    " or contains(@href,'/autor/') or contains(@href,'/auteur/') or contains(@href,'/people/')"
+    " or contains(@href,'/staff/') or contains(@href,'/profile/') or contains(@href,'/contributors/')"
+    " or contains(@href,'/writers/') or contains(@href,'/reporters/') or contains(@href,'/reviewer/')"
+    " or ((self::p or self::span or self::div) and (starts-with(normalize-space(text()),'By ')"
+    " or starts-with(normalize-space(text()),'by ') or starts-with(normalize-space(text()),'Written by')"
+    " or starts-with(normalize-space(text()),'BY ')))]"
+)
 
 
 # ---------------------------------------------------------------- dates
@@ -236,13 +257,13 @@ def page_dates(pm: PageMeta) -> tuple[PageDate | None, PageDate | None]:
         candidates_mod.append(art.get("dateModified"))
     candidates_pub += [
         pm.first("article:published_time", "og:article:published_time", "og:published_time",
-                 "datepublished", "article.published", "published-date", "publish-date",
+                 "datepublished", "itemprop:datepublished", "article.published", "published-date", "publish-date",
                  "publishdate", "pubdate", "sailthru.date", "parsely-pub-date", "dc.date.issued",
                  "dcterms.created", "dc.date", "dcterms.date", "date", "citation_publication_date",
                  "citation_date", "article:published", "og:pubdate", "cxenseparse:recs:publishtime")
     ]  # fmt: skip
     candidates_mod += [
-        pm.first("article:modified_time", "og:updated_time", "datemodified", "dcterms.modified",
+        pm.first("article:modified_time", "og:updated_time", "datemodified", "itemprop:datemodified", "dcterms.modified",
                  "last-modified", "lastmod", "article:modified")
     ]  # fmt: skip
     for obj in pm.jsonld if art is None else []:
@@ -262,13 +283,20 @@ def page_dates(pm: PageMeta) -> tuple[PageDate | None, PageDate | None]:
 # ---------------------------------------------------------------- authors
 
 
-def jsonld_names(value: object) -> list[str]:
+_ORG_TYPES = frozenset({"organization", "newsmediaorganization", "corporation", "localbusiness",
+                        "educationalorganization", "governmentorganization", "ngo", "brand"})
+
+
+def jsonld_names(value: object, *, people_only: bool = True) -> list[str]:
     """Names out of a schema.org author/publisher value (string, object or list)."""
     names: list[str] = []
     for item in _as_list(value):
         if isinstance(item, str):
             names.append(item)
         elif isinstance(item, dict):
+            kinds = {str(t).lower() for t in _as_list(item.get("@type"))}
+            if people_only and kinds & _ORG_TYPES and not kinds & {"person"}:
+                continue  # a publisher credited as author is not a byline
             name = item.get("name")
             if isinstance(name, list):
                 name = " ".join(str(n) for n in name)
