@@ -53,6 +53,7 @@ from worker.textclean import (
     clean_paragraphs,
     normalise_unicode,
     paragraphs_of,
+    parse_loose_date,
 )
 from worker.textclean import clean_text as _clean_text
 from worker.urls import InvalidURL, canonical_url, site_of
@@ -334,6 +335,7 @@ _DATE_WORDS = re.compile(
     re.I,
 )
 _SPLIT_AUTHORS = re.compile(r"\s*(?:;|&|\||\x1f|\band\b|\bund\b|\bet\b|\by\b|,|\bwith\b|·|•)\s*", re.I)
+_ROLE_SEP = re.compile(r"\s+[-–—|]\s+")
 _NAME_OK = re.compile(r"^[^\W\d_][\w’'.\- ]*[\w.]$")
 _PARTICLES = frozenset({"de", "van", "von", "der", "den", "bin", "al", "da", "di", "la", "le", "du",
                         "dos", "das", "del", "el", "ibn", "ter", "ten", "st.", "mc", "y"})  # fmt: skip
@@ -386,7 +388,12 @@ def clean_authors(raw_names: list[str], *, site_keys: set[str], strict: bool = F
             text = text[: m.start()]
         text = _BY_PREFIX.sub("", text.strip(" |-–—:,\x1f"))
         names: list[str] = []
-        for piece in _SPLIT_AUTHORS.split(text):
+        # "Name - Role" / "Name | Site": what follows a spaced dash is believed only if person-shaped.
+        head, *tails = _ROLE_SEP.split(text)
+        pieces = _SPLIT_AUTHORS.split(head)
+        for tail in tails:
+            pieces.extend(p for p in _SPLIT_AUTHORS.split(tail) if _person_like(p.strip(), True))
+        for piece in pieces:
             piece = _BY_PREFIX.sub("", piece.strip(" .|-–—:,()"))
             if not piece:
                 continue
@@ -408,6 +415,8 @@ def clean_authors(raw_names: list[str], *, site_keys: set[str], strict: bool = F
             k = _key(name)
             if k in seen or (strict and k in site_keys):
                 continue
+            if " " not in name.strip() and any(s.startswith(k) and len(s) <= len(k) + 3 for s in site_keys):
+                continue  # a one-word "author" that is the site's own name is the organisation
             if name.isupper() and len(name) > 4:
                 name = name.title()
             seen.add(k)
@@ -417,6 +426,10 @@ def clean_authors(raw_names: list[str], *, site_keys: set[str], strict: bool = F
 
 def choose_authors(pm: PageMeta, tree: HtmlElement, site_keys: set[str]) -> tuple[str, ...]:
     """JSON-LD first, then author meta tags, then a visible byline on the page."""
+    return _complete_names(_choose_authors(pm, tree, site_keys), tree, site_keys)
+
+
+def _choose_authors(pm: PageMeta, tree: HtmlElement, site_keys: set[str]) -> tuple[str, ...]:
     art = pm.ld_article()
     if art is not None:
         names = clean_authors(jsonld_names(art.get("author") or art.get("creator")), site_keys=site_keys)
@@ -441,11 +454,25 @@ def choose_authors(pm: PageMeta, tree: HtmlElement, site_keys: set[str]) -> tupl
             names = clean_authors(jsonld_names(obj.get("author")), site_keys=site_keys)
             if names:
                 return names
+    return _byline_authors(tree, site_keys)
+
+
+def _byline_authors(tree: HtmlElement, site_keys: set[str]) -> tuple[str, ...]:
     for node in byline_texts(tree):
         names = clean_authors([node], site_keys=site_keys, strict=True)
         if names:
             return names
     return ()
+
+
+def _complete_names(names: tuple[str, ...], tree: HtmlElement, site_keys: set[str]) -> tuple[str, ...]:
+    """CMS display names are often a first name only; the visible byline has the full one."""
+    if not names or any(" " in n for n in names):
+        return names
+    for full in _byline_authors(tree, site_keys):
+        if full.split()[0].casefold() == names[0].casefold():
+            return (full, *names[1:])
+    return names
 
 
 # ---------------------------------------------------------------- page kind
@@ -648,6 +675,48 @@ def _feed_or_page_date(hint: datetime | None, page: PageDate | None) -> tuple[da
     return None, None
 
 
+_NEAR_FIRST = True
+_AFTER_H1 = etree.XPath("(//h1)[1]/following::text()[position() <= 80]")
+_UPDATED_LABEL = re.compile(r"(?:updated|modified|reviewed|edited)\W{0,3}(?:on\W{0,3})?$", re.I)
+
+
+def _date_near_headline(tree: HtmlElement) -> PageDate | None:
+    """A printed date ("March 3, 2024", "3 March 2024") just below the headline, where
+    bylines put it; an "Updated" date is skipped in favour of the original one."""
+    pieces: list[str] = []
+    size = 0
+    for node in _AFTER_H1(tree):
+        parent = node.getparent()
+        if parent is not None and parent.tag in ("script", "style", "noscript"):
+            continue
+        piece = squash(str(node))
+        if piece:
+            pieces.append(piece)
+            size += len(piece)
+            if size > 700:
+                break
+    text = " ".join(pieces)
+    found = None
+    for m in _LOOSE_DATE.finditer(text):
+        day = parse_loose_date(m.group(0))
+        if day is None:
+            continue
+        if _UPDATED_LABEL.search(text[max(0, m.start() - 25) : m.start()]):
+            found = found or day
+            continue
+        found = day
+        break
+    if found is None:
+        return None
+    return PageDate(found, datetime(found.year, found.month, found.day, tzinfo=UTC))
+
+
+_LOOSE_DATE = re.compile(
+    r"\b\d{1,2}(?:st|nd|rd|th)?\.?\s+[A-Za-z]{3,9}\.?,?\s+\d{4}\b|\b[A-Za-z]{3,9}\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4}\b"
+    r"|\b\d{4}-\d{2}-\d{2}\b"
+)
+
+
 def _htmldate(tree: HtmlElement, url: str | None) -> PageDate | None:
     try:
         found = find_date(
@@ -694,7 +763,9 @@ def extract_article(
     )
     published, modified = page_dates(pm)
     if published is None and hints.published_at is None:
-        published = _htmldate(tree, page_url)
+        published = _date_near_headline(tree) if _NEAR_FIRST else _htmldate(tree, page_url)
+        if published is None:
+            published = _htmldate(tree, page_url) if _NEAR_FIRST else _date_near_headline(tree)
         if published is None and cleaned.dateline and cleaned.dateline.day:
             d = cleaned.dateline.day
             published = PageDate(d, datetime(d.year, d.month, d.day, tzinfo=UTC))
