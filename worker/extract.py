@@ -151,12 +151,17 @@ def decode_body(body: bytes, content_type: str | None = None) -> tuple[str, list
             encoding = guess.encoding if guess is not None else "cp1252"
             text = body.decode(encoding, errors="replace")
             warnings.append("charset_repaired")
-    if _MOJIBAKE.search(text):
+    if _maybe_mojibake(text):
         fixed = ftfy.fix_encoding(text)
         if fixed != text:
             text = fixed
             warnings.append("mojibake_repaired")
     return text, warnings
+
+
+def _maybe_mojibake(text: str) -> bool:
+    """UTF-8 read as Latin-1/cp1252 leaves "Ã", "Â" or "â€" behind; test cheaply first."""
+    return ("Ã" in text or "Â" in text or "â€" in text) and _MOJIBAKE.search(text) is not None
 
 
 # ---------------------------------------------------------------- titles
@@ -425,11 +430,22 @@ def clean_authors(raw_names: list[str], *, site_keys: set[str], strict: bool = F
 
 
 def choose_authors(pm: PageMeta, tree: HtmlElement, site_keys: set[str]) -> tuple[str, ...]:
-    """JSON-LD first, then author meta tags, then a visible byline on the page."""
-    return _complete_names(_choose_authors(pm, tree, site_keys), tree, site_keys)
+    """JSON-LD first, then author meta tags, then a visible byline on the page.
+
+    CMS display names are often a first name only; the visible byline has the full one.
+    """
+    names = _stated_authors(pm, site_keys)
+    if not names:
+        return _byline_authors(tree, site_keys)
+    if any(" " in n for n in names):
+        return names
+    for full in _byline_authors(tree, site_keys):
+        if full.split()[0].casefold() == names[0].casefold():
+            return (full, *names[1:])
+    return names
 
 
-def _choose_authors(pm: PageMeta, tree: HtmlElement, site_keys: set[str]) -> tuple[str, ...]:
+def _stated_authors(pm: PageMeta, site_keys: set[str]) -> tuple[str, ...]:
     art = pm.ld_article()
     if art is not None:
         names = clean_authors(jsonld_names(art.get("author") or art.get("creator")), site_keys=site_keys)
@@ -445,7 +461,7 @@ def _choose_authors(pm: PageMeta, tree: HtmlElement, site_keys: set[str]) -> tup
                 return names
     for i in range(1, 4):
         label = pm.meta.get(f"twitter:label{i}", "").casefold()
-        if label.startswith(("written by", "author", "est. reading") ) and "written" in label or label == "author":
+        if label.startswith(("written by", "author")):
             names = clean_authors([pm.meta.get(f"twitter:data{i}", "")], site_keys=site_keys)
             if names:
                 return names
@@ -454,7 +470,7 @@ def _choose_authors(pm: PageMeta, tree: HtmlElement, site_keys: set[str]) -> tup
             names = clean_authors(jsonld_names(obj.get("author")), site_keys=site_keys)
             if names:
                 return names
-    return _byline_authors(tree, site_keys)
+    return ()
 
 
 def _byline_authors(tree: HtmlElement, site_keys: set[str]) -> tuple[str, ...]:
@@ -463,16 +479,6 @@ def _byline_authors(tree: HtmlElement, site_keys: set[str]) -> tuple[str, ...]:
         if names:
             return names
     return ()
-
-
-def _complete_names(names: tuple[str, ...], tree: HtmlElement, site_keys: set[str]) -> tuple[str, ...]:
-    """CMS display names are often a first name only; the visible byline has the full one."""
-    if not names or any(" " in n for n in names):
-        return names
-    for full in _byline_authors(tree, site_keys):
-        if full.split()[0].casefold() == names[0].casefold():
-            return (full, *names[1:])
-    return names
 
 
 # ---------------------------------------------------------------- page kind
@@ -589,7 +595,7 @@ def classify_page(sig: KindSignals, url: str, text: str) -> str:
 def detect_language(text: str, declared: str | None) -> str | None:
     """py3langid on the text (bundled model, no downloads); the page's declaration as tiebreak."""
     declared_code = declared.split("-")[0].split("_")[0].strip().lower()[:2] if declared else None
-    sample = text[:3000]
+    sample = text[:1000]
     if len(sample) >= 40:
         lang, _score = py3langid.classify(sample)
         code = str(lang)
@@ -631,9 +637,6 @@ _PRUNE_XPATH = [
     " or starts-with(normalize-space(.),'READ MORE:') or starts-with(normalize-space(.),'Read More:')"
     " or starts-with(normalize-space(.),'Read more:') or starts-with(normalize-space(.),'Related:')"
     " or starts-with(normalize-space(.),'RELATED:') or starts-with(normalize-space(.),'See also:')]",
-    "//aside[contains(@class,'related') or contains(@class,'newsletter') or contains(@class,'share')]",
-    "//*[@id='cookie-banner' or @id='cookie-notice' or contains(@class,'cookie-banner')"
-    " or contains(@class,'newsletter-signup')]",
 ]
 
 
@@ -959,7 +962,7 @@ def article_from_content(
     if text is None and raw_html:
         text, _ = _html_to_text(raw_html)
     text = text or ""
-    if _MOJIBAKE.search(text):
+    if _maybe_mojibake(text):
         fixed = ftfy.fix_encoding(text)
         if fixed != text:
             text = fixed

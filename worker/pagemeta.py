@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
+from lxml import etree
 from lxml.html import HtmlElement
 
 _WS = re.compile(r"\s+")
@@ -161,7 +162,18 @@ def read_page_meta(tree: HtmlElement) -> PageMeta:
 def byline_texts(tree: HtmlElement, limit: int = 8) -> list[str]:
     """Visible bylines in document order; child texts joined by U+001F so names stay apart."""
     out: list[str] = []
-    for el in tree.xpath(_BYLINE_XPATH):
+    # Bylines sit next to the headline: search the headline's surroundings when there is one.
+    scope = tree
+    h1 = _FIRST_H1(tree)
+    if h1:
+        ancestors = [a for a in h1[0].iterancestors() if a.tag not in ("body", "html")]
+        if ancestors:
+            scope = ancestors[min(3, len(ancestors) - 1)]
+    for el in _BYLINE_XPATH(scope):
+        if isinstance(el, str):  # a text node starting with "By "
+            el = el.getparent()
+            if el is None:
+                continue
         tag = el.tag
         if not isinstance(tag, str) or tag in _BYLINE_SKIP_TAGS:
             continue
@@ -170,7 +182,7 @@ def byline_texts(tree: HtmlElement, limit: int = 8) -> list[str]:
             continue
         pieces = [squash(t) for t in el.itertext()]
         text = "\x1f".join(p for p in pieces if p)
-        if text and len(text) < 200:
+        if text and len(text) < 200 and text not in out:
             out.append(text)
         if len(out) >= limit:
             break
@@ -179,19 +191,17 @@ def byline_texts(tree: HtmlElement, limit: int = 8) -> list[str]:
 
 _BYLINE_SKIP_TAGS = frozenset(
     {"script", "style", "meta", "link", "img", "body", "html", "main", "article", "section", "header",
-     "footer", "nav", "aside", "form", "ul", "ol", "figure", "picture", "svg", "noscript", "button"}
+     "footer", "nav", "aside", "form", "ul", "ol", "figure", "picture", "svg", "noscript", "button",
+     "title", "h1", "h2"}
 )  # fmt: skip
-_BYLINE_XPATH = (
-    "//body//*[@rel='author' or @itemprop='author' or contains(@class,'byline')"
-    " or contains(@class,'Byline') or contains(@class,'author') or contains(@class,'Author')"
-    " or contains(@data-testid,'byline') or contains(@href,'/author/') or contains(@href,'/authors/')"
-    " or contains(@href,'/autor/') or contains(@href,'/auteur/') or contains(@href,'/people/')"
-    " or contains(@href,'/staff/') or contains(@href,'/profile/') or contains(@href,'/contributors/')"
-    " or contains(@href,'/writers/') or contains(@href,'/reporters/') or contains(@href,'/reviewer/')"
-    " or ((self::p or self::span or self::div) and (starts-with(normalize-space(text()),'By ')"
-    " or starts-with(normalize-space(text()),'by ') or starts-with(normalize-space(text()),'Written by')"
-    " or starts-with(normalize-space(text()),'BY ')))]"
+# Attribute tests only, plus text nodes that open with "By": both cheap for libxml2.
+_BYLINE_XPATH = etree.XPath(
+    ".//*[@rel='author' or @itemprop='author' or contains(@class,'byline')"
+    " or contains(@class,'author') or contains(@class,'Author') or contains(@href,'/author')]"
+    " | .//text()[starts-with(normalize-space(.),'By ') or starts-with(normalize-space(.),'by ')"
+    " or starts-with(normalize-space(.),'BY ') or starts-with(normalize-space(.),'Written by')]"
 )
+_FIRST_H1 = etree.XPath("(//body//h1)[1]")
 
 
 # ---------------------------------------------------------------- dates
