@@ -50,6 +50,7 @@ from worker.pagemeta import (
 from worker.sanitize import sanitize_html
 from worker.textclean import (
     CleanedText,
+    caption_keys,
     clean_paragraphs,
     normalise_unicode,
     paragraphs_of,
@@ -659,6 +660,9 @@ def _run_trafilatura(tree: HtmlElement, url: str | None, fast: bool) -> Any:
     )
 
 
+_CAPTIONS = etree.XPath("//figcaption | //*[contains(@class,'wp-caption-text')]")
+
+
 def _extract_main(tree: HtmlElement, url: str | None) -> tuple[str, str]:
     """Main text and simplified HTML from trafilatura, one extraction (two if it fails)."""
     doc = _run_trafilatura(tree, url, fast=True)
@@ -797,7 +801,8 @@ def extract_article(
 
     pm = read_page_meta(tree)
     raw_text, raw_html = _extract_main(tree, page_url)
-    cleaned = clean_paragraphs(paragraphs_of(normalise_unicode(raw_text)))
+    captions = caption_keys([normalise_unicode(squash(c.text_content())) for c in _CAPTIONS(tree)])
+    cleaned = clean_paragraphs(paragraphs_of(normalise_unicode(raw_text)), captions=captions)
     site_name_list = [n for n in (pm.first("og:site_name", "application-name", "al:android:app_name",
                                            "twitter:site"), *_publisher_names(pm), *site_names) if n]  # fmt: skip
     site_name_list = [n.lstrip("@") for n in site_name_list]
@@ -970,6 +975,8 @@ def article_from_content(
     pars = paragraphs_of(normalise_unicode(text))
     cleaned = clean_paragraphs(pars)
     final_title = squash(normalise_unicode(title or hints.title or "")) or None
+    if final_title is None and _looks_like_headline(cleaned.paragraphs):
+        final_title = cleaned.paragraphs[0]
     cleaned = _drop_leading_title(cleaned, final_title)
     out_text = cleaned.text
     if raw_html:
@@ -1011,6 +1018,14 @@ def article_from_content(
         warnings=tuple(warnings),
         published_date=published_date,
     )
+
+
+def _looks_like_headline(pars: tuple[str, ...]) -> bool:
+    """Imported text often opens with its headline: short, unpunctuated, before the story."""
+    if len(pars) < 3:
+        return False
+    first = pars[0]
+    return len(first.split()) <= 20 and "\n" not in first and not first.endswith((".", "!", ":", ",", ";"))
 
 
 def _escape(text: str) -> str:

@@ -130,8 +130,18 @@ def _word_count(par: str) -> int:
     return len(par.split())
 
 
-def drop_boilerplate(pars: list[str]) -> tuple[list[str], list[str]]:
-    """Remove inserts, prompts, captions, duplicates and footers; return (kept, dropped)."""
+def _caption_key(text: str) -> str:
+    return re.sub(r"\W+", "", text.casefold())
+
+
+def drop_boilerplate(
+    pars: list[str], captions: frozenset[str] = frozenset()
+) -> tuple[list[str], list[str]]:
+    """Remove inserts, prompts, captions, duplicates and footers; return (kept, dropped).
+
+    ``captions``: keys (see :func:`caption_keys`) of the page's image captions; a paragraph
+    that repeats one of them is the caption printed again as text.
+    """
     kept: list[str] = []
     dropped: list[str] = []
     counts: dict[str, int] = {}
@@ -148,6 +158,7 @@ def drop_boilerplate(pars: list[str]) -> tuple[list[str], list[str]]:
             or (_PROMPT_RE.match(par) and words <= 12)
             or (short and _NEWSLETTER_RE.search(par))
             or (counts[key] > 1 and _is_caption(par))
+            or (captions and len(par) < 400 and _caption_key(par) in captions)
             or (kept and key == kept[-1].casefold() and words >= 3)
         ):
             dropped.append(par)
@@ -272,9 +283,15 @@ class CleanedText:
     dropped: tuple[str, ...]
 
 
-def clean_paragraphs(pars: list[str], *, strip_dateline: bool = True) -> CleanedText:
+def caption_keys(captions: list[str]) -> frozenset[str]:
+    return frozenset(k for k in (_caption_key(c) for c in captions) if len(k) >= 12)
+
+
+def clean_paragraphs(
+    pars: list[str], *, strip_dateline: bool = True, captions: frozenset[str] = frozenset()
+) -> CleanedText:
     """Boilerplate removal and dateline parsing over already-normalised paragraphs."""
-    kept, dropped = drop_boilerplate(pars)
+    kept, dropped = drop_boilerplate(pars, captions)
     dateline = None
     if strip_dateline:
         # The dateline opens the story, which may follow a headline or a standfirst.
