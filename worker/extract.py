@@ -148,8 +148,7 @@ def decode_body(body: bytes, content_type: str | None = None) -> tuple[str, list
             except UnicodeDecodeError:
                 text = None  # type: ignore[assignment]
         if text is None:
-            guess = from_bytes(body[:200_000]).best()
-            encoding = guess.encoding if guess is not None else "cp1252"
+            encoding = _guess_encoding(body[:200_000])
             text = body.decode(encoding, errors="replace")
             warnings.append("charset_repaired")
     if _maybe_mojibake(text):
@@ -158,6 +157,18 @@ def decode_body(body: bytes, content_type: str | None = None) -> tuple[str, list
             text = fixed
             warnings.append("mojibake_repaired")
     return text, warnings
+
+
+def _guess_encoding(body: bytes) -> str:
+    """charset_normalizer's guess; among equally good guesses, windows-1252 (the web's default)."""
+    matches = list(from_bytes(body))
+    if not matches:
+        return "cp1252"
+    best = matches[0]
+    for match in matches[1:6]:
+        if match.encoding == "cp1252" and match.chaos <= best.chaos and match.coherence >= best.coherence - 0.01:
+            return "cp1252"
+    return str(best.encoding)
 
 
 def _maybe_mojibake(text: str) -> bool:
@@ -216,6 +227,9 @@ def clean_title(raw: str | None, *, site_names: list[str], url: str, h1: list[st
     if _key(title) in h1_keys:
         return title
     keys = _site_keys(site_names, url)
+    prefix, colon, rest = title.partition(": ")
+    if colon and rest and len(prefix.split()) <= 5 and _is_site_part(prefix, keys):
+        title = rest.strip()
     parts = _TITLE_SEP.split(title)
     if len(parts) > 1:
         seps = _TITLE_SEP.findall(title)
