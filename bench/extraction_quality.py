@@ -230,7 +230,9 @@ def main(argv: list[str] | None = None) -> int:
             for page in wcxb_all:
                 res = system(page)
                 flagged[(page.kind == "article", res.kind == "article")] += 1
-                if args.show_misses == "kind" and (page.kind == "article") != (res.kind == "article"):
+                if args.show_misses == "kind" and (page.kind == "article") != (
+                    res.kind == "article"
+                ):
                     print(f"KIND {page.page_id} truth={page.kind} ours={res.kind} {page.url[:90]}")
             row["nonarticle_flagged"] = flagged[(False, False)] / max(1, len(others))
             row["article_kept"] = flagged[(True, True)] / max(1, len(wcxb))
@@ -246,7 +248,10 @@ def _show_miss(kind: str, page: Page, res: Result, p: float, r: float) -> None:
     elif kind == "author" and not author_ok(page.author, res.authors):
         print(f"AUTHOR {page.page_id} truth={page.author!r} ours={res.authors!r} {page.url[:60]}")
     elif kind == "date" and not date_ok(page.date, res.date_local):
-        print(f"DATE {page.page_id} truth={page.date} ours={res.date_local} utc={res.date_utc} {page.url[:60]}")
+        print(
+            f"DATE {page.page_id} truth={page.date} ours={res.date_local} utc={res.date_utc}"
+            f" {page.url[:60]}"
+        )
     elif kind == "text" and 2 * p * r / (p + r or 1) < 0.8:
         print(f"TEXT {page.set_name} {page.page_id} p={p:.2f} r={r:.2f} {page.url[:80]}")
 
@@ -273,7 +278,8 @@ def _print_row(row: dict[str, object]) -> None:
 
     print(
         f"{row['system']!s:36} {prf('aeb_f1'):>20} {prf('wcxb_f1'):>20} {pct('title'):>6}"
-        f" {pct('author'):>6} {pct('date'):>6} {pct('date_local'):>6} {pct('nonarticle_flagged'):>7}"
+        f" {pct('author'):>6} {pct('date'):>6} {pct('date_local'):>6}"
+        f" {pct('nonarticle_flagged'):>7}"
         f" {pct('article_kept'):>6} {row['seconds']:6.1f}",
         flush=True,
     )

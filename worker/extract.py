@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from html import unescape as html_unescape
 from copy import copy
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from html import unescape as html_unescape
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -107,9 +107,17 @@ _META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([A-Za-z0
 _CT_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9_:.-]+)", re.I)
 _MOJIBAKE = re.compile("[ÂÃ][\u0080-\u00bf]|â€[\u0080-\u00bf™œ˜“”¦]|Ã[©¨¢ª«®¶¼]|ï»¿")
 # WHATWG: these labels mean windows-1252 in browsers.
-_ALIASES = {"iso-8859-1": "cp1252", "latin1": "cp1252", "latin-1": "cp1252", "us-ascii": "cp1252",
-            "ascii": "cp1252", "iso8859-1": "cp1252", "x-sjis": "shift_jis", "gb2312": "gb18030",
-            "gbk": "gb18030"}  # fmt: skip
+_ALIASES = {
+    "iso-8859-1": "cp1252",
+    "latin1": "cp1252",
+    "latin-1": "cp1252",
+    "us-ascii": "cp1252",
+    "ascii": "cp1252",
+    "iso8859-1": "cp1252",
+    "x-sjis": "shift_jis",
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+}
 
 
 def _codec(label: str | None) -> str | None:
@@ -128,7 +136,11 @@ def _codec(label: str | None) -> str | None:
 def decode_body(body: bytes, content_type: str | None = None) -> tuple[str, list[str]]:
     """Bytes to text, trusting valid UTF-8 over a declared charset that contradicts it."""
     warnings: list[str] = []
-    for bom, codec in ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be")):
+    for bom, codec in (
+        (b"\xef\xbb\xbf", "utf-8"),
+        (b"\xff\xfe", "utf-16-le"),
+        (b"\xfe\xff", "utf-16-be"),
+    ):
         if body.startswith(bom):
             return body[len(bom) :].decode(codec, errors="replace"), warnings
     declared = None
@@ -136,17 +148,13 @@ def decode_body(body: bytes, content_type: str | None = None) -> tuple[str, list
         declared = _codec(m.group(1))
     if declared is None and (m2 := _META_CHARSET.search(body[:4096])):
         declared = _codec(m2.group(1).decode("ascii", "replace"))
-    try:
-        text = body.decode("utf-8")
+    text = _strict_decode(body, "utf-8")
+    if text is not None:
         if declared not in (None, "utf-8") and not body.isascii():
             warnings.append("charset_repaired")  # declared something else, but it is UTF-8
-    except UnicodeDecodeError:
-        text = None  # type: ignore[assignment]
+    else:
         if declared and declared != "utf-8":
-            try:
-                text = body.decode(declared)
-            except UnicodeDecodeError:
-                text = None  # type: ignore[assignment]
+            text = _strict_decode(body, declared)
         if text is None:
             encoding = _guess_encoding(body[:200_000])
             text = body.decode(encoding, errors="replace")
@@ -159,6 +167,13 @@ def decode_body(body: bytes, content_type: str | None = None) -> tuple[str, list
     return text, warnings
 
 
+def _strict_decode(body: bytes, codec: str) -> str | None:
+    try:
+        return body.decode(codec)
+    except UnicodeDecodeError:
+        return None
+
+
 def _guess_encoding(body: bytes) -> str:
     """charset_normalizer's guess; among equally good guesses, windows-1252 (the web's default)."""
     matches = list(from_bytes(body))
@@ -166,7 +181,11 @@ def _guess_encoding(body: bytes) -> str:
         return "cp1252"
     best = matches[0]
     for match in matches[1:6]:
-        if match.encoding == "cp1252" and match.chaos <= best.chaos and match.coherence >= best.coherence - 0.01:
+        if (
+            match.encoding == "cp1252"
+            and match.chaos <= best.chaos
+            and match.coherence >= best.coherence - 0.01
+        ):
             return "cp1252"
     return str(best.encoding)
 
@@ -200,8 +219,32 @@ def _site_keys(site_names: list[str], url: str) -> set[str]:
     return {k for k in keys if k}
 
 
-_HOST_NOISE = frozenset({"www", "com", "org", "net", "co", "uk", "news", "blog", "en", "de", "fr",
-                         "edu", "gov", "au", "ca", "in", "io", "info", "us", "m", "amp", "mobile"})  # fmt: skip
+_HOST_NOISE = frozenset(
+    {
+        "www",
+        "com",
+        "org",
+        "net",
+        "co",
+        "uk",
+        "news",
+        "blog",
+        "en",
+        "de",
+        "fr",
+        "edu",
+        "gov",
+        "au",
+        "ca",
+        "in",
+        "io",
+        "info",
+        "us",
+        "m",
+        "amp",
+        "mobile",
+    }
+)
 
 
 def _is_site_part(part: str, keys: set[str]) -> bool:
@@ -209,7 +252,9 @@ def _is_site_part(part: str, keys: set[str]) -> bool:
     if not k:
         return True
     for site in keys:
-        if k == site or (len(site) >= 4 and (k.startswith(site) or k.endswith(site)) and len(part.split()) <= 6):
+        if k == site or (
+            len(site) >= 4 and (k.startswith(site) or k.endswith(site)) and len(part.split()) <= 6
+        ):
             return True
         if len(k) >= 4 and site.startswith(k) and len(part.split()) <= 4:
             return True
@@ -296,14 +341,22 @@ def choose_title(pm: PageMeta, url: str, site_names: list[str]) -> str | None:
             ld_headline = squash(html_unescape(value))
     og = pm.first("og:title", "twitter:title", "dc.title", "parsely-title", "sailthru.title")
     keys = _site_keys(site_names, url)
-    stated = [squash(normalise_unicode(html_unescape(c))) for c in (og, ld_headline, pm.title_tag) if c]
+    stated = [
+        squash(normalise_unicode(html_unescape(c))) for c in (og, ld_headline, pm.title_tag) if c
+    ]
     stated = [c for c in stated if c and not _is_site_part(c, keys)]
     # Parts after the first segment of a stated title are site furniture, never the headline.
     trailers = {_key(p) for c in stated for p in _TITLE_SEP.split(c)[1:]}
     h1s = [squash(normalise_unicode(h)) for h in pm.h1]
-    h1s = [h for h in h1s if h and not _is_site_part(h, keys) and len(h) <= 300 and _key(h) not in trailers]
+    h1s = [
+        h
+        for h in h1s
+        if h and not _is_site_part(h, keys) and len(h) <= 300 and _key(h) not in trailers
+    ]
     h1_keys = {_key(h) for h in h1s}
-    cleaned_stated = [c for c in (clean_title(s, site_names=site_names, url=url, h1=h1s) for s in stated) if c]
+    cleaned_stated = [
+        c for c in (clean_title(s, site_names=site_names, url=url, h1=h1s) for s in stated) if c
+    ]
     # A stated title that is the first part of another one ("T" and "T | Blog").
     stated_keys = {_key(c) for c in stated}
     for c in stated:
@@ -320,7 +373,8 @@ def choose_title(pm: PageMeta, url: str, site_names: list[str]) -> str | None:
         if len(h.split()) < 2 and cleaned_stated:
             continue
         if not cleaned_stated or any(
-            _word_overlap(h, c) >= 0.3 and len(set(_key_words(h)) & set(_key_words(c))) >= 2 for c in firsts
+            _word_overlap(h, c) >= 0.3 and len(set(_key_words(h)) & set(_key_words(c))) >= 2
+            for c in firsts
         ):
             return drop_trailer(h)
     if cleaned_stated:
@@ -351,28 +405,159 @@ _CREDENTIAL = re.compile(
 )
 _DATE_WORDS = re.compile(
     r"\b(?:updated|published|posted|last modified|on (?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct"
-    r"|nov|dec)|\d{1,2}:\d{2}|\d{4}|(?:jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.? \d)",
+    r"|nov|dec)|\d{1,2}:\d{2}|\d{4}|(?:jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov"
+    r"|dec)[a-z]*\.? \d)",
     re.I,
 )
-_SPLIT_AUTHORS = re.compile(r"\s*(?:;|&|\||\x1f|\band\b|\bund\b|\bet\b|\by\b|,|\bwith\b|·|•)\s*", re.I)
+_SPLIT_AUTHORS = re.compile(
+    r"\s*(?:;|&|\||\x1f|\band\b|\bund\b|\bet\b|\by\b|,|\bwith\b|·|•)\s*", re.I
+)
 _ROLE_SEP = re.compile(r"\s+[-–—|]\s+")
 _NAME_OK = re.compile(r"^[^\W\d_][\w’'.\- ]*[\w.]$")
-_PARTICLES = frozenset({"de", "van", "von", "der", "den", "bin", "al", "da", "di", "la", "le", "du",
-                        "dos", "das", "del", "el", "ibn", "ter", "ten", "st.", "mc", "y"})  # fmt: skip
+_PARTICLES = frozenset(
+    {
+        "de",
+        "van",
+        "von",
+        "der",
+        "den",
+        "bin",
+        "al",
+        "da",
+        "di",
+        "la",
+        "le",
+        "du",
+        "dos",
+        "das",
+        "del",
+        "el",
+        "ibn",
+        "ter",
+        "ten",
+        "st.",
+        "mc",
+        "y",
+    }
+)
 _NOT_NAMES = frozenset(
-    {"admin", "administrator", "staff", "editor", "editors", "team", "guest", "user", "webmaster",
-     "sign", "in", "community", "podcast", "marketing", "home", "about", "contact", "share", "our",
-     "news", "blog", "read", "more", "follow", "subscribe", "login", "log", "menu", "search",
-     "written", "posted", "updated", "published", "reviewed", "the", "a", "an", "of", "for", "to",
-     "by", "view", "all", "posts", "articles", "profile", "bio", "email", "twitter", "facebook",
-     "linkedin", "instagram", "comments", "comment", "reply", "min", "mins", "minute", "minutes",
-     "featured", "sponsored", "partner", "content", "desk", "wire", "services", "service", "press",
-     "media", "inc", "llc", "ltd", "company", "group", "magazine", "newsletter", "unknown", "anonymous",
-     "hardware", "software", "support", "info", "help", "print", "save", "listen", "audio", "video",
-     "photo", "photos", "image", "images", "source", "sources", "editorial", "board", "opinion",
-     "multiplatform", "producer", "senior", "manager", "coordinator", "event", "director", "officer",
-     "specialist", "founder", "ceo", "president", "head", "lead", "expert", "experts", "reviewer"}
-)  # fmt: skip
+    {
+        "admin",
+        "administrator",
+        "staff",
+        "editor",
+        "editors",
+        "team",
+        "guest",
+        "user",
+        "webmaster",
+        "sign",
+        "in",
+        "community",
+        "podcast",
+        "marketing",
+        "home",
+        "about",
+        "contact",
+        "share",
+        "our",
+        "news",
+        "blog",
+        "read",
+        "more",
+        "follow",
+        "subscribe",
+        "login",
+        "log",
+        "menu",
+        "search",
+        "written",
+        "posted",
+        "updated",
+        "published",
+        "reviewed",
+        "the",
+        "a",
+        "an",
+        "of",
+        "for",
+        "to",
+        "by",
+        "view",
+        "all",
+        "posts",
+        "articles",
+        "profile",
+        "bio",
+        "email",
+        "twitter",
+        "facebook",
+        "linkedin",
+        "instagram",
+        "comments",
+        "comment",
+        "reply",
+        "min",
+        "mins",
+        "minute",
+        "minutes",
+        "featured",
+        "sponsored",
+        "partner",
+        "content",
+        "desk",
+        "wire",
+        "services",
+        "service",
+        "press",
+        "media",
+        "inc",
+        "llc",
+        "ltd",
+        "company",
+        "group",
+        "magazine",
+        "newsletter",
+        "unknown",
+        "anonymous",
+        "hardware",
+        "software",
+        "support",
+        "info",
+        "help",
+        "print",
+        "save",
+        "listen",
+        "audio",
+        "video",
+        "photo",
+        "photos",
+        "image",
+        "images",
+        "source",
+        "sources",
+        "editorial",
+        "board",
+        "opinion",
+        "multiplatform",
+        "producer",
+        "senior",
+        "manager",
+        "coordinator",
+        "event",
+        "director",
+        "officer",
+        "specialist",
+        "founder",
+        "ceo",
+        "president",
+        "head",
+        "lead",
+        "expert",
+        "experts",
+        "reviewer",
+    }
+)
 
 
 def _person_like(name: str, strict: bool) -> bool:
@@ -389,7 +574,9 @@ def _person_like(name: str, strict: bool) -> bool:
     return all(w[0].isupper() or w.casefold() in _PARTICLES for w in words)
 
 
-def clean_authors(raw_names: list[str], *, site_keys: set[str], strict: bool = False) -> tuple[str, ...]:
+def clean_authors(
+    raw_names: list[str], *, site_keys: set[str], strict: bool = False
+) -> tuple[str, ...]:
     """Names only: no "By", roles, dates, e-mail addresses, URLs or site names.
 
     ``strict`` is for free text found on the page (bylines), where only person-shaped names
@@ -408,7 +595,7 @@ def clean_authors(raw_names: list[str], *, site_keys: set[str], strict: bool = F
             text = text[: m.start()]
         text = _BY_PREFIX.sub("", text.strip(" |-–—:,\x1f"))
         names: list[str] = []
-        # "Name - Role" / "Name | Site": what follows a spaced dash is believed only if person-shaped.
+        # "Name - Role" / "Name | Site": what follows a spaced dash counts only if person-shaped.
         head, *tails = _ROLE_SEP.split(text)
         pieces = _SPLIT_AUTHORS.split(head)
         for tail in tails:
@@ -430,12 +617,14 @@ def clean_authors(raw_names: list[str], *, site_keys: set[str], strict: bool = F
             base = name.split(",")[0]
             if not _NAME_OK.match(base) or len(base) < 2 or not _person_like(name, strict):
                 continue
-            if " " not in base and (base.islower() or base.isupper() and len(base) <= 4):
+            if " " not in base and (base.islower() or (base.isupper() and len(base) <= 4)):
                 continue  # handles and initials ("officialrajdeepsingh", "MCJ")
             k = _key(name)
             if k in seen or (strict and k in site_keys):
                 continue
-            if " " not in name.strip() and any(s.startswith(k) and len(s) <= len(k) + 3 for s in site_keys):
+            if " " not in name.strip() and any(
+                s.startswith(k) and len(s) <= len(k) + 3 for s in site_keys
+            ):
                 continue  # a one-word "author" that is the site's own name is the organisation
             if name.isupper() and len(name) > 4:
                 name = name.title()
@@ -463,12 +652,22 @@ def choose_authors(pm: PageMeta, tree: HtmlElement, site_keys: set[str]) -> tupl
 def _stated_authors(pm: PageMeta, site_keys: set[str]) -> tuple[str, ...]:
     art = pm.ld_article()
     if art is not None:
-        names = clean_authors(jsonld_names(art.get("author") or art.get("creator")), site_keys=site_keys)
+        names = clean_authors(
+            jsonld_names(art.get("author") or art.get("creator")), site_keys=site_keys
+        )
         if names:
             return names
-    for key in ("author#all", "article:author#all", "parsely-author#all", "sailthru.author#all",
-                "dc.creator#all", "citation_author#all", "dcterms.creator#all", "byl#all",
-                "twitter:creator:name"):  # fmt: skip
+    for key in (
+        "author#all",
+        "article:author#all",
+        "parsely-author#all",
+        "sailthru.author#all",
+        "dc.creator#all",
+        "citation_author#all",
+        "dcterms.creator#all",
+        "byl#all",
+        "twitter:creator:name",
+    ):
         value = pm.meta.get(key)
         if value:
             names = clean_authors([v for v in value.split("\x1f") if v], site_keys=site_keys)
@@ -511,7 +710,9 @@ _DOCS_URL = re.compile(
     r"(?:/|$)|/wiki/[\w:]+",
     re.I,
 )
-_PRODUCT_URL = re.compile(r"/(?:products?|item|dp|shop|store|browse|buy|cart|collections?)(?:/|$)", re.I)
+_PRODUCT_URL = re.compile(
+    r"/(?:products?|item|dp|shop|store|browse|buy|cart|collections?)(?:/|$)", re.I
+)
 _LISTING_URL = re.compile(
     r"/(?:tags?|topics?|categor(?:y|ies)|section|archives?|search|authors?|page/\d+|latest|index"
     r"|events?|calendar|jobs?|careers|directory|listings?|results|blog|news|articles|stories)/?(?:$|\?)",
@@ -522,10 +723,14 @@ _SERVICE_URL = re.compile(
     r"|service-areas?|features?)(?:/|$|-)",
     re.I,
 )
-_DATE_PATH = re.compile(r"/(?:19|20)\d{2}/\d{1,2}(?:/|$)|/(?:19|20)\d{2}-\d{2}-\d{2}|[-/]\d{7,}(?:[./-]|$)")
+_DATE_PATH = re.compile(
+    r"/(?:19|20)\d{2}/\d{1,2}(?:/|$)|/(?:19|20)\d{2}-\d{2}-\d{2}|[-/]\d{7,}(?:[./-]|$)"
+)
 _PRODUCT_TEXT = re.compile(
-    r"add to (?:cart|bag|basket|wishlist)|buy now|in stock|out of stock|free shipping|sku\b|quantity"
-    r"|select (?:size|colou?r)|write a review|customer reviews", re.I
+    r"add to (?:cart|bag|basket|wishlist)|buy now|in stock|out of stock|free shipping|sku\b"
+    r"|quantity"
+    r"|select (?:size|colou?r)|write a review|customer reviews",
+    re.I,
 )
 _FORUM_TEXT = re.compile(
     r"\b(?:reply|replies|quote|joined|posts:|thread starter|original poster|upvote|likes received"
@@ -566,7 +771,9 @@ def classify_page(sig: KindSignals, url: str, text: str) -> str:
     score = 0.0
     score += 2.5 if ld_article else 0.0
     score += 0.5 if "og:article" in types else 0.0
-    score -= 2.0 if types & {"collectionpage", "itemlist", "searchresultspage", "profilepage"} else 0.0
+    score -= (
+        2.0 if types & {"collectionpage", "itemlist", "searchresultspage", "profilepage"} else 0.0
+    )
     score += 2.0 if sig.stated_date else (0.75 if sig.has_date else -1.0)
     score += 1.5 if sig.has_author else -0.5
     score += 1.0 if _DATE_PATH.search(path) else 0.0
@@ -649,9 +856,11 @@ def choose_url(pm: PageMeta, url: str, final_url: str | None) -> str:
 # Inserts that point at other stories; trafilatura keeps them as ordinary paragraphs.
 _PRUNE_XPATH = [
     "//p[starts-with(normalize-space(.),'Also Read') or starts-with(normalize-space(.),'ALSO READ')"
-    " or starts-with(normalize-space(.),'READ MORE:') or starts-with(normalize-space(.),'Read More:')"
+    " or starts-with(normalize-space(.),'READ MORE:') or starts-with(normalize-space(.),'Read"
+    " More:')"
     " or starts-with(normalize-space(.),'Read more:') or starts-with(normalize-space(.),'Related:')"
-    " or starts-with(normalize-space(.),'RELATED:') or starts-with(normalize-space(.),'See also:')]",
+    " or starts-with(normalize-space(.),'RELATED:') or starts-with(normalize-space(.),'See"
+    " also:')]",
 ]
 
 
@@ -686,7 +895,9 @@ def _extract_main(tree: HtmlElement, url: str | None) -> tuple[str, str]:
         page_words = len((body if body is not None else tree).text_content().split())
         if page_words >= _PAGE_WORDS_FOR_RETRY:
             retry = _run_trafilatura(tree, url, fast=False)
-            retry_text = xmltotxt(retry.body, False) if retry is not None and retry.body is not None else ""
+            retry_text = (
+                xmltotxt(retry.body, False) if retry is not None and retry.body is not None else ""
+            )
             if len(retry_text.split()) > len(text.split()):
                 doc, text = retry, retry_text
     if doc is None or doc.body is None:
@@ -707,7 +918,9 @@ def _clean_html_like_text(html: str, dropped: tuple[str, ...], dateline_prefix: 
     if root is None:
         return html
     drop_keys = {_key(d) for d in dropped if d}
-    for el in list(root.iter("p", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "figcaption")):
+    for el in list(
+        root.iter("p", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "figcaption")
+    ):
         k = _key("".join(el.itertext()))
         if k and k in drop_keys:
             parent = el.getparent()
@@ -723,14 +936,20 @@ def _clean_html_like_text(html: str, dropped: tuple[str, ...], dateline_prefix: 
         for el in root.iter("p"):
             if el.text and el.text.lstrip().startswith(dateline_prefix.strip()[:20]):
                 stripped = el.text.lstrip()
-                el.text = stripped[len(dateline_prefix) :] if stripped.startswith(dateline_prefix) else el.text
+                el.text = (
+                    stripped[len(dateline_prefix) :]
+                    if stripped.startswith(dateline_prefix)
+                    else el.text
+                )
                 break
     body = root.find("body")
     target = body if body is not None else root
     return "".join(etree.tostring(child, encoding="unicode", method="html") for child in target)
 
 
-def _feed_or_page_date(hint: datetime | None, page: PageDate | None) -> tuple[datetime | None, date | None]:
+def _feed_or_page_date(
+    hint: datetime | None, page: PageDate | None
+) -> tuple[datetime | None, date | None]:
     if hint is not None:
         aware = hint if hint.tzinfo is not None else hint.replace(tzinfo=UTC)
         aware = aware.astimezone(UTC)
@@ -817,16 +1036,25 @@ def extract_article(
     raw_text, raw_html = _extract_main(tree, page_url)
     captions = caption_keys([normalise_unicode(squash(c.text_content())) for c in _CAPTIONS(tree)])
     cleaned = clean_paragraphs(paragraphs_of(normalise_unicode(raw_text)), captions=captions)
-    site_name_list = [n for n in (pm.first("og:site_name", "application-name", "al:android:app_name",
-                                           "twitter:site"), *_publisher_names(pm), *site_names) if n]  # fmt: skip
+    site_name_list = [
+        n
+        for n in (
+            pm.first("og:site_name", "application-name", "al:android:app_name", "twitter:site"),
+            *_publisher_names(pm),
+            *site_names,
+        )
+        if n
+    ]
     site_name_list = [n.lstrip("@") for n in site_name_list]
     keys = _site_keys(site_name_list, page_url)
 
-    title = hints.title and squash(normalise_unicode(hints.title)) or choose_title(pm, page_url, site_name_list)
-    cleaned = _drop_leading_title(cleaned, title)
-    authors = tuple(a for a in (squash(normalise_unicode(a)) for a in hints.authors) if a) or choose_authors(
-        pm, tree, keys
+    title = (hints.title and squash(normalise_unicode(hints.title))) or choose_title(
+        pm, page_url, site_name_list
     )
+    cleaned = _drop_leading_title(cleaned, title)
+    authors = tuple(
+        a for a in (squash(normalise_unicode(a)) for a in hints.authors) if a
+    ) or choose_authors(pm, tree, keys)
     published, modified = page_dates(pm)
     stated_date = published is not None
     if published is None and hints.published_at is None:
@@ -862,10 +1090,16 @@ def extract_article(
         paragraphs=len(cleaned.paragraphs),
         long_paragraphs=sum(1 for p in cleaned.paragraphs if len(p.split()) >= 30),
     )
-    kind = classify_page(sig, page_url, text) if source == "page" else ("article" if words else "empty")
+    kind = (
+        classify_page(sig, page_url, text)
+        if source == "page"
+        else ("article" if words else "empty")
+    )
     if kind != "article":
         warnings.append("non_article")
-    declared_lang = hints.language or pm.html_lang or pm.first("content-language", "og:locale", "dc.language")
+    declared_lang = (
+        hints.language or pm.html_lang or pm.first("content-language", "og:locale", "dc.language")
+    )
     language = detect_language(text, declared_lang)
     image = _image(pm, page_url)
     description = pm.first("og:description", "description", "twitter:description")
@@ -899,7 +1133,8 @@ def _cleaned_of(article: NormalisedArticle) -> CleanedText:
 def _publisher_names(pm: PageMeta) -> list[str]:
     names: list[str] = []
     for obj in pm.jsonld:
-        types = {str(t).lower() for t in (obj.get("@type") if isinstance(obj.get("@type"), list) else [obj.get("@type")])}
+        raw = obj.get("@type")
+        types = {str(t).lower() for t in (raw if isinstance(raw, list) else [raw])}
         if types & {"organization", "newsmediaorganization", "website"}:
             names.extend(jsonld_names(obj, people_only=False))
         names.extend(jsonld_names(obj.get("publisher"), people_only=False))
@@ -907,7 +1142,9 @@ def _publisher_names(pm: PageMeta) -> list[str]:
 
 
 def _image(pm: PageMeta, base: str) -> str | None:
-    raw: Any = pm.first("og:image", "og:image:url", "og:image:secure_url", "twitter:image", "twitter:image:src")
+    raw: Any = pm.first(
+        "og:image", "og:image:url", "og:image:secure_url", "twitter:image", "twitter:image:src"
+    )
     if not raw:
         art = pm.ld_article()
         img = art.get("image") if art else None
@@ -929,7 +1166,9 @@ def _drop_leading_title(cleaned: CleanedText, title: str | None) -> CleanedText:
     if not title or not cleaned.paragraphs or _key(cleaned.paragraphs[0]) != _key(title):
         return cleaned
     pars = cleaned.paragraphs[1:]
-    return CleanedText("\n\n".join(pars), pars, cleaned.dateline, (*cleaned.dropped, cleaned.paragraphs[0]))
+    return CleanedText(
+        "\n\n".join(pars), pars, cleaned.dateline, (*cleaned.dropped, cleaned.paragraphs[0])
+    )
 
 
 def _html_to_text(html: str) -> tuple[str, str]:
@@ -944,14 +1183,29 @@ def _html_to_text(html: str) -> tuple[str, str]:
     for el in tree.iter("script", "style", "noscript", "template"):
         el.drop_tree()
     pars: list[str] = []
-    blocks = ("p", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "figcaption", "td", "dd", "dt")
+    blocks = (
+        "p",
+        "li",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "blockquote",
+        "pre",
+        "figcaption",
+        "td",
+        "dd",
+        "dt",
+    )
     for br in tree.iter("br"):
         br.tail = "\n" + (br.tail or "")
     for el in tree.iter(*blocks):
         if any(anc.tag in blocks for anc in el.iterancestors()):
             continue
         pars.append(el.text_content())
-        el.tail = (el.tail or "")
+        el.tail = el.tail or ""
     if not pars:
         pars = [tree.text_content()]
     else:
@@ -1039,15 +1293,25 @@ def _looks_like_headline(pars: tuple[str, ...]) -> bool:
     if len(pars) < 3:
         return False
     first = pars[0]
-    return len(first.split()) <= 20 and "\n" not in first and not first.endswith((".", "!", ":", ",", ";"))
+    return (
+        len(first.split()) <= 20
+        and "\n" not in first
+        and not first.endswith((".", "!", ":", ",", ";"))
+    )
 
 
 def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\n", "<br>")
+    return (
+        text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\n", "<br>")
+    )
 
 
-def _from_content_only(*, url: str, page_url: str, hints: FeedHints, warnings: list[str]) -> NormalisedArticle:
-    art = article_from_content(url=page_url, title=hints.title, html=hints.content_html, hints=hints)
+def _from_content_only(
+    *, url: str, page_url: str, hints: FeedHints, warnings: list[str]
+) -> NormalisedArticle:
+    art = article_from_content(
+        url=page_url, title=hints.title, html=hints.content_html, hints=hints
+    )
     return NormalisedArticle(
         **{**art.__dict__, "warnings": tuple(dict.fromkeys([*warnings, *art.warnings]))}
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
@@ -20,12 +20,30 @@ from lxml.html import HtmlElement
 _WS = re.compile(r"\s+")
 
 ARTICLE_TYPES = frozenset(
-    {"article", "newsarticle", "blogposting", "reportagenewsarticle", "analysisnewsarticle",
-     "opinionnewsarticle", "reviewnewsarticle", "backgroundnewsarticle", "scholarlyarticle",
-     "socialmediaposting", "liveblogposting", "report", "review", "medicalscholarlyarticle",
-     "satiricalarticle", "advertisertcontentarticle", "askpublicnewsarticle", "posting",
-     "techarticle", "howto", "recipe"}
-)  # fmt: skip
+    {
+        "article",
+        "newsarticle",
+        "blogposting",
+        "reportagenewsarticle",
+        "analysisnewsarticle",
+        "opinionnewsarticle",
+        "reviewnewsarticle",
+        "backgroundnewsarticle",
+        "scholarlyarticle",
+        "socialmediaposting",
+        "liveblogposting",
+        "report",
+        "review",
+        "medicalscholarlyarticle",
+        "satiricalarticle",
+        "advertisertcontentarticle",
+        "askpublicnewsarticle",
+        "posting",
+        "techarticle",
+        "howto",
+        "recipe",
+    }
+)
 
 
 def squash(text: str | None) -> str:
@@ -93,11 +111,21 @@ def _walk_jsonld(data: object) -> Iterator[dict[str, Any]]:
 
 
 _MULTI_KEYS = frozenset(
-    {"article:author", "author", "parsely-author", "sailthru.author", "dc.creator", "citation_author",
-     "dcterms.creator", "byl"}
-)  # fmt: skip
+    {
+        "article:author",
+        "author",
+        "parsely-author",
+        "sailthru.author",
+        "dc.creator",
+        "citation_author",
+        "dcterms.creator",
+        "byl",
+    }
+)
 _BYLINE_CLASS = re.compile(r"byline|author|writer|contributor|reporter", re.I)
-_BYLINE_BAD_CLASS = re.compile(r"avatar|bio|image|photo|img|box|social|follow|comment|more-by", re.I)
+_BYLINE_BAD_CLASS = re.compile(
+    r"avatar|bio|image|photo|img|box|social|follow|comment|more-by", re.I
+)
 
 
 def read_page_meta(tree: HtmlElement) -> PageMeta:
@@ -169,11 +197,12 @@ def byline_texts(tree: HtmlElement, limit: int = 8) -> list[str]:
         ancestors = [a for a in h1[0].iterancestors() if a.tag not in ("body", "html")]
         if ancestors:
             scope = ancestors[min(3, len(ancestors) - 1)]
-    for el in _BYLINE_XPATH(scope):
-        if isinstance(el, str):  # a text node starting with "By "
-            el = el.getparent()
-            if el is None:
-                continue
+    for hit in _BYLINE_XPATH(scope):
+        # Text nodes starting with "By " stand for their parent element.
+        node: Any = hit  # element, or an lxml "smart string" text node that knows its parent
+        el = node.getparent() if isinstance(node, str) else node
+        if el is None:
+            continue
         tag = el.tag
         if not isinstance(tag, str) or tag in _BYLINE_SKIP_TAGS:
             continue
@@ -190,10 +219,34 @@ def byline_texts(tree: HtmlElement, limit: int = 8) -> list[str]:
 
 
 _BYLINE_SKIP_TAGS = frozenset(
-    {"script", "style", "meta", "link", "img", "body", "html", "main", "article", "section", "header",
-     "footer", "nav", "aside", "form", "ul", "ol", "figure", "picture", "svg", "noscript", "button",
-     "title", "h1", "h2"}
-)  # fmt: skip
+    {
+        "script",
+        "style",
+        "meta",
+        "link",
+        "img",
+        "body",
+        "html",
+        "main",
+        "article",
+        "section",
+        "header",
+        "footer",
+        "nav",
+        "aside",
+        "form",
+        "ul",
+        "ol",
+        "figure",
+        "picture",
+        "svg",
+        "noscript",
+        "button",
+        "title",
+        "h1",
+        "h2",
+    }
+)
 # Attribute tests only, plus text nodes that open with "By": both cheap for libxml2.
 _BYLINE_XPATH = etree.XPath(
     ".//*[@rel='author' or @itemprop='author' or contains(@class,'byline')"
@@ -206,8 +259,23 @@ _FIRST_H1 = etree.XPath("(//body//h1)[1]")
 
 # ---------------------------------------------------------------- dates
 
-_TZ_NAMES = {"utc": 0, "gmt": 0, "z": 0, "est": -5, "edt": -4, "cst": -6, "cdt": -5, "mst": -7,
-             "mdt": -6, "pst": -8, "pdt": -7, "bst": 1, "cet": 1, "cest": 2, "ist": 5.5}  # fmt: skip
+_TZ_NAMES = {
+    "utc": 0,
+    "gmt": 0,
+    "z": 0,
+    "est": -5,
+    "edt": -4,
+    "cst": -6,
+    "cdt": -5,
+    "mst": -7,
+    "mdt": -6,
+    "pst": -8,
+    "pdt": -7,
+    "bst": 1,
+    "cet": 1,
+    "cest": 2,
+    "ist": 5.5,
+}
 _ISO_DT = re.compile(
     r"(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})"
     r"(?:[T ](?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2})(?:\.\d+)?)?"
@@ -266,16 +334,43 @@ def page_dates(pm: PageMeta) -> tuple[PageDate | None, PageDate | None]:
         candidates_pub += [art.get("datePublished"), art.get("dateCreated")]
         candidates_mod.append(art.get("dateModified"))
     candidates_pub += [
-        pm.first("article:published_time", "og:article:published_time", "og:published_time",
-                 "datepublished", "itemprop:datepublished", "article.published", "published-date", "publish-date",
-                 "publishdate", "pubdate", "sailthru.date", "parsely-pub-date", "dc.date.issued",
-                 "dcterms.created", "dc.date", "dcterms.date", "date", "citation_publication_date",
-                 "citation_date", "article:published", "og:pubdate", "cxenseparse:recs:publishtime")
-    ]  # fmt: skip
+        pm.first(
+            "article:published_time",
+            "og:article:published_time",
+            "og:published_time",
+            "datepublished",
+            "itemprop:datepublished",
+            "article.published",
+            "published-date",
+            "publish-date",
+            "publishdate",
+            "pubdate",
+            "sailthru.date",
+            "parsely-pub-date",
+            "dc.date.issued",
+            "dcterms.created",
+            "dc.date",
+            "dcterms.date",
+            "date",
+            "citation_publication_date",
+            "citation_date",
+            "article:published",
+            "og:pubdate",
+            "cxenseparse:recs:publishtime",
+        )
+    ]
     candidates_mod += [
-        pm.first("article:modified_time", "og:updated_time", "datemodified", "itemprop:datemodified", "dcterms.modified",
-                 "last-modified", "lastmod", "article:modified")
-    ]  # fmt: skip
+        pm.first(
+            "article:modified_time",
+            "og:updated_time",
+            "datemodified",
+            "itemprop:datemodified",
+            "dcterms.modified",
+            "last-modified",
+            "lastmod",
+            "article:modified",
+        )
+    ]
     for obj in pm.jsonld if art is None else []:
         candidates_pub.append(obj.get("datePublished"))
         candidates_mod.append(obj.get("dateModified"))
@@ -293,8 +388,18 @@ def page_dates(pm: PageMeta) -> tuple[PageDate | None, PageDate | None]:
 # ---------------------------------------------------------------- authors
 
 
-_ORG_TYPES = frozenset({"organization", "newsmediaorganization", "corporation", "localbusiness",
-                        "educationalorganization", "governmentorganization", "ngo", "brand"})
+_ORG_TYPES = frozenset(
+    {
+        "organization",
+        "newsmediaorganization",
+        "corporation",
+        "localbusiness",
+        "educationalorganization",
+        "governmentorganization",
+        "ngo",
+        "brand",
+    }
+)
 
 
 def jsonld_names(value: object, *, people_only: bool = True) -> list[str]:

@@ -74,8 +74,10 @@ def paragraphs_of(text: str) -> list[str]:
 # Inserts that point at other stories. Dropped when they open a paragraph with a colon/dash,
 # or when the paragraph is nothing but the label.
 _INSERT_LABELS = (
-    r"also read|read also|read more|more to read|must read|don'?t miss|related(?: articles?| stories"
-    r"| news| coverage| content| reading| posts?)?|see also|recommended(?: stories| articles| reading)?"
+    r"also read|read also|read more|more to read|must read|don'?t miss|related(?: articles?|"
+    r" stories"
+    r"| news| coverage| content| reading| posts?)?|see also|recommended(?: stories| articles|"
+    r" reading)?"
     r"|recommended for you|you may also like|you might also like|more from [\w .]{1,30}"
     r"|more on this story|more on this|top stories|trending|trending now|editor'?s picks?"
     r"|suggested reading|further reading|related links?|also on [\w .]{1,30}|in other news"
@@ -91,21 +93,28 @@ _PROMPT_RE = re.compile(
     r"|follow us\b|like us on facebook|follow (?:us|me) on\b|comments?$|\d+ comments?$"
     r"|leave a (?:comment|reply)|advertisement$|advertising$|sponsored$|scroll to continue"
     r"|continue reading below|story continues below|article continues below"
-    r"|skip to (?:main )?content|back to top$|previous article|next article|previous post|next post)",
+    r"|skip to (?:main )?content|back to top$|previous article|next article|previous post|next"
+    r" post)",
     re.I,
 )
 _NEWSLETTER_RE = re.compile(
-    r"\b(?:sign up (?:for|to) (?:our|the)\b[^.]{0,40}\bnewsletters?|subscribe to (?:our|the)\b[^.]{0,40}"
-    r"\b(?:newsletters?|channel|mailing list)|newsletter sign[- ]?up|delivered (?:straight |directly )?"
+    r"\b(?:sign up (?:for|to) (?:our|the)\b[^.]{0,40}\bnewsletters?|subscribe to (?:our"
+    r"|the)\b[^.]{0,40}"
+    r"\b(?:newsletters?|channel|mailing list)|newsletter sign[- ]?up|delivered (?:straight "
+    r"|directly )?"
     r"to your inbox|enter your e-?mail(?: address)?|get (?:our|the) (?:free )?newsletter"
-    r"|we use cookies|this (?:web)?site uses cookies|accept (?:all )?cookies|cookie (?:policy|settings)"
-    r"|by continuing to (?:use|browse) (?:this|our) (?:site|website)|you agree to (?:our|the) use of cookies"
+    r"|we use cookies|this (?:web)?site uses cookies|accept (?:all )?cookies|cookie (?:policy"
+    r"|settings)"
+    r"|by continuing to (?:use|browse) (?:this|our) (?:site|website)|you agree to (?:our|the)"
+    r" use of cookies"
     r"|all rights reserved|©\s*\d{4}|copyright\s*©?\s*\d{4}"
     r"|this material may not be published, broadcast, rewritten|enable javascript)",
     re.I,
 )
 # Desk codes closing wire copy: "(T/R07/R01)", "(dpa/lno)", "(ma/dw)", "(RA/IT)".
-_DESK_CODE_RE = re.compile(r"\s*\((?=[^)]*\d|[^a-z)]*\))[A-Za-z]{1,4}\d{0,3}(?:/[A-Za-z]{1,4}\d{0,3}){1,4}\)\s*$")
+_DESK_CODE_RE = re.compile(
+    r"\s*\((?=[^)]*\d|[^a-z)]*\))[A-Za-z]{1,4}\d{0,3}(?:/[A-Za-z]{1,4}\d{0,3}){1,4}\)\s*$"
+)
 # Short footers naming a news agency: "Mi’raj Islamic News Agency (MINA)", "(Reuters)".
 _AGENCY_FOOTER_RE = re.compile(
     r"^[\w’'.&\- ]{0,60}\b(?:news agency|press agency|news service|newswire|wire service|agency"
@@ -192,7 +201,9 @@ class Dateline:
 _DASH = r"(?:-{1,2}|–|—|:)"
 _AGENCY = r"\(\s*(?P<agency>[A-Z][\w&.’' /-]{0,30}?|[a-z]{2,6})\s*\)"
 _PLACE_MIXED = r"(?P<place>[A-Z][\w’'.\-]+(?: [A-Z][\w’'.\-]+){0,3}(?:, [A-Z][A-Za-z.\- ]{1,25}?)?)"
-_PLACE_CAPS = r"(?P<place>[A-Z][A-Z’'.\-]+(?: [A-Z][A-Z’'.\-]+){0,3}(?:, [A-Z][A-Za-z.\- ]{1,25}?)?)"
+_PLACE_CAPS = (
+    r"(?P<place>[A-Z][A-Z’'.\-]+(?: [A-Z][A-Z’'.\-]+){0,3}(?:, [A-Z][A-Za-z.\- ]{1,25}?)?)"
+)
 _DATEPART = r"(?:,\s*(?P<date>[^()\n]{3,48}?\d[^()\n]{0,20}?))?"
 _DATELINE_RES = (
     # "Tehran, 16 Rajab 2437/24 April 2016 (MINA) –", "WASHINGTON (Reuters) -", "Berlin (dpa) -"

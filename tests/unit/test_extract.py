@@ -41,8 +41,10 @@ def page(
 ) -> str:
     body = "".join(f"<p>{p}</p>" for p in paras)
     return (
-        f'<!DOCTYPE html><html lang="en"><head><meta charset="{charset}"><title>{title}</title>{head}</head>'
-        f'<body><nav><a href="/">Home</a> <a href="/news/">News</a> <a href="/sport/">Sport</a></nav>'
+        f'<!DOCTYPE html><html lang="en"><head><meta'
+        f' charset="{charset}"><title>{title}</title>{head}</head>'
+        f'<body><nav><a href="/">Home</a> <a href="/news/">News</a> <a'
+        f' href="/sport/">Sport</a></nav>'
         f"<article><h1>{h1}</h1>{byline}<div class='body'>{body}</div></article>"
         "<footer><p>Contact us</p></footer></body></html>"
     )
@@ -73,7 +75,9 @@ def test_clean_title(raw: str, expected: str) -> None:
 
 def test_title_prefers_visible_headline_over_seo_title() -> None:
     head = '<meta property="og:title" content="Transport budget 2024: everything you need to know">'
-    art = extract_article(page(head=head, h1="Council approves the 2024 transport budget").encode(), url=URL)
+    art = extract_article(
+        page(head=head, h1="Council approves the 2024 transport budget").encode(), url=URL
+    )
     assert art.title == "Council approves the 2024 transport budget"
 
 
@@ -98,7 +102,10 @@ def test_authors_from_jsonld_person_not_publisher() -> None:
         "@context": "https://schema.org",
         "@type": "NewsArticle",
         "headline": "Council approves transport budget",
-        "author": [{"@type": "Person", "name": "Jane Doe"}, {"@type": "Organization", "name": "City Herald"}],
+        "author": [
+            {"@type": "Person", "name": "Jane Doe"},
+            {"@type": "Organization", "name": "City Herald"},
+        ],
         "datePublished": "2024-03-05T21:30:00-05:00",
         "dateModified": "2024-03-06T08:00:00Z",
     }
@@ -112,7 +119,10 @@ def test_authors_from_jsonld_person_not_publisher() -> None:
 
 
 def test_byline_on_page_when_no_metadata() -> None:
-    byline = '<div class="meta"><span class="byline">By <a href="/author/jd">Jane Doe</a></span> March 5, 2024</div>'
+    byline = (
+        '<div class="meta"><span class="byline">By <a href="/author/jd">Jane Doe</a></span>'
+        " March 5, 2024</div>"
+    )
     art = extract_article(page(byline=byline).encode(), url=URL)
     assert art.authors == ("Jane Doe",)
     assert art.published_date == date(2024, 3, 5)
@@ -134,12 +144,18 @@ def test_canonical_url(link: str, expected: str) -> None:
 
 
 def test_final_url_used_when_no_canonical() -> None:
-    art = extract_article(page().encode(), url="https://t.example/abc", final_url=URL + "?gclid=9#x")
+    art = extract_article(
+        page().encode(), url="https://t.example/abc", final_url=URL + "?gclid=9#x"
+    )
     assert art.url == URL
 
 
 def test_html_is_sanitised() -> None:
-    paras = [*PARAS[:2], PARAS[2] + '<script>alert(1)</script><img src="x" onerror="alert(2)">', *PARAS[3:]]
+    paras = [
+        *PARAS[:2],
+        PARAS[2] + '<script>alert(1)</script><img src="x" onerror="alert(2)">',
+        *PARAS[3:],
+    ]
     art = extract_article(page(paras=paras).encode(), url=URL)
     assert "<script" not in art.html and "onerror" not in art.html
     assert "<p>" in art.html
@@ -166,7 +182,9 @@ def test_language_detected_from_text() -> None:
         "Der Stadtrat hat am Dienstag einen neuen Haushalt beschlossen, der die Ausgaben für den "
         "öffentlichen Nahverkehr um ein Fünftel erhöht, nachdem monatelang gestritten wurde.",
     ] * 5
-    art = extract_article(page(paras=[f"{p} ({i})" for i, p in enumerate(german)]).encode(), url=URL)
+    art = extract_article(
+        page(paras=[f"{p} ({i})" for i, p in enumerate(german)]).encode(), url=URL
+    )
     assert art.language == "de"
 
 
@@ -189,12 +207,20 @@ def test_page_without_text_and_without_feed_content() -> None:
     assert art.word_count == 0 and art.text == ""
     assert art.page_kind == "empty" and not art.is_article
     assert "no_text" in art.warnings
-    nav_only = extract_article(b"<html><body><nav><a href='/'>Home</a></nav></body></html>", url=URL)
+    nav_only = extract_article(
+        b"<html><body><nav><a href='/'>Home</a></nav></body></html>", url=URL
+    )
     assert not nav_only.is_article and "non_article" in nav_only.warnings
 
 
 def test_article_from_html_content() -> None:
-    html = "<div><p>LONDON (AP) — " + PARAS[0] + "</p><p>" + PARAS[1] + "</p><p>Related: Other</p></div>"
+    html = (
+        "<div><p>LONDON (AP) — "
+        + PARAS[0]
+        + "</p><p>"
+        + PARAS[1]
+        + "</p><p>Related: Other</p></div>"
+    )
     art = article_from_content(url=URL, title="Budget", html=html)
     assert art.text == PARAS[0] + "\n\n" + PARAS[1]
     assert (art.dateline, art.agency) == ("London", "AP")
@@ -204,11 +230,13 @@ def test_article_from_html_content() -> None:
 @pytest.mark.parametrize(
     ("signals", "url", "expected"),
     [
-        (KindSignals(types={"newsarticle"}, has_date=True, stated_date=True, has_author=True, words=600,
+        (KindSignals(types={"newsarticle"}, has_date=True, stated_date=True, has_author=True,
+                     words=600,
                      paragraphs=10, long_paragraphs=8), URL, "article"),
         (KindSignals(types={"product"}, words=300, paragraphs=12, long_paragraphs=1),
          "https://shop.example/products/red-shoes", "product"),
-        (KindSignals(types={"og:website"}, has_date=True, words=900, paragraphs=30, long_paragraphs=6),
+        (KindSignals(types={"og:website"}, has_date=True, words=900, paragraphs=30,
+                     long_paragraphs=6),
          "https://forum.example/threads/how-to-fix-my-bike.123/", "forum"),
         (KindSignals(types={"collectionpage"}, words=500, paragraphs=40, long_paragraphs=0),
          "https://www.cityherald.example/category/politics/", "listing"),

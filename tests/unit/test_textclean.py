@@ -34,7 +34,11 @@ def test_paragraphs_join_hard_wrapped_prose_but_keep_lines() -> None:
         "Nations said in its latest report published in Geneva on Friday."
     )
     assert paragraphs_of(wrapped) == [" ".join(wrapped.split("\n"))]
-    assert paragraphs_of("Headline\nCaption one.\nCaption two.") == ["Headline", "Caption one.", "Caption two."]
+    assert paragraphs_of("Headline\nCaption one.\nCaption two.") == [
+        "Headline",
+        "Caption one.",
+        "Caption two.",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -89,17 +93,23 @@ def test_story_ending_in_parenthesis_is_not_a_desk_code() -> None:
     ("opening", "place", "agency", "day", "rest"),
     [
         (
-            "Tehran, 16 Rajab 2437/24 April 2016 (MINA) – Tehran offered Syrian President Bashar Assad asylum",
+            "Tehran, 16 Rajab 2437/24 April 2016 (MINA) – Tehran offered Syrian President"
+            " Bashar Assad asylum",
             "Tehran", "MINA", date(2016, 4, 24), "Tehran offered",
         ),
-        ("WASHINGTON (Reuters) - The U.S. Senate on Tuesday voted to", "Washington", "Reuters", None, "The U.S."),
-        ("LONDON (AP) — Britain said on Monday that it would", "London", "AP", None, "Britain said"),
-        ("SAN FRANCISCO, Calif. (AP) -- Tech firms said on Monday", "San Francisco, Calif.", "AP", None, "Tech"),
-        ("Berlin (dpa) - Die Bundesregierung hat am Montag beschlossen", "Berlin", "dpa", None, "Die"),
+        ("WASHINGTON (Reuters) - The U.S. Senate on Tuesday voted to",
+         "Washington", "Reuters", None, "The U.S."),
+        ("LONDON (AP) — Britain said on Monday that it would", "London", "AP", None, "Britain"),
+        ("SAN FRANCISCO, Calif. (AP) -- Tech firms said on Monday",
+         "San Francisco, Calif.", "AP", None, "Tech"),
+        ("Berlin (dpa) - Die Bundesregierung hat am Montag beschlossen",
+         "Berlin", "dpa", None, "Die"),
         ("NEW YORK, May 4 — The city said today that it", "New York", None, None, "The city"),
     ],
 )  # fmt: skip
-def test_parse_dateline(opening: str, place: str, agency: str | None, day: date | None, rest: str) -> None:
+def test_parse_dateline(
+    opening: str, place: str, agency: str | None, day: date | None, rest: str
+) -> None:
     found = parse_dateline(opening)
     assert found is not None
     assert (found.place, found.agency, found.day) == (place, agency, day)
@@ -134,7 +144,10 @@ def test_parse_loose_date(text: str, expected: date | None) -> None:
 
 
 def test_clean_text_strips_dateline_keeps_sentence() -> None:
-    text = "WASHINGTON (Reuters) - The U.S. Senate on Tuesday voted to pass the bill.\n\nREAD MORE: Other news"
+    text = (
+        "WASHINGTON (Reuters) - The U.S. Senate on Tuesday voted to pass the bill."
+        "\n\nREAD MORE: Other news"
+    )
     result = clean_text_full(text)
     assert result.text == "The U.S. Senate on Tuesday voted to pass the bill."
     assert result.dateline is not None and result.dateline.agency == "Reuters"
