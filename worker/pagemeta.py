@@ -200,7 +200,7 @@ def byline_texts(tree: HtmlElement, limit: int = 8) -> list[str]:
     for hit in _BYLINE_XPATH(scope):
         # Text nodes starting with "By " stand for their parent element.
         node: Any = hit  # element, or an lxml "smart string" text node that knows its parent
-        el = node.getparent() if isinstance(node, str) else node
+        el = node if isinstance(node, etree._Element) else node.getparent()
         if el is None:
             continue
         tag = el.tag
