@@ -345,14 +345,8 @@ def choose_title(pm: PageMeta, url: str, site_names: list[str]) -> str | None:
         squash(normalise_unicode(html_unescape(c))) for c in (og, ld_headline, pm.title_tag) if c
     ]
     stated = [c for c in stated if c and not _is_site_part(c, keys)]
-    # Parts after the first segment of a stated title are site furniture, never the headline.
-    trailers = {_key(p) for c in stated for p in _TITLE_SEP.split(c)[1:]}
     h1s = [squash(normalise_unicode(h)) for h in pm.h1]
-    h1s = [
-        h
-        for h in h1s
-        if h and not _is_site_part(h, keys) and len(h) <= 300 and _key(h) not in trailers
-    ]
+    h1s = [h for h in h1s if h and not _is_site_part(h, keys) and len(h) <= 300]
     h1_keys = {_key(h) for h in h1s}
     cleaned_stated = [
         c for c in (clean_title(s, site_names=site_names, url=url, h1=h1s) for s in stated) if c
