@@ -808,15 +808,19 @@ def classify_page(sig: KindSignals, url: str, text: str) -> str:
 # ---------------------------------------------------------------- language
 
 
+def _lang_code(value: str | None) -> str | None:
+    code = (value or "").strip().replace("_", "-").split("-")[0].lower()
+    return code if len(code) == 2 and code.isalpha() else None
+
+
 def detect_language(text: str, declared: str | None) -> str | None:
-    """py3langid on the text (bundled model, no downloads); the page's declaration as tiebreak."""
-    declared_code = declared.split("-")[0].split("_")[0].strip().lower()[:2] if declared else None
-    sample = text[:1000]
+    """ISO 639-1 code: py3langid on the text (model ships in the wheel, no downloads), the
+    page's own declaration when there is too little text to judge."""
+    sample = text[:600]
     if len(sample) >= 40:
         lang, _score = py3langid.classify(sample)
-        code = str(lang)
-        return code
-    return declared_code or None
+        return str(lang)
+    return _lang_code(declared)
 
 
 # ---------------------------------------------------------------- canonical
@@ -953,7 +957,6 @@ def _feed_or_page_date(
     return None, None
 
 
-_NEAR_FIRST = True
 _AFTER_H1 = etree.XPath("(//h1)[1]/following::text()[position() <= 80]")
 _UPDATED_LABEL = re.compile(r"(?:updated|modified|reviewed|edited)\W{0,3}(?:on\W{0,3})?$", re.I)
 
@@ -1052,9 +1055,8 @@ def extract_article(
     published, modified = page_dates(pm)
     stated_date = published is not None
     if published is None and hints.published_at is None:
-        published = _date_near_headline(tree) if _NEAR_FIRST else _htmldate(tree, page_url)
-        if published is None:
-            published = _htmldate(tree, page_url) if _NEAR_FIRST else _date_near_headline(tree)
+        # A printed date under the headline first; htmldate's wider scan next.
+        published = _date_near_headline(tree) or _htmldate(tree, page_url)
         if published is None and cleaned.dateline and cleaned.dateline.day:
             d = cleaned.dateline.day
             published = PageDate(d, datetime(d.year, d.month, d.day, tzinfo=UTC))
@@ -1094,7 +1096,7 @@ def extract_article(
     declared_lang = (
         hints.language or pm.html_lang or pm.first("content-language", "og:locale", "dc.language")
     )
-    language = detect_language(text, declared_lang)
+    language = _lang_code(hints.language) or detect_language(text, declared_lang)
     image = _image(pm, page_url)
     description = pm.first("og:description", "description", "twitter:description")
     return NormalisedArticle(
@@ -1270,7 +1272,7 @@ def article_from_content(
         authors=clean_authors(list(hints.authors), site_keys=set()) if hints.authors else (),
         published_at=published_at,
         updated_at=updated_at,
-        language=detect_language(out_text, hints.language),
+        language=_lang_code(hints.language) or detect_language(out_text, None),
         image_url=None,
         dateline=cleaned.dateline.place if cleaned.dateline else None,
         agency=cleaned.dateline.agency if cleaned.dateline else None,

@@ -261,3 +261,12 @@ def test_listing_page_is_not_an_article() -> None:
     art = extract_article(html.encode(), url="https://www.cityherald.example/category/politics/")
     assert art.page_kind != "article"
     assert "non_article" in art.warnings
+
+
+def test_feed_language_wins_and_is_normalised() -> None:
+    art = extract_article(page().encode(), url=URL, hints=FeedHints(language="en-GB"))
+    assert art.language == "en"
+    short = article_from_content(
+        url=URL, title="T", text="Kurz.", hints=FeedHints(language="de_DE")
+    )
+    assert short.language == "de"
