@@ -95,7 +95,8 @@ _PROMPT_RE = re.compile(
     r"|continue reading below|story continues below|article continues below"
     r"|skip to (?:main )?content|back to top$|previous article|next article|previous post|next"
     r" post|skip advertisement|tell us what you think|what do you think\?$"
-    r"|(?:last )?(?:updated|posted|published)(?: on)?:? (?:\w+\.? \d{1,2},? \d{4}|\d{1,2} \w+ \d{4})$)",
+    r"|(?:last )?(?:updated|posted|published)(?: on)?:? "
+    r"(?:\w+\.? \d{1,2},? \d{4}|\d{1,2} \w+ \d{4})$)",
     re.I,
 )
 _NEWSLETTER_RE = re.compile(
@@ -108,10 +109,13 @@ _NEWSLETTER_RE = re.compile(
     r"|settings)"
     r"|by continuing to (?:use|browse) (?:this|our) (?:site|website)|you agree to (?:our|the)"
     r" use of cookies"
-    r"|all rights reserved|[©ⓒ]\s*\d{4}|copyright\s*[©ⓒ]?\s*(?:\d{4}|\w+(?: \w+)? \d{4})|copyright [©ⓒ]"
+    r"|all rights reserved|[©ⓒ]\s*\d{4}|copyright [©ⓒ]"
+    r"|copyright\s*[©ⓒ]?\s*(?:\d{4}|\w+(?: \w+)? \d{4})"
     r"|subscribe to get the latest|latest posts sent to your e-?mail"
-    r"|(?:post|article|page|content) (?:may )?contains? affiliate links|we may earn (?:a )?commission"
-    r"|supported by (?:its )?readers|earn (?:a small )?commission (?:from|on) (?:qualifying )?purchases"
+    r"|(?:post|article|page|content) (?:may )?contains? affiliate links"
+    r"|we may earn (?:a )?commission"
+    r"|supported by (?:its )?readers"
+    r"|earn (?:a small )?commission (?:from|on) (?:qualifying )?purchases"
     r"|this material may not be published, broadcast, rewritten|enable javascript)",
     re.I,
 )
