@@ -1167,53 +1167,30 @@ def _drop_leading_title(cleaned: CleanedText, title: str | None) -> CleanedText:
     )
 
 
-def _html_to_text(html: str) -> tuple[str, str]:
-    """Feed content: block elements become paragraphs."""
-    fragment = f"<html><body><div>{html}</div></body></html>"
-    try:
-        tree = load_html(fragment)
-    except (ValueError, TypeError):
-        tree = None
+_BLOCKS = ("p", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "td", "dd", "dt")
+
+
+def _html_to_text(html: str) -> str:
+    """Feed content as paragraphs: one per block element; bare text and <br> lines kept."""
+    tree = load_html(f"<html><body><div>{html}</div></body></html>")
     if tree is None:
-        return "", ""
-    for el in tree.iter("script", "style", "noscript", "template"):
+        return ""
+    for el in list(tree.iter("script", "style", "noscript", "template", "figcaption")):
         el.drop_tree()
-    pars: list[str] = []
-    blocks = (
-        "p",
-        "li",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-        "blockquote",
-        "pre",
-        "figcaption",
-        "td",
-        "dd",
-        "dt",
-    )
     for br in tree.iter("br"):
         br.tail = "\n" + (br.tail or "")
-    for el in tree.iter(*blocks):
-        if any(anc.tag in blocks for anc in el.iterancestors()):
-            continue
-        pars.append(el.text_content())
-        el.tail = el.tail or ""
-    if not pars:
-        pars = [tree.text_content()]
-    else:
-        # Text outside any block (feeds often use bare text and <br>).
-        loose = copy(tree)
-        for el in list(loose.iter(*blocks)):
-            if el.getparent() is not None:
-                el.drop_tree()
-        rest = loose.text_content().strip()
-        if rest and len(rest) > 40:
-            pars.insert(0, rest)
-    return "\n\n".join(pars), html
+    pars: list[str] = []
+    for el in tree.iter(*_BLOCKS):
+        if not any(anc.tag in _BLOCKS for anc in el.iterancestors()):
+            pars.append(el.text_content())
+    loose = copy(tree)  # text outside any block (feeds often use bare text and <br>)
+    for el in list(loose.iter(*_BLOCKS)):
+        if el.getparent() is not None:
+            el.drop_tree()
+    rest = loose.text_content().strip()
+    if rest and (not pars or len(rest) > 40):
+        pars.insert(0, rest)
+    return "\n\n".join(pars)
 
 
 def article_from_content(
@@ -1229,7 +1206,7 @@ def article_from_content(
     warnings: list[str] = []
     raw_html = html if html is not None else hints.content_html
     if text is None and raw_html:
-        text, _ = _html_to_text(raw_html)
+        text = _html_to_text(raw_html)
     text = text or ""
     if _maybe_mojibake(text):
         fixed = ftfy.fix_encoding(text)

@@ -122,7 +122,6 @@ _MULTI_KEYS = frozenset(
         "byl",
     }
 )
-_BYLINE_CLASS = re.compile(r"byline|author|writer|contributor|reporter", re.I)
 _BYLINE_BAD_CLASS = re.compile(
     r"avatar|bio|image|photo|img|box|social|follow|comment|more-by", re.I
 )
@@ -259,23 +258,6 @@ _FIRST_H1 = etree.XPath("(//body//h1)[1]")
 
 # ---------------------------------------------------------------- dates
 
-_TZ_NAMES = {
-    "utc": 0,
-    "gmt": 0,
-    "z": 0,
-    "est": -5,
-    "edt": -4,
-    "cst": -6,
-    "cdt": -5,
-    "mst": -7,
-    "mdt": -6,
-    "pst": -8,
-    "pdt": -7,
-    "bst": 1,
-    "cet": 1,
-    "cest": 2,
-    "ist": 5.5,
-}
 _ISO_DT = re.compile(
     r"(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})"
     r"(?:[T ](?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2})(?:\.\d+)?)?"

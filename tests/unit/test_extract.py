@@ -270,3 +270,17 @@ def test_feed_language_wins_and_is_normalised() -> None:
         url=URL, title="T", text="Kurz.", hints=FeedHints(language="de_DE")
     )
     assert short.language == "de"
+
+
+def test_feed_html_with_bare_text_and_breaks() -> None:
+    html = (
+        "<figure><img src='/a.jpg'><figcaption>Photo: Reuters</figcaption></figure>"
+        + PARAS[0]
+        + "<br><br>"
+        + PARAS[1]
+        + "<script>track()</script>"
+    )
+    art = article_from_content(url=URL, title="Budget", html=html)
+    assert PARAS[0] in art.text and PARAS[1] in art.text
+    assert "Photo: Reuters" not in art.text and "track()" not in art.text
+    assert "<script" not in art.html and "<img" in art.html
