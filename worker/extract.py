@@ -957,6 +957,7 @@ def _feed_or_page_date(
     return None, None
 
 
+_FIRST_H1 = etree.XPath("(//body//h1)[1]")
 _AFTER_H1 = etree.XPath("(//h1)[1]/following::text()[position() <= 80]")
 _UPDATED_LABEL = re.compile(r"(?:updated|modified|reviewed|edited)\W{0,3}(?:on\W{0,3})?$", re.I)
 
@@ -999,9 +1000,16 @@ _LOOSE_DATE = re.compile(
 
 
 def _htmldate(tree: HtmlElement, url: str | None) -> PageDate | None:
+    """htmldate over the headline's surroundings (a copy: lxml's // searches whole documents)."""
+    h1 = _FIRST_H1(tree)
+    scope = tree
+    if h1:
+        ancestors = [a for a in h1[0].iterancestors() if a.tag not in ("body", "html")]
+        if len(ancestors) >= 2:
+            scope = copy(ancestors[min(4, len(ancestors) - 1)])
     try:
         found = find_date(
-            tree, url=url, extensive_search=False, original_date=True, outputformat="%Y-%m-%d"
+            scope, url=url, extensive_search=False, original_date=True, outputformat="%Y-%m-%d"
         )
     except (ValueError, TypeError):
         return None
