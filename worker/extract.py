@@ -774,7 +774,7 @@ def classify_page(sig: KindSignals, url: str, text: str) -> str:
     score += 0.5 if sig.long_paragraphs >= 4 else -1.0
     score -= 1.0 if sig.words < 150 else 0.0
     score -= 3.0 if path in ("", "/") else 0.0
-    forum_hits = len(_FORUM_TEXT.findall(text))
+    forum_hits = len(_FORUM_TEXT.findall(text[:20000]))
     product_hits = len(_PRODUCT_TEXT.findall(text[:8000]))
     kind = "other"
     if _FORUM_URL.search(path_url):
@@ -881,7 +881,7 @@ def _run_trafilatura(tree: HtmlElement, url: str | None, fast: bool) -> Any:
     )
 
 
-_CAPTIONS = etree.XPath("//figcaption | //*[contains(@class,'wp-caption-text')]")
+_CAPTIONS = etree.XPath("//figcaption | //p[@class='wp-caption-text']")
 
 
 def _extract_main(tree: HtmlElement, url: str | None) -> tuple[str, str]:

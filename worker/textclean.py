@@ -168,11 +168,11 @@ def drop_boilerplate(
     for par in pars:
         key = par.casefold()
         words = _word_count(par)
+        # Boilerplate is short: long paragraphs skip the pattern tests.
         short = words <= 40
         if (
-            (_INSERT_RE.match(par) and words <= 30)
-            or _INSERT_ALONE_RE.match(par)
-            or (_PROMPT_RE.match(par) and words <= 12)
+            (short and words <= 30 and _INSERT_RE.match(par))
+            or (words <= 12 and (_INSERT_ALONE_RE.match(par) or _PROMPT_RE.match(par)))
             or (short and _NEWSLETTER_RE.search(par))
             or (counts[key] > 1 and _is_caption(par))
             or (captions and len(par) < 400 and _caption_key(par) in captions)
