@@ -46,6 +46,7 @@ from worker.pagemeta import (
     parse_iso_datetime,
     read_page_meta,
     squash,
+    url_date,
 )
 from worker.sanitize import sanitize_html
 from worker.textclean import (
@@ -1063,8 +1064,8 @@ def extract_article(
     published, modified = page_dates(pm)
     stated_date = published is not None
     if published is None and hints.published_at is None:
-        # A printed date under the headline first; htmldate's wider scan next.
-        published = _date_near_headline(tree) or _htmldate(tree, page_url)
+        # The permalink's date, a printed date under the headline, htmldate's wider scan.
+        published = url_date(page_url) or _date_near_headline(tree) or _htmldate(tree, page_url)
         if published is None and cleaned.dateline and cleaned.dateline.day:
             d = cleaned.dateline.day
             published = PageDate(d, datetime(d.year, d.month, d.day, tzinfo=UTC))

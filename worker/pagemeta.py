@@ -17,6 +17,8 @@ from typing import Any
 from lxml import etree
 from lxml.html import HtmlElement
 
+from worker.textclean import parse_loose_date
+
 _WS = re.compile(r"\s+")
 
 ARTICLE_TYPES = frozenset(
@@ -305,6 +307,27 @@ def parse_iso_datetime(value: str) -> PageDate | None:
     return PageDate(day, aware.astimezone(UTC))
 
 
+def _loose(value: str) -> PageDate | None:
+    """Textual dates in meta tags ("2023 Jan 7", "January 7, 2023"), taken as UTC days."""
+    day = parse_loose_date(value)
+    return PageDate(day, datetime(day.year, day.month, day.day, tzinfo=UTC)) if day else None
+
+
+_URL_DATE = re.compile(r"/((?:19|20)\d{2})/(\d{1,2})/(\d{1,2})(?:/|$)")
+
+
+def url_date(url: str) -> PageDate | None:
+    """Permalinks such as /2015/01/08/slug carry the publication day."""
+    m = _URL_DATE.search(url)
+    if not m:
+        return None
+    try:
+        day = date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    except ValueError:
+        return None
+    return PageDate(day, datetime(day.year, day.month, day.day, tzinfo=UTC))
+
+
 def page_dates(pm: PageMeta) -> tuple[PageDate | None, PageDate | None]:
     """(published, modified) from JSON-LD and meta tags, in order of dependability."""
     published: PageDate | None = None
@@ -357,7 +380,7 @@ def page_dates(pm: PageMeta) -> tuple[PageDate | None, PageDate | None]:
         candidates_pub.append(obj.get("datePublished"))
         candidates_mod.append(obj.get("dateModified"))
     for value in candidates_pub:
-        if isinstance(value, str) and (parsed := parse_iso_datetime(value)):
+        if isinstance(value, str) and (parsed := parse_iso_datetime(value) or _loose(value)):
             published = parsed
             break
     for value in candidates_mod:

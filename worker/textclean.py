@@ -235,6 +235,7 @@ _MONTHS = {
 _DMY_RE = re.compile(r"\b(\d{1,2})\.?\s+([A-Za-z]{3,9})\.?,?\s+(\d{4})\b")
 _MDY_RE = re.compile(r"\b([A-Za-z]{3,9})\.?\s+(\d{1,2}),?\s+(\d{4})\b")
 _ISO_RE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
+_YMD_TEXT_RE = re.compile(r"\b(\d{4})\s+([A-Za-z]{3,9})\.?\s+(\d{1,2})\b")
 
 
 def parse_loose_date(text: str) -> date | None:
@@ -243,7 +244,12 @@ def parse_loose_date(text: str) -> date | None:
     Non-Gregorian parts (Hijri month names, impossible years) simply fail to match a
     Gregorian month or a plausible year and are skipped.
     """
-    for regex, order in ((_DMY_RE, "dmy"), (_MDY_RE, "mdy"), (_ISO_RE, "ymd")):
+    for regex, order in (
+        (_DMY_RE, "dmy"),
+        (_MDY_RE, "mdy"),
+        (_ISO_RE, "ymd"),
+        (_YMD_TEXT_RE, "ymd-text"),
+    ):
         for m in regex.finditer(text):
             a, b, c = m.groups()
             try:
@@ -251,6 +257,8 @@ def parse_loose_date(text: str) -> date | None:
                     day, month, year = int(a), _MONTHS.get(b.lower(), 0), int(c)
                 elif order == "mdy":
                     month, day, year = _MONTHS.get(a.lower(), 0), int(b), int(c)
+                elif order == "ymd-text":
+                    year, month, day = int(a), _MONTHS.get(b.lower(), 0), int(c)
                 else:
                     year, month, day = int(a), int(b), int(c)
                 if 1990 <= year <= 2100 and month:

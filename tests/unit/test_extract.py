@@ -284,3 +284,15 @@ def test_feed_html_with_bare_text_and_breaks() -> None:
     assert PARAS[0] in art.text and PARAS[1] in art.text
     assert "Photo: Reuters" not in art.text and "track()" not in art.text
     assert "<script" not in art.html and "<img" in art.html
+
+
+def test_permalink_date_when_page_states_none() -> None:
+    art = extract_article(page().encode(), url="https://blog.example/2015/01/08/a-working-mother/")
+    assert art.published_date == date(2015, 1, 8)
+    assert art.published_at == datetime(2015, 1, 8, tzinfo=UTC)
+
+
+def test_textual_meta_date() -> None:
+    head = '<meta name="citation_publication_date" content="2023 Jan 7">'
+    art = extract_article(page(head=head).encode(), url="https://journal.example/articles/PMC1/")
+    assert art.published_date == date(2023, 1, 7)

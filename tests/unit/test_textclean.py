@@ -135,6 +135,7 @@ def test_parse_dateline_rejects_ordinary_openings(opening: str) -> None:
         ("April 24, 2016", date(2016, 4, 24)),
         ("Sept. 3, 2021", date(2021, 9, 3)),
         ("published 2019-11-05 at noon", date(2019, 11, 5)),
+        ("2023 Jan 7", date(2023, 1, 7)),
         ("16 Rajab 2437", None),
         ("31 February 2020", None),
     ],
