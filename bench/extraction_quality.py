@@ -10,6 +10,13 @@ precision and recall per page, averaged over pages, F1 of the averages) on
 and reports how well non-article pages of wcxb are flagged (``page_kind != "article"``).
 Prints a table; writes nothing.
 
+Columns: ``title`` exact after NFKC, case folding and dropping punctuation; ``author`` the
+set of names equal (a page without an author must get none); ``date`` the UTC day of
+``published_at`` equal to the labelled day, ``dloc`` the publisher's own calendar day
+(``published_date``) equal to it (a page without a date must get none); ``nonart`` share
+of wcxb's 254 non-article pages flagged, ``art`` share of its 257 article pages kept.
+Systems without metadata show "-". trafilatura runs on the same bytes in the same run.
+
     PYTHONPATH=$PWD python -m bench.extraction_quality [--limit N] [--no-trafilatura]
 """
 
@@ -143,6 +150,7 @@ class Result:
     date_utc: str | None = None
     date_local: str | None = None
     kind: str = "article"
+    has_meta: bool = False
 
 
 def trafilatura_system(**kwargs: object) -> Callable[[Page], Result]:
@@ -159,14 +167,14 @@ def trafilatura_meta_system(page: Page) -> Result:
     if doc is None:
         return Result("")
     authors = tuple(a.strip() for a in (doc.author or "").split(";") if a.strip())
-    return Result(doc.text or "", doc.title, authors, doc.date, doc.date)
+    return Result(doc.text or "", doc.title, authors, doc.date, doc.date, has_meta=True)
 
 
 def ours(page: Page) -> Result:
     art = extract_article(page.body, url=page.url or "http://unknown.invalid/")
     local = art.published_date.isoformat() if art.published_date else None
     utc = art.published_at.date().isoformat() if art.published_at else None
-    return Result(art.text, art.title, art.authors, utc, local, art.page_kind)
+    return Result(art.text, art.title, art.authors, utc, local, art.page_kind, has_meta=True)
 
 
 SYSTEMS: dict[str, Callable[[Page], Result]] = {
@@ -218,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
                 elif args.show_misses == "text" and name.startswith("news") and p * r < 0.8:
                     _show_miss("text", page, res, p, r)
             row[f"{set_name}_f1"] = f1_of(ps, rs)
-            if set_name == "wcxb":
+            if set_name == "wcxb" and res.has_meta:
                 n = len(pages)
                 row["title"] = title_hits / n
                 row["author"] = author_hits / n
