@@ -51,6 +51,7 @@ from worker.pagemeta import (
 from worker.sanitize import sanitize_html
 from worker.textclean import (
     CleanedText,
+    Dateline,
     caption_keys,
     clean_paragraphs,
     normalise_unicode,
@@ -1078,10 +1079,16 @@ def extract_article(
     )
     html = sanitize_html(html, page_url)
     source = "page"
+    dateline = cleaned.dateline
     if not text.strip() and hints.content_html:
+        # Paywall, script-only page, consent wall: the feed's own content stands in.
         warnings.append("no_text")
         fallback = article_from_content(url=url, title=title, html=hints.content_html, hints=hints)
-        text, html, cleaned, source = fallback.text, fallback.html, _cleaned_of(fallback), "feed"
+        text, html, source = fallback.text, fallback.html, "feed"
+        cleaned = _cleaned_of(fallback)
+        dateline = _dateline_of(fallback)
+        if published_at is None:
+            published_at, published_date = fallback.published_at, fallback.published_date
     elif not text.strip():
         warnings.append("no_text")
 
@@ -1118,8 +1125,8 @@ def extract_article(
         updated_at=updated_at,
         language=language,
         image_url=image,
-        dateline=cleaned.dateline.place if cleaned.dateline else None,
-        agency=cleaned.dateline.agency if cleaned.dateline else None,
+        dateline=dateline.place if dateline else None,
+        agency=dateline.agency if dateline else None,
         word_count=words,
         page_kind=kind,
         source=source,
@@ -1128,6 +1135,12 @@ def extract_article(
         site_name=site_name_list[0] if site_name_list else None,
         description=squash(normalise_unicode(description)) if description else None,
     )
+
+
+def _dateline_of(article: NormalisedArticle) -> Dateline | None:
+    if article.dateline is None and article.agency is None:
+        return None
+    return Dateline(article.dateline, article.agency, article.published_date, "")
 
 
 def _cleaned_of(article: NormalisedArticle) -> CleanedText:

@@ -194,6 +194,13 @@ def test_empty_page_falls_back_to_feed_content() -> None:
         content_html="<p>" + "</p><p>".join(PARAS[:2]) + "</p><p>READ MORE: other story</p>",
         published_at=datetime(2024, 3, 5, 12, tzinfo=UTC),
     )
+    paywall = extract_article(
+        b"<html><head><title>Subscribe</title></head><body><div id='app'></div></body></html>",
+        url=URL,
+        hints=FeedHints(content_html="<p>PARIS (AFP) - " + PARAS[0] + "</p>"),
+    )
+    assert paywall.source == "feed" and "no_text" in paywall.warnings
+    assert paywall.text == PARAS[0] and (paywall.dateline, paywall.agency) == ("Paris", "AFP")
     art = extract_article(b"", url=URL, hints=hints)
     assert art.source == "feed"
     assert art.text == "\n\n".join(PARAS[:2])
