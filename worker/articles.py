@@ -26,6 +26,7 @@ _RETRY_CAP = timedelta(hours=12)
 class PageOutcome:
     article: NormalisedArticle
     error: str | None  # why the page was not used; None when it was
+    retryable: bool = True  # False when the page answered but is not an article: asking again won't help
 
     @property
     def from_page(self) -> bool:
@@ -38,9 +39,11 @@ def refetch_delay(attempts: int) -> timedelta:
     return min(_RETRY_CAP, delay)
 
 
-def _fallback(url: str, title: str | None, feed_html: str | None, hints: FeedHints, error: str) -> PageOutcome:
+def _fallback(
+    url: str, title: str | None, feed_html: str | None, hints: FeedHints, error: str, *, retryable: bool = True
+) -> PageOutcome:
     article = article_from_content(url=url, title=title, html=feed_html or "", hints=hints)
-    return PageOutcome(article, error)
+    return PageOutcome(article, error, retryable)
 
 
 def fetch_article(
@@ -60,7 +63,10 @@ def fetch_article(
         result.body, url=url, final_url=result.final_url, content_type=result.headers.get("content-type"), hints=hints
     )
     if not page.is_article or not page.text:
-        return _fallback(url, title, feed_html, hints, f"no_text: page is {page.page_kind}")
+        # A listing, forum or product page (or an empty one) is flagged, never stored as the article's text.
+        return _fallback(
+            url, title, feed_html, hints, f"non_article: the page is a {page.page_kind} page", retryable=False
+        )
     feed_version = article_from_content(url=url, title=title, html=feed_html or "", hints=hints)
     if feed_version.word_count > page.word_count:
         # A paywall or teaser page carries less than the feed did.

@@ -153,7 +153,7 @@ def ingest_entry(rt: Runtime, entry_id: int) -> int | None:
         with rt.db.transaction() as session:
             repo.mark_entry_failed(session, entry.entry_id, str(exc))
         return None
-    retry_at = None if page.from_page else now + articles.refetch_delay(1)
+    retry_at = None if page.from_page or not page.retryable else now + articles.refetch_delay(1)
     with rt.db.transaction() as session:
         stored = repo.store_article(
             session, page.article, seen_urls=[entry.url], now=now, fetch_error=page.error, next_fetch_at=retry_at
@@ -200,7 +200,7 @@ def refetch_article(
     attempts = source.fetch_attempts + 1
     if not page.article.text:
         return RefetchOutcome("failed", f"re-normalised text is empty ({page.error}); the stored version was kept")
-    if page.from_page:
+    if page.from_page or not page.retryable:
         retry_at = None
     elif attempts >= articles.MAX_PAGE_ATTEMPTS and not force:
         retry_at = None  # given up on the page; the feed's content stays, listed by `reingest --failed`

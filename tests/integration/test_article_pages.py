@@ -26,8 +26,9 @@ PARAGRAPHS = [
     "remain in Damascus with the people of the country through the war.",
 ]
 PAGE = (
-    "<html><head><title>Assad refuses asylum</title></head><body><nav>Home | World | Sport</nav><article><h1>Assad "
-    "refuses asylum</h1>"
+    '<html><head><title>Assad refuses asylum</title><meta property="og:type" content="article">'
+    '<meta property="article:published_time" content="2016-04-24T09:12:00+07:00"></head>'
+    "<body><nav>Home | World | Sport</nav><article><h1>Assad refuses asylum</h1>"
     + "".join(f"<p>{p}</p>" for p in PARAGRAPHS)
     + "</article><footer>Contact us</footer></body></html>"
 ).encode()

@@ -105,7 +105,9 @@ def _xss_feed(server: LocalHTTPServer) -> bytes:
 def _article_page(n: int, payload: str) -> Reply:
     text = " ".join(f"Sentence {i} of the article number {n} tells the reader something new." for i in range(40))
     page = (
-        f"<!DOCTYPE html><html><head><title>Story {n}</title><script>alert(1)</script></head>"
+        f"<!DOCTYPE html><html><head><title>Story {n}</title><script>alert(1)</script>"
+        '<meta property="og:type" content="article"><meta name="author" content="Ann Writer">'
+        '<meta property="article:published_time" content="2024-05-06T10:00:00Z"></head>'
         f"<body onload=alert(1)><article><h1>Story {n}</h1><p>{text}</p>{payload}<p>{text}</p></article></body></html>"
     )
     return Reply(200, {"Content-Type": "text/html; charset=utf-8"}, page.encode())

@@ -1,0 +1,305 @@
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+
+import pytest
+
+from worker.extract import (
+    FeedHints,
+    KindSignals,
+    article_from_content,
+    classify_page,
+    clean_authors,
+    clean_title,
+    decode_body,
+    extract_article,
+)
+
+PARAS = [
+    "The city council voted on Tuesday to approve a new budget that raises spending on public "
+    "transport by a fifth, after months of debate between the mayor and opposition members.",
+    "Officials said the money would pay for new buses, longer opening hours on the metro and a "
+    "study of a tram line to the airport, which residents have demanded for more than a decade.",
+    "Opposition members said the plan relied on optimistic forecasts of ticket sales and warned "
+    "that fares could rise next year if the city's revenue fell short of the projections.",
+    "The mayor told reporters after the vote that the budget was balanced and that the city had "
+    "kept a reserve large enough to cover any shortfall without raising fares for commuters.",
+    "The budget takes effect on the first of January and will be reviewed by the council in June, "
+    "when the first figures on ridership and revenue from the new services become available.",
+]
+
+
+def page(
+    *,
+    title: str = "Council approves transport budget | City Herald",
+    h1: str = "Council approves transport budget",
+    head: str = "",
+    byline: str = "",
+    paras: list[str] = PARAS,
+    charset: str = "utf-8",
+) -> str:
+    body = "".join(f"<p>{p}</p>" for p in paras)
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta'
+        f' charset="{charset}"><title>{title}</title>{head}</head>'
+        f'<body><nav><a href="/">Home</a> <a href="/news/">News</a> <a'
+        f' href="/sport/">Sport</a></nav>'
+        f"<article><h1>{h1}</h1>{byline}<div class='body'>{body}</div></article>"
+        "<footer><p>Contact us</p></footer></body></html>"
+    )
+
+
+URL = "https://www.cityherald.example/news/2024/03/05/council-budget"
+
+
+def test_title_site_suffix_removed_using_site_name() -> None:
+    head = '<meta property="og:site_name" content="City Herald">'
+    art = extract_article(page(head=head, h1="Something else entirely").encode(), url=URL)
+    assert art.title == "Council approves transport budget"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Council approves budget | City Herald", "Council approves budget"),
+        ("Council approves budget - City Herald", "Council approves budget"),
+        ("City Herald: Council approves budget", "Council approves budget"),
+        ("Council approves budget – cityherald.example", "Council approves budget"),
+        ("Why the budget matters: a guide", "Why the budget matters: a guide"),
+    ],
+)
+def test_clean_title(raw: str, expected: str) -> None:
+    assert clean_title(raw, site_names=["City Herald"], url=URL, h1=[]) == expected
+
+
+def test_title_prefers_visible_headline_over_seo_title() -> None:
+    head = '<meta property="og:title" content="Transport budget 2024: everything you need to know">'
+    art = extract_article(
+        page(head=head, h1="Council approves the 2024 transport budget").encode(), url=URL
+    )
+    assert art.title == "Council approves the 2024 transport budget"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (["By Jane Doe, Staff Writer"], ("Jane Doe",)),
+        (["By JANE DOE and John Smith"], ("Jane Doe", "John Smith")),
+        (["Written by Ana María López | Senior Reporter"], ("Ana María López",)),
+        (["Angela Holliday-Bell, MD"], ("Angela Holliday-Bell, MD",)),
+        (["https://www.facebook.com/janedoe"], ()),
+        (["jane@example.com"], ()),
+        (["admin"], ()),
+    ],
+)
+def test_clean_authors(raw: list[str], expected: tuple[str, ...]) -> None:
+    assert clean_authors(raw, site_keys=set()) == expected
+
+
+def test_authors_from_jsonld_person_not_publisher() -> None:
+    ld = {
+        "@context": "https://schema.org",
+        "@type": "NewsArticle",
+        "headline": "Council approves transport budget",
+        "author": [
+            {"@type": "Person", "name": "Jane Doe"},
+            {"@type": "Organization", "name": "City Herald"},
+        ],
+        "datePublished": "2024-03-05T21:30:00-05:00",
+        "dateModified": "2024-03-06T08:00:00Z",
+    }
+    head = f'<script type="application/ld+json">{json.dumps(ld)}</script>'
+    art = extract_article(page(head=head).encode(), url=URL)
+    assert art.authors == ("Jane Doe",)
+    # 21:30 in New York is the next day in UTC; the publisher's calendar day is kept too.
+    assert art.published_at == datetime(2024, 3, 6, 2, 30, tzinfo=UTC)
+    assert art.published_date == date(2024, 3, 5)
+    assert art.updated_at == datetime(2024, 3, 6, 8, 0, tzinfo=UTC)
+
+
+def test_byline_on_page_when_no_metadata() -> None:
+    byline = (
+        '<div class="meta"><span class="byline">By <a href="/author/jd">Jane Doe</a></span>'
+        " March 5, 2024</div>"
+    )
+    art = extract_article(page(byline=byline).encode(), url=URL)
+    assert art.authors == ("Jane Doe",)
+    assert art.published_date == date(2024, 3, 5)
+
+
+@pytest.mark.parametrize(
+    ("link", "expected"),
+    [
+        ('<link rel="canonical" href="/news/2024/03/05/council-budget?utm_source=x">', URL),
+        ('<link rel="canonical" href="https://other.example/copy">', URL),  # other site: ignored
+        ('<link rel="canonical" href="https://www.cityherald.example/">', URL),  # homepage: ignored
+        ('<meta property="og:url" content="https://WWW.cityherald.example/story-123#top">',
+         "https://www.cityherald.example/story-123"),
+    ],
+)  # fmt: skip
+def test_canonical_url(link: str, expected: str) -> None:
+    art = extract_article(page(head=link).encode(), url=URL + "?fbclid=1&utm_medium=social")
+    assert art.url == expected
+
+
+def test_final_url_used_when_no_canonical() -> None:
+    art = extract_article(
+        page().encode(), url="https://t.example/abc", final_url=URL + "?gclid=9#x"
+    )
+    assert art.url == URL
+
+
+def test_html_is_sanitised() -> None:
+    paras = [
+        *PARAS[:2],
+        PARAS[2] + '<script>alert(1)</script><img src="x" onerror="alert(2)">',
+        *PARAS[3:],
+    ]
+    art = extract_article(page(paras=paras).encode(), url=URL)
+    assert "<script" not in art.html and "onerror" not in art.html
+    assert "<p>" in art.html
+
+
+def test_declared_cp1252_is_honoured() -> None:
+    text = page(paras=[p + " Café señor." for p in PARAS], charset="windows-1252")
+    art = extract_article(text.encode("cp1252"), url=URL)
+    assert "Café señor." in art.text
+    assert "charset_repaired" not in art.warnings
+
+
+def test_undeclared_legacy_charset_is_detected() -> None:
+    body = page(paras=[p + " Ça coûte très cher, déclare-t-il." for p in PARAS]).replace(
+        '<meta charset="utf-8">', ""
+    )
+    decoded, warnings = decode_body(body.encode("cp1252"))
+    assert "Ça coûte très cher" in decoded
+    assert "charset_repaired" in warnings
+
+
+def test_language_detected_from_text() -> None:
+    german = [
+        "Der Stadtrat hat am Dienstag einen neuen Haushalt beschlossen, der die Ausgaben für den "
+        "öffentlichen Nahverkehr um ein Fünftel erhöht, nachdem monatelang gestritten wurde.",
+    ] * 5
+    art = extract_article(
+        page(paras=[f"{p} ({i})" for i, p in enumerate(german)]).encode(), url=URL
+    )
+    assert art.language == "de"
+
+
+def test_empty_page_falls_back_to_feed_content() -> None:
+    hints = FeedHints(
+        title="Council approves transport budget",
+        content_html="<p>" + "</p><p>".join(PARAS[:2]) + "</p><p>READ MORE: other story</p>",
+        published_at=datetime(2024, 3, 5, 12, tzinfo=UTC),
+    )
+    paywall = extract_article(
+        b"<html><head><title>Subscribe</title></head><body><div id='app'></div></body></html>",
+        url=URL,
+        hints=FeedHints(content_html="<p>PARIS (AFP) - " + PARAS[0] + "</p>"),
+    )
+    assert paywall.source == "feed" and "no_text" in paywall.warnings
+    assert paywall.text == PARAS[0] and (paywall.dateline, paywall.agency) == ("Paris", "AFP")
+    art = extract_article(b"", url=URL, hints=hints)
+    assert art.source == "feed"
+    assert art.text == "\n\n".join(PARAS[:2])
+    assert art.title == hints.title
+    assert art.published_at == hints.published_at
+    assert "READ MORE" not in art.html
+
+
+def test_page_without_text_and_without_feed_content() -> None:
+    art = extract_article(b"", url=URL)
+    assert art.word_count == 0 and art.text == ""
+    assert art.page_kind == "empty" and not art.is_article
+    assert "no_text" in art.warnings
+    nav_only = extract_article(
+        b"<html><body><nav><a href='/'>Home</a></nav></body></html>", url=URL
+    )
+    assert not nav_only.is_article and "non_article" in nav_only.warnings
+
+
+def test_article_from_html_content() -> None:
+    html = (
+        "<div><p>LONDON (AP) — "
+        + PARAS[0]
+        + "</p><p>"
+        + PARAS[1]
+        + "</p><p>Related: Other</p></div>"
+    )
+    art = article_from_content(url=URL, title="Budget", html=html)
+    assert art.text == PARAS[0] + "\n\n" + PARAS[1]
+    assert (art.dateline, art.agency) == ("London", "AP")
+    assert art.source == "feed" and art.is_article
+
+
+@pytest.mark.parametrize(
+    ("signals", "url", "expected"),
+    [
+        (KindSignals(types={"newsarticle"}, has_date=True, stated_date=True, has_author=True,
+                     words=600,
+                     paragraphs=10, long_paragraphs=8), URL, "article"),
+        (KindSignals(types={"product"}, words=300, paragraphs=12, long_paragraphs=1),
+         "https://shop.example/products/red-shoes", "product"),
+        (KindSignals(types={"og:website"}, has_date=True, words=900, paragraphs=30,
+                     long_paragraphs=6),
+         "https://forum.example/threads/how-to-fix-my-bike.123/", "forum"),
+        (KindSignals(types={"collectionpage"}, words=500, paragraphs=40, long_paragraphs=0),
+         "https://www.cityherald.example/category/politics/", "listing"),
+        (KindSignals(words=0), URL, "empty"),
+    ],
+)  # fmt: skip
+def test_classify_page(signals: KindSignals, url: str, expected: str) -> None:
+    assert classify_page(signals, url, "") == expected
+
+
+def test_listing_page_is_not_an_article() -> None:
+    items = "".join(
+        f'<li><a href="/news/2024/03/0{i}/story-{i}">Story number {i} about the council</a> '
+        f"<span>March {i}, 2024</span></li>"
+        for i in range(1, 10)
+    )
+    html = (
+        '<html><head><title>Politics | City Herald</title><script type="application/ld+json">'
+        '{"@type": "CollectionPage", "name": "Politics"}</script></head>'
+        f"<body><h1>Politics</h1><ul>{items}</ul></body></html>"
+    )
+    art = extract_article(html.encode(), url="https://www.cityherald.example/category/politics/")
+    assert art.page_kind != "article"
+    assert "non_article" in art.warnings
+
+
+def test_feed_language_wins_and_is_normalised() -> None:
+    art = extract_article(page().encode(), url=URL, hints=FeedHints(language="en-GB"))
+    assert art.language == "en"
+    short = article_from_content(
+        url=URL, title="T", text="Kurz.", hints=FeedHints(language="de_DE")
+    )
+    assert short.language == "de"
+
+
+def test_feed_html_with_bare_text_and_breaks() -> None:
+    html = (
+        "<figure><img src='/a.jpg'><figcaption>Photo: Reuters</figcaption></figure>"
+        + PARAS[0]
+        + "<br><br>"
+        + PARAS[1]
+        + "<script>track()</script>"
+    )
+    art = article_from_content(url=URL, title="Budget", html=html)
+    assert PARAS[0] in art.text and PARAS[1] in art.text
+    assert "Photo: Reuters" not in art.text and "track()" not in art.text
+    assert "<script" not in art.html and "<img" in art.html
+
+
+def test_permalink_date_when_page_states_none() -> None:
+    art = extract_article(page().encode(), url="https://blog.example/2015/01/08/a-working-mother/")
+    assert art.published_date == date(2015, 1, 8)
+    assert art.published_at == datetime(2015, 1, 8, tzinfo=UTC)
+
+
+def test_textual_meta_date() -> None:
+    head = '<meta name="citation_publication_date" content="2023 Jan 7">'
+    art = extract_article(page(head=head).encode(), url="https://journal.example/articles/PMC1/")
+    assert art.published_date == date(2023, 1, 7)

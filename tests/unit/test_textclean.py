@@ -1,0 +1,155 @@
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from worker.textclean import (
+    clean_text,
+    clean_text_full,
+    drop_boilerplate,
+    normalise_unicode,
+    paragraphs_of,
+    parse_dateline,
+    parse_loose_date,
+)
+
+STORY = "The committee approved the budget on Tuesday after a long debate among its members."
+
+
+def test_normalise_unicode_removes_invisibles_and_folds_spaces() -> None:
+    raw = "Caf\u0065\u0301\u00a0news\u200b wire\u2009copy\u00ad here\x07 \ufeffend\u3000x"
+    assert normalise_unicode(raw) == "Café news wire copy here end x"
+
+
+def test_normalise_unicode_is_nfc() -> None:
+    out = normalise_unicode("e\u0301")
+    assert out == "\u00e9" and len(out) == 1
+
+
+def test_paragraphs_join_hard_wrapped_prose_but_keep_lines() -> None:
+    wrapped = (
+        "The five-year Syrian civil war has claimed over 250,000 lives and\n"
+        "has displaced millions of people across the region, the United\n"
+        "Nations said in its latest report published in Geneva on Friday."
+    )
+    assert paragraphs_of(wrapped) == [" ".join(wrapped.split("\n"))]
+    assert paragraphs_of("Headline\nCaption one.\nCaption two.") == [
+        "Headline",
+        "Caption one.",
+        "Caption two.",
+    ]
+
+
+@pytest.mark.parametrize(
+    "insert",
+    [
+        "Also Read:  SYRIA UN ENVOY TO HEAD GOVERNMENT TEAM IN MOSCOW",
+        "READ MORE: Markets slide as oil tops $100",
+        "Related: How the vote unfolded",
+        "Read more",
+        "Share this article",
+        "Sign up for our newsletter to get the latest headlines delivered to your inbox.",
+        "We use cookies to improve your experience on our website.",
+    ],
+)
+def test_drop_boilerplate_inserts_and_prompts(insert: str) -> None:
+    kept, dropped = drop_boilerplate([STORY, insert, STORY + " More."])
+    assert kept == [STORY, STORY + " More."]
+    assert dropped == [insert]
+
+
+def test_story_paragraph_mentioning_related_words_is_kept() -> None:
+    par = (
+        "Related research published last year found that newsletters and cookies are a small "
+        "part of how readers find stories, the authors said."
+    )
+    kept, _ = drop_boilerplate([par])
+    assert kept == [par]
+
+
+def test_repeated_caption_dropped_but_repeated_story_lines_kept() -> None:
+    caption = "Syrian President Bashar al-Assad. (Photo: ARA News)"
+    kept, dropped = drop_boilerplate([caption, caption, STORY, "1 cup flour", STORY, "1 cup flour"])
+    assert caption not in kept and dropped.count(caption) == 2
+    assert kept.count("1 cup flour") == 2  # recipes and tables repeat lines legitimately
+
+
+def test_desk_code_and_agency_footer() -> None:
+    kept, dropped = drop_boilerplate(
+        [STORY, "The war has displaced millions.(T/R07/R01)", "Mi’raj Islamic News Agency (MINA)"]
+    )
+    assert kept == [STORY, "The war has displaced millions."]
+    assert "(T/R07/R01)" in dropped and "Mi’raj Islamic News Agency (MINA)" in dropped
+
+
+def test_story_ending_in_parenthesis_is_not_a_desk_code() -> None:
+    last = "He said the deal was fair (and/or balanced)"
+    kept, _ = drop_boilerplate([STORY, last])
+    assert kept[-1] == last
+
+
+@pytest.mark.parametrize(
+    ("opening", "place", "agency", "day", "rest"),
+    [
+        (
+            "Tehran, 16 Rajab 2437/24 April 2016 (MINA) – Tehran offered Syrian President"
+            " Bashar Assad asylum",
+            "Tehran", "MINA", date(2016, 4, 24), "Tehran offered",
+        ),
+        ("WASHINGTON (Reuters) - The U.S. Senate on Tuesday voted to",
+         "Washington", "Reuters", None, "The U.S."),
+        ("LONDON (AP) — Britain said on Monday that it would", "London", "AP", None, "Britain"),
+        ("SAN FRANCISCO, Calif. (AP) -- Tech firms said on Monday",
+         "San Francisco, Calif.", "AP", None, "Tech"),
+        ("Berlin (dpa) - Die Bundesregierung hat am Montag beschlossen",
+         "Berlin", "dpa", None, "Die"),
+        ("NEW YORK, May 4 — The city said today that it", "New York", None, None, "The city"),
+    ],
+)  # fmt: skip
+def test_parse_dateline(
+    opening: str, place: str, agency: str | None, day: date | None, rest: str
+) -> None:
+    found = parse_dateline(opening)
+    assert found is not None
+    assert (found.place, found.agency, found.day) == (place, agency, day)
+    assert opening[len(found.prefix) :].startswith(rest)
+
+
+@pytest.mark.parametrize(
+    "opening",
+    [
+        "Update: The company said that it would not comment on the report",
+        "The company (NYSE: X) - said that it would not",
+        "In a statement, officials said the road would reopen on Monday.",
+    ],
+)
+def test_parse_dateline_rejects_ordinary_openings(opening: str) -> None:
+    assert parse_dateline(opening) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("16 Rajab 2437/24 April 2016", date(2016, 4, 24)),
+        ("April 24, 2016", date(2016, 4, 24)),
+        ("Sept. 3, 2021", date(2021, 9, 3)),
+        ("published 2019-11-05 at noon", date(2019, 11, 5)),
+        ("2023 Jan 7", date(2023, 1, 7)),
+        ("16 Rajab 2437", None),
+        ("31 February 2020", None),
+    ],
+)
+def test_parse_loose_date(text: str, expected: date | None) -> None:
+    assert parse_loose_date(text) == expected
+
+
+def test_clean_text_strips_dateline_keeps_sentence() -> None:
+    text = (
+        "WASHINGTON (Reuters) - The U.S. Senate on Tuesday voted to pass the bill."
+        "\n\nREAD MORE: Other news"
+    )
+    result = clean_text_full(text)
+    assert result.text == "The U.S. Senate on Tuesday voted to pass the bill."
+    assert result.dateline is not None and result.dateline.agency == "Reuters"
+    assert clean_text(text) == result.text
