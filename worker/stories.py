@@ -21,10 +21,10 @@ import hashlib
 import math
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Protocol
 
 import snowballstemmer
@@ -47,6 +47,9 @@ MAX_CANDIDATES = 12  # stories scored exactly per article
 LINK_THRESHOLD = 0.30  # cosine(article, story centroid) needed to join
 ENTITY_MIN = 0.12  # the entity/number/date parts must agree at least this much...
 ENTITY_PENALTY = 0.5  # ...or the similarity is multiplied by this
+ANCHORS = 5  # one of the article's 5 strongest names must be in the story, or the same penalty
+ANCHOR_KINDS = ("e:",)  # names only: ages and counts coincide by chance in a dense stream
+NUMBER_CONFLICT = 0.8  # both give numbers/dates, none shared: multiply by this
 MERGE_THRESHOLD = 0.45  # an article this close to two stories bridges them...
 MERGE_CENTROID_MIN = 0.35  # ...if the two stories are also this close to each other
 WINDOW = timedelta(days=10)  # stories further than this in time are never compared
@@ -319,13 +322,13 @@ _STEMMER_LANG = {
 }
 
 _TOKEN_RE = re.compile(
-    r"\d{1,4}[/.-]\d{1,2}[/.-]\d{2,4}\b"  # numeric date
-    r"|\d{1,2}:\d{2}(?::\d{2})?"  # time of day
-    r"|\d+(?:[.,]\d+)*"
+    r"[0-9]{1,4}[/.-][0-9]{1,2}[/.-][0-9]{2,4}\b"  # numeric date
+    r"|[0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?"  # time of day
+    r"|[0-9]+(?:[.,][0-9]+)*"
     r"|[^\W\d_]+(?:['’][^\W\d_]+)*",
     re.UNICODE,
 )
-_NUMERIC_DATE_RE = re.compile(r"(\d{1,4})[/.-](\d{1,2})[/.-](\d{2,4})")
+_NUMERIC_DATE_RE = re.compile(r"([0-9]{1,4})[/.-]([0-9]{1,2})[/.-]([0-9]{2,4})")
 _SENTENCE_SPLIT_RE = re.compile(r"\n+|(?<=[.!?])[\"'”’)]*\s+(?=[\"'“‘(]?[^\W\d_a-z])")
 _OPENERS = frozenset("\"'“‘(«[-–—:")
 
@@ -360,10 +363,18 @@ class StoryFeatures:
         return frozenset(terms)
 
 
+Stemmer = Callable[[str], str]
+
+
 @lru_cache(maxsize=32)
-def _stemmer(language: str) -> snowballstemmer.stemmer | None:
+def _stemmer(language: str) -> Stemmer | None:
+    """A memoised Snowball stemmer: news vocabulary is Zipfian, stemming dominated the CPU."""
     name = _STEMMER_LANG.get(language.split("-")[0].lower()) if language else "english"
-    return snowballstemmer.stemmer(name) if name else None
+    if not name:
+        return None
+    stemmer = snowballstemmer.stemmer(name)
+    cached: Callable[[str], str] = lru_cache(maxsize=200_000)(stemmer.stemWord)
+    return cached
 
 
 def _fold(word: str) -> str:
@@ -399,7 +410,7 @@ def _numeric_token_features(tok: str, words: list[str], i: int) -> list[str]:
         month, day = (b, a) if a > 12 else (a, b)  # day first when unambiguous, else US order
         feats = [f"y:{year}"] if 1900 <= year <= 2099 else []
         return [*feats, f"d:{month}-{day}"] if 1 <= month <= 12 else feats
-    if tok.isdigit() and 1 <= int(tok) <= 31:
+    if tok.isascii() and tok.isdigit() and 1 <= int(tok) <= 31:
         # calendar dates: "May 2" / "2 May"
         low_prev = _fold(words[i - 1]) if i else ""
         low_next = _fold(words[i + 1]) if i + 1 < len(words) else ""
@@ -407,6 +418,10 @@ def _numeric_token_features(tok: str, words: list[str], i: int) -> list[str]:
         if on:
             return [f"d:{on}-{int(tok)}"]
     return _number_features(tok)
+
+
+def _isnum(tok: str) -> bool:
+    return "0" <= tok[:1] <= "9"
 
 
 def _is_cap(tok: str) -> bool:
@@ -430,7 +445,7 @@ def _sentence_tokens(sentence: str) -> list[tuple[str, bool, bool]]:
 
 def _features_of(
     tokens: list[tuple[str, bool, bool]],
-    stem: snowballstemmer.stemmer | None,
+    stem: Stemmer | None,
     known_caps: frozenset[str],
     title_cased: bool,
 ) -> dict[str, float]:
@@ -444,7 +459,7 @@ def _features_of(
     i = 0
     while i < n:
         tok, initial, _ = tokens[i]
-        if tok[0].isdigit():
+        if _isnum(tok):
             for f in _numeric_token_features(tok, words, i):
                 add(f)
             i += 1
@@ -455,7 +470,7 @@ def _features_of(
             run: list[str] = []
             while j < n:
                 t, ini, punct = tokens[j]
-                if t[0].isdigit() or (j > i and punct):
+                if _isnum(t) or (j > i and punct):
                     break
                 if _is_cap(t) and (j == i or not ini):
                     if title_cased and _fold(t) not in known_caps:
@@ -467,7 +482,7 @@ def _features_of(
                     and _fold(t) in _ENTITY_CONNECTORS
                     and j + 1 < n
                     and _is_cap(tokens[j + 1][0])
-                    and not tokens[j + 1][0][0].isdigit()
+                    and not _isnum(tokens[j + 1][0])
                     and not tokens[j + 1][2]
                 ):
                     run.append(_fold(t))
@@ -501,13 +516,13 @@ def _features_of(
     return feats
 
 
-def _add_word(feats: dict[str, float], word: str, stem: snowballstemmer.stemmer | None) -> None:
+def _add_word(feats: dict[str, float], word: str, stem: Stemmer | None) -> None:
     if word in _WEEKDAYS:
         feats[f"d:{word[:3]}"] = feats.get(f"d:{word[:3]}", 0.0) + 1.0
         return
     if len(word) < 2 or word in _STOPWORDS_EN or word in _MONTHS:
         return
-    term = stem.stemWord(word) if stem is not None else word
+    term = stem(word) if stem is not None else word
     feats[term] = feats.get(term, 0.0) + 1.0
 
 
@@ -539,11 +554,11 @@ def story_features(
     known: set[str] = set()
     for toks in tokenised:
         for tok, initial, _ in toks:
-            if not initial and _is_cap(tok) and not tok[0].isdigit():
+            if not initial and _is_cap(tok) and not _isnum(tok):
                 known.add(_fold(tok))
     known_caps = frozenset(known)
     title_toks = _sentence_tokens(title)
-    alpha = [t for t, _, _ in title_toks if not t[0].isdigit() and len(t) > 3]
+    alpha = [t for t, _, _ in title_toks if not _isnum(t) and len(t) > 3]
     title_cased = bool(alpha) and sum(1 for t in alpha if _is_cap(t)) / len(alpha) > 0.6
     title_feats = _features_of(title_toks, stem, known_caps, title_cased)
     sent_feats: list[SentenceFeatures] = []
@@ -629,6 +644,15 @@ def _specific(vec: Mapping[str, float]) -> dict[str, float]:
     return {t: v for t, v in vec.items() if _kind(t) != "w"}
 
 
+def _numbers_disjoint(a: Mapping[str, float], b: Mapping[str, float]) -> bool:
+    """Both sides state numbers or dates and share none of them: likely another event."""
+    na = [t for t in a if t[:2] in ("n:", "y:", "d:")]
+    if not na:
+        return False
+    nb = [t for t in b if t[:2] in ("n:", "y:", "d:")]
+    return bool(nb) and not any(t in b for t in na)
+
+
 def query_terms(vector: Mapping[str, float], k: int = QUERY_TERMS) -> list[str]:
     """The article's strongest features, used to look candidates up in the inverted index."""
     return list(_top(vector, k))
@@ -649,6 +673,14 @@ class StoryState:
     sources: frozenset[str]
     title: str
     title_score: float
+
+    @cached_property
+    def norm(self) -> float:
+        return math.sqrt(sum(v * v for v in self.centroid.values()))
+
+    @cached_property
+    def specific(self) -> dict[str, float]:
+        return _specific(self.centroid)
 
     def top_terms(self, k: int = 10) -> list[str]:
         return list(_top(self.centroid, k))
@@ -693,17 +725,24 @@ class Linker:
     merge_threshold: float = MERGE_THRESHOLD
     merge_centroid_min: float = MERGE_CENTROID_MIN
     entity_penalty: float = ENTITY_PENALTY
+    number_conflict: float = NUMBER_CONFLICT
 
     def score(self, vector: Mapping[str, float], at: datetime, story: StoryState) -> float:
         factor = time_factor(_gap(at, story))
         if factor == 0.0:
             return 0.0
-        sim = cosine(vector, story.centroid)
+        sim = _dot(vector, story.centroid) / story.norm if story.norm > 0 else 0.0
         spec_a = _specific(vector)
         if spec_a:
-            spec = cosine(spec_a, _specific(story.centroid))
-            if spec < self.entity_min:
+            spec = cosine(spec_a, story.specific)
+            names = {t: v for t, v in spec_a.items() if t[:2] in ANCHOR_KINDS}
+            anchors = _top(names, ANCHORS)
+            if spec < self.entity_min or (
+                anchors and not any(t in story.specific for t in anchors)
+            ):
                 sim *= self.entity_penalty  # same kind of event, nobody/nowhere in common
+        if self.number_conflict < 1.0 and _numbers_disjoint(vector, story.specific):
+            sim *= self.number_conflict
         return sim * factor
 
     def decide(
