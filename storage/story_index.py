@@ -18,6 +18,7 @@ taking its write lock first (a write to the document counter) serialises linkers
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -118,6 +119,8 @@ LOCK_NAMESPACE = 0x5707  # first key of pg_advisory_xact_lock(int, int)
 # Stories are found through postings whose last article is in [t - WINDOW, t + WINDOW +
 # SPAN_CAP]: the upper bound keeps backfill of old articles from scanning every newer story.
 SPAN_CAP = timedelta(days=60)
+# Postings may say a story ended up to this much earlier than it did (see save_story).
+POSTING_SLACK = timedelta(hours=6)
 
 # PostgreSQL hot path: arrays instead of expanded IN lists and multi-row VALUES, so each
 # statement is one cached, prepared plan with a handful of parameters (client CPU per article).
@@ -181,13 +184,28 @@ def _dt(epoch: float) -> datetime:
     return st.from_epoch(epoch)
 
 
-def _state_json(s: st.StoryState) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Posted:
+    """What a story's postings currently say: which terms, and the time span written."""
+
+    key: str
+    first: float
+    last: float
+
+
+def _posting_key(s: st.StoryState) -> str:
+    joined = "\x1f".join(sorted(s.postings()))
+    return hashlib.blake2b(joined.encode("utf-8"), digest_size=8).hexdigest()
+
+
+def _state_json(s: st.StoryState, posted: _Posted) -> dict[str, Any]:
     return {
         "centroid": {t: round(v, 6) for t, v in s.centroid.items()},
         "sources": sorted(s.sources),
         "title_score": s.title_score,
         "first": st.epoch_seconds(s.first_time),
         "last": st.epoch_seconds(s.last_time),
+        "posted": [posted.key, posted.first, posted.last],
     }
 
 
@@ -205,7 +223,12 @@ def _row_state(row: Any) -> st.StoryState:
     )
 
 
-def _story_values(s: st.StoryState) -> dict[str, Any]:
+def _row_posted(row: Any) -> _Posted | None:
+    p = (row.state or {}).get("posted")
+    return _Posted(str(p[0]), float(p[1]), float(p[2])) if p else None
+
+
+def _story_values(s: st.StoryState, posted: _Posted) -> dict[str, Any]:
     return {
         "title": s.title,
         "first_article_at": s.first_time,
@@ -213,7 +236,7 @@ def _story_values(s: st.StoryState) -> dict[str, Any]:
         "article_count": s.article_count,
         "source_count": len(s.sources),
         "top_terms": s.top_terms(10),
-        "state": _state_json(s),
+        "state": _state_json(s, posted),
     }
 
 
@@ -227,6 +250,13 @@ class SqlStoryIndex:
 
     def __post_init__(self) -> None:
         self.pg = self.conn.dialect.name == "postgresql"
+        self._posted: dict[int, _Posted] = {}
+
+    def _remember(self, row: Any) -> st.StoryState:
+        posted = _row_posted(row)
+        if posted is not None:
+            self._posted[int(row.id)] = posted
+        return _row_state(row)
 
     def boilerplate(self, source: str, keys: Sequence[str]) -> frozenset[str]:
         if not keys:
@@ -279,7 +309,7 @@ class SqlStoryIndex:
                     "k": limit,
                 },
             ).all()
-            return [_row_state(r) for r in found]
+            return [self._remember(r) for r in found]
         rows = self.conn.execute(
             select(t.c.story_id, t.c.weight).where(
                 t.c.term.in_(terms),
@@ -298,12 +328,14 @@ class SqlStoryIndex:
                 stories.c.id.in_(best), stories.c.merged_into.is_(None)
             )
         ).all()
-        by_id = {int(r.id): _row_state(r) for r in srows}
+        by_id = {int(r.id): self._remember(r) for r in srows}
         return [by_id[sid] for sid in best if sid in by_id]
 
-    def _post(self, s: st.StoryState, replace: bool = False) -> None:
+    def _post(
+        self, s: st.StoryState, replace: bool = False, span: tuple[float, float] | None = None
+    ) -> None:
         """Publish the story's strongest terms; ``replace`` drops its old postings first."""
-        first, last = st.epoch_seconds(s.first_time), st.epoch_seconds(s.last_time)
+        first, last = span or (st.epoch_seconds(s.first_time), st.epoch_seconds(s.last_time))
         posts = sorted(s.postings().items())
         if self.pg:
             self.conn.execute(
@@ -338,7 +370,12 @@ class SqlStoryIndex:
         self.conn.execute(delete(story_terms).where(story_terms.c.story_id == story_id))
 
     def create_story(self, state: st.StoryState) -> st.StoryState:
-        values = _story_values(state)
+        posted = _Posted(
+            _posting_key(state),
+            st.epoch_seconds(state.first_time),
+            st.epoch_seconds(state.last_time),
+        )
+        values = _story_values(state, posted)
         sid = self.conn.execute(
             insert(stories).values(created_at=datetime.now(UTC), **values).returning(stories.c.id)
         ).scalar_one()
@@ -356,6 +393,19 @@ class SqlStoryIndex:
         return new
 
     def save_story(self, old: st.StoryState, new: st.StoryState) -> None:
+        # Postings steer the candidate lookup only. Rewriting them for every article was the
+        # largest share of server work, so they are rewritten when the story's top terms
+        # change, its first time moves, or its last time moved by more than POSTING_SLACK.
+        first, last = st.epoch_seconds(new.first_time), st.epoch_seconds(new.last_time)
+        key = _posting_key(new)
+        prev = self._posted.get(old.story_id)
+        fresh = (
+            prev is not None
+            and prev.key == key
+            and prev.first == first
+            and last - prev.last < POSTING_SLACK.total_seconds()
+        )
+        posted = prev if fresh and prev is not None else _Posted(key, first, last)
         res = self.conn.execute(
             update(stories)
             .where(
@@ -363,11 +413,13 @@ class SqlStoryIndex:
                 stories.c.article_count == old.article_count,
                 stories.c.merged_into.is_(None),
             )
-            .values(**_story_values(new))
+            .values(**_story_values(new, posted))
         )
         if res.rowcount != 1:
             raise StoryConflict(f"story {old.story_id} changed while linking")
-        self._post(new, replace=True)
+        if not fresh:
+            self._post(new, replace=True, span=(first, last))
+        self._posted[new.story_id] = posted
 
     def merge_stories(
         self, keep: st.StoryState, gone: Sequence[st.StoryState], at: datetime
