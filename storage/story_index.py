@@ -73,6 +73,9 @@ stories = Table(
     Column("merged_into", ForeignKey("stories.id")),
     Column("created_at", DateTime(timezone=True)),
 )
+# merges re-point earlier merges (merged_into = gone -> survivor): without this index that
+# UPDATE scanned every story (100 ms at 1M articles)
+Index("ix_stories_merged_into", stories.c.merged_into)
 
 # Inverted index: a story's strongest centroid terms, with its time span for the window filter.
 story_terms = Table(

@@ -49,6 +49,7 @@ ENTITY_MIN = 0.12  # the entity/number/date parts must agree at least this much.
 ENTITY_PENALTY = 0.5  # ...or the similarity is multiplied by this
 ANCHORS = 5  # one of the article's 5 strongest names must be in the story, or the same penalty
 ANCHOR_KINDS = ("e:",)  # names only: ages and counts coincide by chance in a dense stream
+SMALL_STORY_MARGIN = 0.0  # joining a story of n articles needs threshold + margin / n
 NUMBER_CONFLICT = 0.8  # both give numbers/dates, none shared: multiply by this
 MERGE_THRESHOLD = 0.45  # an article this close to two stories bridges them...
 MERGE_CENTROID_MIN = 0.35  # ...if the two stories are also this close to each other
@@ -726,6 +727,7 @@ class Linker:
     merge_centroid_min: float = MERGE_CENTROID_MIN
     entity_penalty: float = ENTITY_PENALTY
     number_conflict: float = NUMBER_CONFLICT
+    small_story_margin: float = SMALL_STORY_MARGIN
 
     def score(self, vector: Mapping[str, float], at: datetime, story: StoryState) -> float:
         factor = time_factor(_gap(at, story))
@@ -752,13 +754,19 @@ class Linker:
             ((self.score(vector, at, s), s) for s in candidates),
             key=lambda p: (-p[0], p[1].story_id),
         )
-        if not scored or scored[0][0] < self.threshold:
+        eligible = [
+            (sc, s)
+            for sc, s in scored
+            if sc >= self.threshold + self.small_story_margin / s.article_count
+        ]
+        if not eligible:
             return LinkDecision(None, scored[0][0] if scored else 0.0)
-        best_score, best = scored[0]
+        best_score, best = eligible[0]
         bridged = [
             s
-            for sc, s in scored[1:]
-            if sc >= self.merge_threshold
+            for sc, s in scored
+            if s is not best
+            and sc >= self.merge_threshold
             and best_score >= self.merge_threshold
             and cosine(s.centroid, best.centroid) >= self.merge_centroid_min
         ]
