@@ -1,0 +1,298 @@
+"""CPU per article of story linking through the PostgreSQL story index, 10k vs 1M articles.
+
+    python -m bench.story_cost            # 10k then 1M stored articles (a few minutes)
+    python -m bench.story_cost --quick    # 10k then 100k, fewer measured articles
+
+Creates a throw-away database on 127.0.0.1:5432 (user postgres; env STORY_BENCH_PG_URL to
+point elsewhere), bulk-loads synthetic stories at a fixed density (1000 articles a day, about
+3 articles a story, so the 10-day window always holds the same amount), links real ECB+
+articles at the newest end of the timeline, then loads older history up to the large size and
+links the same articles again. Reports client CPU (process time of this process) and server
+CPU (utime+stime of the PostgreSQL backend, from /proc) per article, for the link step and for
+feature extraction separately, and the large/small ratio. Drops the database at the end.
+
+Synthetic stories are real ECB+ article vectors with half of their terms swapped for terms
+drawn across the corpus vocabulary, so posting lists are as dense as real news makes them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import random
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine
+
+from bench.story_quality import Doc, ecb_docs, load_ecbplus
+from storage import story_index as si
+from worker import stories as st
+
+ARTICLES_PER_DAY = 1000
+ARTICLES_PER_STORY = 3
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+BASE_URL = os.environ.get("STORY_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432")
+
+
+@dataclass(frozen=True)
+class Measure:
+    articles: int
+    client_ms: float
+    server_ms: float
+    features_ms: float
+    created: int
+
+
+def _backend_ticks(pid: int) -> int:
+    with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime (fields 14, 15)
+
+
+def _templates(docs: Sequence[Doc]) -> tuple[list[tuple[list[str], list[float]]], list[str]]:
+    feats = [st.story_features(d.title, d.text, None, d.source, "en") for d in docs]
+    df: collections.Counter[str] = collections.Counter()
+    for f in feats:
+        df.update(f.vocabulary())
+    tpls = []
+    for f in feats:
+        vec = st.vectorize(f, df, len(feats))
+        top = sorted(vec.items(), key=lambda kv: -kv[1])[: st.POSTING_TERMS]
+        tpls.append(([t for t, _ in top], [w for _, w in top]))
+    vocab = sorted(df)
+    return tpls, vocab
+
+
+def _load(
+    eng: Engine,
+    tpls: list[tuple[list[str], list[float]]],
+    vocab: list[str],
+    first_id: int,
+    n_articles: int,
+    end: datetime,
+    n_total_after: int,
+) -> None:
+    """Add ``n_articles`` worth of stories whose times end at ``end`` (older history)."""
+    n_stories = n_articles // ARTICLES_PER_STORY
+    days = n_articles / ARTICLES_PER_DAY
+    t0 = st.epoch_seconds(end) - days * 86400
+    step = days * 86400 / n_stories
+    lo, hi = first_id, first_id + n_stories - 1
+    with eng.begin() as c:
+        c.execute(text("CREATE TEMP TABLE IF NOT EXISTS tpl (tid int, terms text[], w float8[])"))
+        c.execute(text("CREATE TEMP TABLE IF NOT EXISTS vocab (vid int, term text)"))
+        if not c.execute(text("SELECT count(*) FROM tpl")).scalar_one():
+            c.execute(
+                text(
+                    "INSERT INTO tpl SELECT a, CAST(b AS text[]), CAST(c AS float8[])"
+                    " FROM unnest(CAST(:ids AS int[]), CAST(:t AS text[]), CAST(:w AS text[]))"
+                    " AS x(a, b, c)"
+                ),
+                {
+                    "ids": list(range(len(tpls))),
+                    "t": [_pg_array(t) for t, _ in tpls],
+                    "w": [_pg_array([str(x) for x in w]) for _, w in tpls],
+                },
+            )
+            c.execute(
+                text(
+                    "INSERT INTO vocab SELECT *"
+                    " FROM unnest(CAST(:ids AS int[]), CAST(:t AS text[]))"
+                ),
+                {"ids": list(range(len(vocab))), "t": vocab},
+            )
+            c.execute(text("ANALYZE tpl; ANALYZE vocab"))
+        c.execute(text("ALTER TABLE story_terms DROP CONSTRAINT story_terms_pkey"))
+        c.execute(text("DROP INDEX ix_story_terms_term_last; DROP INDEX ix_story_terms_story"))
+        c.execute(
+            text(
+                "INSERT INTO story_terms (term, story_id, weight, first_time, last_time)"
+                " SELECT DISTINCT ON (g, term) term, g, w, f, f + d FROM ("
+                "  SELECT g, CASE WHEN k % 2 = 1 THEN tp.terms[k] ELSE vo.term END AS term,"
+                "   tp.w[k] AS w, :t0 + (g - :lo) * :step AS f,"
+                "   ((g::bigint * 7919) % 172800)::float8 AS d"
+                "  FROM generate_series(CAST(:lo AS bigint), CAST(:hi AS bigint)) g"
+                "  JOIN tpl tp ON tp.tid = g % :ntpl"
+                "  CROSS JOIN LATERAL generate_subscripts(tp.terms, 1) k"
+                "  JOIN vocab vo ON vo.vid = ((g * 31 + k * 7919) % :nv)) x"
+            ),
+            {"t0": t0, "lo": lo, "hi": hi, "step": step, "ntpl": len(tpls), "nv": len(vocab)},
+        )
+        c.execute(
+            text(
+                "INSERT INTO stories (id, title, first_article_at, last_article_at,"
+                " article_count, source_count, top_terms, state, created_at)"
+                " SELECT story_id, 'synthetic story ' || story_id, to_timestamp(min(first_time)),"
+                " to_timestamp(max(last_time)), :aps, 2, '[]'::json,"
+                " json_build_object('centroid', json_object_agg(term, weight * 2),"
+                "  'sources', json_build_array('a.example', 'b.example'), 'title_score', 0.5,"
+                "  'first', min(first_time), 'last', max(last_time)), now()"
+                " FROM story_terms WHERE story_id BETWEEN :lo AND :hi GROUP BY story_id"
+            ),
+            {"lo": lo, "hi": hi, "aps": ARTICLES_PER_STORY},
+        )
+        c.execute(text("ALTER TABLE story_terms ADD PRIMARY KEY (term, story_id)"))
+        c.execute(text("CREATE INDEX ix_story_terms_term_last ON story_terms (term, last_time)"))
+        c.execute(text("CREATE INDEX ix_story_terms_story ON story_terms (story_id)"))
+        # document frequencies of the whole vocabulary, scaled to the stored article count
+        c.execute(text("DELETE FROM story_df"))
+        c.execute(
+            text(
+                "INSERT INTO story_df (term, df) SELECT term, 1 + (vid * 2654435761 % 997)"
+                " * :n / 997 / 50 FROM vocab UNION ALL SELECT '', :n"
+            ),
+            {"n": n_total_after},
+        )
+        # sentence counts: two per stored article, spread over 500 sources
+        c.execute(
+            text(
+                "INSERT INTO story_boilerplate (source, sentence_key, docs, last_seen)"
+                " SELECT 'site' || (g % 500), substr(md5(g::text), 1, 16), 1 + g % 3, :t0"
+                " FROM generate_series(CAST(:lo AS bigint), CAST(:hi AS bigint)) g"
+                " ON CONFLICT DO NOTHING"
+            ),
+            {"lo": lo * 6, "hi": hi * 6 + 5, "t0": t0},
+        )
+        c.execute(
+            text("SELECT setval(pg_get_serial_sequence('stories', 'id'), :m)"),
+            {"m": max(hi, 10**9)},
+        )
+    with eng.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+        c.execute(text("VACUUM ANALYZE story_terms, stories, story_df, story_boilerplate"))
+        c.execute(text("CHECKPOINT"))  # the bulk load's dirty pages are not the linker's work
+
+
+def _pg_array(items: Sequence[str]) -> str:
+    return (
+        "{" + ",".join('"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"' for s in items) + "}"
+    )
+
+
+def _measure(eng: Engine, docs: Sequence[Doc], warmup: int, seed: int) -> Measure:
+    order = list(docs)
+    random.Random(seed).shuffle(order)
+    with eng.connect() as c:
+        pid = int(c.execute(text("SELECT pg_backend_pid()")).scalar_one())
+    feats_cpu = link_cpu = 0.0
+    ticks0 = 0
+    created = 0
+    n = 0
+    for i, d in enumerate(order):
+        if i == warmup:
+            feats_cpu = link_cpu = 0.0
+            ticks0 = _backend_ticks(pid)
+            created = n = 0
+        at = NOW + timedelta(seconds=30 * i)
+        t0 = time.process_time()
+        f = st.story_features(d.title, d.text, at, d.source, "en")
+        t1 = time.process_time()
+        res = si.link_with_retry(eng, f, at)
+        t2 = time.process_time()
+        feats_cpu += t1 - t0
+        link_cpu += t2 - t1
+        created += res.created
+        n += 1
+    ticks = _backend_ticks(pid) - ticks0
+    hz = os.sysconf("SC_CLK_TCK")
+    return Measure(
+        articles=n,
+        client_ms=link_cpu * 1000 / n,
+        server_ms=ticks / hz * 1000 / n,
+        features_ms=feats_cpu * 1000 / n,
+        created=created,
+    )
+
+
+def _concurrency(eng: Engine, docs: Sequence[Doc], threads: int, per_thread: int) -> float:
+    """Articles per second linked by ``threads`` workers into the same live window."""
+    feats = [
+        st.story_features(d.title, d.text, None, d.source, "en")
+        for d in docs[: threads * per_thread]
+    ]
+    start = threading.Barrier(threads)
+
+    def work(k: int) -> None:
+        start.wait()
+        for j in range(per_thread):
+            f = feats[k * per_thread + j]
+            si.link_with_retry(eng, f, NOW + timedelta(days=3, seconds=k * 1000 + j))
+
+    ts = [threading.Thread(target=work, args=(k,)) for k in range(threads)]
+    t0 = time.perf_counter()
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return threads * per_thread / (time.perf_counter() - t0)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args(argv)
+    small, large = 10_000, (100_000 if args.quick else 1_000_000)
+    measured = 150 if args.quick else 400
+    warmup = 100
+    docs = ecb_docs(load_ecbplus())
+    tpls, vocab = _templates(docs)
+    name = "story_cost_" + uuid.uuid4().hex[:10]
+    admin = create_engine(f"{BASE_URL}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    eng = create_engine(f"{BASE_URL}/{name}", pool_size=4)
+    try:
+        si.metadata.create_all(eng)
+        t = time.perf_counter()
+        # the newest 10 days: exactly what a 10-day window can see at NOW
+        _load(eng, tpls, vocab, 1, small, NOW, small)
+        print(f"loaded {small} articles in {time.perf_counter() - t:.0f}s")
+        sample = docs[: measured + warmup]
+        m_small = _measure(eng, sample, warmup, seed=7)
+        with eng.begin() as c:  # forget what the measurement added
+            c.execute(text("DELETE FROM story_terms WHERE story_id > 1000000000"))
+            c.execute(text("DELETE FROM stories WHERE id > 1000000000"))
+        t = time.perf_counter()
+        first = small // ARTICLES_PER_STORY + 1
+        older_end = NOW - timedelta(days=small / ARTICLES_PER_DAY)
+        _load(eng, tpls, vocab, first, large - small, older_end, large)
+        print(f"loaded {large - small} older articles in {time.perf_counter() - t:.0f}s")
+        m_large = _measure(eng, sample, warmup, seed=7)
+        with eng.connect() as c:
+            rows = c.execute(text("SELECT count(*) FROM story_terms")).scalar_one()
+            n_st = c.execute(text("SELECT count(*) FROM stories")).scalar_one()
+        print(f"stored: {n_st} stories, {rows} postings")
+        for label, m in (("10k", m_small), (f"{large // 1000}k", m_large)):
+            print(
+                f"{label:>6} stored articles: link CPU client {m.client_ms:.2f} ms"
+                f" + server {m.server_ms:.2f} ms per article"
+                f" (features {m.features_ms:.2f} ms; {m.articles} articles, {m.created} new"
+                " stories)"
+            )
+        total_s = m_small.client_ms + m_small.server_ms
+        total_l = m_large.client_ms + m_large.server_ms
+        print(
+            f"ratio large/small: client {m_large.client_ms / m_small.client_ms:.2f},"
+            f" client+server {total_l / total_s:.2f}"
+        )
+        one = _concurrency(eng, docs[200:], 1, 60)
+        four = _concurrency(eng, docs[300:], 4, 40)
+        print(
+            f"concurrency (same live window, advisory lock): 1 worker {one:.0f} articles/s,"
+            f" 4 workers {four:.0f} articles/s"
+        )
+    finally:
+        eng.dispose()
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+if __name__ == "__main__":
+    main()

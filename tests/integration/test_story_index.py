@@ -1,0 +1,209 @@
+"""The SQL story index on real PostgreSQL and on SQLite: same decisions as the in-memory
+index, merges recorded, one story when workers race on a new event, stale writes refused."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
+
+from storage import story_index as si
+from worker import stories as st
+
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+T0 = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
+
+_TOWNS = ["Ashford", "Kelso", "Marston", "Penrith", "Olney", "Rydal"]
+_NAMES = ["Mary Novak", "Paul Ortega", "Ruth Haldane", "Kevin Mbeki", "Lisa Moreau", "Brian Petrov"]
+_STREETS = ["Mill", "Oak", "Church", "Bridge", "Market", "Station"]
+
+
+def _article(event: int, variant: int) -> tuple[str, str]:
+    """Variant ``variant`` of local event ``event``: same kind of story, its own details."""
+    town, name, street = _TOWNS[event], _NAMES[event], _STREETS[event]
+    age = 30 + 7 * event
+    leads = [
+        f"A fire destroyed a house on {street} Street in {town} on Tuesday night.",
+        f"Firefighters fought a blaze at a home on {street} Street in {town}.",
+        f"A house on {street} Street in {town} burned down overnight.",
+    ]
+    rest = [
+        f"{name}, {age}, was taken to hospital with burns, officials in {town} said.",
+        f"Neighbours said {name} had lived on {street} Street for many years.",
+        f"Crews from {event + 2} stations spent two hours at the scene.",
+        "The cause of the fire is under investigation.",
+    ]
+    k = variant % len(rest)
+    title = [f"{town} house fire injures {name}", f"Fire on {street} Street", f"{town} blaze"]
+    return title[variant % 3], " ".join([leads[variant % 3], *rest[k:], *rest[:k]])
+
+
+def _stream() -> list[tuple[int, st.StoryFeatures, datetime]]:
+    """Four look-alike events (two of them in the same hours), follow-ups, one late repeat."""
+    out = []
+    plan = [(0, 0, 0), (1, 0, 1), (0, 1, 2), (2, 0, 30), (1, 1, 3), (0, 2, 26), (3, 0, 50)]
+    plan += [(2, 1, 40), (3, 1, 60), (1, 2, 70), (2, 2, 75), (0, 3, 24 * 30)]
+    for event, variant, hours in plan:
+        t = T0 + timedelta(hours=hours)
+        title, body = _article(event, variant)
+        out.append((event, st.story_features(title, body, t, f"site{variant}.example"), t))
+    return out
+
+
+@pytest.fixture
+def pg_engine() -> Iterator[Engine]:
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    name = "story_index_test_" + uuid.uuid4().hex[:10]
+    try:
+        with admin.connect() as c:
+            c.execute(text(f'CREATE DATABASE "{name}"'))
+    except OperationalError as exc:  # pragma: no cover - environment without PostgreSQL
+        pytest.skip(f"PostgreSQL not reachable: {exc}")
+    eng = create_engine(PG_ADMIN.rsplit("/", 1)[0] + "/" + name, pool_size=10)
+    si.metadata.create_all(eng)
+    try:
+        yield eng
+    finally:
+        eng.dispose()
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
+    eng = create_engine(f"sqlite:///{tmp_path / 'stories.db'}")
+    si.metadata.create_all(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def engine(request: pytest.FixtureRequest) -> Engine:
+    return request.getfixturevalue(
+        "pg_engine" if request.param == "postgresql" else "sqlite_engine"
+    )
+
+
+def _partition(ids: Sequence[int]) -> list[list[int]]:
+    groups: dict[int, list[int]] = {}
+    for i, s in enumerate(ids):
+        groups.setdefault(s, []).append(i)
+    return sorted(groups.values())
+
+
+def test_sql_index_links_like_the_memory_index(engine: Engine) -> None:
+    stream = _stream()
+    mem = st.MemoryStoryIndex()
+    mem_ids = [mem.resolve(st.link_article(mem, f, t).story_id) for _, f, t in stream]
+    sql_raw = [si.link_with_retry(engine, f, t).story_id for _, f, t in stream]
+    with engine.connect() as c:
+        sql_ids = [si.resolve_story(c, s) for s in sql_raw]
+        live = si.story_count(c)
+        row = c.execute(select(si.stories).where(si.stories.c.id == sql_ids[0])).one()
+    assert _partition(sql_ids) == _partition(mem_ids)
+    # and the partition is the right one: four events, the month-later repeat on its own
+    events = [e for e, _, _ in stream]
+    expected = [e if i < len(stream) - 1 else 99 for i, e in enumerate(events)]
+    assert _partition(sql_ids) == _partition(expected)
+    assert live == 5
+    assert row.article_count == 3 and row.source_count == 3  # event 0, its month-later repeat apart
+    assert row.first_article_at is not None and row.title
+    assert any(t.startswith("e:") for t in row.top_terms)
+
+
+def _bridge_setup() -> tuple[st.Linker, list[tuple[st.StoryFeatures, datetime]]]:
+    """Two halves of one event that a strict linker keeps apart until an article bridges them."""
+    a = ("Ashford fire", "Mary Novak escaped a fire on Mill Street in Ashford. Smoke filled it.")
+    b = ("Ashford blaze", "Firefighters in Ashford praised neighbour Paul Ortega for the rescue.")
+    c = (
+        "Ashford fire rescue",
+        "Mary Novak escaped a fire on Mill Street in Ashford. "
+        "Firefighters in Ashford praised neighbour Paul Ortega for the rescue.",
+    )
+    items = [
+        (st.story_features(x, y, T0 + timedelta(hours=i), "s"), T0 + timedelta(hours=i))
+        for i, (x, y) in enumerate((a, b, c))
+    ]
+    linker = st.Linker(threshold=0.6, merge_threshold=0.45, merge_centroid_min=0.05)
+    return linker, items
+
+
+def test_bridging_article_merges_and_records_it(engine: Engine) -> None:
+    linker, items = _bridge_setup()
+    repointed: list[tuple[list[int], int]] = []
+
+    def repoint(conn: Connection, old: Sequence[int], new: int) -> None:
+        repointed.append((list(old), new))
+
+    results = [si.link_with_retry(engine, f, t, linker=linker, repoint=repoint) for f, t in items]
+    first, second, bridge = results
+    assert first.created and second.created and first.story_id != second.story_id
+    assert bridge.merged == (second.story_id,) and bridge.story_id == first.story_id
+    assert repointed == [([second.story_id], first.story_id)]
+    with engine.connect() as c:
+        merges = c.execute(select(si.story_merges)).all()
+        gone = c.execute(select(si.stories).where(si.stories.c.id == second.story_id)).one()
+        kept = c.execute(select(si.stories).where(si.stories.c.id == first.story_id)).one()
+        orphan_postings = c.execute(
+            select(func.count())
+            .select_from(si.story_terms)
+            .where(si.story_terms.c.story_id == second.story_id)
+        ).scalar_one()
+        assert si.resolve_story(c, second.story_id) == first.story_id
+    assert [(m.old_story_id, m.new_story_id) for m in merges] == [(second.story_id, first.story_id)]
+    assert gone.merged_into == first.story_id and gone.article_count == 0
+    assert kept.article_count == 3 and orphan_postings == 0
+
+
+def test_stale_story_write_is_refused(engine: Engine) -> None:
+    f, t = st.story_features(*_article(0, 0), T0, "s"), T0
+    created = si.link_with_retry(engine, f, t).state
+    grown = st.add_to_story(created, dict(created.centroid), t, "s2", "x")
+    with engine.begin() as c:
+        si.SqlStoryIndex(c).save_story(created, grown)
+    with pytest.raises(si.StoryConflict), engine.begin() as c:
+        si.SqlStoryIndex(c).save_story(created, grown)  # based on the old article_count
+
+
+def _race(engine: Engine, feats: Sequence[st.StoryFeatures]) -> list[st.LinkResult]:
+    """Link all articles at once, one thread each, released together by a barrier."""
+    barrier = threading.Barrier(len(feats))
+    results: list[st.LinkResult] = []
+    errors: list[BaseException] = []
+
+    def work(f: st.StoryFeatures) -> None:
+        try:
+            barrier.wait()
+            results.append(si.link_with_retry(engine, f, f.published_at or T0))
+        except BaseException as exc:  # re-raised below, not swallowed
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(f,)) for f in feats]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    if errors:
+        raise errors[0]
+    return results
+
+
+def test_concurrent_workers_on_a_new_event_make_one_story(pg_engine: Engine) -> None:
+    for event in range(3):  # three rounds, each a brand-new event raced by 6 workers
+        feats = [
+            st.story_features(*_article(event, v), T0 + timedelta(days=20 * event), f"s{v}")
+            for v in range(6)
+        ]
+        results = _race(pg_engine, feats)
+        with pg_engine.connect() as c:
+            final = {si.resolve_story(c, r.story_id) for r in results}
+        assert len(final) == 1, f"round {event}: {len(final)} stories"
+        assert sum(r.created for r in results) == 1

@@ -1,0 +1,1006 @@
+"""Online story linking: attach each new article to a recent story or start a new one.
+
+The pure half of issue 8. :func:`story_features` turns an article into raw, deterministic
+features (stemmed words, capitalised phrases as entity-ish features, numbers, years and
+calendar dates, per-sentence so that site boilerplate can be dropped later). The rest of the
+stream state — document frequencies, per-source sentence counts, story centroids and an
+inverted index of story terms — lives behind the :class:`StoryIndex` protocol: in memory
+(:class:`MemoryStoryIndex`, for tests and the quality bench) or in SQL
+(``storage.story_index.SqlStoryIndex``). :func:`link_article` is the one per-article step
+both use, so the quality measured in memory is the quality of the database path.
+
+Why these features: on ECB+ every error of a plain TF-IDF linker mixes two look-alike
+events of one kind (two rehab check-ins, two earthquakes); what tells them apart is who,
+where, when and how many, so entities, numbers and dates carry extra weight and a
+story must share some of them before an article may join it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from functools import cached_property, lru_cache
+from typing import Protocol
+
+import snowballstemmer
+
+# --------------------------------------------------------------------------------------
+# Tunables. FIXED here (chosen once on ECB+ and the synthetic time-ordered stream, see
+# bench/story_quality.py); nothing is tuned per run.
+# --------------------------------------------------------------------------------------
+TITLE_BOOST = 2.0  # title words count this many times a body mention
+LEAD_BOOST = 1.0  # the lede says who/what/where; background paragraphs drift to other events
+LEAD_DECAY = 5.0  # sentence i weighs 1 + LEAD_BOOST * exp(-i / LEAD_DECAY)
+# w: word stem, e: capitalised name, n: number, y: year, d: calendar date / weekday.
+# Numbers (counts, ages, magnitudes, amounts) separate look-alike events best on ECB+.
+KIND_BOOST: Mapping[str, float] = {"w": 1.0, "e": 1.6, "n": 4.0, "y": 2.0, "d": 2.0}
+MAX_DOC_TERMS = 160  # features kept per article vector
+CENTROID_TERMS = 200  # features kept per story centroid
+POSTING_TERMS = 40  # story features published in the inverted index
+QUERY_TERMS = 16  # article features used to look up candidates
+MAX_CANDIDATES = 12  # stories scored exactly per article
+LINK_THRESHOLD = 0.30  # cosine(article, story centroid) needed to join
+ENTITY_MIN = 0.12  # the entity/number/date parts must agree at least this much...
+ENTITY_PENALTY = 0.5  # ...or the similarity is multiplied by this
+ANCHORS = 5  # one of the article's 5 strongest names must be in the story, or the same penalty
+ANCHOR_KINDS = ("e:",)  # names only: ages and counts coincide by chance in a dense stream
+SMALL_STORY_MARGIN = 0.0  # joining a story of n articles needs threshold + margin / n
+NUMBER_CONFLICT = 0.8  # both give numbers/dates, none shared: multiply by this
+MERGE_THRESHOLD = 0.45  # an article this close to two stories bridges them...
+MERGE_CENTROID_MIN = 0.35  # ...if the two stories are also this close to each other
+WINDOW = timedelta(days=10)  # stories further than this in time are never compared
+HALF_LIFE = timedelta(days=5)  # beyond one day apart, similarity halves every HALF_LIFE
+GRACE = timedelta(days=1)
+BOILERPLATE_MIN_DOCS = 3  # a sentence seen in this many earlier docs of one source is dropped
+MIN_SENTENCE_TOKENS = 4  # shorter sentences are not tracked as boilerplate
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+_STOPWORDS_EN = frozenset(
+    [
+        "a",
+        "about",
+        "above",
+        "after",
+        "again",
+        "against",
+        "all",
+        "also",
+        "am",
+        "an",
+        "and",
+        "any",
+        "are",
+        "aren",
+        "as",
+        "at",
+        "be",
+        "because",
+        "been",
+        "before",
+        "being",
+        "below",
+        "between",
+        "both",
+        "but",
+        "by",
+        "can",
+        "cannot",
+        "could",
+        "did",
+        "didn",
+        "do",
+        "does",
+        "doesn",
+        "doing",
+        "don",
+        "down",
+        "during",
+        "each",
+        "few",
+        "for",
+        "from",
+        "further",
+        "had",
+        "hadn",
+        "has",
+        "hasn",
+        "have",
+        "haven",
+        "having",
+        "he",
+        "her",
+        "here",
+        "hers",
+        "herself",
+        "him",
+        "himself",
+        "his",
+        "how",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "isn",
+        "it",
+        "its",
+        "itself",
+        "just",
+        "let",
+        "ll",
+        "me",
+        "more",
+        "most",
+        "mr",
+        "mrs",
+        "ms",
+        "my",
+        "myself",
+        "no",
+        "nor",
+        "not",
+        "now",
+        "of",
+        "off",
+        "on",
+        "once",
+        "only",
+        "or",
+        "other",
+        "ought",
+        "our",
+        "ours",
+        "ourselves",
+        "out",
+        "over",
+        "own",
+        "re",
+        "s",
+        "same",
+        "she",
+        "should",
+        "shouldn",
+        "so",
+        "some",
+        "such",
+        "t",
+        "than",
+        "that",
+        "the",
+        "their",
+        "theirs",
+        "them",
+        "themselves",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "through",
+        "to",
+        "too",
+        "under",
+        "until",
+        "up",
+        "upon",
+        "us",
+        "ve",
+        "very",
+        "via",
+        "was",
+        "wasn",
+        "we",
+        "were",
+        "weren",
+        "what",
+        "when",
+        "where",
+        "which",
+        "while",
+        "who",
+        "whom",
+        "why",
+        "will",
+        "with",
+        "won",
+        "would",
+        "wouldn",
+        "you",
+        "your",
+        "yours",
+        "yourself",
+        "yourselves",
+        "said",
+        "says",
+        "say",
+        "told",
+        "tell",
+        "tells",
+        "according",
+        "reported",
+        "report",
+        "reports",
+        "reporting",
+        "news",
+        "new",
+        "one",
+        "two",
+        "three",
+        "also",
+        "year",
+        "years",
+        "old",
+        "week",
+        "weeks",
+        "day",
+        "days",
+        "today",
+        "yesterday",
+        "tomorrow",
+        "time",
+        "like",
+        "get",
+        "got",
+        "going",
+        "go",
+        "goes",
+        "went",
+        "make",
+        "made",
+        "many",
+        "much",
+        "may",
+        "might",
+        "must",
+        "per",
+        "since",
+        "still",
+        "though",
+    ]
+)
+_MONTHS = {
+    name: i + 1
+    for i, names in enumerate(
+        [
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sep", "sept"),
+            ("october", "oct"),
+            ("november", "nov"),
+            ("december", "dec"),
+        ]
+    )
+    for name in names
+}
+_WEEKDAYS = {
+    name: i
+    for i, names in enumerate(
+        [
+            ("monday", "mon"),
+            ("tuesday", "tue", "tues"),
+            ("wednesday", "wed"),
+            ("thursday", "thu"),
+            ("friday", "fri"),
+            ("saturday", "sat"),
+            ("sunday", "sun"),
+        ]
+    )
+    for name in names
+    if len(name) > 3
+}
+_ENTITY_CONNECTORS = frozenset({"of", "de", "del", "la", "le", "van", "von", "der", "da", "al"})
+_STEMMER_LANG = {
+    "en": "english",
+    "de": "german",
+    "fr": "french",
+    "es": "spanish",
+    "it": "italian",
+    "pt": "portuguese",
+    "nl": "dutch",
+    "sv": "swedish",
+    "da": "danish",
+    "no": "norwegian",
+    "nb": "norwegian",
+    "fi": "finnish",
+    "ru": "russian",
+    "tr": "turkish",
+    "ro": "romanian",
+    "hu": "hungarian",
+    "id": "indonesian",
+}
+
+_TOKEN_RE = re.compile(
+    r"[0-9]{1,4}[/.-][0-9]{1,2}[/.-][0-9]{2,4}\b"  # numeric date
+    r"|[0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?"  # time of day
+    r"|[0-9]+(?:[.,][0-9]+)*"
+    r"|[^\W\d_]+(?:['’][^\W\d_]+)*",
+    re.UNICODE,
+)
+_NUMERIC_DATE_RE = re.compile(r"([0-9]{1,4})[/.-]([0-9]{1,2})[/.-]([0-9]{2,4})")
+_SENTENCE_SPLIT_RE = re.compile(r"\n+|(?<=[.!?])[\"'”’)]*\s+(?=[\"'“‘(]?[^\W\d_a-z])")
+_OPENERS = frozenset("\"'“‘(«[-–—:")
+
+
+# --------------------------------------------------------------------------------------
+# Features
+# --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SentenceFeatures:
+    """One sentence's features; ``key`` identifies the sentence text for boilerplate counts."""
+
+    key: str
+    terms: tuple[tuple[str, float], ...]
+
+
+@dataclass(frozen=True)
+class StoryFeatures:
+    """Raw, state-free features of one article (no IDF yet: that is stream state)."""
+
+    title: str
+    published_at: datetime | None
+    source: str
+    language: str
+    title_terms: tuple[tuple[str, float], ...]
+    sentences: tuple[SentenceFeatures, ...]
+
+    def vocabulary(self) -> frozenset[str]:
+        """Every feature the article mentions (its document-frequency contribution)."""
+        terms = {t for t, _ in self.title_terms}
+        for s in self.sentences:
+            terms.update(t for t, _ in s.terms)
+        return frozenset(terms)
+
+
+Stemmer = Callable[[str], str]
+
+
+@lru_cache(maxsize=32)
+def _stemmer(language: str) -> Stemmer | None:
+    """A memoised Snowball stemmer: news vocabulary is Zipfian, stemming dominated the CPU."""
+    name = _STEMMER_LANG.get(language.split("-")[0].lower()) if language else "english"
+    if not name:
+        return None
+    stemmer = snowballstemmer.stemmer(name)
+    cached: Callable[[str], str] = lru_cache(maxsize=200_000)(stemmer.stemWord)
+    return cached
+
+
+def _fold(word: str) -> str:
+    word = word.lower().replace("’", "'")
+    if word.endswith("'s"):
+        word = word[:-2]
+    return unicodedata.normalize("NFKC", word)
+
+
+def _number_features(tok: str) -> list[str]:
+    digits = tok.replace(",", "")
+    try:
+        value = float(digits)
+    except ValueError:
+        return []
+    if value.is_integer():
+        iv = int(value)
+        if len(digits) == 4 and 1900 <= iv <= 2099:
+            return [f"y:{iv}"]
+        return [f"n:{iv}"]
+    return [f"n:{digits}"]
+
+
+def _numeric_token_features(tok: str, words: list[str], i: int) -> list[str]:
+    if ":" in tok:
+        return []  # time of day: says little about which event
+    m = _NUMERIC_DATE_RE.fullmatch(tok)
+    if m:
+        a, b, c = (int(x) for x in m.groups())
+        if a > 31:  # yyyy-mm-dd
+            return [f"y:{a}", f"d:{b}-{c}"] if 1 <= b <= 12 else [f"y:{a}"]
+        year = c + 2000 if c < 100 else c
+        month, day = (b, a) if a > 12 else (a, b)  # day first when unambiguous, else US order
+        feats = [f"y:{year}"] if 1900 <= year <= 2099 else []
+        return [*feats, f"d:{month}-{day}"] if 1 <= month <= 12 else feats
+    if tok.isascii() and tok.isdigit() and 1 <= int(tok) <= 31:
+        # calendar dates: "May 2" / "2 May"
+        low_prev = _fold(words[i - 1]) if i else ""
+        low_next = _fold(words[i + 1]) if i + 1 < len(words) else ""
+        on = _MONTHS.get(low_prev) or _MONTHS.get(low_next)
+        if on:
+            return [f"d:{on}-{int(tok)}"]
+    return _number_features(tok)
+
+
+def _isnum(tok: str) -> bool:
+    return "0" <= tok[:1] <= "9"
+
+
+def _is_cap(tok: str) -> bool:
+    return tok[:1].isupper()
+
+
+def _sentence_tokens(sentence: str) -> list[tuple[str, bool, bool]]:
+    """Tokens with flags: starts its sentence (clause); follows punctuation (breaks a name)."""
+    out: list[tuple[str, bool, bool]] = []
+    first = True
+    pos = 0
+    for m in _TOKEN_RE.finditer(sentence):
+        between = sentence[pos : m.start()].strip()
+        if any(c in _OPENERS for c in between):
+            first = True
+        out.append((m.group(0), first, bool(between)))
+        first = False
+        pos = m.end()
+    return out
+
+
+def _features_of(
+    tokens: list[tuple[str, bool, bool]],
+    stem: Stemmer | None,
+    known_caps: frozenset[str],
+    title_cased: bool,
+) -> dict[str, float]:
+    feats: dict[str, float] = {}
+
+    def add(term: str, w: float = 1.0) -> None:
+        feats[term] = feats.get(term, 0.0) + w
+
+    words = [t for t, _, _ in tokens]
+    n = len(tokens)
+    i = 0
+    while i < n:
+        tok, initial, _ = tokens[i]
+        if _isnum(tok):
+            for f in _numeric_token_features(tok, words, i):
+                add(f)
+            i += 1
+            continue
+        # capitalised run -> entity
+        if _is_cap(tok) and not (title_cased and _fold(tok) not in known_caps):
+            j = i
+            run: list[str] = []
+            while j < n:
+                t, ini, punct = tokens[j]
+                if _isnum(t) or (j > i and punct):
+                    break
+                if _is_cap(t) and (j == i or not ini):
+                    if title_cased and _fold(t) not in known_caps:
+                        break
+                    run.append(_fold(t))
+                    j += 1
+                elif (
+                    run
+                    and _fold(t) in _ENTITY_CONNECTORS
+                    and j + 1 < n
+                    and _is_cap(tokens[j + 1][0])
+                    and not _isnum(tokens[j + 1][0])
+                    and not tokens[j + 1][2]
+                ):
+                    run.append(_fold(t))
+                    j += 1
+                else:
+                    break
+            while run and run[-1] in _ENTITY_CONNECTORS:
+                run.pop()
+                j -= 1
+            if run:
+                keep = list(run)
+                if initial and len(keep) == 1 and keep[0] not in known_caps:
+                    keep = []  # "After", "Police": capitalised only because it starts a sentence
+                keep = [
+                    w
+                    for w in keep
+                    if w not in _STOPWORDS_EN and w not in _MONTHS and w not in _WEEKDAYS
+                ]
+                if keep:
+                    if len(keep) > 1:
+                        add("e:" + " ".join(keep))
+                    for w in keep:
+                        if len(w) > 1 and w not in _ENTITY_CONNECTORS:
+                            add("e:" + w)
+                for w in run:
+                    _add_word(feats, w, stem)
+                i = max(j, i + 1)
+                continue
+        _add_word(feats, _fold(tok), stem)
+        i += 1
+    return feats
+
+
+def _add_word(feats: dict[str, float], word: str, stem: Stemmer | None) -> None:
+    if word in _WEEKDAYS:
+        feats[f"d:{word[:3]}"] = feats.get(f"d:{word[:3]}", 0.0) + 1.0
+        return
+    if len(word) < 2 or word in _STOPWORDS_EN or word in _MONTHS:
+        return
+    term = stem(word) if stem is not None else word
+    feats[term] = feats.get(term, 0.0) + 1.0
+
+
+def _sentence_key(sentence: str) -> str:
+    norm = " ".join(_TOKEN_RE.findall(sentence.lower()))
+    return hashlib.blake2b(norm.encode("utf-8"), digest_size=8).hexdigest()
+
+
+def _frozen_terms(feats: Mapping[str, float]) -> tuple[tuple[str, float], ...]:
+    return tuple(sorted(feats.items()))
+
+
+def story_features(
+    title: str | None,
+    text: str | None,
+    published_at: datetime | None,
+    source: str,
+    language: str | None = "en",
+) -> StoryFeatures:
+    """Deterministic raw features of an article, per sentence, plus its title."""
+    title = (title or "").strip()
+    text = text or ""
+    lang = language or "en"
+    stem = _stemmer(lang)
+    sentences = [s.strip() for s in _SENTENCE_SPLIT_RE.split(text) if s and s.strip()]
+    tokenised = [_sentence_tokens(s) for s in sentences]
+    # words seen capitalised away from a sentence start: known names, usable at a sentence
+    # start and in a Title Cased headline
+    known: set[str] = set()
+    for toks in tokenised:
+        for tok, initial, _ in toks:
+            if not initial and _is_cap(tok) and not _isnum(tok):
+                known.add(_fold(tok))
+    known_caps = frozenset(known)
+    title_toks = _sentence_tokens(title)
+    alpha = [t for t, _, _ in title_toks if not _isnum(t) and len(t) > 3]
+    title_cased = bool(alpha) and sum(1 for t in alpha if _is_cap(t)) / len(alpha) > 0.6
+    title_feats = _features_of(title_toks, stem, known_caps, title_cased)
+    sent_feats: list[SentenceFeatures] = []
+    for sentence, toks in zip(sentences, tokenised, strict=True):
+        feats = _features_of(toks, stem, known_caps, False)
+        if not feats:
+            continue
+        key = _sentence_key(sentence) if len(toks) >= MIN_SENTENCE_TOKENS else ""
+        sent_feats.append(SentenceFeatures(key=key, terms=_frozen_terms(feats)))
+    return StoryFeatures(
+        title=title,
+        published_at=published_at,
+        source=source,
+        language=lang,
+        title_terms=_frozen_terms(title_feats),
+        sentences=tuple(sent_feats),
+    )
+
+
+def _kind(term: str) -> str:
+    return term[0] if len(term) > 1 and term[1] == ":" else "w"
+
+
+def idf(df: int, n_docs: int) -> float:
+    """Smoothed inverse document frequency over the documents seen so far."""
+    return math.log((n_docs + 1.0) / (df + 1.0)) + 1.0
+
+
+def vectorize(
+    features: StoryFeatures,
+    doc_freq: Mapping[str, int],
+    n_docs: int,
+    boilerplate: frozenset[str] = frozenset(),
+) -> dict[str, float]:
+    """Unit-length weighted vector: sublinear tf x online IDF x kind boost; boilerplate out."""
+    tf: dict[str, float] = {}
+    for term, c in features.title_terms:
+        tf[term] = tf.get(term, 0.0) + TITLE_BOOST * c
+    pos = 0
+    for s in features.sentences:
+        if s.key and s.key in boilerplate:
+            continue
+        lead = 1.0 + LEAD_BOOST * math.exp(-pos / LEAD_DECAY)
+        pos += 1
+        for term, c in s.terms:
+            tf[term] = tf.get(term, 0.0) + c * lead
+    weights = {
+        t: (1.0 + math.log(c) if c >= 1.0 else c)
+        * idf(doc_freq.get(t, 0), n_docs)
+        * KIND_BOOST[_kind(t)]
+        for t, c in tf.items()
+        if c > 0
+    }
+    return _unit(_top(weights, MAX_DOC_TERMS))
+
+
+def _top(vec: Mapping[str, float], k: int) -> dict[str, float]:
+    if len(vec) <= k:
+        return dict(vec)
+    items = sorted(vec.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
+    return dict(items)
+
+
+def _unit(vec: Mapping[str, float]) -> dict[str, float]:
+    norm = math.sqrt(sum(v * v for v in vec.values()))
+    return {t: v / norm for t, v in vec.items()} if norm > 0 else {}
+
+
+def _dot(a: Mapping[str, float], b: Mapping[str, float]) -> float:
+    if len(a) > len(b):
+        a, b = b, a
+    return sum(v * b.get(t, 0.0) for t, v in a.items())
+
+
+def cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
+    na = math.sqrt(sum(v * v for v in a.values()))
+    nb = math.sqrt(sum(v * v for v in b.values()))
+    return _dot(a, b) / (na * nb) if na > 0 and nb > 0 else 0.0
+
+
+def _specific(vec: Mapping[str, float]) -> dict[str, float]:
+    """The who/where/when/how-many part of a vector."""
+    return {t: v for t, v in vec.items() if _kind(t) != "w"}
+
+
+def _numbers_disjoint(a: Mapping[str, float], b: Mapping[str, float]) -> bool:
+    """Both sides state numbers or dates and share none of them: likely another event."""
+    na = [t for t in a if t[:2] in ("n:", "y:", "d:")]
+    if not na:
+        return False
+    nb = [t for t in b if t[:2] in ("n:", "y:", "d:")]
+    return bool(nb) and not any(t in b for t in na)
+
+
+def query_terms(vector: Mapping[str, float], k: int = QUERY_TERMS) -> list[str]:
+    """The article's strongest features, used to look candidates up in the inverted index."""
+    return list(_top(vector, k))
+
+
+# --------------------------------------------------------------------------------------
+# Story state and decisions
+# --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class StoryState:
+    """What the linker needs to know about a stored story (persisted by the index)."""
+
+    story_id: int
+    centroid: Mapping[str, float]  # sum of member article vectors, truncated
+    first_time: datetime
+    last_time: datetime
+    article_count: int
+    sources: frozenset[str]
+    title: str
+    title_score: float
+
+    @cached_property
+    def norm(self) -> float:
+        return math.sqrt(sum(v * v for v in self.centroid.values()))
+
+    @cached_property
+    def specific(self) -> dict[str, float]:
+        return _specific(self.centroid)
+
+    def top_terms(self, k: int = 10) -> list[str]:
+        return list(_top(self.centroid, k))
+
+    def postings(self) -> dict[str, float]:
+        """Centroid terms published in the inverted index, with unit-normalised weights."""
+        return _unit(_top(self.centroid, POSTING_TERMS))
+
+
+@dataclass(frozen=True)
+class LinkDecision:
+    """``story_id`` None means "start a new story"; ``merges`` are stories folded into it."""
+
+    story_id: int | None
+    score: float
+    merges: tuple[int, ...] = ()
+
+
+def _gap(t: datetime, s: StoryState) -> timedelta:
+    if t < s.first_time:
+        return s.first_time - t
+    if t > s.last_time:
+        return t - s.last_time
+    return timedelta(0)
+
+
+def time_factor(gap: timedelta) -> float:
+    """1 within a day; then halves every HALF_LIFE; 0 beyond WINDOW."""
+    if gap > WINDOW:
+        return 0.0
+    if gap <= GRACE:
+        return 1.0
+    return float(0.5 ** ((gap - GRACE) / HALF_LIFE))
+
+
+@dataclass(frozen=True)
+class Linker:
+    """Decides where one article goes, given its vector and the candidate stories."""
+
+    threshold: float = LINK_THRESHOLD
+    entity_min: float = ENTITY_MIN
+    merge_threshold: float = MERGE_THRESHOLD
+    merge_centroid_min: float = MERGE_CENTROID_MIN
+    entity_penalty: float = ENTITY_PENALTY
+    number_conflict: float = NUMBER_CONFLICT
+    small_story_margin: float = SMALL_STORY_MARGIN
+
+    def score(self, vector: Mapping[str, float], at: datetime, story: StoryState) -> float:
+        factor = time_factor(_gap(at, story))
+        if factor == 0.0:
+            return 0.0
+        sim = _dot(vector, story.centroid) / story.norm if story.norm > 0 else 0.0
+        spec_a = _specific(vector)
+        if spec_a:
+            spec = cosine(spec_a, story.specific)
+            names = {t: v for t, v in spec_a.items() if t[:2] in ANCHOR_KINDS}
+            anchors = _top(names, ANCHORS)
+            if spec < self.entity_min or (
+                anchors and not any(t in story.specific for t in anchors)
+            ):
+                sim *= self.entity_penalty  # same kind of event, nobody/nowhere in common
+        if self.number_conflict < 1.0 and _numbers_disjoint(vector, story.specific):
+            sim *= self.number_conflict
+        return sim * factor
+
+    def decide(
+        self, vector: Mapping[str, float], at: datetime, candidates: Sequence[StoryState]
+    ) -> LinkDecision:
+        scored = sorted(
+            ((self.score(vector, at, s), s) for s in candidates),
+            key=lambda p: (-p[0], p[1].story_id),
+        )
+        eligible = [
+            (sc, s)
+            for sc, s in scored
+            if sc >= self.threshold + self.small_story_margin / s.article_count
+        ]
+        if not eligible:
+            return LinkDecision(None, scored[0][0] if scored else 0.0)
+        best_score, best = eligible[0]
+        bridged = [
+            s
+            for sc, s in scored
+            if s is not best
+            and sc >= self.merge_threshold
+            and best_score >= self.merge_threshold
+            and cosine(s.centroid, best.centroid) >= self.merge_centroid_min
+        ]
+        if not bridged:
+            return LinkDecision(best.story_id, best_score)
+        # keep the oldest story id: links already handed out stay valid longest
+        group = [best, *bridged]
+        keep = min(group, key=lambda s: (s.first_time, s.story_id))
+        merges = tuple(sorted(s.story_id for s in group if s.story_id != keep.story_id))
+        return LinkDecision(keep.story_id, best_score, merges)
+
+
+def article_time(features: StoryFeatures, arrived_at: datetime) -> datetime:
+    """Publication time when known and plausible, else arrival (the stream order)."""
+    t = features.published_at
+    if t is None:
+        return arrived_at
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=UTC)
+    # a date far in the future is a parse error; arrival is the better guess
+    return arrived_at if t > arrived_at + timedelta(days=2) else t
+
+
+def _title_score(title: str, vector: Mapping[str, float], centroid: Mapping[str, float]) -> float:
+    """How well an article stands for its story: its closeness to the centroid, if titled."""
+    if not title:
+        return -1.0
+    return cosine(vector, centroid) - (0.1 if len(title) > 160 else 0.0)
+
+
+def new_story_state(
+    story_id: int, vector: Mapping[str, float], at: datetime, source: str, title: str
+) -> StoryState:
+    return StoryState(
+        story_id=story_id,
+        centroid=dict(vector),
+        first_time=at,
+        last_time=at,
+        article_count=1,
+        sources=frozenset({source}),
+        title=title,
+        title_score=_title_score(title, vector, vector),
+    )
+
+
+def add_to_story(
+    story: StoryState, vector: Mapping[str, float], at: datetime, source: str, title: str
+) -> StoryState:
+    centroid = dict(story.centroid)
+    for t, v in vector.items():
+        centroid[t] = centroid.get(t, 0.0) + v
+    centroid = _top(centroid, CENTROID_TERMS)
+    ts = _title_score(title, vector, centroid)
+    better = ts > story.title_score
+    return replace(
+        story,
+        centroid=centroid,
+        first_time=min(story.first_time, at),
+        last_time=max(story.last_time, at),
+        article_count=story.article_count + 1,
+        sources=story.sources | {source},
+        title=title if better else story.title,
+        title_score=ts if better else story.title_score,
+    )
+
+
+def merge_states(keep: StoryState, others: Iterable[StoryState]) -> StoryState:
+    """Fold bridged stories into ``keep`` (sum of centroids, union of sources, span of time)."""
+    state = keep
+    for o in others:
+        centroid = dict(state.centroid)
+        for t, v in o.centroid.items():
+            centroid[t] = centroid.get(t, 0.0) + v
+        better = o.title_score > state.title_score
+        state = replace(
+            state,
+            centroid=_top(centroid, CENTROID_TERMS),
+            first_time=min(state.first_time, o.first_time),
+            last_time=max(state.last_time, o.last_time),
+            article_count=state.article_count + o.article_count,
+            sources=state.sources | o.sources,
+            title=o.title if better else state.title,
+            title_score=o.title_score if better else state.title_score,
+        )
+    return state
+
+
+# --------------------------------------------------------------------------------------
+# The per-article step over any index
+# --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LinkResult:
+    """Outcome of linking one article: its story, whether new, and stories merged into it."""
+
+    story_id: int
+    created: bool
+    score: float
+    merged: tuple[int, ...]
+    at: datetime
+    state: StoryState
+
+
+class StoryIndex(Protocol):
+    """Stream state behind the linker; the SQL implementation lives in storage.story_index."""
+
+    def boilerplate(self, source: str, keys: Sequence[str]) -> frozenset[str]: ...
+
+    def doc_freqs(self, terms: Sequence[str]) -> tuple[dict[str, int], int]: ...
+
+    def candidates(
+        self, terms: Sequence[str], at: datetime, window: timedelta, limit: int
+    ) -> list[StoryState]: ...
+
+    def create_story(self, state: StoryState) -> StoryState: ...
+
+    def save_story(self, old: StoryState, new: StoryState) -> None: ...
+
+    def merge_stories(self, keep: StoryState, gone: Sequence[StoryState], at: datetime) -> None: ...
+
+    def record_document(self, source: str, keys: Sequence[str], terms: Sequence[str]) -> None: ...
+
+
+def link_article(
+    index: StoryIndex, features: StoryFeatures, arrived_at: datetime, linker: Linker | None = None
+) -> LinkResult:
+    """Link one (non-duplicate) article: read state, decide, write state back."""
+    linker = linker or Linker()
+    at = article_time(features, arrived_at)
+    keys = sorted({s.key for s in features.sentences if s.key})
+    drop = index.boilerplate(features.source, keys)
+    vocab = sorted(features.vocabulary())
+    df, n_docs = index.doc_freqs(vocab)
+    vector = vectorize(features, df, n_docs, drop)
+    cands = index.candidates(query_terms(vector), at, WINDOW, MAX_CANDIDATES) if vector else []
+    decision = linker.decide(vector, at, cands) if vector else LinkDecision(None, 0.0)
+    by_id = {s.story_id: s for s in cands}
+    if decision.story_id is None:
+        state = index.create_story(new_story_state(0, vector, at, features.source, features.title))
+        created = True
+    else:
+        old = by_id[decision.story_id]
+        gone = [by_id[i] for i in decision.merges]
+        base = merge_states(old, gone) if gone else old
+        state = add_to_story(base, vector, at, features.source, features.title)
+        if gone:
+            index.merge_stories(state, gone, at)
+        index.save_story(old, state)
+        created = False
+    index.record_document(features.source, keys, vocab)
+    return LinkResult(state.story_id, created, decision.score, decision.merges, at, state)
+
+
+# --------------------------------------------------------------------------------------
+# In-memory index (tests, quality bench); same semantics as the SQL one
+# --------------------------------------------------------------------------------------
+@dataclass
+class MemoryStoryIndex:
+    """Dict-backed :class:`StoryIndex`; its candidate lookup mirrors the SQL query."""
+
+    df: dict[str, int] = field(default_factory=dict)
+    n_docs: int = 0
+    stories: dict[int, StoryState] = field(default_factory=dict)
+    postings: dict[str, dict[int, float]] = field(default_factory=dict)
+    sentence_docs: dict[tuple[str, str], int] = field(default_factory=dict)
+    merges: list[tuple[int, int, datetime]] = field(default_factory=list)
+    next_id: int = 1
+
+    def boilerplate(self, source: str, keys: Sequence[str]) -> frozenset[str]:
+        return frozenset(
+            k for k in keys if self.sentence_docs.get((source, k), 0) >= BOILERPLATE_MIN_DOCS
+        )
+
+    def doc_freqs(self, terms: Sequence[str]) -> tuple[dict[str, int], int]:
+        return {t: self.df[t] for t in terms if t in self.df}, self.n_docs
+
+    def candidates(
+        self, terms: Sequence[str], at: datetime, window: timedelta, limit: int
+    ) -> list[StoryState]:
+        lo, hi = at - window, at + window
+        acc: dict[int, float] = {}
+        for t in terms:
+            for sid, w in self.postings.get(t, {}).items():
+                s = self.stories[sid]
+                if s.last_time >= lo and s.first_time <= hi:
+                    acc[sid] = acc.get(sid, 0.0) + w
+        best = sorted(acc.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+        return [self.stories[sid] for sid, _ in best]
+
+    def _post(self, state: StoryState) -> None:
+        for t, w in state.postings().items():
+            self.postings.setdefault(t, {})[state.story_id] = w
+
+    def _unpost(self, state: StoryState) -> None:
+        for t in state.postings():
+            self.postings.get(t, {}).pop(state.story_id, None)
+
+    def create_story(self, state: StoryState) -> StoryState:
+        state = replace(state, story_id=self.next_id)
+        self.next_id += 1
+        self.stories[state.story_id] = state
+        self._post(state)
+        return state
+
+    def save_story(self, old: StoryState, new: StoryState) -> None:
+        self._unpost(self.stories[old.story_id])
+        self.stories[new.story_id] = new
+        self._post(new)
+
+    def merge_stories(self, keep: StoryState, gone: Sequence[StoryState], at: datetime) -> None:
+        for g in gone:
+            self._unpost(g)
+            del self.stories[g.story_id]
+            self.merges.append((g.story_id, keep.story_id, at))
+
+    def record_document(self, source: str, keys: Sequence[str], terms: Sequence[str]) -> None:
+        self.n_docs += 1
+        for t in terms:
+            self.df[t] = self.df.get(t, 0) + 1
+        for k in keys:
+            self.sentence_docs[(source, k)] = self.sentence_docs.get((source, k), 0) + 1
+
+    def resolve(self, story_id: int) -> int:
+        """Follow recorded merges to the story an old id now lives in."""
+        moved = {old: new for old, new, _ in self.merges}
+        while story_id in moved:
+            story_id = moved[story_id]
+        return story_id
+
+
+def epoch_seconds(t: datetime) -> float:
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=UTC)
+    return (t - _EPOCH).total_seconds()
+
+
+def from_epoch(s: float) -> datetime:
+    return _EPOCH + timedelta(seconds=s)
