@@ -232,3 +232,8 @@ class ReingestItem(Base):
 
 
 Index("ix_reingest_items_run_state", ReingestItem.run_id, ReingestItem.state)
+
+
+# The story linker keeps its SQL tables next to its SQL code; importing it registers them
+# on this metadata (it imports Base and Story from here, so it must come last).
+from storage import story_index as _story_index  # noqa: E402,F401

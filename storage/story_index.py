@@ -26,18 +26,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
     BigInteger,
     Column,
     DateTime,
     Float,
-    ForeignKey,
     Index,
     Integer,
-    MetaData,
     String,
     Table,
-    Text,
     and_,
     delete,
     func,
@@ -49,30 +45,15 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
+from storage.models import Base, Story
+from storage.types import IdType
 from worker import stories as st
 
-IdType = BigInteger().with_variant(Integer(), "sqlite")
+# The linker reads and writes storage.models.Story; its own state tables live here, on the
+# same metadata, so migrations and tests see one schema.
+metadata = Base.metadata
+stories: Table = Story.__table__  # type: ignore[assignment]
 
-metadata = MetaData()
-
-# The lead's storage.models.Story owns this table; this copy lists the columns the linker
-# reads and writes, so the module and its tests stand alone until the two are reconciled.
-stories = Table(
-    "stories",
-    metadata,
-    Column("id", IdType, primary_key=True, autoincrement=True),
-    Column("title", Text),
-    Column("first_article_at", DateTime(timezone=True), index=True),
-    Column("last_article_at", DateTime(timezone=True), index=True),
-    Column("article_count", Integer, nullable=False, default=0),
-    Column("source_count", Integer, nullable=False, default=0),
-    Column("top_terms", JSON, nullable=False, default=list),
-    # linker state: {"centroid": {term: weight}, "sources": [...], "title_score": float,
-    #                "first": epoch seconds, "last": epoch seconds}
-    Column("state", JSON, nullable=False, default=dict),
-    Column("merged_into", ForeignKey("stories.id")),
-    Column("created_at", DateTime(timezone=True)),
-)
 # merges re-point earlier merges (merged_into = gone -> survivor): without this index that
 # UPDATE scanned every story (100 ms at 1M articles)
 Index("ix_stories_merged_into", stories.c.merged_into)

@@ -8,6 +8,7 @@ transaction, and enqueues the next step only after that commit.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 import uuid
 from collections.abc import Sequence
@@ -17,8 +18,9 @@ from datetime import timedelta
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from storage import feedstate, repo
+from storage import feedstate, repo, story_links
 from storage.db import after_commit
+from storage.story_links import StoryLink
 from worker import articles, metrics, polling, schedule
 from worker.clock import utcnow
 from worker.extract import FeedHints, article_from_content
@@ -27,6 +29,9 @@ from worker.imports import ImportItem
 from worker.runtime import INGEST_ENTRY, POLL_FEED, PROCESS_ARTICLE, REFETCH_ARTICLE, Runtime
 from worker.urls import InvalidURL
 
+log = logging.getLogger("newsworker.handlers")
+# Optimistic story updates conflict rarely (two workers on one story); retry a few times.
+STORY_LINK_ATTEMPTS = 5
 # A poll lease longer than the hard task limit: a killed poll frees its feed again.
 POLL_LEASE = timedelta(minutes=10)
 # An entry still pending this long after it was recorded lost its task; send it again.
@@ -231,11 +236,21 @@ def reingest_article(rt: Runtime, article_id: int) -> RefetchOutcome:
     return result
 
 
-def process_article(rt: Runtime, article_id: int) -> None:
-    """Deduplicate and link the article into a story (the later stages plug in here)."""
-    with rt.db.transaction() as session:
-        repo.mark_processed(session, article_id, utcnow())
-
+def process_article(rt: Runtime, article_id: int) -> StoryLink | None:
+    """Link the article into a story (dedupe ran when it was stored). Safe to run again."""
+    for _attempt in range(STORY_LINK_ATTEMPTS):
+        try:
+            with rt.db.transaction() as session:
+                link = story_links.link_story(session, article_id)
+                repo.mark_processed(session, article_id, utcnow())
+        except story_links.StoryConflict:
+            continue  # a story changed under us: the transaction rolled back, link again
+        if link.created:
+            metrics.observe_story(created=True)
+        for old_id in link.merged:
+            log.info("stories merged", extra={"old_story_id": old_id, "story_id": link.story_id})
+        return link
+    raise story_links.StoryConflict(f"article {article_id}: stories kept changing; the task is retried")
 
 def import_item(rt: Runtime, item: ImportItem, *, default_source: str) -> repo.StoredArticle:
     """Store a pre-fetched article through the same normalise/store/process path as polled ones."""

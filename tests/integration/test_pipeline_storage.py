@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from storage import queries, repo
 from storage.db import Database
-from storage.models import Article, ArticleUrl, Entry, Feed, FetchLog
+from storage.models import Article, ArticleUrl, Entry, Feed, FetchLog, Story
 from tests.support.httpserver import LocalHTTPServer, Reply
 from worker import handlers
 from worker.runtime import INGEST_ENTRY, POLL_FEED, PROCESS_ARTICLE, LocalDispatcher, Runtime
@@ -167,6 +167,8 @@ def test_import_item_goes_through_the_same_store(runtime: tuple[Runtime, LocalDi
     assert first.created and not again.created and first.article_id == again.article_id
     with rt.db.reader() as session:
         rows = list(queries.export_rows(session))
+        story_id = session.scalar(select(Story.id))  # processing linked it into a new story
+    assert story_id is not None
     assert rows == [
         {
             "id": first.article_id,
@@ -177,7 +179,7 @@ def test_import_item_goes_through_the_same_store(runtime: tuple[Runtime, LocalDi
             "published_at": None,
             "language": None,
             "duplicate_of": None,
-            "story_id": None,
+            "story_id": story_id,
             "sources": ["file.jsonl"],
         }
     ]
