@@ -11,10 +11,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from worker.extract import FeedHints, NormalisedArticle, article_from_content, extract_article
-from worker.fetch import FetchError
+from worker.fetch import ARTICLE_ACCEPT, FetchError
 from worker.polling import FeedFetcher
 
-PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.1"
 # Page fetches are retried this many times (about a day of back-off), then the
 # feed's content stays and the article is listed by `reingest --failed`.
 MAX_PAGE_ATTEMPTS = 7
@@ -51,7 +50,7 @@ def fetch_article(
 ) -> PageOutcome:
     """Fetch and normalise the page behind ``url``; fall back to the feed's content."""
     try:
-        result = fetcher.get(url, accept=PAGE_ACCEPT)
+        result = fetcher.get(url, accept=ARTICLE_ACCEPT)
     except FetchError as exc:
         return _fallback(url, title, feed_html, hints, f"{exc.reason}: {exc}")
     if result.status != 200:

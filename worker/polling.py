@@ -13,7 +13,7 @@ from typing import Protocol
 
 from worker import schedule
 from worker.feeds import FeedParseError, ParsedFeed, parse_feed
-from worker.fetch import FetchError, FetchResult
+from worker.fetch import FEED_ACCEPT, FetchError, FetchResult
 
 
 class FeedFetcher(Protocol):
@@ -28,10 +28,6 @@ class FeedFetcher(Protocol):
     ) -> FetchResult: ...
 
 
-FEED_ACCEPT = (
-    "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
-    "application/xml;q=0.8, text/xml;q=0.8, */*;q=0.1"
-)
 
 
 @dataclass(frozen=True)
