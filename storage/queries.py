@@ -506,6 +506,11 @@ def story_detail(session: Session, story_id: int, *, limit: int = 500) -> StoryD
     story = session.get(Story, story_id)
     if story is None:
         raise StoryNotFound(f"no story with id {story_id} (see `newsworker stories list`)")
+    while story.merged_into is not None:  # a merged story is shown as the story it became
+        survivor = session.get(Story, story.merged_into)
+        if survivor is None:
+            break
+        story = survivor
     merged_from = tuple(session.scalars(select(Story.id).where(Story.merged_into == story.id).order_by(Story.id)))
     articles = list(
         session.scalars(
@@ -549,6 +554,8 @@ def reset_feed(session: Session, id_or_url: str | int, now: datetime) -> FeedRes
     feed.status = "ok"
     feed.next_poll_at = now
     feed.lease_until = None
+    feed.poll_token = None  # a poll lease left by a killed worker goes too
+    feed.poll_started_at = None
     return before
 
 
