@@ -51,15 +51,6 @@ ANCHORS = 5  # one of the article's 5 strongest names must be in the story, or t
 ANCHOR_KINDS = ("e:",)  # names only: ages and counts coincide by chance in a dense stream
 SMALL_STORY_MARGIN = 0.0  # joining a story of n articles needs threshold + margin / n
 NUMBER_CONFLICT = 0.8  # both give numbers/dates, none shared: multiply by this
-# The story's cohesive core: specific features (names, numbers, dates) that most of its
-# articles state. One wrong link pollutes a centroid but not its core, so an article must
-# also cover enough of the core; this stops a look-alike event from being pulled in.
-SUPPORT_TERMS = 20  # an article supports its strongest specific features...
-CORE_MIN_DOCS = 2  # ...the core exists once a story has this many articles...
-CORE_SHARE = 0.5  # ...and holds features supported by at least this share of them (min 2)
-CORE_COVER = 0.5  # the article must state this share of the core's weight...
-CORE_PENALTY = 0.5  # ...or its similarity is multiplied by this
-SUPPORT_PREFIX = "#"  # support counts ride in the stored centroid as "#<term>": count
 MERGE_THRESHOLD = 0.45  # an article this close to two stories bridges them...
 MERGE_CENTROID_MIN = 0.35  # ...if the two stories are also this close to each other
 WINDOW = timedelta(days=10)  # stories further than this in time are never compared
@@ -685,43 +676,19 @@ class StoryState:
     title_score: float
 
     @cached_property
-    def terms(self) -> dict[str, float]:
-        """The centroid proper (the stored mapping also carries support counts)."""
-        return {t: v for t, v in self.centroid.items() if not t.startswith(SUPPORT_PREFIX)}
-
-    @cached_property
-    def support(self) -> dict[str, int]:
-        """In how many member articles each core candidate was a strongest feature.
-
-        Empty for states stored before support was tracked: those skip the core test."""
-        n = len(SUPPORT_PREFIX)
-        return {
-            t[n:]: int(v) for t, v in self.centroid.items() if t.startswith(SUPPORT_PREFIX)
-        }
-
-    @cached_property
-    def core(self) -> dict[str, float]:
-        """Specific centroid features that most member articles state."""
-        if self.article_count < CORE_MIN_DOCS or not self.support:
-            return {}
-        need = max(2.0, CORE_SHARE * self.article_count)
-        spec = self.specific
-        return {t: spec[t] for t, c in self.support.items() if c >= need and t in spec}
-
-    @cached_property
     def norm(self) -> float:
-        return math.sqrt(sum(v * v for v in self.terms.values()))
+        return math.sqrt(sum(v * v for v in self.centroid.values()))
 
     @cached_property
     def specific(self) -> dict[str, float]:
-        return _specific(self.terms)
+        return _specific(self.centroid)
 
     def top_terms(self, k: int = 10) -> list[str]:
-        return list(_top(self.terms, k))
+        return list(_top(self.centroid, k))
 
     def postings(self) -> dict[str, float]:
         """Centroid terms published in the inverted index, with unit-normalised weights."""
-        return _unit(_top(self.terms, POSTING_TERMS))
+        return _unit(_top(self.centroid, POSTING_TERMS))
 
 
 @dataclass(frozen=True)
@@ -761,14 +728,12 @@ class Linker:
     entity_penalty: float = ENTITY_PENALTY
     number_conflict: float = NUMBER_CONFLICT
     small_story_margin: float = SMALL_STORY_MARGIN
-    core_cover: float = CORE_COVER
-    core_penalty: float = CORE_PENALTY
 
     def score(self, vector: Mapping[str, float], at: datetime, story: StoryState) -> float:
         factor = time_factor(_gap(at, story))
         if factor == 0.0:
             return 0.0
-        sim = _dot(vector, story.terms) / story.norm if story.norm > 0 else 0.0
+        sim = _dot(vector, story.centroid) / story.norm if story.norm > 0 else 0.0
         spec_a = _specific(vector)
         if spec_a:
             spec = cosine(spec_a, story.specific)
@@ -780,12 +745,6 @@ class Linker:
                 sim *= self.entity_penalty  # same kind of event, nobody/nowhere in common
         if self.number_conflict < 1.0 and _numbers_disjoint(vector, story.specific):
             sim *= self.number_conflict
-        core = story.core
-        if core and self.core_penalty < 1.0:
-            total = sum(core.values())
-            covered = sum(v for t, v in core.items() if t in vector)
-            if covered < self.core_cover * total:
-                sim *= self.core_penalty  # shares the centroid's names, not the story's core
         return sim * factor
 
     def decide(
@@ -809,7 +768,7 @@ class Linker:
             if s is not best
             and sc >= self.merge_threshold
             and best_score >= self.merge_threshold
-            and cosine(s.terms, best.terms) >= self.merge_centroid_min
+            and cosine(s.centroid, best.centroid) >= self.merge_centroid_min
         ]
         if not bridged:
             return LinkDecision(best.story_id, best_score)
@@ -838,28 +797,12 @@ def _title_score(title: str, vector: Mapping[str, float], centroid: Mapping[str,
     return cosine(vector, centroid) - (0.1 if len(title) > 160 else 0.0)
 
 
-def _supported(vector: Mapping[str, float]) -> dict[str, int]:
-    """The article's strongest specific features: its votes for the story's core."""
-    return dict.fromkeys(_top(_specific(vector), SUPPORT_TERMS), 1)
-
-
-def _with_support(
-    terms: dict[str, float], a: Mapping[str, int], b: Mapping[str, int]
-) -> dict[str, float]:
-    """Centroid terms plus summed support counts for the terms the centroid still holds."""
-    out = dict(terms)
-    for t in set(a) | set(b):
-        if t in terms:
-            out[SUPPORT_PREFIX + t] = float(a.get(t, 0) + b.get(t, 0))
-    return out
-
-
 def new_story_state(
     story_id: int, vector: Mapping[str, float], at: datetime, source: str, title: str
 ) -> StoryState:
     return StoryState(
         story_id=story_id,
-        centroid=_with_support(dict(vector), _supported(vector), {}),
+        centroid=dict(vector),
         first_time=at,
         last_time=at,
         article_count=1,
@@ -872,12 +815,11 @@ def new_story_state(
 def add_to_story(
     story: StoryState, vector: Mapping[str, float], at: datetime, source: str, title: str
 ) -> StoryState:
-    centroid = dict(story.terms)
+    centroid = dict(story.centroid)
     for t, v in vector.items():
         centroid[t] = centroid.get(t, 0.0) + v
     centroid = _top(centroid, CENTROID_TERMS)
     ts = _title_score(title, vector, centroid)
-    centroid = _with_support(centroid, story.support, _supported(vector))
     better = ts > story.title_score
     return replace(
         story,
@@ -895,13 +837,13 @@ def merge_states(keep: StoryState, others: Iterable[StoryState]) -> StoryState:
     """Fold bridged stories into ``keep`` (sum of centroids, union of sources, span of time)."""
     state = keep
     for o in others:
-        centroid = dict(state.terms)
-        for t, v in o.terms.items():
+        centroid = dict(state.centroid)
+        for t, v in o.centroid.items():
             centroid[t] = centroid.get(t, 0.0) + v
         better = o.title_score > state.title_score
         state = replace(
             state,
-            centroid=_with_support(_top(centroid, CENTROID_TERMS), state.support, o.support),
+            centroid=_top(centroid, CENTROID_TERMS),
             first_time=min(state.first_time, o.first_time),
             last_time=max(state.last_time, o.last_time),
             article_count=state.article_count + o.article_count,
