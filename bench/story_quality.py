@@ -65,6 +65,7 @@ class Scores:
     merged_topics: int
     stories: int
     merges: int
+    wrong_links: int  # joins of a story holding only other events' docs (the seeds of mixing)
 
 
 def bcubed(pred: dict[str, int], gold: dict[str, str]) -> tuple[float, float, float]:
@@ -158,9 +159,12 @@ def run_stream(
     arrivals: Sequence[datetime],
     linker: st.Linker | None = None,
     warm: bool = True,
-) -> tuple[dict[str, int], st.MemoryStoryIndex, float]:
+) -> tuple[dict[str, int], st.MemoryStoryIndex, float, int]:
+    """(final story per doc, index, CPU seconds per article, wrong first links)."""
     index = warm_index() if warm else st.MemoryStoryIndex()
     assigned: dict[str, int] = {}
+    events_in: dict[int, set[str]] = defaultdict(set)  # live story id -> gold events so far
+    wrong = 0
     cpu = 0.0
     for d, arrived in zip(docs, arrivals, strict=True):
         t0 = time.process_time()
@@ -168,16 +172,24 @@ def run_stream(
         res = st.link_article(index, feats, arrived, linker)
         cpu += time.process_time() - t0
         assigned[d.id] = res.story_id
+        held = events_in[res.story_id]
+        for gone in res.merged:
+            held |= events_in.pop(gone, set())
+        if not res.created and held and d.gold not in held:
+            wrong += 1
+        held.add(d.gold)
     final = {k: index.resolve(v) for k, v in assigned.items()}
-    return final, index, cpu / max(1, len(docs))
+    return final, index, cpu / max(1, len(docs)), wrong
 
 
-def score(pred: dict[str, int], docs: Sequence[Doc], index: st.MemoryStoryIndex) -> Scores:
+def score(
+    pred: dict[str, int], docs: Sequence[Doc], index: st.MemoryStoryIndex, wrong: int = 0
+) -> Scores:
     gold = {d.id: d.gold for d in docs}
     b = bcubed(pred, gold)
     p = pairwise(pred, gold)
     mixed, merged = topic_mixing(pred, docs)
-    return Scores(*b, *p, mixed, merged, len(set(pred.values())), len(index.merges))
+    return Scores(*b, *p, mixed, merged, len(set(pred.values())), len(index.merges), wrong)
 
 
 _DETOK = (
@@ -226,7 +238,9 @@ def parse_date(s: str) -> datetime | None:
     cleaned = re.sub(r"[@|]", " ", cleaned)
     cleaned = re.sub(r"\(GMT[^)]*\)", " ", cleaned)
     try:
-        dt = dparser.parse(cleaned, fuzzy=True, default=datetime(1900, 1, 1), ignoretz=True)
+        dt: datetime = dparser.parse(
+            cleaned, fuzzy=True, default=datetime(1900, 1, 1), ignoretz=True
+        )
         if 1990 <= dt.year <= 2030:
             return dt.replace(tzinfo=UTC)
     except (ValueError, OverflowError):
@@ -234,9 +248,10 @@ def parse_date(s: str) -> datetime | None:
     from dateparser.search import search_dates
 
     found = search_dates(cleaned, languages=["en"]) or []
-    for text, dt in found:
-        if re.search(r"(19|20)[0-9]{2}", text) and 1990 <= dt.year <= 2030:
-            return dt.replace(tzinfo=UTC)
+    for text, found_dt in found:
+        when: datetime = found_dt
+        if re.search(r"(19|20)[0-9]{2}", text) and 1990 <= when.year <= 2030:
+            return when.replace(tzinfo=UTC)
     return None
 
 
@@ -245,7 +260,7 @@ def fmt(name: str, s: Scores, topics: bool = True) -> str:
     out = (
         f"{name:<34} BCubed P/R/F1 {s.b_p:.3f}/{s.b_r:.3f}/{s.b_f:.3f}  "
         f"pairwise P/R/F1 {s.p_p:.3f}/{s.p_r:.3f}/{s.p_f:.3f}  "
-        f"stories {s.stories}  merges {s.merges}"
+        f"stories {s.stories}  merges {s.merges}  wrong links {s.wrong_links}"
     )
     if topics:
         out += f"  topics mixed {s.mixed_topics} merged {s.merged_topics}"
@@ -255,12 +270,17 @@ def fmt(name: str, s: Scores, topics: bool = True) -> str:
 def mean(scores: Sequence[Scores]) -> Scores:
     n = len(scores)
     return Scores(
-        *(sum(getattr(s, f) for s in scores) / n for f in ("b_p", "b_r", "b_f", "p_p", "p_r")),
+        sum(s.b_p for s in scores) / n,
+        sum(s.b_r for s in scores) / n,
+        sum(s.b_f for s in scores) / n,
+        sum(s.p_p for s in scores) / n,
+        sum(s.p_r for s in scores) / n,
         sum(s.p_f for s in scores) / n,
         max(s.mixed_topics for s in scores),
         max(s.merged_topics for s in scores),
         round(sum(s.stories for s in scores) / n),
         round(sum(s.merges for s in scores) / n),
+        round(sum(s.wrong_links for s in scores) / n),
     )
 
 
@@ -271,8 +291,8 @@ def ecb_random_orders(docs: Sequence[Doc], seeds: Sequence[int]) -> list[Scores]
         order = list(docs)
         random.Random(seed).shuffle(order)
         arrivals = [start + timedelta(minutes=i) for i in range(len(order))]
-        pred, index, cpu = run_stream(order, arrivals)
-        s = score(pred, order, index)
+        pred, index, cpu, wrong = run_stream(order, arrivals)
+        s = score(pred, order, index, wrong)
         out.append(s)
         print(fmt(f"ECB+ random order seed={seed}", s), f" cpu/article {cpu * 1000:.2f} ms")
     return out
@@ -521,10 +541,10 @@ def time_ordered(
         st.WINDOW, st.HALF_LIFE = timedelta(days=36500), timedelta(days=36500)
     try:
         arrivals = [d.published_at or datetime(2030, 1, 1, tzinfo=UTC) for d in docs]
-        pred, index, cpu = run_stream(docs, arrivals)
+        pred, index, cpu, wrong = run_stream(docs, arrivals)
     finally:
         st.WINDOW, st.HALF_LIFE = saved
-    s = score(pred, docs, index)
+    s = score(pred, docs, index, wrong)
     biggest = Counter(pred.values()).most_common(1)[0][1]
     gold_biggest = Counter(d.gold for d in docs).most_common(1)[0][1]
     print(
