@@ -14,6 +14,7 @@ from worker import handlers
 from worker.cli.common import CONTEXT_SETTINGS, Context, console, fail, interruptible, local_handlers, pass_context
 from worker.cli.feeds import add_feed_list, read_feed_list
 from worker.clock import utcnow
+from worker.logging import configure_logging
 from worker.runtime import Runtime
 
 
@@ -28,6 +29,7 @@ from worker.runtime import Runtime
 @pass_context
 def run_command(ctx: Context, once: bool, feed_file: Path | None) -> None:
     """Poll due feeds and ingest their articles in this process (no broker needed)."""
+    configure_logging(ctx.settings.log_level, ctx.settings.log_format)  # events to stderr, summary to stdout
     rt, dispatcher = ctx.runtime(auto_upgrade=True)
     if feed_file is not None:
         summary = add_feed_list(rt.db, read_feed_list(feed_file), feed_file)
