@@ -195,12 +195,20 @@ def system_resolver(host: str, port: int) -> list[str]:
     return out
 
 
+# getaddrinfo's "this name does not exist" answers (as opposed to EAI_AGAIN, try later).
+_NO_SUCH_NAME = frozenset(
+    code for code in (getattr(socket, "EAI_NONAME", None), getattr(socket, "EAI_NODATA", None)) if code is not None
+)
+
+
 class CachingResolver:
     """Remembers answers of ``inner`` for ``ttl`` seconds (LRU-bounded).
 
     Safe against rebinding because the fetcher connects to the very address
     it checked, cached or not; the cache only saves a DNS round trip per poll
-    when thousands of feeds share a few hosts. Failures are not cached.
+    when thousands of feeds share a few hosts. A name that does not exist is
+    remembered for ``negative_ttl`` seconds too (hundreds of articles on a dead
+    host would otherwise each wait for the resolver); temporary failures are not.
     """
 
     def __init__(
@@ -208,11 +216,14 @@ class CachingResolver:
         inner: Resolver = system_resolver,
         *,
         ttl: float = 60.0,
+        negative_ttl: float = 30.0,
         maxsize: int = 4096,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._inner = inner
         self._ttl = ttl
+        self._negative_ttl = negative_ttl
+        self._missing: OrderedDict[tuple[str, int], tuple[float, socket.gaierror]] = OrderedDict()
         self._maxsize = maxsize
         self._clock = clock
         self._lock = threading.Lock()
@@ -226,7 +237,18 @@ class CachingResolver:
             if hit is not None and hit[0] > now:
                 self._entries.move_to_end(key)
                 return hit[1]
-        answer = tuple(self._inner(host, port))
+            missing = self._missing.get(key)
+            if missing is not None and missing[0] > now:
+                raise missing[1]
+        try:
+            answer = tuple(self._inner(host, port))
+        except socket.gaierror as exc:
+            if exc.errno in _NO_SUCH_NAME and self._negative_ttl > 0:
+                with self._lock:
+                    self._missing[key] = (now + self._negative_ttl, exc)
+                    while len(self._missing) > self._maxsize:
+                        self._missing.popitem(last=False)
+            raise
         with self._lock:
             self._entries[key] = (now + self._ttl, answer)
             self._entries.move_to_end(key)

@@ -219,3 +219,31 @@ def test_caching_resolver_ttl_lru_and_failures() -> None:
         with pytest.raises(socket.gaierror):
             cache("missing.example", 80)
     assert inner.calls.count("missing.example") == 2  # failures are not cached
+
+
+def test_caching_resolver_remembers_missing_names_but_not_temporary_failures() -> None:
+    import socket
+
+    from worker.netguard import CachingResolver
+
+    calls: list[str] = []
+    now = [0.0]
+
+    def inner(host: str, port: int) -> list[str]:
+        calls.append(host)
+        if host == "missing.example":
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    resolver = CachingResolver(inner, negative_ttl=30.0, clock=lambda: now[0])
+    for _ in range(3):
+        with pytest.raises(socket.gaierror):
+            resolver("missing.example", 443)
+        with pytest.raises(socket.gaierror):
+            resolver("flaky.example", 443)
+    assert calls.count("missing.example") == 1
+    assert calls.count("flaky.example") == 3
+    now[0] = 31.0  # the negative answer expires
+    with pytest.raises(socket.gaierror):
+        resolver("missing.example", 443)
+    assert calls.count("missing.example") == 2
