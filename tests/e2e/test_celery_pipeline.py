@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +11,7 @@ from sqlalchemy import func, select
 from storage.db import Database
 from storage.models import Article, Entry, Feed
 from tests.support.httpserver import LocalHTTPServer, Reply
-from tests.support.processes import service_env, start, stop, wait_for
+from tests.support.processes import run_cli, service_env, start, stop, wait_for
 from tests.support.services import temporary_postgres_database
 
 FEEDS = Path(__file__).resolve().parents[1] / "data" / "feeds"
@@ -42,15 +40,7 @@ def test_worker_and_beat_ingest_feeds_added_through_the_cli(
         )
 
         def cli(*args: str) -> None:
-            result = subprocess.run(
-                [sys.executable, "-m", "worker", *args],
-                env=env,
-                cwd=tmp_path,
-                capture_output=True,
-                text=True,
-                timeout=60,
-            )
-            assert result.returncode == 0, result.stderr
+            run_cli(*args, env=env, cwd=tmp_path)
 
         cli("db", "upgrade")
         for name in ("rss2.xml", "atom.xml", "rss1.rdf"):

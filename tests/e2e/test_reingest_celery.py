@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from sqlalchemy import func, select, update
 from storage.db import Database
 from storage.models import Article, ArticleUrl, Entry
 from tests.support.httpserver import LocalHTTPServer, Reply
-from tests.support.processes import service_env, start, stop
+from tests.support.processes import run_cli, service_env, start, stop
 from tests.support.services import temporary_postgres_database
 
 pytestmark = pytest.mark.e2e
@@ -61,16 +60,7 @@ def test_reingest_through_a_real_worker(server: LocalHTTPServer, redis_url: str,
         )
 
         def cli(*args: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
-            result = subprocess.run(
-                [sys.executable, "-m", "worker", *args],
-                env=env,
-                cwd=tmp_path,
-                capture_output=True,
-                text=True,
-                timeout=180,
-            )
-            assert result.returncode == expect, result.stdout + result.stderr
-            return result
+            return run_cli(*args, env=env, cwd=tmp_path, expect=expect, timeout=180)
 
         def as_json(result: subprocess.CompletedProcess[str]) -> Any:
             return json.loads(result.stdout)

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -21,7 +19,7 @@ from storage.db import Database
 from storage.models import Feed, FetchLog
 from tests.support.feedpoll import Item, feed_reply, rss
 from tests.support.httpserver import LocalHTTPServer
-from tests.support.processes import service_env, start, stop, wait_for
+from tests.support.processes import run_cli, service_env, start, stop, wait_for
 from tests.support.services import temporary_postgres_database, temporary_redis_server
 
 pytestmark = pytest.mark.e2e
@@ -52,15 +50,7 @@ def test_two_beats_never_double_poll_and_the_standby_takes_over(tmp_path: Path) 
         )
 
         def cli(*args: str) -> None:
-            result = subprocess.run(
-                [sys.executable, "-m", "worker", *args],
-                env=env,
-                cwd=tmp_path,
-                capture_output=True,
-                text=True,
-                timeout=60,
-            )
-            assert result.returncode == 0, result.stderr
+            run_cli(*args, env=env, cwd=tmp_path)
 
         cli("db", "upgrade")
         for path in FEEDS:

@@ -5,29 +5,19 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support.httpserver import LocalHTTPServer, Reply
+from tests.support.processes import run_cli
 
 FEEDS = Path(__file__).resolve().parents[1] / "data" / "feeds"
 
 
-def newsworker(
-    *args: str, env: dict[str, str], cwd: Path, stdin: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "worker", *args],
-        env=env,
-        cwd=cwd,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+def newsworker(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return run_cli(*args, env=env, cwd=cwd, expect=None)
 
 
 @pytest.fixture

@@ -51,3 +51,15 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str, interval:
             return
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def run_cli(
+    *args: str, env: dict[str, str], cwd: Path, expect: int | None = 0, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run `newsworker ARGS` through its real entry point; check the exit code unless ``expect`` is None."""
+    result = subprocess.run(
+        [sys.executable, "-m", "worker", *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )
+    if expect is not None:
+        assert result.returncode == expect, result.stdout + result.stderr
+    return result
