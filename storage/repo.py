@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage import feedstate
 from storage.dedupe_index import ArticleColumns, SqlDuplicateIndex, dedupe_and_store, dedupe_existing
-from storage.models import Article, ArticleUrl, Entry, Feed, FetchLog, Story, article_bands
+from storage.models import Article, ArticleUrl, Entry, Feed, FetchLog, article_bands
 from storage.upsert import insert_ignore, insert_ignore_returning_id
 from worker.dedupe import ORIGINAL, DuplicateVerdict, fingerprint
 from worker.extract import FeedHints, NormalisedArticle
@@ -520,18 +520,6 @@ def mark_processed(session: Session, article_id: int, now: datetime) -> None:
 
 
 # ---------------------------------------------------------------- reading
-
-
-def counts(session: Session) -> dict[str, int]:
-    return {
-        "feeds": session.scalar(select(func.count()).select_from(Feed)) or 0,
-        "articles": session.scalar(select(func.count()).select_from(Article)) or 0,
-        "entries": session.scalar(select(func.count()).select_from(Entry)) or 0,
-        "pending_entries": session.scalar(select(func.count()).select_from(Entry).where(Entry.state == "pending")) or 0,
-        "stories": session.scalar(select(func.count()).select_from(Story)) or 0,
-        "duplicates": session.scalar(select(func.count()).select_from(Article).where(Article.duplicate_of.is_not(None)))
-        or 0,
-    }
 
 
 def schedule_state(session: Session, feed_id: int) -> FeedScheduleState | None:

@@ -11,7 +11,7 @@ import random
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Protocol
 
 from storage.db import Database
@@ -74,11 +74,11 @@ def fetch_policy(settings: Settings) -> FetchPolicy:
 
 
 def schedule_policy(settings: Settings) -> SchedulePolicy:
-    return SchedulePolicy(
-        min_interval=timedelta(seconds=settings.poll_min_interval_seconds),
-        max_interval=timedelta(seconds=settings.poll_max_interval_seconds),
-        error_backoff_cap=timedelta(seconds=settings.error_backoff_max_seconds),
-        failing_after=timedelta(seconds=settings.failing_after_seconds),
+    return SchedulePolicy.from_seconds(
+        min_interval_seconds=settings.poll_min_interval_seconds,
+        max_interval_seconds=settings.poll_max_interval_seconds,
+        error_backoff_max_seconds=settings.error_backoff_max_seconds,
+        failing_after_seconds=settings.failing_after_seconds,
     )
 
 

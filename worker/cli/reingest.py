@@ -67,6 +67,26 @@ def _detail(p: store.RunProgress) -> str:
     return f"changed {p.changed}, failed {p.failed}"
 
 
+
+def _how_to_run(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The options shared by `reingest` and `reingest resume`: where the work runs and how it reports."""
+    for option in reversed(
+        [
+            click.option("--no-wait", is_flag=True, help="With a broker: return once enqueued and print the run id."),
+            click.option("--in-process", is_flag=True, help="Run here even when a broker is configured."),
+            click.option(
+                "--batch-size",
+                type=click.IntRange(1, 1000),
+                default=ops.DEFAULT_TASK_BATCH,
+                show_default=True,
+                help="Articles per worker task.",
+            ),
+            click.option("--json", "as_json", is_flag=True, help="Print a JSON summary instead of tables and bars."),
+        ]
+    ):
+        command = option(command)
+    return command
+
 @click.group(
     "reingest",
     invoke_without_command=True,
@@ -83,16 +103,7 @@ def _detail(p: store.RunProgress) -> str:
 @click.option("--all", "select_all", is_flag=True, help="Every stored article.")
 @click.option("--dry-run", is_flag=True, help="Print what would be re-ingested and how many; change nothing.")
 @click.option("--refetch-feeds", is_flag=True, help="Also re-poll the selected feeds, ignoring ETag/Last-Modified.")
-@click.option("--no-wait", is_flag=True, help="With a broker: return once enqueued and print the run id.")
-@click.option("--in-process", is_flag=True, help="Run here even when a broker is configured.")
-@click.option(
-    "--batch-size",
-    type=click.IntRange(1, 1000),
-    default=ops.DEFAULT_TASK_BATCH,
-    show_default=True,
-    help="Articles per worker task.",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary instead of tables and bars.")
+@_how_to_run
 @click.pass_context
 def reingest_group(
     click_ctx: click.Context,
@@ -361,16 +372,7 @@ def _enqueue_and_watch(
 
 @reingest_group.command("resume")
 @click.argument("run_id", type=int)
-@click.option("--no-wait", is_flag=True, help="With a broker: return once enqueued.")
-@click.option("--in-process", is_flag=True, help="Run here even when a broker is configured.")
-@click.option(
-    "--batch-size",
-    type=click.IntRange(1, 1000),
-    default=ops.DEFAULT_TASK_BATCH,
-    show_default=True,
-    help="Articles per worker task.",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary instead of bars.")
+@_how_to_run
 @pass_context
 def reingest_resume(ctx: Context, run_id: int, no_wait: bool, in_process: bool, batch_size: int, as_json: bool) -> None:
     """Finish an interrupted run: its cancelled articles are re-ingested, those done are not redone."""
