@@ -143,7 +143,7 @@ def configure_logging(level: str, fmt: LogFormat = "auto", stream: TextIO | None
         for name in QUIET_LOGGERS:
             logging.getLogger(name).setLevel(logging.WARNING)
     # Libraries that log every request at INFO would drown the task events.
-    for name in ("urllib3", "requests", "trafilatura", "htmldate"):
+    for name in ("urllib3", "requests", "trafilatura", "htmldate", "alembic"):
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
     logging.captureWarnings(True)
     return handler

@@ -11,7 +11,16 @@ from sqlalchemy import func, select
 
 from storage.models import Feed
 from worker import handlers
-from worker.cli.common import CONTEXT_SETTINGS, Context, console, fail, interruptible, local_handlers, pass_context
+from worker.cli.common import (
+    CONTEXT_SETTINGS,
+    Context,
+    console,
+    fail,
+    interruptible,
+    local_handlers,
+    note,
+    pass_context,
+)
 from worker.cli.feeds import add_feed_list, read_feed_list
 from worker.clock import utcnow
 from worker.logging import configure_logging
@@ -47,6 +56,8 @@ def run_command(ctx: Context, once: bool, feed_file: Path | None) -> None:
         f"feeds polled: {stats['feeds_polled']}, articles new: {stats['articles_new']}, "
         f"seen before: {stats['articles_seen']}, errors: {stats['errors']}"
     )
+    if stats["errors"]:
+        note("each feed's last error: `newsworker feeds list`; its fetch log: `newsworker feeds show ID`")
     rt.close()
 
 
