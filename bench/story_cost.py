@@ -109,7 +109,14 @@ def _load(
                 {"ids": list(range(len(vocab))), "t": vocab},
             )
             c.execute(text("ANALYZE tpl; ANALYZE vocab"))
-        c.execute(text("ALTER TABLE story_terms DROP CONSTRAINT story_terms_pkey"))
+        # the primary key's name follows the schema's naming convention: look it up
+        pkey = c.execute(
+            text(
+                "SELECT conname FROM pg_constraint"
+                " WHERE conrelid = 'story_terms'::regclass AND contype = 'p'"
+            )
+        ).scalar_one()
+        c.execute(text(f'ALTER TABLE story_terms DROP CONSTRAINT "{pkey}"'))
         c.execute(text("DROP INDEX ix_story_terms_term_last; DROP INDEX ix_story_terms_story"))
         c.execute(
             text(
@@ -138,7 +145,7 @@ def _load(
             ),
             {"lo": lo, "hi": hi, "aps": ARTICLES_PER_STORY},
         )
-        c.execute(text("ALTER TABLE story_terms ADD PRIMARY KEY (term, story_id)"))
+        c.execute(text(f'ALTER TABLE story_terms ADD CONSTRAINT "{pkey}" PRIMARY KEY (term, story_id)'))
         c.execute(text("CREATE INDEX ix_story_terms_term_last ON story_terms (term, last_time)"))
         c.execute(text("CREATE INDEX ix_story_terms_story ON story_terms (story_id)"))
         # document frequencies of the whole vocabulary, scaled to the stored article count

@@ -325,10 +325,12 @@ _STEMMER_LANG = {
 _TOKEN_RE = re.compile(
     r"[0-9]{1,4}[/.-][0-9]{1,2}[/.-][0-9]{2,4}\b"  # numeric date
     r"|[0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?"  # time of day
+    r"|[0-9]+[^\W\d_][^\W_]*|[^\W\d_]+[0-9][^\W_]*"  # "76ers", "12th", "IE8", "G20": words
     r"|[0-9]+(?:[.,][0-9]+)*"
     r"|[^\W\d_]+(?:['’][^\W\d_]+)*",
     re.UNICODE,
 )
+_ORDINAL_RE = re.compile(r"([0-9]{1,2})(?:st|nd|rd|th)", re.I)
 _NUMERIC_DATE_RE = re.compile(r"([0-9]{1,4})[/.-]([0-9]{1,2})[/.-]([0-9]{2,4})")
 _SENTENCE_SPLIT_RE = re.compile(r"\n+|(?<=[.!?])[\"'”’)]*\s+(?=[\"'“‘(]?[^\W\d_a-z])")
 _OPENERS = frozenset("\"'“‘(«[-–—:")
@@ -461,8 +463,16 @@ def _features_of(
     while i < n:
         tok, initial, _ = tokens[i]
         if _isnum(tok):
-            for f in _numeric_token_features(tok, words, i):
-                add(f)
+            if tok[-1].isdigit():
+                for f in _numeric_token_features(tok, words, i):
+                    add(f)
+            else:  # "76ers", "12th": a word that starts with digits, not a count...
+                day = _ORDINAL_RE.fullmatch(tok)
+                as_date = _numeric_token_features(day.group(1), words, i) if day else []
+                if as_date and as_date[0].startswith("d:"):  # ...unless "12th May"
+                    add(as_date[0])
+                else:
+                    _add_word(feats, _fold(tok), None)
             i += 1
             continue
         # capitalised run -> entity

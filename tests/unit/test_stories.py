@@ -220,3 +220,15 @@ def test_ecbplus_slice_look_alike_events_stay_apart() -> None:
     for event, stories in events.items():
         main = stories.most_common(1)[0][1]
         assert main / sum(stories.values()) >= 0.6, f"{event} scattered: {stories}"
+
+
+def test_tokens_mixing_digits_and_letters_are_words_not_counts() -> None:
+    """"76ers" is a team and "IE8" a product: read as the number 76 or 8 (weighted like a
+    casualty count) they tied unrelated basketball or browser stories together."""
+    f = st.story_features(
+        "76ers fire coach", "The 76ers fired their coach. IE8 users got a patch on 12th May.", None, "x"
+    )
+    terms = _terms(f)
+    assert {"76ers", "ie8", "d:5-12"} <= terms
+    assert not any(t in terms for t in ("n:76", "n:8", "n:12"))
+    assert "12th" in _terms(st.story_features("", "Capaldi is the 12th Doctor.", None, "x"))
