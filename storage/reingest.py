@@ -269,30 +269,45 @@ def complete_if_finished(session: Session, run_id: int, now: datetime) -> bool:
     return bool(result.rowcount)
 
 
-def resume(session: Session, run_id: int, *, mode: str) -> tuple[int, int]:
+def resume(session: Session, run_id: int, *, mode: str, force: bool = False) -> tuple[int, int]:
     """Put an interrupted run's cancelled items back to pending.
 
     Returns (items to hand out, article id after which they start): items enqueued
     before the interrupt are still pending in the queue and must not be sent twice.
+
+    ``force`` also takes a run left "enqueuing" by a process that died without a word
+    (SIGKILL, lost container): nothing was cancelled, so the split is read off the
+    ``enqueued`` counter, which counts whole batches in article-id order. A batch sent but
+    not yet counted when the process died is sent again; workers skip items that are no
+    longer pending, so that costs a little work, never a duplicate article.
     """
     run = session.get(ReingestRun, run_id, with_for_update=session.get_bind().dialect.name == "postgresql")
     if run is None:
         raise RunNotFound(f"no re-ingest run {run_id} (see `newsworker reingest status`)")
-    if run.status != "interrupted":
+    if run.status == "enqueuing" and force:
+        after = _last_enqueued_article(session, run_id, run.enqueued)
+    elif run.status != "interrupted":
+        hint = (
+            "; if the process that was enqueuing it is gone (killed, container lost), "
+            f"`newsworker reingest resume {run_id} --force` enqueues the rest"
+            if run.status == "enqueuing"
+            else ""
+        )
         raise RunNotResumable(
-            f"run {run_id} is {run.status}, not interrupted; follow it with `newsworker reingest status {run_id}`"
+            f"run {run_id} is {run.status}, not interrupted; follow it with `newsworker reingest status {run_id}`{hint}"
         )
-    first = session.scalar(
-        select(func.min(ReingestItem.article_id)).where(
-            ReingestItem.run_id == run_id, ReingestItem.state == "cancelled"
+    else:
+        first = session.scalar(
+            select(func.min(ReingestItem.article_id)).where(
+                ReingestItem.run_id == run_id, ReingestItem.state == "cancelled"
+            )
         )
-    )
-    after = int(first) - 1 if first is not None else 0
-    session.execute(
-        update(ReingestItem)
-        .where(ReingestItem.run_id == run_id, ReingestItem.state == "cancelled")
-        .values(state="pending", finished_at=None)
-    )
+        after = int(first) - 1 if first is not None else 0
+        session.execute(
+            update(ReingestItem)
+            .where(ReingestItem.run_id == run_id, ReingestItem.state == "cancelled")
+            .values(state="pending", finished_at=None)
+        )
     run.status = "enqueuing" if mode == "celery" else "running"
     run.mode = mode
     run.finished_at = None
@@ -303,6 +318,20 @@ def resume(session: Session, run_id: int, *, mode: str) -> tuple[int, int]:
         .where(ReingestItem.run_id == run_id, ReingestItem.state == "pending", ReingestItem.article_id > after)
     )
     return int(todo or 0), after
+
+
+def _last_enqueued_article(session: Session, run_id: int, enqueued: int) -> int:
+    """The article id of the last item counted as enqueued (items go out in id order)."""
+    if enqueued <= 0:
+        return 0
+    last = session.scalar(
+        select(ReingestItem.article_id)
+        .where(ReingestItem.run_id == run_id)
+        .order_by(ReingestItem.article_id)
+        .offset(enqueued - 1)
+        .limit(1)
+    )
+    return int(last) if last is not None else 0
 
 
 def recent_runs(session: Session, *, limit: int = 20) -> list[int]:

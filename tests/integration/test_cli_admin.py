@@ -492,6 +492,40 @@ def test_reingest_ctrl_c_while_enqueuing_stops_cleanly(
     assert json.loads(resumed.stdout)["total"] == 1
 
 
+def test_reingest_resume_force_takes_a_run_whose_enqueuer_died(
+    env: Database, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A SIGKILL leaves no interrupt handler to run: the run stays "enqueuing" with no items
+    cancelled. ``resume --force`` hands out what the counter says was never sent."""
+    seed(env)
+    monkeypatch.setenv("NEWSWORKER_BROKER_URL", redis_url)
+    import tasks.reingest
+
+    sent: list[list[int]] = []
+
+    def send(run_id: int, ids: list[int]) -> None:
+        if len(sent) == 2:
+            raise SystemExit(137)  # the process is gone: no cleanup, no status change
+        sent.append(ids)
+
+    monkeypatch.setattr(tasks.reingest, "enqueue_batch", send)
+    assert run("reingest", "--all", "--batch-size", "2", "--no-wait").exit_code == 137
+    with env.reader() as s:
+        states = dict(s.execute(select(ReingestItem.article_id, ReingestItem.state)).all())
+    assert sorted(states.values()) == ["pending"] * 5
+
+    plain = run("reingest", "resume", "1")
+    assert plain.exit_code == 2 and "is enqueuing" in plain.stderr and "--force" in plain.stderr
+
+    resent: list[list[int]] = []
+    monkeypatch.setattr(tasks.reingest, "enqueue_batch", lambda run_id, ids: resent.append(ids))
+    resumed = run("reingest", "resume", "1", "--force", "--no-wait", "--json")
+    assert resumed.exit_code == 0, resumed.stderr
+    already = {i for batch in sent for i in batch}
+    assert len(already) == 4
+    assert resent == [sorted(set(states) - already)]  # the one never sent, and only it
+
+
 def test_reingest_ctrl_c_in_process_keeps_what_was_done(env: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     seed(env)
     import worker.reingest as ops

@@ -372,9 +372,16 @@ def _enqueue_and_watch(
 
 @reingest_group.command("resume")
 @click.argument("run_id", type=int)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Also take a run still marked enqueuing whose enqueuing process died (killed, container lost).",
+)
 @_how_to_run
 @pass_context
-def reingest_resume(ctx: Context, run_id: int, no_wait: bool, in_process: bool, batch_size: int, as_json: bool) -> None:
+def reingest_resume(
+    ctx: Context, run_id: int, force: bool, no_wait: bool, in_process: bool, batch_size: int, as_json: bool
+) -> None:
     """Finish an interrupted run: its cancelled articles are re-ingested, those done are not redone."""
     use_workers = not (ctx.settings.embedded or in_process)
     if no_wait and not use_workers:
@@ -383,7 +390,7 @@ def reingest_resume(ctx: Context, run_id: int, no_wait: bool, in_process: bool, 
     mode = "celery" if use_workers else "inline"
     try:
         with db.transaction() as session:
-            todo, after = store.resume(session, run_id, mode=mode)
+            todo, after = store.resume(session, run_id, mode=mode, force=force)
     except store.RunNotFound as exc:
         fail(str(exc))
     except store.RunNotResumable as exc:
