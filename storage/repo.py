@@ -290,6 +290,13 @@ class EntryInput:
     title: str | None
     content_html: str | None
     hints: FeedHints
+    user_agent: str | None = None  # the feed's own User-Agent, sent for its articles too
+
+
+def _feed_user_agent(session: Session, feed_id: int | None) -> str | None:
+    if feed_id is None:
+        return None
+    return session.scalar(select(Feed.user_agent).where(Feed.id == feed_id))
 
 
 def pending_entry(session: Session, entry_id: int) -> EntryInput | None:
@@ -310,6 +317,7 @@ def pending_entry(session: Session, entry_id: int) -> EntryInput | None:
             updated_at=entry.updated_at,
             content_html=entry.content_html,
         ),
+        user_agent=_feed_user_agent(session, entry.feed_id),
     )
 
 
@@ -424,6 +432,7 @@ class RefetchSource:
     hints: FeedHints
     content_source: str
     fetch_attempts: int
+    user_agent: str | None = None
 
 
 def refetch_source(session: Session, article_id: int) -> RefetchSource | None:
@@ -453,6 +462,7 @@ def refetch_source(session: Session, article_id: int) -> RefetchSource | None:
         ),
         content_source=article.content_source,
         fetch_attempts=article.fetch_attempts,
+        user_agent=_feed_user_agent(session, entry.feed_id) if entry else None,
     )
 
 

@@ -46,11 +46,20 @@ def _fallback(
 
 
 def fetch_article(
-    fetcher: FeedFetcher, *, url: str, title: str | None, feed_html: str | None, hints: FeedHints
+    fetcher: FeedFetcher,
+    *,
+    url: str,
+    title: str | None,
+    feed_html: str | None,
+    hints: FeedHints,
+    user_agent: str | None = None,
 ) -> PageOutcome:
-    """Fetch and normalise the page behind ``url``; fall back to the feed's content."""
+    """Fetch and normalise the page behind ``url``; fall back to the feed's content.
+
+    ``user_agent``: the feed's own, when an admin set one (a site that allows a named bot
+    for its feed usually means its articles too)."""
     try:
-        result = fetcher.get(url, accept=ARTICLE_ACCEPT)
+        result = fetcher.get(url, accept=ARTICLE_ACCEPT, user_agent=user_agent)
     except FetchError as exc:
         return _fallback(url, title, feed_html, hints, f"{exc.reason}: {exc}")
     if result.status != 200:

@@ -102,7 +102,8 @@ def poll_feed(
     now = utcnow()
     decision = schedule.decide(polling.schedule_input(outcome), state, rt.schedule, now, rt.rng)
     if decision.host_slowdown_until is not None:
-        rt.fetcher.slow_down(target.url, decision.host_slowdown_until)
+        # the host that answered 429/503 is the last one in the redirect chain
+        rt.fetcher.slow_down(outcome.final_url or target.url, decision.host_slowdown_until)
     try:
         with rt.db.transaction() as session:
             record = repo.record_poll(session, outcome, decision, now, poll_token=token)
@@ -151,7 +152,12 @@ def ingest_entry(rt: Runtime, entry_id: int) -> int | None:
             raise InvalidURL("entry has no usable link")
         started = time.monotonic()
         page = articles.fetch_article(
-            rt.fetcher, url=entry.url, title=entry.title, feed_html=entry.content_html, hints=entry.hints
+            rt.fetcher,
+            url=entry.url,
+            title=entry.title,
+            feed_html=entry.content_html,
+            hints=entry.hints,
+            user_agent=entry.user_agent,
         )
         metrics.observe_fetch("article", time.monotonic() - started)
     except InvalidURL as exc:
@@ -199,7 +205,12 @@ def refetch_article(
     if not force and source.content_source == "page":
         return RefetchOutcome("skipped")
     page = articles.fetch_article(
-        rt.fetcher, url=source.url, title=source.title, feed_html=source.feed_html, hints=source.hints
+        rt.fetcher,
+        url=source.url,
+        title=source.title,
+        feed_html=source.feed_html,
+        hints=source.hints,
+        user_agent=source.user_agent,
     )
     now = utcnow()
     attempts = source.fetch_attempts + 1

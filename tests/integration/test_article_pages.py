@@ -80,6 +80,27 @@ def test_page_text_replaces_the_feed_teaser(rt: Runtime, server: LocalHTTPServer
     assert "Mahmoud Alavi" in article.text and "Home | World" not in article.text
 
 
+def test_article_pages_are_fetched_with_the_feeds_user_agent(rt: Runtime, server: LocalHTTPServer) -> None:
+    """A site that lets a named bot read its feed expects the same name on its article pages."""
+    replies = iter([Reply(503, {}, b"busy"), Reply(200, {"Content-Type": "text/html"}, PAGE)])
+    server.route("/feed.xml", Reply(200, {}, _feed(server, server.url("/story"))))
+    server.route("/story", lambda h: next(replies)(h))
+    with rt.db.transaction() as session:
+        feed, _ = repo.add_feed(session, server.url("/feed.xml"))
+        feed.user_agent = "FeedBot/2 (+https://ops.example/bot)"
+    handlers.poll_feed(rt, feed.id)
+    _run(rt)
+    with rt.db.transaction() as session:  # the page failed once: its retry comes due
+        article = session.scalars(select(Article)).one()
+        article.next_fetch_at = utcnow() - timedelta(seconds=1)
+    handlers.dispatch_due_feeds(rt)
+    _run(rt)
+    agents = [(h.path, h.headers.get("User-Agent")) for h in server.hits]
+    assert agents == [("/feed.xml", "FeedBot/2 (+https://ops.example/bot)")] + [
+        ("/story", "FeedBot/2 (+https://ops.example/bot)")
+    ] * 2
+
+
 def test_failed_page_keeps_feed_content_then_refetch_updates_in_place(rt: Runtime, server: LocalHTTPServer) -> None:
     pages = iter([Reply(503, {}, b"busy"), Reply(200, {"Content-Type": "text/html"}, PAGE)])
     server.route("/feed.xml", Reply(200, {}, _feed(server, server.url("/story"))))

@@ -390,6 +390,20 @@ def test_429_slows_every_feed_on_the_host_through_redis(
         assert rt.fetcher.limiter.usage("localhost").slowdown_remaining_seconds == 0
 
 
+def test_429_after_a_redirect_slows_the_host_that_answered(
+    database: Database, server: LocalHTTPServer, redis_url: str
+) -> None:
+    prefix = f"t{uuid.uuid4().hex[:8]}:"
+    with polling_runtime(database, redis_url=redis_url, redis_key_prefix=prefix) as (rt, _):
+        server.route("/moved.xml", Reply(302, {"Location": server.url("/limited.xml", host="localhost")}))
+        server.route("/limited.xml", Reply(429, {"Retry-After": "120"}))
+        handlers.poll_feed(rt, add_feed(rt, server.url("/moved.xml")))
+        assert [h.path for h in server.hits] == ["/moved.xml", "/limited.xml"]
+        assert rt.fetcher.limiter is not None
+        assert rt.fetcher.limiter.usage("localhost").slowdown_remaining_seconds > 100
+        assert rt.fetcher.limiter.usage("127.0.0.1").slowdown_remaining_seconds == 0
+
+
 def test_per_feed_user_agent_is_sent(rt: Runtime, server: LocalHTTPServer) -> None:
     server.route("/a.xml", feed_reply(rss([])))
     server.route("/b.xml", feed_reply(rss([])))
