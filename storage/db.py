@@ -12,14 +12,20 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
 _AFTER_COMMIT_KEY = "newsworker_after_commit"
+# Execution option set by Database.transaction(): on SQLite that transaction starts with
+# BEGIN IMMEDIATE (see _sqlite_begin).
+_WRITER_OPTION = "newsworker_writer"
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # The driver's own transaction handling starts a transaction only at the first write
+    # and issues a deferred BEGIN; _sqlite_begin takes over.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     # WAL lets the reader CLI run while the worker writes; busy_timeout waits
     # for a competing writer instead of failing with "database is locked".
@@ -30,10 +36,23 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _sqlite_begin(connection: Connection) -> None:
+    """Writers take SQLite's write lock with their first statement (BEGIN IMMEDIATE).
+
+    A deferred transaction that reads and then writes (dedupe, scheduling, story linking
+    all do) either loses its update to a concurrent writer or, in WAL mode, fails at once
+    with "database is locked" when it tries to upgrade its read snapshot; busy_timeout
+    does not help there. IMMEDIATE makes writers queue up (for up to busy_timeout) instead.
+    Readers keep a deferred BEGIN: they never block anyone under WAL."""
+    writer = connection.get_execution_options().get(_WRITER_OPTION, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
+
+
 def make_engine(url: str, *, pool: bool = True) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30}, poolclass=None if pool else NullPool)
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     kwargs: dict[str, Any] = {"pool_pre_ping": True}
     if not pool:
@@ -57,6 +76,8 @@ class Database:
     def transaction(self) -> Iterator[Session]:
         session = self.sessions()
         try:
+            if self.dialect == "sqlite":
+                session.connection(execution_options={_WRITER_OPTION: True})
             yield session
             session.commit()
         except BaseException:
