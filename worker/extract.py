@@ -32,10 +32,10 @@ from htmldate import find_date
 from lxml import etree
 from lxml.html import HtmlElement
 from trafilatura import bare_extraction
-from trafilatura.htmlprocessing import convert_to_html
 from trafilatura.utils import load_html
 from trafilatura.xml import xmltotxt
 
+from worker.contenthtml import content_html, page_html
 from worker.pagemeta import (
     ARTICLE_TYPES,
     PageDate,
@@ -48,7 +48,6 @@ from worker.pagemeta import (
     squash,
     url_date,
 )
-from worker.sanitize import sanitize_html
 from worker.textclean import (
     CleanedText,
     Dateline,
@@ -886,8 +885,8 @@ def _run_trafilatura(tree: HtmlElement, url: str | None, fast: bool) -> Any:
 _CAPTIONS = etree.XPath("//figcaption | //p[@class='wp-caption-text']")
 
 
-def _extract_main(tree: HtmlElement, url: str | None) -> tuple[str, str]:
-    """Main text and simplified HTML from trafilatura, one extraction (two if it fails)."""
+def _extract_main(tree: HtmlElement, url: str | None) -> tuple[str, Any]:
+    """Main text and trafilatura's extracted body (XML) from one extraction (two if it fails)."""
     doc = _run_trafilatura(tree, url, fast=True)
     text = xmltotxt(doc.body, False) if doc is not None and doc.body is not None else ""
     if len(text.split()) < _SHORT_RESULT_WORDS:
@@ -901,50 +900,8 @@ def _extract_main(tree: HtmlElement, url: str | None) -> tuple[str, str]:
             if len(retry_text.split()) > len(text.split()):
                 doc, text = retry, retry_text
     if doc is None or doc.body is None:
-        return "", ""
-    html_tree = convert_to_html(doc.body)
-    html = etree.tostring(html_tree, encoding="unicode", method="html")
-    return text, html
-
-
-def _clean_html_like_text(html: str, dropped: tuple[str, ...], dateline_prefix: str | None) -> str:
-    """Remove from the HTML the paragraphs the text cleaner dropped."""
-    if not html or (not dropped and not dateline_prefix):
-        return html
-    try:
-        root = etree.fromstring(html, parser=etree.HTMLParser())
-    except etree.ParserError:
-        return html
-    if root is None:
-        return html
-    drop_keys = {_key(d) for d in dropped if d}
-    for el in list(
-        root.iter("p", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "figcaption")
-    ):
-        k = _key("".join(el.itertext()))
-        if k and k in drop_keys:
-            parent = el.getparent()
-            if parent is not None:
-                if el.tail and el.tail.strip():
-                    prev = el.getprevious()
-                    if prev is not None:
-                        prev.tail = (prev.tail or "") + el.tail
-                    else:
-                        parent.text = (parent.text or "") + el.tail
-                parent.remove(el)
-    if dateline_prefix:
-        for el in root.iter("p"):
-            if el.text and el.text.lstrip().startswith(dateline_prefix.strip()[:20]):
-                stripped = el.text.lstrip()
-                el.text = (
-                    stripped[len(dateline_prefix) :]
-                    if stripped.startswith(dateline_prefix)
-                    else el.text
-                )
-                break
-    body = root.find("body")
-    target = body if body is not None else root
-    return "".join(etree.tostring(child, encoding="unicode", method="html") for child in target)
+        return "", None
+    return text, doc.body
 
 
 def _feed_or_page_date(
@@ -1040,7 +997,7 @@ def extract_article(
         return _from_content_only(url=url, page_url=page_url, hints=hints, warnings=warnings)
 
     pm = read_page_meta(tree)
-    raw_text, raw_html = _extract_main(tree, page_url)
+    raw_text, main_body = _extract_main(tree, page_url)
     captions = caption_keys([normalise_unicode(squash(c.text_content())) for c in _CAPTIONS(tree)])
     cleaned = clean_paragraphs(paragraphs_of(normalise_unicode(raw_text)), captions=captions)
     site_name_list = [
@@ -1074,10 +1031,14 @@ def extract_article(
     updated_at, _ = _feed_or_page_date(hints.updated_at, modified)
 
     text = cleaned.text
-    html = _clean_html_like_text(
-        raw_html, cleaned.dropped, cleaned.dateline.prefix if cleaned.dateline else None
+    html = page_html(
+        main_body,
+        tree,
+        page_url,
+        dropped=cleaned.dropped,
+        dateline_prefix=cleaned.dateline.prefix if cleaned.dateline else None,
+        key=_key,
     )
-    html = sanitize_html(html, page_url)
     source = "page"
     dateline = cleaned.dateline
     if not text.strip() and hints.content_html:
@@ -1243,11 +1204,12 @@ def article_from_content(
     cleaned = _drop_leading_title(cleaned, final_title)
     out_text = cleaned.text
     if raw_html:
-        out_html = sanitize_html(
-            _clean_html_like_text(
-                raw_html, cleaned.dropped, cleaned.dateline.prefix if cleaned.dateline else None
-            ),
+        out_html = content_html(
+            raw_html,
             url,
+            dropped=cleaned.dropped,
+            dateline_prefix=cleaned.dateline.prefix if cleaned.dateline else None,
+            key=_key,
         )
     else:
         out_html = "".join(f"<p>{_escape(p)}</p>" for p in cleaned.paragraphs)

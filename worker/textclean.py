@@ -139,6 +139,11 @@ _CAPTION_RE = re.compile(
 )
 
 
+def is_desk_code(text: str) -> bool:
+    """A desk code on its own, as :func:`drop_boilerplate` reports it among the dropped."""
+    return len(text) <= 40 and _DESK_CODE_RE.fullmatch(" " + text) is not None
+
+
 def _is_caption(par: str) -> bool:
     return len(par) < 300 and bool(_CAPTION_RE.search(par))
 

@@ -136,8 +136,19 @@ def test_seed_page_golden(seed: str) -> None:
     assert art.page_kind == "article" and art.is_article
     assert art.source == "page"
     assert art.word_count == len(art.text.split())
-    assert "(Photo: ARA News)" not in art.html and "Also Read" not in art.html
+    assert "Also Read" not in art.html and "T/R07" not in art.html and "(MINA)" not in art.html
     assert "<script" not in art.html and "Tehran offered" in art.html
+    # The photo comes back as a figure with its caption once (the repeated caption
+    # paragraph is gone, as from the text); the html has the text's paragraphs.
+    assert art.html.count("(Photo: ARA News)") == 1
+    assert re.search(r"<figcaption>[^<]*\(Photo: ARA News\)</figcaption>", art.html)
+    assert '<img src="https://en.minanews.example/wp-content/uploads/2016/04/assad.jpg"' in art.html
+    assert _html_paragraphs(art.html) == art.text.split("\n\n")
+
+
+def _html_paragraphs(fragment: str) -> list[str]:
+    paragraphs = re.findall(r"<p>(.*?)</p>", fragment, flags=re.S)
+    return [" ".join(html.unescape(re.sub(r"<[^>]+>", "", p)).split()) for p in paragraphs]
 
 
 def test_seed_page_with_lying_charset_is_repaired(seed: str) -> None:
