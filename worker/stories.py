@@ -728,6 +728,21 @@ def time_factor(gap: timedelta) -> float:
 
 
 @dataclass(frozen=True)
+class _Evidence:
+    """The article's who/where/when part and its strongest names, computed once per article
+    rather than once per candidate story."""
+
+    specific: dict[str, float]
+    anchors: dict[str, float]
+
+    @classmethod
+    def of(cls, vector: Mapping[str, float]) -> _Evidence:
+        spec = _specific(vector)
+        names = {t: v for t, v in spec.items() if t[:2] in ANCHOR_KINDS}
+        return cls(spec, _top(names, ANCHORS))
+
+
+@dataclass(frozen=True)
 class Linker:
     """Decides where one article goes, given its vector and the candidate stories."""
 
@@ -739,29 +754,32 @@ class Linker:
     number_conflict: float = NUMBER_CONFLICT
     small_story_margin: float = SMALL_STORY_MARGIN
 
-    def score(self, vector: Mapping[str, float], at: datetime, story: StoryState) -> float:
+    def score(
+        self,
+        vector: Mapping[str, float],
+        at: datetime,
+        story: StoryState,
+        evidence: _Evidence | None = None,
+    ) -> float:
         factor = time_factor(_gap(at, story))
         if factor == 0.0:
             return 0.0
+        ev = evidence or _Evidence.of(vector)
         sim = _dot(vector, story.centroid) / story.norm if story.norm > 0 else 0.0
-        spec_a = _specific(vector)
-        if spec_a:
-            spec = cosine(spec_a, story.specific)
-            names = {t: v for t, v in spec_a.items() if t[:2] in ANCHOR_KINDS}
-            anchors = _top(names, ANCHORS)
-            if spec < self.entity_min or (
-                anchors and not any(t in story.specific for t in anchors)
-            ):
+        if ev.specific:
+            spec = cosine(ev.specific, story.specific)
+            if spec < self.entity_min or (ev.anchors and not any(t in story.specific for t in ev.anchors)):
                 sim *= self.entity_penalty  # same kind of event, nobody/nowhere in common
-        if self.number_conflict < 1.0 and _numbers_disjoint(vector, story.specific):
+        if self.number_conflict < 1.0 and _numbers_disjoint(ev.specific, story.specific):
             sim *= self.number_conflict
         return sim * factor
 
     def decide(
         self, vector: Mapping[str, float], at: datetime, candidates: Sequence[StoryState]
     ) -> LinkDecision:
+        evidence = _Evidence.of(vector)
         scored = sorted(
-            ((self.score(vector, at, s), s) for s in candidates),
+            ((self.score(vector, at, s, evidence), s) for s in candidates),
             key=lambda p: (-p[0], p[1].story_id),
         )
         eligible = [
