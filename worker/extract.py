@@ -38,12 +38,15 @@ from trafilatura.xml import xmltotxt
 from worker.contenthtml import content_html, page_html
 from worker.pagemeta import (
     ARTICLE_TYPES,
+    PRINTED_DATE,
     PageDate,
     PageMeta,
     byline_texts,
     jsonld_names,
+    numeric_date_order,
     page_dates,
     parse_iso_datetime,
+    parse_printed_date,
     read_page_meta,
     squash,
     url_date,
@@ -55,7 +58,6 @@ from worker.textclean import (
     clean_paragraphs,
     normalise_unicode,
     paragraphs_of,
-    parse_loose_date,
 )
 from worker.textclean import clean_text as _clean_text
 from worker.urls import InvalidURL, canonical_url, site_of
@@ -916,54 +918,222 @@ def _feed_or_page_date(
     return None, None
 
 
-_FIRST_H1 = etree.XPath("(//body//h1)[1]")
-_AFTER_H1 = etree.XPath("(//h1)[1]/following::text()[position() <= 80]")
+_H1 = etree.XPath("//body//h1")
+_H2 = etree.XPath("//body//h2")
+_AFTER_NODES = 80
 _UPDATED_LABEL = re.compile(r"(?:updated|modified|reviewed|edited)\W{0,3}(?:on\W{0,3})?$", re.I)
+_SKIP_TEXT_IN = frozenset({"script", "style", "noscript", "template"})
+# A date that is (nearly) all of its text node is a printed stamp ("Mar 06, 2025",
+# "February 4 2026 - 12 min read"); one inside a longer sentence is the story talking.
+_STAMP_SLACK = 40
+_STAMPS_BEFORE = 5
 
 
-def _date_near_headline(tree: HtmlElement) -> PageDate | None:
-    """A printed date ("March 3, 2024", "3 March 2024") just below the headline, where
-    bylines put it; an "Updated" date is skipped in favour of the original one."""
-    pieces: list[str] = []
-    size = 0
-    for node in _AFTER_H1(tree):
-        parent = node.getparent()
-        if parent is not None and parent.tag in ("script", "style", "noscript"):
+def _headline(tree: HtmlElement, title: str | None) -> HtmlElement | None:
+    """The story's headline element: the first ``<h1>`` that reads like the page's title,
+    else an ``<h2>`` that does (themes that spend ``<h1>`` on the logo or "0 Comments"),
+    else the first non-empty ``<h1>`` (empty ones hold logos)."""
+    title_words = set(_key_words(title or ""))
+
+    def like_title(text: str) -> bool:
+        words = set(_key_words(text))
+        return bool(title_words) and len(words & title_words) >= 0.6 * max(len(words), len(title_words))
+
+    first_h1: HtmlElement | None = None
+    for el in _H1(tree):
+        text = squash(el.text_content())
+        if text and like_title(text):
+            return el
+        if text and first_h1 is None:
+            first_h1 = el
+    if title_words:
+        for el in _H2(tree):
+            if like_title(squash(el.text_content())):
+                return el
+    return first_h1
+
+
+def _is_comments(el: Any) -> bool:
+    return "comment" in (el.get("class") or "") or "comment" in (el.get("id") or "")
+
+
+def _texts_after(el: HtmlElement, limit: int) -> list[tuple[Any, str]]:
+    """(parent element, text) of the text nodes after ``el`` in document order, like XPath
+    ``following::text()`` (a walk that stops early; the XPath builds the whole axis first).
+    Comment sections are passed over: a short story's readers are not its byline."""
+    out: list[tuple[Any, str]] = []
+    node: Any = el
+    while node is not None:
+        if node.tail:
+            out.append((node.getparent(), node.tail))
+        for sib in node.itersiblings():
+            walk = etree.iterwalk(sib, events=("start", "end"))
+            for event, d in walk:
+                if event == "start":
+                    if not isinstance(d.tag, str):
+                        continue
+                    if _is_comments(d):
+                        walk.skip_subtree()
+                    elif d.text:
+                        out.append((d, d.text))
+                elif d is not sib and d.tail:
+                    out.append((d.getparent(), d.tail))
+                if len(out) >= limit:
+                    return out
+            if sib.tail:
+                out.append((node.getparent(), sib.tail))
+            if len(out) >= limit:
+                return out[:limit]
+        node = node.getparent()
+    return out
+
+
+def _texts_before_in(block: HtmlElement, el: HtmlElement) -> list[tuple[Any, str]]:
+    """(parent element, text) of the text nodes of ``block`` that come before ``el``."""
+    out: list[tuple[Any, str]] = []
+    for event, d in etree.iterwalk(block, events=("start", "end")):
+        if d is el:
+            break
+        if event == "start":
+            if isinstance(d.tag, str) and d.text:
+                out.append((d, d.text))
+        elif d is not block and d.tail:
+            out.append((d.getparent(), d.tail))
+    return out
+
+
+def _text_pieces(nodes: list[tuple[Any, str]]) -> list[str]:
+    pieces = []
+    for parent, text in nodes:
+        if parent is not None and parent.tag in _SKIP_TEXT_IN:
             continue
-        piece = squash(str(node))
+        piece = squash(text)
         if piece:
             pieces.append(piece)
-            size += len(piece)
-            if size > 700:
-                break
-    text = " ".join(pieces)
-    found = None
-    for m in _LOOSE_DATE.finditer(text):
-        day = parse_loose_date(m.group(0))
+    return pieces
+
+
+@dataclass(frozen=True)
+class _Printed:
+    day: date
+    stamp: bool  # the date is (nearly) its whole text node
+    updated: bool  # labelled "Updated", "Last modified", ...
+
+
+def _printed_dates(pieces: list[str], order: str) -> list[_Printed]:
+    """Dates printed in consecutive text pieces, in order; pieces are joined so that a label
+    in one element ("Updated") still qualifies the date in the next."""
+    text = ""
+    ends: list[int] = []
+    for piece in pieces:
+        text += piece + " "
+        ends.append(len(text) - 1)
+    out = []
+    piece_at = 0
+    for m in PRINTED_DATE.finditer(text):
+        day = parse_printed_date(m.group(0), order)
         if day is None:
             continue
-        if _UPDATED_LABEL.search(text[max(0, m.start() - 25) : m.start()]):
-            found = found or day
-            continue
-        found = day
-        break
-    if found is None:
-        return None
-    return PageDate(found, datetime(found.year, found.month, found.day, tzinfo=UTC))
+        while ends[piece_at] <= m.start():
+            piece_at += 1
+        piece_len = len(pieces[piece_at])
+        stamp = m.end() <= ends[piece_at] and piece_len - len(m.group(0)) <= _STAMP_SLACK
+        updated = bool(_UPDATED_LABEL.search(text[max(0, m.start() - 25) : m.start()]))
+        out.append(_Printed(day, stamp, updated))
+    return out
 
 
-_LOOSE_DATE = re.compile(
-    r"\b\d{1,2}(?:st|nd|rd|th)?\.?\s+[A-Za-z]{3,9}\.?,?\s+\d{4}\b|\b[A-Za-z]{3,9}\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4}\b"
-    r"|\b\d{4}-\d{2}-\d{2}\b"
+def _as_page_date(day: date) -> PageDate:
+    return PageDate(day, datetime(day.year, day.month, day.day, tzinfo=UTC))
+
+
+def _date_near_headline(headline: HtmlElement | None, order: str) -> tuple[PageDate | None, bool]:
+    """A printed date next to the headline, where bylines and article headers put it, and
+    whether it is only an "Updated" date. In order: a date stamp below the headline, one
+    just above it (headers that print date and section over the title), a date in the text
+    below it, and last an "Updated"/"Modified" date (the original date is preferred)."""
+    if headline is None:
+        return None, False
+    after: list[str] = []
+    size = 0
+    for piece in _text_pieces(_texts_after(headline, _AFTER_NODES)):
+        after.append(piece)
+        size += len(piece)
+        if size > 700:
+            break
+    found_after = _printed_dates(after, order)
+    for p in found_after:
+        if p.stamp and not p.updated:
+            return _as_page_date(p.day), False
+    # Above the headline only within its own header block (parent or grandparent): a
+    # sidebar or a "recent comments" list that happens to end right above it is another block.
+    block = headline.getparent()
+    if block is not None and (outer := block.getparent()) is not None and outer.tag not in ("body", "html"):
+        block = outer
+    before = _text_pieces(_texts_before_in(block, headline))[-_STAMPS_BEFORE:] if block is not None else []
+    for p in reversed(_printed_dates(before, order)):
+        if p.stamp and not p.updated:
+            return _as_page_date(p.day), False
+    for p in found_after:
+        if not p.updated:
+            return _as_page_date(p.day), False
+    if found_after:
+        return _as_page_date(found_after[0].day), True
+    return None, False
+
+
+# "Published: May 25, 2025", "Originally published on 3 March 2024", "Posted on ...", and
+# what prints the label after the value: "3 Sept 2024 | Originally published", icon boxes
+# with "17/08/2025" over "Date Posted".
+# Plain contains() keeps the scan cheap (translate() for case folding costs 2-3 times more);
+# the candidates are then checked with _PUBLISHED_WORD.
+_PUBLISHED_TEXT = etree.XPath(
+    "//body//text()[contains(., 'ublished') or contains(., 'UBLISHED') or contains(., 'osted')"
+    " or contains(., 'OSTED')]"
+    "[not(ancestor::*[not(self::body)][contains(@class,'comment') or contains(@id,'comment')])]"
 )
+_PUBLISHED_WORD = re.compile(r"\b(?:published|posted)\b", re.I)
+_PUBLISHED_LABEL = re.compile(r"(?:published|posted)\s*(?:on\b)?\W{0,3}$", re.I)
+_PUBLISHED_LABEL_AFTER = re.compile(
+    r"^\W{0,4}(?:(?:originally|first)\s+published|date\s+(?:published|posted))\b", re.I
+)
+_BLOCK_CHARS = 300
 
 
-def _htmldate(tree: HtmlElement, url: str | None) -> PageDate | None:
+def _labelled_published_date(tree: HtmlElement, order: str) -> PageDate | None:
+    """A date the page itself labels as the publication date, anywhere outside comments.
+    Asked only when nothing dates the page near its headline, or only an update does.
+    Label and date sit in one small block ("<div><b>Published:</b> <br>May 25, 2025</div>"),
+    so the label's enclosing blocks are read, up to three levels and a few hundred characters."""
+    nodes = [n for n in _PUBLISHED_TEXT(tree) if _PUBLISHED_WORD.search(n)]
+    for node in nodes[:20]:
+        el = node.getparent()
+        if el is None or el.tag in _SKIP_TEXT_IN:
+            continue
+        if node.is_tail:
+            el = el.getparent()
+        for _ in range(3):
+            if el is None:
+                break
+            text = squash(el.text_content())
+            if len(text) > _BLOCK_CHARS:
+                break
+            for m in PRINTED_DATE.finditer(text):
+                before = _PUBLISHED_LABEL.search(text[max(0, m.start() - 30) : m.start()])
+                after = _PUBLISHED_LABEL_AFTER.search(text[m.end() : m.end() + 30])
+                if before or after:
+                    day = parse_printed_date(m.group(0), order)
+                    if day is not None:
+                        return _as_page_date(day)
+            el = el.getparent()
+    return None
+
+
+def _htmldate(tree: HtmlElement, url: str | None, headline: HtmlElement | None) -> PageDate | None:
     """htmldate over the headline's surroundings (a copy: lxml's // searches whole documents)."""
-    h1 = _FIRST_H1(tree)
     scope = tree
-    if h1:
-        ancestors = [a for a in h1[0].iterancestors() if a.tag not in ("body", "html")]
+    if headline is not None:
+        ancestors = [a for a in headline.iterancestors() if a.tag not in ("body", "html")]
         if len(ancestors) >= 2:
             scope = copy(ancestors[min(4, len(ancestors) - 1)])
     try:
@@ -973,6 +1143,42 @@ def _htmldate(tree: HtmlElement, url: str | None) -> PageDate | None:
     except (ValueError, TypeError):
         return None
     return parse_iso_datetime(found) if found else None
+
+
+def _declared_locale(pm: PageMeta) -> str | None:
+    """The most specific of the page's language declarations: ``lang="en"`` with
+    ``og:locale=en_GB`` is British English, which decides how 3/4/2025 reads."""
+    declared = [
+        d.strip().replace("_", "-").lower()
+        for d in (pm.html_lang, pm.first("og:locale"), pm.first("content-language", "dc.language"))
+        if d and d.strip()
+    ]
+    if not declared:
+        return None
+    language = declared[0].split("-")[0]
+    for d in declared:
+        if d.startswith(language + "-"):
+            return d
+    return declared[0]
+
+
+def _printed_page_date(
+    tree: HtmlElement, url: str, title: str | None, pm: PageMeta
+) -> PageDate | None:
+    """The publication date a reader sees, for pages whose markup states none."""
+    order = numeric_date_order(_declared_locale(pm))
+    headline = _headline(tree, title)
+    near, only_updated = _date_near_headline(headline, order)
+    if near is not None and not only_updated:
+        return near
+    labelled = _labelled_published_date(tree, order)
+    if labelled is not None:
+        return labelled
+    found = _htmldate(tree, url, headline)
+    if near is None:
+        return found
+    # Only an update is printed by the headline: the publication cannot be later than it.
+    return found if found is not None and found.local < near.local else near
 
 
 def extract_article(
@@ -1022,8 +1228,9 @@ def extract_article(
     published, modified = page_dates(pm)
     stated_date = published is not None
     if published is None and hints.published_at is None:
-        # The permalink's date, a printed date under the headline, htmldate's wider scan.
-        published = url_date(page_url) or _date_near_headline(tree) or _htmldate(tree, page_url)
+        # The permalink's date, else what the page prints: by the headline, under a
+        # "Published" label, htmldate's scan of the headline's surroundings.
+        published = url_date(page_url) or _printed_page_date(tree, page_url, title, pm)
         if published is None and cleaned.dateline and cleaned.dateline.day:
             d = cleaned.dateline.day
             published = PageDate(d, datetime(d.year, d.month, d.day, tzinfo=UTC))

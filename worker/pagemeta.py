@@ -177,7 +177,7 @@ def read_page_meta(tree: HtmlElement) -> PageMeta:
             value = el.get("datetime")
             if value and len(pm.time_nodes) < 10:
                 pm.time_nodes.append(value.strip())
-    for el in tree.xpath("//body//*[@itemprop='datePublished' or @itemprop='dateModified']"):
+    for el in _ITEMPROP_DATES(tree):
         value = el.get("content") or el.get("datetime")
         key = "itemprop:" + el.get("itemprop", "").lower()
         if value and key not in pm.meta:
@@ -256,6 +256,14 @@ _BYLINE_XPATH = etree.XPath(
     " or starts-with(normalize-space(.),'BY ') or starts-with(normalize-space(.),'Written by')]"
 )
 _FIRST_H1 = etree.XPath("(//body//h1)[1]")
+# Microdata dates of the page, not of its comments: WordPress themes mark every comment's
+# <time> with itemprop=datePublished, so on a page that states no date of its own the first
+# reader comment would otherwise pass for the article's publication.
+_ITEMPROP_DATES = etree.XPath(
+    "//body//*[@itemprop='datePublished' or @itemprop='dateModified']"
+    "[not(ancestor::*[not(self::body)][contains(@class,'comment') or contains(@id,'comment')"
+    " or contains(@itemtype,'Comment')])]"
+)
 
 
 # ---------------------------------------------------------------- dates
@@ -311,6 +319,51 @@ def _loose(value: str) -> PageDate | None:
     """Textual dates in meta tags ("2023 Jan 7", "January 7, 2023"), taken as UTC days."""
     day = parse_loose_date(value)
     return PageDate(day, datetime(day.year, day.month, day.day, tzinfo=UTC)) if day else None
+
+
+# Dates as pages print them: "March 3, 2024", "3rd of March 2024", "Mar. 3rd 2024",
+# "2024-03-03", "3/4/2024", "03.04.2024".
+PRINTED_DATE = re.compile(
+    r"\b\d{1,2}(?:st|nd|rd|th)?\.?\s+(?:of\s+)?[A-Za-z]{3,9}\.?,?\s+\d{4}\b"
+    r"|\b[A-Za-z]{3,9}\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4}\b"
+    r"|\b\d{4}-\d{2}-\d{2}\b"
+    r"|(?<![\w./])\d{1,2}([/.])\d{1,2}\1\d{4}\b(?![./]\d)"
+)
+_ORDINAL = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)\b(?:\s+of\b)?", re.I)
+_NUMERIC_DATE = re.compile(r"(\d{1,2})[/.](\d{1,2})[/.](\d{4})")
+_MONTH_FIRST_REGIONS = frozenset({"", "us", "ph"})
+
+
+def numeric_date_order(lang: str | None) -> str:
+    """How to read an all-digit date such as 3/4/2025: month first ("mdy") in US English and
+    where no language is declared (dateparser's default too), day first ("dmy") in British and
+    other Englishes and the languages that write numeric dates with dots or slashes."""
+    code = (lang or "").strip().lower().replace("_", "-")
+    if not code:
+        return "mdy"
+    language, _, region = code.partition("-")
+    if language == "en" and region.split("-")[0] in _MONTH_FIRST_REGIONS:
+        return "mdy"
+    return "dmy"
+
+
+def parse_printed_date(text: str, numeric_order: str = "mdy") -> date | None:
+    """A date matched by ``PRINTED_DATE``. Ordinals ("11th", "3rd of") are dropped before
+    the month-name parser sees them; an all-digit date is read in ``numeric_order`` unless
+    one of its parts can only be a day (13-31)."""
+    m = _NUMERIC_DATE.fullmatch(text.strip())
+    if m is None:
+        return parse_loose_date(_ORDINAL.sub(r"\1", text))
+    first, second, year = int(m[1]), int(m[2]), int(m[3])
+    month, day = (first, second) if numeric_order == "mdy" else (second, first)
+    if month > 12 and day <= 12:
+        month, day = day, month
+    if not 1990 <= year <= 2100:
+        return None
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None
 
 
 _URL_DATE = re.compile(r"/((?:19|20)\d{2})/(\d{1,2})/(\d{1,2})(?:/|$)")
