@@ -1,0 +1,114 @@
+"""How far could any linker get with newsworker's story features? An offline ceiling on ECB+.
+
+    python -m bench.story_ceiling
+
+The online linker (bench/story_quality.py) sees each article once, in stream order. This
+bench removes that handicap: it vectorises every ECB+ document with the linker's own features
+(:func:`worker.stories.story_features` + :func:`worker.stories.vectorize`, document frequencies
+from the same background pages plus the whole corpus) and then
+
+* scores how well cosine similarity separates the two look-alike events of each topic: the
+  ROC AUC over all same-topic document pairs (same event = positive), and
+* clusters all documents offline with average-link agglomeration at several thresholds and
+  reports the best BCubed / pairwise F1 and how many topics still mix their two events.
+
+If offline clustering with full hindsight cannot pass a score, no online rule over the same
+similarity will: the lever is then the representation, not the linking procedure.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+import numpy as np
+
+from bench.story_quality import bcubed, ecb_docs, load_ecbplus, pairwise, topic_mixing, warm_index
+from worker import stories as st
+
+THRESHOLDS = (0.15, 0.20, 0.25, 0.30, 0.35)
+
+
+def similarity_matrix(docs: Sequence[object]) -> np.ndarray:
+    feats = [st.story_features(d.title, d.text, None, d.source, "en") for d in docs]  # type: ignore[attr-defined]
+    index = warm_index()
+    for f in feats:
+        index.record_document(f.source, [], sorted(f.vocabulary()))
+    vectors = []
+    for f in feats:
+        df, n = index.doc_freqs(sorted(f.vocabulary()))
+        vectors.append(st.vectorize(f, df, n))
+    vocab = {t: i for i, t in enumerate(sorted({t for v in vectors for t in v}))}
+    m = np.zeros((len(vectors), len(vocab)))
+    for i, v in enumerate(vectors):
+        for t, x in v.items():
+            m[i, vocab[t]] = x
+    norms = np.linalg.norm(m, axis=1, keepdims=True)
+    m /= np.where(norms == 0, 1.0, norms)
+    sim: np.ndarray = m @ m.T
+    return sim
+
+
+def within_topic_auc(sim: np.ndarray, topics: np.ndarray, events: np.ndarray) -> float:
+    """P(a same-event pair scores above a different-event pair of the same topic)."""
+    i, j = np.triu_indices(len(topics), 1)
+    same_topic = topics[i] == topics[j]
+    positive = (events[i] == events[j])[same_topic]
+    scores = sim[i, j][same_topic]
+    ranks = np.empty(len(scores))
+    ranks[np.argsort(scores, kind="mergesort")] = np.arange(len(scores))
+    n_pos = int(positive.sum())
+    n_neg = len(positive) - n_pos
+    return float((ranks[positive].sum() - n_pos * (n_pos - 1) / 2) / (n_pos * n_neg))
+
+
+def average_link(sim: np.ndarray, threshold: float) -> list[int]:
+    """Cluster labels: merge the two clusters with the highest mean pairwise similarity while
+    it is at least ``threshold``."""
+    n = len(sim)
+    sums = sim.astype(np.float64).copy()
+    np.fill_diagonal(sums, 0.0)
+    size = np.ones(n)
+    active = np.ones(n, dtype=bool)
+    label = np.arange(n)
+    while True:
+        mean = sums / np.outer(size, size)
+        mean[~active, :] = -1.0
+        mean[:, ~active] = -1.0
+        np.fill_diagonal(mean, -1.0)
+        a, b = divmod(int(np.argmax(mean)), n)
+        if mean[a, b] < threshold:
+            break
+        sums[a, :] += sums[b, :]
+        sums[:, a] += sums[:, b]
+        sums[a, a] = 0.0
+        size[a] += size[b]
+        active[b] = False
+        label[label == b] = a
+    return [int(x) for x in label]
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args(argv)
+    docs = ecb_docs(load_ecbplus())
+    sim = similarity_matrix(docs)
+    topics = np.array([d.topic for d in docs])
+    events = np.array([d.gold for d in docs])
+    print(f"ECB+ {len(docs)} documents, linker features and weights as in worker/stories.py")
+    print(f"within-topic ROC AUC (same event vs the look-alike event): {within_topic_auc(sim, topics, events):.4f}")
+    gold = {d.id: d.gold for d in docs}
+    for threshold in THRESHOLDS:
+        labels = average_link(sim, threshold)
+        pred = {d.id: labels[k] for k, d in enumerate(docs)}
+        b = bcubed(pred, gold)
+        p = pairwise(pred, gold)
+        mixed, merged = topic_mixing(pred, docs)
+        print(
+            f"offline average-link at {threshold:.2f}: BCubed P/R/F1 {b[0]:.3f}/{b[1]:.3f}/{b[2]:.3f}"
+            f"  pairwise P/R/F1 {p[0]:.3f}/{p[1]:.3f}/{p[2]:.3f}  clusters {len(set(labels))}"
+            f"  topics mixed {mixed} merged {merged}"
+        )
+
+
+if __name__ == "__main__":
+    main()
