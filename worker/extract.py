@@ -761,7 +761,7 @@ def classify_page(sig: KindSignals, url: str, text: str) -> str:
     ld_article = bool(types & _STATED_ARTICLE)
     if types & {"product", "productgroup", "og:product", "og:og:product"} and not ld_article:
         return "product"
-    if types & {"discussionforumposting", "qapage", "question"}:
+    if types & {"discussionforumposting", "qapage", "question", "md:discussionforumposting", "md:qapage"}:
         return "forum"
     path_url = url.split("#")[0]
     path = urlsplit(url).path or "/"

@@ -185,6 +185,13 @@ def read_page_meta(tree: HtmlElement) -> PageMeta:
     og_type = pm.meta.get("og:type")
     if og_type:
         pm.types.add("og:" + og_type.lower())
+    # microdata types, kept apart from JSON-LD ones ("md:qapage"): Q&A and forum software
+    # (Stack Exchange, XenForo, WoltLab) declare their pages this way
+    for itemtype in _ITEMTYPES(tree):
+        for t in str(itemtype).split():
+            name = t.rstrip("/").rsplit("/", 1)[-1].lower()
+            if name:
+                pm.types.add("md:" + name)
     return pm
 
 
@@ -259,6 +266,7 @@ _FIRST_H1 = etree.XPath("(//body//h1)[1]")
 # Microdata dates of the page, not of its comments: WordPress themes mark every comment's
 # <time> with itemprop=datePublished, so on a page that states no date of its own the first
 # reader comment would otherwise pass for the article's publication.
+_ITEMTYPES = etree.XPath("//@itemtype")
 _ITEMPROP_DATES = etree.XPath(
     "//body//*[@itemprop='datePublished' or @itemprop='dateModified']"
     "[not(ancestor::*[not(self::body)][contains(@class,'comment') or contains(@id,'comment')"

@@ -270,6 +270,22 @@ def test_listing_page_is_not_an_article() -> None:
     assert "non_article" in art.warnings
 
 
+def test_microdata_question_page_is_a_forum_and_microdata_comments_leave_an_article_alone() -> None:
+    """Q&A and forum software declares its pages in microdata, not JSON-LD: a dated, signed
+    question with long answers looks like an article on every other signal."""
+    head = (
+        '<meta property="og:type" content="article">'
+        '<meta property="article:published_time" content="2024-03-05T09:00:00Z">'
+        '<meta name="author" content="Jane Reporter">'
+    )
+    qa = page(head=head).replace("<body>", '<body itemscope itemtype="https://schema.org/QAPage">')
+    assert extract_article(qa.encode(), url=URL).page_kind == "forum"
+    comments = page(head=head).replace(
+        "<footer>", '<div itemscope itemtype="https://schema.org/Comment"><p>Nice piece.</p></div><footer>'
+    )
+    assert extract_article(comments.encode(), url=URL).page_kind == "article"
+
+
 def test_feed_language_wins_and_is_normalised() -> None:
     art = extract_article(page().encode(), url=URL, hints=FeedHints(language="en-GB"))
     assert art.language == "en"
