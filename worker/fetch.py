@@ -26,7 +26,7 @@ import socket
 import threading
 import time
 import types
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 from urllib.parse import urljoin, urlsplit
@@ -480,8 +480,12 @@ class Fetcher:
         last_modified: str | None = None,
         user_agent: str | None = None,
         accept: str | None = None,
+        before_hop: Callable[[str], None] | None = None,
     ) -> FetchResult:
-        """GET ``url``, following up to ``max_redirects`` hops; raises FetchError subclasses."""
+        """GET ``url``, following up to ``max_redirects`` hops; raises FetchError subclasses.
+
+        ``before_hop`` is called with each redirect target (already checked) before it is
+        requested: the caller's per-host limits apply to every host a request reaches."""
         policy = self.policy
         started = time.monotonic()
         if self._pid != os.getpid():
@@ -504,13 +508,18 @@ class Fetcher:
         _CURRENT.guard = guard
         _WATCHDOG.arm(guard)
         try:
-            return self._exchange(requested, headers, guard, started)
+            return self._exchange(requested, headers, guard, started, before_hop)
         finally:
             guard.disarm()
             _CURRENT.guard = outer
 
     def _exchange(
-        self, requested: str, headers: Mapping[str, str], guard: _Guard, started: float
+        self,
+        requested: str,
+        headers: Mapping[str, str],
+        guard: _Guard,
+        started: float,
+        before_hop: Callable[[str], None] | None = None,
     ) -> FetchResult:
         policy = self.policy
         current = requested
@@ -529,6 +538,8 @@ class Fetcher:
                         url=requested,
                     )
                 current = _check_url(target)
+                if before_hop is not None:
+                    before_hop(current)
                 continue
             try:
                 body, wire = self._read_body(response, current, guard)

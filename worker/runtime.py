@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 from collections import deque
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -127,8 +128,23 @@ class PoliteFetcher:
     ) -> FetchResult:
         if self.limiter is None:
             return self.fetcher.get(url, etag=etag, last_modified=last_modified, user_agent=user_agent, accept=accept)
-        with self.limiter.acquire(host_of(url), timeout=self.wait_seconds):
-            return self.fetcher.get(url, etag=etag, last_modified=last_modified, user_agent=user_agent, accept=accept)
+        limiter = self.limiter
+        with ExitStack() as held:
+            first = host_of(url)
+            held.enter_context(limiter.acquire(first, timeout=self.wait_seconds))
+            hosts = {first}
+
+            def gate(hop: str) -> None:
+                # A redirector (feed proxy, link shortener) hands us on to the publisher:
+                # the publisher's limits and slow-down apply to that hop too.
+                host = host_of(hop)
+                if host not in hosts:
+                    hosts.add(host)
+                    held.enter_context(limiter.acquire(host, timeout=self.wait_seconds))
+
+            return self.fetcher.get(
+                url, etag=etag, last_modified=last_modified, user_agent=user_agent, accept=accept, before_hop=gate
+            )
 
     def slow_down(self, url: str, until: datetime) -> None:
         if self.limiter is not None:

@@ -37,6 +37,7 @@ from tests.support.feedpoll import (
 from tests.support.httpserver import LocalHTTPServer, Reply
 from worker import handlers, polling
 from worker.clock import utcnow
+from worker.hostlimits import HostBusy
 from worker.runtime import POLL_FEED, Runtime
 
 pytestmark = pytest.mark.integration
@@ -402,6 +403,29 @@ def test_429_after_a_redirect_slows_the_host_that_answered(
         assert rt.fetcher.limiter is not None
         assert rt.fetcher.limiter.usage("localhost").slowdown_remaining_seconds > 100
         assert rt.fetcher.limiter.usage("127.0.0.1").slowdown_remaining_seconds == 0
+
+
+def test_host_limits_apply_to_every_host_a_redirect_reaches(
+    database: Database, server: LocalHTTPServer, redis_url: str
+) -> None:
+    """Feed proxies and link shorteners hand each request on to the publisher: the
+    publisher's slow-down and request count must apply to that hop, not only to the proxy."""
+    prefix = f"t{uuid.uuid4().hex[:8]}:"
+    with polling_runtime(database, redis_url=redis_url, redis_key_prefix=prefix) as (rt, _):
+        server.route("/go", Reply(302, {"Location": server.url("/story", host="localhost")}))
+        server.route("/story", Reply(200, {"Content-Type": "text/html"}, b"<p>story</p>"))
+        limiter = rt.fetcher.limiter
+        assert limiter is not None
+        assert rt.fetcher.get(server.url("/go")).status == 200
+        assert limiter.usage("localhost").started_last_minute == 1  # counted against the publisher
+        assert limiter.usage("localhost").in_flight == 0 and limiter.usage("127.0.0.1").in_flight == 0
+
+        limiter.penalize("localhost", 120)  # the publisher said 429
+        with pytest.raises(HostBusy) as busy:
+            rt.fetcher.get(server.url("/go"))
+        assert busy.value.reason == "slowdown"
+        assert [h.path for h in server.hits] == ["/go", "/story", "/go"]  # the publisher was not asked again
+        assert limiter.usage("127.0.0.1").in_flight == 0  # the proxy's slot was given back
 
 
 def test_per_feed_user_agent_is_sent(rt: Runtime, server: LocalHTTPServer) -> None:
