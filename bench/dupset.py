@@ -34,15 +34,13 @@ The labels use the exact shingle containment, never the algorithm under test.
 
 from __future__ import annotations
 
-import json
-import os
 import random
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import combinations
-from pathlib import Path
 
+from bench.data import load_ecbplus
 from worker.dedupe import text_shingles
 from worker.urls import site_of
 
@@ -78,17 +76,8 @@ class DupSet:
     native: dict[tuple[str, str], float]
 
 
-def shared_data() -> Path:
-    env = os.environ.get("NEWSWORKER_SHARED_DATA")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 
 
-def load_ecbplus(path: Path | None = None) -> list[dict[str, object]]:
-    source = path or shared_data() / "ecbplus.jsonl"
-    with source.open(encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
 
 
 def native_overlap(docs: Sequence[Doc]) -> dict[tuple[str, str], float]:

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import os
 import re
 import sys
 import time
@@ -37,16 +36,12 @@ from pathlib import Path
 
 import trafilatura
 
+from bench.data import shared_data
 from worker.extract import extract_article
 
 _TOKEN_RE = re.compile(r"\w+", re.UNICODE)
 
 
-def shared_data() -> Path:
-    env = os.environ.get("NEWSWORKER_SHARED_DATA")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,8 @@ from collections.abc import Callable
 
 import trafilatura
 
-from bench.extraction_quality import Page, load_aeb, load_wcxb, shared_data
+from bench.data import shared_data
+from bench.extraction_quality import Page, load_aeb, load_wcxb
 from worker.extract import extract_article
 
 

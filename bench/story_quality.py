@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import re
 import time
@@ -21,25 +20,16 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from urllib.parse import urlsplit
 
+from bench.data import load_ecbplus, shared_data
 from worker import stories as st
 
 SEEDS = (1, 2, 3)
 
 
-def shared_data() -> Path:
-    env = os.environ.get("NEWSWORKER_SHARED_DATA")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 
 
-def load_ecbplus(path: Path | None = None) -> list[dict[str, object]]:
-    p = path or shared_data() / "ecbplus.jsonl"
-    with p.open(encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
 
 
 @dataclass(frozen=True)

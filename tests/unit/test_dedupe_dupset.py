@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from bench.data import load_ecbplus, shared_data
 from bench.dedupe_quality import evaluate
-from bench.dupset import COPY_KINDS, build, load_ecbplus, shared_data
+from bench.dupset import COPY_KINDS, build
 
 EXPECTED_KINDS = {
     "tracking": {"exact"},

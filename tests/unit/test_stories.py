@@ -3,24 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
 import random
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
+from bench.data import shared_data
 from worker import stories as st
 
 T0 = datetime(2024, 3, 1, 8, 0, tzinfo=UTC)
 
 
-def _shared_data() -> Path:
-    env = os.environ.get("NEWSWORKER_SHARED_DATA")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 
 
 def _terms(f: st.StoryFeatures) -> set[str]:
@@ -186,7 +180,7 @@ def test_memory_index_candidates_respect_the_window() -> None:
 
 
 def _ecb(topics: set[str]) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
-    path = _shared_data() / "ecbplus.jsonl"
+    path = shared_data() / "ecbplus.jsonl"
     if not path.exists():
         pytest.skip("shared ECB+ data not available")
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
