@@ -630,17 +630,20 @@ def clean_authors(
     return tuple(out[:10])
 
 
-def choose_authors(pm: PageMeta, tree: HtmlElement, site_keys: set[str]) -> tuple[str, ...]:
-    """JSON-LD first, then author meta tags, then a visible byline on the page.
+def choose_authors(
+    pm: PageMeta, tree: HtmlElement, site_keys: set[str], headline: HtmlElement | None = None
+) -> tuple[str, ...]:
+    """JSON-LD first, then author meta tags, then a visible byline on the page (next to
+    ``headline`` when known).
 
     CMS display names are often a first name only; the visible byline has the full one.
     """
     names = _stated_authors(pm, site_keys)
     if not names:
-        return _byline_authors(tree, site_keys)
+        return _byline_authors(tree, site_keys, headline)
     if any(" " in n for n in names):
         return names
-    for full in _byline_authors(tree, site_keys):
+    for full in _byline_authors(tree, site_keys, headline):
         if full.split()[0].casefold() == names[0].casefold():
             return (full, *names[1:])
     return names
@@ -684,8 +687,8 @@ def _stated_authors(pm: PageMeta, site_keys: set[str]) -> tuple[str, ...]:
     return ()
 
 
-def _byline_authors(tree: HtmlElement, site_keys: set[str]) -> tuple[str, ...]:
-    for node in byline_texts(tree):
+def _byline_authors(tree: HtmlElement, site_keys: set[str], headline: HtmlElement | None) -> tuple[str, ...]:
+    for node in byline_texts(tree, headline):
         names = clean_authors([node], site_keys=site_keys, strict=True)
         if names:
             return names
@@ -1163,11 +1166,10 @@ def _declared_locale(pm: PageMeta) -> str | None:
 
 
 def _printed_page_date(
-    tree: HtmlElement, url: str, title: str | None, pm: PageMeta
+    tree: HtmlElement, url: str, headline: HtmlElement | None, pm: PageMeta
 ) -> PageDate | None:
     """The publication date a reader sees, for pages whose markup states none."""
     order = numeric_date_order(_declared_locale(pm))
-    headline = _headline(tree, title)
     near, only_updated = _date_near_headline(headline, order)
     if near is not None and not only_updated:
         return near
@@ -1222,15 +1224,16 @@ def extract_article(
         pm, page_url, site_name_list
     )
     cleaned = _drop_leading_title(cleaned, title)
+    headline = _headline(tree, title)  # bylines and printed dates sit next to it
     authors = tuple(
         a for a in (squash(normalise_unicode(a)) for a in hints.authors) if a
-    ) or choose_authors(pm, tree, keys)
+    ) or choose_authors(pm, tree, keys, headline)
     published, modified = page_dates(pm)
     stated_date = published is not None
     if published is None and hints.published_at is None:
         # The permalink's date, else what the page prints: by the headline, under a
         # "Published" label, htmldate's scan of the headline's surroundings.
-        published = url_date(page_url) or _printed_page_date(tree, page_url, title, pm)
+        published = url_date(page_url) or _printed_page_date(tree, page_url, headline, pm)
         if published is None and cleaned.dateline and cleaned.dateline.day:
             d = cleaned.dateline.day
             published = PageDate(d, datetime(d.year, d.month, d.day, tzinfo=UTC))

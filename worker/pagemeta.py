@@ -195,14 +195,18 @@ def read_page_meta(tree: HtmlElement) -> PageMeta:
     return pm
 
 
-def byline_texts(tree: HtmlElement, limit: int = 8) -> list[str]:
-    """Visible bylines in document order; child texts joined by U+001F so names stay apart."""
+def byline_texts(tree: HtmlElement, headline: HtmlElement | None = None, limit: int = 8) -> list[str]:
+    """Visible bylines in document order; child texts joined by U+001F so names stay apart.
+
+    ``headline``: the story's headline element when the caller has found it (else the first
+    ``<h1>``); bylines sit in its surroundings."""
     out: list[str] = []
-    # Bylines sit next to the headline: search the headline's surroundings when there is one.
     scope = tree
-    h1 = _FIRST_H1(tree)
-    if h1:
-        ancestors = [a for a in h1[0].iterancestors() if a.tag not in ("body", "html")]
+    if headline is None:
+        first = _FIRST_H1(tree)
+        headline = first[0] if first else None
+    if headline is not None:
+        ancestors = [a for a in headline.iterancestors() if a.tag not in ("body", "html")]
         if ancestors:
             scope = ancestors[min(3, len(ancestors) - 1)]
     for hit in _BYLINE_XPATH(scope):
