@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,8 +23,8 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.engine import Connection
 
+from bench.dedupe_cost import inserter  # the bench's ingest step, so both measure the same code
 from storage.dedupe_index import (
     ArticleColumns,
     SqlDuplicateIndex,
@@ -35,7 +35,7 @@ from storage.dedupe_index import (
     lock_fingerprint,
     rebuild_bands,
 )
-from worker.dedupe import DuplicateVerdict, Fingerprint, check_duplicate, fingerprint
+from worker.dedupe import DuplicateVerdict, check_duplicate, fingerprint
 
 pytestmark = pytest.mark.integration
 
@@ -99,20 +99,6 @@ def engine(request: pytest.FixtureRequest) -> Engine:
     eng: Engine = request.getfixturevalue(name)
     return eng
 
-
-def inserter(
-    conn: Connection, articles: Table, url: str, body: str, fp: Fingerprint
-) -> Callable[[DuplicateVerdict], int]:
-    def insert(verdict: DuplicateVerdict) -> int:
-        row = conn.execute(
-            articles.insert()
-            .values(url=url, text=body, content_hash=fp.content_hash,
-                    duplicate_of=verdict.original_id)
-            .returning(articles.c.id)
-        ).one()
-        return int(row[0])
-
-    return insert
 
 
 def ingest(engine: Engine, articles: Table, bands: Table, url: str, body: str
