@@ -474,7 +474,9 @@ def lock_window(conn: Connection, at: datetime) -> None:
         bucket = math.floor(st.epoch_seconds(at) / st.WINDOW.total_seconds())
         conn.execute(_PG_LOCK, {"ns": LOCK_NAMESPACE, "b": bucket})
     elif conn.dialect.name == "sqlite":
-        # take SQLite's write lock now, not at the first write after our reads
+        # take SQLite's write lock now, not at the first write after our reads (a transaction
+        # from storage.db.Database.transaction() already holds it: BEGIN IMMEDIATE; this
+        # covers connections from any other engine, e.g. link_with_retry's)
         conn.execute(update(story_df).where(story_df.c.term == "\x00lock").values(df=story_df.c.df))
 
 
