@@ -24,8 +24,11 @@ from urllib.parse import urlsplit
 
 from bench.data import load_ecbplus, shared_data
 from worker import stories as st
+from worker.storyrefine import refine_dirty
 
 SEEDS = (1, 2, 3)
+# articles between two refinement passes: a beat every few minutes at a few articles a minute
+REFINE_EVERY = 50
 
 
 
@@ -149,8 +152,12 @@ def run_stream(
     arrivals: Sequence[datetime],
     linker: st.Linker | None = None,
     warm: bool = True,
+    refine_every: int | None = REFINE_EVERY,
 ) -> tuple[dict[str, int], st.MemoryStoryIndex, float, int]:
-    """(final story per doc, index, CPU seconds per article, wrong first links)."""
+    """(final story per doc, index, CPU seconds per article, wrong first links).
+
+    ``refine_every``: run the refinement pass (worker.storyrefine) after this many articles,
+    as the beat task does every few minutes, and once at the end; None: online linking only."""
     index = warm_index() if warm else st.MemoryStoryIndex()
     assigned: dict[str, int] = {}
     events_in: dict[int, set[str]] = defaultdict(set)  # live story id -> gold events so far
@@ -159,7 +166,9 @@ def run_stream(
     for d, arrived in zip(docs, arrivals, strict=True):
         t0 = time.process_time()
         feats = st.story_features(d.title, d.text, d.published_at, d.source, "en")
-        res = st.link_article(index, feats, arrived, linker)
+        res = st.link_article(index, feats, arrived, linker, article_id=len(assigned))
+        if refine_every and (len(assigned) + 1) % refine_every == 0:
+            refine_dirty(index, arrived)
         cpu += time.process_time() - t0
         assigned[d.id] = res.story_id
         held = events_in[res.story_id]
@@ -168,7 +177,14 @@ def run_stream(
         if not res.created and held and d.gold not in held:
             wrong += 1
         held.add(d.gold)
-    final = {k: index.resolve(v) for k, v in assigned.items()}
+    if refine_every:
+        t0 = time.process_time()
+        refine_dirty(index, arrivals[-1] if arrivals else datetime.now(UTC))
+        cpu += time.process_time() - t0
+    member = {m.article_id: m.story_id for m in index.members_by_id.values()}
+    final = {
+        k: index.resolve(member.get(n, v)) for n, (k, v) in enumerate(assigned.items())
+    }
     return final, index, cpu / max(1, len(docs)), wrong
 
 

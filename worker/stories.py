@@ -301,6 +301,14 @@ _WEEKDAYS = {
     for name in names
     if len(name) > 3
 }
+# English counts written as words; "one", "two" and "three" are left out: they are in every
+# other article ("one of", "the two teams") and would make unrelated numbers agree
+_NUMBER_WORDS = {
+    "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
+    "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
+    "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20,
+    "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90,
+}  # fmt: skip
 _ENTITY_CONNECTORS = frozenset({"of", "de", "del", "la", "le", "van", "von", "der", "da", "al"})
 _STEMMER_LANG = {
     "en": "english",
@@ -528,6 +536,10 @@ def _features_of(
 
 
 def _add_word(feats: dict[str, float], word: str, stem: Stemmer | None) -> None:
+    value = _NUMBER_WORDS.get(word)
+    if value is not None:  # "ten dead", "five hurt": counts written out are counts too
+        feats[f"n:{value}"] = feats.get(f"n:{value}", 0.0) + 1.0
+        return
     if word in _WEEKDAYS:
         feats[f"d:{word[:3]}"] = feats.get(f"d:{word[:3]}", 0.0) + 1.0
         return
@@ -626,6 +638,15 @@ def vectorize(
     return _unit(_top(weights, MAX_DOC_TERMS))
 
 
+def top_terms(vec: Mapping[str, float], k: int) -> dict[str, float]:
+    """The ``k`` heaviest terms (ties by name, so truncation is deterministic)."""
+    return _top(vec, k)
+
+
+def unit_vector(vec: Mapping[str, float]) -> dict[str, float]:
+    return _unit(vec)
+
+
 def _top(vec: Mapping[str, float], k: int) -> dict[str, float]:
     if len(vec) <= k:
         return dict(vec)
@@ -710,7 +731,8 @@ class LinkDecision:
     merges: tuple[int, ...] = ()
 
 
-def _gap(t: datetime, s: StoryState) -> timedelta:
+def story_gap(t: datetime, s: StoryState) -> timedelta:
+    """How far ``t`` lies outside the story's time span (0 inside it)."""
     if t < s.first_time:
         return s.first_time - t
     if t > s.last_time:
@@ -728,7 +750,7 @@ def time_factor(gap: timedelta) -> float:
 
 
 @dataclass(frozen=True)
-class _Evidence:
+class Evidence:
     """The article's who/where/when part and its strongest names, computed once per article
     rather than once per candidate story."""
 
@@ -736,7 +758,7 @@ class _Evidence:
     anchors: dict[str, float]
 
     @classmethod
-    def of(cls, vector: Mapping[str, float]) -> _Evidence:
+    def of(cls, vector: Mapping[str, float]) -> Evidence:
         spec = _specific(vector)
         names = {t: v for t, v in spec.items() if t[:2] in ANCHOR_KINDS}
         return cls(spec, _top(names, ANCHORS))
@@ -759,12 +781,12 @@ class Linker:
         vector: Mapping[str, float],
         at: datetime,
         story: StoryState,
-        evidence: _Evidence | None = None,
+        evidence: Evidence | None = None,
     ) -> float:
-        factor = time_factor(_gap(at, story))
+        factor = time_factor(story_gap(at, story))
         if factor == 0.0:
             return 0.0
-        ev = evidence or _Evidence.of(vector)
+        ev = evidence or Evidence.of(vector)
         sim = _dot(vector, story.centroid) / story.norm if story.norm > 0 else 0.0
         if ev.specific:
             spec = cosine(ev.specific, story.specific)
@@ -777,7 +799,7 @@ class Linker:
     def decide(
         self, vector: Mapping[str, float], at: datetime, candidates: Sequence[StoryState]
     ) -> LinkDecision:
-        evidence = _Evidence.of(vector)
+        evidence = Evidence.of(vector)
         scored = sorted(
             ((self.score(vector, at, s, evidence), s) for s in candidates),
             key=lambda p: (-p[0], p[1].story_id),
@@ -861,6 +883,27 @@ def add_to_story(
     )
 
 
+def state_from_members(story_id: int, members: Sequence[Member]) -> StoryState:
+    """A story's state rebuilt from its members (after the refinement pass regroups them)."""
+    centroid: dict[str, float] = {}
+    for m in members:
+        for t, v in m.vector.items():
+            centroid[t] = centroid.get(t, 0.0) + v
+    centroid = _top(centroid, CENTROID_TERMS)
+    titled = [(_title_score(m.title, m.vector, centroid), -m.article_id, m) for m in members]
+    score, _, best = max(titled, key=lambda x: (x[0], x[1]))
+    return StoryState(
+        story_id=story_id,
+        centroid=centroid,
+        first_time=min(m.at for m in members),
+        last_time=max(m.at for m in members),
+        article_count=len(members),
+        sources=frozenset(m.source for m in members),
+        title=best.title,
+        title_score=score,
+    )
+
+
 def merge_states(keep: StoryState, others: Iterable[StoryState]) -> StoryState:
     """Fold bridged stories into ``keep`` (sum of centroids, union of sources, span of time)."""
     state = keep
@@ -886,6 +929,18 @@ def merge_states(keep: StoryState, others: Iterable[StoryState]) -> StoryState:
 # The per-article step over any index
 # --------------------------------------------------------------------------------------
 @dataclass(frozen=True)
+class Member:
+    """A linked article as the refinement pass sees it: its vector, time, site and title."""
+
+    article_id: int
+    story_id: int
+    at: datetime
+    vector: Mapping[str, float]
+    source: str
+    title: str
+
+
+@dataclass(frozen=True)
 class LinkResult:
     """Outcome of linking one article: its story, whether new, and stories merged into it."""
 
@@ -895,6 +950,7 @@ class LinkResult:
     merged: tuple[int, ...]
     at: datetime
     state: StoryState
+    vector: Mapping[str, float] = field(default_factory=dict)
 
 
 class StoryIndex(Protocol):
@@ -916,11 +972,20 @@ class StoryIndex(Protocol):
 
     def record_document(self, source: str, keys: Sequence[str], terms: Sequence[str]) -> None: ...
 
+    def record_member(self, member: Member) -> None: ...
+
 
 def link_article(
-    index: StoryIndex, features: StoryFeatures, arrived_at: datetime, linker: Linker | None = None
+    index: StoryIndex,
+    features: StoryFeatures,
+    arrived_at: datetime,
+    linker: Linker | None = None,
+    article_id: int | None = None,
 ) -> LinkResult:
-    """Link one (non-duplicate) article: read state, decide, write state back."""
+    """Link one (non-duplicate) article: read state, decide, write state back.
+
+    With ``article_id`` the article's vector is kept as a story member, so that the later
+    refinement pass (worker.storyrefine) can regroup stories with hindsight."""
     linker = linker or Linker()
     at = article_time(features, arrived_at)
     keys = sorted({s.key for s in features.sentences if s.key})
@@ -944,7 +1009,11 @@ def link_article(
         index.save_story(old, state)
         created = False
     index.record_document(features.source, keys, vocab)
-    return LinkResult(state.story_id, created, decision.score, decision.merges, at, state)
+    if article_id is not None and vector:
+        index.record_member(
+            Member(article_id, state.story_id, at, vector, features.source, features.title)
+        )
+    return LinkResult(state.story_id, created, decision.score, decision.merges, at, state, vector)
 
 
 # --------------------------------------------------------------------------------------
@@ -961,6 +1030,9 @@ class MemoryStoryIndex:
     sentence_docs: dict[tuple[str, str], int] = field(default_factory=dict)
     merges: list[tuple[int, int, datetime]] = field(default_factory=list)
     next_id: int = 1
+    members_by_id: dict[int, Member] = field(default_factory=dict)
+    members_of: dict[int, set[int]] = field(default_factory=dict)  # story id -> article ids
+    dirty: set[int] = field(default_factory=set)  # stories changed since their last refinement
 
     def boilerplate(self, source: str, keys: Sequence[str]) -> frozenset[str]:
         return frozenset(
@@ -996,18 +1068,51 @@ class MemoryStoryIndex:
         self.next_id += 1
         self.stories[state.story_id] = state
         self._post(state)
+        self.dirty.add(state.story_id)
         return state
 
     def save_story(self, old: StoryState, new: StoryState) -> None:
         self._unpost(self.stories[old.story_id])
         self.stories[new.story_id] = new
         self._post(new)
+        self.dirty.add(new.story_id)
 
     def merge_stories(self, keep: StoryState, gone: Sequence[StoryState], at: datetime) -> None:
+        gone_ids = {g.story_id for g in gone}
         for g in gone:
             self._unpost(g)
             del self.stories[g.story_id]
+            self.dirty.discard(g.story_id)
             self.merges.append((g.story_id, keep.story_id, at))
+        self.move_members(
+            {a: keep.story_id for sid in sorted(gone_ids) for a in self.members_of.get(sid, ())}
+        )
+
+    def record_member(self, member: Member) -> None:
+        self.members_by_id[member.article_id] = member
+        self.members_of.setdefault(member.story_id, set()).add(member.article_id)
+
+    # refinement (worker.storyrefine.RefineIndex)
+    def story(self, story_id: int) -> StoryState | None:
+        return self.stories.get(story_id)
+
+    def members(self, story_ids: Sequence[int]) -> list[Member]:
+        ids = sorted(a for sid in set(story_ids) for a in self.members_of.get(sid, ()))
+        return [self.members_by_id[a] for a in ids]
+
+    def move_members(self, moves: Mapping[int, int]) -> None:
+        for article_id, story_id in moves.items():
+            m = self.members_by_id.get(article_id)
+            if m is not None:
+                self.members_of.get(m.story_id, set()).discard(article_id)
+                self.members_of.setdefault(story_id, set()).add(article_id)
+                self.members_by_id[article_id] = replace(m, story_id=story_id)
+
+    def dirty_stories(self, limit: int) -> list[int]:
+        return sorted(self.dirty)[:limit]
+
+    def mark_refined(self, story_ids: Iterable[int]) -> None:
+        self.dirty.difference_update(story_ids)
 
     def record_document(self, source: str, keys: Sequence[str], terms: Sequence[str]) -> None:
         self.n_docs += 1
