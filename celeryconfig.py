@@ -76,6 +76,7 @@ task_routes = {
     "newsworker.ingest_entry": {"queue": "fetch"},
     "newsworker.refetch_article": {"queue": "fetch"},
     "newsworker.process_article": {"queue": "process"},
+    "newsworker.refine_stories": {"queue": "process"},
 }
 # Messages survive a broker restart (Redis must run with AOF persistence).
 task_default_delivery_mode = "persistent"
@@ -92,7 +93,15 @@ beat_schedule = {
         "schedule": _settings.dispatch_interval_seconds,
         # A dispatch that waited longer than one interval is stale: the next one replaces it.
         "options": {"expires": _settings.dispatch_interval_seconds},
-    }
+    },
+    # Story ids settle here: the pass regroups stories changed since it last ran (articles
+    # of look-alike events that the online linker put together). One at a time is enough;
+    # a pass still queued when the next is due is dropped (expires), the work is in the DB.
+    "refine-stories": {
+        "task": "newsworker.refine_stories",
+        "schedule": _settings.story_refine_interval_seconds,
+        "options": {"expires": _settings.story_refine_interval_seconds},
+    },
 }
 # Exactly one beat sends: the scheduler holds a Redis lock it renews; a second beat
 # started by mistake (or as a hot standby) waits and takes over when the first dies.

@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -175,6 +176,8 @@ class Story(Base):
     top_terms: Mapped[list[Any]] = mapped_column(default=list)
     state: Mapped[dict[str, Any]] = mapped_column(default=dict)
     merged_into: Mapped[int | None] = mapped_column(ForeignKey("stories.id"))
+    # changed since the refinement pass last regrouped it (worker.storyrefine)
+    refine_pending: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -20,16 +20,18 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Column,
     DateTime,
     Float,
+    ForeignKey,
     Index,
     Integer,
     String,
@@ -38,6 +40,7 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    or_,
     select,
     text,
     update,
@@ -45,9 +48,11 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from storage.models import Base, Story
+from storage.models import Article, Base, Story
 from storage.types import IdType
 from worker import stories as st
+from worker import storyrefine
+from worker.urls import site_of
 
 # The linker reads and writes storage.models.Story; its own state tables live here, on the
 # same metadata, so migrations and tests see one schema.
@@ -98,6 +103,25 @@ story_merges = Table(
     Column("merged_at", DateTime(timezone=True), nullable=False),
 )
 
+# A story changed since the refinement pass last saw it (partial index: few rows are pending).
+Index(
+    "ix_stories_refine_pending",
+    stories.c.id,
+    postgresql_where=stories.c.refine_pending,
+    sqlite_where=stories.c.refine_pending,
+)
+
+# Each linked article's vector and time, so the refinement pass can regroup stories without
+# re-reading and re-tokenising their texts. Pruned after VECTOR_RETENTION.
+story_vectors = Table(
+    "story_vectors",
+    metadata,
+    Column("article_id", IdType, ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True),
+    Column("at", Float, nullable=False),  # epoch seconds (the article's linking time)
+    Column("vector", JSON, nullable=False),
+)
+articles: Table = Article.__table__  # type: ignore[assignment]
+
 N_DOCS_KEY = ""
 LOCK_NAMESPACE = 0x5707  # first key of pg_advisory_xact_lock(int, int)
 # Stories are found through postings whose last article is in [t - WINDOW, t + WINDOW +
@@ -111,8 +135,7 @@ POSTING_SLACK = timedelta(hours=6)
 # two buckets, locked in ascending order (one statement: SELECT list order is evaluation order)
 _PG_LOCK = text("SELECT pg_advisory_xact_lock(:ns, :b), pg_advisory_xact_lock(:ns, :b + 1)")
 _PG_BOILERPLATE = text(
-    "SELECT sentence_key FROM story_boilerplate"
-    " WHERE source = :source AND sentence_key = ANY(:keys) AND docs >= :min"
+    "SELECT sentence_key FROM story_boilerplate WHERE source = :source AND sentence_key = ANY(:keys) AND docs >= :min"
 )
 _PG_DF = text("SELECT term, df FROM story_df WHERE term = ANY(:terms)")
 _PG_CANDIDATES = text(
@@ -221,6 +244,7 @@ def _story_values(s: st.StoryState, posted: _Posted) -> dict[str, Any]:
         "source_count": len(s.sources),
         "top_terms": s.top_terms(10),
         "state": _state_json(s, posted),
+        "refine_pending": True,
     }
 
 
@@ -266,17 +290,13 @@ class SqlStoryIndex:
             rows = self.conn.execute(_PG_DF, {"terms": [N_DOCS_KEY, *terms]}).all()
         else:
             rows = self.conn.execute(
-                select(story_df.c.term, story_df.c.df).where(
-                    story_df.c.term.in_([N_DOCS_KEY, *terms])
-                )
+                select(story_df.c.term, story_df.c.df).where(story_df.c.term.in_([N_DOCS_KEY, *terms]))
             ).all()
         df = {r[0]: int(r[1]) for r in rows}
         n = df.pop(N_DOCS_KEY, 0)
         return df, n
 
-    def candidates(
-        self, terms: Sequence[str], at: datetime, window: timedelta, limit: int
-    ) -> list[st.StoryState]:
+    def candidates(self, terms: Sequence[str], at: datetime, window: timedelta, limit: int) -> list[st.StoryState]:
         if not terms:
             return []
         t = story_terms
@@ -315,9 +335,7 @@ class SqlStoryIndex:
         by_id = {int(r.id): self._remember(r) for r in srows}
         return [by_id[sid] for sid in best if sid in by_id]
 
-    def _post(
-        self, s: st.StoryState, replace: bool = False, span: tuple[float, float] | None = None
-    ) -> None:
+    def _post(self, s: st.StoryState, replace: bool = False, span: tuple[float, float] | None = None) -> None:
         """Publish the story's strongest terms; ``replace`` drops its old postings first."""
         first, last = span or (st.epoch_seconds(s.first_time), st.epoch_seconds(s.last_time))
         posts = sorted(s.postings().items())
@@ -405,9 +423,7 @@ class SqlStoryIndex:
             self._post(new, replace=True, span=(first, last))
         self._posted[new.story_id] = posted
 
-    def merge_stories(
-        self, keep: st.StoryState, gone: Sequence[st.StoryState], at: datetime
-    ) -> None:
+    def merge_stories(self, keep: st.StoryState, gone: Sequence[st.StoryState], at: datetime) -> None:
         ids = [g.story_id for g in gone]
         for g in gone:
             res = self.conn.execute(
@@ -423,9 +439,7 @@ class SqlStoryIndex:
                 raise StoryConflict(f"story {g.story_id} changed while merging")
             self._unpost(g.story_id)
         # earlier merges into a story that now vanishes point straight at the survivor
-        self.conn.execute(
-            update(stories).where(stories.c.merged_into.in_(ids)).values(merged_into=keep.story_id)
-        )
+        self.conn.execute(update(stories).where(stories.c.merged_into.in_(ids)).values(merged_into=keep.story_id))
         now = datetime.now(UTC)
         self.conn.execute(
             insert(story_merges),
@@ -442,15 +456,11 @@ class SqlStoryIndex:
         if self.pg:
             self.conn.execute(_PG_DF_UPSERT, {"terms": all_terms})
             if ukeys:
-                self.conn.execute(
-                    _PG_BOILERPLATE_UPSERT, {"source": source, "keys": ukeys, "seen": seen}
-                )
+                self.conn.execute(_PG_BOILERPLATE_UPSERT, {"source": source, "keys": ukeys, "seen": seen})
             return
         ins = _insert(self.conn, story_df)
         self.conn.execute(
-            ins.on_conflict_do_update(
-                index_elements=[story_df.c.term], set_={"df": story_df.c.df + 1}
-            ),
+            ins.on_conflict_do_update(index_elements=[story_df.c.term], set_={"df": story_df.c.df + 1}),
             [{"term": t, "df": 1} for t in all_terms],
         )
         if ukeys:
@@ -461,11 +471,77 @@ class SqlStoryIndex:
                     index_elements=[b.c.source, b.c.sentence_key],
                     set_={"docs": b.c.docs + 1, "last_seen": bins.excluded.last_seen},
                 ),
-                [
-                    {"source": source, "sentence_key": k, "docs": 1, "last_seen": seen}
-                    for k in ukeys
-                ],
+                [{"source": source, "sentence_key": k, "docs": 1, "last_seen": seen} for k in ukeys],
             )
+
+    # ---- members and refinement (worker.storyrefine.RefineIndex) ----
+    def record_member(self, member: st.Member) -> None:
+        vector = {t: round(v, 6) for t, v in member.vector.items()}
+        values = {"article_id": member.article_id, "at": st.epoch_seconds(member.at), "vector": vector}
+        ins = _insert(self.conn, story_vectors)
+        self.conn.execute(
+            ins.on_conflict_do_update(
+                index_elements=[story_vectors.c.article_id],
+                set_={"at": ins.excluded.at, "vector": ins.excluded.vector},
+            ),
+            values,
+        )
+
+    def story(self, story_id: int) -> st.StoryState | None:
+        row = self.conn.execute(
+            select(stories.c.id, stories.c.title, stories.c.article_count, stories.c.state).where(
+                stories.c.id == story_id, stories.c.merged_into.is_(None)
+            )
+        ).first()
+        return self._remember(row) if row is not None and row.state else None
+
+    def members(self, story_ids: Sequence[int]) -> list[st.Member]:
+        """The stories' linked articles that have a vector (duplicates follow their original)."""
+        if not story_ids:
+            return []
+        a, v = articles, story_vectors
+        rows = self.conn.execute(
+            select(a.c.id, a.c.story_id, a.c.url, a.c.title, v.c.at, v.c.vector)
+            .join(v, v.c.article_id == a.c.id)
+            .where(a.c.story_id.in_(list(story_ids)), a.c.duplicate_of.is_(None))
+            .order_by(a.c.id)
+        ).all()
+        return [
+            st.Member(
+                article_id=int(r.id),
+                story_id=int(r.story_id),
+                at=_dt(float(r.at)),
+                vector=dict(r.vector),
+                source=site_of(r.url),
+                title=r.title or "",
+            )
+            for r in rows
+        ]
+
+    def move_members(self, moves: Mapping[int, int]) -> None:
+        """Articles (and their duplicates) to the stories the refinement pass put them in."""
+        by_story: dict[int, list[int]] = {}
+        for article_id, story_id in sorted(moves.items()):
+            by_story.setdefault(story_id, []).append(article_id)
+        a = articles
+        for story_id, ids in sorted(by_story.items()):
+            self.conn.execute(
+                update(a).where(or_(a.c.id.in_(ids), a.c.duplicate_of.in_(ids))).values(story_id=story_id)
+            )
+
+    def dirty_stories(self, limit: int) -> list[int]:
+        rows = self.conn.execute(
+            select(stories.c.id)
+            .where(stories.c.refine_pending, stories.c.merged_into.is_(None))
+            .order_by(stories.c.id)
+            .limit(limit)
+        )
+        return [int(r[0]) for r in rows]
+
+    def mark_refined(self, story_ids: Iterable[int]) -> None:
+        ids = sorted(set(story_ids))
+        if ids:
+            self.conn.execute(update(stories).where(stories.c.id.in_(ids)).values(refine_pending=False))
 
 
 def lock_window(conn: Connection, at: datetime) -> None:
@@ -487,6 +563,7 @@ def link_in_transaction(
     *,
     linker: st.Linker | None = None,
     repoint: Repoint | None = None,
+    article_id: int | None = None,
 ) -> st.LinkResult:
     """Link one non-duplicate article; the caller owns (and commits) the transaction.
 
@@ -497,7 +574,7 @@ def link_in_transaction(
     at = st.article_time(features, arrived_at)
     lock_window(conn, at)
     index = SqlStoryIndex(conn, at=at, repoint=repoint)
-    return st.link_article(index, features, arrived_at, linker)
+    return st.link_article(index, features, arrived_at, linker, article_id=article_id)
 
 
 def link_with_retry(
@@ -516,9 +593,7 @@ def link_with_retry(
     for _ in range(attempts):
         try:
             with engine.begin() as conn:
-                result = link_in_transaction(
-                    conn, features, arrived_at, linker=linker, repoint=repoint
-                )
+                result = link_in_transaction(conn, features, arrived_at, linker=linker, repoint=repoint)
                 if after is not None:
                     after(conn, result)
                 return result
@@ -527,14 +602,40 @@ def link_with_retry(
     raise StoryConflict(f"gave up after {attempts} attempts: {last}")
 
 
+def refine_in_transaction(
+    conn: Connection, story_id: int, *, repoint: Repoint | None = None
+) -> storyrefine.RefineOutcome:
+    """Regroup one pending story's neighbourhood; the caller owns (and commits) the transaction.
+
+    Takes the same window locks as a linker at the story's last article, so linking near it
+    waits; a story touched from further away is caught by the optimistic checks
+    (:class:`StoryConflict`: roll back and call again)."""
+    last = conn.execute(
+        select(stories.c.last_article_at).where(stories.c.id == story_id, stories.c.merged_into.is_(None))
+    ).scalar_one_or_none()
+    if last is None:
+        SqlStoryIndex(conn).mark_refined([story_id])
+        return storyrefine.RefineOutcome((story_id,), 0, 0, (), ())
+    at = last if last.tzinfo else last.replace(tzinfo=UTC)
+    lock_window(conn, at)
+    index = SqlStoryIndex(conn, at=at, repoint=repoint)
+    outcome = storyrefine.refine_around(index, story_id, datetime.now(UTC))
+    index.mark_refined([*outcome.story_ids, *outcome.created])
+    return outcome
+
+
+def prune_story_vectors(conn: Connection, before: datetime) -> int:
+    """Forget vectors of articles linked before ``before``: older stories are not regrouped."""
+    res = conn.execute(delete(story_vectors).where(story_vectors.c.at < st.epoch_seconds(before)))
+    return int(res.rowcount or 0)
+
+
 def resolve_story(conn: Connection, story_id: int) -> int:
     """The live story an id stands for now (follows ``merged_into``)."""
     seen: set[int] = set()
     while story_id not in seen:
         seen.add(story_id)
-        nxt = conn.execute(
-            select(stories.c.merged_into).where(stories.c.id == story_id)
-        ).scalar_one_or_none()
+        nxt = conn.execute(select(stories.c.merged_into).where(stories.c.id == story_id)).scalar_one_or_none()
         if nxt is None:
             return story_id
         story_id = int(nxt)
@@ -545,16 +646,12 @@ def prune_boilerplate(conn: Connection, before: datetime) -> int:
     """Forget sentences seen too rarely to be boilerplate and not seen since ``before``."""
     b = story_boilerplate
     res = conn.execute(
-        delete(b).where(
-            and_(b.c.docs < st.BOILERPLATE_MIN_DOCS, b.c.last_seen < st.epoch_seconds(before))
-        )
+        delete(b).where(and_(b.c.docs < st.BOILERPLATE_MIN_DOCS, b.c.last_seen < st.epoch_seconds(before)))
     )
     return int(res.rowcount or 0)
 
 
 def story_count(conn: Connection) -> int:
     return int(
-        conn.execute(
-            select(func.count()).select_from(stories).where(stories.c.merged_into.is_(None))
-        ).scalar_one()
+        conn.execute(select(func.count()).select_from(stories).where(stories.c.merged_into.is_(None))).scalar_one()
     )

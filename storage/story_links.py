@@ -9,19 +9,30 @@ commit together. Linking is idempotent: an article that has a story keeps it
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from sqlalchemy import update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from storage.models import Article
-from storage.story_index import StoryConflict, link_in_transaction, resolve_story
+from storage.story_index import (
+    SqlStoryIndex,
+    StoryConflict,
+    link_in_transaction,
+    prune_boilerplate,
+    prune_story_vectors,
+    refine_in_transaction,
+    resolve_story,
+)
 from worker.stories import story_features
+from worker.storyrefine import RefineOutcome
 from worker.urls import site_of
 
-__all__ = ["StoryConflict", "StoryLink", "link_story"]
+__all__ = ["RefineReport", "StoryConflict", "StoryLink", "link_story", "refine_stories"]
 
 
 @dataclass(frozen=True)
@@ -57,9 +68,79 @@ def link_story(session: Session, article_id: int) -> StoryLink:
     features = story_features(
         article.title, article.text, article.published_at, source=site_of(article.url), language=article.language
     )
-    result = link_in_transaction(conn, features, arrived_at=article.created_at, repoint=_repoint)
+    result = link_in_transaction(conn, features, arrived_at=article.created_at, repoint=_repoint, article_id=article.id)
     session.expire_all()  # _repoint may have moved rows this session holds
     article = session.get(Article, article_id)
     assert article is not None
     article.story_id = result.story_id
     return StoryLink(result.story_id, result.created, tuple(result.merged))
+
+
+# Vectors and rare sentence counts older than this are dropped: the refinement pass only
+# regroups stories that changed recently, and a story's window is days, not months.
+STATE_RETENTION = timedelta(days=60)
+REFINE_ATTEMPTS = 5
+
+Transaction = Callable[[], AbstractContextManager[Session]]
+
+
+@dataclass
+class RefineReport:
+    """What one refinement run did (``newsworker stories refine`` prints it)."""
+
+    stories_seen: int = 0
+    regrouped: int = 0  # neighbourhoods where something moved
+    articles_moved: int = 0
+    stories_created: int = 0
+    stories_merged: list[tuple[int, int]] = field(default_factory=list)  # (old, into)
+    conflicts: int = 0  # neighbourhoods skipped after repeated concurrent changes (still pending)
+    pruned_vectors: int = 0
+
+
+def refine_stories(
+    transaction: Transaction,
+    *,
+    limit: int = 1000,
+    now: datetime,
+    progress: Callable[[RefineOutcome], None] | None = None,
+) -> RefineReport:
+    """Regroup every story changed since the last pass, each neighbourhood in its own short
+    transaction (so linkers wait milliseconds, not the whole pass), then prune old state."""
+    report = RefineReport()
+    with transaction() as session:
+        pending = SqlStoryIndex(session.connection()).dirty_stories(limit)
+    done: set[int] = set()
+    for story_id in pending:
+        if story_id in done:
+            continue
+        outcome = _refine_one(transaction, story_id)
+        if outcome is None:
+            report.conflicts += 1
+            continue
+        done.update(outcome.story_ids)
+        done.update(outcome.created)
+        report.stories_seen += len(outcome.story_ids)
+        if outcome.moved:
+            report.regrouped += 1
+            report.articles_moved += outcome.moved
+            report.stories_created += len(outcome.created)
+            report.stories_merged.extend(outcome.vanished)
+        if progress is not None:
+            progress(outcome)
+    with transaction() as session:
+        conn = session.connection()
+        report.pruned_vectors = prune_story_vectors(conn, now - STATE_RETENTION)
+        prune_boilerplate(conn, now - STATE_RETENTION)
+    return report
+
+
+def _refine_one(transaction: Transaction, story_id: int) -> RefineOutcome | None:
+    for _ in range(REFINE_ATTEMPTS):
+        try:
+            with transaction() as session:
+                outcome = refine_in_transaction(session.connection(), story_id, repoint=_repoint)
+                session.expire_all()  # articles moved under the session's feet
+                return outcome
+        except StoryConflict:
+            continue
+    return None

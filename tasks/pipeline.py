@@ -65,3 +65,9 @@ def process_article(article_id: int) -> None:
 def refetch_article(self: Task, article_id: int) -> None:
     with _retry_when_host_busy(self):
         handlers.refetch_article(runtime(), article_id)
+
+
+@app.task(name="newsworker.refine_stories", ignore_result=True, autoretry_for=(OperationalError,), max_retries=3)
+def refine_stories() -> dict[str, int]:
+    report = handlers.refine_stories(runtime())
+    return {"regrouped": report.regrouped, "moved": report.articles_moved, "conflicts": report.conflicts}

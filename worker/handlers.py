@@ -11,7 +11,7 @@ import dataclasses
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -27,6 +27,7 @@ from worker.extract import FeedHints, article_from_content
 from worker.hostlimits import HostBusy
 from worker.imports import ImportItem
 from worker.runtime import INGEST_ENTRY, POLL_FEED, PROCESS_ARTICLE, REFETCH_ARTICLE, Runtime
+from worker.storyrefine import RefineOutcome
 from worker.urls import InvalidURL
 
 log = logging.getLogger("newsworker.handlers")
@@ -262,6 +263,31 @@ def process_article(rt: Runtime, article_id: int) -> StoryLink | None:
             log.info("stories merged", extra={"old_story_id": old_id, "story_id": link.story_id})
         return link
     raise story_links.StoryConflict(f"article {article_id}: stories kept changing; the task is retried")
+
+def refine_stories(
+    rt: Runtime, *, limit: int | None = None, progress: Callable[[RefineOutcome], None] | None = None
+) -> story_links.RefineReport:
+    """Regroup the stories changed since the last pass (beat runs this; so does the CLI).
+
+    The online link is final for nothing: this pass may move an article to another story,
+    split a story, or fold one into another (recorded, ids kept resolvable)."""
+    report = story_links.refine_stories(
+        rt.db.transaction, limit=limit or rt.settings.story_refine_batch_size, now=utcnow(), progress=progress
+    )
+    for old_id, new_id in report.stories_merged:
+        log.info("stories merged", extra={"old_story_id": old_id, "story_id": new_id})
+    if report.regrouped or report.conflicts:
+        log.info(
+            "stories refined",
+            extra={
+                "regrouped": report.regrouped,
+                "articles_moved": report.articles_moved,
+                "stories_created": report.stories_created,
+                "conflicts": report.conflicts,
+            },
+        )
+    return report
+
 
 def import_item(rt: Runtime, item: ImportItem, *, default_source: str) -> repo.StoredArticle:
     """Store a pre-fetched article through the same normalise/store/process path as polled ones."""

@@ -108,6 +108,12 @@ class Settings(BaseSettings):
     )
     dispatch_interval_seconds: float = Field(default=30.0, gt=0, description="How often beat looks for due feeds.")
     dispatch_batch_size: int = Field(default=500, ge=1, description="Most feeds enqueued per dispatch.")
+    story_refine_interval_seconds: float = Field(
+        default=300.0, gt=0, description="How often beat runs the story refinement pass."
+    )
+    story_refine_batch_size: int = Field(
+        default=2000, ge=1, description="Most changed stories one refinement pass starts from."
+    )
     task_soft_time_limit_seconds: int = Field(
         default=120, ge=1, description="Soft time limit of one task (raises inside the task)."
     )

@@ -515,11 +515,7 @@ def _features_of(
                 keep = list(run)
                 if initial and len(keep) == 1 and keep[0] not in known_caps:
                     keep = []  # "After", "Police": capitalised only because it starts a sentence
-                keep = [
-                    w
-                    for w in keep
-                    if w not in _STOPWORDS_EN and w not in _MONTHS and w not in _WEEKDAYS
-                ]
+                keep = [w for w in keep if w not in _STOPWORDS_EN and w not in _MONTHS and w not in _WEEKDAYS]
                 if keep:
                     if len(keep) > 1:
                         add("e:" + " ".join(keep))
@@ -629,9 +625,7 @@ def vectorize(
         for term, c in s.terms:
             tf[term] = tf.get(term, 0.0) + c * lead
     weights = {
-        t: (1.0 + math.log(c) if c >= 1.0 else c)
-        * idf(doc_freq.get(t, 0), n_docs)
-        * KIND_BOOST[_kind(t)]
+        t: (1.0 + math.log(c) if c >= 1.0 else c) * idf(doc_freq.get(t, 0), n_docs) * KIND_BOOST[_kind(t)]
         for t, c in tf.items()
         if c > 0
     }
@@ -796,19 +790,13 @@ class Linker:
             sim *= self.number_conflict
         return sim * factor
 
-    def decide(
-        self, vector: Mapping[str, float], at: datetime, candidates: Sequence[StoryState]
-    ) -> LinkDecision:
+    def decide(self, vector: Mapping[str, float], at: datetime, candidates: Sequence[StoryState]) -> LinkDecision:
         evidence = Evidence.of(vector)
         scored = sorted(
             ((self.score(vector, at, s, evidence), s) for s in candidates),
             key=lambda p: (-p[0], p[1].story_id),
         )
-        eligible = [
-            (sc, s)
-            for sc, s in scored
-            if sc >= self.threshold + self.small_story_margin / s.article_count
-        ]
+        eligible = [(sc, s) for sc, s in scored if sc >= self.threshold + self.small_story_margin / s.article_count]
         if not eligible:
             return LinkDecision(None, scored[0][0] if scored else 0.0)
         best_score, best = eligible[0]
@@ -847,9 +835,7 @@ def _title_score(title: str, vector: Mapping[str, float], centroid: Mapping[str,
     return cosine(vector, centroid) - (0.1 if len(title) > 160 else 0.0)
 
 
-def new_story_state(
-    story_id: int, vector: Mapping[str, float], at: datetime, source: str, title: str
-) -> StoryState:
+def new_story_state(story_id: int, vector: Mapping[str, float], at: datetime, source: str, title: str) -> StoryState:
     return StoryState(
         story_id=story_id,
         centroid=dict(vector),
@@ -862,9 +848,7 @@ def new_story_state(
     )
 
 
-def add_to_story(
-    story: StoryState, vector: Mapping[str, float], at: datetime, source: str, title: str
-) -> StoryState:
+def add_to_story(story: StoryState, vector: Mapping[str, float], at: datetime, source: str, title: str) -> StoryState:
     centroid = dict(story.centroid)
     for t, v in vector.items():
         centroid[t] = centroid.get(t, 0.0) + v
@@ -960,9 +944,7 @@ class StoryIndex(Protocol):
 
     def doc_freqs(self, terms: Sequence[str]) -> tuple[dict[str, int], int]: ...
 
-    def candidates(
-        self, terms: Sequence[str], at: datetime, window: timedelta, limit: int
-    ) -> list[StoryState]: ...
+    def candidates(self, terms: Sequence[str], at: datetime, window: timedelta, limit: int) -> list[StoryState]: ...
 
     def create_story(self, state: StoryState) -> StoryState: ...
 
@@ -1010,9 +992,7 @@ def link_article(
         created = False
     index.record_document(features.source, keys, vocab)
     if article_id is not None and vector:
-        index.record_member(
-            Member(article_id, state.story_id, at, vector, features.source, features.title)
-        )
+        index.record_member(Member(article_id, state.story_id, at, vector, features.source, features.title))
     return LinkResult(state.story_id, created, decision.score, decision.merges, at, state, vector)
 
 
@@ -1035,16 +1015,12 @@ class MemoryStoryIndex:
     dirty: set[int] = field(default_factory=set)  # stories changed since their last refinement
 
     def boilerplate(self, source: str, keys: Sequence[str]) -> frozenset[str]:
-        return frozenset(
-            k for k in keys if self.sentence_docs.get((source, k), 0) >= BOILERPLATE_MIN_DOCS
-        )
+        return frozenset(k for k in keys if self.sentence_docs.get((source, k), 0) >= BOILERPLATE_MIN_DOCS)
 
     def doc_freqs(self, terms: Sequence[str]) -> tuple[dict[str, int], int]:
         return {t: self.df[t] for t in terms if t in self.df}, self.n_docs
 
-    def candidates(
-        self, terms: Sequence[str], at: datetime, window: timedelta, limit: int
-    ) -> list[StoryState]:
+    def candidates(self, terms: Sequence[str], at: datetime, window: timedelta, limit: int) -> list[StoryState]:
         lo, hi = at - window, at + window
         acc: dict[int, float] = {}
         for t in terms:
@@ -1084,9 +1060,7 @@ class MemoryStoryIndex:
             del self.stories[g.story_id]
             self.dirty.discard(g.story_id)
             self.merges.append((g.story_id, keep.story_id, at))
-        self.move_members(
-            {a: keep.story_id for sid in sorted(gone_ids) for a in self.members_of.get(sid, ())}
-        )
+        self.move_members({a: keep.story_id for sid in sorted(gone_ids) for a in self.members_of.get(sid, ())})
 
     def record_member(self, member: Member) -> None:
         self.members_by_id[member.article_id] = member

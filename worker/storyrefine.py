@@ -188,8 +188,10 @@ def average_link(
 
 
 def _linker_agrees(members: Sequence[st.Member], linker: st.Linker) -> Callable[[list[int], list[int]], bool]:
-    """Two groups may join only if the online linker would put one into the other: second-order
-    similarity decides how to split, never lets through what the linker's gates refuse."""
+    """Two groups from different stories may join only if the online linker accepts every
+    article of one into the other: second-order similarity decides how to split, and never
+    lets through what the linker's threshold and name gates refuse (look-alike local stories
+    share nearest neighbours; with any weaker rule the dense stream lost precision)."""
 
     def state(ix: list[int]) -> st.StoryState:
         return st.state_from_members(0, [members[i] for i in ix])
@@ -199,10 +201,8 @@ def _linker_agrees(members: Sequence[st.Member], linker: st.Linker) -> Callable[
             return True  # the linker already put them together; only S2 may split them
         sa, sb = state(a), state(b)
         for side, other in ((a, sb), (b, sa)):
-            for i in side:
-                m = members[i]
-                if linker.score(m.vector, m.at, other) >= linker.threshold:
-                    return True
+            if all(linker.score(members[i].vector, members[i].at, other) >= linker.threshold for i in side):
+                return True
         return False
 
     return may_join

@@ -49,6 +49,7 @@ def run_command(ctx: Context, once: bool, feed_file: Path | None) -> None:
         while True:
             handlers.dispatch_due_feeds(rt)
             dispatcher.drain(table)
+            handlers.refine_stories(rt)  # what beat does every few minutes in a deployment
             if once:
                 break
             time.sleep(_seconds_until_next_poll(rt))

@@ -1,4 +1,4 @@
-"""``newsworker stories list`` / ``stories show``."""
+"""``newsworker stories list`` / ``stories show`` / ``stories refine``."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ import click
 from rich.table import Table
 
 from storage import queries
-from worker.cli.common import CONTEXT_SETTINGS, DATE, Context, console, echo_json, fail, pass_context, when
+from worker import handlers
+from worker.cli.common import CONTEXT_SETTINGS, DATE, Context, console, echo_json, fail, note, pass_context, when
 from worker.clock import utcnow
+from worker.storyrefine import RefineOutcome
 
 
 @click.group("stories", context_settings=CONTEXT_SETTINGS)
@@ -86,3 +88,47 @@ def stories_show(ctx: Context, story_id: int, as_json: bool) -> None:
             str(a.duplicate_of or ""),
         )
     console.print(table)
+
+
+@stories_group.command("refine")
+@click.option(
+    "--limit", type=click.IntRange(1), default=None, help="Most changed stories to start from (default: the setting)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@pass_context
+def stories_refine(ctx: Context, limit: int | None, as_json: bool) -> None:
+    """Regroup the stories changed since the last pass now (beat runs this every few minutes)."""
+    rt, _ = ctx.runtime()
+    looked = 0
+
+    def progress(outcome: RefineOutcome) -> None:
+        nonlocal looked
+        looked += len(outcome.story_ids)
+        if not as_json:
+            status.update(f"refining stories: {looked} looked at")
+
+    try:
+        with console.status("refining stories…", spinner="dots") as status:
+            report = handlers.refine_stories(rt, limit=limit, progress=progress)
+    finally:
+        rt.close()
+    summary = {
+        "stories_seen": report.stories_seen,
+        "regrouped": report.regrouped,
+        "articles_moved": report.articles_moved,
+        "stories_created": report.stories_created,
+        "stories_merged": [list(pair) for pair in report.stories_merged],
+        "conflicts": report.conflicts,
+        "pruned_vectors": report.pruned_vectors,
+    }
+    if as_json:
+        echo_json(summary)
+        return
+    console.print(
+        f"stories looked at: {report.stories_seen}, regrouped neighbourhoods: {report.regrouped}, "
+        f"articles moved: {report.articles_moved}, new stories: {report.stories_created}, "
+        f"merged away: {len(report.stories_merged)}",
+        highlight=False,
+    )
+    if report.conflicts:
+        note(f"{report.conflicts} neighbourhood(s) kept changing while refined; they stay pending for the next pass")
