@@ -24,19 +24,23 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, insert, text, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from bench.story_quality import Doc, ecb_docs, load_ecbplus
 from storage import story_index as si
+from storage import story_links
 from worker import stories as st
 
 ARTICLES_PER_DAY = 1000
 ARTICLES_PER_STORY = 3
+REFINE_EVERY = 50  # articles linked between two refinement passes
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 BASE_URL = os.environ.get("STORY_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432")
 
@@ -48,6 +52,9 @@ class Measure:
     server_ms: float
     features_ms: float
     created: int
+    refine_client_ms: float  # the refinement pass, amortised per linked article
+    refine_server_ms: float
+    moved: int
 
 
 def _backend_ticks(pid: int) -> int:
@@ -102,19 +109,13 @@ def _load(
                 },
             )
             c.execute(
-                text(
-                    "INSERT INTO vocab SELECT *"
-                    " FROM unnest(CAST(:ids AS int[]), CAST(:t AS text[]))"
-                ),
+                text("INSERT INTO vocab SELECT * FROM unnest(CAST(:ids AS int[]), CAST(:t AS text[]))"),
                 {"ids": list(range(len(vocab))), "t": vocab},
             )
             c.execute(text("ANALYZE tpl; ANALYZE vocab"))
         # the primary key's name follows the schema's naming convention: look it up
         pkey = c.execute(
-            text(
-                "SELECT conname FROM pg_constraint"
-                " WHERE conrelid = 'story_terms'::regclass AND contype = 'p'"
-            )
+            text("SELECT conname FROM pg_constraint WHERE conrelid = 'story_terms'::regclass AND contype = 'p'")
         ).scalar_one()
         c.execute(text(f'ALTER TABLE story_terms DROP CONSTRAINT "{pkey}"'))
         c.execute(text("DROP INDEX ix_story_terms_term_last; DROP INDEX ix_story_terms_story"))
@@ -177,52 +178,81 @@ def _load(
 
 
 def _pg_array(items: Sequence[str]) -> str:
-    return (
-        "{" + ",".join('"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"' for s in items) + "}"
-    )
+    return "{" + ",".join('"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"' for s in items) + "}"
 
 
 def _measure(eng: Engine, docs: Sequence[Doc], warmup: int, seed: int) -> Measure:
+    """Link each article as the pipeline does (article row's story_id and vector written in the
+    same transaction) and run the refinement pass every REFINE_EVERY articles, as beat does."""
     order = list(docs)
     random.Random(seed).shuffle(order)
     with eng.connect() as c:
         pid = int(c.execute(text("SELECT pg_backend_pid()")).scalar_one())
-    feats_cpu = link_cpu = 0.0
-    ticks0 = 0
-    created = 0
+    feats_cpu = link_cpu = refine_cpu = 0.0
+    link_ticks = refine_ticks = 0
+    created = moved = 0
     n = 0
+    tag = uuid.uuid4().hex[:8]
     for i, d in enumerate(order):
         if i == warmup:
-            feats_cpu = link_cpu = 0.0
-            ticks0 = _backend_ticks(pid)
-            created = n = 0
+            feats_cpu = link_cpu = refine_cpu = 0.0
+            link_ticks = refine_ticks = 0
+            created = moved = n = 0
         at = NOW + timedelta(seconds=30 * i)
+        with eng.begin() as c:  # storing the article is not linking: outside the measure
+            aid = int(
+                c.execute(
+                    insert(si.articles)
+                    .values(url=f"https://{d.source}/{tag}/{i}", title=d.title, text=d.text)
+                    .returning(si.articles.c.id)
+                ).scalar_one()
+            )
+        ticks0 = _backend_ticks(pid)
         t0 = time.process_time()
         f = st.story_features(d.title, d.text, at, d.source, "en")
         t1 = time.process_time()
-        res = si.link_with_retry(eng, f, at)
+        with eng.begin() as c:
+            res = si.link_in_transaction(c, f, at, article_id=aid)
+            c.execute(update(si.articles).where(si.articles.c.id == aid).values(story_id=res.story_id))
         t2 = time.process_time()
+        link_ticks += _backend_ticks(pid) - ticks0
         feats_cpu += t1 - t0
         link_cpu += t2 - t1
         created += res.created
         n += 1
-    ticks = _backend_ticks(pid) - ticks0
+        if (i + 1) % REFINE_EVERY == 0:
+            ticks0 = _backend_ticks(pid)
+            t0 = time.process_time()
+            moved += _refine(eng)
+            refine_cpu += time.process_time() - t0
+            refine_ticks += _backend_ticks(pid) - ticks0
     hz = os.sysconf("SC_CLK_TCK")
     return Measure(
         articles=n,
         client_ms=link_cpu * 1000 / n,
-        server_ms=ticks / hz * 1000 / n,
+        server_ms=link_ticks / hz * 1000 / n,
         features_ms=feats_cpu * 1000 / n,
         created=created,
+        refine_client_ms=refine_cpu * 1000 / n,
+        refine_server_ms=refine_ticks / hz * 1000 / n,
+        moved=moved,
     )
+
+
+def _refine(eng: Engine) -> int:
+    """One refinement pass, exactly as beat runs it (storage.story_links.refine_stories)."""
+
+    @contextmanager
+    def transaction() -> Iterator[Session]:
+        with Session(eng) as session, session.begin():
+            yield session
+
+    return story_links.refine_stories(transaction, limit=10_000, now=NOW).articles_moved
 
 
 def _concurrency(eng: Engine, docs: Sequence[Doc], threads: int, per_thread: int) -> float:
     """Articles per second linked by ``threads`` workers into the same live window."""
-    feats = [
-        st.story_features(d.title, d.text, None, d.source, "en")
-        for d in docs[: threads * per_thread]
-    ]
+    feats = [st.story_features(d.title, d.text, None, d.source, "en") for d in docs[: threads * per_thread]]
     start = threading.Barrier(threads)
 
     def work(k: int) -> None:
@@ -264,6 +294,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         m_small = _measure(eng, sample, warmup, seed=7)
         with eng.begin() as c:  # forget what the measurement added
             c.execute(text("DELETE FROM story_terms WHERE story_id > 1000000000"))
+            c.execute(text("DELETE FROM articles"))
+            c.execute(text("DELETE FROM story_merges"))
             c.execute(text("DELETE FROM stories WHERE id > 1000000000"))
         t = time.perf_counter()
         first = small // ARTICLES_PER_STORY + 1
@@ -280,14 +312,18 @@ def main(argv: Sequence[str] | None = None) -> None:
                 f"{label:>6} stored articles: link CPU client {m.client_ms:.2f} ms"
                 f" + server {m.server_ms:.2f} ms per article"
                 f" (features {m.features_ms:.2f} ms; {m.articles} articles, {m.created} new"
-                " stories)"
+                f" stories); refinement every {REFINE_EVERY}: client {m.refine_client_ms:.2f} ms"
+                f" + server {m.refine_server_ms:.2f} ms per article ({m.moved} moved)"
             )
-        total_s = m_small.client_ms + m_small.server_ms
-        total_l = m_large.client_ms + m_large.server_ms
+        total_s = m_small.client_ms + m_small.refine_client_ms
+        total_l = m_large.client_ms + m_large.refine_client_ms
+        all_s = total_s + m_small.server_ms + m_small.refine_server_ms
+        all_l = total_l + m_large.server_ms + m_large.refine_server_ms
         print(
-            f"ratio large/small: client {m_large.client_ms / m_small.client_ms:.2f},"
-            f" client+server {total_l / total_s:.2f}"
+            f"worker CPU per article (link + refinement): {total_s:.2f} ms at 10k,"
+            f" {total_l:.2f} ms at {large // 1000}k; with PostgreSQL's: {all_s:.2f} / {all_l:.2f} ms"
         )
+        print(f"ratio large/small: client {total_l / total_s:.2f}, client+server {all_l / all_s:.2f}")
         one = _concurrency(eng, docs[200:], 1, 60)
         four = _concurrency(eng, docs[300:], 4, 40)
         print(

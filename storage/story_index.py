@@ -19,6 +19,7 @@ taking its write lock first (a write to the document counter) serialises linkers
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from sqlalchemy import (
     String,
     Table,
     and_,
+    bindparam,
     delete,
     func,
     insert,
@@ -169,6 +171,11 @@ _PG_BOILERPLATE_UPSERT = text(
     " SELECT :source, k, 1, :seen FROM unnest(CAST(:keys AS text[])) AS k ORDER BY k"
     " ON CONFLICT (source, sentence_key) DO UPDATE"
     " SET docs = story_boilerplate.docs + 1, last_seen = excluded.last_seen"
+)
+
+_PG_VECTOR = text(
+    "INSERT INTO story_vectors (article_id, at, vector) VALUES (:article_id, :at, CAST(:vector AS json))"
+    " ON CONFLICT (article_id) DO UPDATE SET at = excluded.at, vector = excluded.vector"
 )
 
 Repoint = Callable[[Connection, Sequence[int], int], None]
@@ -478,6 +485,9 @@ class SqlStoryIndex:
     def record_member(self, member: st.Member) -> None:
         vector = {t: round(v, 6) for t, v in member.vector.items()}
         values = {"article_id": member.article_id, "at": st.epoch_seconds(member.at), "vector": vector}
+        if self.pg:
+            self.conn.execute(_PG_VECTOR, {**values, "vector": json.dumps(vector)})
+            return
         ins = _insert(self.conn, story_vectors)
         self.conn.execute(
             ins.on_conflict_do_update(
@@ -532,16 +542,34 @@ class SqlStoryIndex:
     def dirty_stories(self, limit: int) -> list[int]:
         rows = self.conn.execute(
             select(stories.c.id)
-            .where(stories.c.refine_pending, stories.c.merged_into.is_(None))
+            .where(stories.c.refine_pending, stories.c.merged_into.is_(None), stories.c.article_count > 1)
             .order_by(stories.c.id)
             .limit(limit)
         )
         return [int(r[0]) for r in rows]
 
+    def settle_single_article_stories(self) -> int:
+        res = self.conn.execute(
+            update(stories).where(stories.c.refine_pending, stories.c.article_count <= 1).values(refine_pending=False)
+        )
+        return int(res.rowcount or 0)
+
     def mark_refined(self, story_ids: Iterable[int]) -> None:
         ids = sorted(set(story_ids))
         if ids:
             self.conn.execute(update(stories).where(stories.c.id.in_(ids)).values(refine_pending=False))
+
+    def mark_refined_if_unchanged(self, counts: Mapping[int, int]) -> None:
+        """Clear the flag of stories still as they were read (a story a linker grew since
+        stays pending for the next pass)."""
+        if not counts:
+            return
+        self.conn.execute(
+            update(stories)
+            .where(stories.c.id == bindparam("sid"), stories.c.article_count == bindparam("n"))
+            .values(refine_pending=False),
+            [{"sid": sid, "n": n} for sid, n in sorted(counts.items())],
+        )
 
 
 def lock_window(conn: Connection, at: datetime) -> None:

@@ -30,6 +30,7 @@ from storage.story_index import (
 )
 from worker.stories import story_features
 from worker.storyrefine import RefineOutcome
+from worker.storyrefine import plan_around as _plan_around
 from worker.urls import site_of
 
 __all__ = ["RefineReport", "StoryConflict", "StoryLink", "link_story", "refine_stories"]
@@ -80,6 +81,7 @@ def link_story(session: Session, article_id: int) -> StoryLink:
 # regroups stories that changed recently, and a story's window is days, not months.
 STATE_RETENTION = timedelta(days=60)
 REFINE_ATTEMPTS = 5
+PLAN_BATCH = 200  # stories planned per read transaction
 
 Transaction = Callable[[], AbstractContextManager[Session]]
 
@@ -104,29 +106,48 @@ def refine_stories(
     now: datetime,
     progress: Callable[[RefineOutcome], None] | None = None,
 ) -> RefineReport:
-    """Regroup every story changed since the last pass, each neighbourhood in its own short
-    transaction (so linkers wait milliseconds, not the whole pass), then prune old state."""
+    """Regroup every story changed since the last pass, then prune old state.
+
+    Plans are computed in read transactions of up to PLAN_BATCH stories, without locks, so
+    linkers never wait for them; only a neighbourhood whose plan moves something is redone in
+    its own short transaction under the window locks, on fresh state."""
     report = RefineReport()
     with transaction() as session:
-        pending = SqlStoryIndex(session.connection()).dirty_stories(limit)
+        index = SqlStoryIndex(session.connection())
+        index.settle_single_article_stories()
+        pending = index.dirty_stories(limit)
     done: set[int] = set()
-    for story_id in pending:
-        if story_id in done:
-            continue
-        outcome = _refine_one(transaction, story_id)
-        if outcome is None:
-            report.conflicts += 1
-            continue
-        done.update(outcome.story_ids)
-        done.update(outcome.created)
-        report.stories_seen += len(outcome.story_ids)
-        if outcome.moved:
-            report.regrouped += 1
-            report.articles_moved += outcome.moved
-            report.stories_created += len(outcome.created)
-            report.stories_merged.extend(outcome.vanished)
-        if progress is not None:
-            progress(outcome)
+    for start in range(0, len(pending), PLAN_BATCH):
+        to_write: list[int] = []
+        with transaction() as session:
+            index = SqlStoryIndex(session.connection())
+            settled: dict[int, int] = {}
+            for story_id in pending[start : start + PLAN_BATCH]:
+                if story_id in done:
+                    continue
+                plan = _plan_around(index, story_id)
+                done.update(plan.counts)
+                report.stories_seen += len(plan.counts)
+                if plan.regrouping is None:
+                    settled.update(plan.counts)
+                    if progress is not None:
+                        progress(RefineOutcome(plan.story_ids, plan.articles, 0, (), ()))
+                else:
+                    to_write.append(story_id)
+            index.mark_refined_if_unchanged(settled)
+        for story_id in to_write:
+            outcome = _refine_one(transaction, story_id)
+            if outcome is None:
+                report.conflicts += 1
+                continue
+            done.update(outcome.created)
+            if outcome.moved:
+                report.regrouped += 1
+                report.articles_moved += outcome.moved
+                report.stories_created += len(outcome.created)
+                report.stories_merged.extend(outcome.vanished)
+            if progress is not None:
+                progress(outcome)
     with transaction() as session:
         conn = session.connection()
         report.pruned_vectors = prune_story_vectors(conn, now - STATE_RETENTION)

@@ -666,8 +666,13 @@ def cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
 
 
 def _specific(vec: Mapping[str, float]) -> dict[str, float]:
-    """The who/where/when/how-many part of a vector."""
-    return {t: v for t, v in vec.items() if _kind(t) != "w"}
+    """The who/where/when/how-many part of a vector (every kind but plain words, which never
+    have a colon second: the tokeniser drops colons)."""
+    return {t: v for t, v in vec.items() if t[1:2] == ":"}
+
+
+def _norm(vec: Mapping[str, float]) -> float:
+    return math.sqrt(sum(v * v for v in vec.values()))
 
 
 def _numbers_disjoint(a: Mapping[str, float], b: Mapping[str, float]) -> bool:
@@ -707,6 +712,10 @@ class StoryState:
     @cached_property
     def specific(self) -> dict[str, float]:
         return _specific(self.centroid)
+
+    @cached_property
+    def specific_norm(self) -> float:
+        return _norm(self.specific)
 
     def top_terms(self, k: int = 10) -> list[str]:
         return list(_top(self.centroid, k))
@@ -750,12 +759,13 @@ class Evidence:
 
     specific: dict[str, float]
     anchors: dict[str, float]
+    specific_norm: float = 0.0
 
     @classmethod
     def of(cls, vector: Mapping[str, float]) -> Evidence:
         spec = _specific(vector)
         names = {t: v for t, v in spec.items() if t[:2] in ANCHOR_KINDS}
-        return cls(spec, _top(names, ANCHORS))
+        return cls(spec, _top(names, ANCHORS), _norm(spec))
 
 
 @dataclass(frozen=True)
@@ -783,7 +793,8 @@ class Linker:
         ev = evidence or Evidence.of(vector)
         sim = _dot(vector, story.centroid) / story.norm if story.norm > 0 else 0.0
         if ev.specific:
-            spec = cosine(ev.specific, story.specific)
+            denominator = ev.specific_norm * story.specific_norm
+            spec = _dot(ev.specific, story.specific) / denominator if denominator > 0 else 0.0
             if spec < self.entity_min or (ev.anchors and not any(t in story.specific for t in ev.anchors)):
                 sim *= self.entity_penalty  # same kind of event, nobody/nowhere in common
         if self.number_conflict < 1.0 and _numbers_disjoint(ev.specific, story.specific):
@@ -1083,10 +1094,18 @@ class MemoryStoryIndex:
                 self.members_by_id[article_id] = replace(m, story_id=story_id)
 
     def dirty_stories(self, limit: int) -> list[int]:
-        return sorted(self.dirty)[:limit]
+        return sorted(s for s in self.dirty if self.stories[s].article_count > 1)[:limit]
+
+    def settle_single_article_stories(self) -> int:
+        single = {s for s in self.dirty if self.stories[s].article_count <= 1}
+        self.dirty -= single
+        return len(single)
 
     def mark_refined(self, story_ids: Iterable[int]) -> None:
         self.dirty.difference_update(story_ids)
+
+    def mark_refined_if_unchanged(self, counts: Mapping[int, int]) -> None:
+        self.mark_refined(s for s, n in counts.items() if s in self.stories and self.stories[s].article_count == n)
 
     def record_document(self, source: str, keys: Sequence[str], terms: Sequence[str]) -> None:
         self.n_docs += 1

@@ -83,7 +83,11 @@ class RefineIndex(st.StoryIndex, Protocol):
 
     def dirty_stories(self, limit: int) -> list[int]: ...
 
+    def settle_single_article_stories(self) -> int: ...
+
     def mark_refined(self, story_ids: Iterable[int]) -> None: ...
+
+    def mark_refined_if_unchanged(self, counts: Mapping[int, int]) -> None: ...
 
 
 # --------------------------------------------------------------------------------------
@@ -274,21 +278,48 @@ def neighbourhood(index: RefineIndex, start: st.StoryState) -> list[st.StoryStat
     return found
 
 
-def refine_around(index: RefineIndex, story_id: int, at: datetime) -> RefineOutcome:
-    """Regroup one story's neighbourhood and write the result through the index."""
+@dataclass(frozen=True)
+class Plan:
+    """What a pass would do around one story, computed from reads only."""
+
+    counts: Mapping[int, int]  # every story looked at -> its article count as read
+    articles: int
+    regrouping: Regrouping | None  # None: nothing to write
+
+    @property
+    def story_ids(self) -> tuple[int, ...]:
+        return tuple(sorted(self.counts))
+
+
+def plan_around(index: RefineIndex, story_id: int) -> Plan:
+    """Regroup one story's neighbourhood in memory; nothing is written."""
     start = index.story(story_id)
     if start is None or start.article_count > MAX_POPULATION:
-        return RefineOutcome((story_id,), 0, 0, (), ())
+        return Plan({story_id: start.article_count if start else 0}, 0, None)
     population = neighbourhood(index, start)
     before = {s.story_id: s for s in population}
-    ids = tuple(sorted(before))
-    if sum(s.article_count for s in population) < MIN_POPULATION:
-        return RefineOutcome(ids, 0, 0, (), ())
-    members = index.members(ids)
+    counts = {sid: s.article_count for sid, s in before.items()}
+    if sum(counts.values()) < MIN_POPULATION:
+        return Plan(counts, 0, None)
+    members = index.members(sorted(before))
+    # a story some of whose articles have no stored vector (linked before vectors were kept,
+    # or pruned) cannot be rebuilt from its members: it is left as it is
+    have = Counter(m.story_id for m in members)
+    complete = {sid for sid, s in before.items() if have[sid] == s.article_count}
+    if story_id not in complete:
+        return Plan(counts, 0, None)
+    before = {sid: s for sid, s in before.items() if sid in complete}
+    members = [m for m in members if m.story_id in complete]
     plan = reconcile(members, regroup(members), before)
-    if not plan.changed:
-        return RefineOutcome(ids, len(members), 0, (), ())
-    return apply_regrouping(index, plan, at, len(members), ids)
+    return Plan(counts, len(members), plan if plan.changed else None)
+
+
+def refine_around(index: RefineIndex, story_id: int, at: datetime) -> RefineOutcome:
+    """Regroup one story's neighbourhood and write the result through the index."""
+    plan = plan_around(index, story_id)
+    if plan.regrouping is None:
+        return RefineOutcome(plan.story_ids, plan.articles, 0, (), ())
+    return apply_regrouping(index, plan.regrouping, at, plan.articles, plan.story_ids)
 
 
 def apply_regrouping(
@@ -323,7 +354,11 @@ def apply_regrouping(
 
 
 def refine_dirty(index: RefineIndex, at: datetime, limit: int = 1000) -> list[RefineOutcome]:
-    """Refine every story that changed since its last refinement (each neighbourhood once)."""
+    """Refine every story that changed since its last refinement (each neighbourhood once).
+
+    Single-article stories are not starting points (they are looked at as neighbours of the
+    stories around them): most new stories are one article, and alone they cannot split."""
+    index.settle_single_article_stories()
     done: set[int] = set()
     out = []
     for sid in index.dirty_stories(limit):

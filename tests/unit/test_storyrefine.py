@@ -190,3 +190,19 @@ def test_counts_written_as_words_are_numbers() -> None:
     # "one", "two", "three" stay words: "one of", "the two teams" are not counts worth matching
     g = st.story_features("", "One of the two teams won three times.", None, "x")
     assert not any(t in {t for s in g.sentences for t, _ in s.terms} for t in ("n:1", "n:2", "n:3"))
+
+
+def test_a_story_with_articles_lacking_vectors_is_left_as_it_is() -> None:
+    """Articles linked before vectors were kept (or whose vectors were pruned) cannot be
+    regrouped; their story keeps its articles and its count rather than being rebuilt from
+    the members that do have vectors."""
+    index = st.MemoryStoryIndex()
+    for variant in range(4):
+        t = T0 + timedelta(minutes=variant)
+        f = st.story_features(*_fire(0, variant), t, f"site{variant}.example")
+        # the first two were linked by an older version: no member recorded
+        st.link_article(index, f, t, article_id=variant if variant >= 2 else None)
+    (story,) = index.stories.values()
+    assert story.article_count == 4 and len(index.members([story.story_id])) == 2
+    outcome = sr.refine_around(index, story.story_id, T0)
+    assert outcome.moved == 0 and index.stories[story.story_id].article_count == 4
