@@ -178,6 +178,19 @@ _PG_VECTOR = text(
     " ON CONFLICT (article_id) DO UPDATE SET at = excluded.at, vector = excluded.vector"
 )
 
+# record_document + record_member in one round trip: each part sorts its rows, as above
+_PG_DOCUMENT_AND_VECTOR = text(
+    "WITH df AS (INSERT INTO story_df (term, df) SELECT t, 1 FROM unnest(CAST(:terms AS text[])) AS t"
+    " ORDER BY t ON CONFLICT (term) DO UPDATE SET df = story_df.df + 1),"
+    " bp AS (INSERT INTO story_boilerplate (source, sentence_key, docs, last_seen)"
+    " SELECT :source, k, 1, :seen FROM unnest(CAST(:keys AS text[])) AS k ORDER BY k"
+    " ON CONFLICT (source, sentence_key) DO UPDATE"
+    " SET docs = story_boilerplate.docs + 1, last_seen = excluded.last_seen)"
+    " INSERT INTO story_vectors (article_id, at, vector)"
+    " SELECT CAST(:article_id AS bigint), :at, CAST(:vector AS json) WHERE CAST(:article_id AS bigint) IS NOT NULL"
+    " ON CONFLICT (article_id) DO UPDATE SET at = excluded.at, vector = excluded.vector"
+)
+
 Repoint = Callable[[Connection, Sequence[int], int], None]
 
 
@@ -262,10 +275,26 @@ class SqlStoryIndex:
     conn: Connection
     at: datetime | None = None
     repoint: Repoint | None = None
+    # PostgreSQL: hold the document counts and the member's vector until flush() and send
+    # them as one statement (two round trips fewer per linked article)
+    defer_writes: bool = False
 
     def __post_init__(self) -> None:
         self.pg = self.conn.dialect.name == "postgresql"
         self._posted: dict[int, _Posted] = {}
+        self._deferred_document: dict[str, Any] | None = None
+        self._deferred_vector: dict[str, Any] | None = None
+
+    def flush(self) -> None:
+        """Send what ``defer_writes`` held back."""
+        doc, vec = self._deferred_document, self._deferred_vector
+        self._deferred_document = self._deferred_vector = None
+        if doc is None:
+            if vec is not None:
+                self.conn.execute(_PG_VECTOR, vec)
+            return
+        vec = vec or {"article_id": None, "at": 0.0, "vector": "{}"}
+        self.conn.execute(_PG_DOCUMENT_AND_VECTOR, {**doc, **vec})
 
     def _remember(self, row: Any) -> st.StoryState:
         posted = _row_posted(row)
@@ -461,6 +490,9 @@ class SqlStoryIndex:
         ukeys = sorted(set(keys))
         seen = st.epoch_seconds(self.at or datetime.now(UTC))
         if self.pg:
+            if self.defer_writes:  # sent with the member's vector in one statement (flush)
+                self._deferred_document = {"terms": all_terms, "source": source, "keys": ukeys, "seen": seen}
+                return
             self.conn.execute(_PG_DF_UPSERT, {"terms": all_terms})
             if ukeys:
                 self.conn.execute(_PG_BOILERPLATE_UPSERT, {"source": source, "keys": ukeys, "seen": seen})
@@ -486,6 +518,9 @@ class SqlStoryIndex:
         vector = {t: round(v, 6) for t, v in member.vector.items()}
         values = {"article_id": member.article_id, "at": st.epoch_seconds(member.at), "vector": vector}
         if self.pg:
+            if self.defer_writes:
+                self._deferred_vector = {**values, "vector": json.dumps(vector)}
+                return
             self.conn.execute(_PG_VECTOR, {**values, "vector": json.dumps(vector)})
             return
         ins = _insert(self.conn, story_vectors)
@@ -601,8 +636,10 @@ def link_in_transaction(
     """
     at = st.article_time(features, arrived_at)
     lock_window(conn, at)
-    index = SqlStoryIndex(conn, at=at, repoint=repoint)
-    return st.link_article(index, features, arrived_at, linker, article_id=article_id)
+    index = SqlStoryIndex(conn, at=at, repoint=repoint, defer_writes=True)
+    result = st.link_article(index, features, arrived_at, linker, article_id=article_id)
+    index.flush()
+    return result
 
 
 def link_with_retry(
