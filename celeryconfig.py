@@ -77,6 +77,7 @@ task_routes = {
     "newsworker.refetch_article": {"queue": "fetch"},
     "newsworker.process_article": {"queue": "process"},
     "newsworker.refine_stories": {"queue": "process"},
+    "newsworker.prune_story_state": {"queue": "process"},
 }
 # Messages survive a broker restart (Redis must run with AOF persistence).
 task_default_delivery_mode = "persistent"
@@ -101,6 +102,12 @@ beat_schedule = {
         "task": "newsworker.refine_stories",
         "schedule": _settings.story_refine_interval_seconds,
         "options": {"expires": _settings.story_refine_interval_seconds},
+    },
+    # Daily: story vectors and rarely seen sentence counts older than 60 days (full scans).
+    "prune-story-state": {
+        "task": "newsworker.prune_story_state",
+        "schedule": 86400.0,
+        "options": {"expires": 3600},
     },
 }
 # Exactly one beat sends: the scheduler holds a Redis lock it renews; a second beat

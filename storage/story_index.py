@@ -533,12 +533,17 @@ class SqlStoryIndex:
         )
 
     def story(self, story_id: int) -> st.StoryState | None:
-        row = self.conn.execute(
+        return self.stories_by_id([story_id]).get(story_id)
+
+    def stories_by_id(self, story_ids: Sequence[int]) -> dict[int, st.StoryState]:
+        if not story_ids:
+            return {}
+        rows = self.conn.execute(
             select(stories.c.id, stories.c.title, stories.c.article_count, stories.c.state).where(
-                stories.c.id == story_id, stories.c.merged_into.is_(None)
+                stories.c.id.in_(list(story_ids)), stories.c.merged_into.is_(None)
             )
-        ).first()
-        return self._remember(row) if row is not None and row.state else None
+        ).all()
+        return {int(r.id): self._remember(r) for r in rows if r.state}
 
     def members(self, story_ids: Sequence[int]) -> list[st.Member]:
         """The stories' linked articles that have a vector (duplicates follow their original)."""

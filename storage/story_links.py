@@ -33,7 +33,7 @@ from worker.storyrefine import RefineOutcome
 from worker.storyrefine import plan_around as _plan_around
 from worker.urls import site_of
 
-__all__ = ["RefineReport", "StoryConflict", "StoryLink", "link_story", "refine_stories"]
+__all__ = ["RefineReport", "StoryConflict", "StoryLink", "link_story", "prune_story_state", "refine_stories"]
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,6 @@ class RefineReport:
     stories_created: int = 0
     stories_merged: list[tuple[int, int]] = field(default_factory=list)  # (old, into)
     conflicts: int = 0  # neighbourhoods skipped after repeated concurrent changes (still pending)
-    pruned_vectors: int = 0
 
 
 def refine_stories(
@@ -106,7 +105,7 @@ def refine_stories(
     now: datetime,
     progress: Callable[[RefineOutcome], None] | None = None,
 ) -> RefineReport:
-    """Regroup every story changed since the last pass, then prune old state.
+    """Regroup every story changed since the last pass.
 
     Plans are computed in read transactions of up to PLAN_BATCH stories, without locks, so
     linkers never wait for them; only a neighbourhood whose plan moves something is redone in
@@ -122,10 +121,15 @@ def refine_stories(
         with transaction() as session:
             index = SqlStoryIndex(session.connection())
             settled: dict[int, int] = {}
-            for story_id in pending[start : start + PLAN_BATCH]:
+            batch = pending[start : start + PLAN_BATCH]
+            states = index.stories_by_id(batch)
+            for story_id in batch:
                 if story_id in done:
                     continue
-                plan = _plan_around(index, story_id)
+                if story_id not in states:  # merged away meanwhile
+                    settled[story_id] = 0
+                    continue
+                plan = _plan_around(index, story_id, states[story_id])
                 done.update(plan.counts)
                 report.stories_seen += len(plan.counts)
                 if plan.regrouping is None:
@@ -148,11 +152,17 @@ def refine_stories(
                 report.stories_merged.extend(outcome.vanished)
             if progress is not None:
                 progress(outcome)
+    return report
+
+
+def prune_story_state(transaction: Transaction, *, now: datetime) -> tuple[int, int]:
+    """Forget article vectors and rarely seen sentences older than STATE_RETENTION (a daily
+    job: both are full scans of large tables, far too costly for every refinement pass)."""
     with transaction() as session:
         conn = session.connection()
-        report.pruned_vectors = prune_story_vectors(conn, now - STATE_RETENTION)
-        prune_boilerplate(conn, now - STATE_RETENTION)
-    return report
+        vectors = prune_story_vectors(conn, now - STATE_RETENTION)
+        sentences = prune_boilerplate(conn, now - STATE_RETENTION)
+    return vectors, sentences
 
 
 def _refine_one(transaction: Transaction, story_id: int) -> RefineOutcome | None:

@@ -71,3 +71,9 @@ def refetch_article(self: Task, article_id: int) -> None:
 def refine_stories() -> dict[str, int]:
     report = handlers.refine_stories(runtime())
     return {"regrouped": report.regrouped, "moved": report.articles_moved, "conflicts": report.conflicts}
+
+
+@app.task(name="newsworker.prune_story_state", ignore_result=True, autoretry_for=(OperationalError,), max_retries=3)
+def prune_story_state() -> dict[str, int]:
+    vectors, sentences = handlers.prune_story_state(runtime())
+    return {"vectors": vectors, "sentences": sentences}

@@ -289,6 +289,13 @@ def refine_stories(
     return report
 
 
+def prune_story_state(rt: Runtime) -> tuple[int, int]:
+    """Daily: drop story vectors and rare sentence counts older than the retention."""
+    vectors, sentences = story_links.prune_story_state(rt.db.transaction, now=utcnow())
+    log.info("story state pruned", extra={"vectors": vectors, "sentences": sentences})
+    return vectors, sentences
+
+
 def import_item(rt: Runtime, item: ImportItem, *, default_source: str) -> repo.StoredArticle:
     """Store a pre-fetched article through the same normalise/store/process path as polled ones."""
     hints = FeedHints(title=item.title, published_at=item.published_at)

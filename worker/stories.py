@@ -1081,6 +1081,9 @@ class MemoryStoryIndex:
     def story(self, story_id: int) -> StoryState | None:
         return self.stories.get(story_id)
 
+    def stories_by_id(self, story_ids: Sequence[int]) -> dict[int, StoryState]:
+        return {s: self.stories[s] for s in story_ids if s in self.stories}
+
     def members(self, story_ids: Sequence[int]) -> list[Member]:
         ids = sorted(a for sid in set(story_ids) for a in self.members_of.get(sid, ()))
         return [self.members_by_id[a] for a in ids]

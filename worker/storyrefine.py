@@ -77,6 +77,8 @@ class RefineIndex(st.StoryIndex, Protocol):
 
     def story(self, story_id: int) -> st.StoryState | None: ...
 
+    def stories_by_id(self, story_ids: Sequence[int]) -> dict[int, st.StoryState]: ...
+
     def members(self, story_ids: Sequence[int]) -> list[st.Member]: ...
 
     def move_members(self, moves: Mapping[int, int]) -> None: ...
@@ -291,9 +293,10 @@ class Plan:
         return tuple(sorted(self.counts))
 
 
-def plan_around(index: RefineIndex, story_id: int) -> Plan:
-    """Regroup one story's neighbourhood in memory; nothing is written."""
-    start = index.story(story_id)
+def plan_around(index: RefineIndex, story_id: int, start: st.StoryState | None = None) -> Plan:
+    """Regroup one story's neighbourhood in memory; nothing is written. ``start``: the story's
+    state when the caller already read it (a pass reads its pending stories in one query)."""
+    start = start if start is not None else index.story(story_id)
     if start is None or start.article_count > MAX_POPULATION:
         return Plan({story_id: start.article_count if start else 0}, 0, None)
     population = neighbourhood(index, start)

@@ -10,7 +10,7 @@ import random
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -219,3 +219,29 @@ def test_refinement_running_beside_linkers_leaves_consistent_stories(runtime: Ru
     counts = Counter(story_id for _, story_id, dup in rows if dup is None)
     assert {s: live[s].article_count for s in counts} == dict(counts)
     assert all(s.article_count == 0 or s.id in counts for s in live.values())
+
+
+def test_daily_prune_forgets_old_vectors_and_rare_sentences_only(runtime: Runtime) -> None:
+    docs, background = _docs()
+    ids = _ingest(runtime, docs[:6], background[:20])
+    old = st.epoch_seconds(datetime.now(UTC) - timedelta(days=90))
+    with runtime.db.transaction() as session:
+        session.execute(si.story_vectors.update().where(si.story_vectors.c.article_id == ids[0]).values(at=old))
+        session.execute(
+            si.story_boilerplate.insert(),
+            [
+                {"source": "old.example", "sentence_key": "rare", "docs": 1, "last_seen": old},
+                {"source": "old.example", "sentence_key": "common", "docs": 9, "last_seen": old},
+            ],
+        )
+    vectors, sentences = handlers.prune_story_state(runtime)
+    assert (vectors, sentences) == (1, 1)
+    with runtime.db.reader() as session:
+        kept = set(session.scalars(select(si.story_vectors.c.article_id)))
+        keys = set(
+            session.scalars(
+                select(si.story_boilerplate.c.sentence_key).where(si.story_boilerplate.c.source == "old.example")
+            )
+        )
+    assert ids[0] not in kept and ids[1] in kept
+    assert keys == {"common"}  # a sentence seen on many pages stays known as boilerplate

@@ -119,7 +119,6 @@ def stories_refine(ctx: Context, limit: int | None, as_json: bool) -> None:
         "stories_created": report.stories_created,
         "stories_merged": [list(pair) for pair in report.stories_merged],
         "conflicts": report.conflicts,
-        "pruned_vectors": report.pruned_vectors,
     }
     if as_json:
         echo_json(summary)
