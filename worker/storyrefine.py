@@ -11,10 +11,16 @@ over that similarity, and moves articles to match. It runs over stories that cha
 they were last refined (a beat task, ``newsworker stories refine``), so stored story ids settle
 within minutes while the online step stays a few milliseconds.
 
-Why these constants: measured on ECB+ (bench/story_quality.py) and the time-ordered streams;
-``REFINE_NEIGHBOURS`` must stay below a typical story's size, ``REFINE_FLOOR`` keeps articles
-that merely share neighbours (two unrelated local fires) from joining, and the time factor of
-the linker gates everything, so nothing older than the window is regrouped.
+Second-order similarity alone over-groups templated local news (two house fires in two towns
+share every neighbour): pairs count only where the linker's own evidence agrees (time factor,
+a shared strongest name, the who/where/when parts), and two groups from different stories join
+only if the linker would accept every article of one into the other. So the pass splits what
+the linker mixed and re-joins what it split, but never joins what the linker refuses.
+
+Why these constants: measured on ECB+ (bench/story_quality.py, bench/story_ceiling.py) and the
+time-ordered streams; ``REFINE_NEIGHBOURS`` must stay below a typical story's size and
+``SELF_WEIGHT`` keeps two-article stories from falling apart (with no self weight, two articles
+that are each other's only neighbour have no neighbour in common).
 """
 
 from __future__ import annotations
