@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from bench.story_quality import bcubed, ecb_docs, load_ecbplus, pairwise, topic_mixing, warm_index
+from bench.story_quality import Doc, bcubed, ecb_docs, load_ecbplus, pairwise, topic_mixing, warm_index
 from worker import stories as st
 from worker import storyrefine as sr
 
@@ -67,32 +67,6 @@ def within_topic_auc(sim: np.ndarray, topics: np.ndarray, events: np.ndarray) ->
     return float((ranks[positive].sum() - n_pos * (n_pos - 1) / 2) / (n_pos * n_neg))
 
 
-def average_link(sim: np.ndarray, threshold: float) -> list[int]:
-    """Cluster labels: merge the two clusters with the highest mean pairwise similarity while
-    it is at least ``threshold``."""
-    n = len(sim)
-    sums = sim.astype(np.float64).copy()
-    np.fill_diagonal(sums, 0.0)
-    size = np.ones(n)
-    active = np.ones(n, dtype=bool)
-    label = np.arange(n)
-    while True:
-        mean = sums / np.outer(size, size)
-        mean[~active, :] = -1.0
-        mean[:, ~active] = -1.0
-        np.fill_diagonal(mean, -1.0)
-        a, b = divmod(int(np.argmax(mean)), n)
-        if mean[a, b] < threshold:
-            break
-        sums[a, :] += sums[b, :]
-        sums[:, a] += sums[:, b]
-        sums[a, a] = 0.0
-        size[a] += size[b]
-        active[b] = False
-        label[label == b] = a
-    return [int(x) for x in label]
-
-
 def second_order_matrix(docs: Sequence[object]) -> tuple[np.ndarray, np.ndarray]:
     """(first-order, second-order) similarity as the refinement pass computes them
     (worker.storyrefine.second_order), all documents at one time."""
@@ -116,33 +90,30 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"ECB+ {len(docs)} documents, linker features and weights as in worker/stories.py")
     print(f"within-topic ROC AUC (same event vs the look-alike event): {within_topic_auc(sim, topics, events):.4f}")
     gold = {d.id: d.gold for d in docs}
-    for threshold in THRESHOLDS:
-        labels = average_link(sim, threshold)
-        pred = {d.id: labels[k] for k, d in enumerate(docs)}
-        b = bcubed(pred, gold)
-        p = pairwise(pred, gold)
-        mixed, merged = topic_mixing(pred, docs)
-        print(
-            f"offline average-link at {threshold:.2f}: BCubed P/R/F1 {b[0]:.3f}/{b[1]:.3f}/{b[2]:.3f}"
-            f"  pairwise P/R/F1 {p[0]:.3f}/{p[1]:.3f}/{p[2]:.3f}  clusters {len(set(labels))}"
-            f"  topics mixed {mixed} merged {merged}"
-        )
+    _cluster_report("offline average-link", sim, THRESHOLDS, docs, gold)
     first, second = second_order_matrix(docs)
     gated = np.where(first >= sr.REFINE_FLOOR, second, 0.0)
     print(
         "second-order similarity (the refinement pass's), within-topic ROC AUC:"
         f" {within_topic_auc(gated, topics, events):.4f}"
     )
-    for threshold in (0.30, sr.REFINE_THRESHOLD, 0.40):
-        labels = sr.average_link(gated, threshold)
+    _cluster_report("offline second-order average-link", gated, (0.30, sr.REFINE_THRESHOLD, 0.40), docs, gold)
+
+
+def _cluster_report(
+    label: str, sim: np.ndarray, thresholds: Sequence[float], docs: Sequence[Doc], gold: dict[str, str]
+) -> None:
+    """Average-link clustering (worker.storyrefine.average_link, no veto) at each threshold."""
+    for threshold in thresholds:
+        labels = sr.average_link(sim, threshold)
         pred = {d.id: labels[k] for k, d in enumerate(docs)}
         b = bcubed(pred, gold)
         p = pairwise(pred, gold)
         mixed, merged = topic_mixing(pred, docs)
         print(
-            f"offline second-order average-link at {threshold:.2f}: BCubed P/R/F1"
-            f" {b[0]:.3f}/{b[1]:.3f}/{b[2]:.3f}  pairwise P/R/F1 {p[0]:.3f}/{p[1]:.3f}/{p[2]:.3f}"
-            f"  clusters {len(set(labels))}  topics mixed {mixed} merged {merged}"
+            f"{label} at {threshold:.2f}: BCubed P/R/F1 {b[0]:.3f}/{b[1]:.3f}/{b[2]:.3f}"
+            f"  pairwise P/R/F1 {p[0]:.3f}/{p[1]:.3f}/{p[2]:.3f}  clusters {len(set(labels))}"
+            f"  topics mixed {mixed} merged {merged}"
         )
 
 

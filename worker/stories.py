@@ -713,6 +713,11 @@ class StoryState:
     def specific(self) -> dict[str, float]:
         return _specific(self.centroid)
 
+    def similarity(self, other: StoryState) -> float:
+        """Cosine of the two centroids (norms cached: candidate lists compare many pairs)."""
+        denominator = self.norm * other.norm
+        return _dot(self.centroid, other.centroid) / denominator if denominator > 0 else 0.0
+
     @cached_property
     def specific_norm(self) -> float:
         return _norm(self.specific)
@@ -817,7 +822,7 @@ class Linker:
             if s is not best
             and sc >= self.merge_threshold
             and best_score >= self.merge_threshold
-            and cosine(s.centroid, best.centroid) >= self.merge_centroid_min
+            and s.similarity(best) >= self.merge_centroid_min
         ]
         if not bridged:
             return LinkDecision(best.story_id, best_score)

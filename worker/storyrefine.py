@@ -279,7 +279,7 @@ def neighbourhood(index: RefineIndex, start: st.StoryState) -> list[st.StoryStat
             continue
         if st.time_factor(st.story_gap(at, cand)) == 0.0:
             continue
-        if st.cosine(start.centroid, cand.centroid) < NEIGHBOURHOOD_MIN:
+        if start.similarity(cand) < NEIGHBOURHOOD_MIN:
             continue
         total += cand.article_count
         found.append(cand)
