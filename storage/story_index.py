@@ -140,6 +140,12 @@ _PG_BOILERPLATE = text(
     "SELECT sentence_key FROM story_boilerplate WHERE source = :source AND sentence_key = ANY(:keys) AND docs >= :min"
 )
 _PG_DF = text("SELECT term, df FROM story_df WHERE term = ANY(:terms)")
+# boilerplate sentences and document frequencies of one article, one round trip
+_PG_DOCUMENT_STATS = text(
+    "SELECT 'b', sentence_key, docs FROM story_boilerplate"
+    " WHERE source = :source AND sentence_key = ANY(CAST(:keys AS text[])) AND docs >= :min"
+    " UNION ALL SELECT 'd', term, df FROM story_df WHERE term = ANY(CAST(:terms AS text[]))"
+)
 _PG_CANDIDATES = text(
     "WITH c AS ("
     " SELECT story_id, sum(weight) AS score FROM story_terms"
@@ -331,6 +337,20 @@ class SqlStoryIndex:
         df = {r[0]: int(r[1]) for r in rows}
         n = df.pop(N_DOCS_KEY, 0)
         return df, n
+
+    def document_stats(
+        self, source: str, keys: Sequence[str], terms: Sequence[str]
+    ) -> tuple[frozenset[str], tuple[dict[str, int], int]]:
+        if not self.pg:
+            return self.boilerplate(source, keys), self.doc_freqs(terms)
+        rows = self.conn.execute(
+            _PG_DOCUMENT_STATS,
+            {"source": source, "keys": list(keys), "min": st.BOILERPLATE_MIN_DOCS, "terms": [N_DOCS_KEY, *terms]},
+        ).all()
+        drop = frozenset(r[1] for r in rows if r[0] == "b")
+        df = {r[1]: int(r[2]) for r in rows if r[0] == "d"}
+        n = df.pop(N_DOCS_KEY, 0)
+        return drop, (df, n)
 
     def candidates(self, terms: Sequence[str], at: datetime, window: timedelta, limit: int) -> list[st.StoryState]:
         if not terms:

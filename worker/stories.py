@@ -960,6 +960,12 @@ class StoryIndex(Protocol):
 
     def doc_freqs(self, terms: Sequence[str]) -> tuple[dict[str, int], int]: ...
 
+    def document_stats(
+        self, source: str, keys: Sequence[str], terms: Sequence[str]
+    ) -> tuple[frozenset[str], tuple[dict[str, int], int]]:
+        """boilerplate() and doc_freqs() together (one round trip in SQL)."""
+        ...
+
     def candidates(self, terms: Sequence[str], at: datetime, window: timedelta, limit: int) -> list[StoryState]: ...
 
     def create_story(self, state: StoryState) -> StoryState: ...
@@ -987,9 +993,8 @@ def link_article(
     linker = linker or Linker()
     at = article_time(features, arrived_at)
     keys = sorted({s.key for s in features.sentences if s.key})
-    drop = index.boilerplate(features.source, keys)
     vocab = sorted(features.vocabulary())
-    df, n_docs = index.doc_freqs(vocab)
+    drop, (df, n_docs) = index.document_stats(features.source, keys, vocab)
     vector = vectorize(features, df, n_docs, drop)
     cands = index.candidates(query_terms(vector), at, WINDOW, MAX_CANDIDATES) if vector else []
     decision = linker.decide(vector, at, cands) if vector else LinkDecision(None, 0.0)
@@ -1035,6 +1040,11 @@ class MemoryStoryIndex:
 
     def doc_freqs(self, terms: Sequence[str]) -> tuple[dict[str, int], int]:
         return {t: self.df[t] for t in terms if t in self.df}, self.n_docs
+
+    def document_stats(
+        self, source: str, keys: Sequence[str], terms: Sequence[str]
+    ) -> tuple[frozenset[str], tuple[dict[str, int], int]]:
+        return self.boilerplate(source, keys), self.doc_freqs(terms)
 
     def candidates(self, terms: Sequence[str], at: datetime, window: timedelta, limit: int) -> list[StoryState]:
         lo, hi = at - window, at + window

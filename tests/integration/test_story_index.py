@@ -87,9 +87,7 @@ def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
 
 @pytest.fixture(params=["postgresql", "sqlite"])
 def engine(request: pytest.FixtureRequest) -> Engine:
-    return request.getfixturevalue(
-        "pg_engine" if request.param == "postgresql" else "sqlite_engine"
-    )
+    return request.getfixturevalue("pg_engine" if request.param == "postgresql" else "sqlite_engine")
 
 
 def _partition(ids: Sequence[int]) -> list[list[int]]:
@@ -153,9 +151,7 @@ def test_bridging_article_merges_and_records_it(engine: Engine) -> None:
         gone = c.execute(select(si.stories).where(si.stories.c.id == second.story_id)).one()
         kept = c.execute(select(si.stories).where(si.stories.c.id == first.story_id)).one()
         orphan_postings = c.execute(
-            select(func.count())
-            .select_from(si.story_terms)
-            .where(si.story_terms.c.story_id == second.story_id)
+            select(func.count()).select_from(si.story_terms).where(si.story_terms.c.story_id == second.story_id)
         ).scalar_one()
         assert si.resolve_story(c, second.story_id) == first.story_id
     assert [(m.old_story_id, m.new_story_id) for m in merges] == [(second.story_id, first.story_id)]
@@ -198,12 +194,25 @@ def _race(engine: Engine, feats: Sequence[st.StoryFeatures]) -> list[st.LinkResu
 
 def test_concurrent_workers_on_a_new_event_make_one_story(pg_engine: Engine) -> None:
     for event in range(3):  # three rounds, each a brand-new event raced by 6 workers
-        feats = [
-            st.story_features(*_article(event, v), T0 + timedelta(days=20 * event), f"s{v}")
-            for v in range(6)
-        ]
+        feats = [st.story_features(*_article(event, v), T0 + timedelta(days=20 * event), f"s{v}") for v in range(6)]
         results = _race(pg_engine, feats)
         with pg_engine.connect() as c:
             final = {si.resolve_story(c, r.story_id) for r in results}
         assert len(final) == 1, f"round {event}: {len(final)} stories"
         assert sum(r.created for r in results) == 1
+
+
+def test_document_stats_read_boilerplate_and_frequencies_in_one_go(engine: Engine) -> None:
+    """The SQL index answers the linker's two questions about a new article (which of its
+    sentences are site boilerplate, how common its terms are) as the memory index does."""
+    mem = st.MemoryStoryIndex()
+    with engine.begin() as c:
+        sql = si.SqlStoryIndex(c)
+        for index in (mem, sql):
+            for i in range(st.BOILERPLATE_MIN_DOCS):
+                index.record_document("site.example", ["paywall", f"own{i}"], ["fire", f"town{i}"])
+            index.record_document("other.example", ["paywall"], ["fire"])
+        expected = mem.document_stats("site.example", ["paywall", "own0", "new"], ["fire", "town0", "unseen"])
+        got = sql.document_stats("site.example", ["paywall", "own0", "new"], ["fire", "town0", "unseen"])
+    assert got == expected
+    assert got == (frozenset({"paywall"}), ({"fire": 4, "town0": 1}, 4))
