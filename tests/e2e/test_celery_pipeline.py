@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from storage.db import Database
-from storage.models import Article, Entry, Feed
+from storage.models import Article, Entry, Feed, Story
 from tests.support.httpserver import LocalHTTPServer, Reply
 from tests.support.processes import run_cli, service_env, start, stop, wait_for
 from tests.support.services import temporary_postgres_database
@@ -36,6 +36,7 @@ def test_worker_and_beat_ingest_feeds_added_through_the_cli(
             NEWSWORKER_BROKER_URL=redis_url,
             NEWSWORKER_ALLOW_PRIVATE_NETWORKS="true",
             NEWSWORKER_DISPATCH_INTERVAL_SECONDS="1",
+            NEWSWORKER_STORY_REFINE_INTERVAL_SECONDS="1",
             NEWSWORKER_WORKER_CONCURRENCY="2",
         )
 
@@ -64,6 +65,16 @@ def test_worker_and_beat_ingest_feeds_added_through_the_cli(
                     select(func.count()).select_from(Article).where(Article.processed_at.is_not(None))
                 )
                 assert processed == 6
+
+            def pending_stories() -> int:  # beat sends refine_stories; the worker settles them
+                with db.reader() as session:
+                    query = select(func.count()).select_from(Story).where(Story.refine_pending)
+                    return int(session.scalar(query) or 0)
+
+            wait_for(lambda: pending_stories() == 0, 30, "the refinement pass to settle every story")
+            with db.reader() as session:
+                live = set(session.scalars(select(Story.id).where(Story.merged_into.is_(None))))
+                assert set(session.scalars(select(Article.story_id))) <= live
         finally:
             db.dispose()
             beat_code = stop(beat)
