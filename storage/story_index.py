@@ -705,7 +705,7 @@ def refine_in_transaction(
     ).scalar_one_or_none()
     if last is None:
         SqlStoryIndex(conn).mark_refined([story_id])
-        return storyrefine.RefineOutcome((story_id,), 0, 0, (), ())
+        return storyrefine.RefineOutcome((story_id,), 0, (), ())
     at = last if last.tzinfo else last.replace(tzinfo=UTC)
     lock_window(conn, at)
     index = SqlStoryIndex(conn, at=at, repoint=repoint)

@@ -29,8 +29,7 @@ from storage.story_index import (
     resolve_story,
 )
 from worker.stories import story_features
-from worker.storyrefine import RefineOutcome
-from worker.storyrefine import plan_around as _plan_around
+from worker.storyrefine import RefineOutcome, plan_around
 from worker.urls import site_of
 
 __all__ = ["RefineReport", "StoryConflict", "StoryLink", "link_story", "prune_story_state", "refine_stories"]
@@ -129,13 +128,13 @@ def refine_stories(
                 if story_id not in states:  # merged away meanwhile
                     settled[story_id] = 0
                     continue
-                plan = _plan_around(index, story_id, states[story_id])
+                plan = plan_around(index, story_id, states[story_id])
                 done.update(plan.counts)
                 report.stories_seen += len(plan.counts)
                 if plan.regrouping is None:
                     settled.update(plan.counts)
                     if progress is not None:
-                        progress(RefineOutcome(plan.story_ids, plan.articles, 0, (), ()))
+                        progress(RefineOutcome(plan.story_ids, 0, (), ()))
                 else:
                     to_write.append(story_id)
             index.mark_refined_if_unchanged(settled)

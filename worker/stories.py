@@ -632,15 +632,6 @@ def vectorize(
     return _unit(_top(weights, MAX_DOC_TERMS))
 
 
-def top_terms(vec: Mapping[str, float], k: int) -> dict[str, float]:
-    """The ``k`` heaviest terms (ties by name, so truncation is deterministic)."""
-    return _top(vec, k)
-
-
-def unit_vector(vec: Mapping[str, float]) -> dict[str, float]:
-    return _unit(vec)
-
-
 def _top(vec: Mapping[str, float], k: int) -> dict[str, float]:
     if len(vec) <= k:
         return dict(vec)
@@ -950,7 +941,6 @@ class LinkResult:
     merged: tuple[int, ...]
     at: datetime
     state: StoryState
-    vector: Mapping[str, float] = field(default_factory=dict)
 
 
 class StoryIndex(Protocol):
@@ -1014,7 +1004,7 @@ def link_article(
     index.record_document(features.source, keys, vocab)
     if article_id is not None and vector:
         index.record_member(Member(article_id, state.story_id, at, vector, features.source, features.title))
-    return LinkResult(state.story_id, created, decision.score, decision.merges, at, state, vector)
+    return LinkResult(state.story_id, created, decision.score, decision.merges, at, state)
 
 
 # --------------------------------------------------------------------------------------
@@ -1121,9 +1111,6 @@ class MemoryStoryIndex:
 
     def mark_refined(self, story_ids: Iterable[int]) -> None:
         self.dirty.difference_update(story_ids)
-
-    def mark_refined_if_unchanged(self, counts: Mapping[int, int]) -> None:
-        self.mark_refined(s for s, n in counts.items() if s in self.stories and self.stories[s].article_count == n)
 
     def record_document(self, source: str, keys: Sequence[str], terms: Sequence[str]) -> None:
         self.n_docs += 1

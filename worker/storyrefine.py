@@ -46,10 +46,9 @@ MIN_POPULATION = 3  # fewer articles than this: the linker's decision stands
 
 @dataclass(frozen=True)
 class Group:
-    """One story after regrouping: the stored story it keeps (None: a new story) and its members."""
+    """One story after regrouping: the stored story it keeps (None: a new story), its new state."""
 
     story_id: int | None
-    article_ids: tuple[int, ...]
     state: st.StoryState
 
 
@@ -72,7 +71,6 @@ class Regrouping:
 @dataclass(frozen=True)
 class RefineOutcome:
     story_ids: tuple[int, ...]  # every story looked at (the population)
-    articles: int
     moved: int
     created: tuple[int, ...]
     vanished: tuple[tuple[int, int], ...]  # (old story, story it was merged into)
@@ -94,8 +92,6 @@ class RefineIndex(st.StoryIndex, Protocol):
     def settle_single_article_stories(self) -> int: ...
 
     def mark_refined(self, story_ids: Iterable[int]) -> None: ...
-
-    def mark_refined_if_unchanged(self, counts: Mapping[int, int]) -> None: ...
 
 
 # --------------------------------------------------------------------------------------
@@ -251,10 +247,7 @@ def reconcile(
         if keep is not None:
             taken.add(keep)
         keeps.append(keep)
-    groups = tuple(
-        Group(keep, tuple(m.article_id for m in part), st.state_from_members(keep or 0, part))
-        for keep, part in zip(keeps, parts, strict=True)
-    )
+    groups = tuple(Group(keep, st.state_from_members(keep or 0, part)) for keep, part in zip(keeps, parts, strict=True))
     where = {m.article_id: i for i, part in enumerate(parts) for m in part}
     moves = {m.article_id: where[m.article_id] for m in members if keeps[where[m.article_id]] != m.story_id}
     vanished = []
@@ -291,7 +284,6 @@ class Plan:
     """What a pass would do around one story, computed from reads only."""
 
     counts: Mapping[int, int]  # every story looked at -> its article count as read
-    articles: int
     regrouping: Regrouping | None  # None: nothing to write
 
     @property
@@ -304,36 +296,34 @@ def plan_around(index: RefineIndex, story_id: int, start: st.StoryState | None =
     state when the caller already read it (a pass reads its pending stories in one query)."""
     start = start if start is not None else index.story(story_id)
     if start is None or start.article_count > MAX_POPULATION:
-        return Plan({story_id: start.article_count if start else 0}, 0, None)
+        return Plan({story_id: start.article_count if start else 0}, None)
     population = neighbourhood(index, start)
     before = {s.story_id: s for s in population}
     counts = {sid: s.article_count for sid, s in before.items()}
     if sum(counts.values()) < MIN_POPULATION:
-        return Plan(counts, 0, None)
+        return Plan(counts, None)
     members = index.members(sorted(before))
     # a story some of whose articles have no stored vector (linked before vectors were kept,
     # or pruned) cannot be rebuilt from its members: it is left as it is
     have = Counter(m.story_id for m in members)
     complete = {sid for sid, s in before.items() if have[sid] == s.article_count}
     if story_id not in complete:
-        return Plan(counts, 0, None)
+        return Plan(counts, None)
     before = {sid: s for sid, s in before.items() if sid in complete}
     members = [m for m in members if m.story_id in complete]
     plan = reconcile(members, regroup(members), before)
-    return Plan(counts, len(members), plan if plan.changed else None)
+    return Plan(counts, plan if plan.changed else None)
 
 
 def refine_around(index: RefineIndex, story_id: int, at: datetime) -> RefineOutcome:
     """Regroup one story's neighbourhood and write the result through the index."""
     plan = plan_around(index, story_id)
     if plan.regrouping is None:
-        return RefineOutcome(plan.story_ids, plan.articles, 0, (), ())
-    return apply_regrouping(index, plan.regrouping, at, plan.articles, plan.story_ids)
+        return RefineOutcome(plan.story_ids, 0, (), ())
+    return apply_regrouping(index, plan.regrouping, at, plan.story_ids)
 
 
-def apply_regrouping(
-    index: RefineIndex, plan: Regrouping, at: datetime, articles: int, ids: tuple[int, ...]
-) -> RefineOutcome:
+def apply_regrouping(index: RefineIndex, plan: Regrouping, at: datetime, ids: tuple[int, ...]) -> RefineOutcome:
     story_of: list[int] = []
     created: list[int] = []
     for g in plan.groups:
@@ -359,7 +349,7 @@ def apply_regrouping(
         g = plan.groups[i]
         if g.story_id is not None:
             index.save_story(plan.before[g.story_id], replace(g.state, story_id=g.story_id))
-    return RefineOutcome(ids, articles, len(plan.moves), tuple(created), tuple(vanished))
+    return RefineOutcome(ids, len(plan.moves), tuple(created), tuple(vanished))
 
 
 def refine_dirty(index: RefineIndex, at: datetime, limit: int = 1000) -> list[RefineOutcome]:
