@@ -58,7 +58,7 @@ from storage.dedupe_index import (
     band_table,
     dedupe_and_store,
 )
-from worker.dedupe import (
+from worker.dedupe.minhash import (
     BANDS,
     ORIGINAL,
     DuplicateVerdict,
@@ -66,7 +66,7 @@ from worker.dedupe import (
     check_duplicate,
     fingerprint,
 )
-from worker.urls import site_of
+from worker.model.urls import site_of
 
 ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 SYNTHETIC_ID_BASE = 10_000_000

@@ -29,7 +29,7 @@ from bench.dupset import (
     DupSet,
     build,
 )
-from worker.dedupe import (
+from worker.dedupe.minhash import (
     DuplicateVerdict,
     MemoryDuplicateIndex,
     classify,
@@ -37,7 +37,7 @@ from worker.dedupe import (
     similarity,
     text_shingles,
 )
-from worker.urls import canonical_url, site_of
+from worker.model.urls import canonical_url, site_of
 
 TARGET_KINDS = ("tracking", "mirror", "wire", "edited")
 

@@ -41,8 +41,8 @@ from dataclasses import dataclass
 from itertools import combinations
 
 from bench.data import load_ecbplus
-from worker.dedupe import text_shingles
-from worker.urls import site_of
+from worker.dedupe.minhash import text_shingles
+from worker.model.urls import site_of
 
 SEED = 20260
 UNIQUE_MAX_CONTAINMENT = 0.3

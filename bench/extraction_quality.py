@@ -37,7 +37,7 @@ from pathlib import Path
 import trafilatura
 
 from bench.data import shared_data
-from worker.extract import extract_article
+from worker.normalise.extract import extract_article
 
 _TOKEN_RE = re.compile(r"\w+", re.UNICODE)
 

@@ -3,7 +3,7 @@
 Every page of the two extraction benchmarks is handed, in turn and interleaved (so that
 machine noise hits all systems alike), to
 
-* ``newsworker``: ``worker.extract.extract_article`` (decode, parse once, extraction,
+* ``newsworker``: ``worker.normalise.extract.extract_article`` (decode, parse once, extraction,
   metadata, dates, language, canonical address, cleaning, sanitised HTML, page kind);
 * ``trafilatura bare``: ``trafilatura.extract(body, url=url)`` with its defaults;
 * ``trafilatura fast``: ``trafilatura.extract(body, url=url, fast=True, include_comments=False)``,
@@ -26,7 +26,7 @@ import trafilatura
 
 from bench.data import shared_data
 from bench.extraction_quality import Page, load_aeb, load_wcxb
-from worker.extract import extract_article
+from worker.normalise.extract import extract_article
 
 
 def _ours(page: Page) -> object:

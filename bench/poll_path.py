@@ -42,9 +42,9 @@ from storage.db import Database
 from storage.models import Feed
 from storage.schema import upgrade
 from tests.support.services import temporary_postgres_database
-from worker import handlers
-from worker.fetch import FEED_ACCEPT, Fetcher, FetchPolicy
-from worker.runtime import LocalDispatcher, Runtime
+from worker.http.fetch import FEED_ACCEPT, Fetcher, FetchPolicy
+from worker.service import handlers
+from worker.service.runtime import LocalDispatcher, Runtime
 from worker.settings import load_settings
 
 

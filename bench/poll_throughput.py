@@ -12,9 +12,9 @@ of 20 items, parsed with feedparser (``--no-parse`` to skip). Each client mode
 polls every feed once:
 
 * ``requests``: a bare ``requests.Session`` (``trust_env=False``): the floor;
-* ``fetcher``: :class:`worker.fetch.Fetcher` with all its guards;
+* ``fetcher``: :class:`worker.http.fetch.Fetcher` with all its guards;
 * ``limited`` (opt-in, ``--modes requests,fetcher,limited``): the Fetcher inside a
-  :class:`worker.hostlimits.HostLimiter` slot on a private redis-server
+  :class:`worker.http.hostlimits.HostLimiter` slot on a private redis-server
   (limits set high enough not to throttle), i.e. the politeness overhead.
 
 Figures are side by side in one run; the ratio row is Fetcher / bare
@@ -48,8 +48,8 @@ import redis
 import requests
 
 from tests.support.redisserver import redis_server
-from worker.fetch import FEED_ACCEPT, Fetcher, FetchPolicy
-from worker.hostlimits import HostLimit, HostLimiter
+from worker.http.fetch import FEED_ACCEPT, Fetcher, FetchPolicy
+from worker.http.hostlimits import HostLimit, HostLimiter
 
 ETAG_OLD = '"v1"'
 ETAG_NEW = '"v2"'

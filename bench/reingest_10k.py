@@ -31,10 +31,10 @@ from storage.db import Database
 from storage.models import Article, ArticleUrl, Entry
 from storage.schema import upgrade
 from storage.upsert import insert_ignore
-from worker import handlers
-from worker import reingest as ops
 from worker.cli.common import local_handlers
-from worker.runtime import LocalDispatcher, Runtime
+from worker.service import handlers
+from worker.service import reingest as ops
+from worker.service.runtime import LocalDispatcher, Runtime
 from worker.settings import load_settings
 
 

@@ -4,7 +4,7 @@
 
 The online linker (bench/story_quality.py) sees each article once, in stream order. This
 bench removes that handicap: it vectorises every ECB+ document with the linker's own features
-(:func:`worker.stories.story_features` + :func:`worker.stories.vectorize`, document frequencies
+(:func:`worker.stories.link.story_features` + :func:`worker.stories.link.vectorize`, document frequencies
 from the same background pages plus the whole corpus) and then
 
 * scores how well cosine similarity separates the two look-alike events of each topic: the
@@ -14,7 +14,7 @@ from the same background pages plus the whole corpus) and then
 
 If offline clustering with full hindsight cannot pass a score, no online rule over the same
 similarity will: the lever is then the representation, not the linking procedure. The same is
-then done with the refinement pass's second-order similarity (worker.storyrefine): comparing
+then done with the refinement pass's second-order similarity (worker.stories.refine): comparing
 documents by their nearest neighbours separates look-alike events that plain cosine cannot.
 """
 
@@ -27,8 +27,8 @@ from datetime import UTC, datetime
 import numpy as np
 
 from bench.story_quality import Doc, bcubed, ecb_docs, load_ecbplus, pairwise, topic_mixing, warm_index
-from worker import stories as st
-from worker import storyrefine as sr
+from worker.stories import link as st
+from worker.stories import refine as sr
 
 THRESHOLDS = (0.15, 0.20, 0.25, 0.30, 0.35)
 NOW = datetime(2020, 1, 1, tzinfo=UTC)
@@ -69,7 +69,7 @@ def within_topic_auc(sim: np.ndarray, topics: np.ndarray, events: np.ndarray) ->
 
 def second_order_matrix(docs: Sequence[object]) -> tuple[np.ndarray, np.ndarray]:
     """(first-order, second-order) similarity as the refinement pass computes them
-    (worker.storyrefine.second_order), all documents at one time."""
+    (worker.stories.refine.second_order), all documents at one time."""
     feats = [st.story_features(d.title, d.text, None, d.source, "en") for d in docs]  # type: ignore[attr-defined]
     index = warm_index()
     for f in feats:
@@ -103,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 def _cluster_report(
     label: str, sim: np.ndarray, thresholds: Sequence[float], docs: Sequence[Doc], gold: dict[str, str]
 ) -> None:
-    """Average-link clustering (worker.storyrefine.average_link, no veto) at each threshold."""
+    """Average-link clustering (worker.stories.refine.average_link, no veto) at each threshold."""
     for threshold in thresholds:
         labels = sr.average_link(sim, threshold)
         pred = {d.id: labels[k] for k, d in enumerate(docs)}

@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 from bench.story_quality import Doc, ecb_docs, load_ecbplus
 from storage import story_index as si
 from storage import story_links
-from worker import stories as st
+from worker.stories import link as st
 
 ARTICLES_PER_DAY = 1000
 ARTICLES_PER_STORY = 3

@@ -4,8 +4,8 @@
     python -m bench.story_quality --quick    # one order, no synthetic stream
     python -m bench.story_quality --seeds 4,5,6,7,8,9   # other ECB+ orders
 
-Scores the story ids produced by :func:`worker.stories.link_article` and the refinement pass
-(:func:`worker.storyrefine.refine_dirty`, every REFINE_EVERY articles and at the end; in-memory
+Scores the story ids produced by :func:`worker.stories.link.link_article` and the refinement pass
+(:func:`worker.stories.refine.refine_dirty`, every REFINE_EVERY articles and at the end; in-memory
 index, the same code path as the SQL index) against ECB+ gold ``event``: BCubed P/R/F1 and
 pairwise P/R/F1, mean over 3 fixed seeds; counts topics whose two look-alike events share a
 story. The "online step only" rows are the ablation without the pass. Thresholds are the
@@ -26,8 +26,8 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from bench.data import load_ecbplus, shared_data
-from worker import stories as st
-from worker.storyrefine import refine_dirty
+from worker.stories import link as st
+from worker.stories.refine import refine_dirty
 
 SEEDS = (1, 2, 3)
 # articles between two refinement passes: a beat every few minutes at a few articles a minute
@@ -154,7 +154,7 @@ def run_stream(
 ) -> tuple[dict[str, int], st.MemoryStoryIndex, float, int]:
     """(final story per doc, index, CPU seconds per article, wrong first links).
 
-    ``refine_every``: run the refinement pass (worker.storyrefine) after this many articles,
+    ``refine_every``: run the refinement pass (worker.stories.refine) after this many articles,
     as the beat task does every few minutes, and once at the end; None: online linking only."""
     index = warm_index() if warm else st.MemoryStoryIndex()
     assigned: dict[str, int] = {}

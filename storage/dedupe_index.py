@@ -1,7 +1,7 @@
 """The duplicate index in the database, where every worker sees it.
 
 ``article_bands`` holds one row per (LSH band key, article): the MinHash
-band keys from :func:`worker.dedupe.fingerprint`. It is derived data (a
+band keys from :func:`worker.dedupe.minhash.fingerprint`. It is derived data (a
 rebuild from ``articles`` recreates it), it lives in the same transaction as
 the article row, so it cannot drift from it. Exact copies are found through
 ``articles.content_hash`` (indexed by the articles table's owner).
@@ -40,7 +40,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement, TextClause
 
-from worker.dedupe import (
+from worker.dedupe.minhash import (
     MAX_VERIFY,
     DuplicateVerdict,
     Fingerprint,
@@ -48,7 +48,7 @@ from worker.dedupe import (
     check_duplicate,
     fingerprint,
 )
-from worker.urls import site_of
+from worker.model.urls import site_of
 
 BANDS_TABLE = "article_bands"
 #: Rows per INSERT statement when registering many articles at once.
@@ -133,7 +133,7 @@ class ArticleColumns:
 
 
 class SqlDuplicateIndex:
-    """:class:`worker.dedupe.DuplicateIndex` over SQLAlchemy Core, one connection.
+    """:class:`worker.dedupe.minhash.DuplicateIndex` over SQLAlchemy Core, one connection.
 
     Statements are built once per instance; on PostgreSQL the id and key
     lists travel as one array parameter (``= ANY(:keys)``), which costs about
@@ -275,7 +275,7 @@ def dedupe_and_store(
     and returns its id) → band rows. The caller commits; the commit releases
     the locks. Call it before any other write in the transaction, so the
     transaction holds no row lock while it waits for a band lock. ``site``
-    is ``worker.urls.site_of(url)`` of the new article.
+    is ``worker.model.urls.site_of(url)`` of the new article.
     """
     lock_fingerprint(conn, fp)
     verdict = check_duplicate(fp, index, site=site)

@@ -25,7 +25,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from storage.dedupe_index import band_table
 from storage.types import IdType, UTCDateTime
-from worker.clock import utcnow
+from worker.model.clock import utcnow
 
 # Stable constraint names so that Alembic migrations are the same on every backend.
 NAMING_CONVENTION = {
@@ -121,7 +121,7 @@ class ArticleUrl(Base):
     __tablename__ = "article_urls"
 
     url: Mapped[str] = mapped_column(String(2048), primary_key=True)
-    # Scheme- and www-less form (worker.urls.identity_url): http and https are one address.
+    # Scheme- and www-less form (worker.model.urls.identity_url): http and https are one address.
     identity: Mapped[str] = mapped_column(String(2048), index=True)
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), index=True)
     first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -176,7 +176,7 @@ class Story(Base):
     top_terms: Mapped[list[Any]] = mapped_column(default=list)
     state: Mapped[dict[str, Any]] = mapped_column(default=dict)
     merged_into: Mapped[int | None] = mapped_column(ForeignKey("stories.id"))
-    # changed since the refinement pass last regrouped it (worker.storyrefine)
+    # changed since the refinement pass last regrouped it (worker.stories.refine)
     refine_pending: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

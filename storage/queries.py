@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from storage.models import Article, ArticleUrl, Entry, Feed, FetchLog, ReingestItem, ReingestRun, Story
 from storage.repo import find_feed
-from worker.clock import isoformat_utc
-from worker.urls import InvalidURL, canonical_url, identity_url
+from worker.model.clock import isoformat_utc
+from worker.model.urls import InvalidURL, canonical_url, identity_url
 
 # ---------------------------------------------------------------- article filters
 

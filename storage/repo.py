@@ -15,13 +15,13 @@ from storage import feedstate
 from storage.dedupe_index import ArticleColumns, SqlDuplicateIndex, dedupe_and_store, dedupe_existing
 from storage.models import Article, ArticleUrl, Entry, Feed, FetchLog, article_bands
 from storage.upsert import insert_ignore, insert_ignore_returning_id
-from worker.dedupe import ORIGINAL, DuplicateVerdict, fingerprint
-from worker.extract import FeedHints, NormalisedArticle
-from worker.feeds import ParsedEntry
-from worker.polling import PollOutcome, PollTarget
-from worker.sanitize import sanitize_html
-from worker.schedule import FeedScheduleState, ScheduleDecision
-from worker.urls import InvalidURL, canonical_url, identity_url, site_of
+from worker.dedupe.minhash import ORIGINAL, DuplicateVerdict, fingerprint
+from worker.model.urls import InvalidURL, canonical_url, identity_url, site_of
+from worker.normalise.extract import FeedHints, NormalisedArticle
+from worker.normalise.sanitize import sanitize_html
+from worker.poll.feeds import ParsedEntry
+from worker.poll.polling import PollOutcome, PollTarget
+from worker.poll.schedule import FeedScheduleState, ScheduleDecision
 
 
 class NotFound(LookupError):

@@ -1,9 +1,9 @@
 """Story-linking state in SQL: stories, an inverted index of story terms, online document
 frequencies, per-source sentence counts (boilerplate) and the merge log.
 
-:class:`SqlStoryIndex` implements :class:`worker.stories.StoryIndex` on one
+:class:`SqlStoryIndex` implements :class:`worker.stories.link.StoryIndex` on one
 :class:`~sqlalchemy.engine.Connection` inside one transaction, so
-:func:`worker.stories.link_article` runs the same code in memory (quality bench) and here.
+:func:`worker.stories.link.link_article` runs the same code in memory (quality bench) and here.
 :func:`link_in_transaction` is the per-article entry point; :func:`link_with_retry` wraps it
 with its own transactions and retries.
 
@@ -52,9 +52,9 @@ from sqlalchemy.engine import Connection, Engine
 
 from storage.models import Article, Base, Story
 from storage.types import IdType
-from worker import stories as st
-from worker import storyrefine
-from worker.urls import site_of
+from worker.model.urls import site_of
+from worker.stories import link as st
+from worker.stories import refine as storyrefine
 
 # The linker reads and writes storage.models.Story; its own state tables live here, on the
 # same metadata, so migrations and tests see one schema.
@@ -276,7 +276,7 @@ def _story_values(s: st.StoryState, posted: _Posted) -> dict[str, Any]:
 
 @dataclass
 class SqlStoryIndex:
-    """:class:`worker.stories.StoryIndex` over one connection, inside the caller's transaction."""
+    """:class:`worker.stories.link.StoryIndex` over one connection, inside the caller's transaction."""
 
     conn: Connection
     at: datetime | None = None
@@ -533,7 +533,7 @@ class SqlStoryIndex:
                 [{"source": source, "sentence_key": k, "docs": 1, "last_seen": seen} for k in ukeys],
             )
 
-    # ---- members and refinement (worker.storyrefine.RefineIndex) ----
+    # ---- members and refinement (worker.stories.refine.RefineIndex) ----
     def record_member(self, member: st.Member) -> None:
         vector = {t: round(v, 6) for t, v in member.vector.items()}
         values = {"article_id": member.article_id, "at": st.epoch_seconds(member.at), "vector": vector}

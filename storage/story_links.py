@@ -28,9 +28,9 @@ from storage.story_index import (
     refine_in_transaction,
     resolve_story,
 )
-from worker.stories import story_features
-from worker.storyrefine import RefineOutcome, plan_around
-from worker.urls import site_of
+from worker.model.urls import site_of
+from worker.stories.link import story_features
+from worker.stories.refine import RefineOutcome, plan_around
 
 __all__ = ["RefineReport", "StoryConflict", "StoryLink", "link_story", "prune_story_state", "refine_stories"]
 

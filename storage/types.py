@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import BigInteger, DateTime, Dialect, Integer, TypeDecorator
 
-from worker.clock import as_utc
+from worker.model.clock import as_utc
 
 # SQLite only has INTEGER PRIMARY KEY as an auto-incrementing rowid alias.
 IdType = BigInteger().with_variant(Integer(), "sqlite")

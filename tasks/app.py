@@ -1,4 +1,4 @@
-"""The Celery app. Tasks are thin adapters over ``worker.handlers``."""
+"""The Celery app. Tasks are thin adapters over ``worker.service.handlers``."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 from celery import Celery, signals
 
-from worker.runtime import QUEUE_OF, Runtime
+from worker.service.runtime import QUEUE_OF, Runtime
 from worker.settings import get_settings
 
 # The longest retry delay; celeryconfig's visibility timeout must stay above it.

@@ -11,8 +11,9 @@ from sqlalchemy.exc import OperationalError
 
 from storage.repo import PollRecord
 from tasks.app import RETRY_BACKOFF_MAX, app, runtime
-from worker import handlers, metrics
-from worker.hostlimits import HostBusy
+from worker import metrics
+from worker.http.hostlimits import HostBusy
+from worker.service import handlers
 
 # Transient infrastructure errors are retried; bad input never raises out of a handler.
 _RETRY = {

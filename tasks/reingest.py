@@ -6,8 +6,8 @@ from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy.exc import OperationalError
 
 from tasks.app import RETRY_BACKOFF_MAX, app, runtime
-from worker import reingest
-from worker.runtime import Runtime
+from worker.service import reingest
+from worker.service.runtime import Runtime
 
 QUEUE = "reingest"
 # Lowest priority on the Redis transport (0 is the highest there); the separate
@@ -29,7 +29,7 @@ def reingest_batch(run_id: int, article_ids: list[int]) -> None:
 
 
 def enqueue_batch(run_id: int, article_ids: list[int]) -> None:
-    """Publish one batch (the CLI's ``send`` for :func:`worker.reingest.enqueue_run`)."""
+    """Publish one batch (the CLI's ``send`` for :func:`worker.service.reingest.enqueue_run`)."""
     app.send_task(reingest.REINGEST_BATCH, args=[run_id, list(article_ids)], queue=QUEUE, priority=PRIORITY)
 
 

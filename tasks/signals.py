@@ -17,7 +17,7 @@ from celery import Task, signals
 
 from worker import health, metrics
 from worker import logging as nwlog
-from worker.runtime import INGEST_ENTRY, POLL_FEED, PROCESS_ARTICLE, REFETCH_ARTICLE
+from worker.service.runtime import INGEST_ENTRY, POLL_FEED, PROCESS_ARTICLE, REFETCH_ARTICLE
 from worker.settings import get_settings
 
 log = logging.getLogger("newsworker.tasks")

@@ -12,9 +12,9 @@ from storage import repo
 from storage.db import Database
 from storage.models import Article
 from tests.support.httpserver import LocalHTTPServer, Reply
-from worker import handlers
-from worker.clock import utcnow
-from worker.runtime import INGEST_ENTRY, PROCESS_ARTICLE, REFETCH_ARTICLE, LocalDispatcher, Runtime
+from worker.model.clock import utcnow
+from worker.service import handlers
+from worker.service.runtime import INGEST_ENTRY, PROCESS_ARTICLE, REFETCH_ARTICLE, LocalDispatcher, Runtime
 from worker.settings import load_settings
 
 PARAGRAPHS = [

@@ -18,7 +18,7 @@ from sqlalchemy import func, select, update
 from storage.db import Database
 from storage.models import Article, ArticleUrl, Entry, Feed, FetchLog, ReingestItem, Story
 from worker.cli import cli
-from worker.dedupe import fingerprint
+from worker.dedupe.minhash import fingerprint
 
 REPO = Path(__file__).resolve().parents[2]
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -280,7 +280,7 @@ def test_feeds_opml_import_and_export(env: Database, tmp_path: Path) -> None:
         assert nature is not None and nature.tags == ["Science"] and nature.title == "Nature"
     out = tmp_path / "out.opml"
     assert run("feeds", "export", "-o", str(out)).exit_code == 0
-    from worker.opml import parse_feed_list
+    from worker.poll.opml import parse_feed_list
 
     exported = parse_feed_list(out.read_bytes())
     assert {f.url for f in exported.feeds} == {
@@ -528,7 +528,7 @@ def test_reingest_resume_force_takes_a_run_whose_enqueuer_died(
 
 def test_reingest_ctrl_c_in_process_keeps_what_was_done(env: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     seed(env)
-    import worker.reingest as ops
+    import worker.service.reingest as ops
 
     real = ops.reingest_article
     calls = 0

@@ -35,7 +35,7 @@ from storage.dedupe_index import (
     lock_fingerprint,
     rebuild_bands,
 )
-from worker.dedupe import DuplicateVerdict, check_duplicate, fingerprint
+from worker.dedupe.minhash import DuplicateVerdict, check_duplicate, fingerprint
 
 pytestmark = pytest.mark.integration
 

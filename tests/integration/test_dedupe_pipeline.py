@@ -10,9 +10,9 @@ import pytest
 
 from storage import queries
 from storage.db import Database
-from worker import handlers
-from worker.imports import parse_import_line
-from worker.runtime import LocalDispatcher, Runtime
+from worker.service import handlers
+from worker.service.imports import parse_import_line
+from worker.service.runtime import LocalDispatcher, Runtime
 from worker.settings import load_settings
 
 
@@ -77,7 +77,7 @@ OTHER_EVENT = (
 
 def test_story_linking_through_the_pipeline(rt: Runtime, shared_data: Path) -> None:
     """Two reports of one event share a story, a copy joins its original's story, another event does not."""
-    from worker.runtime import PROCESS_ARTICLE
+    from worker.service.runtime import PROCESS_ARTICLE
 
     title, body = (shared_data / "seed-article.txt").read_text(encoding="utf-8").split("\n", 1)
     seed_id = _import(rt, "https://en.minanews.net/assad-asylum", body, title)

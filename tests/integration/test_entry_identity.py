@@ -22,9 +22,9 @@ from storage.db import Database
 from storage.models import Article, Entry
 from tests.support.feedpoll import Item, Sequenced, add_feed, entries, feed, feed_reply, fetch_log, polling_runtime, rss
 from tests.support.httpserver import LocalHTTPServer, Reply
-from worker import handlers
-from worker.clock import utcnow
-from worker.runtime import INGEST_ENTRY, PROCESS_ARTICLE, LocalDispatcher, Runtime
+from worker.model.clock import utcnow
+from worker.service import handlers
+from worker.service.runtime import INGEST_ENTRY, PROCESS_ARTICLE, LocalDispatcher, Runtime
 
 pytestmark = pytest.mark.integration
 

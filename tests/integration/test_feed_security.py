@@ -19,9 +19,9 @@ from storage.db import Database
 from storage.models import Article, Entry
 from tests.support.feedpoll import add_feed, entries, feed, feed_reply, fetch_log, polling_runtime
 from tests.support.httpserver import LocalHTTPServer, Reply
-from worker import handlers
-from worker.runtime import INGEST_ENTRY, PROCESS_ARTICLE, LocalDispatcher, Runtime
-from worker.sanitize import sanitize_html
+from worker.normalise.sanitize import sanitize_html
+from worker.service import handlers
+from worker.service.runtime import INGEST_ENTRY, PROCESS_ARTICLE, LocalDispatcher, Runtime
 
 pytestmark = pytest.mark.integration
 

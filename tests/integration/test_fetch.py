@@ -20,7 +20,7 @@ import brotli
 import pytest
 
 from tests.support.httpserver import LocalHTTPServer, Reply
-from worker.fetch import (
+from worker.http.fetch import (
     BadResponse,
     ConnectFailed,
     Fetcher,

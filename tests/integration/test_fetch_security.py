@@ -21,7 +21,7 @@ import brotli
 import pytest
 
 from tests.support.httpserver import LocalHTTPServer, Reply, ipv6_loopback_available
-from worker.fetch import (
+from worker.http.fetch import (
     BlockedAddress,
     DeadlineExceeded,
     Fetcher,

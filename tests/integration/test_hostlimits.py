@@ -11,7 +11,7 @@ import pytest
 import redis
 
 from tests.support.redisserver import redis_server
-from worker.hostlimits import HostBusy, HostLimit, HostLimiter, HostSlot
+from worker.http.hostlimits import HostBusy, HostLimit, HostLimiter, HostSlot
 
 pytestmark = pytest.mark.integration
 

@@ -12,8 +12,8 @@ from storage import queries, repo
 from storage.db import Database
 from storage.models import Article, ArticleUrl, Entry, Feed, FetchLog, Story
 from tests.support.httpserver import LocalHTTPServer, Reply
-from worker import handlers
-from worker.runtime import INGEST_ENTRY, POLL_FEED, PROCESS_ARTICLE, LocalDispatcher, Runtime
+from worker.service import handlers
+from worker.service.runtime import INGEST_ENTRY, POLL_FEED, PROCESS_ARTICLE, LocalDispatcher, Runtime
 from worker.settings import load_settings
 
 FEEDS = Path(__file__).resolve().parents[1] / "data" / "feeds"
@@ -157,7 +157,7 @@ def test_entry_seen_again_after_dropping_off_the_feed_is_not_new(
 
 
 def test_import_item_goes_through_the_same_store(runtime: tuple[Runtime, LocalDispatcher]) -> None:
-    from worker.imports import parse_import_line
+    from worker.service.imports import parse_import_line
 
     rt, dispatcher = runtime
     line = '{"url": "https://ex.example/x?fbclid=1", "title": "X", "text": "Body one.\\n\\nBody two.", "published_at": null}'

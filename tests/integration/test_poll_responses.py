@@ -35,10 +35,11 @@ from tests.support.feedpoll import (
     set_feed,
 )
 from tests.support.httpserver import LocalHTTPServer, Reply
-from worker import handlers, polling
-from worker.clock import utcnow
-from worker.hostlimits import HostBusy
-from worker.runtime import POLL_FEED, Runtime
+from worker.http.hostlimits import HostBusy
+from worker.model.clock import utcnow
+from worker.poll import polling
+from worker.service import handlers
+from worker.service.runtime import POLL_FEED, Runtime
 
 pytestmark = pytest.mark.integration
 

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
 from storage import story_index as si
-from worker import stories as st
+from worker.stories import link as st
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 T0 = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)

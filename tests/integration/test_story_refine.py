@@ -21,13 +21,13 @@ from storage import story_index as si
 from storage.db import Database
 from storage.models import Article, Story
 from tests.support.processes import run_cli
-from worker import handlers
-from worker import stories as st
-from worker import storyrefine as sr
-from worker.imports import ImportItem
-from worker.runtime import PROCESS_ARTICLE, LocalDispatcher, Runtime
+from worker.model.urls import site_of
+from worker.service import handlers
+from worker.service.imports import ImportItem
+from worker.service.runtime import PROCESS_ARTICLE, LocalDispatcher, Runtime
 from worker.settings import load_settings
-from worker.urls import site_of
+from worker.stories import link as st
+from worker.stories import refine as sr
 
 T0 = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
 

@@ -18,8 +18,8 @@ from storage import repo
 from storage.db import Database
 from storage.models import Entry, Feed, FetchLog
 from tests.support.httpserver import Reply
-from worker.clock import utcnow
-from worker.runtime import LocalDispatcher, Runtime
+from worker.model.clock import utcnow
+from worker.service.runtime import LocalDispatcher, Runtime
 from worker.settings import load_settings
 
 

@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from worker.imports import ImportLineError, parse_import_line
-from worker.opml import parse_feed_list, render_opml
+from worker.model.urls import InvalidURL, canonical_url, identity_url
+from worker.poll.opml import parse_feed_list, render_opml
+from worker.service.imports import ImportLineError, parse_import_line
 from worker.settings import SettingsError, load_settings
-from worker.urls import InvalidURL, canonical_url, identity_url
 
 
 def test_settings_defaults_are_embedded_and_safe() -> None:
@@ -117,7 +117,7 @@ def test_plain_feed_list_and_entity_bomb_opml() -> None:
     parsed = parse_feed_list(b"# news\nhttps://a.example/rss\n\nnot-a-url\n")
     assert [f.url for f in parsed.feeds] == ["https://a.example/rss"]
     assert parsed.skipped and "line 4" in parsed.skipped[0]
-    from worker.opml import FeedListError
+    from worker.poll.opml import FeedListError
 
     with pytest.raises(FeedListError):
         parse_feed_list(b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><opml><body/></opml>')

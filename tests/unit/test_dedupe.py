@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from worker.dedupe import (
+from worker.dedupe.minhash import (
     BANDS,
     MIN_WORDS,
     DuplicateVerdict,

@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from worker.extract import (
+from worker.normalise.extract import (
     FeedHints,
     KindSignals,
     article_from_content,

@@ -6,7 +6,7 @@ import re
 
 from lxml import etree
 
-from worker.extract import article_from_content, extract_article
+from worker.normalise.extract import article_from_content, extract_article
 
 PARAS = [
     "The city council approved a new transport budget on Tuesday after months of debate, raising "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from worker.feeds import FeedParseError, check_xml_safety, parse_feed
+from worker.poll.feeds import FeedParseError, check_xml_safety, parse_feed
 
 BOMB = (
     '<?xml version="1.0"{decl}?><!DOCTYPE rss [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]>'

@@ -6,7 +6,7 @@ from xml.sax.saxutils import escape
 
 import pytest
 
-from worker.feeds import FeedParseError, parse_feed
+from worker.poll.feeds import FeedParseError, parse_feed
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "feeds"
 

@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from worker.netguard import (
+from worker.http.netguard import (
     BlockedAddress,
     CachingResolver,
     ConnectFailed,

@@ -10,8 +10,8 @@ from datetime import date
 
 import pytest
 
-from worker.extract import extract_article
-from worker.pagemeta import numeric_date_order, parse_printed_date, read_page_meta
+from worker.normalise.extract import extract_article
+from worker.normalise.pagemeta import numeric_date_order, parse_printed_date, read_page_meta
 
 BODY = "".join(
     f"<p>{s}</p>"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from worker.runtime import fetch_policy, host_limiter
+from worker.service.runtime import fetch_policy, host_limiter
 from worker.settings import SettingsError, load_settings
 
 

@@ -10,7 +10,7 @@ from email.utils import format_datetime
 
 import pytest
 
-from worker.schedule import (
+from worker.poll.schedule import (
     FeedScheduleState,
     PollObservation,
     SchedulePolicy,

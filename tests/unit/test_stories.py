@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bench.data import shared_data
-from worker import stories as st
+from worker.stories import link as st
 
 T0 = datetime(2024, 3, 1, 8, 0, tzinfo=UTC)
 

@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bench.data import load_ecbplus, shared_data
-from worker import stories as st
-from worker import storyrefine as sr
+from worker.stories import link as st
+from worker.stories import refine as sr
 
 T0 = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
 

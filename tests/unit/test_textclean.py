@@ -4,7 +4,7 @@ from datetime import date
 
 import pytest
 
-from worker.textclean import (
+from worker.normalise.textclean import (
     clean_text,
     clean_text_full,
     drop_boilerplate,

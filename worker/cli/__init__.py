@@ -19,7 +19,7 @@ from worker.cli.run import beat_command, run_command, worker_command
 from worker.cli.stats import stats_command
 from worker.cli.stories import stories_group
 from worker.cli.transfer import export_command, import_command
-from worker.opml import FeedSpec
+from worker.poll.opml import FeedSpec
 from worker.settings import SettingsError, load_settings
 
 

@@ -7,7 +7,7 @@ from rich.table import Table
 
 from storage import queries
 from worker.cli.common import CONTEXT_SETTINGS, Context, console, echo_json, fail, pass_context, when
-from worker.clock import utcnow
+from worker.model.clock import utcnow
 
 
 @click.group("articles", context_settings=CONTEXT_SETTINGS)

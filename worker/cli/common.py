@@ -19,10 +19,10 @@ from sqlalchemy.exc import OperationalError as DBOperationalError
 
 from storage.db import Database
 from storage.schema import SchemaOutOfDate, ensure_current, upgrade
-from worker import handlers
-from worker.clock import isoformat_utc, utcnow
-from worker.imports import ImportLineError, parse_published
-from worker.runtime import INGEST_ENTRY, POLL_FEED, PROCESS_ARTICLE, REFETCH_ARTICLE, LocalDispatcher, Runtime
+from worker.model.clock import isoformat_utc, utcnow
+from worker.service import handlers
+from worker.service.imports import ImportLineError, parse_published
+from worker.service.runtime import INGEST_ENTRY, POLL_FEED, PROCESS_ARTICLE, REFETCH_ARTICLE, LocalDispatcher, Runtime
 from worker.settings import Settings
 
 console = Console()

@@ -25,9 +25,9 @@ from worker.cli.common import (
     pass_context,
     when,
 )
-from worker.clock import utcnow
-from worker.opml import FeedList, FeedListError, FeedSpec, parse_feed_list, render_opml
-from worker.urls import InvalidURL
+from worker.model.clock import utcnow
+from worker.model.urls import InvalidURL
+from worker.poll.opml import FeedList, FeedListError, FeedSpec, parse_feed_list, render_opml
 
 
 @click.group("feeds", context_settings=CONTEXT_SETTINGS)

@@ -26,7 +26,6 @@ from storage import queries, repo
 from storage import reingest as store
 from storage.db import Database
 from storage.models import Story
-from worker import reingest as ops
 from worker.cli.common import (
     CONTEXT_SETTINGS,
     DATE,
@@ -42,7 +41,8 @@ from worker.cli.common import (
     pass_context,
     when,
 )
-from worker.runtime import LocalDispatcher, Runtime
+from worker.service import reingest as ops
+from worker.service.runtime import LocalDispatcher, Runtime
 
 WAIT_POLL_SECONDS = 0.5
 # No progress for this long while waiting on workers: say what is probably wrong.

@@ -10,7 +10,6 @@ import click
 from sqlalchemy import func, select
 
 from storage.models import Feed
-from worker import handlers
 from worker.cli.common import (
     CONTEXT_SETTINGS,
     Context,
@@ -22,9 +21,10 @@ from worker.cli.common import (
     pass_context,
 )
 from worker.cli.feeds import add_feed_list, read_feed_list
-from worker.clock import utcnow
 from worker.logging import configure_logging
-from worker.runtime import Runtime
+from worker.model.clock import utcnow
+from worker.service import handlers
+from worker.service.runtime import Runtime
 
 
 @click.command("run", context_settings=CONTEXT_SETTINGS)

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from storage import queries
 from worker.cli.common import CONTEXT_SETTINGS, EXIT_FAILED, Context, age, console, echo_json, pass_context, when
-from worker.clock import utcnow
+from worker.model.clock import utcnow
 
 QUEUES = ("poll", "fetch", "process", "reingest")
 # kombu's Redis transport keeps one list per priority step: "<queue>" and "<queue>\x06\x16<step>".

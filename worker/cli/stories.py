@@ -8,10 +8,10 @@ import click
 from rich.table import Table
 
 from storage import queries
-from worker import handlers
 from worker.cli.common import CONTEXT_SETTINGS, DATE, Context, console, echo_json, fail, note, pass_context, when
-from worker.clock import utcnow
-from worker.storyrefine import RefineOutcome
+from worker.model.clock import utcnow
+from worker.service import handlers
+from worker.stories.refine import RefineOutcome
 
 
 @click.group("stories", context_settings=CONTEXT_SETTINGS)

@@ -12,7 +12,6 @@ import click
 
 from storage import queries, repo
 from storage.models import Story
-from worker import handlers
 from worker.cli.common import (
     CONTEXT_SETTINGS,
     DATE,
@@ -25,7 +24,8 @@ from worker.cli.common import (
     local_handlers,
     pass_context,
 )
-from worker.imports import ImportLineError, parse_import_line
+from worker.service import handlers
+from worker.service.imports import ImportLineError, parse_import_line
 
 
 @click.command("import", context_settings=CONTEXT_SETTINGS)

@@ -16,11 +16,11 @@ from datetime import datetime
 from typing import Protocol
 
 from storage.db import Database
-from worker.fetch import Fetcher, FetchPolicy, FetchResult
-from worker.hostlimits import HostLimit, HostLimiter
-from worker.schedule import SchedulePolicy
+from worker.http.fetch import Fetcher, FetchPolicy, FetchResult
+from worker.http.hostlimits import HostLimit, HostLimiter
+from worker.model.urls import host_of
+from worker.poll.schedule import SchedulePolicy
 from worker.settings import Settings
-from worker.urls import host_of
 
 # Task names are the contract between producers and the Celery app.
 POLL_FEED = "newsworker.poll_feed"

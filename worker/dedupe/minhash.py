@@ -109,7 +109,7 @@ class StoredArticle:
     id: int
     text: str
     duplicate_of: int | None = None
-    site: str = ""  # worker.urls.site_of(url); "" when unknown
+    site: str = ""  # worker.model.urls.site_of(url); "" when unknown
 
     @property
     def root_id(self) -> int:

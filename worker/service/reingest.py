@@ -15,9 +15,9 @@ from typing import Any
 
 from storage import queries
 from storage import reingest as store
-from worker import handlers
-from worker.clock import utcnow
-from worker.runtime import POLL_FEED, Runtime
+from worker.model.clock import utcnow
+from worker.service import handlers
+from worker.service.runtime import POLL_FEED, Runtime
 
 REINGEST_BATCH = "newsworker.reingest_batch"
 # A batch holds few articles: once page fetches run here, one slow host must not

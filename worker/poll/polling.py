@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
 
-from worker import schedule
-from worker.feeds import FeedParseError, ParsedFeed, parse_feed
-from worker.fetch import FEED_ACCEPT, FetchError, FetchResult
+from worker.http.fetch import FEED_ACCEPT, FetchError, FetchResult
+from worker.poll import schedule
+from worker.poll.feeds import FeedParseError, ParsedFeed, parse_feed
 
 
 class FeedFetcher(Protocol):

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from worker.extract import FeedHints, NormalisedArticle, article_from_content, extract_article
-from worker.fetch import ARTICLE_ACCEPT, FetchError
-from worker.polling import FeedFetcher
+from worker.http.fetch import ARTICLE_ACCEPT, FetchError
+from worker.normalise.extract import FeedHints, NormalisedArticle, article_from_content, extract_article
+from worker.poll.polling import FeedFetcher
 
 # Page fetches are retried this many times (about a day of back-off), then the
 # feed's content stays and the article is listed by `reingest --failed`.

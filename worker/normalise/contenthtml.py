@@ -6,7 +6,7 @@ headings, list items, quotes) are mapped back onto the parsed page: a block whos
 the text of a page element takes that element's inline content (links, emphasis, code,
 line breaks, inline images). Content images between two mapped blocks are put back as
 figures. Paragraphs the text cleaner dropped are dropped here too, so the HTML carries
-the same paragraphs as ``text``; the result still goes through :mod:`worker.sanitize`.
+the same paragraphs as ``text``; the result still goes through :mod:`worker.normalise.sanitize`.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from lxml.etree import _Element
 from lxml.html import HtmlElement
 from trafilatura.htmlprocessing import convert_to_html
 
-from worker.sanitize import sanitize_html
-from worker.textclean import is_desk_code
+from worker.normalise.sanitize import sanitize_html
+from worker.normalise.textclean import is_desk_code
 
 # Blocks of trafilatura's HTML that take their content from the page.
 _ENRICHED = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre", "td", "th"})

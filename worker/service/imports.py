@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from worker.urls import InvalidURL, canonical_url
+from worker.model.urls import InvalidURL, canonical_url
 
 
 class ImportLineError(ValueError):

@@ -979,7 +979,7 @@ def link_article(
     """Link one (non-duplicate) article: read state, decide, write state back.
 
     With ``article_id`` the article's vector is kept as a story member, so that the later
-    refinement pass (worker.storyrefine) can regroup stories with hindsight."""
+    refinement pass (worker.stories.refine) can regroup stories with hindsight."""
     linker = linker or Linker()
     at = article_time(features, arrived_at)
     keys = sorted({s.key for s in features.sentences if s.key})
@@ -1082,7 +1082,7 @@ class MemoryStoryIndex:
         self.members_by_id[member.article_id] = member
         self.members_of.setdefault(member.story_id, set()).add(member.article_id)
 
-    # refinement (worker.storyrefine.RefineIndex)
+    # refinement (worker.stories.refine.RefineIndex)
     def story(self, story_id: int) -> StoryState | None:
         return self.stories.get(story_id)
 

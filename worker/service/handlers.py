@@ -21,14 +21,16 @@ from sqlalchemy.orm import Session
 from storage import feedstate, repo, story_links
 from storage.db import after_commit
 from storage.story_links import StoryLink
-from worker import articles, metrics, polling, schedule
-from worker.clock import utcnow
-from worker.extract import FeedHints, article_from_content
-from worker.hostlimits import HostBusy
-from worker.imports import ImportItem
-from worker.runtime import INGEST_ENTRY, POLL_FEED, PROCESS_ARTICLE, REFETCH_ARTICLE, Runtime
-from worker.storyrefine import RefineOutcome
-from worker.urls import InvalidURL
+from worker import metrics
+from worker.http.hostlimits import HostBusy
+from worker.model.clock import utcnow
+from worker.model.urls import InvalidURL
+from worker.normalise import articles
+from worker.normalise.extract import FeedHints, article_from_content
+from worker.poll import polling, schedule
+from worker.service.imports import ImportItem
+from worker.service.runtime import INGEST_ENTRY, POLL_FEED, PROCESS_ARTICLE, REFETCH_ARTICLE, Runtime
+from worker.stories.refine import RefineOutcome
 
 log = logging.getLogger("newsworker.handlers")
 # Optimistic story updates conflict rarely (two workers on one story); retry a few times.

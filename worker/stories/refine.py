@@ -1,6 +1,6 @@
 """Story refinement: regroup recent stories with hindsight, as a periodic pass.
 
-The online linker (worker.stories) decides once, when an article arrives, from what it has
+The online linker (worker.stories.link) decides once, when an article arrives, from what it has
 seen so far. Its errors are look-alike events (two quakes on one island, two offers for one
 player) whose first articles joined the wrong story before the evidence that separates them
 had arrived. Later articles supply that evidence: articles of one event have the *same nearest
@@ -33,7 +33,7 @@ from typing import Protocol
 
 import numpy as np
 
-from worker import stories as st
+from worker.stories import link as st
 
 REFINE_NEIGHBOURS = 8  # k of the top-k similarity rows compared
 REFINE_FLOOR = 0.10  # plain cosine (x time factor) two articles need before they may group
@@ -113,7 +113,7 @@ def _matrix(vectors: Sequence[Mapping[str, float]], vocab: dict[str, int]) -> np
 
 
 def _time_factor(members: Sequence[st.Member]) -> np.ndarray:
-    """worker.stories.time_factor for every pair, vectorised."""
+    """worker.stories.link.time_factor for every pair, vectorised."""
     secs = np.array([st.epoch_seconds(m.at) for m in members])
     gaps = np.abs(secs[:, None] - secs[None, :])
     grace, half, window = (x.total_seconds() for x in (st.GRACE, st.HALF_LIFE, st.WINDOW))

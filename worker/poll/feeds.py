@@ -20,7 +20,7 @@ from typing import Any
 
 import feedparser
 
-from worker.urls import InvalidURL, canonical_url, identity_url
+from worker.model.urls import InvalidURL, canonical_url, identity_url
 
 _PROLOG_LIMIT = 4096
 _DOCTYPE = re.compile(rb"<!DOCTYPE\b", re.IGNORECASE)

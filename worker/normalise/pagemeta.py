@@ -17,7 +17,7 @@ from typing import Any
 from lxml import etree
 from lxml.html import HtmlElement
 
-from worker.textclean import parse_loose_date
+from worker.normalise.textclean import parse_loose_date
 
 _WS = re.compile(r"\s+")
 

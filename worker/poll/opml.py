@@ -8,7 +8,7 @@ from xml.etree.ElementTree import Element, SubElement, tostring
 from defusedxml import ElementTree as SafeET
 from defusedxml.common import DefusedXmlException
 
-from worker.urls import InvalidURL, canonical_url
+from worker.model.urls import InvalidURL, canonical_url
 
 
 class FeedListError(ValueError):

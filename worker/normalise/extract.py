@@ -35,8 +35,9 @@ from trafilatura import bare_extraction
 from trafilatura.utils import load_html
 from trafilatura.xml import xmltotxt
 
-from worker.contenthtml import content_html, page_html
-from worker.pagemeta import (
+from worker.model.urls import InvalidURL, canonical_url, site_of
+from worker.normalise.contenthtml import content_html, page_html
+from worker.normalise.pagemeta import (
     ARTICLE_TYPES,
     PRINTED_DATE,
     PageDate,
@@ -51,7 +52,7 @@ from worker.pagemeta import (
     squash,
     url_date,
 )
-from worker.textclean import (
+from worker.normalise.textclean import (
     CleanedText,
     Dateline,
     caption_keys,
@@ -59,8 +60,7 @@ from worker.textclean import (
     normalise_unicode,
     paragraphs_of,
 )
-from worker.textclean import clean_text as _clean_text
-from worker.urls import InvalidURL, canonical_url, site_of
+from worker.normalise.textclean import clean_text as _clean_text
 
 PAGE_KINDS = ("article", "listing", "forum", "product", "other", "empty")
 

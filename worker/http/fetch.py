@@ -3,7 +3,7 @@
 Everything newsworker downloads goes through :class:`Fetcher`. It
 
 * accepts only http/https and refuses non-public addresses (policy in
-  :mod:`worker.netguard`), checking the address actually connected to: the
+  :mod:`worker.http.netguard`), checking the address actually connected to: the
   transport adapter resolves and checks the host itself and connects to that
   very IP, so there is no DNS-rebinding window; redirects are followed by
   hand so every hop is checked again;
@@ -39,7 +39,7 @@ import urllib3.response
 from requests.adapters import HTTPAdapter
 from requests.utils import DEFAULT_ACCEPT_ENCODING
 
-from worker.netguard import (
+from worker.http.netguard import (
     BlockedAddress,
     CachingResolver,
     ConnectFailed,
