@@ -58,14 +58,8 @@ from storage.dedupe_index import (
     band_table,
     dedupe_and_store,
 )
-from worker.dedupe.minhash import (
-    BANDS,
-    ORIGINAL,
-    DuplicateVerdict,
-    Fingerprint,
-    check_duplicate,
-    fingerprint,
-)
+from worker.dedupe.minhash import BANDS, check_duplicate, fingerprint
+from worker.model.dedupe import ORIGINAL, DuplicateVerdict, Fingerprint
 from worker.model.urls import site_of
 
 ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"

@@ -29,14 +29,8 @@ from bench.dupset import (
     DupSet,
     build,
 )
-from worker.dedupe.minhash import (
-    DuplicateVerdict,
-    MemoryDuplicateIndex,
-    classify,
-    fingerprint,
-    similarity,
-    text_shingles,
-)
+from worker.dedupe.minhash import MemoryDuplicateIndex, classify, fingerprint, similarity, text_shingles
+from worker.model.dedupe import DuplicateVerdict
 from worker.model.urls import canonical_url, site_of
 
 TARGET_KINDS = ("tracking", "mirror", "wire", "edited")

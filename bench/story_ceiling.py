@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from bench.story_quality import Doc, bcubed, ecb_docs, load_ecbplus, pairwise, topic_mixing, warm_index
+from worker.model import story as story_model
 from worker.stories import link as st
 from worker.stories import refine as sr
 
@@ -77,7 +78,7 @@ def second_order_matrix(docs: Sequence[object]) -> tuple[np.ndarray, np.ndarray]
     members = []
     for i, f in enumerate(feats):
         df, n = index.doc_freqs(sorted(f.vocabulary()))
-        members.append(st.Member(i, 0, NOW, st.vectorize(f, df, n), f.source, f.title))
+        members.append(story_model.Member(i, 0, NOW, st.vectorize(f, df, n), f.source, f.title))
     return sr.second_order(members)
 
 

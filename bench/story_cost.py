@@ -35,7 +35,10 @@ from sqlalchemy.orm import Session
 
 from bench.story_quality import Doc, ecb_docs, load_ecbplus
 from storage import story_index as si
-from storage import story_links
+from storage.models import Base
+from worker.model import story as story_model
+from worker.service import stories as story_links
+from worker.service import stories as story_service
 from worker.stories import link as st
 
 ARTICLES_PER_DAY = 1000
@@ -71,7 +74,7 @@ def _templates(docs: Sequence[Doc]) -> tuple[list[tuple[list[str], list[float]]]
     tpls = []
     for f in feats:
         vec = st.vectorize(f, df, len(feats))
-        top = sorted(vec.items(), key=lambda kv: -kv[1])[: st.POSTING_TERMS]
+        top = sorted(vec.items(), key=lambda kv: -kv[1])[: story_model.POSTING_TERMS]
         tpls.append(([t for t, _ in top], [w for _, w in top]))
     vocab = sorted(df)
     return tpls, vocab
@@ -89,7 +92,7 @@ def _load(
     """Add ``n_articles`` worth of stories whose times end at ``end`` (older history)."""
     n_stories = n_articles // ARTICLES_PER_STORY
     days = n_articles / ARTICLES_PER_DAY
-    t0 = st.epoch_seconds(end) - days * 86400
+    t0 = story_model.epoch_seconds(end) - days * 86400
     step = days * 86400 / n_stories
     lo, hi = first_id, first_id + n_stories - 1
     with eng.begin() as c:
@@ -212,7 +215,7 @@ def _measure(eng: Engine, docs: Sequence[Doc], warmup: int, seed: int) -> Measur
         f = st.story_features(d.title, d.text, at, d.source, "en")
         t1 = time.process_time()
         with eng.begin() as c:
-            res = si.link_in_transaction(c, f, at, article_id=aid)
+            res = story_service.link_in_transaction(c, f, at, article_id=aid)
             c.execute(update(si.articles).where(si.articles.c.id == aid).values(story_id=res.story_id))
         t2 = time.process_time()
         link_ticks += _backend_ticks(pid) - ticks0
@@ -259,7 +262,7 @@ def _concurrency(eng: Engine, docs: Sequence[Doc], threads: int, per_thread: int
         start.wait()
         for j in range(per_thread):
             f = feats[k * per_thread + j]
-            si.link_with_retry(eng, f, NOW + timedelta(days=3, seconds=k * 1000 + j))
+            story_service.link_with_retry(eng, f, NOW + timedelta(days=3, seconds=k * 1000 + j))
 
     ts = [threading.Thread(target=work, args=(k,)) for k in range(threads)]
     t0 = time.perf_counter()
@@ -285,7 +288,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         c.execute(text(f'CREATE DATABASE "{name}"'))
     eng = create_engine(f"{BASE_URL}/{name}", pool_size=4)
     try:
-        si.metadata.create_all(eng)
+        Base.metadata.create_all(eng)
         t = time.perf_counter()
         # the newest 10 days: exactly what a 10-day window can see at NOW
         _load(eng, tpls, vocab, 1, small, NOW, small)

@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from bench.data import load_ecbplus, shared_data
+from worker.model import story as story_model
 from worker.stories import link as st
 from worker.stories.refine import refine_dirty
 
@@ -130,7 +131,7 @@ def background_texts() -> list[tuple[str, str]]:
     return [(t, x) for t, x in out if x.strip()]
 
 
-_BACKGROUND: list[st.StoryFeatures] = []
+_BACKGROUND: list[story_model.StoryFeatures] = []
 
 
 def warm_index() -> st.MemoryStoryIndex:
@@ -537,14 +538,14 @@ def time_ordered(
     docs: Sequence[Doc], label: str, window: bool = True, topics: bool = True, refine: bool = True
 ) -> Scores:
     """Stream in publication order; ``window=False`` is the ablation without window/decay."""
-    saved = (st.WINDOW, st.HALF_LIFE)
+    saved = (story_model.WINDOW, st.HALF_LIFE)
     if not window:
-        st.WINDOW, st.HALF_LIFE = timedelta(days=36500), timedelta(days=36500)
+        story_model.WINDOW, st.HALF_LIFE = timedelta(days=36500), timedelta(days=36500)
     try:
         arrivals = [d.published_at or datetime(2030, 1, 1, tzinfo=UTC) for d in docs]
         pred, index, cpu, wrong = run_stream(docs, arrivals, refine_every=REFINE_EVERY if refine else None)
     finally:
-        st.WINDOW, st.HALF_LIFE = saved
+        story_model.WINDOW, st.HALF_LIFE = saved
     s = score(pred, docs, index, wrong)
     biggest = Counter(pred.values()).most_common(1)[0][1]
     gold_biggest = Counter(d.gold for d in docs).most_common(1)[0][1]

@@ -40,14 +40,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement, TextClause
 
-from worker.dedupe.minhash import (
-    MAX_VERIFY,
-    DuplicateVerdict,
-    Fingerprint,
-    StoredArticle,
-    check_duplicate,
-    fingerprint,
-)
+from worker.dedupe.minhash import MAX_VERIFY, check_duplicate, fingerprint
+from worker.model.dedupe import DuplicateVerdict, Fingerprint, IndexedArticle
 from worker.model.urls import site_of
 
 BANDS_TABLE = "article_bands"
@@ -161,12 +155,12 @@ class SqlDuplicateIndex:
         )
         self._load = select(a.id, a.text, a.duplicate_of, url).where(_in_list(conn, a.id, "ids"))
 
-    def find_exact(self, content_hash: str) -> StoredArticle | None:
+    def find_exact(self, content_hash: str) -> IndexedArticle | None:
         row = self.conn.execute(self._exact, {"content_hash": content_hash}).first()
         if row is None:
             return None
         # The text is not needed for an exact match; do not ship it.
-        return StoredArticle(
+        return IndexedArticle(
             int(row[0]), "", None if row[1] is None else int(row[1]), site_of(row[2] or "")
         )
 
@@ -176,12 +170,12 @@ class SqlDuplicateIndex:
         rows = self.conn.execute(self._candidates, {"keys": list(band_keys), "limit": limit})
         return [int(r[0]) for r in rows]
 
-    def load(self, ids: Sequence[int]) -> list[StoredArticle]:
+    def load(self, ids: Sequence[int]) -> list[IndexedArticle]:
         if not ids:
             return []
         rows = self.conn.execute(self._load, {"ids": list(ids)})
         return [
-            StoredArticle(
+            IndexedArticle(
                 int(r[0]), r[1] or "", None if r[2] is None else int(r[2]), site_of(r[3] or "")
             )
             for r in rows

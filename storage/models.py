@@ -11,12 +11,17 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
+    Column,
+    DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
     false,
@@ -237,6 +242,70 @@ class ReingestItem(Base):
 Index("ix_reingest_items_run_state", ReingestItem.run_id, ReingestItem.state)
 
 
-# The story linker keeps its SQL tables next to its SQL code; importing it registers them
-# on this metadata (it imports Base and Story from here, so it must come last).
-from storage import story_index as _story_index  # noqa: E402,F401
+# The linker reads and writes storage.models.Story; its own state tables live here, on the
+# same metadata, so migrations and tests see one schema.
+# Story-linking state (the SQL side of worker.stories, adapted by storage.story_index).
+metadata = Base.metadata
+stories: Table = Story.__table__  # type: ignore[assignment]
+
+# merges re-point earlier merges (merged_into = gone -> survivor): without this index that
+# UPDATE scanned every story (100 ms at 1M articles)
+Index("ix_stories_merged_into", stories.c.merged_into)
+
+# Inverted index: a story's strongest centroid terms, with its time span for the window filter.
+story_terms = Table(
+    "story_terms",
+    metadata,
+    Column("term", String(200), primary_key=True),
+    Column("story_id", IdType, primary_key=True),
+    Column("weight", Float, nullable=False),
+    Column("first_time", Float, nullable=False),  # epoch seconds
+    Column("last_time", Float, nullable=False),
+)
+Index("ix_story_terms_term_last", story_terms.c.term, story_terms.c.last_time)
+Index("ix_story_terms_story", story_terms.c.story_id)
+
+# Online document frequencies; the row with term '' counts documents.
+story_df = Table(
+    "story_df",
+    metadata,
+    Column("term", String(200), primary_key=True),
+    Column("df", BigInteger, nullable=False),
+)
+
+# How many documents of one source carried a sentence (site boilerplate detection).
+story_boilerplate = Table(
+    "story_boilerplate",
+    metadata,
+    Column("source", String(512), primary_key=True),
+    Column("sentence_key", String(16), primary_key=True),
+    Column("docs", Integer, nullable=False),
+    Column("last_seen", Float, nullable=False),  # epoch seconds
+)
+
+story_merges = Table(
+    "story_merges",
+    metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("old_story_id", IdType, nullable=False, index=True),
+    Column("new_story_id", IdType, nullable=False, index=True),
+    Column("merged_at", DateTime(timezone=True), nullable=False),
+)
+
+# A story changed since the refinement pass last saw it (partial index: few rows are pending).
+Index(
+    "ix_stories_refine_pending",
+    stories.c.id,
+    postgresql_where=stories.c.refine_pending,
+    sqlite_where=stories.c.refine_pending,
+)
+
+# Each linked article's vector and time, so the refinement pass can regroup stories without
+# re-reading and re-tokenising their texts. Pruned after VECTOR_RETENTION.
+story_vectors = Table(
+    "story_vectors",
+    metadata,
+    Column("article_id", IdType, ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True),
+    Column("at", Float, nullable=False),  # epoch seconds (the article's linking time)
+    Column("vector", JSON, nullable=False),
+)

@@ -15,13 +15,20 @@ from storage import feedstate
 from storage.dedupe_index import ArticleColumns, SqlDuplicateIndex, dedupe_and_store, dedupe_existing
 from storage.models import Article, ArticleUrl, Entry, Feed, FetchLog, article_bands
 from storage.upsert import insert_ignore, insert_ignore_returning_id
-from worker.dedupe.minhash import ORIGINAL, DuplicateVerdict, fingerprint
+from worker.dedupe.minhash import fingerprint
+from worker.model.article import FeedHints, NormalisedArticle
+from worker.model.dedupe import ORIGINAL, DuplicateVerdict
+from worker.model.feed import (
+    EntryInput,
+    FeedScheduleState,
+    ParsedEntry,
+    PollOutcome,
+    PollRecord,
+    PollTarget,
+    ScheduleDecision,
+)
 from worker.model.urls import InvalidURL, canonical_url, identity_url, site_of
-from worker.normalise.extract import FeedHints, NormalisedArticle
 from worker.normalise.sanitize import sanitize_html
-from worker.poll.feeds import ParsedEntry
-from worker.poll.polling import PollOutcome, PollTarget
-from worker.poll.schedule import FeedScheduleState, ScheduleDecision
 
 
 class NotFound(LookupError):
@@ -119,12 +126,6 @@ def poll_target(session: Session, feed_id: int, *, ignore_cache: bool = False) -
     )
 
 
-@dataclass(frozen=True)
-class PollRecord:
-    feed_id: int
-    outcome: str
-    new_entry_ids: tuple[int, ...]
-    seen_entries: int
 
 
 def record_poll(
@@ -282,15 +283,6 @@ def stale_pending_entries(session: Session, older_than: datetime, *, limit: int)
 # ---------------------------------------------------------------- entries -> articles
 
 
-@dataclass(frozen=True)
-class EntryInput:
-    entry_id: int
-    source: str
-    url: str | None
-    title: str | None
-    content_html: str | None
-    hints: FeedHints
-    user_agent: str | None = None  # the feed's own User-Agent, sent for its articles too
 
 
 def _feed_user_agent(session: Session, feed_id: int | None) -> str | None:

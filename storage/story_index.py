@@ -27,15 +27,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
-    BigInteger,
-    Column,
-    DateTime,
-    Float,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
     Table,
     and_,
     bindparam,
@@ -48,80 +39,22 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
 
-from storage.models import Article, Base, Story
-from storage.types import IdType
+from storage.models import (
+    Article,
+    stories,
+    story_boilerplate,
+    story_df,
+    story_merges,
+    story_terms,
+    story_vectors,
+)
+from worker.model import story as story_model
+from worker.model.story import LinkSubject
 from worker.model.urls import site_of
-from worker.stories import link as st
-from worker.stories import refine as storyrefine
 
-# The linker reads and writes storage.models.Story; its own state tables live here, on the
-# same metadata, so migrations and tests see one schema.
-metadata = Base.metadata
-stories: Table = Story.__table__  # type: ignore[assignment]
-
-# merges re-point earlier merges (merged_into = gone -> survivor): without this index that
-# UPDATE scanned every story (100 ms at 1M articles)
-Index("ix_stories_merged_into", stories.c.merged_into)
-
-# Inverted index: a story's strongest centroid terms, with its time span for the window filter.
-story_terms = Table(
-    "story_terms",
-    metadata,
-    Column("term", String(200), primary_key=True),
-    Column("story_id", IdType, primary_key=True),
-    Column("weight", Float, nullable=False),
-    Column("first_time", Float, nullable=False),  # epoch seconds
-    Column("last_time", Float, nullable=False),
-)
-Index("ix_story_terms_term_last", story_terms.c.term, story_terms.c.last_time)
-Index("ix_story_terms_story", story_terms.c.story_id)
-
-# Online document frequencies; the row with term '' counts documents.
-story_df = Table(
-    "story_df",
-    metadata,
-    Column("term", String(200), primary_key=True),
-    Column("df", BigInteger, nullable=False),
-)
-
-# How many documents of one source carried a sentence (site boilerplate detection).
-story_boilerplate = Table(
-    "story_boilerplate",
-    metadata,
-    Column("source", String(512), primary_key=True),
-    Column("sentence_key", String(16), primary_key=True),
-    Column("docs", Integer, nullable=False),
-    Column("last_seen", Float, nullable=False),  # epoch seconds
-)
-
-story_merges = Table(
-    "story_merges",
-    metadata,
-    Column("id", IdType, primary_key=True, autoincrement=True),
-    Column("old_story_id", IdType, nullable=False, index=True),
-    Column("new_story_id", IdType, nullable=False, index=True),
-    Column("merged_at", DateTime(timezone=True), nullable=False),
-)
-
-# A story changed since the refinement pass last saw it (partial index: few rows are pending).
-Index(
-    "ix_stories_refine_pending",
-    stories.c.id,
-    postgresql_where=stories.c.refine_pending,
-    sqlite_where=stories.c.refine_pending,
-)
-
-# Each linked article's vector and time, so the refinement pass can regroup stories without
-# re-reading and re-tokenising their texts. Pruned after VECTOR_RETENTION.
-story_vectors = Table(
-    "story_vectors",
-    metadata,
-    Column("article_id", IdType, ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True),
-    Column("at", Float, nullable=False),  # epoch seconds (the article's linking time)
-    Column("vector", JSON, nullable=False),
-)
 articles: Table = Article.__table__  # type: ignore[assignment]
 
 N_DOCS_KEY = ""
@@ -214,7 +147,7 @@ def _insert(conn: Connection, table: Table) -> Any:
 
 
 def _dt(epoch: float) -> datetime:
-    return st.from_epoch(epoch)
+    return story_model.from_epoch(epoch)
 
 
 @dataclass(frozen=True)
@@ -226,25 +159,25 @@ class _Posted:
     last: float
 
 
-def _posting_key(s: st.StoryState) -> str:
+def _posting_key(s: story_model.StoryState) -> str:
     joined = "\x1f".join(sorted(s.postings()))
     return hashlib.blake2b(joined.encode("utf-8"), digest_size=8).hexdigest()
 
 
-def _state_json(s: st.StoryState, posted: _Posted) -> dict[str, Any]:
+def _state_json(s: story_model.StoryState, posted: _Posted) -> dict[str, Any]:
     return {
         "centroid": {t: round(v, 6) for t, v in s.centroid.items()},
         "sources": sorted(s.sources),
         "title_score": s.title_score,
-        "first": st.epoch_seconds(s.first_time),
-        "last": st.epoch_seconds(s.last_time),
+        "first": story_model.epoch_seconds(s.first_time),
+        "last": story_model.epoch_seconds(s.last_time),
         "posted": [posted.key, posted.first, posted.last],
     }
 
 
-def _row_state(row: Any) -> st.StoryState:
+def _row_state(row: Any) -> story_model.StoryState:
     state = row.state or {}
-    return st.StoryState(
+    return story_model.StoryState(
         story_id=int(row.id),
         centroid=dict(state.get("centroid", {})),
         first_time=_dt(float(state["first"])),
@@ -261,7 +194,7 @@ def _row_posted(row: Any) -> _Posted | None:
     return _Posted(str(p[0]), float(p[1]), float(p[2])) if p else None
 
 
-def _story_values(s: st.StoryState, posted: _Posted) -> dict[str, Any]:
+def _story_values(s: story_model.StoryState, posted: _Posted) -> dict[str, Any]:
     return {
         "title": s.title,
         "first_article_at": s.first_time,
@@ -302,7 +235,7 @@ class SqlStoryIndex:
         vec = vec or {"article_id": None, "at": 0.0, "vector": "{}"}
         self.conn.execute(_PG_DOCUMENT_AND_VECTOR, {**doc, **vec})
 
-    def _remember(self, row: Any) -> st.StoryState:
+    def _remember(self, row: Any) -> story_model.StoryState:
         posted = _row_posted(row)
         if posted is not None:
             self._posted[int(row.id)] = posted
@@ -314,7 +247,7 @@ class SqlStoryIndex:
         if self.pg:
             rows = self.conn.execute(
                 _PG_BOILERPLATE,
-                {"source": source, "keys": list(keys), "min": st.BOILERPLATE_MIN_DOCS},
+                {"source": source, "keys": list(keys), "min": story_model.BOILERPLATE_MIN_DOCS},
             )
             return frozenset(r[0] for r in rows)
         t = story_boilerplate
@@ -322,7 +255,7 @@ class SqlStoryIndex:
             select(t.c.sentence_key).where(
                 t.c.source == source,
                 t.c.sentence_key.in_(keys),
-                t.c.docs >= st.BOILERPLATE_MIN_DOCS,
+                t.c.docs >= story_model.BOILERPLATE_MIN_DOCS,
             )
         )
         return frozenset(r[0] for r in rows)
@@ -345,18 +278,25 @@ class SqlStoryIndex:
             return self.boilerplate(source, keys), self.doc_freqs(terms)
         rows = self.conn.execute(
             _PG_DOCUMENT_STATS,
-            {"source": source, "keys": list(keys), "min": st.BOILERPLATE_MIN_DOCS, "terms": [N_DOCS_KEY, *terms]},
+            {
+                "source": source,
+                "keys": list(keys),
+                "min": story_model.BOILERPLATE_MIN_DOCS,
+                "terms": [N_DOCS_KEY, *terms],
+            },
         ).all()
         drop = frozenset(r[1] for r in rows if r[0] == "b")
         df = {r[1]: int(r[2]) for r in rows if r[0] == "d"}
         n = df.pop(N_DOCS_KEY, 0)
         return drop, (df, n)
 
-    def candidates(self, terms: Sequence[str], at: datetime, window: timedelta, limit: int) -> list[st.StoryState]:
+    def candidates(
+        self, terms: Sequence[str], at: datetime, window: timedelta, limit: int
+    ) -> list[story_model.StoryState]:
         if not terms:
             return []
         t = story_terms
-        now = st.epoch_seconds(at)
+        now = story_model.epoch_seconds(at)
         lo, hi = now - window.total_seconds(), now + window.total_seconds()
         if self.pg:
             found = self.conn.execute(
@@ -391,9 +331,9 @@ class SqlStoryIndex:
         by_id = {int(r.id): self._remember(r) for r in srows}
         return [by_id[sid] for sid in best if sid in by_id]
 
-    def _post(self, s: st.StoryState, replace: bool = False, span: tuple[float, float] | None = None) -> None:
+    def _post(self, s: story_model.StoryState, replace: bool = False, span: tuple[float, float] | None = None) -> None:
         """Publish the story's strongest terms; ``replace`` drops its old postings first."""
-        first, last = span or (st.epoch_seconds(s.first_time), st.epoch_seconds(s.last_time))
+        first, last = span or (story_model.epoch_seconds(s.first_time), story_model.epoch_seconds(s.last_time))
         posts = sorted(s.postings().items())
         if self.pg:
             self.conn.execute(
@@ -427,17 +367,17 @@ class SqlStoryIndex:
     def _unpost(self, story_id: int) -> None:
         self.conn.execute(delete(story_terms).where(story_terms.c.story_id == story_id))
 
-    def create_story(self, state: st.StoryState) -> st.StoryState:
+    def create_story(self, state: story_model.StoryState) -> story_model.StoryState:
         posted = _Posted(
             _posting_key(state),
-            st.epoch_seconds(state.first_time),
-            st.epoch_seconds(state.last_time),
+            story_model.epoch_seconds(state.first_time),
+            story_model.epoch_seconds(state.last_time),
         )
         values = _story_values(state, posted)
         sid = self.conn.execute(
             insert(stories).values(created_at=datetime.now(UTC), **values).returning(stories.c.id)
         ).scalar_one()
-        new = st.StoryState(
+        new = story_model.StoryState(
             story_id=int(sid),
             centroid=state.centroid,
             first_time=state.first_time,
@@ -450,11 +390,11 @@ class SqlStoryIndex:
         self._post(new)
         return new
 
-    def save_story(self, old: st.StoryState, new: st.StoryState) -> None:
+    def save_story(self, old: story_model.StoryState, new: story_model.StoryState) -> None:
         # Postings steer the candidate lookup only. Rewriting them for every article was the
         # largest share of server work, so they are rewritten when the story's top terms
         # change, its first time moves, or its last time moved by more than POSTING_SLACK.
-        first, last = st.epoch_seconds(new.first_time), st.epoch_seconds(new.last_time)
+        first, last = story_model.epoch_seconds(new.first_time), story_model.epoch_seconds(new.last_time)
         key = _posting_key(new)
         prev = self._posted.get(old.story_id)
         fresh = (
@@ -479,7 +419,7 @@ class SqlStoryIndex:
             self._post(new, replace=True, span=(first, last))
         self._posted[new.story_id] = posted
 
-    def merge_stories(self, keep: st.StoryState, gone: Sequence[st.StoryState], at: datetime) -> None:
+    def merge_stories(self, keep: story_model.StoryState, gone: Sequence[story_model.StoryState], at: datetime) -> None:
         ids = [g.story_id for g in gone]
         for g in gone:
             res = self.conn.execute(
@@ -508,7 +448,7 @@ class SqlStoryIndex:
         # sorted, so that concurrent upserts take row locks in one order (no deadlocks)
         all_terms = sorted({N_DOCS_KEY, *terms})
         ukeys = sorted(set(keys))
-        seen = st.epoch_seconds(self.at or datetime.now(UTC))
+        seen = story_model.epoch_seconds(self.at or datetime.now(UTC))
         if self.pg:
             if self.defer_writes:  # sent with the member's vector in one statement (flush)
                 self._deferred_document = {"terms": all_terms, "source": source, "keys": ukeys, "seen": seen}
@@ -534,9 +474,9 @@ class SqlStoryIndex:
             )
 
     # ---- members and refinement (worker.stories.refine.RefineIndex) ----
-    def record_member(self, member: st.Member) -> None:
+    def record_member(self, member: story_model.Member) -> None:
         vector = {t: round(v, 6) for t, v in member.vector.items()}
-        values = {"article_id": member.article_id, "at": st.epoch_seconds(member.at), "vector": vector}
+        values = {"article_id": member.article_id, "at": story_model.epoch_seconds(member.at), "vector": vector}
         if self.pg:
             if self.defer_writes:
                 self._deferred_vector = {**values, "vector": json.dumps(vector)}
@@ -552,10 +492,10 @@ class SqlStoryIndex:
             values,
         )
 
-    def story(self, story_id: int) -> st.StoryState | None:
+    def story(self, story_id: int) -> story_model.StoryState | None:
         return self.stories_by_id([story_id]).get(story_id)
 
-    def stories_by_id(self, story_ids: Sequence[int]) -> dict[int, st.StoryState]:
+    def stories_by_id(self, story_ids: Sequence[int]) -> dict[int, story_model.StoryState]:
         if not story_ids:
             return {}
         rows = self.conn.execute(
@@ -565,7 +505,7 @@ class SqlStoryIndex:
         ).all()
         return {int(r.id): self._remember(r) for r in rows if r.state}
 
-    def members(self, story_ids: Sequence[int]) -> list[st.Member]:
+    def members(self, story_ids: Sequence[int]) -> list[story_model.Member]:
         """The stories' linked articles that have a vector (duplicates follow their original)."""
         if not story_ids:
             return []
@@ -577,7 +517,7 @@ class SqlStoryIndex:
             .order_by(a.c.id)
         ).all()
         return [
-            st.Member(
+            story_model.Member(
                 article_id=int(r.id),
                 story_id=int(r.story_id),
                 at=_dt(float(r.at)),
@@ -632,10 +572,10 @@ class SqlStoryIndex:
         )
 
 
-def lock_window(conn: Connection, at: datetime) -> None:
-    """Serialise linkers whose articles are less than WINDOW apart (see module doc)."""
+def lock_window(conn: Connection, at: datetime, window: timedelta) -> None:
+    """Serialise linkers whose articles are less than ``window`` apart (see module doc)."""
     if conn.dialect.name == "postgresql":
-        bucket = math.floor(st.epoch_seconds(at) / st.WINDOW.total_seconds())
+        bucket = math.floor(story_model.epoch_seconds(at) / window.total_seconds())
         conn.execute(_PG_LOCK, {"ns": LOCK_NAMESPACE, "b": bucket})
     elif conn.dialect.name == "sqlite":
         # take SQLite's write lock now, not at the first write after our reads (a transaction
@@ -644,79 +584,9 @@ def lock_window(conn: Connection, at: datetime) -> None:
         conn.execute(update(story_df).where(story_df.c.term == "\x00lock").values(df=story_df.c.df))
 
 
-def link_in_transaction(
-    conn: Connection,
-    features: st.StoryFeatures,
-    arrived_at: datetime,
-    *,
-    linker: st.Linker | None = None,
-    repoint: Repoint | None = None,
-    article_id: int | None = None,
-) -> st.LinkResult:
-    """Link one non-duplicate article; the caller owns (and commits) the transaction.
-
-    Raises :class:`StoryConflict` when a story changed concurrently: roll back and call again.
-    ``repoint(conn, old_ids, new_id)`` is called inside the transaction when stories merge, so
-    the caller moves its articles before the transaction commits.
-    """
-    at = st.article_time(features, arrived_at)
-    lock_window(conn, at)
-    index = SqlStoryIndex(conn, at=at, repoint=repoint, defer_writes=True)
-    result = st.link_article(index, features, arrived_at, linker, article_id=article_id)
-    index.flush()
-    return result
-
-
-def link_with_retry(
-    engine: Engine,
-    features: st.StoryFeatures,
-    arrived_at: datetime,
-    *,
-    linker: st.Linker | None = None,
-    repoint: Repoint | None = None,
-    after: Callable[[Connection, st.LinkResult], None] | None = None,
-    attempts: int = 5,
-) -> st.LinkResult:
-    """Own the transaction: link, let ``after`` store the article's story_id, commit; retry
-    on :class:`StoryConflict`."""
-    last: StoryConflict | None = None
-    for _ in range(attempts):
-        try:
-            with engine.begin() as conn:
-                result = link_in_transaction(conn, features, arrived_at, linker=linker, repoint=repoint)
-                if after is not None:
-                    after(conn, result)
-                return result
-        except StoryConflict as exc:
-            last = exc
-    raise StoryConflict(f"gave up after {attempts} attempts: {last}")
-
-
-def refine_in_transaction(
-    conn: Connection, story_id: int, *, repoint: Repoint | None = None
-) -> storyrefine.RefineOutcome:
-    """Regroup one pending story's neighbourhood; the caller owns (and commits) the transaction.
-
-    Takes the same window locks as a linker at the story's last article, so linking near it
-    waits; a story touched from further away is caught by the optimistic checks
-    (:class:`StoryConflict`: roll back and call again)."""
-    last = conn.execute(
-        select(stories.c.last_article_at).where(stories.c.id == story_id, stories.c.merged_into.is_(None))
-    ).scalar_one_or_none()
-    if last is None:
-        SqlStoryIndex(conn).mark_refined([story_id])
-        return storyrefine.RefineOutcome((story_id,), 0, (), ())
-    at = last if last.tzinfo else last.replace(tzinfo=UTC)
-    lock_window(conn, at)
-    index = SqlStoryIndex(conn, at=at, repoint=repoint)
-    outcome = storyrefine.refine_around(index, story_id, datetime.now(UTC))
-    index.mark_refined([*outcome.story_ids, *outcome.created])
-    return outcome
-
-
 def prune_story_vectors(conn: Connection, before: datetime) -> int:
     """Forget vectors of articles linked before ``before``: older stories are not regrouped."""
-    res = conn.execute(delete(story_vectors).where(story_vectors.c.at < st.epoch_seconds(before)))
+    res = conn.execute(delete(story_vectors).where(story_vectors.c.at < story_model.epoch_seconds(before)))
     return int(res.rowcount or 0)
 
 
@@ -732,12 +602,10 @@ def resolve_story(conn: Connection, story_id: int) -> int:
     return story_id
 
 
-def prune_boilerplate(conn: Connection, before: datetime) -> int:
+def prune_boilerplate(conn: Connection, before: datetime, min_docs: int) -> int:
     """Forget sentences seen too rarely to be boilerplate and not seen since ``before``."""
     b = story_boilerplate
-    res = conn.execute(
-        delete(b).where(and_(b.c.docs < st.BOILERPLATE_MIN_DOCS, b.c.last_seen < st.epoch_seconds(before)))
-    )
+    res = conn.execute(delete(b).where(and_(b.c.docs < min_docs, b.c.last_seen < story_model.epoch_seconds(before))))
     return int(res.rowcount or 0)
 
 
@@ -745,3 +613,42 @@ def story_count(conn: Connection) -> int:
     return int(
         conn.execute(select(func.count()).select_from(stories).where(stories.c.merged_into.is_(None))).scalar_one()
     )
+
+
+def live_story_last_article_at(conn: Connection, story_id: int) -> datetime | None:
+    """When a live (not merged) story's last article appeared; None if merged away or gone."""
+    value: datetime | None = conn.execute(
+        select(stories.c.last_article_at).where(stories.c.id == story_id, stories.c.merged_into.is_(None))
+    ).scalar_one_or_none()
+    return value
+
+
+def link_subject(session: Session, article_id: int) -> LinkSubject | None:
+    """What linking needs to know about a stored article (None if it is gone)."""
+    article = session.get(Article, article_id)
+    if article is None:
+        return None
+    original_story_id = None
+    if article.duplicate_of is not None:
+        original = session.get(Article, article.duplicate_of)
+        original_story_id = original.story_id if original is not None else None
+    return LinkSubject(
+        article_id=article.id,
+        story_id=article.story_id,
+        original_story_id=original_story_id,
+        url=article.url,
+        title=article.title,
+        text=article.text,
+        published_at=article.published_at,
+        language=article.language,
+        created_at=article.created_at,
+    )
+
+
+def set_article_story(session: Session, article_id: int, story_id: int | None) -> None:
+    session.execute(update(Article).where(Article.id == article_id).values(story_id=story_id))
+
+
+def repoint_articles(conn: Connection, old_ids: Sequence[int], new_id: int) -> None:
+    """Stories merged: their articles now belong to the survivor (nothing points to a vanished story)."""
+    conn.execute(update(Article).where(Article.story_id.in_(list(old_ids))).values(story_id=new_id))

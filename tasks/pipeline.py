@@ -9,10 +9,10 @@ from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy.exc import OperationalError
 
-from storage.repo import PollRecord
 from tasks.app import RETRY_BACKOFF_MAX, app, runtime
 from worker import metrics
 from worker.http.hostlimits import HostBusy
+from worker.model.feed import PollRecord
 from worker.service import handlers
 
 # Transient infrastructure errors are retried; bad input never raises out of a handler.

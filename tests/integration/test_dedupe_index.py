@@ -35,7 +35,8 @@ from storage.dedupe_index import (
     lock_fingerprint,
     rebuild_bands,
 )
-from worker.dedupe.minhash import DuplicateVerdict, check_duplicate, fingerprint
+from worker.dedupe.minhash import check_duplicate, fingerprint
+from worker.model.dedupe import DuplicateVerdict
 
 pytestmark = pytest.mark.integration
 

@@ -15,6 +15,9 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
 from storage import story_index as si
+from storage.models import Base
+from worker.model import story as story_model
+from worker.service import stories as story_service
 from worker.stories import link as st
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -45,7 +48,7 @@ def _article(event: int, variant: int) -> tuple[str, str]:
     return title[variant % 3], " ".join([leads[variant % 3], *rest[k:], *rest[:k]])
 
 
-def _stream() -> list[tuple[int, st.StoryFeatures, datetime]]:
+def _stream() -> list[tuple[int, story_model.StoryFeatures, datetime]]:
     """Four look-alike events (two of them in the same hours), follow-ups, one late repeat."""
     out = []
     plan = [(0, 0, 0), (1, 0, 1), (0, 1, 2), (2, 0, 30), (1, 1, 3), (0, 2, 26), (3, 0, 50)]
@@ -67,7 +70,7 @@ def pg_engine() -> Iterator[Engine]:
     except OperationalError as exc:  # pragma: no cover - environment without PostgreSQL
         pytest.skip(f"PostgreSQL not reachable: {exc}")
     eng = create_engine(PG_ADMIN.rsplit("/", 1)[0] + "/" + name, pool_size=10)
-    si.metadata.create_all(eng)
+    Base.metadata.create_all(eng)
     try:
         yield eng
     finally:
@@ -80,7 +83,7 @@ def pg_engine() -> Iterator[Engine]:
 @pytest.fixture
 def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
     eng = create_engine(f"sqlite:///{tmp_path / 'stories.db'}")
-    si.metadata.create_all(eng)
+    Base.metadata.create_all(eng)
     yield eng
     eng.dispose()
 
@@ -101,7 +104,7 @@ def test_sql_index_links_like_the_memory_index(engine: Engine) -> None:
     stream = _stream()
     mem = st.MemoryStoryIndex()
     mem_ids = [mem.resolve(st.link_article(mem, f, t).story_id) for _, f, t in stream]
-    sql_raw = [si.link_with_retry(engine, f, t).story_id for _, f, t in stream]
+    sql_raw = [story_service.link_with_retry(engine, f, t).story_id for _, f, t in stream]
     with engine.connect() as c:
         sql_ids = [si.resolve_story(c, s) for s in sql_raw]
         live = si.story_count(c)
@@ -117,7 +120,7 @@ def test_sql_index_links_like_the_memory_index(engine: Engine) -> None:
     assert any(t.startswith("e:") for t in row.top_terms)
 
 
-def _bridge_setup() -> tuple[st.Linker, list[tuple[st.StoryFeatures, datetime]]]:
+def _bridge_setup() -> tuple[st.Linker, list[tuple[story_model.StoryFeatures, datetime]]]:
     """Two halves of one event that a strict linker keeps apart until an article bridges them."""
     a = ("Ashford fire", "Mary Novak escaped a fire on Mill Street in Ashford. Smoke filled it.")
     b = ("Ashford blaze", "Firefighters in Ashford praised neighbour Paul Ortega for the rescue.")
@@ -141,7 +144,7 @@ def test_bridging_article_merges_and_records_it(engine: Engine) -> None:
     def repoint(conn: Connection, old: Sequence[int], new: int) -> None:
         repointed.append((list(old), new))
 
-    results = [si.link_with_retry(engine, f, t, linker=linker, repoint=repoint) for f, t in items]
+    results = [story_service.link_with_retry(engine, f, t, linker=linker, repoint=repoint) for f, t in items]
     first, second, bridge = results
     assert first.created and second.created and first.story_id != second.story_id
     assert bridge.merged == (second.story_id,) and bridge.story_id == first.story_id
@@ -161,7 +164,7 @@ def test_bridging_article_merges_and_records_it(engine: Engine) -> None:
 
 def test_stale_story_write_is_refused(engine: Engine) -> None:
     f, t = st.story_features(*_article(0, 0), T0, "s"), T0
-    created = si.link_with_retry(engine, f, t).state
+    created = story_service.link_with_retry(engine, f, t).state
     grown = st.add_to_story(created, dict(created.centroid), t, "s2", "x")
     with engine.begin() as c:
         si.SqlStoryIndex(c).save_story(created, grown)
@@ -169,16 +172,16 @@ def test_stale_story_write_is_refused(engine: Engine) -> None:
         si.SqlStoryIndex(c).save_story(created, grown)  # based on the old article_count
 
 
-def _race(engine: Engine, feats: Sequence[st.StoryFeatures]) -> list[st.LinkResult]:
+def _race(engine: Engine, feats: Sequence[story_model.StoryFeatures]) -> list[story_model.LinkResult]:
     """Link all articles at once, one thread each, released together by a barrier."""
     barrier = threading.Barrier(len(feats))
-    results: list[st.LinkResult] = []
+    results: list[story_model.LinkResult] = []
     errors: list[BaseException] = []
 
-    def work(f: st.StoryFeatures) -> None:
+    def work(f: story_model.StoryFeatures) -> None:
         try:
             barrier.wait()
-            results.append(si.link_with_retry(engine, f, f.published_at or T0))
+            results.append(story_service.link_with_retry(engine, f, f.published_at or T0))
         except BaseException as exc:  # re-raised below, not swallowed
             errors.append(exc)
 
@@ -209,7 +212,7 @@ def test_document_stats_read_boilerplate_and_frequencies_in_one_go(engine: Engin
     with engine.begin() as c:
         sql = si.SqlStoryIndex(c)
         for index in (mem, sql):
-            for i in range(st.BOILERPLATE_MIN_DOCS):
+            for i in range(story_model.BOILERPLATE_MIN_DOCS):
                 index.record_document("site.example", ["paywall", f"own{i}"], ["fire", f"town{i}"])
             index.record_document("other.example", ["paywall"], ["fire"])
         expected = mem.document_stats("site.example", ["paywall", "own0", "new"], ["fire", "town0", "unseen"])

@@ -21,6 +21,7 @@ from storage import story_index as si
 from storage.db import Database
 from storage.models import Article, Story
 from tests.support.processes import run_cli
+from worker.model import story as story_model
 from worker.model.urls import site_of
 from worker.service import handlers
 from worker.service.imports import ImportItem
@@ -224,7 +225,7 @@ def test_refinement_running_beside_linkers_leaves_consistent_stories(runtime: Ru
 def test_daily_prune_forgets_old_vectors_and_rare_sentences_only(runtime: Runtime) -> None:
     docs, background = _docs()
     ids = _ingest(runtime, docs[:6], background[:20])
-    old = st.epoch_seconds(datetime.now(UTC) - timedelta(days=90))
+    old = story_model.epoch_seconds(datetime.now(UTC) - timedelta(days=90))
     with runtime.db.transaction() as session:
         session.execute(si.story_vectors.update().where(si.story_vectors.c.article_id == ids[0]).values(at=old))
         session.execute(

@@ -9,10 +9,7 @@ import pytest
 
 from worker.dedupe.minhash import (
     BANDS,
-    MIN_WORDS,
-    DuplicateVerdict,
     MemoryDuplicateIndex,
-    StoredArticle,
     check_duplicate,
     classify,
     fingerprint,
@@ -20,6 +17,7 @@ from worker.dedupe.minhash import (
     text_shingles,
     verify,
 )
+from worker.model.dedupe import MIN_WORDS, DuplicateVerdict, IndexedArticle
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "dedupe"
 STORY_A = (DATA / "story_a.txt").read_text(encoding="utf-8")
@@ -139,13 +137,13 @@ def test_short_text_repeated_on_one_site_is_a_stub_not_a_copy() -> None:
 def test_verify_prefers_the_first_seen_original() -> None:
     fp = fingerprint(wire_copy(STORY_A))
     candidates = [
-        StoredArticle(7, STORY_A, duplicate_of=3),  # a copy of article 3
-        StoredArticle(5, STORY_A, duplicate_of=None),
-        StoredArticle(9, STORY_B, duplicate_of=None),
+        IndexedArticle(7, STORY_A, duplicate_of=3),  # a copy of article 3
+        IndexedArticle(5, STORY_A, duplicate_of=None),
+        IndexedArticle(9, STORY_B, duplicate_of=None),
     ]
     verdict = verify(fp, candidates)
     assert (verdict.kind, verdict.original_id, verdict.matched_id) == ("near", 3, 7)
-    assert verify(fp, [StoredArticle(9, STORY_B)]) == DuplicateVerdict(None, None, 0.0, 0.0,
+    assert verify(fp, [IndexedArticle(9, STORY_B)]) == DuplicateVerdict(None, None, 0.0, 0.0,
                                                                         0.0, 1, None)
 
 

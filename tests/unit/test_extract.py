@@ -5,8 +5,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from worker.model.article import FeedHints
 from worker.normalise.extract import (
-    FeedHints,
     KindSignals,
     article_from_content,
     classify_page,

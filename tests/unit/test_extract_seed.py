@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from worker.normalise.extract import FeedHints, article_from_content, extract_article
+from worker.model.article import FeedHints
+from worker.normalise.extract import article_from_content, extract_article
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO / "tests" / "data" / "extract" / "seed-page.html.tmpl"

@@ -10,8 +10,8 @@ from email.utils import format_datetime
 
 import pytest
 
+from worker.model.feed import FeedScheduleState
 from worker.poll.schedule import (
-    FeedScheduleState,
     PollObservation,
     SchedulePolicy,
     backoff_delay,

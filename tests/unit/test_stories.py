@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bench.data import shared_data
+from worker.model import story as story_model
 from worker.stories import link as st
 
 T0 = datetime(2024, 3, 1, 8, 0, tzinfo=UTC)
@@ -17,7 +18,7 @@ T0 = datetime(2024, 3, 1, 8, 0, tzinfo=UTC)
 
 
 
-def _terms(f: st.StoryFeatures) -> set[str]:
+def _terms(f: story_model.StoryFeatures) -> set[str]:
     return set(f.vocabulary())
 
 
@@ -122,7 +123,7 @@ _UNRELATED = [
 ]
 
 
-def _run_site(sources: list[str]) -> list[st.LinkResult]:
+def _run_site(sources: list[str]) -> list[story_model.LinkResult]:
     index = st.MemoryStoryIndex()
     out = []
     for i, (body, source) in enumerate(zip(_UNRELATED, sources, strict=True)):
@@ -139,11 +140,11 @@ def test_site_boilerplate_does_not_link_unrelated_articles() -> None:
     assert sum(not r.created for r in control) >= 4
     # one site: once its boilerplate has been seen on BOILERPLATE_MIN_DOCS pages it is ignored
     same = _run_site(["courier.example"] * len(_UNRELATED))
-    assert all(r.created for r in same[st.BOILERPLATE_MIN_DOCS :])
+    assert all(r.created for r in same[story_model.BOILERPLATE_MIN_DOCS :])
 
 
-def _state(sid: int, vec: dict[str, float], first: datetime, count: int = 2) -> st.StoryState:
-    return st.StoryState(
+def _state(sid: int, vec: dict[str, float], first: datetime, count: int = 2) -> story_model.StoryState:
+    return story_model.StoryState(
         story_id=sid,
         centroid={t: v * count for t, v in vec.items()},
         first_time=first,
@@ -175,8 +176,8 @@ def test_bridging_article_merges_into_the_oldest_story() -> None:
 def test_memory_index_candidates_respect_the_window() -> None:
     index = st.MemoryStoryIndex()
     s = index.create_story(st.new_story_state(0, {"e:x": 1.0}, T0, "s", "t"))
-    assert index.candidates(["e:x"], T0 + timedelta(days=3), st.WINDOW, 5) == [s]
-    assert index.candidates(["e:x"], T0 + st.WINDOW + timedelta(days=1), st.WINDOW, 5) == []
+    assert index.candidates(["e:x"], T0 + timedelta(days=3), story_model.WINDOW, 5) == [s]
+    assert index.candidates(["e:x"], T0 + story_model.WINDOW + timedelta(days=1), story_model.WINDOW, 5) == []
 
 
 def _ecb(topics: set[str]) -> tuple[list[dict[str, str]], list[dict[str, str]]]:

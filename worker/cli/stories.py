@@ -10,8 +10,8 @@ from rich.table import Table
 from storage import queries
 from worker.cli.common import CONTEXT_SETTINGS, DATE, Context, console, echo_json, fail, note, pass_context, when
 from worker.model.clock import utcnow
+from worker.model.story import RefineOutcome
 from worker.service import handlers
-from worker.stories.refine import RefineOutcome
 
 
 @click.group("stories", context_settings=CONTEXT_SETTINGS)

@@ -32,10 +32,12 @@ import re
 import struct
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from dataclasses import dataclass
+from typing import Protocol
 
 import rensa
+
+from worker.model.dedupe import MIN_WORDS, ORIGINAL, DuplicateKind, DuplicateVerdict, Fingerprint, IndexedArticle
 
 #: Bump when anything below changes the band keys or hashes of a text: stored
 #: rows then need a rebuild (``article_bands`` is derived data).
@@ -47,9 +49,6 @@ BANDS = 42
 ROWS_PER_BAND = 3
 MINHASH_SEED = 0x6E657773  # "news"
 
-#: Texts with fewer words are never called duplicates (empty pages, stubs,
-#: "video unavailable" notices would otherwise all be one article).
-MIN_WORDS = 15
 
 #: Decision thresholds (exact set similarities over word 5-shingles).
 NEAR_JACCARD = 0.6
@@ -75,45 +74,13 @@ SAME_SITE_MIN_WORDS = 50
 #: How many candidates a check verifies at most (the most similar first).
 MAX_VERIFY = 8
 
-DuplicateKind = Literal["exact", "near", "excerpt"]
 
 _WORD = re.compile(r"\w+")
 _BAND_STRUCT = struct.Struct(f"<I{ROWS_PER_BAND}I")
 
 
-@dataclass(frozen=True, slots=True)
-class Fingerprint:
-    """What the index stores and looks up for one text.
-
-    ``band_keys`` are signed 64-bit integers, ready for a ``BIGINT`` column;
-    they are empty for texts too short to be compared (below ``MIN_WORDS``).
-    ``shingles`` is kept for exact verification and is never stored.
-    """
-
-    content_hash: str
-    signature: tuple[int, ...] = field(repr=False)
-    band_keys: tuple[int, ...] = field(repr=False)
-    shingle_count: int
-    word_count: int
-    shingles: frozenset[str] = field(repr=False, compare=False)
-
-    @property
-    def comparable(self) -> bool:
-        return self.word_count >= MIN_WORDS
 
 
-@dataclass(frozen=True, slots=True)
-class StoredArticle:
-    """A candidate as the index hands it back for verification."""
-
-    id: int
-    text: str
-    duplicate_of: int | None = None
-    site: str = ""  # worker.model.urls.site_of(url); "" when unknown
-
-    @property
-    def root_id(self) -> int:
-        return self.duplicate_of if self.duplicate_of is not None else self.id
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,36 +105,14 @@ class Similarity:
         return self.intersection / self.old_size if self.old_size else 0.0
 
 
-@dataclass(frozen=True, slots=True)
-class DuplicateVerdict:
-    """``kind`` is None for an original; ``original_id`` is then None too.
-
-    ``score`` is the exact similarity that decided (1.0 for exact, Jaccard for
-    near, containment for excerpt); ``jaccard`` and ``containment`` are kept
-    for diagnostics and for the quality report.
-    """
-
-    kind: DuplicateKind | None
-    original_id: int | None
-    score: float
-    jaccard: float = 0.0
-    containment: float = 0.0
-    candidates_checked: int = 0
-    #: the stored article that verified (``original_id`` is its root)
-    matched_id: int | None = None
-
-    @property
-    def is_duplicate(self) -> bool:
-        return self.kind is not None
 
 
-ORIGINAL = DuplicateVerdict(kind=None, original_id=None, score=0.0)
 
 
 class DuplicateIndex(Protocol):
     """Where fingerprints of stored articles live (memory or database)."""
 
-    def find_exact(self, content_hash: str) -> StoredArticle | None:
+    def find_exact(self, content_hash: str) -> IndexedArticle | None:
         """The first-seen stored article whose normalised text has this hash
         (its ``text`` may be left empty; its ``site`` is needed)."""
         ...
@@ -176,7 +121,7 @@ class DuplicateIndex(Protocol):
         """Ids sharing at least one band, most shared bands first, then lowest id."""
         ...
 
-    def load(self, ids: Sequence[int]) -> list[StoredArticle]:
+    def load(self, ids: Sequence[int]) -> list[IndexedArticle]:
         """Text and ``duplicate_of`` of the given ids (any order)."""
         ...
 
@@ -263,7 +208,7 @@ def classify(sim: Similarity, *, same_site: bool = False) -> tuple[DuplicateKind
 
 def verify(
     fp: Fingerprint,
-    candidates: Iterable[StoredArticle],
+    candidates: Iterable[IndexedArticle],
     *,
     exclude_id: int | None = None,
     site: str = "",
@@ -357,11 +302,11 @@ class MemoryDuplicateIndex:
         self._duplicate_of[article_id] = duplicate_of
         self._sites[article_id] = site
 
-    def find_exact(self, content_hash: str) -> StoredArticle | None:
+    def find_exact(self, content_hash: str) -> IndexedArticle | None:
         article_id = self._hashes.get(content_hash)
         if article_id is None:
             return None
-        return StoredArticle(
+        return IndexedArticle(
             article_id,
             self._texts[article_id],
             self._duplicate_of[article_id],
@@ -376,9 +321,9 @@ class MemoryDuplicateIndex:
         ranked = sorted(shared.items(), key=lambda item: (-item[1], item[0]))
         return [article_id for article_id, _ in ranked[:limit]]
 
-    def load(self, ids: Sequence[int]) -> list[StoredArticle]:
+    def load(self, ids: Sequence[int]) -> list[IndexedArticle]:
         return [
-            StoredArticle(i, self._texts[i], self._duplicate_of[i], self._sites[i]) for i in ids
+            IndexedArticle(i, self._texts[i], self._duplicate_of[i], self._sites[i]) for i in ids
         ]
 
     def add(self, article_id: int, fp: Fingerprint) -> None:

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from worker.http.fetch import ARTICLE_ACCEPT, FetchError
-from worker.normalise.extract import FeedHints, NormalisedArticle, article_from_content, extract_article
+from worker.model.article import FeedHints, NormalisedArticle
+from worker.normalise.extract import article_from_content, extract_article
 from worker.poll.polling import FeedFetcher
 
 # Page fetches are retried this many times (about a day of back-off), then the

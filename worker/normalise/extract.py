@@ -35,6 +35,7 @@ from trafilatura import bare_extraction
 from trafilatura.utils import load_html
 from trafilatura.xml import xmltotxt
 
+from worker.model.article import FeedHints, NormalisedArticle
 from worker.model.urls import InvalidURL, canonical_url, site_of
 from worker.normalise.contenthtml import content_html, page_html
 from worker.normalise.pagemeta import (
@@ -61,48 +62,6 @@ from worker.normalise.textclean import (
     paragraphs_of,
 )
 from worker.normalise.textclean import clean_text as _clean_text
-
-PAGE_KINDS = ("article", "listing", "forum", "product", "other", "empty")
-
-
-@dataclass(frozen=True)
-class FeedHints:
-    """What the feed said about the entry; preferred for metadata when present."""
-
-    title: str | None = None
-    authors: tuple[str, ...] = ()
-    published_at: datetime | None = None  # aware UTC
-    updated_at: datetime | None = None
-    content_html: str | None = None  # entry content/summary, raw (unsanitised)
-    language: str | None = None
-
-
-@dataclass(frozen=True)
-class NormalisedArticle:
-    url: str
-    title: str | None
-    text: str
-    html: str
-    authors: tuple[str, ...]
-    published_at: datetime | None
-    updated_at: datetime | None
-    language: str | None
-    image_url: str | None
-    dateline: str | None
-    agency: str | None
-    word_count: int
-    page_kind: str
-    source: str
-    warnings: tuple[str, ...]
-    # The publisher's calendar day of publication as printed (before conversion to UTC).
-    published_date: date | None = None
-    site_name: str | None = None
-    description: str | None = None
-
-    @property
-    def is_article(self) -> bool:
-        return self.page_kind == "article" and self.word_count > 0
-
 
 # ---------------------------------------------------------------- decoding
 

@@ -14,12 +14,12 @@ import io
 import re
 import time
 from collections import Counter
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import feedparser
 
+from worker.model.feed import ParsedEntry, ParsedFeed
 from worker.model.urls import InvalidURL, canonical_url, identity_url
 
 _PROLOG_LIMIT = 4096
@@ -35,28 +35,8 @@ class FeedParseError(ValueError):
     """The bytes are not a feed we will ingest; the message says why."""
 
 
-@dataclass(frozen=True)
-class ParsedEntry:
-    guid: str | None
-    link: str | None  # absolute, canonical when it could be made so
-    title: str | None
-    content_html: str | None  # raw; sanitised before it is stored
-    authors: tuple[str, ...]
-    published_at: datetime | None
-    updated_at: datetime | None
-    entry_key: str = ""  # identity inside the feed; set by parse_feed
-    link_key: str | None = None  # scheme-less canonical link, for "same entry" across GUID changes
 
 
-@dataclass(frozen=True)
-class ParsedFeed:
-    title: str | None
-    site_url: str | None
-    ttl_minutes: int | None
-    entries: tuple[ParsedEntry, ...]
-    warnings: tuple[str, ...] = ()
-    guid_mode: str = "guid"  # guid | link (GUIDs judged broken)
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 _XML_ENCODING = re.compile(rb"""<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._:-]{1,40})["']""")

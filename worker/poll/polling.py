@@ -7,13 +7,13 @@ turns into the next poll time; nothing here touches the database.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
 
 from worker.http.fetch import FEED_ACCEPT, FetchError, FetchResult
+from worker.model.feed import PollOutcome, PollTarget
 from worker.poll import schedule
-from worker.poll.feeds import FeedParseError, ParsedFeed, parse_feed
+from worker.poll.feeds import FeedParseError, parse_feed
 
 
 class FeedFetcher(Protocol):
@@ -30,43 +30,8 @@ class FeedFetcher(Protocol):
 
 
 
-@dataclass(frozen=True)
-class PollTarget:
-    feed_id: int
-    url: str
-    etag: str | None = None
-    last_modified: str | None = None
-    user_agent: str | None = None
 
 
-@dataclass(frozen=True)
-class PollOutcome:
-    """What one poll found. ``kind`` is the fetch-log outcome."""
-
-    feed_id: int
-    url: str
-    kind: str  # ok | not_modified | http_error | fetch_error | parse_error
-    http_status: int | None = None
-    final_url: str | None = None
-    permanent_redirect: str | None = None
-    etag: str | None = None
-    last_modified: str | None = None
-    headers: tuple[tuple[str, str], ...] = ()
-    bytes: int = 0
-    duration_ms: int = 0
-    feed: ParsedFeed | None = None
-    error: str | None = None
-    error_reason: str | None = None
-
-    @property
-    def succeeded(self) -> bool:
-        return self.kind in ("ok", "not_modified")
-
-    def header(self, name: str) -> str | None:
-        for key, value in self.headers:
-            if key == name:
-                return value
-        return None
 
 
 def poll(fetcher: FeedFetcher, target: PollTarget) -> PollOutcome:

@@ -28,9 +28,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Literal
 
-FeedStatus = Literal["ok", "failing", "gone"]
+from worker.model.feed import FeedScheduleState, FeedStatus, ScheduleDecision
 
 WEEK = timedelta(days=7)
 
@@ -83,19 +82,6 @@ class SchedulePolicy:
             raise ValueError("redirect_confirmations and failing_after_errors must be >= 1")
 
 
-@dataclass(frozen=True)
-class FeedScheduleState:
-    """What the scheduler remembers about a feed between polls (persist all of it)."""
-
-    status: FeedStatus = "ok"
-    consecutive_errors: int = 0
-    first_error_at: datetime | None = None
-    last_error: str | None = None
-    last_success_at: datetime | None = None
-    # Interval estimated from entry dates at the last parsed poll; reused after 304s.
-    base_interval: timedelta | None = None
-    redirect_url: str | None = None
-    redirect_count: int = 0
 
 
 @dataclass(frozen=True)
@@ -111,22 +97,6 @@ class PollObservation:
     permanent_redirect: str | None = None  # FetchResult.permanent_redirect
 
 
-@dataclass(frozen=True)
-class ScheduleDecision:
-    next_poll_at: datetime | None  # None only for gone feeds
-    status: FeedStatus
-    consecutive_errors: int
-    reason: str  # what set the interval: entry_rate, max_age, retry_after, error_backoff, ...
-    interval: timedelta  # delay actually chosen (jitter and floors applied)
-    parse_body: bool  # False for 304s and failures: nothing to parse
-    new_url_candidate: str | None  # permanent-redirect target being confirmed
-    apply_new_url: str | None  # confirmed: store this as the feed's address now
-    host_slowdown_until: datetime | None  # slow every feed on the host until then
-    state: FeedScheduleState  # persist this
-
-    @property
-    def interval_seconds(self) -> int:
-        return round(self.interval.total_seconds())
 
 
 def _require_aware(now: datetime) -> None:

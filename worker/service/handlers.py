@@ -18,23 +18,24 @@ from datetime import timedelta
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from storage import feedstate, repo, story_links
+from storage import feedstate, repo
 from storage.db import after_commit
-from storage.story_links import StoryLink
 from worker import metrics
 from worker.http.hostlimits import HostBusy
+from worker.model.article import FeedHints
 from worker.model.clock import utcnow
+from worker.model.feed import PollRecord
+from worker.model.story import RefineOutcome
 from worker.model.urls import InvalidURL
 from worker.normalise import articles
-from worker.normalise.extract import FeedHints, article_from_content
+from worker.normalise.extract import article_from_content
 from worker.poll import polling, schedule
+from worker.service import stories as story_links
 from worker.service.imports import ImportItem
 from worker.service.runtime import INGEST_ENTRY, POLL_FEED, PROCESS_ARTICLE, REFETCH_ARTICLE, Runtime
-from worker.stories.refine import RefineOutcome
+from worker.service.stories import StoryLink
 
 log = logging.getLogger("newsworker.handlers")
-# Optimistic story updates conflict rarely (two workers on one story); retry a few times.
-STORY_LINK_ATTEMPTS = 5
 # A poll lease longer than the hard task limit: a killed poll frees its feed again.
 POLL_LEASE = timedelta(minutes=10)
 # An entry still pending this long after it was recorded lost its task; send it again.
@@ -75,7 +76,7 @@ def dispatch_due_feeds(rt: Runtime) -> DispatchSummary:
 
 def poll_feed(
     rt: Runtime, feed_id: int, *, ignore_cache: bool = False, only_if_due: bool = False
-) -> repo.PollRecord | None:
+) -> PollRecord | None:
     """Fetch and parse one feed, record new entries, schedule the next poll.
 
     Returns None without fetching when another poll of the feed is running (a
@@ -250,21 +251,22 @@ def reingest_article(rt: Runtime, article_id: int) -> RefetchOutcome:
     return result
 
 
-def process_article(rt: Runtime, article_id: int) -> StoryLink | None:
+def process_article(rt: Runtime, article_id: int) -> StoryLink:
     """Link the article into a story (dedupe ran when it was stored). Safe to run again."""
-    for _attempt in range(STORY_LINK_ATTEMPTS):
-        try:
-            with rt.db.transaction() as session:
-                link = story_links.link_story(session, article_id)
-                repo.mark_processed(session, article_id, utcnow())
-        except story_links.StoryConflict:
-            continue  # a story changed under us: the transaction rolled back, link again
-        if link.created:
-            metrics.observe_story(created=True)
-        for old_id in link.merged:
-            log.info("stories merged", extra={"old_story_id": old_id, "story_id": link.story_id})
+
+    def step() -> StoryLink:
+        with rt.db.transaction() as session:
+            link = story_links.link_story(session, article_id)
+            repo.mark_processed(session, article_id, utcnow())
         return link
-    raise story_links.StoryConflict(f"article {article_id}: stories kept changing; the task is retried")
+
+    link = story_links.retry_on_conflict(step, what=f"article {article_id}")
+    if link.created:
+        metrics.observe_story(created=True)
+    for old_id in link.merged:
+        log.info("stories merged", extra={"old_story_id": old_id, "story_id": link.story_id})
+    return link
+
 
 def refine_stories(
     rt: Runtime, *, limit: int | None = None, progress: Callable[[RefineOutcome], None] | None = None

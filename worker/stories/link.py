@@ -24,10 +24,25 @@ import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from typing import Protocol
 
 import snowballstemmer
+
+from worker.model.story import (
+    BOILERPLATE_MIN_DOCS,
+    WINDOW,
+    LinkResult,
+    Member,
+    SentenceFeatures,
+    StoryFeatures,
+    StoryState,
+)
+from worker.model.story import dot as _dot
+from worker.model.story import norm as _norm
+from worker.model.story import specific_part as _specific
+from worker.model.story import top_terms as _top
+from worker.model.story import unit_vector as _unit
 
 # --------------------------------------------------------------------------------------
 # Tunables. FIXED here (chosen once on ECB+ and the synthetic time-ordered stream, see
@@ -41,7 +56,6 @@ LEAD_DECAY = 5.0  # sentence i weighs 1 + LEAD_BOOST * exp(-i / LEAD_DECAY)
 KIND_BOOST: Mapping[str, float] = {"w": 1.0, "e": 1.6, "n": 4.0, "y": 2.0, "d": 2.0}
 MAX_DOC_TERMS = 160  # features kept per article vector
 CENTROID_TERMS = 200  # features kept per story centroid
-POSTING_TERMS = 40  # story features published in the inverted index
 QUERY_TERMS = 16  # article features used to look up candidates
 MAX_CANDIDATES = 12  # stories scored exactly per article
 LINK_THRESHOLD = 0.30  # cosine(article, story centroid) needed to join
@@ -53,13 +67,10 @@ SMALL_STORY_MARGIN = 0.0  # joining a story of n articles needs threshold + marg
 NUMBER_CONFLICT = 0.8  # both give numbers/dates, none shared: multiply by this
 MERGE_THRESHOLD = 0.45  # an article this close to two stories bridges them...
 MERGE_CENTROID_MIN = 0.35  # ...if the two stories are also this close to each other
-WINDOW = timedelta(days=10)  # stories further than this in time are never compared
 HALF_LIFE = timedelta(days=5)  # beyond one day apart, similarity halves every HALF_LIFE
 GRACE = timedelta(days=1)
-BOILERPLATE_MIN_DOCS = 3  # a sentence seen in this many earlier docs of one source is dropped
 MIN_SENTENCE_TOKENS = 4  # shorter sentences are not tracked as boilerplate
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 _STOPWORDS_EN = frozenset(
     [
@@ -344,34 +355,8 @@ _SENTENCE_SPLIT_RE = re.compile(r"\n+|(?<=[.!?])[\"'”’)]*\s+(?=[\"'“‘(]?
 _OPENERS = frozenset("\"'“‘(«[-–—:")
 
 
-# --------------------------------------------------------------------------------------
-# Features
-# --------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class SentenceFeatures:
-    """One sentence's features; ``key`` identifies the sentence text for boilerplate counts."""
-
-    key: str
-    terms: tuple[tuple[str, float], ...]
 
 
-@dataclass(frozen=True)
-class StoryFeatures:
-    """Raw, state-free features of one article (no IDF yet: that is stream state)."""
-
-    title: str
-    published_at: datetime | None
-    source: str
-    language: str
-    title_terms: tuple[tuple[str, float], ...]
-    sentences: tuple[SentenceFeatures, ...]
-
-    def vocabulary(self) -> frozenset[str]:
-        """Every feature the article mentions (its document-frequency contribution)."""
-        terms = {t for t, _ in self.title_terms}
-        for s in self.sentences:
-            terms.update(t for t, _ in s.terms)
-        return frozenset(terms)
 
 
 Stemmer = Callable[[str], str]
@@ -632,22 +617,10 @@ def vectorize(
     return _unit(_top(weights, MAX_DOC_TERMS))
 
 
-def _top(vec: Mapping[str, float], k: int) -> dict[str, float]:
-    if len(vec) <= k:
-        return dict(vec)
-    items = sorted(vec.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
-    return dict(items)
 
 
-def _unit(vec: Mapping[str, float]) -> dict[str, float]:
-    norm = math.sqrt(sum(v * v for v in vec.values()))
-    return {t: v / norm for t, v in vec.items()} if norm > 0 else {}
 
 
-def _dot(a: Mapping[str, float], b: Mapping[str, float]) -> float:
-    if len(a) > len(b):
-        a, b = b, a
-    return sum(v * b.get(t, 0.0) for t, v in a.items())
 
 
 def cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
@@ -656,14 +629,8 @@ def cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
     return _dot(a, b) / (na * nb) if na > 0 and nb > 0 else 0.0
 
 
-def _specific(vec: Mapping[str, float]) -> dict[str, float]:
-    """The who/where/when/how-many part of a vector (every kind but plain words, which never
-    have a colon second: the tokeniser drops colons)."""
-    return {t: v for t, v in vec.items() if t[1:2] == ":"}
 
 
-def _norm(vec: Mapping[str, float]) -> float:
-    return math.sqrt(sum(v * v for v in vec.values()))
 
 
 def _numbers_disjoint(a: Mapping[str, float], b: Mapping[str, float]) -> bool:
@@ -680,45 +647,6 @@ def query_terms(vector: Mapping[str, float], k: int = QUERY_TERMS) -> list[str]:
     return list(_top(vector, k))
 
 
-# --------------------------------------------------------------------------------------
-# Story state and decisions
-# --------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class StoryState:
-    """What the linker needs to know about a stored story (persisted by the index)."""
-
-    story_id: int
-    centroid: Mapping[str, float]  # sum of member article vectors, truncated
-    first_time: datetime
-    last_time: datetime
-    article_count: int
-    sources: frozenset[str]
-    title: str
-    title_score: float
-
-    @cached_property
-    def norm(self) -> float:
-        return math.sqrt(sum(v * v for v in self.centroid.values()))
-
-    @cached_property
-    def specific(self) -> dict[str, float]:
-        return _specific(self.centroid)
-
-    def similarity(self, other: StoryState) -> float:
-        """Cosine of the two centroids (norms cached: candidate lists compare many pairs)."""
-        denominator = self.norm * other.norm
-        return _dot(self.centroid, other.centroid) / denominator if denominator > 0 else 0.0
-
-    @cached_property
-    def specific_norm(self) -> float:
-        return _norm(self.specific)
-
-    def top_terms(self, k: int = 10) -> list[str]:
-        return list(_top(self.centroid, k))
-
-    def postings(self) -> dict[str, float]:
-        """Centroid terms published in the inverted index, with unit-normalised weights."""
-        return _unit(_top(self.centroid, POSTING_TERMS))
 
 
 @dataclass(frozen=True)
@@ -916,31 +844,8 @@ def merge_states(keep: StoryState, others: Iterable[StoryState]) -> StoryState:
     return state
 
 
-# --------------------------------------------------------------------------------------
-# The per-article step over any index
-# --------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Member:
-    """A linked article as the refinement pass sees it: its vector, time, site and title."""
-
-    article_id: int
-    story_id: int
-    at: datetime
-    vector: Mapping[str, float]
-    source: str
-    title: str
 
 
-@dataclass(frozen=True)
-class LinkResult:
-    """Outcome of linking one article: its story, whether new, and stories merged into it."""
-
-    story_id: int
-    created: bool
-    score: float
-    merged: tuple[int, ...]
-    at: datetime
-    state: StoryState
 
 
 class StoryIndex(Protocol):
@@ -1127,11 +1032,5 @@ class MemoryStoryIndex:
         return story_id
 
 
-def epoch_seconds(t: datetime) -> float:
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=UTC)
-    return (t - _EPOCH).total_seconds()
 
 
-def from_epoch(s: float) -> datetime:
-    return _EPOCH + timedelta(seconds=s)

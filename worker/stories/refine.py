@@ -33,6 +33,8 @@ from typing import Protocol
 
 import numpy as np
 
+from worker.model import story as story_model
+from worker.model.story import RefineOutcome
 from worker.stories import link as st
 
 REFINE_NEIGHBOURS = 8  # k of the top-k similarity rows compared
@@ -49,7 +51,7 @@ class Group:
     """One story after regrouping: the stored story it keeps (None: a new story), its new state."""
 
     story_id: int | None
-    state: st.StoryState
+    state: story_model.StoryState
 
 
 @dataclass(frozen=True)
@@ -59,8 +61,8 @@ class Regrouping:
 
     groups: tuple[Group, ...]
     moves: Mapping[int, int]  # article id -> index in groups
-    vanished: tuple[tuple[st.StoryState, int], ...]
-    before: Mapping[int, st.StoryState]  # the stories as read, for optimistic writes
+    vanished: tuple[tuple[story_model.StoryState, int], ...]
+    before: Mapping[int, story_model.StoryState]  # the stories as read, for optimistic writes
     origin: Mapping[int, int]  # article id -> story it was in
 
     @property
@@ -68,22 +70,14 @@ class Regrouping:
         return bool(self.moves or self.vanished)
 
 
-@dataclass(frozen=True)
-class RefineOutcome:
-    story_ids: tuple[int, ...]  # every story looked at (the population)
-    moved: int
-    created: tuple[int, ...]
-    vanished: tuple[tuple[int, int], ...]  # (old story, story it was merged into)
-
-
 class RefineIndex(st.StoryIndex, Protocol):
     """A story index that also knows its stories' members (see MemoryStoryIndex)."""
 
-    def story(self, story_id: int) -> st.StoryState | None: ...
+    def story(self, story_id: int) -> story_model.StoryState | None: ...
 
-    def stories_by_id(self, story_ids: Sequence[int]) -> dict[int, st.StoryState]: ...
+    def stories_by_id(self, story_ids: Sequence[int]) -> dict[int, story_model.StoryState]: ...
 
-    def members(self, story_ids: Sequence[int]) -> list[st.Member]: ...
+    def members(self, story_ids: Sequence[int]) -> list[story_model.Member]: ...
 
     def move_members(self, moves: Mapping[int, int]) -> None: ...
 
@@ -112,17 +106,17 @@ def _matrix(vectors: Sequence[Mapping[str, float]], vocab: dict[str, int]) -> np
     return out
 
 
-def _time_factor(members: Sequence[st.Member]) -> np.ndarray:
+def _time_factor(members: Sequence[story_model.Member]) -> np.ndarray:
     """worker.stories.link.time_factor for every pair, vectorised."""
-    secs = np.array([st.epoch_seconds(m.at) for m in members])
+    secs = np.array([story_model.epoch_seconds(m.at) for m in members])
     gaps = np.abs(secs[:, None] - secs[None, :])
-    grace, half, window = (x.total_seconds() for x in (st.GRACE, st.HALF_LIFE, st.WINDOW))
+    grace, half, window = (x.total_seconds() for x in (st.GRACE, st.HALF_LIFE, story_model.WINDOW))
     decayed = 0.5 ** (np.maximum(gaps - grace, 0.0) / half)
     out: np.ndarray = np.where(gaps > window, 0.0, np.where(gaps <= grace, 1.0, decayed))
     return out
 
 
-def _evidence_agrees(members: Sequence[st.Member]) -> np.ndarray:
+def _evidence_agrees(members: Sequence[story_model.Member]) -> np.ndarray:
     """The linker's own gates, pairwise: the who/where/when parts agree at least ENTITY_MIN
     and one side's strongest name appears in the other's. Look-alike local stories (two
     house fires) share neighbours but not names; without this they would group."""
@@ -139,7 +133,7 @@ def _evidence_agrees(members: Sequence[st.Member]) -> np.ndarray:
     return out
 
 
-def second_order(members: Sequence[st.Member]) -> tuple[np.ndarray, np.ndarray]:
+def second_order(members: Sequence[story_model.Member]) -> tuple[np.ndarray, np.ndarray]:
     """(first-order similarity x time factor x the linker's gates, second-order similarity)."""
     n = len(members)
     mat = _matrix([m.vector for m in members], {})
@@ -195,13 +189,13 @@ def average_link(
     return [int(x) for x in label]
 
 
-def _linker_agrees(members: Sequence[st.Member], linker: st.Linker) -> Callable[[list[int], list[int]], bool]:
+def _linker_agrees(members: Sequence[story_model.Member], linker: st.Linker) -> Callable[[list[int], list[int]], bool]:
     """Two groups from different stories may join only if the online linker accepts every
     article of one into the other: second-order similarity decides how to split, and never
     lets through what the linker's threshold and name gates refuse (look-alike local stories
     share nearest neighbours; with any weaker rule the dense stream lost precision)."""
 
-    def state(ix: list[int]) -> st.StoryState:
+    def state(ix: list[int]) -> story_model.StoryState:
         return st.state_from_members(0, [members[i] for i in ix])
 
     def may_join(a: list[int], b: list[int]) -> bool:
@@ -216,7 +210,7 @@ def _linker_agrees(members: Sequence[st.Member], linker: st.Linker) -> Callable[
     return may_join
 
 
-def regroup(members: Sequence[st.Member], linker: st.Linker | None = None) -> list[list[st.Member]]:
+def regroup(members: Sequence[story_model.Member], linker: st.Linker | None = None) -> list[list[story_model.Member]]:
     """Partition the articles by average link over second-order similarity; largest first."""
     if len(members) < 2:
         return [list(members)] if members else []
@@ -226,14 +220,16 @@ def regroup(members: Sequence[st.Member], linker: st.Linker | None = None) -> li
         REFINE_THRESHOLD,
         _linker_agrees(members, linker or st.Linker()),
     )
-    groups: dict[int, list[st.Member]] = {}
+    groups: dict[int, list[story_model.Member]] = {}
     for m, label in zip(members, labels, strict=True):
         groups.setdefault(label, []).append(m)
     return sorted(groups.values(), key=lambda g: (-len(g), g[0].article_id))
 
 
 def reconcile(
-    members: Sequence[st.Member], parts: Sequence[Sequence[st.Member]], before: Mapping[int, st.StoryState]
+    members: Sequence[story_model.Member],
+    parts: Sequence[Sequence[story_model.Member]],
+    before: Mapping[int, story_model.StoryState],
 ) -> Regrouping:
     """Give each part a stored story (the one most of its members came from, once each, largest
     part first); parts left without one become new stories; stories left with no members
@@ -261,13 +257,13 @@ def reconcile(
 # --------------------------------------------------------------------------------------
 # The pass over any index
 # --------------------------------------------------------------------------------------
-def neighbourhood(index: RefineIndex, start: st.StoryState) -> list[st.StoryState]:
+def neighbourhood(index: RefineIndex, start: story_model.StoryState) -> list[story_model.StoryState]:
     """The story and the stories close to it (one candidate lookup), up to MAX_POPULATION
     articles: where the linker may have put an article in the wrong one of them."""
     found = [start]
     total = start.article_count
     at = start.last_time
-    for cand in index.candidates(st.query_terms(start.centroid), at, st.WINDOW, st.MAX_CANDIDATES):
+    for cand in index.candidates(st.query_terms(start.centroid), at, story_model.WINDOW, st.MAX_CANDIDATES):
         if cand.story_id == start.story_id or total + cand.article_count > MAX_POPULATION:
             continue
         if st.time_factor(st.story_gap(at, cand)) == 0.0:
@@ -291,7 +287,7 @@ class Plan:
         return tuple(sorted(self.counts))
 
 
-def plan_around(index: RefineIndex, story_id: int, start: st.StoryState | None = None) -> Plan:
+def plan_around(index: RefineIndex, story_id: int, start: story_model.StoryState | None = None) -> Plan:
     """Regroup one story's neighbourhood in memory; nothing is written. ``start``: the story's
     state when the caller already read it (a pass reads its pending stories in one query)."""
     start = start if start is not None else index.story(story_id)

@@ -1,0 +1,75 @@
+"""Duplicate detection's values: an article's fingerprint and the verdict on it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """What the index stores and looks up for one text.
+
+    ``band_keys`` are signed 64-bit integers, ready for a ``BIGINT`` column;
+    they are empty for texts too short to be compared (below ``MIN_WORDS``).
+    ``shingles`` is kept for exact verification and is never stored.
+    """
+
+    content_hash: str
+    signature: tuple[int, ...] = field(repr=False)
+    band_keys: tuple[int, ...] = field(repr=False)
+    shingle_count: int
+    word_count: int
+    shingles: frozenset[str] = field(repr=False, compare=False)
+
+    @property
+    def comparable(self) -> bool:
+        return self.word_count >= MIN_WORDS
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedArticle:
+    """A candidate as the index hands it back for verification."""
+
+    id: int
+    text: str
+    duplicate_of: int | None = None
+    site: str = ""  # worker.model.urls.site_of(url); "" when unknown
+
+    @property
+    def root_id(self) -> int:
+        return self.duplicate_of if self.duplicate_of is not None else self.id
+
+
+@dataclass(frozen=True, slots=True)
+class DuplicateVerdict:
+    """``kind`` is None for an original; ``original_id`` is then None too.
+
+    ``score`` is the exact similarity that decided (1.0 for exact, Jaccard for
+    near, containment for excerpt); ``jaccard`` and ``containment`` are kept
+    for diagnostics and for the quality report.
+    """
+
+    kind: DuplicateKind | None
+    original_id: int | None
+    score: float
+    jaccard: float = 0.0
+    containment: float = 0.0
+    candidates_checked: int = 0
+    #: the stored article that verified (``original_id`` is its root)
+    matched_id: int | None = None
+
+    @property
+    def is_duplicate(self) -> bool:
+        return self.kind is not None
+
+
+#: Texts with fewer words are never called duplicates (empty pages, stubs,
+#: "video unavailable" notices would otherwise all be one article).
+MIN_WORDS = 15
+
+
+DuplicateKind = Literal["exact", "near", "excerpt"]
+
+
+ORIGINAL = DuplicateVerdict(kind=None, original_id=None, score=0.0)

@@ -1,0 +1,184 @@
+"""Story linking's values: article features, story state, link and refinement outcomes.
+
+Vectors are sparse ``{term: weight}`` maps; the small vector helpers live here because the
+story state itself uses them (cached norms, the posted terms).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import cached_property
+
+POSTING_TERMS = 40  # story features published in the inverted index
+
+
+WINDOW = timedelta(days=10)  # stories further than this in time are never compared
+
+
+BOILERPLATE_MIN_DOCS = 3  # a sentence seen in this many earlier docs of one source is dropped
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+# --------------------------------------------------------------------------------------
+# Features
+# --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SentenceFeatures:
+    """One sentence's features; ``key`` identifies the sentence text for boilerplate counts."""
+
+    key: str
+    terms: tuple[tuple[str, float], ...]
+
+
+@dataclass(frozen=True)
+class StoryFeatures:
+    """Raw, state-free features of one article (no IDF yet: that is stream state)."""
+
+    title: str
+    published_at: datetime | None
+    source: str
+    language: str
+    title_terms: tuple[tuple[str, float], ...]
+    sentences: tuple[SentenceFeatures, ...]
+
+    def vocabulary(self) -> frozenset[str]:
+        """Every feature the article mentions (its document-frequency contribution)."""
+        terms = {t for t, _ in self.title_terms}
+        for s in self.sentences:
+            terms.update(t for t, _ in s.terms)
+        return frozenset(terms)
+
+
+def top_terms(vec: Mapping[str, float], k: int) -> dict[str, float]:
+    if len(vec) <= k:
+        return dict(vec)
+    items = sorted(vec.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
+    return dict(items)
+
+
+def unit_vector(vec: Mapping[str, float]) -> dict[str, float]:
+    norm = math.sqrt(sum(v * v for v in vec.values()))
+    return {t: v / norm for t, v in vec.items()} if norm > 0 else {}
+
+
+def dot(a: Mapping[str, float], b: Mapping[str, float]) -> float:
+    if len(a) > len(b):
+        a, b = b, a
+    return sum(v * b.get(t, 0.0) for t, v in a.items())
+
+
+def specific_part(vec: Mapping[str, float]) -> dict[str, float]:
+    """The who/where/when/how-many part of a vector (every kind but plain words, which never
+    have a colon second: the tokeniser drops colons)."""
+    return {t: v for t, v in vec.items() if t[1:2] == ":"}
+
+
+def norm(vec: Mapping[str, float]) -> float:
+    return math.sqrt(sum(v * v for v in vec.values()))
+
+
+# --------------------------------------------------------------------------------------
+# Story state and decisions
+# --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class StoryState:
+    """What the linker needs to know about a stored story (persisted by the index)."""
+
+    story_id: int
+    centroid: Mapping[str, float]  # sum of member article vectors, truncated
+    first_time: datetime
+    last_time: datetime
+    article_count: int
+    sources: frozenset[str]
+    title: str
+    title_score: float
+
+    @cached_property
+    def norm(self) -> float:
+        return math.sqrt(sum(v * v for v in self.centroid.values()))
+
+    @cached_property
+    def specific(self) -> dict[str, float]:
+        return specific_part(self.centroid)
+
+    def similarity(self, other: StoryState) -> float:
+        """Cosine of the two centroids (norms cached: candidate lists compare many pairs)."""
+        denominator = self.norm * other.norm
+        return dot(self.centroid, other.centroid) / denominator if denominator > 0 else 0.0
+
+    @cached_property
+    def specific_norm(self) -> float:
+        return norm(self.specific)
+
+    def top_terms(self, k: int = 10) -> list[str]:
+        return list(top_terms(self.centroid, k))
+
+    def postings(self) -> dict[str, float]:
+        """Centroid terms published in the inverted index, with unit-normalised weights."""
+        return unit_vector(top_terms(self.centroid, POSTING_TERMS))
+
+
+# --------------------------------------------------------------------------------------
+# The per-article step over any index
+# --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Member:
+    """A linked article as the refinement pass sees it: its vector, time, site and title."""
+
+    article_id: int
+    story_id: int
+    at: datetime
+    vector: Mapping[str, float]
+    source: str
+    title: str
+
+
+@dataclass(frozen=True)
+class LinkResult:
+    """Outcome of linking one article: its story, whether new, and stories merged into it."""
+
+    story_id: int
+    created: bool
+    score: float
+    merged: tuple[int, ...]
+    at: datetime
+    state: StoryState
+
+
+def epoch_seconds(t: datetime) -> float:
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=UTC)
+    return (t - _EPOCH).total_seconds()
+
+
+def from_epoch(s: float) -> datetime:
+    return _EPOCH + timedelta(seconds=s)
+
+
+@dataclass(frozen=True)
+class RefineOutcome:
+    story_ids: tuple[int, ...]  # every story looked at (the population)
+    moved: int
+    created: tuple[int, ...]
+    vanished: tuple[tuple[int, int], ...]  # (old story, story it was merged into)
+
+
+@dataclass(frozen=True)
+class LinkSubject:
+    """A stored article as story linking sees it (``original_story_id``: its original's story,
+    when the article is a duplicate)."""
+
+    article_id: int
+    story_id: int | None
+    original_story_id: int | None
+    url: str
+    title: str | None
+    text: str
+    published_at: datetime | None
+    language: str | None
+    created_at: datetime
