@@ -174,7 +174,7 @@ class IndexedDatabase:
                 index = SqlDuplicateIndex(conn, self.bands, self.cols)
                 dedupe_and_store(conn, index, fp,
                                  inserter(conn, self.articles, doc.url, doc.text, fp),
-                                 site=site_of(doc.url))
+                                 check=check_duplicate, site=site_of(doc.url))
         with self.engine.begin() as conn:
             conn.execute(text("ANALYZE"))
             self.sizes = table_sizes(conn)
@@ -206,7 +206,7 @@ class IndexedDatabase:
             with conn.begin() as trans:
                 insert = inserter(conn, self.articles, f"https://bench.test/{n}", body, fp)
                 if dedupe:
-                    dedupe_and_store(conn, self.index, fp, insert, site=site)
+                    dedupe_and_store(conn, self.index, fp, insert, check=check_duplicate, site=site)
                 else:
                     insert(ORIGINAL)
                 trans.rollback()

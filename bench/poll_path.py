@@ -42,7 +42,8 @@ from storage.db import Database
 from storage.models import Feed
 from storage.schema import upgrade
 from tests.support.services import temporary_postgres_database
-from worker.http.fetch import FEED_ACCEPT, Fetcher, FetchPolicy
+from worker.http.fetch import Fetcher, FetchPolicy
+from worker.model.fetch import FEED_ACCEPT
 from worker.service import handlers
 from worker.service.runtime import LocalDispatcher, Runtime
 from worker.settings import load_settings

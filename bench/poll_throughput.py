@@ -48,8 +48,9 @@ import redis
 import requests
 
 from tests.support.redisserver import redis_server
-from worker.http.fetch import FEED_ACCEPT, Fetcher, FetchPolicy
+from worker.http.fetch import Fetcher, FetchPolicy
 from worker.http.hostlimits import HostLimit, HostLimiter
+from worker.model.fetch import FEED_ACCEPT
 
 ETAG_OLD = '"v1"'
 ETAG_NEW = '"v2"'

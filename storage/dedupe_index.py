@@ -40,8 +40,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement, TextClause
 
-from worker.dedupe.minhash import MAX_VERIFY, check_duplicate, fingerprint
-from worker.model.dedupe import DuplicateVerdict, Fingerprint, IndexedArticle
+from worker.model.dedupe import (
+    MAX_VERIFY,
+    DuplicateCheck,
+    DuplicateVerdict,
+    Fingerprint,
+    FingerprintOf,
+    IndexedArticle,
+)
 from worker.model.urls import site_of
 
 BANDS_TABLE = "article_bands"
@@ -225,7 +231,7 @@ def _pg_insert_sql(bands: Table) -> TextClause:
 
 
 def rebuild_bands(
-    conn: Connection, bands: Table, articles: ArticleColumns, *, batch: int = 500
+    conn: Connection, bands: Table, articles: ArticleColumns, fingerprint: FingerprintOf, *, batch: int = 500
 ) -> int:
     """Recompute every band row from the articles' text (after a
     ``FINGERPRINT_VERSION`` change, or to prove the index matches the data).
@@ -259,6 +265,7 @@ def dedupe_and_store(
     fp: Fingerprint,
     insert_article: Callable[[DuplicateVerdict], int],
     *,
+    check: DuplicateCheck,
     site: str = "",
 ) -> tuple[int, DuplicateVerdict]:
     """The whole race-free ingest step, inside the caller's transaction.
@@ -272,7 +279,7 @@ def dedupe_and_store(
     is ``worker.model.urls.site_of(url)`` of the new article.
     """
     lock_fingerprint(conn, fp)
-    verdict = check_duplicate(fp, index, site=site)
+    verdict = check(fp, index, site=site)
     article_id = insert_article(verdict)
     index.add(article_id, fp)
     return article_id, verdict
@@ -284,6 +291,7 @@ def dedupe_existing(
     article_id: int,
     fp: Fingerprint,
     *,
+    check: DuplicateCheck,
     site: str = "",
 ) -> DuplicateVerdict:
     """Re-run dedupe for a stored article whose text changed (feed summary →
@@ -294,7 +302,7 @@ def dedupe_existing(
     and ``duplicate_of`` from ``fp`` and the verdict in the same transaction.
     """
     lock_fingerprint(conn, fp)
-    verdict = check_duplicate(fp, index, exclude_id=article_id, site=site)
+    verdict = check(fp, index, exclude_id=article_id, site=site)
     remove_bands(conn, index.bands, article_id)
     index.add(article_id, fp)
     return verdict

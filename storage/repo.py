@@ -15,9 +15,8 @@ from storage import feedstate
 from storage.dedupe_index import ArticleColumns, SqlDuplicateIndex, dedupe_and_store, dedupe_existing
 from storage.models import Article, ArticleUrl, Entry, Feed, FetchLog, article_bands
 from storage.upsert import insert_ignore, insert_ignore_returning_id
-from worker.dedupe.minhash import fingerprint
 from worker.model.article import FeedHints, NormalisedArticle
-from worker.model.dedupe import ORIGINAL, DuplicateVerdict
+from worker.model.dedupe import ORIGINAL, DuplicateCheck, DuplicateVerdict, Fingerprint
 from worker.model.feed import (
     EntryInput,
     FeedScheduleState,
@@ -28,7 +27,6 @@ from worker.model.feed import (
     ScheduleDecision,
 )
 from worker.model.urls import InvalidURL, canonical_url, identity_url, site_of
-from worker.normalise.sanitize import sanitize_html
 
 
 class NotFound(LookupError):
@@ -237,8 +235,8 @@ def _record_entries(
             "url": e.link if e.link and len(e.link) <= _MAX_URL else None,
             "link_key": e.link_key if e.link_key and len(e.link_key) <= _MAX_URL else None,
             "title": e.title,
-            # Stored HTML only ever goes through the one sanitiser (feeds carry XSS too).
-            "content_html": sanitize_html(e.content_html, e.link or feed_url) if e.content_html else None,
+            # The service layer ran the one sanitiser over it (feeds carry XSS too).
+            "content_html": e.content_html or None,
             "authors": list(e.authors),
             "published_at": e.published_at,
             "updated_at": e.updated_at,
@@ -369,18 +367,22 @@ def add_article_urls(session: Session, article_id: int, urls: Iterable[str], now
 def store_article(
     session: Session,
     article: NormalisedArticle,
+    fp: Fingerprint,
     *,
+    check: DuplicateCheck,
     seen_urls: Iterable[str] = (),
     now: datetime,
     fetch_error: str | None = None,
     next_fetch_at: datetime | None = None,
 ) -> StoredArticle:
-    """Insert the article unless an article already owns its address; record every address."""
+    """Insert the article unless an article already owns its address; record every address.
+
+    ``fp`` is the article text's fingerprint and ``check`` the dedupe decision; both come from
+    the dedupe stage through the service layer (storage only runs them under its locks)."""
     owner = article_for_url(session, article.url)
     if owner is not None:
         add_article_urls(session, owner, [article.url, *seen_urls], now)
         return StoredArticle(owner, False)
-    fp = fingerprint(article.text)
     values = {
         "url": article.url,
         "created_at": now,
@@ -403,7 +405,7 @@ def store_article(
     if article.is_article:
         # Locks (PostgreSQL) the article's band keys first: a simultaneous copy waits and then sees it.
         article_id, verdict = dedupe_and_store(
-            session.connection(), _duplicate_index(session), fp, insert, site=site_of(article.url)
+            session.connection(), _duplicate_index(session), fp, insert, check=check, site=site_of(article.url)
         )
     else:  # listings, consent walls and empty pages are never anybody's original
         article_id, verdict = insert(ORIGINAL), ORIGINAL
@@ -462,7 +464,9 @@ def update_article(
     session: Session,
     article_id: int,
     article: NormalisedArticle,
+    fp: Fingerprint,
     *,
+    check: DuplicateCheck,
     fetch_error: str | None,
     attempts: int,
     next_fetch_at: datetime | None,
@@ -477,12 +481,11 @@ def update_article(
     row.fetch_error = fetch_error
     if fetch_error is not None and row.content_source == "page":
         return False  # a failed refetch never replaces a good page version
-    fp = fingerprint(article.text)
     values = {**_article_values(article), "content_hash": fp.content_hash}
     changed = values["content_hash"] != row.content_hash
     if changed and article.is_article:
         verdict = dedupe_existing(
-            session.connection(), _duplicate_index(session), article_id, fp, site=site_of(article.url)
+            session.connection(), _duplicate_index(session), article_id, fp, check=check, site=site_of(article.url)
         )
         values["duplicate_of"] = verdict.original_id if verdict.original_id != article_id else None
     if changed:

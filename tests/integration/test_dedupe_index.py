@@ -107,7 +107,7 @@ def ingest(engine: Engine, articles: Table, bands: Table, url: str, body: str
     fp = fingerprint(body)
     with engine.begin() as conn:
         index = SqlDuplicateIndex(conn, bands, ArticleColumns.from_table(articles))
-        return dedupe_and_store(conn, index, fp, inserter(conn, articles, url, body, fp))
+        return dedupe_and_store(conn, index, fp, inserter(conn, articles, url, body, fp), check=check_duplicate)
 
 
 def test_index_links_copies_and_keeps_different_reports_apart(engine: Engine) -> None:
@@ -158,7 +158,7 @@ def test_rebuild_recreates_the_same_index(engine: Engine) -> None:
     order = (bands.c.band_key, bands.c.article_id)
     with engine.begin() as conn:
         before = conn.execute(select(bands).order_by(*order)).all()
-        assert rebuild_bands(conn, bands, ArticleColumns.from_table(articles), batch=2) == 4
+        assert rebuild_bands(conn, bands, ArticleColumns.from_table(articles), fingerprint, batch=2) == 4
         after = conn.execute(select(bands).order_by(*order)).all()
     assert len(before) == 3 * len(fingerprint(STORY_A).band_keys)  # the stub has no bands
     assert after == before
@@ -178,7 +178,7 @@ def test_dedupe_existing_replaces_bands_and_never_finds_itself(engine: Engine) -
     for _ in range(2):  # the page arrives; then the task is delivered again
         with engine.begin() as conn:
             index = SqlDuplicateIndex(conn, bands, cols)
-            verdict = dedupe_existing(conn, index, stub_id, fp, site="w.test")
+            verdict = dedupe_existing(conn, index, stub_id, fp, check=check_duplicate, site="w.test")
             conn.execute(articles.update().where(articles.c.id == stub_id).values(
                 text=full, content_hash=fp.content_hash, duplicate_of=verdict.original_id))
         assert (verdict.kind, verdict.original_id) == ("near", a_id)

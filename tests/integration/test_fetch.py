@@ -24,12 +24,12 @@ from worker.http.fetch import (
     BadResponse,
     ConnectFailed,
     Fetcher,
-    FetchError,
     FetchPolicy,
     InvalidAddress,
     ResponseTooLarge,
     TooManyRedirects,
 )
+from worker.model.fetch import FetchError
 
 pytestmark = pytest.mark.integration
 

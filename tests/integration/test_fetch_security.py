@@ -21,14 +21,8 @@ import brotli
 import pytest
 
 from tests.support.httpserver import LocalHTTPServer, Reply, ipv6_loopback_available
-from worker.http.fetch import (
-    BlockedAddress,
-    DeadlineExceeded,
-    Fetcher,
-    FetchError,
-    FetchPolicy,
-    ResponseTooLarge,
-)
+from worker.http.fetch import BlockedAddress, DeadlineExceeded, Fetcher, FetchPolicy, ResponseTooLarge
+from worker.model.fetch import FetchError
 
 pytestmark = pytest.mark.integration
 

@@ -33,11 +33,19 @@ import struct
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 import rensa
 
-from worker.model.dedupe import MIN_WORDS, ORIGINAL, DuplicateKind, DuplicateVerdict, Fingerprint, IndexedArticle
+from worker.model.dedupe import (
+    MAX_VERIFY,
+    MIN_WORDS,
+    ORIGINAL,
+    DuplicateIndex,
+    DuplicateKind,
+    DuplicateVerdict,
+    Fingerprint,
+    IndexedArticle,
+)
 
 #: Bump when anything below changes the band keys or hashes of a text: stored
 #: rows then need a rebuild (``article_bands`` is derived data).
@@ -71,8 +79,6 @@ SAME_SITE_CONTAINED = 0.95
 #: (paywall and consent notices, "this video is unavailable"): on one site a
 #: text must have this many words to be called a copy, exact or near.
 SAME_SITE_MIN_WORDS = 50
-#: How many candidates a check verifies at most (the most similar first).
-MAX_VERIFY = 8
 
 
 _WORD = re.compile(r"\w+")
@@ -109,25 +115,6 @@ class Similarity:
 
 
 
-class DuplicateIndex(Protocol):
-    """Where fingerprints of stored articles live (memory or database)."""
-
-    def find_exact(self, content_hash: str) -> IndexedArticle | None:
-        """The first-seen stored article whose normalised text has this hash
-        (its ``text`` may be left empty; its ``site`` is needed)."""
-        ...
-
-    def candidates(self, band_keys: Sequence[int], limit: int = MAX_VERIFY) -> list[int]:
-        """Ids sharing at least one band, most shared bands first, then lowest id."""
-        ...
-
-    def load(self, ids: Sequence[int]) -> list[IndexedArticle]:
-        """Text and ``duplicate_of`` of the given ids (any order)."""
-        ...
-
-    def add(self, article_id: int, fp: Fingerprint) -> None:
-        """Register a stored article; adding the same id twice changes nothing."""
-        ...
 
 
 def words(text: str) -> list[str]:

@@ -27,7 +27,7 @@ import threading
 import time
 import types
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import urljoin, urlsplit
 
@@ -43,7 +43,6 @@ from worker.http.netguard import (
     BlockedAddress,
     CachingResolver,
     ConnectFailed,
-    FetchError,
     InvalidAddress,
     IPAddress,
     IPNetwork,
@@ -52,6 +51,7 @@ from worker.http.netguard import (
     resolve_public,
     system_resolver,
 )
+from worker.model.fetch import ARTICLE_ACCEPT, FEED_ACCEPT, FetchError, FetchResult
 
 __all__ = [
     "ARTICLE_ACCEPT",
@@ -69,11 +69,6 @@ __all__ = [
     "TooManyRedirects",
 ]
 
-FEED_ACCEPT = (
-    "application/rss+xml, application/atom+xml, application/feed+json, "
-    "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8"
-)
-ARTICLE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.8"
 
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _PERMANENT_REDIRECTS = frozenset({301, 308})
@@ -130,45 +125,6 @@ def _freeze_headers(headers: Mapping[str, str]) -> Mapping[str, str]:
     return types.MappingProxyType({k.lower(): v for k, v in headers.items()})
 
 
-@dataclass(frozen=True)
-class FetchResult:
-    """One completed HTTP exchange. Any status is a result, not an error."""
-
-    requested_url: str
-    final_url: str  # after redirects
-    status: int
-    headers: Mapping[str, str]  # lower-cased names
-    body: bytes  # decoded content (gzip/deflate/br undone), b"" for 304
-    etag: str | None
-    last_modified: str | None
-    elapsed_seconds: float
-    redirects: tuple[tuple[int, str], ...] = ()  # (status, location) per hop
-    permanent_redirect: str | None = None  # target if every hop was 301/308
-    encoded_bytes: int | None = field(default=None)  # body bytes on the wire when known
-
-    @property
-    def not_modified(self) -> bool:
-        return self.status == 304
-
-    @property
-    def content_type(self) -> str | None:
-        value = self.headers.get("content-type")
-        if not value:
-            return None
-        media = value.split(";", 1)[0].strip().lower()
-        return media or None
-
-    @property
-    def charset(self) -> str | None:
-        value = self.headers.get("content-type")
-        if not value:
-            return None
-        for param in value.split(";")[1:]:
-            name, _, raw = param.partition("=")
-            if name.strip().lower() == "charset":
-                cs = raw.strip().strip("'\"").strip()
-                return cs.lower() or None
-        return None
 
 
 class _Pinned(threading.local):

@@ -19,20 +19,14 @@ from collections.abc import Callable, Iterable, Sequence
 
 from urllib3.util.connection import allowed_gai_family
 
+from worker.model.fetch import FetchError
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[[str, int], Sequence[str]]
 """``(host, port) -> ip strings``; swapped in by tests to give names to local servers."""
 
 
-class FetchError(Exception):
-    """Base of every fetch failure; ``reason`` is a short machine code for logs and tables."""
-
-    reason: str = "fetch_error"
-
-    def __init__(self, message: str, *, url: str | None = None) -> None:
-        super().__init__(message)
-        self.url = url
 
 
 class BlockedAddress(FetchError):

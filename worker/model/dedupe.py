@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,3 +74,40 @@ DuplicateKind = Literal["exact", "near", "excerpt"]
 
 
 ORIGINAL = DuplicateVerdict(kind=None, original_id=None, score=0.0)
+
+
+#: How many candidates a check verifies at most (the most similar first).
+MAX_VERIFY = 8
+
+
+class DuplicateIndex(Protocol):
+    """Where fingerprints of stored articles live (memory or database)."""
+
+    def find_exact(self, content_hash: str) -> IndexedArticle | None:
+        """The first-seen stored article whose normalised text has this hash
+        (its ``text`` may be left empty; its ``site`` is needed)."""
+        ...
+
+    def candidates(self, band_keys: Sequence[int], limit: int = MAX_VERIFY) -> list[int]:
+        """Ids sharing at least one band, most shared bands first, then lowest id."""
+        ...
+
+    def load(self, ids: Sequence[int]) -> list[IndexedArticle]:
+        """Text and ``duplicate_of`` of the given ids (any order)."""
+        ...
+
+    def add(self, article_id: int, fp: Fingerprint) -> None:
+        """Register a stored article; adding the same id twice changes nothing."""
+        ...
+
+
+class DuplicateCheck(Protocol):
+    """The dedupe stage's decision (``worker.dedupe.minhash.check_duplicate``), handed to
+    storage by the service layer so that storage runs it under its locks without deciding."""
+
+    def __call__(
+        self, fp: Fingerprint, index: DuplicateIndex, *, exclude_id: int | None = None, site: str = ""
+    ) -> DuplicateVerdict: ...
+
+
+FingerprintOf = Callable[[str], Fingerprint]

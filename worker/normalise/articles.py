@@ -10,10 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from worker.http.fetch import ARTICLE_ACCEPT, FetchError
 from worker.model.article import FeedHints, NormalisedArticle
+from worker.model.fetch import ARTICLE_ACCEPT, FetchError, HttpFetcher
 from worker.normalise.extract import article_from_content, extract_article
-from worker.poll.polling import FeedFetcher
 
 # Page fetches are retried this many times (about a day of back-off), then the
 # feed's content stays and the article is listed by `reingest --failed`.
@@ -47,7 +46,7 @@ def _fallback(
 
 
 def fetch_article(
-    fetcher: FeedFetcher,
+    fetcher: HttpFetcher,
     *,
     url: str,
     title: str | None,

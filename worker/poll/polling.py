@@ -8,33 +8,14 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
-from typing import Protocol
 
-from worker.http.fetch import FEED_ACCEPT, FetchError, FetchResult
 from worker.model.feed import PollOutcome, PollTarget
+from worker.model.fetch import FEED_ACCEPT, FetchError, HttpFetcher
 from worker.poll import schedule
 from worker.poll.feeds import FeedParseError, parse_feed
 
 
-class FeedFetcher(Protocol):
-    def get(
-        self,
-        url: str,
-        *,
-        etag: str | None = None,
-        last_modified: str | None = None,
-        user_agent: str | None = None,
-        accept: str | None = None,
-    ) -> FetchResult: ...
-
-
-
-
-
-
-
-
-def poll(fetcher: FeedFetcher, target: PollTarget) -> PollOutcome:
+def poll(fetcher: HttpFetcher, target: PollTarget) -> PollOutcome:
     """Fetch and parse one feed. Never raises for bad input: errors are outcomes."""
     started = time.monotonic()
 

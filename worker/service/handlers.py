@@ -21,14 +21,16 @@ from sqlalchemy.orm import Session
 from storage import feedstate, repo
 from storage.db import after_commit
 from worker import metrics
+from worker.dedupe import minhash
 from worker.http.hostlimits import HostBusy
 from worker.model.article import FeedHints
 from worker.model.clock import utcnow
-from worker.model.feed import PollRecord
+from worker.model.feed import PollOutcome, PollRecord
 from worker.model.story import RefineOutcome
 from worker.model.urls import InvalidURL
 from worker.normalise import articles
 from worker.normalise.extract import article_from_content
+from worker.normalise.sanitize import sanitize_html
 from worker.poll import polling, schedule
 from worker.service import stories as story_links
 from worker.service.imports import ImportItem
@@ -74,9 +76,7 @@ def dispatch_due_feeds(rt: Runtime) -> DispatchSummary:
     return DispatchSummary(len(feed_ids), len(stale), len(refetch))
 
 
-def poll_feed(
-    rt: Runtime, feed_id: int, *, ignore_cache: bool = False, only_if_due: bool = False
-) -> PollRecord | None:
+def poll_feed(rt: Runtime, feed_id: int, *, ignore_cache: bool = False, only_if_due: bool = False) -> PollRecord | None:
     """Fetch and parse one feed, record new entries, schedule the next poll.
 
     Returns None without fetching when another poll of the feed is running (a
@@ -110,7 +110,7 @@ def poll_feed(
         rt.fetcher.slow_down(outcome.final_url or target.url, decision.host_slowdown_until)
     try:
         with rt.db.transaction() as session:
-            record = repo.record_poll(session, outcome, decision, now, poll_token=token)
+            record = repo.record_poll(session, _sanitised(outcome), decision, now, poll_token=token)
             _send_after_commit(rt, session, INGEST_ENTRY, record.new_entry_ids)
     except OperationalError:
         _end_poll(rt, feed_id, token)  # the database is away: the task is retried
@@ -126,6 +126,18 @@ def poll_feed(
             record = repo.record_poll(session, failed, decision, now, poll_token=token)
     metrics.observe_poll(record.outcome, outcome.duration_ms / 1000)
     return record
+
+
+def _sanitised(outcome: PollOutcome) -> PollOutcome:
+    """Entry HTML goes through the one sanitiser before it is stored (feeds carry XSS too)."""
+    if outcome.feed is None:
+        return outcome
+    base = outcome.final_url or outcome.url
+    entries = tuple(
+        dataclasses.replace(e, content_html=sanitize_html(e.content_html, e.link or base)) if e.content_html else e
+        for e in outcome.feed.entries
+    )
+    return dataclasses.replace(outcome, feed=dataclasses.replace(outcome.feed, entries=entries))
 
 
 def _end_poll(rt: Runtime, feed_id: int, token: str, *, defer: timedelta | None = None) -> None:
@@ -171,7 +183,14 @@ def ingest_entry(rt: Runtime, entry_id: int) -> int | None:
     retry_at = None if page.from_page or not page.retryable else now + articles.refetch_delay(1)
     with rt.db.transaction() as session:
         stored = repo.store_article(
-            session, page.article, seen_urls=[entry.url], now=now, fetch_error=page.error, next_fetch_at=retry_at
+            session,
+            page.article,
+            minhash.fingerprint(page.article.text),
+            check=minhash.check_duplicate,
+            seen_urls=[entry.url],
+            now=now,
+            fetch_error=page.error,
+            next_fetch_at=retry_at,
         )
         repo.link_entry(session, entry.entry_id, stored.article_id)
         if stored.created:
@@ -231,6 +250,8 @@ def refetch_article(
             session,
             article_id,
             page.article,
+            minhash.fingerprint(page.article.text),
+            check=minhash.check_duplicate,
             fetch_error=page.error,
             attempts=attempts,
             next_fetch_at=retry_at,
@@ -306,7 +327,14 @@ def import_item(rt: Runtime, item: ImportItem, *, default_source: str) -> repo.S
     article = article_from_content(url=item.url, title=item.title, html=item.html, text=item.text, hints=hints)
     now = utcnow()
     with rt.db.transaction() as session:
-        stored = repo.store_article(session, article, seen_urls=[item.url], now=now)
+        stored = repo.store_article(
+            session,
+            article,
+            minhash.fingerprint(article.text),
+            check=minhash.check_duplicate,
+            seen_urls=[item.url],
+            now=now,
+        )
         repo.record_import_sighting(
             session, source=item.source or default_source, url=item.url, article_id=stored.article_id, now=now
         )

@@ -16,8 +16,9 @@ from datetime import datetime
 from typing import Protocol
 
 from storage.db import Database
-from worker.http.fetch import Fetcher, FetchPolicy, FetchResult
+from worker.http.fetch import Fetcher, FetchPolicy
 from worker.http.hostlimits import HostLimit, HostLimiter
+from worker.model.fetch import FetchResult
 from worker.model.urls import host_of
 from worker.poll.schedule import SchedulePolicy
 from worker.settings import Settings
