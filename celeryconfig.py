@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from kombu import Exchange, Queue
 
+from worker.service import messages
 from worker.settings import get_settings
 
 _settings = get_settings()
@@ -35,7 +36,7 @@ worker_prefetch_multiplier = 1
 
 # Redis redelivers a message not acknowledged within the visibility timeout. It
 # must exceed every countdown, ETA and retry back-off we use (the longest is
-# RETRY_BACKOFF_MAX in tasks.app, 30 min) and the hard time limit, or tasks run twice.
+# messages.RETRY_BACKOFF_MAX, 30 min) and the hard time limit, or tasks run twice.
 broker_transport_options = {
     "visibility_timeout": _settings.visibility_timeout_seconds,
     "queue_order_strategy": "priority",
@@ -64,21 +65,9 @@ task_time_limit = _settings.task_time_limit_seconds
 # Separate queues so a burst of article fetches never delays feed polling, and
 # CPU-heavy processing can get its own workers.
 task_default_queue = "process"
-task_queues = (
-    Queue("poll", Exchange("poll"), routing_key="poll"),
-    Queue("fetch", Exchange("fetch"), routing_key="fetch"),
-    Queue("process", Exchange("process"), routing_key="process"),
-    Queue("reingest", Exchange("reingest"), routing_key="reingest"),
-)
-task_routes = {
-    "newsworker.poll_feed": {"queue": "poll"},
-    "newsworker.dispatch_due_feeds": {"queue": "poll"},
-    "newsworker.ingest_entry": {"queue": "fetch"},
-    "newsworker.refetch_article": {"queue": "fetch"},
-    "newsworker.process_article": {"queue": "process"},
-    "newsworker.refine_stories": {"queue": "process"},
-    "newsworker.prune_story_state": {"queue": "process"},
-}
+task_queues = tuple(Queue(name, Exchange(name), routing_key=name) for name in messages.queues())
+# Every task to its queue, from the one registry (beat's sends and Celery's retries included).
+task_routes = (messages.route,)
 # Messages survive a broker restart (Redis must run with AOF persistence).
 task_default_delivery_mode = "persistent"
 # Recycle children now and then so a leak in a parser cannot grow without bound.
@@ -90,7 +79,7 @@ task_send_sent_event = True
 # Beat only triggers the dispatcher; which feed is due is decided from the database.
 beat_schedule = {
     "dispatch-due-feeds": {
-        "task": "newsworker.dispatch_due_feeds",
+        "task": messages.DispatchDueFeeds.NAME,
         "schedule": _settings.dispatch_interval_seconds,
         # A dispatch that waited longer than one interval is stale: the next one replaces it.
         "options": {"expires": _settings.dispatch_interval_seconds},
@@ -99,13 +88,13 @@ beat_schedule = {
     # of look-alike events that the online linker put together). One at a time is enough;
     # a pass still queued when the next is due is dropped (expires), the work is in the DB.
     "refine-stories": {
-        "task": "newsworker.refine_stories",
+        "task": messages.RefineStories.NAME,
         "schedule": _settings.story_refine_interval_seconds,
         "options": {"expires": _settings.story_refine_interval_seconds},
     },
     # Daily: story vectors and rarely seen sentence counts older than 60 days (full scans).
     "prune-story-state": {
-        "task": "newsworker.prune_story_state",
+        "task": messages.PruneStoryState.NAME,
         "schedule": 86400.0,
         "options": {"expires": 3600},
     },
@@ -115,3 +104,4 @@ beat_schedule = {
 beat_scheduler = "tasks.beat:SingleBeatScheduler"
 timezone = "UTC"
 enable_utc = True
+

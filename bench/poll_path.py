@@ -45,7 +45,8 @@ from tests.support.services import temporary_postgres_database
 from worker.http.fetch import Fetcher, FetchPolicy
 from worker.model.fetch import FEED_ACCEPT
 from worker.service import handlers
-from worker.service.runtime import LocalDispatcher, Runtime
+from worker.service.messages import LocalDispatcher
+from worker.service.runtime import Runtime
 from worker.settings import load_settings
 
 

@@ -31,10 +31,10 @@ from storage.db import Database
 from storage.models import Article, ArticleUrl, Entry
 from storage.schema import upgrade
 from storage.upsert import insert_ignore
-from worker.cli.common import local_handlers
 from worker.service import handlers
 from worker.service import reingest as ops
-from worker.service.runtime import LocalDispatcher, Runtime
+from worker.service.messages import LocalDispatcher
+from worker.service.runtime import Runtime
 from worker.settings import load_settings
 
 
@@ -116,12 +116,11 @@ def measure(backend: str, n: int) -> Figures:
         entry_ids = seed_entries(db, n)
         dispatcher = LocalDispatcher()
         rt = Runtime.build(load_settings(database_url=url), dispatcher)
-        table = local_handlers(rt)
 
         began = time.perf_counter()
         for entry_id in entry_ids:
             handlers.ingest_entry(rt, entry_id)
-            dispatcher.drain(table)
+            dispatcher.drain(rt)
         ingest_seconds = time.perf_counter() - began
 
         with db.transaction() as s:  # 10% of the feed entries now carry a corrected text
@@ -136,7 +135,7 @@ def measure(backend: str, n: int) -> Figures:
         plan = ops.plan_run(rt, queries.ArticleFilter(), select_all=True, mode="inline", refetch_feeds=False)
 
         def drain() -> None:
-            dispatcher.drain(table)
+            dispatcher.drain(rt)
 
         stopped = ops.run_inline(rt, plan.run_id, between=drain)
         reingest_seconds = time.perf_counter() - began

@@ -1,4 +1,4 @@
-"""The Celery app. Tasks are thin adapters over ``worker.service.handlers``."""
+"""The Celery app. Tasks are thin adapters over the messages of ``worker.service.messages``."""
 
 from __future__ import annotations
 
@@ -6,21 +6,19 @@ from typing import Any
 
 from celery import Celery, signals
 
-from worker.service.runtime import QUEUE_OF, Runtime
+from worker.service.messages import Message
+from worker.service.runtime import Runtime
 from worker.settings import get_settings
-
-# The longest retry delay; celeryconfig's visibility timeout must stay above it.
-RETRY_BACKOFF_MAX = 1800
 
 app = Celery("newsworker")
 app.config_from_object("celeryconfig")
 
 
 class CeleryDispatcher:
-    """Sends follow-up work to its queue by task name (no import cycles, routes in one place)."""
+    """Sends a message to its queue under its registered name (typed: no bare strings)."""
 
-    def send(self, task: str, *args: object) -> None:
-        app.send_task(task, args=list(args), queue=QUEUE_OF.get(task))
+    def send(self, message: Message) -> None:
+        app.send_task(message.NAME, args=message.args(), queue=message.QUEUE, priority=message.PRIORITY)
 
 
 _runtime: Runtime | None = None

@@ -6,6 +6,7 @@ Imported by ``tasks/__init__`` so that both ``newsworker worker`` and plain
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -17,18 +18,11 @@ from celery import Task, signals
 
 from worker import health, metrics
 from worker import logging as nwlog
-from worker.service.runtime import INGEST_ENTRY, POLL_FEED, PROCESS_ARTICLE, REFETCH_ARTICLE
+from worker.service.messages import REGISTRY, IngestEntry, PollFeed
 from worker.settings import get_settings
 
 log = logging.getLogger("newsworker.tasks")
 
-# Which id the first argument of each task is.
-ID_FIELD = {
-    POLL_FEED: "feed_id",
-    INGEST_ENTRY: "entry_id",
-    PROCESS_ARTICLE: "article_id",
-    REFETCH_ARTICLE: "article_id",
-}
 
 _LEVELS = {"success": logging.INFO, "retry": logging.WARNING, "interrupted": logging.WARNING}
 
@@ -51,22 +45,21 @@ def _setup_logging(**_: Any) -> None:
 
 def _task_fields(task_name: str, task_id: str | None, args: Any, kwargs: Any) -> dict[str, Any]:
     fields: dict[str, Any] = {"task_name": task_name, "task_id": task_id}
-    id_field = ID_FIELD.get(task_name)
-    if id_field is not None:
-        value = (kwargs or {}).get(id_field)
-        if value is None and args:
-            value = args[0]
-        fields[id_field] = value
+    kind = REGISTRY.get(task_name)
+    if kind is not None:
+        # arguments that do not fit the message: log the task without its ids
+        with contextlib.suppress(TypeError):
+            fields.update(kind(*(args or ()), **(kwargs or {})).subject())
     return fields
 
 
 def _result_fields(task_name: str, retval: Any) -> dict[str, Any]:
     """What the handler's result adds to the task event (poll outcome, stored article id)."""
-    if task_name == POLL_FEED and retval is not None:
+    if task_name == PollFeed.NAME and retval is not None:
         outcome = getattr(retval, "outcome", None)
         new_entries = getattr(retval, "new_entry_ids", None)
         return {"poll_outcome": outcome, "new_entries": len(new_entries) if new_entries is not None else None}
-    if task_name == INGEST_ENTRY and isinstance(retval, int):
+    if task_name == IngestEntry.NAME and isinstance(retval, int):
         return {"article_id": retval}
     if isinstance(retval, dict):
         return {k: v for k, v in retval.items() if isinstance(v, int | str | float | bool)}

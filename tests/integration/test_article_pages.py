@@ -14,7 +14,8 @@ from storage.models import Article
 from tests.support.httpserver import LocalHTTPServer, Reply
 from worker.model.clock import utcnow
 from worker.service import handlers
-from worker.service.runtime import INGEST_ENTRY, PROCESS_ARTICLE, REFETCH_ARTICLE, LocalDispatcher, Runtime
+from worker.service.messages import LocalDispatcher
+from worker.service.runtime import Runtime
 from worker.settings import load_settings
 
 PARAGRAPHS = [
@@ -58,13 +59,7 @@ def _feed(server: LocalHTTPServer, link: str) -> bytes:
 def _run(rt: Runtime) -> None:
     dispatcher = rt.dispatcher
     assert isinstance(dispatcher, LocalDispatcher)
-    dispatcher.drain(
-        {
-            INGEST_ENTRY: lambda i: handlers.ingest_entry(rt, i),
-            PROCESS_ARTICLE: lambda i: handlers.process_article(rt, i),
-            REFETCH_ARTICLE: lambda i: handlers.refetch_article(rt, i),
-        }
-    )
+    dispatcher.drain(rt)
 
 
 def test_page_text_replaces_the_feed_teaser(rt: Runtime, server: LocalHTTPServer) -> None:

@@ -12,7 +12,8 @@ from storage import queries
 from storage.db import Database
 from worker.service import handlers
 from worker.service.imports import parse_import_line
-from worker.service.runtime import LocalDispatcher, Runtime
+from worker.service.messages import LocalDispatcher
+from worker.service.runtime import Runtime
 from worker.settings import load_settings
 
 
@@ -77,7 +78,6 @@ OTHER_EVENT = (
 
 def test_story_linking_through_the_pipeline(rt: Runtime, shared_data: Path) -> None:
     """Two reports of one event share a story, a copy joins its original's story, another event does not."""
-    from worker.service.runtime import PROCESS_ARTICLE
 
     title, body = (shared_data / "seed-article.txt").read_text(encoding="utf-8").split("\n", 1)
     seed_id = _import(rt, "https://en.minanews.net/assad-asylum", body, title)
@@ -86,7 +86,7 @@ def test_story_linking_through_the_pipeline(rt: Runtime, shared_data: Path) -> N
     copy = _import(rt, "https://mirror.example.com/assad", body, "Copy of the wire story")
     dispatcher = rt.dispatcher
     assert isinstance(dispatcher, LocalDispatcher)
-    dispatcher.drain({PROCESS_ARTICLE: lambda i: handlers.process_article(rt, i)})
+    dispatcher.drain(rt)
     with rt.db.reader() as session:
         rows = {row["id"]: row for row in queries.export_rows(session)}
     assert rows[seed_id]["story_id"] is not None

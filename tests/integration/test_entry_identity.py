@@ -24,7 +24,8 @@ from tests.support.feedpoll import Item, Sequenced, add_feed, entries, feed, fee
 from tests.support.httpserver import LocalHTTPServer, Reply
 from worker.model.clock import utcnow
 from worker.service import handlers
-from worker.service.runtime import INGEST_ENTRY, PROCESS_ARTICLE, LocalDispatcher, Runtime
+from worker.service.messages import LocalDispatcher
+from worker.service.runtime import Runtime
 
 pytestmark = pytest.mark.integration
 
@@ -91,12 +92,7 @@ def test_an_entry_seen_before_is_not_new(
     feed_id, counts = _poll_versions(rt, server, versions)
     first = len(entries(rt, feed_id))
     assert counts == [first] + [0] * (len(versions) - 1)
-    dispatcher.drain(
-        {
-            INGEST_ENTRY: lambda i: handlers.ingest_entry(rt, i),
-            PROCESS_ARTICLE: lambda i: handlers.process_article(rt, i),
-        }
-    )
+    dispatcher.drain(rt)
     with rt.db.reader() as session:
         assert len(session.scalars(select(Article.id)).all()) == first
 
@@ -228,12 +224,7 @@ def test_malformed_but_usable_feed_is_ingested_with_the_warning_logged(
     (log,) = fetch_log(rt, feed_id)
     assert log.outcome == "ok" and log.malformed and log.warning and log.warning.startswith("malformed feed")
     assert log.new_entries == 2
-    dispatcher.drain(
-        {
-            INGEST_ENTRY: lambda i: handlers.ingest_entry(rt, i),
-            PROCESS_ARTICLE: lambda i: handlers.process_article(rt, i),
-        }
-    )
+    dispatcher.drain(rt)
     with rt.db.reader() as session:
         titles = sorted(t or "" for t in session.scalars(select(Article.title)))
         states = set(session.scalars(select(Entry.state)))

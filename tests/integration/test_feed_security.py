@@ -21,7 +21,8 @@ from tests.support.feedpoll import add_feed, entries, feed, feed_reply, fetch_lo
 from tests.support.httpserver import LocalHTTPServer, Reply
 from worker.normalise.sanitize import sanitize_html
 from worker.service import handlers
-from worker.service.runtime import INGEST_ENTRY, PROCESS_ARTICLE, LocalDispatcher, Runtime
+from worker.service.messages import LocalDispatcher
+from worker.service.runtime import Runtime
 
 pytestmark = pytest.mark.integration
 
@@ -130,12 +131,7 @@ def test_xss_corpus_through_a_polled_feed_leaves_stored_html_clean(
         assert entry.content_html, entry.guid
         assert_clean(entry.content_html, f"entry {entry.guid}")
         assert f"Story {entry.guid.removeprefix('xss-')} has enough words" in entry.content_html  # type: ignore[union-attr]
-    dispatcher.drain(
-        {
-            INGEST_ENTRY: lambda i: handlers.ingest_entry(rt, i),
-            PROCESS_ARTICLE: lambda i: handlers.process_article(rt, i),
-        }
-    )
+    dispatcher.drain(rt)
     with rt.db.reader() as session:
         articles = session.scalars(select(Article)).all()
         states = set(session.scalars(select(Entry.state)))

@@ -13,7 +13,8 @@ from storage.db import Database
 from storage.models import Article, ArticleUrl, Entry, Feed, FetchLog, Story
 from tests.support.httpserver import LocalHTTPServer, Reply
 from worker.service import handlers
-from worker.service.runtime import INGEST_ENTRY, POLL_FEED, PROCESS_ARTICLE, LocalDispatcher, Runtime
+from worker.service.messages import IngestEntry, LocalDispatcher
+from worker.service.runtime import Runtime
 from worker.settings import load_settings
 
 FEEDS = Path(__file__).resolve().parents[1] / "data" / "feeds"
@@ -45,13 +46,7 @@ def runtime(database: Database) -> Iterator[tuple[Runtime, LocalDispatcher]]:
 
 
 def _drain(rt: Runtime, dispatcher: LocalDispatcher) -> None:
-    dispatcher.drain(
-        {
-            POLL_FEED: lambda i: handlers.poll_feed(rt, i),
-            INGEST_ENTRY: lambda i: handlers.ingest_entry(rt, i),
-            PROCESS_ARTICLE: lambda i: handlers.process_article(rt, i),
-        }
-    )
+    dispatcher.drain(rt)
 
 
 def _count(db: Database, model: type) -> int:
@@ -94,7 +89,7 @@ def test_redelivered_ingest_and_repeated_store_do_not_duplicate(
     with rt.db.transaction() as session:
         feed, _ = repo.add_feed(session, server.url("/f.xml"))
     handlers.poll_feed(rt, feed.id)
-    pending = [args[0] for task, args in dispatcher.pending if task == INGEST_ENTRY]
+    pending = [m.entry_id for m in dispatcher.pending if isinstance(m, IngestEntry)]
     assert len(pending) == 2
     first = [handlers.ingest_entry(rt, int(entry_id)) for entry_id in pending]  # type: ignore[arg-type]
     again = [handlers.ingest_entry(rt, int(entry_id)) for entry_id in pending]  # type: ignore[arg-type]

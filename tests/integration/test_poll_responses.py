@@ -39,7 +39,8 @@ from worker.http.hostlimits import HostBusy
 from worker.model.clock import utcnow
 from worker.poll import polling
 from worker.service import handlers
-from worker.service.runtime import POLL_FEED, Runtime
+from worker.service.messages import PollFeed
+from worker.service.runtime import Runtime
 
 pytestmark = pytest.mark.integration
 
@@ -307,7 +308,7 @@ def test_410_marks_the_feed_gone_visible_and_no_longer_dispatched(rt: Runtime, s
     sent = rt.dispatcher.pending  # type: ignore[attr-defined]
     sent.clear()
     handlers.dispatch_due_feeds(rt)
-    assert [args for task, args in sent if task == POLL_FEED] == [(live,)]
+    assert [m for m in sent if isinstance(m, PollFeed)] == [PollFeed(live)]
     with rt.db.reader() as session:
         assert {f.id: f.status for f in repo.list_feeds(session)} == {gone: "gone", live: "ok"}
     hits = server.hit_count()
@@ -337,7 +338,7 @@ def test_errors_back_off_exponentially_then_fail_visibly_but_keep_polling(rt: Ru
     sent = rt.dispatcher.pending  # type: ignore[attr-defined]
     sent.clear()
     handlers.dispatch_due_feeds(rt)
-    assert (POLL_FEED, (feed_id,)) in sent  # still dispatched, at the capped interval
+    assert PollFeed(feed_id) in sent  # still dispatched, at the capped interval
     server.route("/down.xml", feed_reply(rss([])))
     handlers.poll_feed(rt, feed_id)
     recovered = feed(rt, feed_id)

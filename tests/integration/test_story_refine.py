@@ -25,7 +25,8 @@ from worker.model import story as story_model
 from worker.model.urls import site_of
 from worker.service import handlers
 from worker.service.imports import ImportItem
-from worker.service.runtime import PROCESS_ARTICLE, LocalDispatcher, Runtime
+from worker.service.messages import LocalDispatcher
+from worker.service.runtime import Runtime
 from worker.settings import load_settings
 from worker.stories import link as st
 from worker.stories import refine as sr
@@ -76,7 +77,7 @@ def _ingest(rt: Runtime, docs: list[dict[str, object]], background: list[dict[st
     )
     ids.append(handlers.import_item(rt, copy, default_source="test").article_id)
     assert isinstance(rt.dispatcher, LocalDispatcher)
-    rt.dispatcher.drain({PROCESS_ARTICLE: lambda article_id: handlers.process_article(rt, article_id)})
+    rt.dispatcher.drain(rt)
     return ids
 
 

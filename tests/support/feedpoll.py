@@ -19,7 +19,8 @@ from storage.db import Database
 from storage.models import Entry, Feed, FetchLog
 from tests.support.httpserver import Reply
 from worker.model.clock import utcnow
-from worker.service.runtime import LocalDispatcher, Runtime
+from worker.service.messages import LocalDispatcher
+from worker.service.runtime import Runtime
 from worker.settings import load_settings
 
 

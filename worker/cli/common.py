@@ -20,9 +20,10 @@ from sqlalchemy.exc import OperationalError as DBOperationalError
 from storage.db import Database
 from storage.schema import SchemaOutOfDate, ensure_current, upgrade
 from worker.model.clock import isoformat_utc, utcnow
-from worker.service import handlers
+from worker.model.feed import PollRecord
 from worker.service.imports import ImportLineError, parse_published
-from worker.service.runtime import INGEST_ENTRY, POLL_FEED, PROCESS_ARTICLE, REFETCH_ARTICLE, LocalDispatcher, Runtime
+from worker.service.messages import IngestEntry, LocalDispatcher, Message, PollFeed, ProcessArticle
+from worker.service.runtime import Runtime
 from worker.settings import Settings
 
 console = Console()
@@ -71,31 +72,23 @@ class Context:
 pass_context = click.make_pass_decorator(Context)
 
 
-def local_handlers(rt: Runtime, stats: Counter[str] | None = None) -> dict[str, Callable[..., object]]:
-    """Embedded mode: what each task name runs in this process."""
-    counter: Counter[str] = stats if stats is not None else Counter()
+def counting(stats: Counter[str]) -> Callable[[Message, object], None]:
+    """Embedded mode: count what each message run in this process did (for the run summary)."""
 
-    def poll(feed_id: int, ignore_cache: bool = False, force: bool = False) -> None:
-        record = handlers.poll_feed(rt, feed_id, ignore_cache=ignore_cache, only_if_due=not force)
-        if record is None:
-            return
-        counter["feeds_polled"] += 1
-        counter["articles_seen"] += record.seen_entries
-        if record.outcome not in ("ok", "not_modified"):
-            counter["errors"] += 1
+    def observe(message: Message, result: object) -> None:
+        if isinstance(message, PollFeed):
+            if not isinstance(result, PollRecord):
+                return  # not due, or another poll held the feed
+            stats["feeds_polled"] += 1
+            stats["articles_seen"] += result.seen_entries
+            if result.outcome not in ("ok", "not_modified"):
+                stats["errors"] += 1
+        elif isinstance(message, IngestEntry):
+            stats["entries_ingested" if result else "entries_skipped"] += 1
+        elif isinstance(message, ProcessArticle):
+            stats["articles_new"] += 1
 
-    def ingest(entry_id: int) -> None:
-        article_id = handlers.ingest_entry(rt, entry_id)
-        counter["entries_ingested" if article_id else "entries_skipped"] += 1
-
-    def process(article_id: int) -> None:
-        handlers.process_article(rt, article_id)
-        counter["articles_new"] += 1
-
-    def refetch(article_id: int) -> None:
-        handlers.refetch_article(rt, article_id)
-
-    return {POLL_FEED: poll, INGEST_ENTRY: ingest, PROCESS_ARTICLE: process, REFETCH_ARTICLE: refetch}
+    return observe
 
 
 @contextmanager

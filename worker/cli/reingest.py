@@ -36,13 +36,13 @@ from worker.cli.common import (
     echo_json,
     err_console,
     fail,
-    local_handlers,
     note,
     pass_context,
     when,
 )
 from worker.service import reingest as ops
-from worker.service.runtime import LocalDispatcher, Runtime
+from worker.service.messages import LocalDispatcher
+from worker.service.runtime import Runtime
 
 WAIT_POLL_SECONDS = 0.5
 # No progress for this long while waiting on workers: say what is probably wrong.
@@ -253,7 +253,6 @@ def _run_here(
     ctx: Context, selection: queries.ArticleFilter, select_all: bool, refetch_feeds: bool, as_json: bool
 ) -> None:
     rt, dispatcher = ctx.runtime()
-    table = local_handlers(rt)
     try:
         if refetch_feeds:
             feed_ids = _feeds(rt, selection)
@@ -261,7 +260,7 @@ def _run_here(
                 task = bar.add_task("re-polling feeds", total=len(feed_ids), detail="")
                 for feed_id in feed_ids:
                     ops.refetch_feeds(rt, [feed_id], inline=True)
-                    dispatcher.drain(table)
+                    dispatcher.drain(rt)
                     bar.advance(task)
         plan = ops.plan_run(rt, selection, select_all=select_all, mode="inline", refetch_feeds=refetch_feeds)
     except KeyboardInterrupt:
@@ -272,7 +271,6 @@ def _run_here(
 
 def _process_here(rt: Runtime, dispatcher: LocalDispatcher, run_id: int, todo: int, as_json: bool) -> None:
     """Re-ingest the run's pending items in this process, with a progress bar; exits with the run's code."""
-    table = local_handlers(rt)
     if not as_json:
         note(f"run {run_id}: re-ingesting {todo} article(s) in this process")
     with _progress_bar(as_json) as bar:
@@ -284,7 +282,7 @@ def _process_here(rt: Runtime, dispatcher: LocalDispatcher, run_id: int, todo: i
                 counts[result.outcome] += 1
             bar.update(task, advance=1, detail=f"changed {counts['changed']}, failed {counts['failed']}")
 
-        stopped = ops.run_inline(rt, run_id, after_each=advance, between=lambda: _drain(dispatcher, table))
+        stopped = ops.run_inline(rt, run_id, after_each=advance, between=lambda: dispatcher.drain(rt))
     final = ops.progress(rt, run_id)
     rt.close()
     if stopped is not None:
@@ -296,10 +294,6 @@ def _process_here(rt: Runtime, dispatcher: LocalDispatcher, run_id: int, todo: i
         sys.exit(EXIT_INTERRUPTED)
     _summary(final, as_json)
     _exit_for(final)
-
-
-def _drain(dispatcher: LocalDispatcher, table: dict[str, Callable[..., object]]) -> None:
-    dispatcher.drain(table)
 
 
 def _feeds(rt: Runtime, selection: queries.ArticleFilter) -> list[int]:

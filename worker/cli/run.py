@@ -14,9 +14,9 @@ from worker.cli.common import (
     CONTEXT_SETTINGS,
     Context,
     console,
+    counting,
     fail,
     interruptible,
-    local_handlers,
     note,
     pass_context,
 )
@@ -44,11 +44,11 @@ def run_command(ctx: Context, once: bool, feed_file: Path | None) -> None:
         summary = add_feed_list(rt.db, read_feed_list(feed_file), feed_file)
         console.print(f"{summary.added} feed(s) added from {feed_file}")
     stats: Counter[str] = Counter()
-    table = local_handlers(rt, stats)
+    observe = counting(stats)
     with interruptible():
         while True:
             handlers.dispatch_due_feeds(rt)
-            dispatcher.drain(table)
+            dispatcher.drain(rt, observe)
             handlers.refine_stories(rt)  # what beat does every few minutes in a deployment
             if once:
                 break

@@ -21,7 +21,6 @@ from worker.cli.common import (
     err_console,
     fail,
     interruptible,
-    local_handlers,
     pass_context,
 )
 from worker.service import handlers
@@ -37,7 +36,6 @@ def import_command(ctx: Context, file: Path, source: str | None) -> None:
     rt, dispatcher = ctx.runtime(auto_upgrade=True)
     default_source = source or file.name
     created = existing = failed = 0
-    table = local_handlers(rt)
     with (
         interruptible("interrupted: the lines before this one are stored"),
         file.open("r", encoding="utf-8", errors="replace") as handle,
@@ -54,7 +52,7 @@ def import_command(ctx: Context, file: Path, source: str | None) -> None:
                 continue
             created += stored.created
             existing += not stored.created
-            dispatcher.drain(table)
+            dispatcher.drain(rt)
     console.print(f"imported {created} new article(s), {existing} already stored, {failed} line(s) failed")
     rt.close()
     if failed:

@@ -34,7 +34,8 @@ from worker.normalise.sanitize import sanitize_html
 from worker.poll import polling, schedule
 from worker.service import stories as story_links
 from worker.service.imports import ImportItem
-from worker.service.runtime import INGEST_ENTRY, POLL_FEED, PROCESS_ARTICLE, REFETCH_ARTICLE, Runtime
+from worker.service.messages import IngestEntry, Message, PollFeed, ProcessArticle, RefetchArticle
+from worker.service.runtime import Runtime
 from worker.service.stories import StoryLink
 
 log = logging.getLogger("newsworker.handlers")
@@ -44,14 +45,14 @@ POLL_LEASE = timedelta(minutes=10)
 STALE_PENDING = timedelta(minutes=15)
 
 
-def _send_after_commit(rt: Runtime, session: Session, task: str, ids: Sequence[int]) -> None:
-    """Enqueue ``task`` for each id once the transaction has committed."""
-    if not ids:
+def _send_after_commit(rt: Runtime, session: Session, messages: Sequence[Message]) -> None:
+    """Send the messages once the transaction has committed (never work for a rolled-back change)."""
+    if not messages:
         return
 
     def send() -> None:
-        for item in ids:
-            rt.dispatcher.send(task, item)
+        for item in messages:
+            rt.dispatcher.send(item)
 
     after_commit(session, send)
 
@@ -70,9 +71,9 @@ def dispatch_due_feeds(rt: Runtime) -> DispatchSummary:
         feed_ids = repo.claim_due_feeds(session, now, limit=rt.settings.dispatch_batch_size, lease=POLL_LEASE)
         stale = repo.stale_pending_entries(session, now - STALE_PENDING, limit=rt.settings.dispatch_batch_size)
         refetch = repo.due_refetches(session, now, limit=rt.settings.dispatch_batch_size)
-        _send_after_commit(rt, session, POLL_FEED, feed_ids)
-        _send_after_commit(rt, session, INGEST_ENTRY, stale)
-        _send_after_commit(rt, session, REFETCH_ARTICLE, refetch)
+        _send_after_commit(rt, session, [PollFeed(i) for i in feed_ids])
+        _send_after_commit(rt, session, [IngestEntry(i) for i in stale])
+        _send_after_commit(rt, session, [RefetchArticle(i) for i in refetch])
     return DispatchSummary(len(feed_ids), len(stale), len(refetch))
 
 
@@ -111,7 +112,7 @@ def poll_feed(rt: Runtime, feed_id: int, *, ignore_cache: bool = False, only_if_
     try:
         with rt.db.transaction() as session:
             record = repo.record_poll(session, _sanitised(outcome), decision, now, poll_token=token)
-            _send_after_commit(rt, session, INGEST_ENTRY, record.new_entry_ids)
+            _send_after_commit(rt, session, [IngestEntry(i) for i in record.new_entry_ids])
     except OperationalError:
         _end_poll(rt, feed_id, token)  # the database is away: the task is retried
         raise
@@ -194,7 +195,7 @@ def ingest_entry(rt: Runtime, entry_id: int) -> int | None:
         )
         repo.link_entry(session, entry.entry_id, stored.article_id)
         if stored.created:
-            after_commit(session, lambda: rt.dispatcher.send(PROCESS_ARTICLE, stored.article_id))
+            after_commit(session, lambda: rt.dispatcher.send(ProcessArticle(stored.article_id)))
     metrics.observe_article(created=stored.created, duplicate=stored.verdict.original_id is not None)
     return stored.article_id
 
@@ -258,7 +259,7 @@ def refetch_article(
             now=now,
         )
         if changed and enqueue_processing:
-            after_commit(session, lambda: rt.dispatcher.send(PROCESS_ARTICLE, article_id))
+            after_commit(session, lambda: rt.dispatcher.send(ProcessArticle(article_id)))
     if changed:
         return RefetchOutcome("changed", page.error)
     return RefetchOutcome("unchanged" if page.from_page else "kept", page.error)
@@ -339,5 +340,5 @@ def import_item(rt: Runtime, item: ImportItem, *, default_source: str) -> repo.S
             session, source=item.source or default_source, url=item.url, article_id=stored.article_id, now=now
         )
         if stored.created:
-            after_commit(session, lambda: rt.dispatcher.send(PROCESS_ARTICLE, stored.article_id))
+            after_commit(session, lambda: rt.dispatcher.send(ProcessArticle(stored.article_id)))
     return stored

@@ -17,9 +17,9 @@ from storage import queries
 from storage import reingest as store
 from worker.model.clock import utcnow
 from worker.service import handlers
-from worker.service.runtime import POLL_FEED, Runtime
+from worker.service.messages import PollFeed
+from worker.service.runtime import Runtime
 
-REINGEST_BATCH = "newsworker.reingest_batch"
 # A batch holds few articles: once page fetches run here, one slow host must not
 # push a whole batch past the task's soft time limit (done items are skipped on retry).
 DEFAULT_TASK_BATCH = 20
@@ -110,7 +110,7 @@ def refetch_feeds(rt: Runtime, feed_ids: Sequence[int], *, inline: bool) -> None
         if inline:
             handlers.poll_feed(rt, feed_id, ignore_cache=True)
         else:
-            rt.dispatcher.send(POLL_FEED, feed_id, True, True)  # ignore_cache, force (not due yet)
+            rt.dispatcher.send(PollFeed(feed_id, ignore_cache=True, force=True))  # not due yet
 
 
 # Item outcomes are written in groups: one commit per group instead of one per article.
@@ -123,7 +123,7 @@ def process_items(
     article_ids: Sequence[int],
     *,
     after_each: Callable[[ReingestResult], None] | None = None,
-    between: Callable[[], None] | None = None,
+    between: Callable[[], object] | None = None,
     complete: bool = True,
 ) -> list[ReingestResult]:
     """Re-ingest the still-pending items among ``article_ids`` and record each outcome.
@@ -193,7 +193,7 @@ def run_inline(
     run_id: int,
     *,
     after_each: Callable[[ReingestResult], None] | None = None,
-    between: Callable[[], None] | None = None,
+    between: Callable[[], object] | None = None,
     page_size: int = 200,
 ) -> StopReport | None:
     """Process every pending item here; on Ctrl-C cancel the rest and return what was done."""

@@ -8,8 +8,6 @@ broker is configured, or in this process (embedded mode).
 from __future__ import annotations
 
 import random
-from collections import deque
-from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,44 +19,15 @@ from worker.http.hostlimits import HostLimit, HostLimiter
 from worker.model.fetch import FetchResult
 from worker.model.urls import host_of
 from worker.poll.schedule import SchedulePolicy
+from worker.service.messages import Message
 from worker.settings import Settings
-
-# Task names are the contract between producers and the Celery app.
-POLL_FEED = "newsworker.poll_feed"
-INGEST_ENTRY = "newsworker.ingest_entry"
-PROCESS_ARTICLE = "newsworker.process_article"
-REFETCH_ARTICLE = "newsworker.refetch_article"
-DISPATCH_DUE_FEEDS = "newsworker.dispatch_due_feeds"
-
-QUEUE_OF = {
-    POLL_FEED: "poll",
-    INGEST_ENTRY: "fetch",
-    REFETCH_ARTICLE: "fetch",
-    PROCESS_ARTICLE: "process",
-    DISPATCH_DUE_FEEDS: "poll",
-}
 
 
 class Dispatcher(Protocol):
-    def send(self, task: str, *args: object) -> None: ...
+    """Where follow-up work goes: Celery queues (``tasks.app.CeleryDispatcher``) or this process
+    (:class:`worker.service.messages.LocalDispatcher`)."""
 
-
-@dataclass
-class LocalDispatcher:
-    """Embedded mode: follow-up work waits in this process's queue until ``drain`` runs it."""
-
-    pending: deque[tuple[str, tuple[object, ...]]] = field(default_factory=deque)
-
-    def send(self, task: str, *args: object) -> None:
-        self.pending.append((task, args))
-
-    def drain(self, handlers: dict[str, Callable[..., object]]) -> int:
-        done = 0
-        while self.pending:
-            task, args = self.pending.popleft()
-            handlers[task](*args)
-            done += 1
-        return done
+    def send(self, message: Message) -> None: ...
 
 
 def fetch_policy(settings: Settings) -> FetchPolicy:

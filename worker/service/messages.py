@@ -1,0 +1,270 @@
+"""The task registry: every unit of work newsworker sends, declared once.
+
+Each message is a frozen dataclass whose fields are the task's arguments, in the order they
+travel (positional, JSON), with its Celery name, queue, retry policy and handler next to them.
+Everything that sends or runs work reads this module: the service layer sends typed messages
+(``rt.dispatcher.send(IngestEntry(entry_id))``), ``tasks/`` builds one Celery task per message,
+Celery routes by it (:func:`route`), the embedded mode's :class:`LocalDispatcher` runs
+messages in process, and tests drain through it.
+
+Names are the wire contract: messages already queued under a name must still run after an
+upgrade, so a name or the order of a message's fields never changes (add fields at the end,
+with defaults).
+
+This module imports only the standard library at import time (``celeryconfig`` reads it);
+handlers are imported when a message runs.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from worker.service.runtime import Runtime
+
+# The longest retry delay. The broker's visibility timeout must stay above it, or Redis
+# redelivers a message that is only waiting for its retry (celeryconfig checks this).
+RETRY_BACKOFF_MAX = 1800
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How a message's task is retried.
+
+    ``transient``: retried with capped exponential back-off on transient failures (database or
+    broker connection lost, lock or serialisation conflicts, a story changed under us, the soft
+    time limit); data errors are never raised out of a handler, they are recorded on the item.
+    ``host_busy``: a host at its per-host limit defers the task until it has room.
+    """
+
+    transient: bool = True
+    max_retries: int | None = 12
+    backoff: int = 5
+    backoff_max: int = RETRY_BACKOFF_MAX
+    host_busy: bool = False
+
+
+PIPELINE = RetryPolicy()
+PIPELINE_FETCHING = RetryPolicy(host_busy=True)
+# Periodic passes: the next beat tick runs them again anyway.
+PERIODIC = RetryPolicy(max_retries=3)
+NEVER = RetryPolicy(transient=False, max_retries=0)
+
+
+@dataclass(frozen=True)
+class Message:
+    """One unit of work. Subclasses declare NAME, QUEUE, RETRY and ``handle``."""
+
+    NAME: ClassVar[str]
+    QUEUE: ClassVar[str]
+    RETRY: ClassVar[RetryPolicy] = PIPELINE
+    PRIORITY: ClassVar[int | None] = None  # Redis transport: 0 highest, 9 lowest
+    # Beat's messages: a copy still queued after this many seconds is dropped (the next tick sends anew).
+    PERIODIC: ClassVar[bool] = False
+
+    def args(self) -> list[Any]:
+        """The positional arguments on the wire."""
+        return [getattr(self, f.name) for f in fields(self)]
+
+    def handle(self, rt: Runtime) -> object:  # pragma: no cover - every message overrides it
+        raise NotImplementedError
+
+    def subject(self) -> dict[str, Any]:
+        """The ids this message is about, for logs (``{"feed_id": 3}``)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name.endswith("_id")}
+
+
+REGISTRY: dict[str, type[Message]] = {}
+
+
+def message(cls: type[Message]) -> type[Message]:
+    """Register a message type under its name (each name once)."""
+    if cls.NAME in REGISTRY:
+        raise ValueError(f"two messages are called {cls.NAME}")
+    REGISTRY[cls.NAME] = cls
+    return cls
+
+
+def decode(name: str, args: Iterable[Any] = (), kwargs: dict[str, Any] | None = None) -> Message:
+    """The message a task name and its wire arguments stand for."""
+    return REGISTRY[name](*args, **(kwargs or {}))
+
+
+def route(name: str, *_: Any, **__: Any) -> dict[str, str] | None:
+    """Celery router (``celeryconfig.task_routes``): each registered task to its queue."""
+    cls = REGISTRY.get(name)
+    return {"queue": cls.QUEUE} if cls is not None else None
+
+
+def queues() -> list[str]:
+    return sorted({cls.QUEUE for cls in REGISTRY.values()})
+
+
+# ------------------------------------------------------------------ the messages
+
+
+@message
+@dataclass(frozen=True)
+class DispatchDueFeeds(Message):
+    """Beat's tick: send the due polls and re-send work whose lease expired."""
+
+    NAME: ClassVar[str] = "newsworker.dispatch_due_feeds"
+    QUEUE: ClassVar[str] = "poll"
+    RETRY: ClassVar[RetryPolicy] = NEVER
+    PERIODIC: ClassVar[bool] = True
+
+    def handle(self, rt: Runtime) -> object:
+        from worker.service import handlers
+
+        return handlers.dispatch_due_feeds(rt)
+
+
+@message
+@dataclass(frozen=True)
+class PollFeed(Message):
+    """Fetch and parse one feed; ``force`` polls it even when it is not due."""
+
+    NAME: ClassVar[str] = "newsworker.poll_feed"
+    QUEUE: ClassVar[str] = "poll"
+    RETRY: ClassVar[RetryPolicy] = PIPELINE_FETCHING
+
+    feed_id: int
+    ignore_cache: bool = False
+    force: bool = False
+
+    def handle(self, rt: Runtime) -> object:
+        from worker.service import handlers
+
+        return handlers.poll_feed(rt, self.feed_id, ignore_cache=self.ignore_cache, only_if_due=not self.force)
+
+
+@message
+@dataclass(frozen=True)
+class IngestEntry(Message):
+    """Turn a recorded feed entry into a stored (deduplicated) article."""
+
+    NAME: ClassVar[str] = "newsworker.ingest_entry"
+    QUEUE: ClassVar[str] = "fetch"
+    RETRY: ClassVar[RetryPolicy] = PIPELINE_FETCHING
+
+    entry_id: int
+
+    def handle(self, rt: Runtime) -> object:
+        from worker.service import handlers
+
+        return handlers.ingest_entry(rt, self.entry_id)
+
+
+@message
+@dataclass(frozen=True)
+class ProcessArticle(Message):
+    """Link a stored article into a story."""
+
+    NAME: ClassVar[str] = "newsworker.process_article"
+    QUEUE: ClassVar[str] = "process"
+
+    article_id: int
+
+    def handle(self, rt: Runtime) -> object:
+        from worker.service import handlers
+
+        return handlers.process_article(rt, self.article_id)
+
+
+@message
+@dataclass(frozen=True)
+class RefetchArticle(Message):
+    """Fetch an article's page again (after a failed fetch) and update it in place."""
+
+    NAME: ClassVar[str] = "newsworker.refetch_article"
+    QUEUE: ClassVar[str] = "fetch"
+    RETRY: ClassVar[RetryPolicy] = PIPELINE_FETCHING
+
+    article_id: int
+
+    def handle(self, rt: Runtime) -> object:
+        from worker.service import handlers
+
+        return handlers.refetch_article(rt, self.article_id)
+
+
+@message
+@dataclass(frozen=True)
+class RefineStories(Message):
+    """Beat: regroup the stories changed since the last pass."""
+
+    NAME: ClassVar[str] = "newsworker.refine_stories"
+    QUEUE: ClassVar[str] = "process"
+    RETRY: ClassVar[RetryPolicy] = PERIODIC
+    PERIODIC: ClassVar[bool] = True
+
+    def handle(self, rt: Runtime) -> object:
+        from worker.service import handlers
+
+        return handlers.refine_stories(rt)
+
+
+@message
+@dataclass(frozen=True)
+class PruneStoryState(Message):
+    """Beat, daily: drop story vectors and rare sentence counts past their retention."""
+
+    NAME: ClassVar[str] = "newsworker.prune_story_state"
+    QUEUE: ClassVar[str] = "process"
+    RETRY: ClassVar[RetryPolicy] = PERIODIC
+    PERIODIC: ClassVar[bool] = True
+
+    def handle(self, rt: Runtime) -> object:
+        from worker.service import handlers
+
+        return handlers.prune_story_state(rt)
+
+
+@message
+@dataclass(frozen=True)
+class ReingestBatch(Message):
+    """A batch of one re-ingest run's articles, on its own low-priority queue so that scheduled
+    polling goes on while a large run drains. Items already done are skipped: a retry only does
+    the rest."""
+
+    NAME: ClassVar[str] = "newsworker.reingest_batch"
+    QUEUE: ClassVar[str] = "reingest"
+    PRIORITY: ClassVar[int | None] = 9
+
+    run_id: int
+    article_ids: list[int] = field(default_factory=list)
+
+    def handle(self, rt: Runtime) -> object:
+        from worker.service import reingest
+
+        return reingest.process_items(rt, self.run_id, self.article_ids)
+
+
+# ------------------------------------------------------------------ running messages in process
+
+
+@dataclass
+class LocalDispatcher:
+    """Embedded mode: follow-up work waits in this process's queue until ``drain`` runs it."""
+
+    pending: deque[Message] = field(default_factory=deque)
+
+    def send(self, message: Message) -> None:
+        self.pending.append(message)
+
+    def drain(self, rt: Runtime, on_done: Callable[[Message, object], None] | None = None) -> int:
+        """Run every pending message (and what they send) through its handler; returns how many."""
+        done = 0
+        while self.pending:
+            item = self.pending.popleft()
+            result = item.handle(rt)
+            if on_done is not None:
+                on_done(item, result)
+            done += 1
+        return done
+
+    def sent(self, kind: type[Message]) -> list[Message]:
+        return [m for m in self.pending if isinstance(m, kind)]
