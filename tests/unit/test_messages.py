@@ -55,7 +55,7 @@ def test_old_positional_poll_flags_keep_their_meaning() -> None:
 
 def test_every_message_declares_name_queue_policy_and_handler() -> None:
     for name, kind in REGISTRY.items():
-        assert kind.NAME == name and kind.QUEUE in messages.queues()
+        assert name == kind.NAME and kind.QUEUE in messages.queues()
         assert kind.handle is not Message.handle, f"{name} has no handler"
         assert dataclasses.is_dataclass(kind)
         assert kind.RETRY.backoff_max <= messages.RETRY_BACKOFF_MAX
