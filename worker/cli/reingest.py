@@ -23,7 +23,7 @@ from rich.table import Table
 from sqlalchemy.orm import Session
 
 from storage import queries, repo
-from storage import reingest as store
+from storage import reingest_runs as store
 from storage.db import Database
 from storage.models import Story
 from worker.cli.common import (

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from storage import queries
-from storage import reingest as store
+from storage import reingest_runs as store
 from worker.model.clock import utcnow
 from worker.service import handlers
 from worker.service.messages import PollFeed

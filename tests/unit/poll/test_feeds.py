@@ -8,7 +8,7 @@ import pytest
 
 from worker.poll.feeds import FeedParseError, parse_feed
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "feeds"
+DATA = Path(__file__).resolve().parents[2] / "data" / "feeds"
 
 
 def _parse(name: str, url: str = "https://example.org/feed") -> object:

@@ -19,7 +19,7 @@ import pytest
 from worker.model.article import FeedHints
 from worker.normalise.extract import article_from_content, extract_article
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 TEMPLATE = REPO / "tests" / "data" / "extract" / "seed-page.html.tmpl"
 URL = "https://en.minanews.example/bashar-assad-said-to-refuse-iran-asylum-offer/"
 

@@ -19,7 +19,7 @@ from worker.dedupe.minhash import (
 )
 from worker.model.dedupe import MIN_WORDS, DuplicateVerdict, IndexedArticle
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "dedupe"
+DATA = Path(__file__).resolve().parents[2] / "data" / "dedupe"
 STORY_A = (DATA / "story_a.txt").read_text(encoding="utf-8")
 STORY_B = (DATA / "story_b.txt").read_text(encoding="utf-8")
 
