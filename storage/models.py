@@ -242,8 +242,34 @@ class ReingestItem(Base):
 Index("ix_reingest_items_run_state", ReingestItem.run_id, ReingestItem.state)
 
 
-# The linker reads and writes storage.models.Story; its own state tables live here, on the
-# same metadata, so migrations and tests see one schema.
+
+class WorkItem(Base):
+    """A unit of work in flight (an entry to ingest, an article to process or refetch, a re-ingest
+    batch): the database, not the broker, is the source of truth for what is still to do.
+
+    A row is written in the transaction that creates the work, leased when a worker starts it,
+    and deleted when the work is done; a row whose lease expired (the worker died) or whose
+    message never reached a worker is sent again by the sweeper. See worker/service/work.py."""
+
+    __tablename__ = "work_items"
+    __table_args__ = (UniqueConstraint("kind", "key"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(64))  # the message name
+    key: Mapped[str] = mapped_column(String(64))  # the item's id, or a digest of the arguments
+    args: Mapped[list[Any]] = mapped_column(default=list)  # the message's arguments, to send it again
+    state: Mapped[str] = mapped_column(String(16), default="queued")  # queued | failed
+    queued_at: Mapped[datetime] = mapped_column(default=utcnow)
+    lease_until: Mapped[datetime | None] = mapped_column()
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # starts
+    crashes: Mapped[int] = mapped_column(Integer, default=0)  # starts whose worker died
+    last_error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+Index("ix_work_items_state_lease", WorkItem.state, WorkItem.lease_until)
+
 # Story-linking state (the SQL side of worker.stories, adapted by storage.story_index).
 metadata = Base.metadata
 stories: Table = Story.__table__  # type: ignore[assignment]

@@ -12,6 +12,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage import feedstate
+from storage.bounds import fit, fit_text
 from storage.dedupe_index import ArticleColumns, SqlDuplicateIndex, dedupe_and_store, dedupe_existing
 from storage.models import Article, ArticleUrl, Entry, Feed, FetchLog, article_bands
 from storage.upsert import insert_ignore, insert_ignore_returning_id
@@ -124,8 +125,6 @@ def poll_target(session: Session, feed_id: int, *, ignore_cache: bool = False) -
     )
 
 
-
-
 def record_poll(
     session: Session,
     outcome: PollOutcome,
@@ -148,10 +147,10 @@ def record_poll(
         if outcome.feed.title and not feed.title:
             feed.title = outcome.feed.title[:512]
         if outcome.feed.site_url and not feed.site_url:
-            feed.site_url = outcome.feed.site_url
+            feed.site_url = outcome.feed.site_url if len(outcome.feed.site_url) <= 2048 else None
     if outcome.kind == "ok":
-        feed.etag = outcome.etag
-        feed.last_modified = outcome.last_modified
+        feed.etag = fit_text(outcome.etag, 512)
+        feed.last_modified = fit_text(outcome.last_modified, 128)
     state = decision.state
     feed.last_polled_at = now
     feedstate.release_if_owner(feed, poll_token)
@@ -281,8 +280,6 @@ def stale_pending_entries(session: Session, older_than: datetime, *, limit: int)
 # ---------------------------------------------------------------- entries -> articles
 
 
-
-
 def _feed_user_agent(session: Session, feed_id: int | None) -> str | None:
     if feed_id is None:
         return None
@@ -323,21 +320,24 @@ class StoredArticle:
 
 
 def _article_values(article: NormalisedArticle) -> dict[str, Any]:
-    return {
-        "title": article.title,
-        "text": article.text,
-        "html": article.html or None,
-        "authors": list(article.authors),
-        "published_at": article.published_at,
-        "updated_at": article.updated_at,
-        "language": article.language,
-        "image_url": article.image_url,
-        "dateline": article.dateline,
-        "agency": article.agency,
-        "word_count": article.word_count,
-        "content_source": article.source,
-        "page_kind": article.page_kind,
-    }
+    return fit(
+        Article.__table__,  # type: ignore[arg-type]
+        {
+            "title": article.title,
+            "text": article.text,
+            "html": article.html or None,
+            "authors": list(article.authors),
+            "published_at": article.published_at,
+            "updated_at": article.updated_at,
+            "language": article.language,
+            "image_url": article.image_url,
+            "dateline": article.dateline,
+            "agency": article.agency,
+            "word_count": article.word_count,
+            "content_source": article.source,
+            "page_kind": article.page_kind,
+        },
+    )
 
 
 def article_for_url(session: Session, url: str) -> int | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery, signals
+from kombu.exceptions import ChannelError
 
 from worker.service.messages import Message
 from worker.service.runtime import Runtime
@@ -19,6 +20,15 @@ class CeleryDispatcher:
 
     def send(self, message: Message) -> None:
         app.send_task(message.NAME, args=message.args(), queue=message.QUEUE, priority=message.PRIORITY)
+
+    def backlog(self, queue: str) -> int | None:
+        """Messages waiting in the broker's queue (not those a worker has already taken)."""
+        with app.connection_for_read() as connection:
+            try:
+                declared = connection.default_channel.queue_declare(queue=queue, passive=True)
+            except ChannelError:  # Redis keeps no empty list: the queue holds nothing
+                return 0
+            return int(declared.message_count)
 
 
 _runtime: Runtime | None = None

@@ -17,6 +17,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from tasks.app import app, runtime
 from worker import metrics
 from worker.http.hostlimits import HostBusy
+from worker.service import work
 from worker.service.errors import TRANSIENT_ERRORS
 from worker.service.messages import REGISTRY, Message
 
@@ -47,16 +48,20 @@ def _options(kind: type[Message]) -> dict[str, Any]:
         )
     else:
         options["max_retries"] = policy.max_retries
+    if kind.TIME_LIMITS is not None:
+        options["soft_time_limit"], options["time_limit"] = kind.TIME_LIMITS
     return options
 
 
 def _task_for(kind: type[Message]) -> Task:
     def run(self: Task, *args: Any, **kwargs: Any) -> object:
         message = kind(*args, **kwargs)
+        # The lease's owner is the task id: Celery keeps it across retries of one message.
+        owner = str(self.request.id or "celery")
         if kind.RETRY.host_busy:
             with _retry_when_host_busy(self, kind.RETRY.backoff_max):
-                return message.handle(runtime())
-        return message.handle(runtime())
+                return work.run(runtime(), message, owner=owner, timeouts=(SoftTimeLimitExceeded,))
+        return work.run(runtime(), message, owner=owner, timeouts=(SoftTimeLimitExceeded,))
 
     run.__name__ = kind.NAME.rsplit(".", 1)[-1]
     run.__qualname__ = run.__name__

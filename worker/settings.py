@@ -106,7 +106,9 @@ class Settings(BaseSettings):
         default_factory=dict,
         description='Per-host limits as JSON, e.g. {"feeds.example.com": {"concurrency": 4, "per_minute": 120}}.',
     )
-    dispatch_interval_seconds: float = Field(default=30.0, gt=0, description="How often beat looks for due feeds.")
+    dispatch_interval_seconds: float = Field(
+        default=10.0, gt=0, description="How often beat looks for due feeds and sweeps lost work."
+    )
     dispatch_batch_size: int = Field(default=500, ge=1, description="Most feeds enqueued per dispatch.")
     story_refine_interval_seconds: float = Field(
         default=300.0, gt=0, description="How often beat runs the story refinement pass."
@@ -115,10 +117,15 @@ class Settings(BaseSettings):
         default=2000, ge=1, description="Most changed stories one refinement pass starts from."
     )
     task_soft_time_limit_seconds: int = Field(
-        default=120, ge=1, description="Soft time limit of one task (raises inside the task)."
+        default=60, ge=1, description="Soft time limit of one pipeline task (raises inside the task)."
     )
     task_time_limit_seconds: int = Field(
-        default=180, ge=1, description="Hard time limit of one task (the child process is killed)."
+        default=75,
+        ge=1,
+        description=(
+            "Hard time limit of one pipeline task (the child process is killed). Work in flight is leased"
+            " for this plus 15 s: a killed worker's work is sent again when the lease runs out."
+        ),
     )
     visibility_timeout_seconds: int = Field(
         default=7200,

@@ -11,15 +11,13 @@ import dataclasses
 import logging
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
-from sqlalchemy.orm import Session
 
 from storage import feedstate, repo
-from storage.db import after_commit
 from worker import metrics
 from worker.dedupe import minhash
 from worker.http.hostlimits import HostBusy
@@ -33,48 +31,35 @@ from worker.normalise.extract import article_from_content
 from worker.normalise.sanitize import sanitize_html
 from worker.poll import polling, schedule
 from worker.service import stories as story_links
+from worker.service import work
 from worker.service.imports import ImportItem
-from worker.service.messages import IngestEntry, Message, PollFeed, ProcessArticle, RefetchArticle
+from worker.service.messages import IngestEntry, PollFeed, ProcessArticle, RefetchArticle
 from worker.service.runtime import Runtime
 from worker.service.stories import StoryLink
 
 log = logging.getLogger("newsworker.handlers")
-# A poll lease longer than the hard task limit: a killed poll frees its feed again.
-POLL_LEASE = timedelta(minutes=10)
-# An entry still pending this long after it was recorded lost its task; send it again.
-STALE_PENDING = timedelta(minutes=15)
-
-
-def _send_after_commit(rt: Runtime, session: Session, messages: Sequence[Message]) -> None:
-    """Send the messages once the transaction has committed (never work for a rolled-back change)."""
-    if not messages:
-        return
-
-    def send() -> None:
-        for item in messages:
-            rt.dispatcher.send(item)
-
-    after_commit(session, send)
 
 
 @dataclass(frozen=True)
 class DispatchSummary:
     feeds_enqueued: int
-    entries_requeued: int
+    work_resent: int  # lost work sent again by the sweeper
     articles_refetched: int
 
 
 def dispatch_due_feeds(rt: Runtime) -> DispatchSummary:
-    """Enqueue a poll for every due feed (beat runs this; the schedule lives in the database)."""
+    """Beat's tick: send a poll for every due feed, the due page refetches, and the work that
+    was lost (the schedule and the work in flight live in the database)."""
     now = utcnow()
+    lease = work.lease_length(rt)
     with rt.db.transaction() as session:
-        feed_ids = repo.claim_due_feeds(session, now, limit=rt.settings.dispatch_batch_size, lease=POLL_LEASE)
-        stale = repo.stale_pending_entries(session, now - STALE_PENDING, limit=rt.settings.dispatch_batch_size)
+        feed_ids = repo.claim_due_feeds(session, now, limit=rt.settings.dispatch_batch_size, lease=lease)
         refetch = repo.due_refetches(session, now, limit=rt.settings.dispatch_batch_size)
-        _send_after_commit(rt, session, [PollFeed(i) for i in feed_ids])
-        _send_after_commit(rt, session, [IngestEntry(i) for i in stale])
-        _send_after_commit(rt, session, [RefetchArticle(i) for i in refetch])
-    return DispatchSummary(len(feed_ids), len(stale), len(refetch))
+        work.send_after_commit(
+            rt, session, [*(PollFeed(i) for i in feed_ids), *(RefetchArticle(i) for i in refetch)], now=now
+        )
+    swept = work.sweep(rt)
+    return DispatchSummary(len(feed_ids), swept.resent, len(refetch))
 
 
 def poll_feed(rt: Runtime, feed_id: int, *, ignore_cache: bool = False, only_if_due: bool = False) -> PollRecord | None:
@@ -88,7 +73,9 @@ def poll_feed(rt: Runtime, feed_id: int, *, ignore_cache: bool = False, only_if_
     """
     token = uuid.uuid4().hex
     with rt.db.transaction() as session:
-        if not feedstate.begin_poll(session, feed_id, token, utcnow(), lease=POLL_LEASE, only_if_due=only_if_due):
+        if not feedstate.begin_poll(
+            session, feed_id, token, utcnow(), lease=work.lease_length(rt), only_if_due=only_if_due
+        ):
             return None
         target = repo.poll_target(session, feed_id, ignore_cache=ignore_cache)
         state = repo.schedule_state(session, feed_id)
@@ -112,7 +99,7 @@ def poll_feed(rt: Runtime, feed_id: int, *, ignore_cache: bool = False, only_if_
     try:
         with rt.db.transaction() as session:
             record = repo.record_poll(session, _sanitised(outcome), decision, now, poll_token=token)
-            _send_after_commit(rt, session, [IngestEntry(i) for i in record.new_entry_ids])
+            work.send_after_commit(rt, session, [IngestEntry(i) for i in record.new_entry_ids], now=now)
     except OperationalError:
         _end_poll(rt, feed_id, token)  # the database is away: the task is retried
         raise
@@ -195,7 +182,7 @@ def ingest_entry(rt: Runtime, entry_id: int) -> int | None:
         )
         repo.link_entry(session, entry.entry_id, stored.article_id)
         if stored.created:
-            after_commit(session, lambda: rt.dispatcher.send(ProcessArticle(stored.article_id)))
+            work.send_after_commit(rt, session, [ProcessArticle(stored.article_id)], now=now)
     metrics.observe_article(created=stored.created, duplicate=stored.verdict.original_id is not None)
     return stored.article_id
 
@@ -259,7 +246,7 @@ def refetch_article(
             now=now,
         )
         if changed and enqueue_processing:
-            after_commit(session, lambda: rt.dispatcher.send(ProcessArticle(article_id)))
+            work.send_after_commit(rt, session, [ProcessArticle(article_id)], now=now)
     if changed:
         return RefetchOutcome("changed", page.error)
     return RefetchOutcome("unchanged" if page.from_page else "kept", page.error)
@@ -340,5 +327,5 @@ def import_item(rt: Runtime, item: ImportItem, *, default_source: str) -> repo.S
             session, source=item.source or default_source, url=item.url, article_id=stored.article_id, now=now
         )
         if stored.created:
-            after_commit(session, lambda: rt.dispatcher.send(ProcessArticle(stored.article_id)))
+            work.send_after_commit(rt, session, [ProcessArticle(stored.article_id)], now=now)
     return stored

@@ -17,12 +17,17 @@ handlers are imported when a message runs.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from worker.service.runtime import Runtime
 
 # The longest retry delay. The broker's visibility timeout must stay above it, or Redis
@@ -64,6 +69,12 @@ class Message:
     PRIORITY: ClassVar[int | None] = None  # Redis transport: 0 highest, 9 lowest
     # Beat's messages: a copy still queued after this many seconds is dropped (the next tick sends anew).
     PERIODIC: ClassVar[bool] = False
+    # Tracked work has a row in ``work_items`` from the transaction that created it until it is
+    # done: leased while it runs, sent again by the sweeper when its worker died or its message
+    # was lost (worker/service/work.py). Feed polls keep their own lease on the feed row.
+    TRACKED: ClassVar[bool] = False
+    # (soft, hard) seconds, for work longer than the pipeline's limits (settings) allow.
+    TIME_LIMITS: ClassVar[tuple[int, int] | None] = None
 
     def args(self) -> list[Any]:
         """The positional arguments on the wire."""
@@ -71,6 +82,17 @@ class Message:
 
     def handle(self, rt: Runtime) -> object:  # pragma: no cover - every message overrides it
         raise NotImplementedError
+
+    def key(self) -> str:
+        """The item's identity in ``work_items`` (one outstanding unit per key)."""
+        values = self.args()
+        if len(values) == 1 and isinstance(values[0], int):
+            return str(values[0])
+        digest = hashlib.sha1(json.dumps(values, sort_keys=True).encode(), usedforsecurity=False).hexdigest()
+        return digest[:40]
+
+    def on_failure(self, rt: Runtime, session: Session, reason: str) -> None:
+        """Record on the item itself that it failed for good (the work row records it too)."""
 
     def subject(self) -> dict[str, Any]:
         """The ids this message is about, for logs (``{"feed_id": 3}``)."""
@@ -148,6 +170,7 @@ class IngestEntry(Message):
 
     NAME: ClassVar[str] = "newsworker.ingest_entry"
     QUEUE: ClassVar[str] = "fetch"
+    TRACKED: ClassVar[bool] = True
     RETRY: ClassVar[RetryPolicy] = PIPELINE_FETCHING
 
     entry_id: int
@@ -157,6 +180,11 @@ class IngestEntry(Message):
 
         return handlers.ingest_entry(rt, self.entry_id)
 
+    def on_failure(self, rt: Runtime, session: Session, reason: str) -> None:
+        from storage import repo
+
+        repo.mark_entry_failed(session, self.entry_id, reason)
+
 
 @message
 @dataclass(frozen=True)
@@ -165,6 +193,7 @@ class ProcessArticle(Message):
 
     NAME: ClassVar[str] = "newsworker.process_article"
     QUEUE: ClassVar[str] = "process"
+    TRACKED: ClassVar[bool] = True
 
     article_id: int
 
@@ -181,6 +210,7 @@ class RefetchArticle(Message):
 
     NAME: ClassVar[str] = "newsworker.refetch_article"
     QUEUE: ClassVar[str] = "fetch"
+    TRACKED: ClassVar[bool] = True
     RETRY: ClassVar[RetryPolicy] = PIPELINE_FETCHING
 
     article_id: int
@@ -200,6 +230,8 @@ class RefineStories(Message):
     QUEUE: ClassVar[str] = "process"
     RETRY: ClassVar[RetryPolicy] = PERIODIC
     PERIODIC: ClassVar[bool] = True
+    # a pass over many stories (or a daily full scan) outlasts a pipeline task's limits
+    TIME_LIMITS: ClassVar[tuple[int, int] | None] = (900, 1200)
 
     def handle(self, rt: Runtime) -> object:
         from worker.service import handlers
@@ -216,6 +248,8 @@ class PruneStoryState(Message):
     QUEUE: ClassVar[str] = "process"
     RETRY: ClassVar[RetryPolicy] = PERIODIC
     PERIODIC: ClassVar[bool] = True
+    # a pass over many stories (or a daily full scan) outlasts a pipeline task's limits
+    TIME_LIMITS: ClassVar[tuple[int, int] | None] = (900, 1200)
 
     def handle(self, rt: Runtime) -> object:
         from worker.service import handlers
@@ -232,6 +266,7 @@ class ReingestBatch(Message):
 
     NAME: ClassVar[str] = "newsworker.reingest_batch"
     QUEUE: ClassVar[str] = "reingest"
+    TRACKED: ClassVar[bool] = True
     PRIORITY: ClassVar[int | None] = 9
 
     run_id: int
@@ -251,16 +286,19 @@ class LocalDispatcher:
     """Embedded mode: follow-up work waits in this process's queue until ``drain`` runs it."""
 
     pending: deque[Message] = field(default_factory=deque)
+    owner: str = field(default_factory=lambda: f"local-{uuid.uuid4().hex[:16]}")
 
     def send(self, message: Message) -> None:
         self.pending.append(message)
 
     def drain(self, rt: Runtime, on_done: Callable[[Message, object], None] | None = None) -> int:
         """Run every pending message (and what they send) through its handler; returns how many."""
+        from worker.service import work
+
         done = 0
         while self.pending:
             item = self.pending.popleft()
-            result = item.handle(rt)
+            result = work.run(rt, item, owner=self.owner)
             if on_done is not None:
                 on_done(item, result)
             done += 1
@@ -268,3 +306,7 @@ class LocalDispatcher:
 
     def sent(self, kind: type[Message]) -> list[Message]:
         return [m for m in self.pending if isinstance(m, kind)]
+
+    def backlog(self, queue: str) -> int | None:
+        """Messages of ``queue`` waiting here (the sweeper re-sends lost work only from idle queues)."""
+        return sum(1 for m in self.pending if queue == m.QUEUE)

@@ -26,6 +26,10 @@ class Dispatcher(Protocol):
 
     def send(self, message: Message) -> None: ...
 
+    def backlog(self, queue: str) -> int | None:
+        """Messages waiting in ``queue`` (None when it cannot be known)."""
+        ...
+
 
 def fetch_policy(settings: Settings) -> FetchPolicy:
     return FetchPolicy(

@@ -62,6 +62,10 @@ LINK_THRESHOLD = 0.30  # cosine(article, story centroid) needed to join
 ENTITY_MIN = 0.12  # the entity/number/date parts must agree at least this much...
 ENTITY_PENALTY = 0.5  # ...or the similarity is multiplied by this
 ANCHORS = 5  # one of the article's 5 strongest names must be in the story, or the same penalty
+# Terms are stored in VARCHAR(200) columns (story_terms, story_df); no real name or word comes
+# near these bounds, and nothing longer is ever produced.
+MAX_TERM_CHARS = 120
+MAX_NAME_WORDS = 6  # "Tyler Cup Obituary Kensington CT ..." is a title-cased line, not one name
 ANCHOR_KINDS = ("e:",)  # names only: ages and counts coincide by chance in a dense stream
 SMALL_STORY_MARGIN = 0.0  # joining a story of n articles needs threshold + margin / n
 NUMBER_CONFLICT = 0.8  # both give numbers/dates, none shared: multiply by this
@@ -448,7 +452,8 @@ def _features_of(
     feats: dict[str, float] = {}
 
     def add(term: str, w: float = 1.0) -> None:
-        feats[term] = feats.get(term, 0.0) + w
+        if len(term) <= MAX_TERM_CHARS:  # a longer "name" is a title-cased headline, not a name
+            feats[term] = feats.get(term, 0.0) + w
 
     words = [t for t, _, _ in tokens]
     n = len(tokens)
@@ -502,7 +507,7 @@ def _features_of(
                     keep = []  # "After", "Police": capitalised only because it starts a sentence
                 keep = [w for w in keep if w not in _STOPWORDS_EN and w not in _MONTHS and w not in _WEEKDAYS]
                 if keep:
-                    if len(keep) > 1:
+                    if 1 < len(keep) <= MAX_NAME_WORDS:
                         add("e:" + " ".join(keep))
                     for w in keep:
                         if len(w) > 1 and w not in _ENTITY_CONNECTORS:
@@ -517,6 +522,8 @@ def _features_of(
 
 
 def _add_word(feats: dict[str, float], word: str, stem: Stemmer | None) -> None:
+    if len(word) > MAX_TERM_CHARS:
+        return
     value = _NUMBER_WORDS.get(word)
     if value is not None:  # "ten dead", "five hurt": counts written out are counts too
         feats[f"n:{value}"] = feats.get(f"n:{value}", 0.0) + 1.0

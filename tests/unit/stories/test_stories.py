@@ -227,3 +227,15 @@ def test_tokens_mixing_digits_and_letters_are_words_not_counts() -> None:
     assert {"76ers", "ie8", "d:5-12"} <= terms
     assert not any(t in terms for t in ("n:76", "n:8", "n:12"))
     assert "12th" in _terms(st.story_features("", "Capaldi is the 12th Doctor.", None, "x"))
+
+
+def test_no_feature_is_longer_than_the_story_term_column() -> None:
+    """A title-cased headline is not one long name (it overflowed VARCHAR(200) in production)."""
+    title = "Tyler Cup Obituary - Kensington, CT"
+    text = " ".join(["The Tyler Cup Memorial Service For The Kensington Connecticut Family Gathering Of Friends"] * 3)
+    text += " " + "x" * 400 + " and Mr " + "Supercalifragilistic" * 20 + " spoke."
+    features = st.story_features(title, text, None, source="example.com", language="en")
+    terms = [term for term, _ in features.title_terms] + [term for s in features.sentences for term, _ in s.terms]
+    assert terms, "the article has features at all"
+    assert max(len(term) for term in terms) <= st.MAX_TERM_CHARS
+    assert all(len(term.split()) <= st.MAX_NAME_WORDS for term in terms if term.startswith("e:"))

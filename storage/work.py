@@ -1,0 +1,178 @@
+"""Units of work in flight (``work_items``): record, lease, finish, fail, and find the stale ones.
+
+Translation only: when a lease is long enough, when an item counts as crashed or given up,
+is decided by the service layer (``worker.service.work``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from storage.models import WorkItem
+from storage.upsert import insert_ignore
+
+_MAX_ERROR = 2000
+
+
+@dataclass(frozen=True)
+class Lease:
+    """What trying to lease one item found. ``claimed``: this owner holds it now;
+    ``crashed``: the previous holder's lease had expired (its worker died or hung)."""
+
+    found: bool
+    claimed: bool = False
+    state: str | None = None
+    attempts: int = 0
+    crashes: int = 0
+    crashed: bool = False
+
+
+def record(session: Session, items: Sequence[tuple[str, str, list[Any]]], now: datetime) -> None:
+    """Note that these messages are being sent (in the transaction that created their work).
+
+    An item already recorded is queued again (a failed one gets another chance: someone asked)."""
+    if not items:
+        return
+    rows = [
+        {
+            "kind": kind,
+            "key": key,
+            "args": args,
+            "state": "queued",
+            "queued_at": now,
+            "attempts": 0,
+            "crashes": 0,
+            "updated_at": now,
+        }
+        for kind, key, args in items
+    ]
+    inserted = insert_ignore(session, WorkItem.__table__, rows, ["kind", "key"])  # type: ignore[arg-type]
+    if inserted == len(rows):
+        return
+    for kind, key, args in sorted(items, key=lambda item: (item[0], item[1])):
+        session.execute(
+            update(WorkItem)
+            .where(WorkItem.kind == kind, WorkItem.key == key, WorkItem.queued_at < now)
+            .values(state="queued", queued_at=now, args=args, crashes=0, last_error=None, updated_at=now)
+        )
+
+
+def _row(session: Session, kind: str, key: str) -> WorkItem | None:
+    query = select(WorkItem).where(WorkItem.kind == kind, WorkItem.key == key)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    return session.scalars(query).one_or_none()
+
+
+def claim(session: Session, kind: str, key: str, owner: str, now: datetime, until: datetime) -> Lease:
+    """Lease the item for ``owner`` until ``until`` unless another live owner holds it."""
+    row = _row(session, kind, key)
+    if row is None:
+        return Lease(found=False)
+    if row.state != "queued":
+        return Lease(found=True, state=row.state, attempts=row.attempts, crashes=row.crashes)
+    held = row.lease_until is not None and row.lease_owner not in (None, owner)
+    if held and row.lease_until is not None and row.lease_until > now:
+        return Lease(found=True, state=row.state, attempts=row.attempts, crashes=row.crashes)
+    crashed = held  # someone else's lease ran out before the work was done
+    row.attempts += 1
+    row.crashes += int(crashed)
+    row.lease_until = until
+    row.lease_owner = owner
+    row.updated_at = now
+    return Lease(True, True, row.state, row.attempts, row.crashes, crashed)
+
+
+def release(session: Session, kind: str, key: str, owner: str, until: datetime, now: datetime) -> None:
+    """Keep the lease for ``owner`` until ``until`` (a retry is coming) and count the failure."""
+    session.execute(
+        update(WorkItem)
+        .where(WorkItem.kind == kind, WorkItem.key == key)
+        .values(lease_until=until, lease_owner=owner, updated_at=now)
+    )
+
+
+def add_crash(session: Session, kind: str, key: str) -> int:
+    """Count one more start that ended without an answer (killed, timed out); the new count."""
+    session.execute(
+        update(WorkItem).where(WorkItem.kind == kind, WorkItem.key == key).values(crashes=WorkItem.crashes + 1)
+    )
+    value = session.scalar(select(WorkItem.crashes).where(WorkItem.kind == kind, WorkItem.key == key))
+    return int(value or 0)
+
+
+def finish(session: Session, kind: str, key: str) -> None:
+    session.execute(delete(WorkItem).where(WorkItem.kind == kind, WorkItem.key == key))
+
+
+def fail(session: Session, kind: str, key: str, error: str, now: datetime, *, crashed: bool = False) -> None:
+    """The item will not be tried again until someone sends it anew; ``error`` says why."""
+    session.execute(
+        update(WorkItem)
+        .where(WorkItem.kind == kind, WorkItem.key == key)
+        .values(
+            state="failed",
+            lease_until=None,
+            lease_owner=None,
+            last_error=error[:_MAX_ERROR],
+            crashes=WorkItem.crashes + int(crashed),
+            updated_at=now,
+        )
+    )
+
+
+def claim_stale(
+    session: Session, now: datetime, *, unstarted_before: datetime, idle_kinds: Iterable[str], limit: int
+) -> list[WorkItem]:
+    """Take queued items whose lease expired, or that were sent before ``unstarted_before``, never
+    started and belong to a kind whose queue is idle (their message is lost); mark them sent again
+    now, so one stale item is sent once, not at every tick (SKIP LOCKED: concurrent sweepers share)."""
+    idle = sorted(set(idle_kinds))
+    stale = or_(
+        and_(WorkItem.lease_until.is_not(None), WorkItem.lease_until < now),
+        and_(WorkItem.lease_until.is_(None), WorkItem.queued_at < unstarted_before, WorkItem.kind.in_(idle)),
+    )
+    query = select(WorkItem).where(WorkItem.state == "queued", stale).order_by(WorkItem.id).limit(limit)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    rows = list(session.scalars(query))
+    for row in rows:
+        expired = row.lease_until is not None
+        row.crashes += int(expired)
+        row.queued_at = now
+        row.lease_until = None
+        row.lease_owner = None
+        row.updated_at = now
+    return rows
+
+
+def queued_items(session: Session, *, limit: int) -> list[WorkItem]:
+    """Every queued item (the embedded mode resends them all when it starts: nothing else runs them)."""
+    return list(session.scalars(select(WorkItem).where(WorkItem.state == "queued").order_by(WorkItem.id).limit(limit)))
+
+
+def failures(session: Session, *, kind: str | None = None, key: str | None = None, limit: int = 100) -> list[WorkItem]:
+    query = select(WorkItem).where(WorkItem.state == "failed")
+    if kind is not None:
+        query = query.where(WorkItem.kind == kind)
+    if key is not None:
+        query = query.where(WorkItem.key == key)
+    return list(session.scalars(query.order_by(WorkItem.updated_at.desc()).limit(limit)))
+
+
+def counts(session: Session, now: datetime) -> dict[tuple[str, str], int]:
+    """(kind, queued|running|failed) -> items."""
+    running = and_(WorkItem.state == "queued", WorkItem.lease_until.is_not(None), WorkItem.lease_until >= now)
+    out: dict[tuple[str, str], int] = {}
+    for kind, state, is_running, n in session.execute(
+        select(WorkItem.kind, WorkItem.state, running, func.count()).group_by(WorkItem.kind, WorkItem.state, running)
+    ):
+        label = "running" if is_running else str(state)
+        out[(str(kind), label)] = out.get((str(kind), label), 0) + int(n)
+    return out

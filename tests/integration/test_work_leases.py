@@ -1,0 +1,185 @@
+"""Work in flight lives in the database: leased while it runs, sent again once when lost.
+
+Each test drives the real service layer and the real tables on SQLite and PostgreSQL; a worker's
+death is what it leaves behind in the database (a lease nobody renews), a lost message is a row
+whose message never arrives.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
+
+from storage import work as store
+from storage.db import Database
+from storage.models import Article, WorkItem
+from worker.model.clock import utcnow
+from worker.service import handlers, work
+from worker.service.imports import ImportItem
+from worker.service.messages import LocalDispatcher, ProcessArticle
+from worker.service.runtime import Runtime
+from worker.settings import load_settings
+
+TEXT = (
+    "The city council of Springfield voted on Tuesday to rebuild the old river bridge after engineers "
+    "found cracks in two of its supports, the mayor said in a statement after the meeting."
+)
+
+
+@pytest.fixture
+def runtime(database: Database) -> Iterator[Runtime]:
+    rt = Runtime.build(load_settings(database_url=database.url), LocalDispatcher())
+    rt.db = database
+    yield rt
+    rt.fetcher.close()
+
+
+def _import(rt: Runtime, n: int = 1) -> list[int]:
+    ids = []
+    for i in range(n):
+        item = ImportItem(f"https://news.example/{i}", f"Bridge {i}", f"{TEXT} Item {i}.", None, None, None)
+        ids.append(handlers.import_item(rt, item, default_source="test").article_id)
+    return ids
+
+
+def _rows(rt: Runtime) -> list[WorkItem]:
+    with rt.db.reader() as session:
+        return list(session.scalars(select(WorkItem).order_by(WorkItem.id)))
+
+
+def _dispatcher(rt: Runtime) -> LocalDispatcher:
+    assert isinstance(rt.dispatcher, LocalDispatcher)
+    return rt.dispatcher
+
+
+def _expire_leases(rt: Runtime) -> None:
+    with rt.db.transaction() as session:
+        session.execute(update(WorkItem).values(lease_until=utcnow() - timedelta(seconds=1)))
+
+
+def _start_as(rt: Runtime, message: ProcessArticle, owner: str) -> bool:
+    return work._start(rt, message, owner)
+
+
+def test_work_is_recorded_with_its_change_and_gone_when_done(runtime: Runtime) -> None:
+    [article_id] = _import(runtime)
+    [row] = _rows(runtime)
+    assert (row.kind, row.key, row.args, row.state) == (ProcessArticle.NAME, str(article_id), [article_id], "queued")
+    assert _dispatcher(runtime).drain(runtime) == 1
+    assert _rows(runtime) == []
+    with runtime.db.reader() as session:
+        assert session.get(Article, article_id).processed_at is not None  # type: ignore[union-attr]
+
+
+def test_a_dead_workers_item_is_sent_again_once(runtime: Runtime) -> None:
+    [article_id] = _import(runtime)
+    message = _dispatcher(runtime).pending.popleft()  # a worker took it...
+    assert _start_as(runtime, message, "worker-that-dies")  # ...started it, and was killed
+    assert work.sweep(runtime).resent == 0  # its lease still runs: nobody else may take it
+    _expire_leases(runtime)
+    assert work.sweep(runtime).resent == 1
+    assert work.sweep(runtime).resent == 0  # claimed: sent once, not at every tick
+    assert list(_dispatcher(runtime).pending) == [ProcessArticle(article_id)]
+    _dispatcher(runtime).drain(runtime)
+    assert _rows(runtime) == []
+
+
+def test_a_lost_message_is_sent_again_only_when_its_queue_is_idle(runtime: Runtime) -> None:
+    [first, second] = _import(runtime, 2)
+    dispatcher = _dispatcher(runtime)
+    dispatcher.pending.popleft()  # the first message is lost (e.g. with a broker that died)
+    with runtime.db.transaction() as session:
+        session.execute(update(WorkItem).values(queued_at=utcnow() - timedelta(minutes=5)))
+    assert work.sweep(runtime).resent == 0  # the second still waits in the queue: nothing is lost yet
+    dispatcher.drain(runtime)
+    assert [r.key for r in _rows(runtime)] == [str(first)]
+    with runtime.db.transaction() as session:
+        session.execute(update(WorkItem).values(queued_at=utcnow() - timedelta(minutes=5)))
+    assert work.sweep(runtime).resent == 1
+    assert list(dispatcher.pending) == [ProcessArticle(first)]
+    dispatcher.drain(runtime)
+    assert _rows(runtime) == [] and second != first
+
+
+def test_an_item_that_kills_its_worker_is_given_up_with_the_reason(runtime: Runtime) -> None:
+    [article_id] = _import(runtime)
+    message = _dispatcher(runtime).pending.popleft()
+    for crash in range(work.MAX_CRASHES):
+        assert _start_as(runtime, message, f"worker-{crash}")
+        _expire_leases(runtime)
+        work.sweep(runtime)
+    assert not _start_as(runtime, message, "worker-last")
+    [row] = _rows(runtime)
+    assert row.state == "failed" and row.last_error is not None and "died 3 times" in row.last_error
+    with runtime.db.reader() as session:
+        assert [f.key for f in store.failures(session, kind=ProcessArticle.NAME)] == [str(article_id)]
+    _dispatcher(runtime).pending.clear()
+    assert work.sweep(runtime).resent == 0  # a failed item is never resent by itself
+
+
+def test_a_data_error_is_recorded_and_not_retried(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    [article_id] = _import(runtime)
+
+    def bad_data(rt: Runtime, article_id: int) -> None:
+        raise ValueError("value too long for type character varying(200)")
+
+    monkeypatch.setattr(handlers, "process_article", bad_data)
+    assert _dispatcher(runtime).drain(runtime) == 1  # no exception escapes: the worker lives on
+    [row] = _rows(runtime)
+    assert row.state == "failed" and "value too long" in (row.last_error or "")
+    assert row.key == str(article_id)
+
+
+def test_a_transient_error_keeps_the_lease_for_the_retry(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    [article_id] = _import(runtime)
+    message = _dispatcher(runtime).pending.popleft()
+    real = handlers.process_article
+    calls = []
+
+    def database_away(rt: Runtime, article_id: int) -> object:
+        calls.append(article_id)
+        if len(calls) == 1:
+            raise OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+        return real(rt, article_id)
+
+    monkeypatch.setattr(handlers, "process_article", database_away)
+    with pytest.raises(OperationalError):
+        work.run(runtime, message, owner="task-1")
+    [row] = _rows(runtime)
+    assert row.state == "queued" and row.lease_owner == "task-1" and row.lease_until > utcnow()  # type: ignore[operator]
+    assert work.run(runtime, message, owner="task-2") == work.Skipped("held")  # a duplicate waits
+    work.run(runtime, message, owner="task-1")  # Celery's retry of the same task id
+    assert _rows(runtime) == [] and calls == [article_id, article_id]
+
+
+def test_concurrent_sweepers_send_each_lost_item_once(database: Database) -> None:
+    if database.url.startswith("sqlite"):
+        pytest.skip("SQLite has one writer: sweepers cannot overlap there")
+    rts = [Runtime.build(load_settings(database_url=database.url), LocalDispatcher()) for _ in range(4)]
+    try:
+        ids = _import(rts[0], 60)
+        _dispatcher(rts[0]).pending.clear()
+        with rts[0].db.transaction() as session:
+            session.execute(update(WorkItem).values(queued_at=utcnow() - timedelta(minutes=5)))
+        barrier = threading.Barrier(len(rts))
+        counts: list[int] = []
+
+        def sweep(rt: Runtime) -> None:
+            barrier.wait()
+            counts.append(work.sweep(rt).resent)
+
+        threads = [threading.Thread(target=sweep, args=(rt,)) for rt in rts]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        sent = [m.args()[0] for rt in rts for m in _dispatcher(rt).pending]
+        assert sorted(sent) == sorted(ids) and sum(counts) == len(ids)
+    finally:
+        for rt in rts:
+            rt.close()

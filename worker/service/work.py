@@ -1,0 +1,207 @@
+"""Work in flight, owned by the database: send after commit, lease while running, sweep what was lost.
+
+Why: with Redis as the broker, a message taken by a worker that is then killed stays in Redis's
+unacknowledged set until the visibility timeout (hours); when Redis itself dies, a late-ack task
+is terminated and its message is gone from the broker's view. So the broker is only the delivery
+path; the database says what is still to do:
+
+- :func:`send_after_commit` writes a ``work_items`` row for each tracked message in the
+  transaction that created its work, and sends the message once that transaction committed;
+- :func:`run` (every Celery task and the embedded mode go through it) leases the row for the
+  task's hard time limit plus a margin, runs the handler, deletes the row when the work is done,
+  records a data error on the item (never retried), and keeps the lease over a transient
+  error's retry delay;
+- :func:`sweep` (beat's dispatch tick, and ``newsworker run``) sends again, once, every row
+  whose lease ran out (its worker died) and every row that was sent, never started, and whose
+  queue is idle (its message was lost). ``FOR UPDATE SKIP LOCKED`` lets sweepers run side by side.
+
+An item whose worker died ``MAX_CRASHES`` times, or that was started ``MAX_ATTEMPTS`` times, is
+recorded as failed with the reason: a poison page never loops and never blocks anything else.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from storage import work as store
+from storage.db import after_commit
+from worker.http.hostlimits import HostBusy
+from worker.model.clock import utcnow
+from worker.service.errors import is_transient
+from worker.service.messages import Message, decode
+from worker.service.runtime import Runtime
+
+log = logging.getLogger("newsworker.work")
+
+# A lease outlasts the hard time limit by this much: a live task is never taken for dead.
+LEASE_MARGIN = timedelta(seconds=15)
+MAX_CRASHES = 3  # workers that died on one item before it is given up
+MAX_ATTEMPTS = 30  # starts of one item (transient failures included) before it is given up
+SWEEP_BATCH = 500
+
+
+def lease_length(rt: Runtime) -> timedelta:
+    """How long a started item is presumed alive: the task's hard time limit plus a margin."""
+    return timedelta(seconds=rt.settings.task_time_limit_seconds) + LEASE_MARGIN
+
+
+def send_after_commit(rt: Runtime, session: Session, messages: Sequence[Message], *, now: datetime) -> None:
+    """Record tracked messages in this transaction and send every message after it commits."""
+    if not messages:
+        return
+    store.record(session, [(m.NAME, m.key(), m.args()) for m in messages if m.TRACKED], now)
+
+    def send() -> None:
+        for item in messages:
+            rt.dispatcher.send(item)
+
+    after_commit(session, send)
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """:func:`run` did not run the message: ``why`` is held, failed, gave_up."""
+
+    why: str
+
+
+def run(rt: Runtime, message: Message, *, owner: str, timeouts: tuple[type[BaseException], ...] = ()) -> object:
+    """Run one message under its lease (the one path for Celery tasks and the embedded mode).
+
+    Raises only transient errors (the caller retries them); anything else is recorded on the
+    item and returned as a :class:`Skipped` so that one bad item never crashes a worker.
+    ``timeouts``: the entry point's time-limit exceptions, counted like a crash."""
+    if message.TRACKED and not _start(rt, message, owner):
+        return Skipped("held")
+    try:
+        result = message.handle(rt)
+    except HostBusy as busy:
+        _keep_lease(rt, message, owner, timedelta(seconds=max(1.0, busy.retry_after_seconds)))
+        raise
+    except timeouts as exc:
+        _keep_lease(rt, message, owner, timedelta(seconds=message.RETRY.backoff_max), crashed=True)
+        log.warning("work timed out", extra={"task_name": message.NAME, **message.subject(), "error": repr(exc)})
+        raise
+    except Exception as exc:
+        if is_transient(exc) and message.RETRY.transient:
+            _keep_lease(rt, message, owner, timedelta(seconds=message.RETRY.backoff_max))
+            raise
+        reason = f"{type(exc).__name__}: {exc}"
+        log.error(
+            "work failed",
+            extra={"task_name": message.NAME, **message.subject(), "error": reason[:500]},
+            exc_info=not isinstance(exc, ValueError),
+        )
+        _fail(rt, message, reason, detail=traceback.format_exc(limit=4))
+        return Skipped("failed")
+    if message.TRACKED:
+        with rt.db.transaction() as session:
+            store.finish(session, message.NAME, message.key())
+    return result
+
+
+def _start(rt: Runtime, message: Message, owner: str) -> bool:
+    now = utcnow()
+    with rt.db.transaction() as session:
+        lease = store.claim(session, message.NAME, message.key(), owner, now, now + lease_length(rt))
+        if not lease.found:
+            return True  # sent before this release, or by hand: idempotent, just run it
+        if not lease.claimed:
+            return False  # done, failed for good, or another live worker holds it
+        if lease.crashes >= MAX_CRASHES or lease.attempts > MAX_ATTEMPTS:
+            reason = (
+                f"gave up: the worker died {lease.crashes} times on this item"
+                if lease.crashes >= MAX_CRASHES
+                else f"gave up after {lease.attempts - 1} attempts"
+            )
+            store.fail(session, message.NAME, message.key(), reason, now)
+            message.on_failure(rt, session, reason)
+            log.error("work given up", extra={"task_name": message.NAME, **message.subject(), "error": reason})
+            return False
+    if lease.crashed:
+        log.warning("work resumed after a worker died", extra={"task_name": message.NAME, **message.subject()})
+    return True
+
+
+def _keep_lease(rt: Runtime, message: Message, owner: str, delay: timedelta, *, crashed: bool = False) -> None:
+    """A retry is coming after ``delay``: keep the item ours until then (plus one lease)."""
+    if not message.TRACKED:
+        return
+    now = utcnow()
+    try:
+        with rt.db.transaction() as session:
+            store.release(session, message.NAME, message.key(), owner, now + delay + lease_length(rt), now)
+            if crashed and store.add_crash(session, message.NAME, message.key()) >= MAX_CRASHES:
+                reason = f"gave up: it ran past the time limit {MAX_CRASHES} times"
+                store.fail(session, message.NAME, message.key(), reason, now)
+                message.on_failure(rt, session, reason)
+    except Exception as exc:  # the database is away too: the lease runs out and the sweeper resends
+        log.warning("cannot keep the lease", extra={"task_name": message.NAME, "error": repr(exc)})
+
+
+def _fail(rt: Runtime, message: Message, reason: str, *, detail: str) -> None:
+    now = utcnow()
+    with rt.db.transaction() as session:
+        if message.TRACKED:
+            store.fail(session, message.NAME, message.key(), reason, now)
+        message.on_failure(rt, session, reason)
+    log.debug("failure detail", extra={"task_name": message.NAME, "detail": detail})
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    resent: int
+    by_kind: dict[str, int]
+
+
+def sweep(rt: Runtime, *, everything: bool = False) -> SweepReport:
+    """Send again, once, the tracked work that was lost (see the module doc).
+
+    ``everything``: the embedded mode at start-up; nothing else runs its work, so every queued
+    item is resent whatever its age."""
+    now = utcnow()
+    with rt.db.transaction() as session:
+        if everything:
+            rows = store.queued_items(session, limit=100_000)
+        else:
+            idle = [kind for kind, queue in _tracked_queues().items() if _idle(rt, queue)]
+            rows = store.claim_stale(
+                session, now, unstarted_before=now - lease_length(rt), idle_kinds=idle, limit=SWEEP_BATCH
+            )
+        messages = [decode(row.kind, row.args) for row in rows]
+        for row in rows:
+            row.queued_at = now
+
+        def send() -> None:
+            for item in messages:
+                rt.dispatcher.send(item)
+
+        after_commit(session, send)
+    by_kind: dict[str, int] = {}
+    for item in messages:
+        by_kind[item.NAME] = by_kind.get(item.NAME, 0) + 1
+    if messages:
+        log.info("lost work sent again", extra={"resent": len(messages), "kinds": by_kind})
+    return SweepReport(len(messages), by_kind)
+
+
+def _tracked_queues() -> dict[str, str]:
+    from worker.service.messages import REGISTRY
+
+    return {name: kind.QUEUE for name, kind in REGISTRY.items() if kind.TRACKED}
+
+
+def _idle(rt: Runtime, queue: str) -> bool:
+    """True when no message of ``queue`` waits in the broker: unstarted work there is lost."""
+    try:
+        waiting = rt.dispatcher.backlog(queue)
+    except Exception as exc:  # the broker is away: decide nothing now, the next tick will
+        log.warning("cannot read the queue length", extra={"queue": queue, "error": repr(exc)})
+        return False
+    return waiting is not None and waiting == 0
