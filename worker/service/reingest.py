@@ -16,8 +16,8 @@ from typing import Any
 from storage import queries
 from storage import reingest_runs as store
 from worker.model.clock import utcnow
-from worker.service import handlers
-from worker.service.messages import PollFeed
+from worker.service import handlers, work
+from worker.service.messages import PollFeed, ReingestBatch
 from worker.service.runtime import Runtime
 
 # A batch holds few articles: once page fetches run here, one slow host must not
@@ -245,6 +245,9 @@ def enqueue_run(
                 batch = store.pending_article_ids(session, run_id, after=last, limit=batch_size)
             if not batch:
                 break
+            with rt.db.transaction() as session:
+                # the batch is work in flight from here on: a lost message is swept and sent again
+                work.record(session, [ReingestBatch(run_id, list(batch))], now=utcnow())
             send(run_id, batch)
             last = batch[-1]
             enqueued += len(batch)

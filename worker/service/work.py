@@ -55,13 +55,18 @@ def send_after_commit(rt: Runtime, session: Session, messages: Sequence[Message]
     """Record tracked messages in this transaction and send every message after it commits."""
     if not messages:
         return
-    store.record(session, [(m.NAME, m.key(), m.args()) for m in messages if m.TRACKED], now)
+    record(session, messages, now=now)
 
     def send() -> None:
         for item in messages:
             rt.dispatcher.send(item)
 
     after_commit(session, send)
+
+
+def record(session: Session, messages: Sequence[Message], *, now: datetime) -> None:
+    """Record tracked messages in this transaction (the caller sends them after it commits)."""
+    store.record(session, [(m.NAME, m.key(), m.args()) for m in messages if m.TRACKED], now)
 
 
 @dataclass(frozen=True)
