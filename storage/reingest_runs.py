@@ -286,12 +286,21 @@ def resume(session: Session, run_id: int, *, mode: str, force: bool = False) -> 
         raise RunNotFound(f"no re-ingest run {run_id} (see `newsworker reingest status`)")
     if run.status == "enqueuing" and force:
         after = _last_enqueued_article(session, run_id, run.enqueued)
-    elif run.status != "interrupted":
+    elif run.status == "running" and force:
+        # its process is gone (killed, a database error on Ctrl-C): every pending item is still
+        # to do; a worker that still holds one of them skips it once it is done here
+        after = 0
+    elif run.status not in ("interrupted", "cancelled"):
         hint = (
             "; if the process that was enqueuing it is gone (killed, container lost), "
             f"`newsworker reingest resume {run_id} --force` enqueues the rest"
             if run.status == "enqueuing"
-            else ""
+            else (
+                f"; if the process running it is gone, `newsworker reingest resume {run_id} --force` continues it"
+                f" and `newsworker reingest cancel {run_id}` ends it"
+                if run.status == "running"
+                else ""
+            )
         )
         raise RunNotResumable(
             f"run {run_id} is {run.status}, not interrupted; follow it with `newsworker reingest status {run_id}`{hint}"
@@ -318,6 +327,24 @@ def resume(session: Session, run_id: int, *, mode: str, force: bool = False) -> 
         .where(ReingestItem.run_id == run_id, ReingestItem.state == "pending", ReingestItem.article_id > after)
     )
     return int(todo or 0), after
+
+
+def cancel_run(session: Session, run_id: int, *, now: datetime) -> int:
+    """End a run whose process is gone: its pending items are cancelled (``resume`` takes them
+    up again). Returns the items cancelled."""
+    run = session.get(ReingestRun, run_id, with_for_update=session.get_bind().dialect.name == "postgresql")
+    if run is None:
+        raise RunNotFound(f"no re-ingest run {run_id} (see `newsworker reingest status`)")
+    if run.status in ("done", "cancelled"):
+        raise RunNotResumable(f"run {run_id} is {run.status}: nothing to cancel")
+    result: Any = session.execute(
+        update(ReingestItem)
+        .where(ReingestItem.run_id == run_id, ReingestItem.state == "pending")
+        .values(state="cancelled", finished_at=now)
+    )
+    run.status = "cancelled"
+    run.finished_at = now
+    return int(result.rowcount or 0)
 
 
 def _last_enqueued_article(session: Session, run_id: int, enqueued: int) -> int:

@@ -51,6 +51,11 @@ class Settings(BaseSettings):
         gt=0,
         description="Largest response body accepted, counted after decompression.",
     )
+    import_max_line_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        gt=0,
+        description="Largest line `newsworker import` reads; longer lines are reported and skipped.",
+    )
     fetch_deadline_seconds: float = Field(
         default=30.0,
         gt=0,

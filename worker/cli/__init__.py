@@ -8,6 +8,10 @@ schema missing — the message says what to do), 130 interrupted.
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import sys
+
 import click
 
 from worker.cli.admin import config_command, db_group
@@ -55,7 +59,20 @@ for _command in (
     cli.add_command(_command)
 
 
+def _interrupt_on_sigterm() -> None:
+    """``docker stop`` / ``kill`` end a command as Ctrl-C does: runs are left interrupted and
+    resumable, never "running" (the worker and beat keep Celery's own signal handling)."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    with contextlib.suppress(ValueError):  # not the main thread (embedded in another program)
+        signal.signal(signal.SIGTERM, interrupt)
+
+
 def main() -> None:
+    if not {"worker", "beat"} & set(sys.argv[1:2]):
+        _interrupt_on_sigterm()
     cli(prog_name="newsworker")
 
 

@@ -21,7 +21,7 @@ from storage.db import Database
 from storage.schema import SchemaOutOfDate, ensure_current, upgrade
 from worker.model.clock import isoformat_utc, utcnow
 from worker.model.feed import PollRecord
-from worker.service.imports import ImportLineError, parse_published
+from worker.service.imports import UnreadableDate, parse_published
 from worker.service.messages import IngestEntry, LocalDispatcher, Message, PollFeed, ProcessArticle
 from worker.service.runtime import Runtime
 from worker.settings import Settings
@@ -125,7 +125,7 @@ class DateParam(click.ParamType):  # type: ignore[type-arg]  # generic only from
             return now - timedelta(**{_UNITS[relative.group(2)]: int(relative.group(1))})
         try:
             parsed = parse_published(str(value).strip())
-        except ImportLineError:
+        except UnreadableDate:
             parsed = None
         if parsed is None:
             self.fail(

@@ -40,6 +40,7 @@ from worker.cli.common import (
     pass_context,
     when,
 )
+from worker.model.clock import utcnow
 from worker.service import reingest as ops
 from worker.service.messages import LocalDispatcher
 from worker.service.runtime import Runtime
@@ -282,7 +283,10 @@ def _process_here(rt: Runtime, dispatcher: LocalDispatcher, run_id: int, todo: i
                 counts[result.outcome] += 1
             bar.update(task, advance=1, detail=f"changed {counts['changed']}, failed {counts['failed']}")
 
-        stopped = ops.run_inline(rt, run_id, after_each=advance, between=lambda: dispatcher.drain(rt))
+        try:
+            stopped = ops.run_inline(rt, run_id, after_each=advance, between=lambda: dispatcher.drain(rt))
+        except ops.RunStateLost as exc:
+            fail(str(exc), EXIT_INTERRUPTED)
     final = ops.progress(rt, run_id)
     rt.close()
     if stopped is not None:
@@ -334,9 +338,12 @@ def _enqueue_and_watch(
 
     with _progress_bar(as_json) as bar:
         task = bar.add_task(f"enqueuing run {run_id}", total=todo, detail="")
-        stopped = ops.enqueue_run(
-            rt, run_id, enqueue_batch, batch_size=batch_size, on_batch=lambda n: bar.advance(task, n), after=after
-        )
+        try:
+            stopped = ops.enqueue_run(
+                rt, run_id, enqueue_batch, batch_size=batch_size, on_batch=lambda n: bar.advance(task, n), after=after
+            )
+        except ops.RunStateLost as exc:
+            fail(str(exc), EXIT_INTERRUPTED)
     if stopped is not None:
         note(
             f"interrupted: {stopped.handed_over} article(s) were enqueued and will be re-ingested by the workers; "
@@ -434,6 +441,22 @@ def _watch(db: Database, run_id: int, as_json: bool) -> store.RunProgress:
         )
         sys.exit(EXIT_INTERRUPTED)
     return current
+
+
+@reingest_group.command("cancel")
+@click.argument("run_id", type=int)
+@pass_context
+def reingest_cancel(ctx: Context, run_id: int) -> None:
+    """End a run whose process is gone (killed, container lost): its pending articles are cancelled.
+
+    Nothing done is undone, and `newsworker reingest resume RUN_ID` can still take the run up again."""
+    db = ctx.database()
+    try:
+        with db.transaction() as session:
+            cancelled = store.cancel_run(session, run_id, now=utcnow())
+    except (store.RunNotFound, store.RunNotResumable) as exc:
+        fail(str(exc))
+    console.print(f"run {run_id} cancelled: {cancelled} pending article(s) will not be re-ingested")
 
 
 @reingest_group.command("status")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
@@ -16,47 +17,88 @@ from worker.cli.common import (
     CONTEXT_SETTINGS,
     DATE,
     EXIT_FAILED,
+    EXIT_INTERRUPTED,
     Context,
     console,
     err_console,
     fail,
     interruptible,
+    note,
     pass_context,
 )
-from worker.service import handlers
-from worker.service.imports import ImportLineError, parse_import_line
+from worker.service import handlers, work
+from worker.service.imports import DateOrder, ImportLineError, parse_import_line, read_lines, with_warnings
 
 
 @click.command("import", context_settings=CONTEXT_SETTINGS)
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--source", help="Source name for lines without one (default: the file name).")
+@click.option(
+    "--date-order",
+    type=click.Choice(["auto", "dmy", "mdy"]),
+    default="auto",
+    show_default=True,
+    help="How to read numeric dates like 03/04/2024 (auto: only unambiguous ones).",
+)
 @pass_context
-def import_command(ctx: Context, file: Path, source: str | None) -> None:
-    """Ingest pre-fetched articles from a JSON-lines file, in file order."""
+def import_command(ctx: Context, file: Path, source: str | None, date_order: DateOrder) -> None:
+    """Ingest pre-fetched articles from a JSON-lines file, in file order.
+
+    Every line that can be kept is kept (an unreadable date leaves the article undated, with a
+    warning); lines that cannot be articles are reported with their number and reason. Running
+    the same file again is safe: stored articles are recognised by address."""
     rt, dispatcher = ctx.runtime(auto_upgrade=True)
     default_source = source or file.name
-    created = existing = failed = 0
-    with (
-        interruptible("interrupted: the lines before this one are stored"),
-        file.open("r", encoding="utf-8", errors="replace") as handle,
-    ):
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                item = parse_import_line(line)
-                stored = handlers.import_item(rt, item, default_source=default_source)
-            except ImportLineError as exc:
-                failed += 1
-                err_console.print(f"{file}:{number}: skipped: {exc}", highlight=False)
-                continue
-            created += stored.created
-            existing += not stored.created
-            dispatcher.drain(rt)
-    console.print(f"imported {created} new article(s), {existing} already stored, {failed} line(s) failed")
+    created = existing = 0
+    skipped: Counter[str] = Counter()
+    warned = 0
+    work.sweep(rt, everything=True)  # what an interrupted run left unfinished
+    dispatcher.drain(rt)
+
+    def summary() -> str:
+        reasons = ", ".join(f"{n} {why}" for why, n in skipped.most_common())
+        return (
+            f"imported {created} new article(s), {existing} already stored, "
+            f"{sum(skipped.values())} line(s) skipped{f' ({reasons})' if reasons else ''}, {warned} warning(s)"
+        )
+
+    try:
+        with file.open("rb") as handle:
+            for line in read_lines(handle, max_bytes=ctx.settings.import_max_line_bytes):
+                where = f"{file}:{line.number}"
+                if line.text is None:
+                    skipped[_reason(line.error or "unreadable")] += 1
+                    err_console.print(f"{where}: skipped: {line.error}", highlight=False, soft_wrap=True)
+                    continue
+                try:
+                    item = with_warnings(parse_import_line(line.text, date_order=date_order), line.warnings)
+                    stored = handlers.import_item(rt, item, default_source=default_source)
+                except ImportLineError as exc:
+                    skipped[_reason(str(exc))] += 1
+                    err_console.print(f"{where}: skipped: {exc}", highlight=False, soft_wrap=True)
+                    continue
+                for warning in item.warnings:
+                    warned += 1
+                    err_console.print(f"{where}: warning: {warning}", highlight=False, soft_wrap=True)
+                created += stored.created
+                existing += not stored.created
+                dispatcher.drain(rt)
+    except KeyboardInterrupt:
+        note(f"interrupted: the lines before this one are stored; run the import again to go on. {summary()}")
+        rt.close()
+        sys.exit(EXIT_INTERRUPTED)
+    console.print(summary(), soft_wrap=True)
     rt.close()
-    if failed:
+    if skipped:
         sys.exit(EXIT_FAILED)
+
+
+def _reason(message: str) -> str:
+    """A skip reason for the summary's counts (the message without its particulars)."""
+    for marker in ("not valid JSON", "over the limit", "in the future", "url is missing", "text or html"):
+        if marker in message:
+            return {"over the limit": "too large", "in the future": "dated in the future"}.get(marker, marker)
+    return "invalid address" if "http" in message or "address" in message else "invalid"
 
 
 @click.command("export", context_settings=CONTEXT_SETTINGS)

@@ -1,13 +1,30 @@
-"""``newsworker import``: one JSON object a line, validated into a frozen item."""
+"""``newsworker import``: one JSON object a line, validated into a frozen item.
+
+Every line that can be kept is kept: a date that cannot be read leaves the article undated
+(with a warning), bytes that are not UTF-8 are decoded by detection (with a warning). A line is
+skipped, with its number and the reason, only when it cannot be an article: not JSON, no usable
+address, no text, a date far in the future, or larger than the size limit.
+"""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from typing import Any
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import IO, Any, Literal
+
+from charset_normalizer import from_bytes
 
 from worker.model.urls import InvalidURL, canonical_url
+
+DateOrder = Literal["auto", "dmy", "mdy"]
+
+# A published date this far after now is a typo or a broken feed, not news.
+FUTURE_LIMIT = timedelta(days=2)
+EARLIEST_YEAR = 1990
 
 
 class ImportLineError(ValueError):
@@ -22,22 +39,86 @@ class ImportItem:
     html: str | None
     published_at: datetime | None
     source: str | None
+    warnings: tuple[str, ...] = ()
 
 
-def parse_published(value: Any) -> datetime | None:
-    """ISO 8601 date or datetime (``Z`` allowed); naive values are taken as UTC."""
+class UnreadableDate(ValueError):
+    """A date in none of the accepted forms; the line is kept without it."""
+
+
+_NUMERIC = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$")
+_EPOCH = re.compile(r"^\d{9,10}(?:\.\d+)?$")
+_WRITTEN = ("%d %B %Y", "%d %b %Y", "%B %d, %Y", "%b %d, %Y", "%B %d %Y", "%b %d %Y", "%Y/%m/%d")
+
+
+def parse_published(value: Any, *, date_order: DateOrder = "auto") -> datetime | None:
+    """A publication time from the common forms, in UTC; None for no value.
+
+    ISO 8601 (``Z`` allowed; naive is UTC), RFC 822 (``Tue, 05 Mar 2024 10:00:00 GMT``), epoch
+    seconds (number or digits), ``DD/MM/YYYY`` or ``MM/DD/YYYY`` (``date_order``; ``auto`` reads
+    only what is unambiguous), and written dates (``5 March 2024``, ``March 5, 2024``).
+    Raises :class:`UnreadableDate` otherwise."""
     if value is None or value == "":
         return None
+    if isinstance(value, bool):
+        raise UnreadableDate(f"{value!r} is not a date")
+    if isinstance(value, int | float):
+        return _from_epoch(float(value))
     if not isinstance(value, str):
-        raise ImportLineError(f"published_at must be an ISO 8601 string or null, got {type(value).__name__}")
+        raise UnreadableDate(f"a date must be a string or a number, got {type(value).__name__}")
     text = value.strip()
+    if _EPOCH.match(text):
+        return _from_epoch(float(text))
     try:
-        if len(text) == 10:
+        if len(text) == 10 and text[4] == "-":
             day = date.fromisoformat(text)
             return datetime(day.year, day.month, day.day, tzinfo=UTC)
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        return _utc(datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00")))
     except ValueError:
-        raise ImportLineError(f"published_at is not an ISO 8601 date or datetime: {value!r}") from None
+        pass
+    numeric = _NUMERIC.match(text)
+    if numeric:
+        return _numeric(numeric, date_order, text)
+    if "," in text[:5] or text[-3:].upper() in ("GMT", "UTC") or re.search(r"[+-]\d{4}$", text):
+        try:
+            return _utc(parsedate_to_datetime(text))
+        except (TypeError, ValueError, IndexError):
+            pass
+    for form in _WRITTEN:
+        try:
+            return _utc(datetime.strptime(text, form))
+        except ValueError:
+            continue
+    raise UnreadableDate(f"{value!r} is not a date newsworker can read (use ISO 8601, e.g. 2024-05-01)")
+
+
+def _numeric(match: re.Match[str], order: DateOrder, text: str) -> datetime:
+    first, second, year = int(match.group(1)), int(match.group(2)), int(match.group(3))
+    if order == "auto":
+        if first > 12 >= second:
+            order = "dmy"
+        elif second > 12 >= first:
+            order = "mdy"
+        elif first == second:
+            order = "dmy"
+        else:
+            raise UnreadableDate(f"{text!r} could be day/month or month/day: pass --date-order dmy or mdy")
+    day, month = (first, second) if order == "dmy" else (second, first)
+    hour, minute, sec = (int(match.group(i) or 0) for i in (4, 5, 6))
+    try:
+        return datetime(year, month, day, hour, minute, sec, tzinfo=UTC)
+    except ValueError:
+        raise UnreadableDate(f"{text!r} is not a calendar date (read as {order})") from None
+
+
+def _from_epoch(seconds: float) -> datetime:
+    try:
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        raise UnreadableDate(f"{seconds!r} is not a time in epoch seconds") from None
+
+
+def _utc(parsed: datetime) -> datetime:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
@@ -50,7 +131,8 @@ def _optional_str(data: dict[str, Any], key: str) -> str | None:
     return value
 
 
-def parse_import_line(line: str) -> ImportItem:
+def parse_import_line(line: str, *, date_order: DateOrder = "auto", now: datetime | None = None) -> ImportItem:
+    """One line → an item (with its warnings), or :class:`ImportLineError` saying why not."""
     try:
         data = json.loads(line)
     except json.JSONDecodeError as exc:
@@ -68,11 +150,78 @@ def parse_import_line(line: str) -> ImportItem:
     html = _optional_str(data, "html")
     if not (text and text.strip()) and not (html and html.strip()):
         raise ImportLineError("one of text or html is required")
+    warnings: list[str] = []
+    raw_date = data.get("published_at", data.get("date"))
+    try:
+        published = parse_published(raw_date, date_order=date_order)
+    except UnreadableDate as exc:
+        warnings.append(f"{exc}; imported without a date")
+        published = None
+    if published is not None:
+        limit = (now or datetime.now(UTC)) + FUTURE_LIMIT
+        if published > limit:
+            raise ImportLineError(f"published_at {published.date().isoformat()} is in the future")
+        if published.year < EARLIEST_YEAR:
+            warnings.append(
+                f"published_at {published.date().isoformat()} is before {EARLIEST_YEAR}; imported without a date"
+            )
+            published = None
     return ImportItem(
         url=canonical,
         title=_optional_str(data, "title"),
         text=text,
         html=html,
-        published_at=parse_published(data.get("published_at")),
+        published_at=published,
         source=_optional_str(data, "source"),
+        warnings=tuple(warnings),
     )
+
+
+@dataclass(frozen=True)
+class ImportLine:
+    """One line of an import file: its text (decoded), or why it was not read."""
+
+    number: int
+    text: str | None
+    error: str | None = None
+    warnings: tuple[str, ...] = ()
+
+
+def read_lines(handle: IO[bytes], *, max_bytes: int) -> Iterator[ImportLine]:
+    """The file's lines in order, each at most ``max_bytes`` (longer ones are reported and skipped
+    without ever being held whole in memory); bytes that are not UTF-8 are decoded by detection."""
+    number = 0
+    while True:
+        raw = handle.readline(max_bytes + 1)
+        if not raw:
+            return
+        number += 1
+        if len(raw) > max_bytes and not raw.endswith(b"\n"):
+            size = len(raw)
+            while raw and not raw.endswith(b"\n"):  # skip the rest of the line in bounded reads
+                raw = handle.readline(1 << 20)
+                size += len(raw)
+            yield ImportLine(number, None, f"line is {size:,} bytes, over the limit of {max_bytes:,}")
+            continue
+        if not raw.strip():
+            continue
+        yield _decoded(number, raw)
+
+
+def _decoded(number: int, raw: bytes) -> ImportLine:
+    try:
+        return ImportLine(number, raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        pass
+    best = from_bytes(raw).best()
+    encoding = best.encoding if best is not None else "cp1252"
+    try:
+        text = raw.decode(encoding)
+    except (UnicodeDecodeError, LookupError):
+        encoding = "cp1252"
+        text = raw.decode(encoding, errors="replace")
+    return ImportLine(number, text, warnings=(f"not UTF-8: decoded as {encoding}",))
+
+
+def with_warnings(item: ImportItem, warnings: tuple[str, ...]) -> ImportItem:
+    return replace(item, warnings=(*warnings, *item.warnings)) if warnings else item

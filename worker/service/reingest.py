@@ -9,9 +9,12 @@ run of N articles leaves the same number of rows.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from sqlalchemy.exc import OperationalError
 
 from storage import queries
 from storage import reingest_runs as store
@@ -50,7 +53,9 @@ def reingest_article(rt: Runtime, article_id: int) -> ReingestResult:
     if result.outcome == "failed":
         return ReingestResult(article_id, "failed", result.error)
     if result.outcome == "kept":
-        return ReingestResult(article_id, "unchanged", result.error)
+        # the page could not be fetched: the stored version stays, and the article is listed
+        # (stats, `reingest --failed`) as having a failed page fetch, so the run says so too
+        return ReingestResult(article_id, "failed", f"page fetch failed, stored version kept: {result.error}")
     return ReingestResult(article_id, "unchanged")
 
 
@@ -179,13 +184,34 @@ class StopReport:
     cancelled: int
 
 
+# An interrupt can land mid-write: the database may stay busy for a moment (SQLite's lock).
+INTERRUPT_ATTEMPTS = 20
+INTERRUPT_PAUSE = 0.25
+
+
+class RunStateLost(RuntimeError):
+    """The run could not be marked interrupted (the database stayed away); the message says how
+    to take it over."""
+
+
 def _interrupt(rt: Runtime, run_id: int, *, after: int, handed_over: int) -> StopReport:
-    now = utcnow()
-    with rt.db.transaction() as session:
-        cancelled = store.cancel_pending(session, run_id, after=after, now=now)
-        store.set_status(session, run_id, "interrupted")
-        store.complete_if_finished(session, run_id, now)
-    return StopReport(handed_over, cancelled)
+    """Leave the run interrupted and resumable, never "running" (Ctrl-C, SIGTERM)."""
+    last: BaseException | None = None
+    for _ in range(INTERRUPT_ATTEMPTS):
+        now = utcnow()
+        try:
+            with rt.db.transaction() as session:
+                cancelled = store.cancel_pending(session, run_id, after=after, now=now)
+                store.set_status(session, run_id, "interrupted")
+                store.complete_if_finished(session, run_id, now)
+            return StopReport(handed_over, cancelled)
+        except (OperationalError, KeyboardInterrupt) as exc:  # busy, or a second Ctrl-C: try again
+            last = exc
+            time.sleep(INTERRUPT_PAUSE)
+    raise RunStateLost(
+        f"run {run_id} could not be marked interrupted ({last}); "
+        f"`newsworker reingest resume {run_id} --force` continues it, `newsworker reingest cancel {run_id}` ends it"
+    )
 
 
 def run_inline(
@@ -261,6 +287,12 @@ def enqueue_run(
         store.set_status(session, run_id, "running")
         store.complete_if_finished(session, run_id, utcnow())
     return None
+
+
+def cancel(rt: Runtime, run_id: int) -> int:
+    """End a run whose process is gone; its pending items are cancelled (resumable)."""
+    with rt.db.transaction() as session:
+        return store.cancel_run(session, run_id, now=utcnow())
 
 
 def progress(rt: Runtime, run_id: int) -> store.RunProgress:

@@ -1,0 +1,176 @@
+"""Bad input and interruptions lose nothing: ``import`` keeps every line it can, re-ingest runs are
+always left resumable, and a run whose process is gone can be continued or cancelled."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from sqlalchemy import func, select
+
+from storage import reingest_runs
+from storage.db import Database
+from storage.models import Article, ReingestItem, ReingestRun
+from worker.cli import cli
+from worker.service import reingest as ops
+from worker.service.messages import LocalDispatcher
+from worker.service.runtime import Runtime
+from worker.settings import load_settings
+
+BODY = "The council voted to rebuild the river bridge after engineers found cracks in two of its supports. "
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args), prog_name="newsworker", catch_exceptions=False)
+
+
+@pytest.fixture
+def env(database: Database, monkeypatch: pytest.MonkeyPatch) -> Database:
+    monkeypatch.setenv("NEWSWORKER_DATABASE_URL", database.url)
+    return database
+
+
+def _line(n: int, **fields: object) -> bytes:
+    data = {"url": f"https://news.example/{n}", "title": f"Bridge {n}", "text": f"{BODY * 3} Article {n}.", **fields}
+    return json.dumps(data).encode() + b"\n"
+
+
+def _articles(db: Database) -> dict[str, datetime | None]:
+    with db.reader() as session:
+        return dict(session.execute(select(Article.url, Article.published_at)).all())
+
+
+def test_import_keeps_every_line_it_can_and_says_why_it_skipped_the_rest(
+    env: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEWSWORKER_IMPORT_MAX_LINE_BYTES", "4000")
+    latin1 = json.dumps(
+        {"url": "https://news.example/latin", "title": "Café", "text": f"{BODY * 3} crème"}, ensure_ascii=False
+    )
+    lines = [
+        _line(1, published_at="2024-03-05T10:00:00Z"),
+        _line(2, published_at="Tue, 05 Mar 2024 10:00:00 GMT"),  # RFC 822
+        _line(3, published_at=1709632800),  # epoch seconds
+        _line(4, published_at="25/03/2024"),  # unambiguous day first
+        _line(5, published_at="05/03/2024"),  # ambiguous without --date-order: kept undated
+        _line(6, published_at="sometime last week"),  # unreadable: kept undated
+        _line(7, published_at="2999-01-01"),  # far in the future: refused
+        _line(8, text="x" * 5000),  # over the size limit: refused, never held whole
+        latin1.encode("latin-1") + b"\n",  # not UTF-8: decoded by detection
+        b"{not json\n",
+        _line(9, published_at="March 5, 2024"),
+    ]
+    path = tmp_path / "articles.jsonl"
+    path.write_bytes(b"".join(lines))
+    result = run("import", str(path))
+    assert result.exit_code == 1, result.output  # some lines were skipped
+    assert "imported 8 new article(s), 0 already stored, 3 line(s) skipped" in result.stdout
+    assert "3 warning(s)" in result.stdout
+    assert f"{path}:7: skipped: published_at 2999-01-01 is in the future" in result.stderr
+    assert f"{path}:8: skipped: line is" in result.stderr and "over the limit of 4,000" in result.stderr
+    assert f"{path}:10: skipped: not valid JSON" in result.stderr
+    assert f"{path}:5: warning:" in result.stderr and "--date-order" in result.stderr
+    assert f"{path}:9: warning: not UTF-8" in result.stderr
+    stored = _articles(env)
+    day = datetime(2024, 3, 5, 10, tzinfo=UTC)
+    assert stored["https://news.example/1"] == day
+    assert stored["https://news.example/2"] == day
+    assert stored["https://news.example/3"] == datetime.fromtimestamp(1709632800, tz=UTC)
+    assert stored["https://news.example/4"] == datetime(2024, 3, 25, tzinfo=UTC)
+    assert stored["https://news.example/5"] is None and stored["https://news.example/6"] is None
+    assert stored["https://news.example/9"] == datetime(2024, 3, 5, tzinfo=UTC)
+    assert "https://news.example/7" not in stored and "https://news.example/8" not in stored
+    with env.reader() as session:
+        assert session.scalar(select(Article.title).where(Article.url == "https://news.example/latin")) == "Café"
+
+    again = run("import", "--date-order", "mdy", str(path))
+    assert "imported 0 new article(s), 8 already stored" in again.stdout  # a second run is safe
+
+
+def test_date_order_reads_numeric_dates(env: Database, tmp_path: Path) -> None:
+    path = tmp_path / "us.jsonl"
+    path.write_bytes(_line(1, published_at="05/03/2024"))
+    assert run("import", "--date-order", "mdy", str(path)).exit_code == 0
+    assert _articles(env)["https://news.example/1"] == datetime(2024, 5, 3, tzinfo=UTC)
+
+
+def _runtime(db: Database) -> Runtime:
+    rt = Runtime.build(load_settings(database_url=db.url), LocalDispatcher())
+    rt.db = db
+    return rt
+
+
+def _start_run(env: Database, tmp_path: Path) -> int:
+    path = tmp_path / "a.jsonl"
+    path.write_bytes(b"".join(_line(n) for n in range(4)))
+    assert run("import", str(path)).exit_code == 0
+    rt = _runtime(env)
+    plan = ops.plan_run(rt, ops.queries.ArticleFilter(), select_all=True, mode="inline", refetch_feeds=False)
+    rt.fetcher.close()
+    return plan.run_id
+
+
+def _status(db: Database, run_id: int) -> str:
+    with db.reader() as session:
+        return str(session.scalar(select(ReingestRun.status).where(ReingestRun.id == run_id)))
+
+
+def test_a_run_whose_process_died_is_resumed_with_force_or_cancelled(env: Database, tmp_path: Path) -> None:
+    run_id = _start_run(env, tmp_path)
+    assert _status(env, run_id) == "running"  # as a killed `reingest` process leaves it
+    refused = run("reingest", "resume", str(run_id))
+    assert refused.exit_code == 2 and "--force" in refused.stderr and "reingest cancel" in refused.stderr
+    cancelled = run("reingest", "cancel", str(run_id))
+    assert cancelled.exit_code == 0 and "4 pending article(s)" in cancelled.stdout
+    assert _status(env, run_id) == "cancelled"
+    resumed = run("reingest", "resume", str(run_id), "--json")
+    assert resumed.exit_code in (0, 1), resumed.stderr  # offline pages fail; the run still finishes
+    with env.reader() as session:
+        pending = session.scalar(
+            select(func.count()).select_from(ReingestItem).where(ReingestItem.state.in_(("pending", "cancelled")))
+        )
+    assert pending == 0 and _status(env, run_id) == "done"
+
+
+def test_resume_force_continues_a_running_run_left_by_a_dead_process(env: Database, tmp_path: Path) -> None:
+    run_id = _start_run(env, tmp_path)
+    result = run("reingest", "resume", str(run_id), "--force", "--json")
+    assert result.exit_code in (0, 1), result.stderr
+    assert _status(env, run_id) == "done"
+
+
+def test_an_interrupt_waits_out_a_busy_database_and_leaves_the_run_interrupted(env: Database, tmp_path: Path) -> None:
+    if not env.url.startswith("sqlite"):
+        pytest.skip("the lock that made Ctrl-C crash is SQLite's")
+    run_id = _start_run(env, tmp_path)
+    holder = sqlite3.connect(env.url.removeprefix("sqlite:///"), timeout=0, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")  # another writer holds the database, as at a Ctrl-C mid-write
+    released = threading.Event()
+
+    def release_later() -> None:
+        time.sleep(1.0)
+        holder.rollback()
+        released.set()
+
+    threading.Thread(target=release_later).start()
+    rt = _runtime(env)
+    rt.db.engine.dispose()
+    from sqlalchemy import event
+
+    @event.listens_for(rt.db.engine, "connect")
+    def _no_wait(dbapi_connection: sqlite3.Connection, _: object) -> None:
+        dbapi_connection.execute("PRAGMA busy_timeout = 50")  # fail fast, as an unlucky Ctrl-C did
+
+    report = ops._interrupt(rt, run_id, after=0, handed_over=0)
+    released.wait(5)
+    holder.close()
+    assert report.cancelled == 4
+    assert _status(env, run_id) == "interrupted"
+    with env.reader() as session:
+        assert reingest_runs.progress(session, run_id).total == 4
