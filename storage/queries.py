@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, func, or_, select
+from sqlalchemy import ColumnElement, String, cast, exists, func, or_, select
 from sqlalchemy.orm import Session
 
-from storage.models import Article, ArticleUrl, Entry, Feed, FetchLog, ReingestItem, ReingestRun, Story
+from storage import work as work_store
+from storage.models import Article, ArticleUrl, Entry, Feed, FetchLog, ReingestItem, ReingestRun, Story, WorkItem
 from storage.repo import find_feed
 from worker.model.clock import isoformat_utc
 from worker.model.urls import InvalidURL, canonical_url, identity_url
@@ -61,7 +62,12 @@ def filter_conditions(f: ArticleFilter) -> list[ColumnElement[bool]]:
     if f.until is not None:
         conditions.append(article_time() < f.until)
     if f.failed:
-        conditions.append(or_(Article.content_source == "failed", Article.fetch_error.is_not(None)))
+        processing_failed = exists().where(
+            WorkItem.state == "failed",
+            WorkItem.kind.in_(("newsworker.process_article", "newsworker.refetch_article")),
+            WorkItem.key == cast(Article.id, String),
+        )
+        conditions.append(or_(Article.content_source == "failed", Article.fetch_error.is_not(None), processing_failed))
     return conditions
 
 
@@ -197,6 +203,17 @@ class Stats:
     last_success_at: datetime | None
     reingest_active_runs: int
     reingest_pending_items: int
+    # work in flight (work_items): kind -> {queued, running, failed}; and the latest failures
+    work: dict[str, dict[str, int]] = field(default_factory=dict)
+    work_failures: list[WorkFailure] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class WorkFailure:
+    kind: str  # the message name, e.g. newsworker.process_article
+    item: str  # the item's id
+    error: str
+    at: datetime
 
 
 def stats(session: Session, now: datetime) -> Stats:
@@ -227,7 +244,27 @@ def stats(session: Session, now: datetime) -> Stats:
             ReingestItem.run_id.in_(select(ReingestRun.id).where(ReingestRun.finished_at.is_(None))),
             model=ReingestItem,
         ),
+        work=_work_counts(session, now),
+        work_failures=[
+            WorkFailure(f.kind, f.key, f.last_error or "", f.updated_at) for f in work_store.failures(session, limit=5)
+        ],
     )
+
+
+def _work_counts(session: Session, now: datetime) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for (kind, state), n in work_store.counts(session, now).items():
+        out.setdefault(kind.removeprefix("newsworker."), {"queued": 0, "running": 0, "failed": 0})[state] = n
+    return out
+
+
+def work_failures_of(session: Session, article_id: int) -> list[WorkFailure]:
+    """Processing or refetching of this article that failed for good, with the reason."""
+    return [
+        WorkFailure(f.kind, f.key, f.last_error or "", f.updated_at)
+        for f in work_store.failures(session, key=str(article_id))
+        if f.kind in ("newsworker.process_article", "newsworker.refetch_article")
+    ]
 
 
 # ---------------------------------------------------------------- feeds
@@ -375,6 +412,7 @@ class ArticleDetail:
     story_title: str | None
     story_article_count: int | None
     sightings: tuple[Sighting, ...]
+    failures: tuple[WorkFailure, ...] = ()  # processing or refetching that failed for good
 
 
 def _ref(article: Article) -> ArticleRef:
@@ -442,6 +480,7 @@ def article_detail(session: Session, article_id: int, *, preview_chars: int = 40
         story_title=story.title if story else None,
         story_article_count=story.article_count if story else None,
         sightings=tuple(sightings),
+        failures=tuple(work_failures_of(session, article.id)),
     )
 
 

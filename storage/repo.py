@@ -471,8 +471,12 @@ def update_article(
     attempts: int,
     next_fetch_at: datetime | None,
     now: datetime,
+    page_awaited: bool = True,
 ) -> bool:
-    """Update an article in place (id, addresses and sightings kept); True if its text changed."""
+    """Update an article in place (id, addresses and sightings kept); True if its text changed.
+
+    ``page_awaited`` False: a failed fetch leaves the article's content source as it was (it
+    is not marked as waiting for its page)."""
     row = session.get(Article, article_id, with_for_update=session.get_bind().dialect.name == "postgresql")
     if row is None:
         return False
@@ -493,7 +497,10 @@ def update_article(
         row.previous_changed_at = now
     for key, value in values.items():
         setattr(row, key, value)
-    row.content_source = "failed" if fetch_error is not None else "page"
+    if fetch_error is None:
+        row.content_source = "page"
+    elif page_awaited:
+        row.content_source = "failed"
     row.modified_at = now
     if article.url != row.url and article_for_url(session, article.url) in (None, article_id):
         add_article_urls(session, article_id, [article.url], now)

@@ -174,3 +174,16 @@ def test_an_interrupt_waits_out_a_busy_database_and_leaves_the_run_interrupted(e
     assert _status(env, run_id) == "interrupted"
     with env.reader() as session:
         assert reingest_runs.progress(session, run_id).total == 4
+
+
+def test_reingest_of_imported_articles_that_cannot_reach_their_pages_agrees_with_stats(
+    env: Database, tmp_path: Path
+) -> None:
+    """The run and `stats` tell the same story: the imported text stays, nothing awaits a page."""
+    path = tmp_path / "a.jsonl"
+    path.write_bytes(b"".join(_line(n) for n in range(3)))  # news.example is not reachable from here
+    assert run("import", str(path)).exit_code == 0
+    summary = json.loads(run("reingest", "--all", "--json").stdout)
+    assert (summary["unchanged"], summary["failed"]) == (3, 0)
+    stats = json.loads(run("stats", "--json").stdout)
+    assert stats["articles"]["failed"] == 0

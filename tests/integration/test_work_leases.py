@@ -183,3 +183,24 @@ def test_concurrent_sweepers_send_each_lost_item_once(database: Database) -> Non
     finally:
         for rt in rts:
             rt.close()
+
+
+def test_a_failed_item_is_visible_to_admins(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    """stats, `articles show` and `reingest --failed` all name it, with the reason."""
+    from storage import queries
+
+    [article_id] = _import(runtime)
+
+    def bad_data(rt: Runtime, article_id: int) -> None:
+        raise ValueError("value too long for type character varying(200)")
+
+    monkeypatch.setattr(handlers, "process_article", bad_data)
+    _dispatcher(runtime).drain(runtime)
+    with runtime.db.reader() as session:
+        numbers = queries.stats(session, utcnow())
+        detail = queries.article_detail(session, article_id)
+        failed_ids = [i for page in queries.iter_article_ids(session, queries.ArticleFilter(failed=True)) for i in page]
+    assert numbers.work["process_article"]["failed"] == 1
+    assert [(f.item, "value too long" in f.error) for f in numbers.work_failures] == [(str(article_id), True)]
+    assert [f.kind for f in detail.failures] == [ProcessArticle.NAME]
+    assert failed_ids == [article_id]

@@ -61,6 +61,13 @@ def articles_show(ctx: Context, article: str, as_json: bool) -> None:
         ("processed", when(detail.processed_at, now=now)),
         ("duplicate of", original),
         ("story", story),
+        *(
+            (
+                f"[red]{f.kind.removeprefix('newsworker.').replace('_', ' ')} failed[/]",
+                f"{f.error} ({when(f.at, now=now)})",
+            )
+            for f in detail.failures
+        ),
     ):
         info.add_row(label, value)
     console.print(info)
@@ -77,3 +84,8 @@ def articles_show(ctx: Context, article: str, as_json: bool) -> None:
         console.print(dups)
     if detail.text_preview:
         console.print(f"[bold]text[/] {detail.text_preview}…", highlight=False)
+
+
+def _step(kind: str) -> str:
+    """``newsworker.process_article`` -> ``process article``."""
+    return kind.removeprefix("newsworker.").replace("_", " ")

@@ -76,6 +76,8 @@ def stats_command(ctx: Context, as_json: bool) -> None:
                 "last_success_at": numbers.last_success_at,
                 "queues": None if queues is None else {**queues.depths, "unacked": queues.unacked},
                 "queues_error": queues.error if queues else None,
+                "work": numbers.work,
+                "work_failures": numbers.work_failures,
             }
         )
     else:
@@ -100,6 +102,18 @@ def stats_command(ctx: Context, as_json: bool) -> None:
                 "re-ingest",
                 f"{numbers.reingest_active_runs} run(s) in progress, {numbers.reingest_pending_items} article(s) "
                 "to go (`newsworker reingest status`)",
+            )
+        if numbers.work:
+            table.add_row(
+                "work in flight",
+                "; ".join(
+                    f"{kind}: {c['queued']} queued, {c['running']} running, {c['failed']} failed"
+                    for kind, c in sorted(numbers.work.items())
+                ),
+            )
+        for failure in numbers.work_failures:
+            table.add_row(
+                "[red]failed[/]", f"{failure.kind.removeprefix('newsworker.')} {failure.item}: {failure.error[:200]}"
             )
         if queues is None:
             table.add_row("queues", "embedded mode (no broker): work runs inside `newsworker run`")

@@ -225,6 +225,10 @@ def refetch_article(
     )
     now = utcnow()
     attempts = source.fetch_attempts + 1
+    # A re-ingest of an article whose text never came from its page (feed or import content) that
+    # cannot reach the page keeps it as it was: it does not become "a failed page fetch" awaiting
+    # retries (it never was one); the error is recorded on the article and in the run.
+    page_awaited = source.content_source == "failed" or not force
     if not page.article.text:
         return RefetchOutcome("failed", f"re-normalised text is empty ({page.error}); the stored version was kept")
     if page.from_page or not page.retryable:
@@ -242,8 +246,9 @@ def refetch_article(
             check=minhash.check_duplicate,
             fetch_error=page.error,
             attempts=attempts,
-            next_fetch_at=retry_at,
+            next_fetch_at=retry_at if page_awaited else None,
             now=now,
+            page_awaited=page_awaited,
         )
         if changed and enqueue_processing:
             work.send_after_commit(rt, session, [ProcessArticle(article_id)], now=now)

