@@ -65,6 +65,18 @@ def end_poll(session: Session, feed_id: int, token: str, *, next_poll_at: dateti
     return result.rowcount == 1
 
 
+def release_all_leases(session: Session) -> int:
+    """Free every feed's poll lease (the embedded mode at start-up: no other process polls)."""
+    result = session.execute(
+        update(Feed)
+        .where(Feed.lease_until.is_not(None))
+        .values(poll_token=None, poll_started_at=None, lease_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    assert isinstance(result, CursorResult)
+    return int(result.rowcount or 0)
+
+
 def release_if_owner(feed: Feed, token: str | None) -> None:
     """Called by ``repo.record_poll`` on the locked row: clear the lease only if ``token`` holds it.
 

@@ -187,3 +187,34 @@ def test_reingest_of_imported_articles_that_cannot_reach_their_pages_agrees_with
     assert (summary["unchanged"], summary["failed"]) == (3, 0)
     stats = json.loads(run("stats", "--json").stdout)
     assert stats["articles"]["failed"] == 0
+
+
+def test_run_takes_up_what_a_killed_run_left(env: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A `run` killed after recording a feed's entries (before ingesting them) loses nothing: the
+    next `run` ingests them, though the feed is not due again for a while."""
+    from storage import repo
+    from storage.models import Entry
+    from tests.support.httpserver import LocalHTTPServer, Reply
+    from worker.service import handlers
+
+    monkeypatch.setenv("NEWSWORKER_ALLOW_PRIVATE_NETWORKS", "true")
+    items = "".join(
+        f"<item><guid>g{n}</guid><title>Bridge {n}</title><link>http://127.0.0.1:1/a{n}</link>"
+        f"<description>{BODY * 3} Number {n}.</description></item>"
+        for n in range(3)
+    )
+    feed = f'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>{items}</channel></rss>'
+    with LocalHTTPServer() as server:
+        server.route("/feed.xml", Reply(200, {"Content-Type": "application/rss+xml"}, feed.encode()))
+        rt = Runtime.build(load_settings(database_url=env.url, allow_private_networks=True), LocalDispatcher())
+        with rt.db.transaction() as session:
+            added, _ = repo.add_feed(session, server.url("/feed.xml"))
+        handlers.poll_feed(rt, added.id)  # entries recorded, their ingest messages sent...
+        rt.close()  # ...and the process is killed before it runs them
+        result = run("run", "--once")
+    assert result.exit_code == 0, result.output
+    with env.reader() as session:
+        states = session.scalars(select(Entry.state)).all()
+        processed = session.scalars(select(Article.processed_at)).all()
+    assert sorted(states) == ["ingested"] * 3
+    assert len(processed) == 3 and all(p is not None for p in processed)

@@ -46,6 +46,7 @@ def run_command(ctx: Context, once: bool, feed_file: Path | None) -> None:
     stats: Counter[str] = Counter()
     observe = counting(stats)
     with interruptible():
+        handlers.resume_embedded(rt)  # what an interrupted run left is done first
         while True:
             handlers.dispatch_due_feeds(rt)
             dispatcher.drain(rt, observe)

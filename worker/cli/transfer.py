@@ -26,7 +26,7 @@ from worker.cli.common import (
     note,
     pass_context,
 )
-from worker.service import handlers, work
+from worker.service import handlers
 from worker.service.imports import DateOrder, ImportLineError, parse_import_line, read_lines, with_warnings
 
 
@@ -52,7 +52,7 @@ def import_command(ctx: Context, file: Path, source: str | None, date_order: Dat
     created = existing = 0
     skipped: Counter[str] = Counter()
     warned = 0
-    work.sweep(rt, everything=True)  # what an interrupted run left unfinished
+    handlers.resume_embedded(rt)  # what an interrupted run left unfinished
     dispatcher.drain(rt)
 
     def summary() -> str:

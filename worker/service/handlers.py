@@ -62,6 +62,14 @@ def dispatch_due_feeds(rt: Runtime) -> DispatchSummary:
     return DispatchSummary(len(feed_ids), swept.resent, len(refetch))
 
 
+def resume_embedded(rt: Runtime) -> int:
+    """The embedded mode starts: take up what an interrupted run left (feeds it had leased, work
+    it had recorded but not finished). Nothing else runs this database's work meanwhile."""
+    with rt.db.transaction() as session:
+        feedstate.release_all_leases(session)
+    return work.sweep(rt, everything=True).resent
+
+
 def poll_feed(rt: Runtime, feed_id: int, *, ignore_cache: bool = False, only_if_due: bool = False) -> PollRecord | None:
     """Fetch and parse one feed, record new entries, schedule the next poll.
 
