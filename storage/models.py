@@ -270,6 +270,48 @@ class WorkItem(Base):
 
 Index("ix_work_items_state_lease", WorkItem.state, WorkItem.lease_until)
 
+
+class EventOutbox(Base):
+    """The transactional outbox: one row per event, written in the transaction of the change.
+
+    ``seq`` is the publishing order (see ``storage.outbox``); ``published_at`` is set once the
+    event is on the Redis Stream, ``delivered_at`` once the webhook took it. Rows are pruned when
+    every configured sink has them and they are older than the retention."""
+
+    __tablename__ = "event_outbox"
+
+    seq: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(36), unique=True)
+    type: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str] = mapped_column(String(64))
+    occurred_at: Mapped[datetime] = mapped_column()
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    published_at: Mapped[datetime | None] = mapped_column()
+    delivered_at: Mapped[datetime | None] = mapped_column()
+    delivery_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_delivery_at: Mapped[datetime | None] = mapped_column()
+    delivery_error: Mapped[str | None] = mapped_column(Text)
+
+
+_outbox: Table = EventOutbox.__table__  # type: ignore[assignment]
+# The relays' scans: unpublished (resp. undelivered) rows in seq order; partial, so they stay small.
+Index(
+    "ix_event_outbox_unpublished",
+    _outbox.c.seq,
+    postgresql_where=_outbox.c.published_at.is_(None),
+    sqlite_where=_outbox.c.published_at.is_(None),
+)
+Index(
+    "ix_event_outbox_undelivered",
+    _outbox.c.seq,
+    postgresql_where=_outbox.c.delivered_at.is_(None),
+    sqlite_where=_outbox.c.delivered_at.is_(None),
+)
+# Per-subject order check of concurrent relays, and the prune by age.
+Index("ix_event_outbox_subject_seq", _outbox.c.subject, _outbox.c.seq)
+Index("ix_event_outbox_occurred_at", _outbox.c.occurred_at)
+
+
 # Story-linking state (the SQL side of worker.stories, adapted by storage.story_index).
 metadata = Base.metadata
 stories: Table = Story.__table__  # type: ignore[assignment]

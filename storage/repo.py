@@ -152,6 +152,7 @@ def record_poll(
         feed.etag = fit_text(outcome.etag, 512)
         feed.last_modified = fit_text(outcome.last_modified, 128)
     state = decision.state
+    previous_status = feed.status
     feed.last_polled_at = now
     feedstate.release_if_owner(feed, poll_token)
     feed.next_poll_at = decision.next_poll_at or now
@@ -182,7 +183,7 @@ def record_poll(
             malformed=bool(warnings and "malformed" in warnings),
         )
     )
-    return PollRecord(feed.id, outcome.kind, tuple(new_ids), seen)
+    return PollRecord(feed.id, outcome.kind, tuple(new_ids), seen, previous_status, decision.status)
 
 
 def _move_feed(session: Session, feed: Feed, new_url: str) -> None:
@@ -505,6 +506,14 @@ def update_article(
     if article.url != row.url and article_for_url(session, article.url) in (None, article_id):
         add_article_urls(session, article_id, [article.url], now)
     return bool(changed)
+
+
+def article_version(session: Session, article_id: int) -> tuple[str | None, int | None]:
+    """An article's content hash and the original it duplicates (before/after an update)."""
+    row = session.execute(
+        select(Article.content_hash, Article.duplicate_of).where(Article.id == article_id)
+    ).one_or_none()
+    return (row[0], row[1]) if row is not None else (None, None)
 
 
 def due_refetches(session: Session, now: datetime, *, limit: int) -> list[int]:

@@ -652,3 +652,13 @@ def set_article_story(session: Session, article_id: int, story_id: int | None) -
 def repoint_articles(conn: Connection, old_ids: Sequence[int], new_id: int) -> None:
     """Stories merged: their articles now belong to the survivor (nothing points to a vanished story)."""
     conn.execute(update(Article).where(Article.story_id.in_(list(old_ids))).values(story_id=new_id))
+
+
+def article_stories(conn: Connection, article_ids: Sequence[int]) -> dict[int, int | None]:
+    """The story each article is in now (the refinement pass records where moved articles came from)."""
+    ids = sorted(article_ids)
+    found: dict[int, int | None] = {}
+    for start in range(0, len(ids), 500):
+        rows = conn.execute(select(Article.id, Article.story_id).where(Article.id.in_(ids[start : start + 500])))
+        found.update({int(a): (int(s) if s is not None else None) for a, s in rows})
+    return found

@@ -121,6 +121,33 @@ class Settings(BaseSettings):
     story_refine_batch_size: int = Field(
         default=2000, ge=1, description="Most changed stories one refinement pass starts from."
     )
+    # ---- events (issue #17): the outbox, its Redis Stream and the optional webhook
+    events_stream: str = Field(
+        default="newsworker:events", min_length=1, description="Redis Stream the event relay publishes to."
+    )
+    events_maxlen: int = Field(
+        default=100_000, ge=100, description="Approximate cap of the events stream (XADD MAXLEN ~)."
+    )
+    events_retention_seconds: float = Field(
+        default=86400.0,
+        ge=0,
+        description="Published events stay in the database outbox this long, then are pruned.",
+    )
+    events_relay_interval_seconds: float = Field(
+        default=2.0, gt=0, description="How often beat runs the event relay."
+    )
+    events_batch_size: int = Field(default=500, ge=1, description="Events one relay transaction publishes.")
+    webhook_url: str | None = Field(
+        default=None, description="Events are POSTed here as signed JSON (unset: no webhook)."
+    )
+    webhook_secret: str | None = Field(
+        default=None, description="HMAC-SHA256 key of the X-Newsworker-Signature header of webhook POSTs."
+    )
+    webhook_max_attempts: int = Field(
+        default=10,
+        ge=1,
+        description="Deliveries of one event tried before it is given up (logged, kept in the outbox).",
+    )
     task_soft_time_limit_seconds: int = Field(
         default=60, ge=1, description="Soft time limit of one pipeline task (raises inside the task)."
     )
@@ -165,7 +192,7 @@ class Settings(BaseSettings):
             value = "postgresql+psycopg" + value[len(scheme) :]
         return value
 
-    @field_validator("broker_url", "redis_url", mode="before")
+    @field_validator("broker_url", "redis_url", "webhook_url", "webhook_secret", mode="before")
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
@@ -223,9 +250,11 @@ class Settings(BaseSettings):
     def masked(self) -> dict[str, Any]:
         """Settings as a dict with passwords in URLs replaced by ``***``."""
         data = self.model_dump()
-        for key in ("database_url", "broker_url", "redis_url"):
+        for key in ("database_url", "broker_url", "redis_url", "webhook_url"):
             if data.get(key):
                 data[key] = mask_url(data[key])
+        if data.get("webhook_secret"):
+            data["webhook_secret"] = "***"
         return data
 
 

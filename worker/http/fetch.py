@@ -527,7 +527,31 @@ class Fetcher:
             url=url,
         )
 
-    def _send(self, url: str, headers: Mapping[str, str], guard: _Guard) -> requests.Response:
+    def post(self, url: str, body: bytes, *, headers: Mapping[str, str]) -> int:
+        """POST ``body`` (webhooks) under the same address checks, timeouts and deadline as
+        :meth:`get`; a redirect is not followed. Returns the status; raises FetchError subclasses."""
+        if self._pid != os.getpid():
+            self._adapter.poolmanager.clear()
+            self._pid = os.getpid()
+        requested = _check_url(url)
+        guard = _Guard(time.monotonic() + self.policy.deadline_seconds)
+        outer = getattr(_CURRENT, "guard", None)
+        _CURRENT.guard = guard
+        _WATCHDOG.arm(guard)
+        try:
+            response = self._send(
+                requested, {"User-Agent": self.policy.user_agent, **headers}, guard, method="POST", data=body
+            )
+            status = int(response.status_code)
+            response.close()
+            return status
+        finally:
+            guard.disarm()
+            _CURRENT.guard = outer
+
+    def _send(
+        self, url: str, headers: Mapping[str, str], guard: _Guard, *, method: str = "GET", data: bytes | None = None
+    ) -> requests.Response:
         pinned = self._adapter.pinned
         pinned.attempt = 0
         try:
@@ -541,7 +565,7 @@ class Fetcher:
                 )
                 try:
                     prepared = self._session.prepare_request(
-                        requests.Request("GET", url, headers=dict(headers))
+                        requests.Request(method, url, headers=dict(headers), data=data)
                     )
                     return self._session.send(
                         prepared,

@@ -114,6 +114,9 @@ class PollRecord:
     outcome: str
     new_entry_ids: tuple[int, ...]
     seen_entries: int
+    # the feed's status before and after this poll (a change is announced as an event)
+    previous_status: str | None = None
+    status: str | None = None
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,11 @@ from datetime import timedelta
 
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from storage import feedstate, repo
+from storage import feedstate, outbox, repo
 from worker import metrics
 from worker.dedupe import minhash
 from worker.http.hostlimits import HostBusy
+from worker.model import events
 from worker.model.article import FeedHints
 from worker.model.clock import utcnow
 from worker.model.feed import PollOutcome, PollRecord
@@ -30,6 +31,7 @@ from worker.normalise import articles
 from worker.normalise.extract import article_from_content
 from worker.normalise.sanitize import sanitize_html
 from worker.poll import polling, schedule
+from worker.service import emit
 from worker.service import stories as story_links
 from worker.service import work
 from worker.service.imports import ImportItem
@@ -107,6 +109,7 @@ def poll_feed(rt: Runtime, feed_id: int, *, ignore_cache: bool = False, only_if_
     try:
         with rt.db.transaction() as session:
             record = repo.record_poll(session, _sanitised(outcome), decision, now, poll_token=token)
+            outbox.add(session, [_feed_event(record, outcome)])
             work.send_after_commit(rt, session, [IngestEntry(i) for i in record.new_entry_ids], now=now)
     except OperationalError:
         _end_poll(rt, feed_id, token)  # the database is away: the task is retried
@@ -120,8 +123,17 @@ def poll_feed(rt: Runtime, feed_id: int, *, ignore_cache: bool = False, only_if_
         decision = schedule.decide(polling.schedule_input(failed), state, rt.schedule, now, rt.rng)
         with rt.db.transaction() as session:
             record = repo.record_poll(session, failed, decision, now, poll_token=token)
+            outbox.add(session, [_feed_event(record, failed)])
     metrics.observe_poll(record.outcome, outcome.duration_ms / 1000)
     return record
+
+
+def _feed_event(record: PollRecord, outcome: PollOutcome) -> events.Event | None:
+    if record.previous_status is None or record.status is None:
+        return None
+    return events.feed_status_changed(
+        record.feed_id, record.previous_status, record.status, reason=outcome.error_reason or outcome.kind
+    )
 
 
 def _sanitised(outcome: PollOutcome) -> PollOutcome:
@@ -189,6 +201,10 @@ def ingest_entry(rt: Runtime, entry_id: int) -> int | None:
             next_fetch_at=retry_at,
         )
         repo.link_entry(session, entry.entry_id, stored.article_id)
+        outbox.add(
+            session,
+            emit.stored_article(stored.article_id, created=stored.created, duplicate_of=stored.verdict.original_id),
+        )
         if stored.created:
             work.send_after_commit(rt, session, [ProcessArticle(stored.article_id)], now=now)
     metrics.observe_article(created=stored.created, duplicate=stored.verdict.original_id is not None)
@@ -246,6 +262,7 @@ def refetch_article(
     else:
         retry_at = now + articles.refetch_delay(attempts)
     with rt.db.transaction() as session:
+        before = repo.article_version(session, article_id)
         changed = repo.update_article(
             session,
             article_id,
@@ -258,6 +275,9 @@ def refetch_article(
             now=now,
             page_awaited=page_awaited,
         )
+        if changed:
+            after = repo.article_version(session, article_id)
+            outbox.add(session, emit.updated_article(article_id, before=before, after=after))
         if changed and enqueue_processing:
             work.send_after_commit(rt, session, [ProcessArticle(article_id)], now=now)
     if changed:
@@ -280,6 +300,7 @@ def process_article(rt: Runtime, article_id: int) -> StoryLink:
         with rt.db.transaction() as session:
             link = story_links.link_story(session, article_id)
             repo.mark_processed(session, article_id, utcnow())
+            outbox.add(session, emit.linked(article_id, link))
         return link
 
     link = story_links.retry_on_conflict(step, what=f"article {article_id}")
@@ -338,6 +359,10 @@ def import_item(rt: Runtime, item: ImportItem, *, default_source: str) -> repo.S
         )
         repo.record_import_sighting(
             session, source=item.source or default_source, url=item.url, article_id=stored.article_id, now=now
+        )
+        outbox.add(
+            session,
+            emit.stored_article(stored.article_id, created=stored.created, duplicate_of=stored.verdict.original_id),
         )
         if stored.created:
             work.send_after_commit(rt, session, [ProcessArticle(stored.article_id)], now=now)

@@ -15,7 +15,7 @@ back and :func:`retry_on_conflict` runs the step again.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -24,11 +24,12 @@ from typing import TypeVar
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
-from storage import story_index
+from storage import outbox, story_index
 from storage.story_index import Repoint, SqlStoryIndex, StoryConflict, lock_window
 from worker.model import story as story_model
 from worker.model.story import RefineOutcome
 from worker.model.urls import site_of
+from worker.service import emit
 from worker.stories import link as st
 from worker.stories import refine as storyrefine
 
@@ -123,19 +124,38 @@ def link_with_retry(
     return retry_on_conflict(step, what="link")
 
 
-def refine_in_transaction(conn: Connection, story_id: int, *, repoint: Repoint | None = None) -> RefineOutcome:
+class _MoveRecordingIndex(SqlStoryIndex):
+    """The SQL index that also notes where each moved article came from (for the events)."""
+
+    moves: dict[int, tuple[int | None, int]]
+
+    def move_members(self, moves: Mapping[int, int]) -> None:
+        origin = story_index.article_stories(self.conn, list(moves))
+        self.moves.update({a: (origin.get(a), s) for a, s in moves.items()})
+        super().move_members(moves)
+
+
+def refine_in_transaction(
+    conn: Connection,
+    story_id: int,
+    *,
+    repoint: Repoint | None = None,
+    moves: dict[int, tuple[int | None, int]] | None = None,
+) -> RefineOutcome:
     """Regroup one pending story's neighbourhood; the caller owns (and commits) the transaction.
 
     Takes the same window locks as a linker at the story's last article, so linking near it
     waits; a story touched from further away is caught by the optimistic checks
-    (:class:`StoryConflict`: roll back and call again)."""
+    (:class:`StoryConflict`: roll back and call again). ``moves`` receives each moved article's
+    ``(old story, new story)``."""
     last = story_index.live_story_last_article_at(conn, story_id)
     if last is None:
         SqlStoryIndex(conn).mark_refined([story_id])
         return RefineOutcome((story_id,), 0, (), ())
     at = last if last.tzinfo else last.replace(tzinfo=UTC)
     lock_window(conn, at, story_model.WINDOW)
-    index = SqlStoryIndex(conn, at=at, repoint=repoint)
+    index = _MoveRecordingIndex(conn, at=at, repoint=repoint)
+    index.moves = moves if moves is not None else {}
     outcome = storyrefine.refine_around(index, story_id, datetime.now(UTC))
     index.mark_refined([*outcome.story_ids, *outcome.created])
     return outcome
@@ -241,8 +261,12 @@ def refine_stories(
 def _refine_step(transaction: Transaction, story_id: int) -> Callable[[], RefineOutcome]:
     def step() -> RefineOutcome:
         with transaction() as session:
-            outcome = refine_in_transaction(session.connection(), story_id, repoint=story_index.repoint_articles)
+            moves: dict[int, tuple[int | None, int]] = {}
+            outcome = refine_in_transaction(
+                session.connection(), story_id, repoint=story_index.repoint_articles, moves=moves
+            )
             session.expire_all()  # articles moved under the session's feet
+            outbox.add(session, emit.refine_events(outcome, moves))  # last: after every lock it took
             return outcome
 
     return step
