@@ -92,6 +92,13 @@ beat_schedule = {
         "schedule": _settings.story_refine_interval_seconds,
         "options": {"expires": _settings.story_refine_interval_seconds},
     },
+    # The outbox's events out to the Redis Stream every few seconds (a relay that waited in the
+    # queue longer than a few ticks is dropped; the events wait in the database, nothing is lost).
+    "relay-events": {
+        "task": messages.RelayEvents.NAME,
+        "schedule": _settings.events_relay_interval_seconds,
+        "options": {"expires": max(10.0, 5 * _settings.events_relay_interval_seconds)},
+    },
     # Daily: story vectors and rarely seen sentence counts older than 60 days (full scans).
     "prune-story-state": {
         "task": messages.PruneStoryState.NAME,

@@ -111,6 +111,7 @@ class LocalHTTPServer:
 
             do_GET = _dispatch
             do_HEAD = _dispatch
+            do_POST = _dispatch
 
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
 

@@ -23,7 +23,7 @@ from worker.cli.common import (
 from worker.cli.feeds import add_feed_list, read_feed_list
 from worker.logging import configure_logging
 from worker.model.clock import utcnow
-from worker.service import handlers
+from worker.service import events, handlers
 from worker.service.runtime import Runtime
 
 
@@ -51,6 +51,7 @@ def run_command(ctx: Context, once: bool, feed_file: Path | None) -> None:
             handlers.dispatch_due_feeds(rt)
             dispatcher.drain(rt, observe)
             handlers.refine_stories(rt)  # what beat does every few minutes in a deployment
+            events.relay_events(rt)  # the outbox to the Redis Stream / webhook, as beat does every 2 s
             if once:
                 break
             time.sleep(_seconds_until_next_poll(rt))

@@ -259,6 +259,24 @@ class PruneStoryState(Message):
 
 @message
 @dataclass(frozen=True)
+class RelayEvents(Message):
+    """Beat, every few seconds: publish the outbox's unpublished events to the Redis Stream
+    (and the webhook), prune old published ones. Concurrent relays are safe (see storage.outbox)."""
+
+    NAME: ClassVar[str] = "newsworker.relay_events"
+    QUEUE: ClassVar[str] = "poll"  # I/O only, and not behind a burst of CPU-heavy processing
+    RETRY: ClassVar[RetryPolicy] = NEVER  # the next tick relays anyway
+    PRIORITY: ClassVar[int | None] = 0
+    PERIODIC: ClassVar[bool] = True
+
+    def handle(self, rt: Runtime) -> object:
+        from worker.service import events
+
+        return events.relay_events(rt)
+
+
+@message
+@dataclass(frozen=True)
 class ReingestBatch(Message):
     """A batch of one re-ingest run's articles, on its own low-priority queue so that scheduled
     polling goes on while a large run drains. Items already done are skipped: a retry only does
