@@ -18,6 +18,7 @@ from celery import Task, signals
 
 from worker import health, metrics
 from worker import logging as nwlog
+from worker.service import events
 from worker.service.messages import REGISTRY, IngestEntry, PollFeed
 from worker.settings import get_settings
 
@@ -159,7 +160,12 @@ def _worker_ready(sender: Any = None, **_: Any) -> None:
     app = getattr(sender, "app", None)
     queues = [q.name for q in (app.conf.task_queues or ())] if app is not None else []
     try:
-        _metrics_server = metrics.serve(settings.metrics_port, redis_url=settings.broker_url, queues=queues)
+        _metrics_server = metrics.serve(
+            settings.metrics_port,
+            redis_url=settings.broker_url,
+            queues=queues,
+            event_backlog=events.backlog_reader(settings),
+        )
     except OSError as exc:
         # The worker still works; say loudly why there are no metrics (usually: port taken).
         log.error("metrics endpoint could not start", extra={"port": settings.metrics_port, "error": str(exc)})

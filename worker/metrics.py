@@ -19,7 +19,7 @@ import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -304,6 +304,31 @@ class QueueDepthCollector:
         )
 
 
+class EventBacklogCollector:
+    """The outbox's unpublished events and the age of the oldest, read from the database at
+    scrape time (``read`` returns both; see ``worker.service.events.backlog_reader``)."""
+
+    def __init__(self, read: Callable[[], tuple[int, float]]) -> None:
+        self.read = read
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import GaugeMetricFamily
+
+        try:
+            unpublished, oldest_age = self.read()
+        except Exception as exc:  # the scrape still answers; the database may be away
+            log.warning("event backlog: database unreachable", extra={"error": str(exc)})
+            return
+        yield GaugeMetricFamily(
+            "newsworker_events_unpublished", "Events in the outbox not yet published.", value=unpublished
+        )
+        yield GaugeMetricFamily(
+            "newsworker_events_oldest_unpublished_age_seconds",
+            "Age of the oldest unpublished event (0 when none).",
+            value=oldest_age,
+        )
+
+
 @dataclass
 class MetricsServer:
     port: int
@@ -316,8 +341,13 @@ class MetricsServer:
         self.thread.join(timeout=5)
 
 
-def registry(redis_url: str | None = None, queues: Iterable[str] = ()) -> Any:
-    """A registry that sums every process's metric files, plus the queue depths."""
+def registry(
+    redis_url: str | None = None,
+    queues: Iterable[str] = (),
+    event_backlog: Callable[[], tuple[int, float]] | None = None,
+) -> Any:
+    """A registry that sums every process's metric files, plus the queue depths and the
+    event outbox's backlog."""
     if _setup is None:
         raise RuntimeError("metrics.setup() must run first")
     from prometheus_client import CollectorRegistry, multiprocess
@@ -326,16 +356,23 @@ def registry(redis_url: str | None = None, queues: Iterable[str] = ()) -> Any:
     multiprocess.MultiProcessCollector(reg, path=str(_setup.directory))  # type: ignore[no-untyped-call]
     if redis_url:
         reg.register(QueueDepthCollector(redis_url, queues))
+    if event_backlog is not None:
+        reg.register(EventBacklogCollector(event_backlog))
     return reg
 
 
 def serve(
-    port: int, *, redis_url: str | None = None, queues: Iterable[str] = (), addr: str = "0.0.0.0"
+    port: int,
+    *,
+    redis_url: str | None = None,
+    queues: Iterable[str] = (),
+    addr: str = "0.0.0.0",
+    event_backlog: Callable[[], tuple[int, float]] | None = None,
 ) -> MetricsServer:
     """Serve ``/metrics`` on ``port`` from a daemon thread of this process."""
     from prometheus_client import start_http_server
 
-    server, thread = start_http_server(port, addr=addr, registry=registry(redis_url, queues))
+    server, thread = start_http_server(port, addr=addr, registry=registry(redis_url, queues, event_backlog))
     bound_port = int(server.server_address[1])
     log.info("metrics endpoint listening", extra={"port": bound_port})
     return MetricsServer(bound_port, server, thread)
@@ -344,6 +381,7 @@ def serve(
 __all__ = [
     "LATENCY_BUCKETS",
     "MULTIPROC_ENV",
+    "EventBacklogCollector",
     "MetricsServer",
     "MetricsSetup",
     "QueueDepth",

@@ -349,3 +349,37 @@ def test_the_webhook_address_obeys_the_network_policy(database: Database) -> Non
         error = session.scalar(select(EventOutbox.delivery_error))
     assert error is not None and "non-public" in error
     rt.fetcher.close()
+
+
+def test_replaying_the_refinement_events_gives_the_refined_stories(database: Database) -> None:
+    """A consumer that keeps article -> story from the events ends where the database is."""
+    from tests.integration.test_story_refine import _docs, _ingest, _stored_partition
+
+    rt = _runtime(database)
+    docs, background = _docs()
+    ids = _ingest(rt, docs, background)
+    with database.reader() as session:
+        duplicates = set(session.scalars(select(Article.id).where(Article.duplicate_of.is_not(None))))
+        mark = outbox.last_seq(session)
+    before = {a: s for a, s in _stored_partition(database, ids).items() if a not in duplicates}
+    report = handlers.refine_stories(rt)
+    assert report.articles_moved > 0
+    with database.reader() as session:
+        emitted = [r.event for r in outbox.read_after(session, mark, limit=10_000)]
+    kinds = Counter(e.type for e in emitted)
+    assert kinds["story.updated"] > 0 and set(kinds) <= {"story.created", "story.split", "story.updated", "story.merged"}
+    assert kinds["story.created"] == report.stories_created
+    assert kinds["story.merged"] == len(report.stories_merged)
+    replay = dict(before)
+    for e in emitted:
+        d = e.data
+        if e.type == "story.split":
+            replay.update({a: d["new_story_id"] for a in d["article_ids"]})
+        elif e.type == "story.updated":
+            assert not set(d["removed_article_ids"]) & set(d["article_ids"])
+            replay.update({a: d["story_id"] for a in d["article_ids"]})
+        elif e.type == "story.merged":
+            replay.update({a: d["into_story_id"] for a, s in replay.items() if s == d["story_id"]})
+    after = {a: s for a, s in _stored_partition(database, ids).items() if a not in duplicates}
+    assert replay == after != before
+    rt.fetcher.close()

@@ -17,6 +17,7 @@ import click
 from worker.cli.admin import config_command, db_group
 from worker.cli.articles import articles_group
 from worker.cli.common import CONTEXT_SETTINGS, Context, fail
+from worker.cli.events import events_group
 from worker.cli.feeds import feeds_group
 from worker.cli.reingest import reingest_group
 from worker.cli.run import beat_command, run_command, worker_command
@@ -50,6 +51,7 @@ for _command in (
     stories_group,
     reingest_group,
     stats_command,
+    events_group,
     import_command,
     export_command,
     run_command,

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
+from datetime import datetime
 
 import click
 import redis
 from rich.table import Table
 
-from storage import queries
+from storage import outbox, queries
 from worker.cli.common import CONTEXT_SETTINGS, EXIT_FAILED, Context, age, console, echo_json, pass_context, when
 from worker.model.clock import utcnow
+from worker.service import events as relay
 
 QUEUES = ("poll", "fetch", "process", "reingest")
 # kombu's Redis transport keeps one list per priority step: "<queue>" and "<queue>\x06\x16<step>".
@@ -52,8 +54,10 @@ def stats_command(ctx: Context, as_json: bool) -> None:
     """Feeds, articles, stories, queue depths, last poll and the oldest pending entry."""
     db = ctx.database()
     now = utcnow()
+    sinks = relay.sinks(ctx.settings)
     with db.reader() as session:
         numbers = queries.stats(session, now)
+        backlog = outbox.backlog(session, sinks=sinks or ("stream",))
     queues = queue_depths(ctx.settings.broker_url) if ctx.settings.broker_url else None
     if as_json:
         echo_json(
@@ -74,6 +78,12 @@ def stats_command(ctx: Context, as_json: bool) -> None:
                 "oldest_pending_at": numbers.oldest_pending_at,
                 "last_poll_at": numbers.last_poll_at,
                 "last_success_at": numbers.last_success_at,
+                "events": {
+                    "unpublished": backlog.unpublished,
+                    "oldest_unpublished_at": backlog.oldest_at,
+                    "oldest_unpublished_age_seconds": round(backlog.oldest_age_seconds(now), 3),
+                    "sinks": list(sinks),
+                },
                 "queues": None if queues is None else {**queues.depths, "unacked": queues.unacked},
                 "queues_error": queues.error if queues else None,
                 "work": numbers.work,
@@ -115,6 +125,7 @@ def stats_command(ctx: Context, as_json: bool) -> None:
             table.add_row(
                 "[red]failed[/]", f"{failure.kind.removeprefix('newsworker.')} {failure.item}: {failure.error[:200]}"
             )
+        table.add_row("events", _events_row(backlog, sinks, now))
         if queues is None:
             table.add_row("queues", "embedded mode (no broker): work runs inside `newsworker run`")
         elif queues.error:
@@ -127,3 +138,12 @@ def stats_command(ctx: Context, as_json: bool) -> None:
         if not as_json:
             console.print("check NEWSWORKER_BROKER_URL and that Redis is running", highlight=False)
         sys.exit(EXIT_FAILED)
+
+
+def _events_row(backlog: outbox.Backlog, sinks: tuple[str, ...], now: datetime) -> str:
+    if not sinks:
+        return f"{backlog.unpublished} in the outbox (no Redis or webhook: `newsworker events tail` reads them there)"
+    if not backlog.unpublished:
+        return f"all published ({', '.join(sinks)})"
+    oldest = age(now - backlog.oldest_at) if backlog.oldest_at else "-"
+    return f"{backlog.unpublished} unpublished, oldest {oldest}"

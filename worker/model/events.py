@@ -144,13 +144,21 @@ def story_created(story_id: int, article_ids: Sequence[int], *, cause: str) -> E
     )
 
 
-def story_updated(story_id: int, article_ids: Sequence[int], *, cause: str) -> Event:
-    """Articles joined (``link``, ``duplicate``) or left or joined in a regrouping (``refine``);
-    the story's title and counts may have changed with them."""
+def story_updated(
+    story_id: int, article_ids: Sequence[int], *, cause: str, removed_article_ids: Sequence[int] = ()
+) -> Event:
+    """``article_ids`` joined the story (``link``, ``duplicate``, or a regrouping: ``refine``),
+    ``removed_article_ids`` left it (a regrouping moved them to another story); its title and
+    counts may have changed with them."""
     return Event(
         STORY_UPDATED,
         story_subject(story_id),
-        {"story_id": story_id, "article_ids": sorted(article_ids), "cause": cause},
+        {
+            "story_id": story_id,
+            "article_ids": sorted(article_ids),
+            "removed_article_ids": sorted(removed_article_ids),
+            "cause": cause,
+        },
     )
 
 

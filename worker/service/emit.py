@@ -63,22 +63,25 @@ def refine_events(outcome: RefineOutcome, moves: Mapping[int, tuple[int | None, 
     created = set(outcome.created)
     vanished = {old for old, _ in outcome.vanished}
     into_new: dict[int, dict[int | None, list[int]]] = {}
-    touched: dict[int, list[int]] = {}
+    joined: dict[int, list[int]] = {}
+    left: dict[int, list[int]] = {}
     for article_id, (old, new) in sorted(moves.items()):
         if new in created:  # announced as the split (the old story lost them)
             into_new.setdefault(new, {}).setdefault(old, []).append(article_id)
             continue
-        touched.setdefault(new, []).append(article_id)
+        joined.setdefault(new, []).append(article_id)
         if old is not None and old not in vanished:
-            touched.setdefault(old, []).append(article_id)
+            left.setdefault(old, []).append(article_id)
     for story_id in sorted(created):
         by_origin = into_new.get(story_id, {})
         yield events.story_created(story_id, [a for ids in by_origin.values() for a in ids], cause="split")
         for old, ids in sorted(by_origin.items(), key=lambda kv: kv[0] or 0):
             if old is not None:
                 yield events.story_split(old, story_id, ids)
-    for story_id, ids in sorted(touched.items()):
+    for story_id in sorted(set(joined) | set(left)):
         if story_id not in vanished and story_id not in created:
-            yield events.story_updated(story_id, ids, cause="refine")
+            yield events.story_updated(
+                story_id, joined.get(story_id, []), cause="refine", removed_article_ids=left.get(story_id, [])
+            )
     for old, into in outcome.vanished:
         yield events.story_merged(old, into, cause="refine")

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 from storage import outbox
 from storage.outbox import Backlog, OutboxRow, Sink
 from worker.model.clock import utcnow
+from worker.model.events import Event
 from worker.model.fetch import FetchError
 from worker.service.runtime import Runtime
 from worker.settings import Settings
@@ -265,3 +266,108 @@ def _record_deliveries(
         error=error,
         now=now,
     )
+
+
+# ------------------------------------------------------------------ following the events (``events tail``)
+
+
+@dataclass(frozen=True)
+class Received:
+    position: str  # the stream entry id, or the outbox seq without Redis
+    event: Event
+
+
+class StreamTail:
+    """A member of a Redis consumer group on the events stream (XREADGROUP + XACK).
+
+    ``start`` places the group: ``0`` everything still on the stream, ``$`` only new events, or
+    a stream entry id (events after it). A new group without ``start`` begins at ``$``; an
+    existing one goes on where it stopped. Entries this consumer was given but never
+    acknowledged (a tail that was killed) are delivered again first."""
+
+    def __init__(self, client: Any, stream: str, group: str, consumer: str, start: str | None = None) -> None:
+        import redis
+
+        self.client, self.stream, self.group, self.consumer = client, stream, group, consumer
+        try:
+            client.xgroup_create(stream, group, id=start or "$", mkstream=True)
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+            if start is not None:
+                client.xgroup_setid(stream, group, id=start)
+        self._backlog = True  # own pending entries first
+
+    def read(self, *, block_ms: int, count: int = 100) -> list[Received]:
+        cursor = "0" if self._backlog else ">"
+        got = self.client.xreadgroup(
+            self.group,
+            self.consumer,
+            {self.stream: cursor},
+            count=count,
+            block=block_ms if block_ms > 0 and not self._backlog else None,  # BLOCK 0 would wait forever
+        )
+        entries = [(i, f) for _name, batch in (got or []) for i, f in batch if f]
+        if self._backlog and not entries:
+            self._backlog = False
+            return self.read(block_ms=block_ms, count=count)
+        return [Received(_text(i), Event.from_stream_fields(f)) for i, f in entries]
+
+    def ack(self, received: Sequence[Received]) -> None:
+        if received:
+            self.client.xack(self.stream, self.group, *[r.position for r in received])
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+class OutboxTail:
+    """Without Redis: follow the database outbox itself (published or not), by ``seq``.
+
+    ``start``: ``0`` from the oldest event kept, a seq number or an event id (events after
+    it); None: only events written from now on."""
+
+    def __init__(self, db: Any, start: str | None = None) -> None:
+        self.db = db
+        with db.reader() as session:
+            if start is None:
+                self.after = outbox.last_seq(session)
+            elif start.isdigit():
+                self.after = int(start)
+            else:
+                seq = outbox.seq_of(session, start)
+                if seq is None:
+                    raise LookupError(f"no event {start!r} in the outbox (pruned, or never written)")
+                self.after = seq
+
+    def read(self, *, block_ms: int, count: int = 100) -> list[Received]:
+        with self.db.reader() as session:
+            rows = outbox.read_after(session, self.after, limit=count)
+        if not rows:
+            if block_ms:
+                time.sleep(block_ms / 1000)
+            return []
+        self.after = rows[-1].seq
+        return [Received(str(r.seq), r.event) for r in rows]
+
+    def ack(self, received: Sequence[Received]) -> None:
+        return None
+
+
+def backlog_reader(settings: Settings) -> Any:
+    """A function the metrics endpoint calls at scrape time: (unpublished events, age in seconds
+    of the oldest). It opens its own small connection pool on first use."""
+    from storage.db import Database
+
+    holder: dict[str, Database] = {}
+
+    def read() -> tuple[int, float]:
+        db = holder.get("db")
+        if db is None:
+            db = holder["db"] = Database(settings.database_url)
+        with db.reader() as session:
+            found = outbox.backlog(session, sinks=sinks(settings) or ("stream",))
+        return found.unpublished, found.oldest_age_seconds(utcnow())
+
+    return read
