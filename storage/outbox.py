@@ -48,6 +48,7 @@ def add(session: Session, events: Iterable[Event | None]) -> int:
     found = [e for e in events if e is not None]
     if not found:
         return 0
+    session.flush()  # the change's pending writes (and their row locks) come first
     conn = session.connection()
     dialect = conn.dialect.name
     sqlite = dialect == "sqlite"

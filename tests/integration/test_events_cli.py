@@ -75,3 +75,17 @@ def test_run_relays_to_the_stream_and_tail_reads_it_through_a_consumer_group(
     assert [e["type"] for e in everything].count("article.created") == 2
     again = run_cli("events", "tail", "--no-follow", env=env, cwd=tmp_path)
     assert again.stdout == ""
+
+
+def test_a_gone_feed_and_its_reset_are_announced(tmp_path: Path) -> None:
+    with LocalHTTPServer() as server:
+        server.route("/gone.xml", Reply(410))
+        (tmp_path / "feeds.txt").write_text(server.url("/gone.xml"))
+        env = _env(tmp_path)
+        run_cli("run", "--once", "--feeds", "feeds.txt", env=env, cwd=tmp_path)
+    run_cli("feeds", "reset", "1", env=env, cwd=tmp_path)
+    got = _lines(run_cli("events", "tail", "--from", "0", "--no-follow", "--json", env=env, cwd=tmp_path).stdout)
+    assert [(e["type"], e["data"]) for e in got] == [  # type: ignore[index]
+        ("feed.gone", {"feed_id": 1, "previous_status": "ok", "status": "gone", "reason": "http_410"}),
+        ("feed.recovered", {"feed_id": 1, "previous_status": "gone", "status": "ok", "reason": "reset"}),
+    ]

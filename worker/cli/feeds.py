@@ -11,7 +11,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from storage import queries, repo
+from storage import outbox, queries, repo
 from storage.db import Database
 from worker.cli.common import (
     CONTEXT_SETTINGS,
@@ -25,6 +25,7 @@ from worker.cli.common import (
     pass_context,
     when,
 )
+from worker.model import events
 from worker.model.clock import utcnow
 from worker.model.urls import InvalidURL
 from worker.poll.opml import FeedList, FeedListError, FeedSpec, parse_feed_list, render_opml
@@ -174,6 +175,7 @@ def feeds_reset(ctx: Context, feed: str) -> None:
     try:
         with db.transaction() as session:
             before = queries.reset_feed(session, feed, utcnow())
+            outbox.add(session, [events.feed_status_changed(before.id, before.previous_status, "ok", reason="reset")])
     except repo.NotFound as exc:
         fail(str(exc))
     console.print(
