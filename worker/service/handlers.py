@@ -31,9 +31,8 @@ from worker.normalise import articles
 from worker.normalise.extract import article_from_content
 from worker.normalise.sanitize import sanitize_html
 from worker.poll import polling, schedule
-from worker.service import emit
+from worker.service import emit, work
 from worker.service import stories as story_links
-from worker.service import work
 from worker.service.imports import ImportItem
 from worker.service.messages import IngestEntry, PollFeed, ProcessArticle, RefetchArticle
 from worker.service.runtime import Runtime

@@ -1,7 +1,7 @@
 """event outbox: events written in the transaction of the change, relayed to Redis Streams
 
 Revision ID: 0008_event_outbox
-Revises: 0005
+Revises: 0007
 Create Date: 2026-12-06 08:50:00
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 from storage.types import UTCDateTime
 
 revision: str = "0008_event_outbox"
-down_revision: str | Sequence[str] | None = "0005"
+down_revision: str | Sequence[str] | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
