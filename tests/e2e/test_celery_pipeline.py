@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 from sqlalchemy import func, select
 
 from storage.db import Database
@@ -38,6 +40,7 @@ def test_worker_and_beat_ingest_feeds_added_through_the_cli(
             NEWSWORKER_DISPATCH_INTERVAL_SECONDS="1",
             NEWSWORKER_STORY_REFINE_INTERVAL_SECONDS="1",
             NEWSWORKER_WORKER_CONCURRENCY="2",
+            NEWSWORKER_EVENTS_STREAM=f"e2e:events:{uuid.uuid4().hex}",
         )
 
         def cli(*args: str) -> None:
@@ -75,6 +78,16 @@ def test_worker_and_beat_ingest_feeds_added_through_the_cli(
             with db.reader() as session:
                 live = set(session.scalars(select(Story.id).where(Story.merged_into.is_(None))))
                 assert set(session.scalars(select(Article.story_id))) <= live
+
+            # beat's relay (every 2 s) publishes the outbox to the stream: one article.created per article
+            client = redis.Redis.from_url(redis_url, decode_responses=True)
+            stream = env["NEWSWORKER_EVENTS_STREAM"]
+
+            def created_on_stream() -> int:
+                return sum(1 for _, f in client.xrange(stream) if f["type"] == "article.created")
+
+            wait_for(lambda: created_on_stream() >= 6, 30, "the relay to publish the article events")
+            assert created_on_stream() == 6
         finally:
             db.dispose()
             beat_code = stop(beat)

@@ -141,3 +141,31 @@ def test_task_signal_hooks_log_one_event_and_count(fresh_metrics: Path) -> None:
     assert values("newsworker_task_failures_total") == {
         (("exception", "KeyError"), ("task", "newsworker.ingest_entry")): 1
     }
+
+
+def test_the_event_backlog_is_read_at_scrape_time(fresh_metrics: Path) -> None:
+    backlog = [(3, 42.5)]
+
+    def read() -> tuple[int, float]:
+        return backlog[-1]
+
+    def scrape() -> dict[str, float]:
+        return {
+            s.name: s.value
+            for family in metrics.registry(event_backlog=read).collect()
+            for s in family.samples
+            if s.name.startswith("newsworker_events_")
+        }
+
+    assert scrape() == {
+        "newsworker_events_unpublished": 3,
+        "newsworker_events_oldest_unpublished_age_seconds": 42.5,
+    }
+    backlog.append((0, 0.0))
+    assert scrape()["newsworker_events_unpublished"] == 0
+
+    def broken() -> tuple[int, float]:
+        raise OSError("database away")
+
+    families = list(metrics.registry(event_backlog=broken).collect())  # the scrape still answers
+    assert not any(f.name.startswith("newsworker_events_") for f in families)
