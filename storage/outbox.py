@@ -119,12 +119,14 @@ def _pending(sink: Sink) -> ColumnElement[bool]:
 
 
 def claim(session: Session, *, limit: int, sink: Sink = "stream", now: datetime | None = None) -> list[OutboxRow]:
-    """Lock up to ``limit`` events not yet handed to ``sink``, oldest first.
+    """Up to ``limit`` events not yet handed to ``sink``, oldest first.
 
-    The rows stay locked until the caller's transaction ends; mark them with
-    :func:`mark_published` / :func:`mark_delivered` before it commits. For the webhook, events
-    waiting for a retry (``next_delivery_at`` in the future) hold back everything after them."""
-    postgres = session.get_bind().dialect.name == "postgresql"
+    For the stream the rows are locked (``FOR UPDATE SKIP LOCKED`` on PostgreSQL) until the
+    caller's transaction ends; mark them with :func:`mark_published` before it commits. The
+    webhook has a single deliverer (:func:`take_webhook_turn`) and locks no rows, so a slow
+    receiver never holds up the stream; events waiting for a retry (``next_delivery_at`` in the
+    future) hold back everything after them."""
+    postgres = session.get_bind().dialect.name == "postgresql" and sink == "stream"
     query = _SELECT.where(_pending(sink)).order_by(_T.c.seq).limit(limit)
     if postgres:
         query = query.with_for_update(skip_locked=True)
@@ -138,6 +140,18 @@ def claim(session: Session, *, limit: int, sink: Sink = "stream", now: datetime 
     if postgres and rows:
         rows = _in_subject_order(session, rows, sink)
     return [_row(r) for r in rows]
+
+
+# pg_try_advisory_xact_lock key of the webhook deliverer ("nwhook" in ASCII)
+_WEBHOOK_LOCK = 0x6E77686F6F6B
+
+
+def take_webhook_turn(session: Session) -> bool:
+    """PostgreSQL: True for the one transaction that may deliver webhooks now (released at its
+    end). SQLite serialises writers anyway: always True."""
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    return bool(session.scalar(select(func.pg_try_advisory_xact_lock(_WEBHOOK_LOCK))))
 
 
 def _in_subject_order(session: Session, rows: list[Any], sink: Sink) -> list[Any]:

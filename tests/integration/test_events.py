@@ -367,7 +367,12 @@ def test_replaying_the_refinement_events_gives_the_refined_stories(database: Dat
     with database.reader() as session:
         emitted = [r.event for r in outbox.read_after(session, mark, limit=10_000)]
     kinds = Counter(e.type for e in emitted)
-    assert kinds["story.updated"] > 0 and set(kinds) <= {"story.created", "story.split", "story.updated", "story.merged"}
+    assert kinds["story.updated"] > 0 and set(kinds) <= {
+        "story.created",
+        "story.split",
+        "story.updated",
+        "story.merged",
+    }
     assert kinds["story.created"] == report.stories_created
     assert kinds["story.merged"] == len(report.stories_merged)
     replay = dict(before)
@@ -382,4 +387,35 @@ def test_replaying_the_refinement_events_gives_the_refined_stories(database: Dat
             replay.update({a: d["into_story_id"] for a, s in replay.items() if s == d["story_id"]})
     after = {a: s for a, s in _stored_partition(database, ids).items() if a not in duplicates}
     assert replay == after != before
+    rt.fetcher.close()
+
+
+def test_a_slow_webhook_holds_up_neither_the_stream_nor_a_second_deliverer(
+    pg: Database, redis_url: str, stream: str
+) -> None:
+    release = threading.Event()
+    received: list[str] = []
+
+    def slow(h: Any) -> None:
+        body = h.rfile.read(int(h.headers["Content-Length"]))
+        release.wait(30)
+        received.append(json.loads(body)["id"])
+        Reply(204)(h)
+
+    with LocalHTTPServer() as server:
+        server.route("/hook", slow)
+        rt = _runtime(pg, redis_url=redis_url, events_stream=stream, webhook_url=server.url("/hook"))
+        _import(rt, 3)
+        first = threading.Thread(target=lambda: relay.deliver_webhook(rt))
+        first.start()
+        while not server.hits:  # the first deliverer is inside its first POST
+            threading.Event().wait(0.05)
+        assert relay.deliver_webhook(rt) == (0, 0)  # another relay skips the webhook meanwhile
+        with pg.reader() as session:
+            assert outbox.backlog(session).unpublished == 3
+        # the stream goes on: the webhook locks no outbox row (this relay skips the webhook)
+        assert relay.relay_events(rt, prune=False).published == 3
+        release.set()
+        first.join(30)
+    assert sorted(received) == sorted(e.id for _, e, _ in _outbox_events(pg))
     rt.fetcher.close()

@@ -186,13 +186,16 @@ def _retry_delay(attempts: int) -> timedelta:
 def deliver_webhook(rt: Runtime) -> tuple[int, int]:
     """POST undelivered events in order; stop at the first failure (retried after a back-off).
 
-    Returns (delivered, failed). On PostgreSQL the claimed rows stay locked during the POSTs
-    (concurrent relays skip them); on SQLite the POSTs happen outside the write lock, so
-    ingestion never waits for a slow webhook (one relay at a time there anyway)."""
+    Returns (delivered, failed). On PostgreSQL one relay at a time delivers (an advisory lock
+    held by its transaction; the others skip the webhook), and no outbox row is locked during
+    the POSTs, so stream publishing goes on; on SQLite the POSTs happen outside the write lock,
+    so ingestion never waits for a slow webhook (one relay at a time there anyway)."""
     settings = rt.settings
     assert settings.webhook_url is not None
     if rt.db.dialect == "postgresql":
         with rt.db.transaction() as session:
+            if not outbox.take_webhook_turn(session):
+                return 0, 0
             now = utcnow()
             rows = outbox.claim(session, limit=WEBHOOK_BATCH, sink="webhook", now=now)
             done, failure = _post_in_order(rt, rows)
