@@ -1,8 +1,10 @@
-"""Logging for every newsworker process: JSON lines for machines, short text lines for people.
+"""Logging for every newsworker process: JSON lines for machines, console lines for people.
 
 One handler on the root logger, configured once at start-up from the settings
-(``log_level``, ``log_format``). In JSON mode every record is one object on one
-line; fields bound with :func:`bind` (task name, task id, feed id, article id…)
+(``log_level``, ``log_format``: ``console``, ``json``, or ``auto`` = console on a
+terminal, JSON elsewhere). Both formats carry the same fields: the time, level,
+logger and event, then the bound and ``extra=`` fields. In JSON mode every record
+is one object on one line; fields bound with :func:`bind` (task name, task id, feed id, article id…)
 are added to every record logged while they are bound, and ``extra=`` fields are
 added to that record. Nothing here imports Celery: ``tasks.signals`` binds the
 task fields around each task.
@@ -20,7 +22,7 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, Literal, TextIO
 
-LogFormat = Literal["auto", "json", "text"]
+LogFormat = Literal["auto", "console", "json", "text"]  # "text": the console format's former name
 
 # Fields shown first, in this order, when present; the rest follow sorted.
 EVENT_FIELDS = ("task_name", "task_id", "feed_id", "entry_id", "article_id", "duration_ms", "outcome")
@@ -99,15 +101,25 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(payload, ensure_ascii=False, default=str, separators=(",", ":"))
 
 
-class TextFormatter(logging.Formatter):
-    """``12:00:01.234 INFO  tasks: event  key=value …`` for a terminal."""
+def _console_value(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    if text == "" or any(c.isspace() or c in '="' for c in text):
+        return json.dumps(text, ensure_ascii=False)  # quoted, so ``key=value`` pairs stay parseable
+    return text
+
+
+class ConsoleFormatter(logging.Formatter):
+    """``2026-05-01T12:00:01.234Z INFO    newsworker.tasks: event  key=value …`` for people at a terminal.
+
+    The same fields as :class:`JsonFormatter`, in the same order; values with spaces are quoted."""
 
     def format(self, record: logging.LogRecord) -> str:
-        clock = datetime.fromtimestamp(record.created, UTC).strftime("%H:%M:%S.%f")[:-3]
-        line = f"{clock} {record.levelname:<7} {record.name}: {record.getMessage()}"
+        line = f"{_timestamp(record.created)} {record.levelname:<7} {record.name}: {record.getMessage()}"
         fields = _ordered(record_fields(record))
+        if record.exc_info and record.exc_info[0] is not None:
+            fields.append(("exc_type", record.exc_info[0].__name__))
         if fields:
-            line += "  " + " ".join(f"{k}={v}" for k, v in fields)
+            line += "  " + " ".join(f"{k}={_console_value(v)}" for k, v in fields)
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
         elif record.exc_text:
@@ -115,12 +127,17 @@ class TextFormatter(logging.Formatter):
         return line
 
 
-def resolve_format(fmt: LogFormat, stream: TextIO) -> Literal["json", "text"]:
-    """``auto`` means text on a terminal and JSON everywhere else (containers, files, pipes)."""
-    if fmt != "auto":
-        return fmt
+TextFormatter = ConsoleFormatter  # the former name
+
+
+def resolve_format(fmt: LogFormat | str, stream: TextIO) -> Literal["console", "json"]:
+    """``auto`` means console on a terminal and JSON everywhere else (containers, files, pipes)."""
+    if fmt in ("console", "text"):
+        return "console"
+    if fmt == "json":
+        return "json"
     isatty = getattr(stream, "isatty", None)
-    return "text" if callable(isatty) and isatty() else "json"
+    return "console" if callable(isatty) and isatty() else "json"
 
 
 # Celery logs "received" and "succeeded in …" for every task; tasks.signals logs one
@@ -128,12 +145,12 @@ def resolve_format(fmt: LogFormat, stream: TextIO) -> Literal["json", "text"]:
 QUIET_LOGGERS = ("celery.worker.strategy", "celery.app.trace")
 
 
-def configure_logging(level: str, fmt: LogFormat = "auto", stream: TextIO | None = None) -> logging.Handler:
+def configure_logging(level: str, fmt: LogFormat | str = "auto", stream: TextIO | None = None) -> logging.Handler:
     """Replace the root logger's handlers with one handler in the chosen format; return it."""
     target = stream if stream is not None else sys.stderr
     handler = logging.StreamHandler(target)
     chosen = resolve_format(fmt, target)
-    handler.setFormatter(JsonFormatter() if chosen == "json" else TextFormatter())
+    handler.setFormatter(JsonFormatter() if chosen == "json" else ConsoleFormatter())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
@@ -151,6 +168,7 @@ def configure_logging(level: str, fmt: LogFormat = "auto", stream: TextIO | None
 
 __all__ = [
     "EVENT_FIELDS",
+    "ConsoleFormatter",
     "JsonFormatter",
     "TextFormatter",
     "bind",

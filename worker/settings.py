@@ -7,15 +7,19 @@ prints them with secrets masked.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import json
+import os
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import SettingsError as SourceError
 
 DEFAULT_USER_AGENT = "newsworker/0.1 (+https://github.com/newsworker/newsworker)"
 
@@ -107,7 +111,8 @@ class Settings(BaseSettings):
     host_requests_per_minute: int = Field(
         default=60, ge=1, description="Requests per minute per host, shared by all workers."
     )
-    host_overrides: dict[str, dict[str, int]] = Field(
+    # NoDecode: the validator below parses the JSON, so a typo is a one-line settings error, not a traceback.
+    host_overrides: Annotated[dict[str, dict[str, int]], NoDecode] = Field(
         default_factory=dict,
         description='Per-host limits as JSON, e.g. {"feeds.example.com": {"concurrency": 4, "per_minute": 120}}.',
     )
@@ -171,8 +176,9 @@ class Settings(BaseSettings):
         description="On SIGTERM, how long running tasks may finish before they are handed back to the queue.",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Log level.")
-    log_format: Literal["auto", "json", "text"] = Field(
-        default="auto", description="json for machines, text for terminals, auto picks by TTY."
+    log_format: Literal["auto", "console", "json"] = Field(
+        default="auto",
+        description="console (for people) or json (one event a line); auto: console on a terminal, else json.",
     )
     metrics_port: int | None = Field(default=None, description="Port of the Prometheus metrics endpoint (unset: off).")
 
@@ -180,6 +186,15 @@ class Settings(BaseSettings):
     @classmethod
     def _upper_level(cls, value: Any) -> Any:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _format_alias(cls, value: Any) -> Any:
+        # "text" was the console format's first name; it still works.
+        if isinstance(value, str):
+            value = value.strip().lower()
+            return "console" if value == "text" else value
+        return value
 
     @field_validator("database_url")
     @classmethod
@@ -230,7 +245,12 @@ class Settings(BaseSettings):
     @classmethod
     def _parse_overrides(cls, value: Any) -> Any:
         if isinstance(value, str):
-            return json.loads(value) if value.strip() else {}
+            if not value.strip():
+                return {}
+            try:
+                return json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"not valid JSON ({exc})") from None
         return value
 
     @property
@@ -268,18 +288,51 @@ def mask_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
 def load_settings(**overrides: Any) -> Settings:
-    """Read and validate settings; raise :class:`SettingsError` naming the bad variable."""
+    """Read and validate settings; raise :class:`SettingsError` naming the bad variable, in one line."""
     try:
         return Settings(**overrides)
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
-            name = "NEWSWORKER_" + "_".join(str(p) for p in error["loc"]).upper()
-            problems.append(f"{name}: {error['msg']}")
-        raise SettingsError("invalid settings:\n  " + "\n  ".join(problems)) from None
-    except json.JSONDecodeError as exc:
-        raise SettingsError(f"NEWSWORKER_HOST_OVERRIDES: not valid JSON ({exc})") from None
+            loc = [str(p) for p in error["loc"]]
+            name = "NEWSWORKER_" + (loc[0].upper() if loc else "?")
+            where = f" (at {'.'.join(loc[1:])})" if len(loc) > 1 else ""
+            problems.append(f"{name}{where}: {_one_line(str(error['msg']))}")
+        raise SettingsError("invalid settings: " + "; ".join(problems)) from None
+    except SourceError as exc:  # a value the environment source itself could not read
+        raise SettingsError(f"invalid settings: {_one_line(str(exc))}") from None
+
+
+# NEWSWORKER_* variables that are not settings of the application (the test suite's own).
+NOT_SETTINGS = frozenset({"NEWSWORKER_TEST_PG", "NEWSWORKER_SHARED_DATA"})
+
+
+def setting_names() -> list[str]:
+    """Every ``NEWSWORKER_*`` variable newsworker reads."""
+    return ["NEWSWORKER_" + name.upper() for name in Settings.model_fields]
+
+
+def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
+    """One warning per ``NEWSWORKER_*`` variable that is not a setting, naming the closest known one.
+
+    Settings are read case-insensitively, so case alone never makes a name unknown."""
+    env = os.environ if environ is None else environ
+    known = setting_names()
+    known_upper = set(known) | NOT_SETTINGS
+    warnings = []
+    for name in sorted(env):
+        upper = name.upper()
+        if not upper.startswith("NEWSWORKER_") or upper in known_upper:
+            continue
+        close = difflib.get_close_matches(upper, known, n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]}?" if close else "; `newsworker config` lists the settings"
+        warnings.append(f"{name} is not a newsworker setting and is ignored{hint}")
+    return warnings
 
 
 @lru_cache(maxsize=1)

@@ -87,8 +87,9 @@ def test_text_format_for_terminals_and_auto_choice(restore_root: None) -> None:
     assert "DEBUG" in line and "newsworker.test: stored" in line
     assert line.endswith("task_name=newsworker.ingest_entry entry_id=5 article_id=9")
     assert nwlog.resolve_format("auto", io.StringIO()) == "json"
-    assert nwlog.resolve_format("auto", _Terminal()) == "text"
-    assert nwlog.resolve_format("text", io.StringIO()) == "text"
+    assert nwlog.resolve_format("auto", _Terminal()) == "console"
+    assert nwlog.resolve_format("text", io.StringIO()) == "console"
+    assert nwlog.resolve_format("console", io.StringIO()) == "console"
 
 
 def test_level_comes_from_the_setting_and_celery_chatter_is_quiet(restore_root: None) -> None:
