@@ -7,7 +7,8 @@ meets a conflict instead of creating a second row (see ``storage.upsert``).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, ClassVar
+from types import MappingProxyType
+from typing import Any, ClassVar, Final
 
 from sqlalchemy import (
     JSON,
@@ -42,6 +43,11 @@ NAMING_CONVENTION = {
 }
 
 
+# SQLite: AUTOINCREMENT, so a removed row's id is never handed out again (migration 0006;
+# PostgreSQL's identity columns never go back anyway).
+NEVER_REUSE_IDS: Final = MappingProxyType({"sqlite_autoincrement": True})
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
@@ -51,6 +57,7 @@ class Feed(Base):
     """A feed and its scheduling state: the database, not beat, decides when it is polled."""
 
     __tablename__ = "feeds"
+    __table_args__ = (dict(NEVER_REUSE_IDS),)
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
     url: Mapped[str] = mapped_column(String(2048), unique=True)
@@ -84,6 +91,7 @@ class Article(Base):
     """One article, however many addresses and feeds it was seen under."""
 
     __tablename__ = "articles"
+    __table_args__ = (dict(NEVER_REUSE_IDS),)
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
     url: Mapped[str] = mapped_column(String(2048), unique=True)  # canonical address
@@ -141,7 +149,7 @@ class Entry(Base):
     """
 
     __tablename__ = "entries"
-    __table_args__ = (UniqueConstraint("source", "entry_key"),)
+    __table_args__ = (UniqueConstraint("source", "entry_key"), dict(NEVER_REUSE_IDS))
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
     source: Mapped[str] = mapped_column(String(512))  # "feed:<id>" or "import:<name>"
@@ -171,6 +179,7 @@ class Story(Base):
     """Coverage of one event by many articles."""
 
     __tablename__ = "stories"
+    __table_args__ = (dict(NEVER_REUSE_IDS),)
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
     title: Mapped[str | None] = mapped_column(Text)
@@ -190,6 +199,7 @@ class FetchLog(Base):
     """One line per HTTP fetch, for admins (``feeds show``) and for debugging."""
 
     __tablename__ = "fetch_log"
+    __table_args__ = (dict(NEVER_REUSE_IDS),)
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
     feed_id: Mapped[int | None] = mapped_column(ForeignKey("feeds.id", ondelete="CASCADE"))
@@ -213,6 +223,7 @@ class ReingestRun(Base):
     """One ``newsworker reingest``: what was selected and how far it got (any process can read it)."""
 
     __tablename__ = "reingest_runs"
+    __table_args__ = (dict(NEVER_REUSE_IDS),)
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
     selection: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the selectors, for `reingest status`

@@ -47,9 +47,24 @@ def upgrade(engine: Engine, url: str, revision: str = "head") -> tuple[str | Non
     """Apply migrations; return (revision before, revision after)."""
     before = current_revision(engine)
     config = alembic_config(url)
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+    with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # Migrations that rebuild a table (SQLite cannot alter one in place) copy, drop and
+            # rename it; with foreign keys on, dropping a referenced table would cascade. The
+            # pragma only takes effect outside a transaction, hence on the raw connection first.
+            connection.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+        try:
+            with connection.begin():
+                config.attributes["connection"] = connection
+                command.upgrade(config, revision)
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(f"the migration left broken references: {broken[:5]}")
+        finally:
+            if sqlite:
+                connection.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
     return before, current_revision(engine) or ""
 
 
