@@ -7,6 +7,7 @@ session is closed.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -510,15 +511,92 @@ def _summary(story: Story, article_count: int | None = None) -> StorySummary:
     )
 
 
+def live_story_id(session: Session, story_id: int) -> int | None:
+    """The story a story id stands for now: itself, or the story it was merged into (followed to the end).
+
+    None when no story has that id."""
+    story = session.get(Story, story_id)
+    if story is None:
+        return None
+    seen = {story.id}
+    while story.merged_into is not None and story.merged_into not in seen:
+        survivor = session.get(Story, story.merged_into)
+        if survivor is None:
+            break
+        story = survivor
+        seen.add(story.id)
+    return story.id
+
+
+def story_counts(session: Session, story_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
+    """(articles, sources) per story, counted the same way wherever a story is shown: every article
+    whose ``story_id`` is the story (duplicates included), and the distinct feeds or import sources
+    that carried them."""
+    counts: dict[int, tuple[int, int]] = {i: (0, 0) for i in story_ids}
+    if not story_ids:
+        return counts
+    articles: dict[int, int] = {
+        int(story_id or 0): int(n)
+        for story_id, n in session.execute(
+            select(Article.story_id, func.count()).where(Article.story_id.in_(story_ids)).group_by(Article.story_id)
+        )
+    }
+    sources: dict[int, set[str]] = {i: set() for i in story_ids}
+    rows = session.execute(
+        select(Article.story_id, Entry.source, Feed.url)
+        .join(Entry, Entry.article_id == Article.id)
+        .outerjoin(Feed, Feed.id == Entry.feed_id)
+        .where(Article.story_id.in_(story_ids))
+    )
+    for story_id, source, feed_url in rows:
+        if story_id is not None:
+            sources[story_id].add(feed_url or source.removeprefix("import:"))
+    for story_id in story_ids:
+        counts[story_id] = (int(articles.get(story_id, 0)), len(sources[story_id]))
+    return counts
+
+
+def _counted(story: Story, counts: dict[int, tuple[int, int]]) -> StorySummary:
+    articles, sources = counts.get(story.id, (0, 0))
+    summary = _summary(story, articles)
+    return dataclasses.replace(summary, source_count=sources)
+
+
 def list_stories(
     session: Session, *, since: datetime | None = None, min_articles: int = 1, limit: int = 50
 ) -> list[StorySummary]:
-    """Live stories, most recently active first."""
-    query = select(Story).where(Story.merged_into.is_(None), Story.article_count >= min_articles)
+    """Live stories, most recently active first, with the counts ``stories show`` gives."""
+    size = select(func.count()).where(Article.story_id == Story.id).correlate(Story).scalar_subquery()
+    query = select(Story).where(Story.merged_into.is_(None), size >= min_articles)
     if since is not None:
         query = query.where(or_(Story.last_article_at >= since, Story.created_at >= since))
     query = query.order_by(Story.last_article_at.desc().nulls_last(), Story.id.desc()).limit(limit)
-    return [_summary(s) for s in session.scalars(query)]
+    stories = list(session.scalars(query))
+    counts = story_counts(session, [s.id for s in stories])
+    return [_counted(s, counts) for s in stories]
+
+
+def list_articles(session: Session, f: ArticleFilter, *, limit: int) -> list[dict[str, Any]]:
+    """The newest matching articles (highest id first), for ``articles list``."""
+    articles = list(
+        session.scalars(select(Article).where(*filter_conditions(f)).order_by(Article.id.desc()).limit(limit))
+    )
+    sources = _sources_of(session, [a.id for a in articles]) if articles else {}
+    return [
+        {
+            "id": a.id,
+            "url": a.url,
+            "title": a.title,
+            "published_at": isoformat_utc(a.published_at),
+            "created_at": isoformat_utc(a.created_at),
+            "language": a.language,
+            "content_source": a.content_source,
+            "duplicate_of": a.duplicate_of,
+            "story_id": a.story_id,
+            "sources": sources.get(a.id, []),
+        }
+        for a in articles
+    ]
 
 
 @dataclass(frozen=True)
@@ -558,9 +636,8 @@ def story_detail(session: Session, story_id: int, *, limit: int = 500) -> StoryD
     )
     ids = [a.id for a in articles]
     sources = _sources_of(session, ids) if ids else {}
-    total = int(session.scalar(select(func.count()).select_from(Article).where(Article.story_id == story.id)) or 0)
     return StoryDetail(
-        story=_summary(story, total),
+        story=_counted(story, story_counts(session, [story.id])),
         top_terms=tuple(story.top_terms or ()),
         merged_from=merged_from,
         articles=tuple(

@@ -16,16 +16,16 @@ import click
 
 from worker.cli.admin import config_command, db_group
 from worker.cli.articles import articles_group
-from worker.cli.common import CONTEXT_SETTINGS, Context, fail
+from worker.cli.common import CONTEXT_SETTINGS, Context, fail, warn
 from worker.cli.events import events_group
 from worker.cli.feeds import feeds_group
 from worker.cli.reingest import reingest_group
-from worker.cli.run import beat_command, run_command, worker_command
+from worker.cli.run import beat_command, flower_command, run_command, worker_command
 from worker.cli.stats import stats_command
 from worker.cli.stories import stories_group
 from worker.cli.transfer import export_command, import_command
 from worker.poll.opml import FeedSpec
-from worker.settings import SettingsError, load_settings
+from worker.settings import SettingsError, load_settings, unknown_variables
 
 
 @click.group(context_settings=CONTEXT_SETTINGS)
@@ -37,10 +37,12 @@ def cli(ctx: click.Context) -> None:
     Run `newsworker COMMAND --help` for each command. Exit codes: 0 ok, 1 some
     items failed, 2 could not run (the message says what to do), 130 interrupted.
     """
+    for message in unknown_variables():
+        warn(message)
     try:
         ctx.obj = Context(load_settings())
     except SettingsError as exc:
-        fail(str(exc))
+        fail(f"{exc}; `newsworker config --help` and the README's Configuration section list the settings")
 
 
 for _command in (
@@ -57,6 +59,7 @@ for _command in (
     run_command,
     worker_command,
     beat_command,
+    flower_command,
 ):
     cli.add_command(_command)
 

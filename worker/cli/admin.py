@@ -10,7 +10,7 @@ from sqlalchemy.exc import OperationalError as DBOperationalError
 
 from storage.db import Database
 from storage.schema import current_revision, head_revision, upgrade
-from worker.cli.common import CONTEXT_SETTINGS, Context, console, fail, pass_context
+from worker.cli.common import CONTEXT_SETTINGS, Context, console, echo_json, fail, pass_context
 
 
 @click.command("config", context_settings=CONTEXT_SETTINGS)
@@ -47,12 +47,17 @@ def db_upgrade(ctx: Context, revision: str) -> None:
 
 
 @db_group.command("current")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_context
-def db_current(ctx: Context) -> None:
+def db_current(ctx: Context, as_json: bool) -> None:
     """Show the schema revision of the database and of the code."""
     db = Database(ctx.settings.database_url)
     try:
         current = current_revision(db.engine)
     except DBOperationalError as exc:
         fail(f"cannot open the database {ctx.settings.masked()['database_url']}: {exc.orig}")
-    console.print(f"database: {current or 'empty'}; code: {head_revision()}")
+    head = head_revision()
+    if as_json:
+        echo_json({"database": current, "code": head, "up_to_date": current == head})
+        return
+    console.print(f"database: {current or 'empty'}; code: {head}", highlight=False)

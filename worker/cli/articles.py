@@ -1,18 +1,83 @@
-"""``newsworker articles show``."""
+"""``newsworker articles list`` / ``articles show``."""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 import click
 from rich.table import Table
 
-from storage import queries
-from worker.cli.common import CONTEXT_SETTINGS, Context, console, echo_json, fail, pass_context, when
+from storage import queries, repo
+from worker.cli.common import (
+    CONTEXT_SETTINGS,
+    DATE,
+    Context,
+    console,
+    echo_json,
+    fail,
+    parse_iso,
+    pass_context,
+    resolve_stories,
+    when,
+)
 from worker.model.clock import utcnow
 
 
 @click.group("articles", context_settings=CONTEXT_SETTINGS)
 def articles_group() -> None:
-    """Inspect stored articles."""
+    """List and inspect stored articles."""
+
+
+@articles_group.command("list")
+@click.option("--since", type=DATE, help="Published (or stored, if undated) at or after DATE.")
+@click.option("--until", type=DATE, help="Published (or stored, if undated) before DATE.")
+@click.option("--feed", "feeds", multiple=True, metavar="ID|URL", help="Only articles seen in this feed (repeatable).")
+@click.option(
+    "--story", "stories", multiple=True, type=int, metavar="ID", help="Only articles of this story (repeatable)."
+)
+@click.option("--limit", type=click.IntRange(1), default=50, show_default=True, help="Most articles listed.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
+@pass_context
+def articles_list(
+    ctx: Context,
+    since: datetime | None,
+    until: datetime | None,
+    feeds: tuple[str, ...],
+    stories: tuple[int, ...],
+    limit: int,
+    as_json: bool,
+) -> None:
+    """The newest stored articles, with the filters `export` takes (a merged story stands for its survivor)."""
+    db = ctx.database()
+    with db.reader() as session:
+        feed_ids = []
+        for feed in feeds:
+            try:
+                feed_ids.append(repo.find_feed(session, feed).id)
+            except repo.NotFound as exc:
+                fail(str(exc))
+        story_ids = resolve_stories(session, stories)
+        selection = queries.ArticleFilter(feed_ids=tuple(feed_ids), story_ids=story_ids, since=since, until=until)
+        rows = queries.list_articles(session, selection, limit=limit)
+        total = queries.count_articles(session, selection)
+    if as_json:
+        for row in rows:
+            echo_json(row)
+        return
+    now = utcnow()
+    table = Table("id", "published", "story", "duplicate of", "source(s)", "title")
+    for row in rows:
+        published = parse_iso(row["published_at"] or row["created_at"])
+        table.add_row(
+            str(row["id"]),
+            when(published, now=now),
+            str(row["story_id"] or "-"),
+            str(row["duplicate_of"] or ""),
+            ", ".join(row["sources"]) or "-",
+            row["title"] or row["url"],
+        )
+    console.print(table)
+    console.print(f"{len(rows)} of {total} matching article(s); `newsworker articles show ID` for one", highlight=False)
 
 
 @articles_group.command("show")

@@ -7,7 +7,7 @@ import json
 import re
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -15,8 +15,11 @@ from typing import Any, NoReturn
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from sqlalchemy.exc import OperationalError as DBOperationalError
+from sqlalchemy.orm import Session
 
+from storage import queries
 from storage.db import Database
 from storage.schema import SchemaOutOfDate, ensure_current, upgrade
 from worker.model.clock import isoformat_utc, utcnow
@@ -26,8 +29,21 @@ from worker.service.messages import IngestEntry, LocalDispatcher, Message, PollF
 from worker.service.runtime import Runtime
 from worker.settings import Settings
 
-console = Console()
-err_console = Console(stderr=True)
+
+def _console(stderr: bool) -> Console:
+    """Rich on a terminal; when piped, lines are never wrapped (scripts read whole lines)."""
+    stream = sys.stderr if stderr else sys.stdout
+    isatty = getattr(stream, "isatty", None)
+    if callable(isatty) and isatty():
+        return Console(stderr=stderr)
+    return Console(stderr=stderr, width=_UNWRAPPED_WIDTH, soft_wrap=True)
+
+
+# Wide enough that no table row or message is folded when the output is not a terminal.
+_UNWRAPPED_WIDTH = 10_000
+
+console = _console(stderr=False)
+err_console = _console(stderr=True)
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # the command ran, but some items failed
@@ -38,12 +54,21 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    """One line on stderr, then exit (2 by default: the command could not run)."""
+    err_console.print(f"[bold red]error:[/] {escape(one_line(message))}", highlight=False, soft_wrap=True)
     sys.exit(code)
 
 
+def warn(message: str) -> None:
+    err_console.print(f"[bold yellow]warning:[/] {escape(one_line(message))}", highlight=False, soft_wrap=True)
+
+
 def note(message: str) -> None:
-    err_console.print(message, highlight=False, soft_wrap=True)
+    err_console.print(message, highlight=False, soft_wrap=True, markup=False)
+
+
+def one_line(message: str) -> str:
+    return " ".join(message.split())
 
 
 @dataclass
@@ -98,6 +123,20 @@ def interruptible(message: str = "interrupted: work committed so far is kept") -
     except KeyboardInterrupt:
         note(message)
         sys.exit(EXIT_INTERRUPTED)
+
+
+def resolve_stories(session: Session, story_ids: Iterable[int]) -> tuple[int, ...]:
+    """Story ids as ``stories show`` reads them: a story merged into another stands for the one it became."""
+    resolved: list[int] = []
+    for story_id in story_ids:
+        live = queries.live_story_id(session, story_id)
+        if live is None:
+            fail(f"no story with id {story_id} (see `newsworker stories list`)")
+        if live != story_id:
+            note(f"story {story_id} was merged into story {live}: using story {live}")
+        if live not in resolved:
+            resolved.append(live)
+    return tuple(resolved)
 
 
 # ---------------------------------------------------------------- parameters
@@ -155,6 +194,10 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [jsonable(v) for v in value]
     return value
+
+
+def parse_iso(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def echo_json(value: Any) -> None:

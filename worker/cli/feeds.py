@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import sys
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 from rich.table import Table
@@ -25,15 +29,72 @@ from worker.cli.common import (
     pass_context,
     when,
 )
+from worker.http import netguard
 from worker.model import events
 from worker.model.clock import utcnow
-from worker.model.urls import InvalidURL
+from worker.model.fetch import FetchError
+from worker.model.urls import InvalidURL, canonical_url
 from worker.poll.opml import FeedList, FeedListError, FeedSpec, parse_feed_list, render_opml
+from worker.settings import Settings
 
 
 @click.group("feeds", context_settings=CONTEXT_SETTINGS)
 def feeds_group() -> None:
     """Add, list, inspect, reset and remove feeds; OPML import and export."""
+
+
+PRIVATE_HINT = (
+    "newsworker fetches only public addresses; to poll it anyway set NEWSWORKER_ALLOWED_NETWORKS to its network "
+    "(e.g. {example}) or NEWSWORKER_ALLOW_PRIVATE_NETWORKS=true"
+)
+RESOLVE_TIMEOUT_SECONDS = 3.0
+
+
+def _example_network(ip: str) -> str:
+    address = ipaddress.ip_address(ip)
+    return str(ipaddress.ip_network(f"{address}/{24 if address.version == 4 else 64}", strict=False))
+
+
+def refused_address(url: str, settings: Settings, *, resolve: bool) -> str | None:
+    """Why the fetcher would refuse ``url`` under the current settings, or None.
+
+    Literal addresses in any spelling (``0x7f000001``, ``[::1]``) and ``localhost`` are judged
+    without DNS; with ``resolve`` a name is looked up too (bounded: a slow resolver only skips the check).
+    """
+    if settings.allow_private_networks:
+        return None
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    networks = netguard.parse_networks(settings.allowed_network_list)
+    if host == "localhost" or host.endswith(".localhost"):  # RFC 6761: always loopback
+        host_ip = "127.0.0.1"
+    elif netguard.parse_host_literal(host) is not None or resolve:
+        host_ip = host
+    else:
+        return None
+    pool = ThreadPoolExecutor(max_workers=1)
+    try:
+        future = pool.submit(netguard.resolve_public, host_ip, port, False, allowed_networks=networks)
+        future.result(timeout=RESOLVE_TIMEOUT_SECONDS)
+    except netguard.BlockedAddress:
+        literal = netguard.parse_host_literal(host_ip)
+        ip = str(literal) if literal is not None else _first_address(host_ip, port)
+        shown = host if ip == host else f"{host} ({ip})"
+        return f"{shown} is not a public address: " + PRIVATE_HINT.format(example=_example_network(ip))
+    except (FetchError, FutureTimeout):
+        return None  # cannot tell now (no DNS answer); the fetcher checks again at every poll
+    finally:
+        pool.shutdown(wait=False)
+    return None
+
+
+def _first_address(host: str, port: int) -> str:
+    for text in netguard.system_resolver(host, port):
+        ip = ipaddress.ip_address(text.split("%", 1)[0])
+        if not netguard.is_public_address(ip):
+            return str(ip)
+    return host
 
 
 @feeds_group.command("add")
@@ -42,15 +103,37 @@ def feeds_group() -> None:
 @click.option("--tag", "tags", multiple=True, help="Tag (repeatable).")
 @pass_context
 def feeds_add(ctx: Context, url: str, title: str | None, tags: tuple[str, ...]) -> None:
-    """Add a feed by its address."""
-    db = ctx.database()
+    """Add a feed by its address; adding a stored feed with --title/--tag updates it.
+
+    An address the fetcher would refuse (loopback, private, link-local…) is refused here
+    unless NEWSWORKER_ALLOW_PRIVATE_NETWORKS or NEWSWORKER_ALLOWED_NETWORKS allows it.
+    """
     try:
-        with db.transaction() as session:
-            feed, created = repo.add_feed(session, url, title=title, tags=tags)
-            feed_id = feed.id
+        canonical = canonical_url(url)
     except InvalidURL as exc:
         fail(str(exc))
-    console.print(f"{'added' if created else 'already present'}: feed {feed_id} {feed.url}", highlight=False)
+    refused = refused_address(canonical, ctx.settings, resolve=True)
+    if refused is not None:
+        fail(f"refused {canonical}: {refused}")
+    db = ctx.database()
+    with db.transaction() as session:
+        feed, created = repo.add_feed(session, canonical, title=title, tags=tags)
+        feed_id, feed_url = feed.id, feed.url
+        changes: list[str] = []
+        if not created:
+            if title is not None and title != feed.title:
+                changes.append(f"title {feed.title!r} -> {title!r}")
+                feed.title = title
+            new_tags = [t for t in dict.fromkeys(tags) if t not in (feed.tags or [])]
+            if new_tags:
+                changes.append("tags + " + ", ".join(new_tags))
+                feed.tags = [*(feed.tags or []), *new_tags]
+    if created:
+        console.print(f"added: feed {feed_id} {feed_url}", highlight=False)
+    elif changes:
+        console.print(f"updated: feed {feed_id} {feed_url} ({'; '.join(changes)})", highlight=False)
+    else:
+        console.print(f"already present: feed {feed_id} {feed_url} (unchanged)", highlight=False)
 
 
 def _feed_rows(db: Database, failing_only: bool) -> list[dict[str, Any]]:
@@ -218,8 +301,9 @@ def read_feed_list(path: Path) -> FeedList:
         fail(f"cannot read feed list {path}: {exc}")
 
 
-def add_feed_list(db: Database, feed_list: FeedList, path: Path) -> FeedListSummary:
-    """Add every feed of a list; entries already stored or repeated in the file are skipped."""
+def add_feed_list(db: Database, feed_list: FeedList, path: Path, settings: Settings) -> FeedListSummary:
+    """Add every feed of a list; entries already stored or repeated in the file are skipped, and so are
+    literal private addresses the fetcher would refuse (names are not resolved here: lists can be long)."""
     duplicates = invalid = 0
     for reason in feed_list.skipped:
         note(f"{path}: skipped {reason}")
@@ -230,6 +314,11 @@ def add_feed_list(db: Database, feed_list: FeedList, path: Path) -> FeedListSumm
     added = present = 0
     with db.transaction() as session:
         for spec in feed_list.feeds:
+            refused = refused_address(spec.url, settings, resolve=False)
+            if refused is not None:
+                note(f"{path}: skipped {spec.url}: {refused}")
+                invalid += 1
+                continue
             _, created = repo.add_feed(session, spec.url, title=spec.title, tags=spec.tags)
             added += created
             present += not created
@@ -243,7 +332,7 @@ def add_feed_list(db: Database, feed_list: FeedList, path: Path) -> FeedListSumm
 def feeds_import(ctx: Context, file: Path, as_json: bool) -> None:
     """Add the feeds of an OPML file (folders become tags) or of a list of addresses."""
     db = ctx.database()
-    summary = add_feed_list(db, read_feed_list(file), file)
+    summary = add_feed_list(db, read_feed_list(file), file, ctx.settings)
     if as_json:
         echo_json(summary)
     else:
@@ -260,7 +349,7 @@ def feeds_import(ctx: Context, file: Path, as_json: bool) -> None:
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="File (default: stdout).")
 @pass_context
 def feeds_export(ctx: Context, output: Path | None) -> None:
-    """Write every feed as OPML 2.0 (the first tag becomes the folder)."""
+    """Write every feed as OPML 2.0 (the first tag becomes the folder; all tags go in ``category``)."""
     db = ctx.database()
     with db.reader() as session:
         specs = [FeedSpec(url, title, tags) for url, title, tags in queries.feed_specs(session)]

@@ -25,7 +25,6 @@ from sqlalchemy.orm import Session
 from storage import queries, repo
 from storage import reingest_runs as store
 from storage.db import Database
-from storage.models import Story
 from worker.cli.common import (
     CONTEXT_SETTINGS,
     DATE,
@@ -38,6 +37,7 @@ from worker.cli.common import (
     fail,
     note,
     pass_context,
+    resolve_stories,
     when,
 )
 from worker.model.clock import utcnow
@@ -64,9 +64,15 @@ def _progress_bar(disable: bool) -> Progress:
     )
 
 
+def _reingested(p: store.RunProgress) -> str:
+    """``500/633 re-ingested (79%)``: cancelled items were not re-ingested, so they do not count as done."""
+    handled = p.done + p.failed
+    percent = 100.0 if p.total == 0 else 100.0 * handled / p.total
+    return f"{handled}/{p.total} re-ingested ({percent:.0f}%)"
+
+
 def _detail(p: store.RunProgress) -> str:
     return f"changed {p.changed}, failed {p.failed}"
-
 
 
 def _how_to_run(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -87,6 +93,7 @@ def _how_to_run(command: Callable[..., Any]) -> Callable[..., Any]:
     ):
         command = option(command)
     return command
+
 
 @click.group(
     "reingest",
@@ -190,13 +197,11 @@ def _resolve(
     missing = sorted(set(articles) - store.article_ids_exist(session, articles))
     if missing:
         fail(f"no article with id {', '.join(map(str, missing))} (see `newsworker export` or `stories show`)")
-    for story_id in stories:
-        if session.get(Story, story_id) is None:
-            fail(f"no story with id {story_id} (see `newsworker stories list`)")
+    story_ids = resolve_stories(session, stories)
     return queries.ArticleFilter(
         feed_ids=tuple(feed_ids),
         article_ids=tuple(sorted(set(articles))),
-        story_ids=tuple(sorted(set(stories))),
+        story_ids=tuple(sorted(story_ids)),
         since=since,
         until=until,
         failed=failed,
@@ -475,15 +480,16 @@ def reingest_status(ctx: Context, run_id: int | None, watch: bool, failures: boo
             for p in runs:
                 echo_json(p.as_dict())
             return
-        table = Table("run", "status", "mode", "progress", "changed", "failed", "started", "selection")
+        table = Table("run", "status", "mode", "re-ingested", "changed", "failed", "cancelled", "started", "selection")
         for p in runs:
             table.add_row(
                 str(p.run_id),
                 p.status,
                 p.mode,
-                f"{p.completed}/{p.total}",
+                f"{p.done + p.failed}/{p.total}",
                 str(p.changed),
                 str(p.failed),
+                str(p.cancelled),
                 when(p.created_at),
                 ", ".join(f"{k}={v}" for k, v in p.selection.items()),
             )
@@ -504,12 +510,18 @@ def reingest_status(ctx: Context, run_id: int | None, watch: bool, failures: boo
     else:
         console.print(
             f"run {current.run_id} ({current.mode}, {', '.join(f'{k}={v}' for k, v in current.selection.items())}) "
-            f"started {when(current.created_at)}: {current.status}, {current.percent:.0f}% — "
-            f"{current.completed}/{current.total} done, {current.enqueued} enqueued, changed {current.changed}, "
+            f"started {when(current.created_at)}: {current.status}, {_reingested(current)} — "
+            f"{current.enqueued} enqueued, changed {current.changed}, "
             f"metadata updated {current.updated}, unchanged {current.unchanged}, gone {current.missing}, "
             f"failed {current.failed}, cancelled {current.cancelled}, pending {current.pending}",
             highlight=False,
         )
+        if current.cancelled and current.status == "interrupted":
+            console.print(
+                f"{current.cancelled} article(s) were never re-ingested: "
+                f"`newsworker reingest resume {run_id}` does them",
+                highlight=False,
+            )
         if failures:
             with db.reader() as session:
                 rows = store.failures(session, run_id)

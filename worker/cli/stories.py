@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 import click
@@ -90,6 +91,17 @@ def stories_show(ctx: Context, story_id: int, as_json: bool) -> None:
     console.print(table)
 
 
+@dataclass(frozen=True)
+class StoryChange:
+    """What one regrouped neighbourhood of stories changed."""
+
+    stories: list[int]
+    articles_moved: int
+    stories_created: list[int]
+    stories_merged: list[tuple[int, int]]  # (emptied story, story it was merged into)
+    articles_now: dict[int, int]  # story -> its articles after the pass
+
+
 @stories_group.command("refine")
 @click.option(
     "--limit", type=click.IntRange(1), default=None, help="Most changed stories to start from (default: the setting)."
@@ -97,21 +109,40 @@ def stories_show(ctx: Context, story_id: int, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @pass_context
 def stories_refine(ctx: Context, limit: int | None, as_json: bool) -> None:
-    """Regroup the stories changed since the last pass now (beat runs this every few minutes)."""
+    """Regroup the stories changed since the last pass now and print what moved (beat runs this every few minutes).
+
+    One line per neighbourhood where something moved: the stories involved, how many articles moved,
+    the stories it created and those it emptied (merged into another; their ids keep resolving)."""
     rt, _ = ctx.runtime()
     looked = 0
+    moves: list[RefineOutcome] = []
 
     def progress(outcome: RefineOutcome) -> None:
         nonlocal looked
         looked += len(outcome.story_ids)
+        if outcome.moved or outcome.created or outcome.vanished:
+            moves.append(outcome)
         if not as_json:
             status.update(f"refining stories: {looked} looked at")
 
     try:
         with console.status("refining stories…", spinner="dots") as status:
             report = handlers.refine_stories(rt, limit=limit, progress=progress)
+        with rt.db.reader() as session:
+            touched = sorted({s for o in moves for s in (*o.story_ids, *o.created) if s not in _gone(o)})
+            sizes = queries.story_counts(session, touched)
     finally:
         rt.close()
+    changes = [
+        StoryChange(
+            stories=sorted(o.story_ids),
+            articles_moved=o.moved,
+            stories_created=sorted(o.created),
+            stories_merged=[(old, new) for old, new in o.vanished],
+            articles_now={s: sizes[s][0] for s in sorted({*o.story_ids, *o.created}) if s in sizes},
+        )
+        for o in moves
+    ]
     summary = {
         "stories_seen": report.stories_seen,
         "regrouped": report.regrouped,
@@ -119,15 +150,30 @@ def stories_refine(ctx: Context, limit: int | None, as_json: bool) -> None:
         "stories_created": report.stories_created,
         "stories_merged": [list(pair) for pair in report.stories_merged],
         "conflicts": report.conflicts,
+        "changes": changes,
     }
     if as_json:
         echo_json(summary)
         return
+    for change in changes:
+        parts = [f"{change.articles_moved} article(s) moved"]
+        if change.stories_created:
+            parts.append("new stories " + ", ".join(str(i) for i in change.stories_created))
+        parts.extend(f"story {old} merged into {new}" for old, new in change.stories_merged)
+        now = ", ".join(f"{sid}: {n}" for sid, n in change.articles_now.items())
+        console.print(
+            f"stories {', '.join(str(i) for i in change.stories)}: {'; '.join(parts)} (articles now: {now})",
+            highlight=False,
+        )
     console.print(
         f"stories looked at: {report.stories_seen}, regrouped neighbourhoods: {report.regrouped}, "
         f"articles moved: {report.articles_moved}, new stories: {report.stories_created}, "
-        f"merged away: {len(report.stories_merged)}",
+        f"merged away: {len(report.stories_merged)}" + ("" if changes else " (nothing moved)"),
         highlight=False,
     )
     if report.conflicts:
         note(f"{report.conflicts} neighbourhood(s) kept changing while refined; they stay pending for the next pass")
+
+
+def _gone(outcome: RefineOutcome) -> set[int]:
+    return {old for old, _ in outcome.vanished}

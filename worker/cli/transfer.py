@@ -12,7 +12,6 @@ from pathlib import Path
 import click
 
 from storage import queries, repo
-from storage.models import Story
 from worker.cli.common import (
     CONTEXT_SETTINGS,
     DATE,
@@ -25,6 +24,7 @@ from worker.cli.common import (
     interruptible,
     note,
     pass_context,
+    resolve_stories,
 )
 from worker.service import handlers
 from worker.service.imports import DateOrder, ImportLineError, parse_import_line, read_lines, with_warnings
@@ -129,10 +129,8 @@ def export_command(
                 feed_ids.append(repo.find_feed(session, feed).id)
             except repo.NotFound as exc:
                 fail(str(exc))
-        for story_id in stories:
-            if session.get(Story, story_id) is None:
-                fail(f"no story with id {story_id} (see `newsworker stories list`)")
-    selection = queries.ArticleFilter(feed_ids=tuple(feed_ids), story_ids=tuple(stories), since=since, until=until)
+        story_ids = resolve_stories(session, stories)
+    selection = queries.ArticleFilter(feed_ids=tuple(feed_ids), story_ids=story_ids, since=since, until=until)
     try:
         stream = output.open("w", encoding="utf-8") if output else sys.stdout
     except OSError as exc:

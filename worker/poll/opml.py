@@ -80,14 +80,17 @@ def _parse_opml(data: bytes) -> FeedList:
                 skipped.append(f"{label or xml_url}: duplicate")
                 continue
             seen.add(url)
-            feeds.append(FeedSpec(url, label, folders))
+            # OPML 2.0 "category": comma-separated; a tag is a category without slashes.
+            categories = [c.strip().strip("/") for c in (outline.get("category") or "").split(",")]
+            tags = tuple(dict.fromkeys([*folders, *(c for c in categories if c and "/" not in c)]))
+            feeds.append(FeedSpec(url, label, tags))
 
     walk(body, ())
     return FeedList(tuple(feeds), tuple(skipped))
 
 
 def render_opml(feeds: list[FeedSpec], title: str = "newsworker feeds") -> bytes:
-    """OPML 2.0 with one folder level per first tag."""
+    """OPML 2.0 with one folder level per first tag; every tag is also in the outline's ``category``."""
     opml = Element("opml", version="2.0")
     head = SubElement(opml, "head")
     SubElement(head, "title").text = title
@@ -103,6 +106,8 @@ def render_opml(feeds: list[FeedSpec], title: str = "newsworker feeds") -> bytes
         attrs = {"type": "rss", "xmlUrl": feed.url, "text": feed.title or feed.url}
         if feed.title:
             attrs["title"] = feed.title
+        if len(feed.tags) > 1:
+            attrs["category"] = ",".join(feed.tags)
         SubElement(parent, "outline", attrs)
     body_bytes: bytes = tostring(opml, encoding="utf-8", xml_declaration=False)
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + body_bytes
