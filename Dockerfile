@@ -1,24 +1,27 @@
 # One image for every role: worker, beat, migrate and flower differ only in their command.
 #   docker build -t newsworker .
-# Dependencies come from the version ranges in pyproject.toml; pass a constraints file
-# (pip freeze from a tested environment) to pin every version exactly:
-#   docker build --build-arg CONSTRAINTS=constraints.txt -t newsworker .
+# Dependencies are the exact versions (and file hashes) of requirements.lock, the ones the
+# test suite passed on; `.ci/lock && .ci/run` refreshes the lock (see the README).
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS build
-ARG CONSTRAINTS=""
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
 RUN python -m venv /opt/newsworker
-COPY pyproject.toml README.md celeryconfig.py ${CONSTRAINTS} ./
+# The locked dependencies first: this layer is rebuilt only when the lock changes.
+COPY requirements.lock ./
+# Every dependency ships wheels for linux/amd64 and arm64: no compiler in the image.
+RUN /opt/newsworker/bin/pip install --require-hashes -r requirements.lock
+COPY pyproject.toml README.md celeryconfig.py ./
 COPY worker ./worker
 COPY tasks ./tasks
 COPY storage ./storage
-# Every dependency ships wheels for linux/amd64 and arm64: no compiler in the image.
-RUN /opt/newsworker/bin/pip install ${CONSTRAINTS:+--constraint "$CONSTRAINTS"} ".[flower]" \
+# The package itself (with its flower extra, already in the lock); --no-deps: nothing beyond the lock.
+RUN /opt/newsworker/bin/pip install --no-deps . \
+    && /opt/newsworker/bin/pip check \
     && /opt/newsworker/bin/python -m compileall -q /opt/newsworker
 
 FROM ${PYTHON_IMAGE}
