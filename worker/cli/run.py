@@ -83,7 +83,7 @@ class RunDisplay:
                 transient=True,
             )
             self._progress.start()
-            self._task = self._progress.add_task("", total=due, counts=self.counts())
+            self._task = self._progress.add_task(f"pass {self.passes}", total=max(due, 1), counts=self.counts())
         assert self._task is not None
         self._progress.update(
             self._task, description=f"pass {self.passes}", total=max(due, 1), completed=0, counts=self.counts()
