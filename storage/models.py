@@ -290,6 +290,7 @@ class EventOutbox(Base):
     every configured sink has them and they are older than the retention."""
 
     __tablename__ = "event_outbox"
+    __table_args__ = (dict(NEVER_REUSE_IDS),)  # a reader resumes from a seq: never handed out twice
 
     seq: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
     event_id: Mapped[str] = mapped_column(String(36), unique=True)

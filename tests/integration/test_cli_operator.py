@@ -322,13 +322,20 @@ def test_feed_ids_are_never_reused_after_a_remove(cli_env: dict[str, str], tmp_p
             if connection.dialect.name == "postgresql":
                 identity = connection.execute(
                     text(
-                        "SELECT table_name FROM information_schema.columns WHERE column_name = 'id' "
+                        "SELECT table_name FROM information_schema.columns WHERE column_name IN ('id', 'seq') "
                         "AND is_identity = 'YES' ORDER BY table_name"
                     )
                 ).scalars()
-                assert {"feeds", "articles", "entries", "stories", "fetch_log", "reingest_runs", "story_merges"} <= set(
-                    identity
-                )
+                assert {
+                    "feeds",
+                    "articles",
+                    "entries",
+                    "stories",
+                    "fetch_log",
+                    "reingest_runs",
+                    "story_merges",
+                    "event_outbox",
+                } <= set(identity)
             else:
                 tables = connection.execute(text("SELECT name FROM sqlite_sequence")).scalars()
                 assert {"feeds", "articles", "entries", "stories", "fetch_log"} <= set(tables)
