@@ -82,7 +82,7 @@ def test_a_gone_feed_and_its_reset_are_announced(tmp_path: Path) -> None:
         server.route("/gone.xml", Reply(410))
         (tmp_path / "feeds.txt").write_text(server.url("/gone.xml"))
         env = _env(tmp_path)
-        run_cli("run", "--once", "--feeds", "feeds.txt", env=env, cwd=tmp_path)
+        run_cli("run", "--once", "--feeds", "feeds.txt", env=env, cwd=tmp_path, expect=1)  # the feed failed
     run_cli("feeds", "reset", "1", env=env, cwd=tmp_path)
     got = _lines(run_cli("events", "tail", "--from", "0", "--no-follow", "--json", env=env, cwd=tmp_path).stdout)
     assert [(e["type"], e["data"]) for e in got] == [  # type: ignore[index]
