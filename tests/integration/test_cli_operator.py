@@ -690,3 +690,17 @@ def test_feeds_export_keeps_every_tag(cli_env: dict[str, str], tmp_path: Path) -
     assert cli("feeds", "import", "feeds.opml", env=fresh).returncode == 0
     (row,) = [json.loads(x) for x in cli("feeds", "list", "--json", env=fresh).stdout.splitlines()]
     assert row["url"] == url and row["tags"] == ["world", "daily", "en"]
+
+
+def test_a_gone_feed_fails_the_run_and_says_how_to_retry_it(tmp_path: Path) -> None:
+    with LocalHTTPServer() as server:
+        server.route("/gone.xml", Reply(410))
+        env = _env(NEWSWORKER_DATABASE_URL=f"sqlite:///{tmp_path / 'g.db'}", NEWSWORKER_ALLOWED_NETWORKS=LOOPBACK)
+        _upgrade(env)
+        assert cli("feeds", "add", server.url("/gone.xml"), env=env).returncode == 0
+        result = nw("run", "--once", env=env, cwd=tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr  # a feed failed
+    assert "errors: 1" in result.stdout
+    assert re.search(
+        r"^feed 1 \S+/gone\.xml: gone \(.*\): not polled again; `newsworker feeds reset 1`", result.stdout, re.M
+    )

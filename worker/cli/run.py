@@ -48,6 +48,7 @@ class FeedNote:
     errors: int
     last_error: str | None
     next_poll_at: datetime | None
+    status: str = "ok"
 
 
 class RunDisplay:
@@ -124,6 +125,11 @@ class RunDisplay:
 
 
 def _error_line(feed: FeedNote) -> str:
+    if feed.status == "gone":
+        return (
+            f"gone ({feed.last_error or 'HTTP 410'}): not polled again; "
+            f"`newsworker feeds reset {feed.id}` tries it again"
+        )
     text = f"{feed.last_error or 'error'}; {feed.errors} error(s) in a row, next try {when(feed.next_poll_at)}"
     if feed.last_error and "non-public address" in feed.last_error:
         text += (
@@ -138,7 +144,7 @@ def _feed_note(rt: Runtime, feed_id: int) -> FeedNote | None:
         feed = session.get(Feed, feed_id)
         if feed is None:
             return None
-        return FeedNote(feed.id, feed.url, feed.consecutive_errors, feed.last_error, feed.next_poll_at)
+        return FeedNote(feed.id, feed.url, feed.consecutive_errors, feed.last_error, feed.next_poll_at, feed.status)
 
 
 def _backing_off(rt: Runtime, limit: int = 20) -> tuple[list[FeedNote], int]:
