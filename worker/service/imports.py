@@ -12,19 +12,20 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import IO, Any, Literal
 
 from charset_normalizer import from_bytes
 
 from worker.model.urls import InvalidURL, canonical_url
+from worker.normalise.dates import FIRST_YEAR, parse_iso_instant
 
 DateOrder = Literal["auto", "dmy", "mdy"]
 
 # A published date this far after now is a typo or a broken feed, not news.
 FUTURE_LIMIT = timedelta(days=2)
-EARLIEST_YEAR = 1990
+EARLIEST_YEAR = FIRST_YEAR  # the normaliser's plausible-year check, one place
 
 
 class ImportLineError(ValueError):
@@ -70,10 +71,7 @@ def parse_published(value: Any, *, date_order: DateOrder = "auto") -> datetime |
     if _EPOCH.match(text):
         return _from_epoch(float(text))
     try:
-        if len(text) == 10 and text[4] == "-":
-            day = date.fromisoformat(text)
-            return datetime(day.year, day.month, day.day, tzinfo=UTC)
-        return _utc(datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00")))
+        return parse_iso_instant(text)
     except ValueError:
         pass
     numeric = _NUMERIC.match(text)
