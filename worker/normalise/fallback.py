@@ -7,10 +7,13 @@ In order:
 - the page could not be parsed: the feed's content (``unparseable_page``);
 - the page yields no text (paywall, script-only page, consent wall): the page's metadata
   with the feed's content (``with_feed_content``);
-- the page is still not an article, or has no text: the feed's content, not asked again
-  (``choose``);
+- the page still has no text: the feed's content, not asked again (``choose``);
 - the feed carries more words than the page (a paywall or teaser page): the feed's content
   (``choose``).
+
+A page classified as something other than an article (listing, forum, product...) keeps its
+text and metadata: ``page_kind`` is a label for consumers, never a reason to throw away what
+was extracted (dedupe and story linking pass such pages over).
 """
 
 from __future__ import annotations
@@ -79,11 +82,9 @@ def choose(
     page: NormalisedArticle, *, url: str, title: str | None, feed_html: str | None, hints: FeedHints
 ) -> PageOutcome:
     """The page as extracted (``with_feed_content`` already applied) against the feed's own content."""
-    if not page.is_article or not page.text:
-        # A listing, forum or product page (or an empty one) is flagged, never stored as the article's text.
-        return feed_only(
-            url, title, feed_html, hints, f"non_article: the page is a {page.page_kind} page", retryable=False
-        )
+    if not page.text:
+        # An empty page (consent wall, script-only) and no feed content to stand in: asking again won't help.
+        return feed_only(url, title, feed_html, hints, f"no_text: the page is {page.page_kind}", retryable=False)
     feed_version = article_from_content(url=url, title=title, html=feed_html or "", hints=hints)
     if feed_version.word_count > page.word_count:
         # A paywall or teaser page carries less than the feed did.
