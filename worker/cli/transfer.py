@@ -77,6 +77,10 @@ def import_command(ctx: Context, file: Path, source: str | None, date_order: Dat
                     skipped[_reason(str(exc))] += 1
                     err_console.print(f"{where}: skipped: {exc}", highlight=False, soft_wrap=True)
                     continue
+                except Exception as exc:  # one line that cannot be processed never stops the import
+                    skipped["failed"] += 1
+                    err_console.print(f"{where}: failed: {type(exc).__name__}: {exc}", highlight=False, soft_wrap=True)
+                    continue
                 for warning in item.warnings:
                     warned += 1
                     err_console.print(f"{where}: warning: {warning}", highlight=False, soft_wrap=True)

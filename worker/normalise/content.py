@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from copy import copy
 from datetime import UTC, datetime
 
@@ -17,6 +18,15 @@ from worker.normalise.language import detect_language, lang_code
 from worker.normalise.pagemeta import squash
 from worker.normalise.textclean import clean_paragraphs, normalise_unicode, paragraphs_of, text_key
 from worker.normalise.title import drop_leading_title
+
+_WHOLE_PAGE = re.compile(r"<(?:html|head|body)\b|<!doctype\s+html", re.I)
+
+
+def is_whole_page(html: str) -> bool:
+    """A whole page (``<html>``, ``<head>``, ``<body>`` or a doctype near the start) rather than
+    an article's own content: such HTML carries navigation and comments and needs page extraction."""
+    return _WHOLE_PAGE.search(html[:5000]) is not None
+
 
 _BLOCKS = ("p", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "td", "dd", "dt")
 

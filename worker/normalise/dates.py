@@ -522,3 +522,4 @@ def printed_page_date(
     # Only an update is printed by the headline: the publication cannot be later than it.
     return found if found is not None and found.local < near.local else near
 
+

@@ -23,14 +23,22 @@ kept intact. Syndicated copies of one story then start with the same words.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from trafilatura.utils import load_html
 
 from worker.model.article import FeedHints, NormalisedArticle
 from worker.normalise.authors import choose_authors, clean_authors
 from worker.normalise.canonical import choose_url, image_url
-from worker.normalise.content import article_from_content
+from worker.normalise.content import article_from_content, is_whole_page
 from worker.normalise.contenthtml import page_html
-from worker.normalise.dates import day_date, feed_or_page_date, page_dates, printed_page_date, url_date
+from worker.normalise.dates import (
+    day_date,
+    feed_or_page_date,
+    page_dates,
+    printed_page_date,
+    url_date,
+)
 from worker.normalise.decoding import decode_body
 from worker.normalise.extraction import CAPTIONS, extract_main
 from worker.normalise.fallback import unparseable_page, with_feed_content
@@ -57,6 +65,7 @@ from worker.normalise.title import (
 __all__ = [
     "KindSignals",
     "article_from_content",
+    "article_from_import",
     "classify_page",
     "clean_authors",
     "clean_text",
@@ -174,6 +183,26 @@ def extract_article(
     )
     # Paywall, script-only page, consent wall: the feed's own content stands in.
     return with_feed_content(page, url=url, hints=hints)
+
+
+def article_from_import(
+    *, url: str, title: str | None, html: str | None, text: str | None, hints: FeedHints
+) -> NormalisedArticle:
+    """An import line: ``html`` that is a whole page goes through the same page extraction as a
+    fetched page (title, date, authors, text, html, page kind; ``title`` and the hints win as a
+    feed's would); a fragment, or plain ``text``, is the article's own content. A page that yields
+    no text falls back to the line's ``text`` when it has one."""
+    if html and is_whole_page(html):
+        page = extract_article(
+            html.encode("utf-8", "replace"),
+            url=url,
+            content_type="text/html; charset=utf-8",
+            hints=replace(hints, content_html=None),
+        )
+        if page.text or not (text and text.strip()):
+            return page
+        html = None
+    return article_from_content(url=url, title=title, html=html, text=text, hints=hints)
 
 
 def clean_text(text: str) -> str:

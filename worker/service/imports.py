@@ -18,8 +18,10 @@ from typing import IO, Any, Literal
 
 from charset_normalizer import from_bytes
 
+from worker.model.article import FeedHints, NormalisedArticle
 from worker.model.urls import InvalidURL, canonical_url
 from worker.normalise.dates import FIRST_YEAR, parse_iso_instant
+from worker.normalise.extract import article_from_import
 
 DateOrder = Literal["auto", "dmy", "mdy"]
 
@@ -223,3 +225,9 @@ def _decoded(number: int, raw: bytes) -> ImportLine:
 
 def with_warnings(item: ImportItem, warnings: tuple[str, ...]) -> ImportItem:
     return replace(item, warnings=(*warnings, *item.warnings)) if warnings else item
+
+
+def normalise_item(item: ImportItem) -> NormalisedArticle:
+    """The line's article: a whole page is extracted like a fetched one, a fragment or text is content."""
+    hints = FeedHints(title=item.title, published_at=item.published_at)
+    return article_from_import(url=item.url, title=item.title, html=item.html, text=item.text, hints=hints)
