@@ -37,6 +37,7 @@ from worker.normalise.dates import (
     feed_or_page_date,
     page_dates,
     printed_page_date,
+    reconcile_stated,
     url_date,
 )
 from worker.normalise.decoding import decode_body
@@ -122,6 +123,8 @@ def extract_article(
     ) or choose_authors(pm, tree, keys, headline)
     published, modified = page_dates(pm)
     stated_date = published is not None
+    if published is not None and hints.published_at is None:
+        published = reconcile_stated(published, headline, pm)
     if published is None and hints.published_at is None:
         # The permalink's date, else what the page prints: by the headline, under a
         # "Published" label, htmldate's scan of the headline's surroundings.
