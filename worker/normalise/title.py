@@ -142,6 +142,18 @@ def drop_trailer(title: str) -> str:
     return title
 
 
+# Where the chosen title came from ("stated-prefix", "h1-equals-stated", "h1-overlaps-stated",
+# "stated", "h1") for which a trailing " - part" is kept rather than dropped as furniture. Empty:
+# keeping it where the visible h1 shows it gains on trafilatura-eval (whose labels keep subtitles)
+# and loses on WCXB (whose labels drop them); ``python -m bench.title_variants`` measures each.
+KEEP_TRAILER: frozenset[str] = frozenset()
+TITLE_SOURCES = ("stated-prefix", "h1-equals-stated", "h1-overlaps-stated", "stated", "h1")
+
+
+def _trimmed(source: str, title: str) -> str:
+    return title if source in KEEP_TRAILER else drop_trailer(title)
+
+
 def choose_title(pm: PageMeta, url: str, site_names: list[str]) -> str | None:
     """The headline as shown: a visible h1 that is not the site's logo wins over SEO titles."""
     art = pm.ld_article()
@@ -167,11 +179,11 @@ def choose_title(pm: PageMeta, url: str, site_names: list[str]) -> str | None:
     for c in stated:
         first = _TITLE_SEP.split(c)[0]
         if first != c and text_key(first) in stated_keys:
-            return drop_trailer(first)
+            return _trimmed("stated-prefix", first)
     by_key = {text_key(h): h for h in reversed(h1s)}
     for cleaned in cleaned_stated:
         if text_key(cleaned) in h1_keys:
-            return drop_trailer(by_key[text_key(cleaned)])
+            return _trimmed("h1-equals-stated", by_key[text_key(cleaned)])
     # The first h1 that shares words with a stated title (or any h1 if nothing is stated).
     firsts = [_TITLE_SEP.split(c)[0] for c in cleaned_stated]
     for h in h1s:
@@ -181,10 +193,10 @@ def choose_title(pm: PageMeta, url: str, site_names: list[str]) -> str | None:
             _word_overlap(h, c) >= 0.3 and len(set(key_words(h)) & set(key_words(c))) >= 2
             for c in firsts
         ):
-            return drop_trailer(h)
+            return _trimmed("h1-overlaps-stated", h)
     if cleaned_stated:
-        return drop_trailer(cleaned_stated[0])
-    return drop_trailer(h1s[0]) if h1s else None
+        return _trimmed("stated", cleaned_stated[0])
+    return _trimmed("h1", h1s[0]) if h1s else None
 
 
 
