@@ -68,6 +68,13 @@ def test_run_once_ingests_a_feed_list_on_the_embedded_default(tmp_path: Path, se
         "duplicate_of",
         "story_id",
         "sources",
+        "canonical_url",
+        "authors",
+        "dateline",
+        "agency",
+        "image_url",
+        "page_kind",
+        "word_count",
     }
     assert {r["title"] for r in rows} >= {"Bashar Assad Said to Refuse Iran Asylum Offer", "First RDF story"}
     again = newsworker("run", "--once", env=env, cwd=tmp_path)  # nothing is due yet
