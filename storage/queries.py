@@ -130,8 +130,15 @@ def sample_articles(session: Session, f: ArticleFilter, *, limit: int) -> list[d
 # ---------------------------------------------------------------- export
 
 
-def export_rows(session: Session, f: ArticleFilter | None = None, *, batch_size: int = 500) -> Iterator[dict[str, Any]]:
-    """Matching articles in id order as export dicts, read in keyset pages (constant memory)."""
+def export_rows(
+    session: Session, f: ArticleFilter | None = None, *, batch_size: int = 500, with_html: bool = False
+) -> Iterator[dict[str, Any]]:
+    """Matching articles in id order as export dicts, read in keyset pages (constant memory).
+
+    ``url`` is the canonical address (the page's own rel=canonical when on the same site),
+    also given as ``canonical_url``; ``urls`` every address the article was seen under.
+    ``page_kind`` says what the page is ("article", "listing", "forum", "product", "other",
+    "empty"): non-article pages keep their text, consumers choose. ``html`` only when asked."""
     conditions = filter_conditions(f) if f is not None else []
     last_id = 0
     while True:
@@ -146,18 +153,28 @@ def export_rows(session: Session, f: ArticleFilter | None = None, *, batch_size:
         urls = _urls_of(session, ids)
         sources = _sources_of(session, ids)
         for article in articles:
-            yield {
+            row = {
                 "id": article.id,
                 "url": article.url,
+                "canonical_url": article.url,
                 "urls": urls[article.id] or [article.url],
                 "title": article.title,
                 "text": article.text,
                 "published_at": isoformat_utc(article.published_at),
+                "authors": list(article.authors or ()),
+                "dateline": article.dateline,
+                "agency": article.agency,
+                "image_url": article.image_url,
                 "language": article.language,
+                "page_kind": article.page_kind,
+                "word_count": article.word_count,
                 "duplicate_of": article.duplicate_of,
                 "story_id": article.story_id,
                 "sources": sources[article.id],
             }
+            if with_html:
+                row["html"] = article.html
+            yield row
         last_id = ids[-1]
         session.expunge_all()
 
@@ -396,6 +413,9 @@ class ArticleDetail:
     updated_at: datetime | None
     language: str | None
     authors: tuple[str, ...]
+    dateline: str | None
+    agency: str | None
+    image_url: str | None
     word_count: int
     content_hash: str | None
     content_source: str
@@ -414,6 +434,8 @@ class ArticleDetail:
     story_article_count: int | None
     sightings: tuple[Sighting, ...]
     failures: tuple[WorkFailure, ...] = ()  # processing or refetching that failed for good
+    canonical_url: str = ""  # the canonical address (``url``), named as in export
+    html: str | None = None  # only when asked for
 
 
 def _ref(article: Article) -> ArticleRef:
@@ -438,7 +460,9 @@ def find_article_id(session: Session, id_or_url: str | int) -> int:
     return int(found)
 
 
-def article_detail(session: Session, article_id: int, *, preview_chars: int = 400) -> ArticleDetail:
+def article_detail(
+    session: Session, article_id: int, *, preview_chars: int = 400, with_html: bool = False
+) -> ArticleDetail:
     article = session.get(Article, article_id)
     if article is None:
         raise ArticleNotFound(f"no article with id {article_id} (see `newsworker export` or `stories show`)")
@@ -464,6 +488,9 @@ def article_detail(session: Session, article_id: int, *, preview_chars: int = 40
         updated_at=article.updated_at,
         language=article.language,
         authors=tuple(article.authors or ()),
+        dateline=article.dateline,
+        agency=article.agency,
+        image_url=article.image_url,
         word_count=article.word_count,
         content_hash=article.content_hash,
         content_source=article.content_source,
@@ -482,6 +509,8 @@ def article_detail(session: Session, article_id: int, *, preview_chars: int = 40
         story_article_count=story.article_count if story else None,
         sightings=tuple(sightings),
         failures=tuple(work_failures_of(session, article.id)),
+        canonical_url=article.url,
+        html=article.html if with_html else None,
     )
 
 

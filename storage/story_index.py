@@ -642,6 +642,7 @@ def link_subject(session: Session, article_id: int) -> LinkSubject | None:
         published_at=article.published_at,
         language=article.language,
         created_at=article.created_at,
+        page_kind=article.page_kind,
     )
 
 

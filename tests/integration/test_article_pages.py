@@ -120,3 +120,28 @@ def test_failed_page_keeps_feed_content_then_refetch_updates_in_place(rt: Runtim
     assert again.content_source == "page" and again.fetch_error is None and again.next_fetch_at is None
     assert "Mahmoud Alavi" in again.text
     assert again.previous_hash == first.content_hash and again.previous_changed_at is not None
+
+
+PRODUCT_PAGE = (
+    "<html><head><title>Stainless kettle 1.7 l</title>"
+    '<script type="application/ld+json">{"@type": "Product", "name": "Stainless kettle 1.7 l"}</script></head>'
+    "<body><nav>Shop | Kitchen</nav><main><h1>Stainless kettle 1.7 l</h1>"
+    + "".join(f"<p>{p}</p>" for p in PARAGRAPHS)
+    + "<p>Add to cart. Free shipping. In stock.</p></main></body></html>"
+).encode()
+
+
+def test_a_flagged_page_keeps_its_text_and_is_linked_to_no_story(rt: Runtime, server: LocalHTTPServer) -> None:
+    """The classification is a label: a page flagged as a product page keeps what was extracted."""
+    server.route("/feed.xml", Reply(200, {}, _feed(server, server.url("/kettle"))))
+    server.route("/kettle", Reply(200, {"Content-Type": "text/html; charset=utf-8"}, PRODUCT_PAGE))
+    with rt.db.transaction() as session:
+        feed, _ = repo.add_feed(session, server.url("/feed.xml"))
+    handlers.poll_feed(rt, feed.id)
+    _run(rt)
+    with rt.db.reader() as session:
+        article = session.scalars(select(Article)).one()
+    assert article.page_kind == "product"
+    assert article.content_source == "page" and article.fetch_error is None and article.next_fetch_at is None
+    assert "Mahmoud Alavi" in article.text and article.word_count > 50
+    assert article.story_id is None and article.processed_at is not None

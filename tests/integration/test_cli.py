@@ -68,6 +68,13 @@ def test_run_once_ingests_a_feed_list_on_the_embedded_default(tmp_path: Path, se
         "duplicate_of",
         "story_id",
         "sources",
+        "canonical_url",
+        "authors",
+        "dateline",
+        "agency",
+        "image_url",
+        "page_kind",
+        "word_count",
     }
     assert {r["title"] for r in rows} >= {"Bashar Assad Said to Refuse Iran Asylum Offer", "First RDF story"}
     again = newsworker("run", "--once", env=env, cwd=tmp_path)  # nothing is due yet
@@ -137,6 +144,46 @@ def test_import_reports_bad_lines_and_keeps_the_rest(db_env: dict[str, str], tmp
         ("https://a.example/2", None, ["wire"]),
     ]
     assert rows[1]["text"] == "Second para."
+
+
+WHOLE_PAGE = (
+    "<!DOCTYPE html><html lang='en'><head><title>Assad refuses asylum | Daily Example</title>"
+    "<meta property='og:site_name' content='Daily Example'>"
+    "<meta property='article:published_time' content='2016-04-24T09:12:00+07:00'>"
+    "<meta name='author' content='Jane Doe'></head><body><nav>Home | World | Sport</nav>"
+    "<!-- ad slot --><article><h1>Assad refuses asylum</h1>"
+    + "".join(
+        f"<p>{p}</p>"
+        for p in [
+            "Tehran offered Syrian President Bashar Assad and his family an asylum in Iran from where he could"
+            " safely command his army, but the leader refused to leave the war-torn country, the minister said.",
+            "According to the Lebanese channel Al-Mayadeen, the Iranian Minister of Intelligence Mahmoud Alavi"
+            " said his country offered to have Assad and his family resettled in Iran.",
+            "According to Alavi, Assad refused the offer, saying his family was like any other Syrian family and"
+            " would remain in Damascus with the people of the country through the war.",
+        ]
+    )
+    + "</article><div class='comments'><p>Great article!</p></div><footer>Contact us</footer></body></html>"
+)
+
+
+def test_import_extracts_whole_pages_and_keeps_fragments_as_content(db_env: dict[str, str], tmp_path: Path) -> None:
+    assert newsworker("db", "upgrade", env=db_env, cwd=tmp_path).returncode == 0
+    lines = [
+        json.dumps({"url": "https://daily.example/2016/04/24/assad", "html": WHOLE_PAGE}),
+        json.dumps({"url": "https://a.example/frag", "html": "<p>Home</p><!-- c --><p>Only a fragment.</p>"}),
+    ]
+    (tmp_path / "pages.jsonl").write_text("\n".join(lines) + "\n")
+    result = newsworker("import", "pages.jsonl", env=db_env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(x) for x in newsworker("export", env=db_env, cwd=tmp_path).stdout.splitlines()]
+    page, fragment = rows
+    assert page["title"] == "Assad refuses asylum"
+    assert page["published_at"] == "2016-04-24T02:12:00Z" and page["authors"] == ["Jane Doe"]
+    assert "Mahmoud Alavi" in page["text"]
+    assert "Home | World" not in page["text"] and "Contact us" not in page["text"]
+    assert page["page_kind"] == "article"
+    assert fragment["text"] == "Home\n\nOnly a fragment."  # a fragment is the article's own content
 
 
 def test_config_masks_secrets(tmp_path: Path) -> None:

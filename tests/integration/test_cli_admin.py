@@ -345,6 +345,40 @@ def test_export_filters(env: Database) -> None:
     assert run("export", "--story", "999").exit_code == 2
 
 
+def test_export_and_show_carry_what_was_extracted(env: Database) -> None:
+    seeded = seed(env)
+    with env.transaction() as s:
+        row = s.get(Article, seeded.original)
+        assert row is not None
+        row.authors, row.dateline, row.agency = ["Ana Ruiz"], "Valencia", "EFE"
+        row.image_url, row.page_kind = "https://a.example/flood.jpg", "article"
+    lines = [json.loads(line) for line in run("export", "--story", str(seeded.story)).stdout.splitlines()]
+    first = lines[0]
+    assert {k: first[k] for k in ("authors", "dateline", "agency", "image_url", "page_kind", "word_count")} == {
+        "authors": ["Ana Ruiz"],
+        "dateline": "Valencia",
+        "agency": "EFE",
+        "image_url": "https://a.example/flood.jpg",
+        "page_kind": "article",
+        "word_count": 8,
+    }
+    assert first["canonical_url"] == first["url"] == "https://a.example/flood"
+    assert "html" not in first
+    with_html = json.loads(run("export", "--story", str(seeded.story), "--with-html").stdout.splitlines()[0])
+    assert with_html["html"] == "<p>The river rose overnight.</p><p>Two villages were evacuated.</p>"
+    shown = json_out(run("articles", "show", str(seeded.original), "--json"))
+    assert (shown["dateline"], shown["agency"], shown["image_url"], shown["page_kind"]) == (
+        "Valencia",
+        "EFE",
+        "https://a.example/flood.jpg",
+        "article",
+    )
+    assert shown["authors"] == ["Ana Ruiz"] and shown["canonical_url"] == shown["url"] and "html" not in shown
+    assert "<p>The river" in json_out(run("articles", "show", str(seeded.original), "--json", "--with-html"))["html"]
+    table = run("articles", "show", str(seeded.original)).stdout
+    assert "Valencia (EFE)" in table and "page kind" in table
+
+
 # ---------------------------------------------------------------- re-ingest in-process
 
 

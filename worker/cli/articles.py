@@ -15,6 +15,7 @@ from worker.cli.common import (
     console,
     echo_json,
     fail,
+    jsonable,
     parse_iso,
     pass_context,
     resolve_stories,
@@ -83,8 +84,9 @@ def articles_list(
 @articles_group.command("show")
 @click.argument("article", metavar="ID|URL")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--with-html", is_flag=True, help="Include the article's html.")
 @pass_context
-def articles_show(ctx: Context, article: str, as_json: bool) -> None:
+def articles_show(ctx: Context, article: str, as_json: bool, with_html: bool) -> None:
     """An article's metadata, the feeds and addresses it was seen under, its duplicates and story.
 
     ARTICLE is its id or any address it was seen under.
@@ -92,11 +94,14 @@ def articles_show(ctx: Context, article: str, as_json: bool) -> None:
     db = ctx.database()
     try:
         with db.reader() as session:
-            detail = queries.article_detail(session, queries.find_article_id(session, article))
+            detail = queries.article_detail(session, queries.find_article_id(session, article), with_html=with_html)
     except queries.ArticleNotFound as exc:
         fail(str(exc))
     if as_json:
-        echo_json(detail)
+        data = jsonable(detail)
+        if not with_html:
+            del data["html"]
+        echo_json(data)
         return
     now = utcnow()
     info = Table.grid(padding=(0, 2))
@@ -115,10 +120,13 @@ def articles_show(ctx: Context, article: str, as_json: bool) -> None:
         ("article", str(detail.id)),
         ("title", detail.title or "-"),
         ("address", detail.url),
+        ("page kind", detail.page_kind or "-"),
         ("also seen as", ", ".join(u for u in detail.urls if u != detail.url) or "-"),
         ("published", when(detail.published_at, now=now)),
         ("language", detail.language or "-"),
         ("authors", ", ".join(detail.authors) or "-"),
+        ("dateline", " ".join(filter(None, (detail.dateline, detail.agency and f"({detail.agency})"))) or "-"),
+        ("image", detail.image_url or "-"),
         ("words", str(detail.word_count)),
         ("content", detail.content_source + (f" (error: {detail.fetch_error})" if detail.fetch_error else "")),
         ("stored / modified", f"{when(detail.created_at, now=now)} / {when(detail.modified_at, now=now)}"),
@@ -149,6 +157,8 @@ def articles_show(ctx: Context, article: str, as_json: bool) -> None:
         console.print(dups)
     if detail.text_preview:
         console.print(f"[bold]text[/] {detail.text_preview}…", highlight=False)
+    if with_html and detail.html:
+        console.print(f"[bold]html[/] {detail.html}", highlight=False)
 
 
 def _step(kind: str) -> str:

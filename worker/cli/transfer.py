@@ -77,6 +77,10 @@ def import_command(ctx: Context, file: Path, source: str | None, date_order: Dat
                     skipped[_reason(str(exc))] += 1
                     err_console.print(f"{where}: skipped: {exc}", highlight=False, soft_wrap=True)
                     continue
+                except Exception as exc:  # one line that cannot be processed never stops the import
+                    skipped["failed"] += 1
+                    err_console.print(f"{where}: failed: {type(exc).__name__}: {exc}", highlight=False, soft_wrap=True)
+                    continue
                 for warning in item.warnings:
                     warned += 1
                     err_console.print(f"{where}: warning: {warning}", highlight=False, soft_wrap=True)
@@ -110,6 +114,7 @@ def _reason(message: str) -> str:
 @click.option(
     "--story", "stories", multiple=True, type=int, metavar="ID", help="Only articles of this story (repeatable)."
 )
+@click.option("--with-html", is_flag=True, help="Include each article's html (off by default: exports stay small).")
 @pass_context
 def export_command(
     ctx: Context,
@@ -119,8 +124,13 @@ def export_command(
     until: datetime | None,
     feeds: tuple[str, ...],
     stories: tuple[int, ...],
+    with_html: bool,
 ) -> None:
-    """Write stored articles as one JSON object a line, streamed in id order (constant memory)."""
+    """Write stored articles as one JSON object a line, streamed in id order (constant memory).
+
+    Each line: id, url (= canonical_url), urls, title, text, published_at, authors, dateline,
+    agency, image_url, language, page_kind (non-article pages keep their text), word_count,
+    duplicate_of, story_id, sources; html with --with-html."""
     db = ctx.database()
     with db.reader() as session:
         feed_ids = []
@@ -137,7 +147,7 @@ def export_command(
         fail(f"cannot write {output}: {exc.strerror}; choose another path with -o")
     try:
         with interruptible("interrupted: the export is incomplete"), db.reader() as session:
-            for row in queries.export_rows(session, selection):
+            for row in queries.export_rows(session, selection, with_html=with_html):
                 stream.write(json.dumps(row, ensure_ascii=False) + "\n")
     except BrokenPipeError:
         # `newsworker export | head`: the reader left, which is not an error; stop

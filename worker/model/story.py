@@ -182,3 +182,4 @@ class LinkSubject:
     published_at: datetime | None
     language: str | None
     created_at: datetime
+    page_kind: str | None = None  # listings, forums, product pages... are stored but linked to no story

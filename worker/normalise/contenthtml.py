@@ -447,7 +447,7 @@ def _drop_lines(el: _Element, counts: Counter[str], key: Callable[[str], str]) -
     removed: set[int] = set()
     for line in lines:
         text = "".join(
-            item if isinstance(item, str) else "".join(item.itertext()) + "" for item in (items[i] for i in line)
+            item if isinstance(item, str) else _visible_text(item) for item in (items[i] for i in line)
         )
         k = key(text)
         if k and counts[k] > 0:
@@ -472,6 +472,11 @@ def _drop_lines(el: _Element, counts: Counter[str], key: Callable[[str], str]) -
         else:
             el.append(item)
     return True
+
+
+def _visible_text(el: _Element) -> str:
+    """An element's text; none for comments and processing instructions (not elements to lxml)."""
+    return "".join(el.itertext()) if isinstance(el.tag, str) else ""
 
 
 def _trim_breaks(items: list[str | _Element]) -> list[str | _Element]:
@@ -573,6 +578,8 @@ def content_html(
     body = root.find("body") if root is not None else None
     if body is None:
         return sanitize_html(html, base)
+    # Comments and processing instructions are invisible; whole pages sent as content carry many.
+    etree.strip_elements(body, etree.Comment, etree.ProcessingInstruction, with_tail=False)
     prune_like_text(body, dropped, dateline_prefix, key)
     fix_images(body)
     unwrap_dead_links(body, base)

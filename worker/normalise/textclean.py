@@ -15,6 +15,8 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
+from worker.normalise.dates import parse_loose_date
+
 # ---------------------------------------------------------------- unicode
 
 # Zero-width characters, soft hyphen, bidi marks and BOM: invisible, and they split words.
@@ -35,6 +37,19 @@ _SPACES.update({0x2028: "\n", 0x2029: "\n\n", 0x0B: "\n", 0x0C: "\n", 0x85: "\n"
 _TRANSLATE: dict[int, str | None] = {**_INVISIBLE, **_SPACES}
 _MULTISPACE = re.compile(r" {2,}")
 _BLANKLINES = re.compile(r"\n\s*\n")
+
+
+_NONWORD = re.compile(r"[\W_]+")
+
+
+def text_key(text: str) -> str:
+    """A comparison key: NFKC, case-folded, letters and digits only ("Title | Site" vs "title site")."""
+    return _NONWORD.sub("", unicodedata.normalize("NFKC", text).casefold())
+
+
+def key_words(text: str) -> list[str]:
+    """The comparison keys of the words of ``text``."""
+    return [w for w in (text_key(w) for w in text.split()) if w]
 
 
 def normalise_unicode(text: str) -> str:
@@ -224,55 +239,6 @@ _DATELINE_RES = (
     # "LONDON, May 4 —", "WASHINGTON —" (place in capitals, no agency)
     re.compile(rf"^{_PLACE_CAPS}{_DATEPART}\s*{_DASH}\s+(?=[A-Z\"“‘'0-9])"),
 )
-_MONTHS = {
-    m: i
-    for i, names in enumerate(
-        [
-            ("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"),
-            ("may",), ("june", "jun"), ("july", "jul"), ("august", "aug"),
-            ("september", "sep", "sept"), ("october", "oct"), ("november", "nov"),
-            ("december", "dec"),
-        ],
-        start=1,
-    )
-    for m in names
-}  # fmt: skip
-_DMY_RE = re.compile(r"\b(\d{1,2})\.?\s+([A-Za-z]{3,9})\.?,?\s+(\d{4})\b")
-_MDY_RE = re.compile(r"\b([A-Za-z]{3,9})\.?\s+(\d{1,2}),?\s+(\d{4})\b")
-_ISO_RE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
-_YMD_TEXT_RE = re.compile(r"\b(\d{4})\s+([A-Za-z]{3,9})\.?\s+(\d{1,2})\b")
-
-
-def parse_loose_date(text: str) -> date | None:
-    """A Gregorian date out of free text ("16 Rajab 2437/24 April 2016" → 2016-04-24).
-
-    Non-Gregorian parts (Hijri month names, impossible years) simply fail to match a
-    Gregorian month or a plausible year and are skipped.
-    """
-    for regex, order in (
-        (_DMY_RE, "dmy"),
-        (_MDY_RE, "mdy"),
-        (_ISO_RE, "ymd"),
-        (_YMD_TEXT_RE, "ymd-text"),
-    ):
-        for m in regex.finditer(text):
-            a, b, c = m.groups()
-            try:
-                if order == "dmy":
-                    day, month, year = int(a), _MONTHS.get(b.lower(), 0), int(c)
-                elif order == "mdy":
-                    month, day, year = _MONTHS.get(a.lower(), 0), int(b), int(c)
-                elif order == "ymd-text":
-                    year, month, day = int(a), _MONTHS.get(b.lower(), 0), int(c)
-                else:
-                    year, month, day = int(a), int(b), int(c)
-                if 1990 <= year <= 2100 and month:
-                    return date(year, month, day)
-            except ValueError:
-                continue
-    return None
-
-
 _NOT_PLACES = frozenset(
     {"update", "updated", "editor's note", "note", "breaking", "exclusive", "analysis",
      "opinion", "photo", "video", "watch", "live", "correction", "q", "a", "by", "i", "faq"}

@@ -26,6 +26,7 @@ _PROLOG_LIMIT = 4096
 _DOCTYPE = re.compile(rb"<!DOCTYPE\b", re.IGNORECASE)
 _ENTITY = re.compile(rb"<!ENTITY\b", re.IGNORECASE)
 _HTML_DOCTYPE = re.compile(rb"<!DOCTYPE\s+html\b", re.IGNORECASE)
+_ELEMENT_START = re.compile(rb"<[A-Za-z_]")
 # FreshRSS's rule of thumb: when more than 5% of a feed's GUIDs are unusable,
 # GUIDs are not trusted for that feed at all and links become the identity.
 BROKEN_GUID_SHARE = 0.05
@@ -79,7 +80,9 @@ def _check_view(body: bytes) -> None:
     if _ENTITY.search(body):
         raise FeedParseError("feed declares XML entities (<!ENTITY>): refused as a possible entity bomb")
     doctype = _DOCTYPE.search(body, 0, _PROLOG_LIMIT)
-    if doctype is None:
+    if doctype is None or _ELEMENT_START.search(body, 0, doctype.start()):
+        # None, or after the root element opened: then it is text (an item's page in CDATA), not a
+        # declaration; entity declarations anywhere were refused above.
         return
     if _HTML_DOCTYPE.match(body, doctype.start()):
         raise FeedParseError("the address returned an HTML page, not a feed")

@@ -22,18 +22,16 @@ from worker import metrics
 from worker.dedupe import minhash
 from worker.http.hostlimits import HostBusy
 from worker.model import events
-from worker.model.article import FeedHints
 from worker.model.clock import utcnow
 from worker.model.feed import PollOutcome, PollRecord
 from worker.model.story import RefineOutcome
 from worker.model.urls import InvalidURL
 from worker.normalise import articles
-from worker.normalise.extract import article_from_content
 from worker.normalise.sanitize import sanitize_html
 from worker.poll import polling, schedule
 from worker.service import emit, work
 from worker.service import stories as story_links
-from worker.service.imports import ImportItem
+from worker.service.imports import ImportItem, normalise_item
 from worker.service.messages import IngestEntry, PollFeed, ProcessArticle, RefetchArticle
 from worker.service.runtime import Runtime
 from worker.service.stories import StoryLink
@@ -344,8 +342,7 @@ def prune_story_state(rt: Runtime) -> tuple[int, int]:
 
 def import_item(rt: Runtime, item: ImportItem, *, default_source: str) -> repo.StoredArticle:
     """Store a pre-fetched article through the same normalise/store/process path as polled ones."""
-    hints = FeedHints(title=item.title, published_at=item.published_at)
-    article = article_from_content(url=item.url, title=item.title, html=item.html, text=item.text, hints=hints)
+    article = normalise_item(item)
     now = utcnow()
     with rt.db.transaction() as session:
         stored = repo.store_article(

@@ -12,19 +12,22 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import IO, Any, Literal
 
 from charset_normalizer import from_bytes
 
+from worker.model.article import FeedHints, NormalisedArticle
 from worker.model.urls import InvalidURL, canonical_url
+from worker.normalise.dates import FIRST_YEAR, parse_iso_instant
+from worker.normalise.extract import article_from_import
 
 DateOrder = Literal["auto", "dmy", "mdy"]
 
 # A published date this far after now is a typo or a broken feed, not news.
 FUTURE_LIMIT = timedelta(days=2)
-EARLIEST_YEAR = 1990
+EARLIEST_YEAR = FIRST_YEAR  # the normaliser's plausible-year check, one place
 
 
 class ImportLineError(ValueError):
@@ -70,10 +73,7 @@ def parse_published(value: Any, *, date_order: DateOrder = "auto") -> datetime |
     if _EPOCH.match(text):
         return _from_epoch(float(text))
     try:
-        if len(text) == 10 and text[4] == "-":
-            day = date.fromisoformat(text)
-            return datetime(day.year, day.month, day.day, tzinfo=UTC)
-        return _utc(datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00")))
+        return parse_iso_instant(text)
     except ValueError:
         pass
     numeric = _NUMERIC.match(text)
@@ -225,3 +225,9 @@ def _decoded(number: int, raw: bytes) -> ImportLine:
 
 def with_warnings(item: ImportItem, warnings: tuple[str, ...]) -> ImportItem:
     return replace(item, warnings=(*warnings, *item.warnings)) if warnings else item
+
+
+def normalise_item(item: ImportItem) -> NormalisedArticle:
+    """The line's article: a whole page is extracted like a fetched one, a fragment or text is content."""
+    hints = FeedHints(title=item.title, published_at=item.published_at)
+    return article_from_import(url=item.url, title=item.title, html=item.html, text=item.text, hints=hints)

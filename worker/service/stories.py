@@ -175,7 +175,7 @@ def link_story(session: Session, article_id: int) -> StoryLink:
         story_id = story_index.resolve_story(conn, subject.original_story_id)
         story_index.set_article_story(session, article_id, story_id)
         return StoryLink(story_id, via="duplicate")
-    if not subject.text.strip():
+    if not subject.text.strip() or subject.page_kind not in (None, "article"):
         return StoryLink(None, via="skipped")
     features = st.story_features(
         subject.title, subject.text, subject.published_at, source=site_of(subject.url), language=subject.language

@@ -10,8 +10,9 @@ from datetime import date
 
 import pytest
 
+from worker.normalise.dates import numeric_date_order, parse_printed_date
 from worker.normalise.extract import extract_article
-from worker.normalise.pagemeta import numeric_date_order, parse_printed_date, read_page_meta
+from worker.normalise.pagemeta import read_page_meta
 
 BODY = "".join(
     f"<p>{s}</p>"

@@ -4,6 +4,7 @@ from datetime import date
 
 import pytest
 
+from worker.normalise.dates import parse_loose_date
 from worker.normalise.textclean import (
     clean_text,
     clean_text_full,
@@ -11,7 +12,6 @@ from worker.normalise.textclean import (
     normalise_unicode,
     paragraphs_of,
     parse_dateline,
-    parse_loose_date,
 )
 
 STORY = "The committee approved the budget on Tuesday after a long debate among its members."

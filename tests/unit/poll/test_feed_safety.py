@@ -54,3 +54,18 @@ def test_feed_without_any_guid_uses_links_without_a_warning() -> None:
     feed = parse_feed(body, url="https://ex.com/rss")
     assert feed.guid_mode == "link" and feed.warnings == ()
     assert [e.entry_key for e in feed.entries] == ["url:ex.com/a", "url:ex.com/b"]
+
+
+def test_a_whole_page_in_an_items_content_is_not_taken_for_the_documents_doctype() -> None:
+    page = "<!DOCTYPE html><html><head><title>P</title></head><body><p>Story text.</p></body></html>"
+    feed = (
+        '<?xml version="1.0"?><rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/">'
+        "<channel><title>F</title><item><title>A</title><link>https://ex.com/a</link><guid>a</guid>"
+        f"<content:encoded><![CDATA[{page}]]></content:encoded></item></channel></rss>"
+    ).encode()
+    entry = parse_feed(feed, url="https://ex.com/rss").entries[0]
+    assert "Story text." in (entry.content_html or "")
+    with pytest.raises(FeedParseError, match="HTML page"):
+        check_xml_safety(page.encode())  # an HTML page served as the feed itself is still refused
+    with pytest.raises(FeedParseError, match="entit"):
+        check_xml_safety(feed.replace(b"Story text.", b'<!ENTITY a "x">'))

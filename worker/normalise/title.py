@@ -1,0 +1,252 @@
+"""Titles: the headline as shown, without the site's name.
+
+Candidates are the stated titles (``og:title``, JSON-LD ``headline``, ``<title>``) and the
+page's ``<h1>`` elements; site-name parts are recognised from the site's names (``og:site_name``,
+the publisher, names learned from the site's other pages) and its host name.
+"""
+
+from __future__ import annotations
+
+import re
+from html import unescape as html_unescape
+
+from lxml import etree
+from lxml.html import HtmlElement
+
+from worker.model.urls import site_of
+from worker.normalise.pagemeta import PageMeta, jsonld_names, squash
+from worker.normalise.textclean import CleanedText, key_words, normalise_unicode, text_key
+
+_TITLE_SEP = re.compile(r"\s+(?:[|–—~·•»:]|-{1,2}|::|/)\s+|\s*\|\s*|\s*[»›]\s*")
+
+
+def site_keys(site_names: list[str], url: str) -> set[str]:
+    keys = {text_key(n) for n in site_names if n and len(text_key(n)) >= 3}
+    host = site_of(url)
+    if host:
+        labels = host.split(".")
+        keys.add(text_key(host))
+        # "nytimes" for www.nytimes.com, "bbc" for bbc.co.uk
+        core = [label for label in labels if label not in _HOST_NOISE and len(label) >= 3]
+        if core:
+            keys.add(text_key(core[0] if len(core) == 1 else core[-1]))
+            keys.update(text_key(c) for c in core)
+    return {k for k in keys if k}
+
+
+_HOST_NOISE = frozenset(
+    {
+        "www",
+        "com",
+        "org",
+        "net",
+        "co",
+        "uk",
+        "news",
+        "blog",
+        "en",
+        "de",
+        "fr",
+        "edu",
+        "gov",
+        "au",
+        "ca",
+        "in",
+        "io",
+        "info",
+        "us",
+        "m",
+        "amp",
+        "mobile",
+    }
+)
+
+
+def is_site_part(part: str, keys: set[str]) -> bool:
+    k = text_key(part)
+    if not k:
+        return True
+    for site in keys:
+        if k == site or (
+            len(site) >= 4 and (k.startswith(site) or k.endswith(site)) and len(part.split()) <= 6
+        ):
+            return True
+        if len(k) >= 4 and site.startswith(k) and len(part.split()) <= 4:
+            return True
+    return False
+
+
+def clean_title(raw: str | None, *, site_names: list[str], url: str, h1: list[str]) -> str | None:
+    """Strip "Title | Site", "Title - Site", "Site: Title" using what we know of the site."""
+    if not raw:
+        return None
+    title = squash(normalise_unicode(raw))
+    if not title:
+        return None
+    h1_keys = {text_key(h): h for h in h1 if len(h) >= 3}
+    if text_key(title) in h1_keys:
+        return title
+    keys = site_keys(site_names, url)
+    prefix, colon, rest = title.partition(": ")
+    if colon and rest and len(prefix.split()) <= 5 and is_site_part(prefix, keys):
+        title = rest.strip()
+    parts = _TITLE_SEP.split(title)
+    if len(parts) > 1:
+        seps = _TITLE_SEP.findall(title)
+        # Drop site-name parts from either end.
+        start, end = 0, len(parts)
+        while end - start > 1 and is_site_part(parts[end - 1], keys):
+            end -= 1
+        while end - start > 1 and is_site_part(parts[start], keys):
+            start += 1
+        if (start, end) != (0, len(parts)):
+            return _join(parts, seps, start, end)
+        # An h1 that is one side of the title is the headline.
+        for i in range(len(parts)):
+            for j in range(i + 1, len(parts) + 1):
+                if (i, j) != (0, len(parts)) and text_key(_join(parts, seps, i, j)) in h1_keys:
+                    return _join(parts, seps, i, j)
+        # Unknown trailing segment after a pipe is section/site furniture.
+        if seps and "|" in seps[-1] and len(parts[-1].split()) <= 5 and len(parts[0].split()) >= 2:
+            end = len(parts) - 1
+            while end > 1 and "|" in seps[end - 1] and len(parts[end - 1].split()) <= 3:
+                end -= 1
+            return _join(parts, seps, 0, end)
+    return title
+
+
+def _join(parts: list[str], seps: list[str], start: int, end: int) -> str:
+    out = parts[start]
+    for i in range(start + 1, end):
+        out += seps[i - 1] + parts[i]
+    return out.strip()
+
+
+def _word_overlap(a: str, b: str) -> float:
+    wa, wb = set(key_words(a)), set(key_words(b))
+    return len(wa & wb) / max(1, min(len(wa), len(wb)))
+
+
+_TRAILER_SEP = re.compile(r"\s+(?:[|–—]|-{1,2})\s+|\s*\|\s*")
+
+
+def drop_trailer(title: str) -> str:
+    """Drop what follows the first spaced dash or pipe: a site name or a tagline.
+
+    "Title - Site" is the commonest shape of a stated title; when the site is unknown the
+    trailing part is still far more often furniture (site, section, tagline) than headline.
+    """
+    parts = _TRAILER_SEP.split(title, maxsplit=1)
+    if len(parts) == 2 and len(parts[0].split()) >= 2 and len(parts[0]) >= 10:
+        return parts[0].strip()
+    return title
+
+
+# Where the chosen title came from ("stated-prefix", "h1-equals-stated", "h1-overlaps-stated",
+# "stated", "h1") for which a trailing " - part" is kept rather than dropped as furniture. Empty:
+# keeping it where the visible h1 shows it gains on trafilatura-eval (whose labels keep subtitles)
+# and loses on WCXB (whose labels drop them); ``python -m bench.title_variants`` measures each.
+KEEP_TRAILER: frozenset[str] = frozenset()
+TITLE_SOURCES = ("stated-prefix", "h1-equals-stated", "h1-overlaps-stated", "stated", "h1")
+
+
+def _trimmed(source: str, title: str) -> str:
+    return title if source in KEEP_TRAILER else drop_trailer(title)
+
+
+def choose_title(pm: PageMeta, url: str, site_names: list[str]) -> str | None:
+    """The headline as shown: a visible h1 that is not the site's logo wins over SEO titles."""
+    art = pm.ld_article()
+    ld_headline = None
+    if art is not None:
+        value = art.get("headline") or art.get("name")
+        if isinstance(value, str):
+            ld_headline = squash(html_unescape(value))
+    og = pm.first("og:title", "twitter:title", "dc.title", "parsely-title", "sailthru.title")
+    keys = site_keys(site_names, url)
+    stated = [
+        squash(normalise_unicode(html_unescape(c))) for c in (og, ld_headline, pm.title_tag) if c
+    ]
+    stated = [c for c in stated if c and not is_site_part(c, keys)]
+    h1s = [squash(normalise_unicode(h)) for h in pm.h1]
+    h1s = [h for h in h1s if h and not is_site_part(h, keys) and len(h) <= 300]
+    h1_keys = {text_key(h) for h in h1s}
+    cleaned_stated = [
+        c for c in (clean_title(s, site_names=site_names, url=url, h1=h1s) for s in stated) if c
+    ]
+    # A stated title that is the first part of another one ("T" and "T | Blog").
+    stated_keys = {text_key(c) for c in stated}
+    for c in stated:
+        first = _TITLE_SEP.split(c)[0]
+        if first != c and text_key(first) in stated_keys:
+            return _trimmed("stated-prefix", first)
+    by_key = {text_key(h): h for h in reversed(h1s)}
+    for cleaned in cleaned_stated:
+        if text_key(cleaned) in h1_keys:
+            return _trimmed("h1-equals-stated", by_key[text_key(cleaned)])
+    # The first h1 that shares words with a stated title (or any h1 if nothing is stated).
+    firsts = [_TITLE_SEP.split(c)[0] for c in cleaned_stated]
+    for h in h1s:
+        if len(h.split()) < 2 and cleaned_stated:
+            continue
+        if not cleaned_stated or any(
+            _word_overlap(h, c) >= 0.3 and len(set(key_words(h)) & set(key_words(c))) >= 2
+            for c in firsts
+        ):
+            return _trimmed("h1-overlaps-stated", h)
+    if cleaned_stated:
+        return _trimmed("stated", cleaned_stated[0])
+    return _trimmed("h1", h1s[0]) if h1s else None
+
+
+
+_H1 = etree.XPath("//body//h1")
+_H2 = etree.XPath("//body//h2")
+
+
+def find_headline(tree: HtmlElement, title: str | None) -> HtmlElement | None:
+    """The story's headline element: the first ``<h1>`` that reads like the page's title,
+    else an ``<h2>`` that does (themes that spend ``<h1>`` on the logo or "0 Comments"),
+    else the first non-empty ``<h1>`` (empty ones hold logos)."""
+    title_words = set(key_words(title or ""))
+
+    def like_title(text: str) -> bool:
+        words = set(key_words(text))
+        return bool(title_words) and len(words & title_words) >= 0.6 * max(len(words), len(title_words))
+
+    first_h1: HtmlElement | None = None
+    for el in _H1(tree):
+        text = squash(el.text_content())
+        if text and like_title(text):
+            return el
+        if text and first_h1 is None:
+            first_h1 = el
+    if title_words:
+        for el in _H2(tree):
+            if like_title(squash(el.text_content())):
+                return el
+    return first_h1
+
+
+
+def publisher_names(pm: PageMeta) -> list[str]:
+    names: list[str] = []
+    for obj in pm.jsonld:
+        raw = obj.get("@type")
+        types = {str(t).lower() for t in (raw if isinstance(raw, list) else [raw])}
+        if types & {"organization", "newsmediaorganization", "website"}:
+            names.extend(jsonld_names(obj, people_only=False))
+        names.extend(jsonld_names(obj.get("publisher"), people_only=False))
+    return names[:4]
+
+
+
+def drop_leading_title(cleaned: CleanedText, title: str | None) -> CleanedText:
+    """Extractors sometimes repeat the headline as the first paragraph; the title field has it."""
+    if not title or not cleaned.paragraphs or text_key(cleaned.paragraphs[0]) != text_key(title):
+        return cleaned
+    pars = cleaned.paragraphs[1:]
+    return CleanedText(
+        "\n\n".join(pars), pars, cleaned.dateline, (*cleaned.dropped, cleaned.paragraphs[0])
+    )
+
