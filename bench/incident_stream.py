@@ -448,6 +448,28 @@ def _tip(inc: Incident) -> str:
     return f"Anyone with information is asked to call {inc.city} police or Crime Stoppers at {inc.tip_line}."
 
 
+def _spokesman(inc: Incident, pub: datetime) -> list[str]:
+    """The city's police spokesman, quoted in many stories of that city (a name that is no
+    evidence of any one incident). Drawn from its own generators, so the rest of the stream
+    does not depend on it."""
+    city = random.Random(f"spokesman {inc.city}")
+    name = f"{city.choice(_FIRST_M)} {city.choice(_LAST)}"
+    rng = random.Random(f"{inc.id} {pub.isoformat()}")
+    if rng.random() < 0.6:
+        return []
+    quote = rng.choice(
+        (
+            "detectives are following several leads",
+            "it was not a random act",
+            "officers would step up patrols in the area",
+            "investigators were still trying to establish a motive",
+        )
+    )
+    if rng.random() < 0.5:
+        return [f"Police spokesman {name} said {quote}."]
+    return [f'"{quote.capitalize()}," said {name}, a spokesman for the {inc.city} Police Department.']
+
+
 def _initial(rng: random.Random, inc: Incident, pub: datetime, style: str) -> tuple[str, list[str]]:
     day = _relative_day(inc.at, pub)
     tw = inc.time_word
@@ -483,6 +505,7 @@ def _initial(rng: random.Random, inc: Incident, pub: datetime, style: str) -> tu
         )
     else:
         body.append("No arrests have been made and police did not release a motive.")
+    body.extend(_spokesman(inc, pub))
     if style != "tv":
         body.extend(_background(rng, inc, pub))
     body.append(_tip(inc))
@@ -520,6 +543,7 @@ def _identified(rng: random.Random, inc: Incident, pub: datetime, style: str) ->
             f"Relatives described {v.person.last} as a {rng.choice(('loving father', 'hard worker', 'devoted son', 'good friend'))}"
             f" who {rng.choice(('loved basketball', 'had just started a new job', 'was planning to go back to school'))}."
         )
+    body.extend(_spokesman(inc, pub))
     body.append(
         "Police have not announced any arrests."
         if not any(s == "arrest" and d <= pub for s, d in inc.outcomes)
