@@ -1,7 +1,7 @@
 """story signatures: each linked article's incident evidence keys
 
 Revision ID: 0009_story_signatures
-Revises: 0008_event_outbox (main's head when rebased; the brief gave 0005)
+Revises: 0006_ids_never_reused (main's head when rebased; the brief gave 0005)
 Create Date: 2026-12-06 09:00:00
 
 The keys (names, places, days; worker.stories.evidence) are computed once when an article is
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0009_story_signatures"
-down_revision: str | Sequence[str] | None = "0008_event_outbox"
+down_revision: str | Sequence[str] | None = "0006_ids_never_reused"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
