@@ -39,10 +39,17 @@ from storage.models import Base
 from worker.model import story as story_model
 from worker.service import stories as story_links
 from worker.service import stories as story_service
+from worker.stories import evidence as incident
 from worker.stories import link as st
 
 ARTICLES_PER_DAY = 1000
 ARTICLES_PER_STORY = 3
+# every synthetic story posts KEYS_PER_STORY evidence keys (names, addresses) drawn from a pool
+# of KEY_POOL: the measured articles' own keys first, then made-up names. The pool is sized for
+# the 1M store (each key in about KEYS_PER_STORY * 333k / KEY_POOL stories there), so the
+# archived-story lookup meets real posting lists.
+KEYS_PER_STORY = 2
+KEY_POOL = 150_000
 REFINE_EVERY = 50  # articles linked between two refinement passes
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 BASE_URL = os.environ.get("STORY_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432")
@@ -80,10 +87,19 @@ def _templates(docs: Sequence[Doc]) -> tuple[list[tuple[list[str], list[float]]]
     return tpls, vocab
 
 
+def _key_pool(docs: Sequence[Doc]) -> list[str]:
+    """Evidence keys the measured articles look up, then filler names, KEY_POOL in all."""
+    found = sorted(
+        {k for d in docs for k in incident.lookup_keys(st.story_features(d.title, d.text, NOW, d.source).keys)}
+    )
+    return [*found, *(f"pn:synthetic person {i}" for i in range(KEY_POOL - len(found)))][:KEY_POOL]
+
+
 def _load(
     eng: Engine,
     tpls: list[tuple[list[str], list[float]]],
     vocab: list[str],
+    keys: list[str],
     first_id: int,
     n_articles: int,
     end: datetime,
@@ -115,7 +131,12 @@ def _load(
                 text("INSERT INTO vocab SELECT * FROM unnest(CAST(:ids AS int[]), CAST(:t AS text[]))"),
                 {"ids": list(range(len(vocab))), "t": vocab},
             )
-            c.execute(text("ANALYZE tpl; ANALYZE vocab"))
+            c.execute(text("CREATE TEMP TABLE kv (kid int, key text)"))
+            c.execute(
+                text("INSERT INTO kv SELECT * FROM unnest(CAST(:ids AS int[]), CAST(:k AS text[]))"),
+                {"ids": list(range(len(keys))), "k": [st.KEY_PREFIX + k for k in keys]},
+            )
+            c.execute(text("ANALYZE tpl; ANALYZE vocab; ANALYZE kv"))
         # the primary key's name follows the schema's naming convention: look it up
         pkey = c.execute(
             text("SELECT conname FROM pg_constraint WHERE conrelid = 'story_terms'::regclass AND contype = 'p'")
@@ -138,6 +159,17 @@ def _load(
         )
         c.execute(
             text(
+                "INSERT INTO story_terms (term, story_id, weight, first_time, last_time)"
+                " SELECT DISTINCT ON (g, kv.key) kv.key, g, 1.0, :t0 + (g - :lo) * :step,"
+                "  :t0 + (g - :lo) * :step + ((g::bigint * 7919) % 172800)::float8"
+                " FROM generate_series(CAST(:lo AS bigint), CAST(:hi AS bigint)) g"
+                " CROSS JOIN generate_series(1, :per) j"
+                " JOIN kv ON kv.kid = ((g * 7919 + j * 104729) % :nk)"
+            ),
+            {"t0": t0, "lo": lo, "hi": hi, "step": step, "per": KEYS_PER_STORY, "nk": len(keys)},
+        )
+        c.execute(
+            text(
                 "INSERT INTO stories (id, title, first_article_at, last_article_at,"
                 " article_count, source_count, top_terms, state, created_at)"
                 " SELECT story_id, 'synthetic story ' || story_id, to_timestamp(min(first_time)),"
@@ -145,7 +177,7 @@ def _load(
                 " json_build_object('centroid', json_object_agg(term, weight * 2),"
                 "  'sources', json_build_array('a.example', 'b.example'), 'title_score', 0.5,"
                 "  'first', min(first_time), 'last', max(last_time)), now()"
-                " FROM story_terms WHERE story_id BETWEEN :lo AND :hi GROUP BY story_id"
+                " FROM story_terms WHERE story_id BETWEEN :lo AND :hi AND term NOT LIKE '@%' GROUP BY story_id"
             ),
             {"lo": lo, "hi": hi, "aps": ARTICLES_PER_STORY},
         )
@@ -282,6 +314,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     warmup = 100
     docs = ecb_docs(load_ecbplus())
     tpls, vocab = _templates(docs)
+    keys = _key_pool(docs[:550])
     name = "story_cost_" + uuid.uuid4().hex[:10]
     admin = create_engine(f"{BASE_URL}/postgres", isolation_level="AUTOCOMMIT")
     with admin.connect() as c:
@@ -291,7 +324,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         Base.metadata.create_all(eng)
         t = time.perf_counter()
         # the newest 10 days: exactly what a 10-day window can see at NOW
-        _load(eng, tpls, vocab, 1, small, NOW, small)
+        _load(eng, tpls, vocab, keys, 1, small, NOW, small)
         print(f"loaded {small} articles in {time.perf_counter() - t:.0f}s")
         sample = docs[: measured + warmup]
         m_small = _measure(eng, sample, warmup, seed=7)
@@ -303,7 +336,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         t = time.perf_counter()
         first = small // ARTICLES_PER_STORY + 1
         older_end = NOW - timedelta(days=small / ARTICLES_PER_DAY)
-        _load(eng, tpls, vocab, first, large - small, older_end, large)
+        _load(eng, tpls, vocab, keys, first, large - small, older_end, large)
         print(f"loaded {large - small} older articles in {time.perf_counter() - t:.0f}s")
         m_large = _measure(eng, sample, warmup, seed=7)
         with eng.connect() as c:

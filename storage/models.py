@@ -388,4 +388,6 @@ story_vectors = Table(
     Column("article_id", IdType, ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True),
     Column("at", Float, nullable=False),  # epoch seconds (the article's linking time)
     Column("vector", JSON, nullable=False),
+    # its incident evidence keys (worker.stories.evidence), computed once when it was linked
+    Column("evidence", JSON, nullable=True),
 )

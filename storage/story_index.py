@@ -113,8 +113,9 @@ _PG_BOILERPLATE_UPSERT = text(
 )
 
 _PG_VECTOR = text(
-    "INSERT INTO story_vectors (article_id, at, vector) VALUES (:article_id, :at, CAST(:vector AS json))"
-    " ON CONFLICT (article_id) DO UPDATE SET at = excluded.at, vector = excluded.vector"
+    "INSERT INTO story_vectors (article_id, at, vector, evidence)"
+    " VALUES (:article_id, :at, CAST(:vector AS json), CAST(:evidence AS json))"
+    " ON CONFLICT (article_id) DO UPDATE SET at = excluded.at, vector = excluded.vector, evidence = excluded.evidence"
 )
 
 # record_document + record_member in one round trip: each part sorts its rows, as above
@@ -125,9 +126,10 @@ _PG_DOCUMENT_AND_VECTOR = text(
     " SELECT :source, k, 1, :seen FROM unnest(CAST(:keys AS text[])) AS k ORDER BY k"
     " ON CONFLICT (source, sentence_key) DO UPDATE"
     " SET docs = story_boilerplate.docs + 1, last_seen = excluded.last_seen)"
-    " INSERT INTO story_vectors (article_id, at, vector)"
-    " SELECT CAST(:article_id AS bigint), :at, CAST(:vector AS json) WHERE CAST(:article_id AS bigint) IS NOT NULL"
-    " ON CONFLICT (article_id) DO UPDATE SET at = excluded.at, vector = excluded.vector"
+    " INSERT INTO story_vectors (article_id, at, vector, evidence)"
+    " SELECT CAST(:article_id AS bigint), :at, CAST(:vector AS json), CAST(:evidence AS json)"
+    " WHERE CAST(:article_id AS bigint) IS NOT NULL"
+    " ON CONFLICT (article_id) DO UPDATE SET at = excluded.at, vector = excluded.vector, evidence = excluded.evidence"
 )
 
 Repoint = Callable[[Connection, Sequence[int], int], None]
@@ -172,6 +174,7 @@ def _state_json(s: story_model.StoryState, posted: _Posted) -> dict[str, Any]:
         "first": story_model.epoch_seconds(s.first_time),
         "last": story_model.epoch_seconds(s.last_time),
         "posted": [posted.key, posted.first, posted.last],
+        "keys": dict(s.keys),
     }
 
 
@@ -186,6 +189,7 @@ def _row_state(row: Any) -> story_model.StoryState:
         sources=frozenset(state.get("sources", [])),
         title=row.title or "",
         title_score=float(state.get("title_score", -1.0)),
+        keys={str(k): int(v) for k, v in state.get("keys", {}).items()},
     )
 
 
@@ -232,7 +236,7 @@ class SqlStoryIndex:
             if vec is not None:
                 self.conn.execute(_PG_VECTOR, vec)
             return
-        vec = vec or {"article_id": None, "at": 0.0, "vector": "{}"}
+        vec = vec or {"article_id": None, "at": 0.0, "vector": "{}", "evidence": "[]"}
         self.conn.execute(_PG_DOCUMENT_AND_VECTOR, {**doc, **vec})
 
     def _remember(self, row: Any) -> story_model.StoryState:
@@ -386,6 +390,7 @@ class SqlStoryIndex:
             sources=state.sources,
             title=state.title,
             title_score=state.title_score,
+            keys=state.keys,
         )
         self._post(new)
         return new
@@ -476,18 +481,21 @@ class SqlStoryIndex:
     # ---- members and refinement (worker.stories.refine.RefineIndex) ----
     def record_member(self, member: story_model.Member) -> None:
         vector = {t: round(v, 6) for t, v in member.vector.items()}
-        values = {"article_id": member.article_id, "at": story_model.epoch_seconds(member.at), "vector": vector}
+        keys = list(member.keys)
+        at = story_model.epoch_seconds(member.at)
+        values = {"article_id": member.article_id, "at": at, "vector": vector, "evidence": keys}
         if self.pg:
+            encoded = {**values, "vector": json.dumps(vector), "evidence": json.dumps(keys)}
             if self.defer_writes:
-                self._deferred_vector = {**values, "vector": json.dumps(vector)}
+                self._deferred_vector = encoded
                 return
-            self.conn.execute(_PG_VECTOR, {**values, "vector": json.dumps(vector)})
+            self.conn.execute(_PG_VECTOR, encoded)
             return
         ins = _insert(self.conn, story_vectors)
         self.conn.execute(
             ins.on_conflict_do_update(
                 index_elements=[story_vectors.c.article_id],
-                set_={"at": ins.excluded.at, "vector": ins.excluded.vector},
+                set_={"at": ins.excluded.at, "vector": ins.excluded.vector, "evidence": ins.excluded.evidence},
             ),
             values,
         )
@@ -511,7 +519,7 @@ class SqlStoryIndex:
             return []
         a, v = articles, story_vectors
         rows = self.conn.execute(
-            select(a.c.id, a.c.story_id, a.c.url, a.c.title, v.c.at, v.c.vector)
+            select(*(a.c.id, a.c.story_id, a.c.url, a.c.title, v.c.at, v.c.vector, v.c.evidence))
             .join(v, v.c.article_id == a.c.id)
             .where(a.c.story_id.in_(list(story_ids)), a.c.duplicate_of.is_(None))
             .order_by(a.c.id)
@@ -522,6 +530,7 @@ class SqlStoryIndex:
                 story_id=int(r.story_id),
                 at=_dt(float(r.at)),
                 vector=dict(r.vector),
+                keys=tuple(r.evidence or ()),
                 source=site_of(r.url),
                 title=r.title or "",
             )
@@ -631,7 +640,9 @@ def link_subject(session: Session, article_id: int) -> LinkSubject | None:
     original_story_id = None
     if article.duplicate_of is not None:
         original = session.get(Article, article.duplicate_of)
-        original_story_id = original.story_id if original is not None else None
+        # the same text under another headline (a sign-in page) is linked on its own
+        if original is not None and story_model.same_headline(article.title, original.title):
+            original_story_id = original.story_id
     return LinkSubject(
         article_id=article.id,
         story_id=article.story_id,

@@ -7,12 +7,17 @@ story state itself uses them (cached norms, the posted terms).
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 
 POSTING_TERMS = 40  # story features published in the inverted index
+KEY_PREFIX = "@"  # incident evidence keys in the inverted index (vector terms never start with it)
+# evidence keys selective enough to reach archived stories (worker.stories.evidence): full
+# names and block addresses; a day is shared by too many stories
+LOOKUP_KINDS = ("pn:", "pb:")
 
 
 WINDOW = timedelta(days=10)  # stories further than this in time are never compared
@@ -45,6 +50,7 @@ class StoryFeatures:
     language: str
     title_terms: tuple[tuple[str, float], ...]
     sentences: tuple[SentenceFeatures, ...]
+    keys: tuple[str, ...] = ()  # who/where/when evidence (worker.stories.evidence)
 
     def vocabulary(self) -> frozenset[str]:
         """Every feature the article mentions (its document-frequency contribution)."""
@@ -97,6 +103,7 @@ class StoryState:
     sources: frozenset[str]
     title: str
     title_score: float
+    keys: Mapping[str, int] = field(default_factory=dict)  # evidence keys of its articles, counted
 
     @cached_property
     def norm(self) -> float:
@@ -119,8 +126,11 @@ class StoryState:
         return list(top_terms(self.centroid, k))
 
     def postings(self) -> dict[str, float]:
-        """Centroid terms published in the inverted index, with unit-normalised weights."""
-        return unit_vector(top_terms(self.centroid, POSTING_TERMS))
+        """Centroid terms published in the inverted index, with unit-normalised weights, and
+        the story's names and addresses, so that a follow-up months later finds it."""
+        posts = unit_vector(top_terms(self.centroid, POSTING_TERMS))
+        posts.update((KEY_PREFIX + k, 1.0) for k in sorted(self.keys) if k.startswith(LOOKUP_KINDS))
+        return posts
 
 
 # --------------------------------------------------------------------------------------
@@ -136,6 +146,7 @@ class Member:
     vector: Mapping[str, float]
     source: str
     title: str
+    keys: tuple[str, ...] = ()  # its incident evidence (worker.stories.evidence), stored with the vector
 
 
 @dataclass(frozen=True)
@@ -183,3 +194,17 @@ class LinkSubject:
     language: str | None
     created_at: datetime
     page_kind: str | None = None  # listings, forums, product pages... are stored but linked to no story
+
+
+_HEADLINE_WORD = re.compile(r"[^\W_]{3,}")
+
+
+def same_headline(a: str | None, b: str | None) -> bool:
+    """Two headlines of one text (a duplicate and its original): the same story unless they
+    share under half their words (an unknown headline says nothing against it). A page whose
+    text is only a sign-in or newsletter prompt is a duplicate of every other such page; its
+    headline is what it says."""
+    wa, wb = set(_HEADLINE_WORD.findall((a or "").lower())), set(_HEADLINE_WORD.findall((b or "").lower()))
+    if not wa or not wb:
+        return True
+    return len(wa & wb) / len(wa | wb) >= 0.5

@@ -31,6 +31,7 @@ import snowballstemmer
 
 from worker.model.story import (
     BOILERPLATE_MIN_DOCS,
+    KEY_PREFIX,
     WINDOW,
     LinkResult,
     Member,
@@ -43,6 +44,7 @@ from worker.model.story import norm as _norm
 from worker.model.story import specific_part as _specific
 from worker.model.story import top_terms as _top
 from worker.model.story import unit_vector as _unit
+from worker.stories import evidence as incident
 
 # --------------------------------------------------------------------------------------
 # Tunables. FIXED here (chosen once on ECB+ and the synthetic time-ordered stream, see
@@ -71,6 +73,12 @@ SMALL_STORY_MARGIN = 0.0  # joining a story of n articles needs threshold + marg
 NUMBER_CONFLICT = 0.8  # both give numbers/dates, none shared: multiply by this
 MERGE_THRESHOLD = 0.45  # an article this close to two stories bridges them...
 MERGE_CENTROID_MIN = 0.35  # ...if the two stories are also this close to each other
+# A story stays joinable by strong who/where/when evidence (worker.stories.evidence) this long
+# after its last article: arrests, charges, trials and sentencing come weeks to a year later.
+LONG_WINDOW = timedelta(days=550)
+KEY_CANDIDATES = 8  # stories reached through shared names, addresses and days
+# a name in more documents than this is a spokesman's or a mayor's, not evidence of one incident
+COMMON_NAME_DOCS = 50
 HALF_LIFE = timedelta(days=5)  # beyond one day apart, similarity halves every HALF_LIFE
 GRACE = timedelta(days=1)
 MIN_SENTENCE_TOKENS = 4  # shorter sentences are not tracked as boilerplate
@@ -586,6 +594,7 @@ def story_features(
         language=lang,
         title_terms=_frozen_terms(title_feats),
         sentences=tuple(sent_feats),
+        keys=incident.incident_keys(title, text, published_at),
     )
 
 
@@ -717,12 +726,20 @@ class Linker:
         at: datetime,
         story: StoryState,
         evidence: Evidence | None = None,
+        keys: Sequence[str] = (),
+        shared: float | None = None,
     ) -> float:
+        """Word similarity x time factor, gated by shared names; ``shared``: the incident
+        evidence strength with the story when the caller has it already."""
         factor = time_factor(story_gap(at, story))
         if factor == 0.0:
             return 0.0
         ev = evidence or Evidence.of(vector)
         sim = _dot(vector, story.centroid) / story.norm if story.norm > 0 else 0.0
+        if shared is None and keys and story.keys:
+            shared = incident.strength(keys, story.keys)[0]
+        if shared is not None and shared >= incident.SUPPORT_STRENGTH:
+            return sim  # the same day and place: told differently, not a look-alike
         if ev.specific:
             denominator = ev.specific_norm * story.specific_norm
             spec = _dot(ev.specific, story.specific) / denominator if denominator > 0 else 0.0
@@ -732,12 +749,41 @@ class Linker:
             sim *= self.number_conflict
         return sim * factor
 
-    def decide(self, vector: Mapping[str, float], at: datetime, candidates: Sequence[StoryState]) -> LinkDecision:
+    def strong(self, keys: Sequence[str], at: datetime, story: StoryState) -> float:
+        """Incident evidence (names, places, days, ages) shared with the story, if it is enough
+        to join whatever the word overlap: within WINDOW at NEAR_STRENGTH, up to LONG_WINDOW
+        at FAR_STRENGTH and anchored on a name or an address (worker.stories.evidence)."""
+        return self._evidence(keys, at, story)[0]
+
+    def _evidence(self, keys: Sequence[str], at: datetime, story: StoryState) -> tuple[float, float | None]:
+        """(joining strength or 0, raw strength within WINDOW or None), computed once."""
+        if not keys or not story.keys:
+            return 0.0, None
+        gap = story_gap(at, story)
+        if gap > LONG_WINDOW:
+            return 0.0, None
+        near = gap <= WINDOW
+        w, anchored = incident.strength(keys, story.keys, near)
+        if near:
+            return (w if w >= incident.NEAR_STRENGTH else 0.0), w
+        return (w if w >= incident.FAR_STRENGTH and anchored else 0.0), None
+
+    def decide(
+        self, vector: Mapping[str, float], at: datetime, candidates: Sequence[StoryState], keys: Sequence[str] = ()
+    ) -> LinkDecision:
         evidence = Evidence.of(vector)
+        shared = {s.story_id: self._evidence(keys, at, s) for s in candidates}
         scored = sorted(
-            ((self.score(vector, at, s, evidence), s) for s in candidates),
+            ((self.score(vector, at, s, evidence, keys, shared[s.story_id][1]), s) for s in candidates),
             key=lambda p: (-p[0], p[1].story_id),
         )
+        if keys:
+            # the same incident told differently (a name, an address, a day): the story
+            # sharing the most evidence wins over word overlap, which look-alikes share too
+            strong = [(w, sc, s) for sc, s in scored if (w := shared[s.story_id][0]) > 0.0]
+            if strong:
+                w, sc, s = min(strong, key=lambda x: (-x[0], -x[1], x[2].story_id))
+                return LinkDecision(s.story_id, max(sc, self.threshold))
         eligible = [(sc, s) for sc, s in scored if sc >= self.threshold + self.small_story_margin / s.article_count]
         if not eligible:
             return LinkDecision(None, scored[0][0] if scored else 0.0)
@@ -777,7 +823,9 @@ def _title_score(title: str, vector: Mapping[str, float], centroid: Mapping[str,
     return cosine(vector, centroid) - (0.1 if len(title) > 160 else 0.0)
 
 
-def new_story_state(story_id: int, vector: Mapping[str, float], at: datetime, source: str, title: str) -> StoryState:
+def new_story_state(
+    story_id: int, vector: Mapping[str, float], at: datetime, source: str, title: str, keys: Sequence[str] = ()
+) -> StoryState:
     return StoryState(
         story_id=story_id,
         centroid=dict(vector),
@@ -787,10 +835,13 @@ def new_story_state(story_id: int, vector: Mapping[str, float], at: datetime, so
         sources=frozenset({source}),
         title=title,
         title_score=_title_score(title, vector, vector),
+        keys=incident.add_keys({}, keys),
     )
 
 
-def add_to_story(story: StoryState, vector: Mapping[str, float], at: datetime, source: str, title: str) -> StoryState:
+def add_to_story(
+    story: StoryState, vector: Mapping[str, float], at: datetime, source: str, title: str, keys: Sequence[str] = ()
+) -> StoryState:
     centroid = dict(story.centroid)
     for t, v in vector.items():
         centroid[t] = centroid.get(t, 0.0) + v
@@ -806,6 +857,7 @@ def add_to_story(story: StoryState, vector: Mapping[str, float], at: datetime, s
         sources=story.sources | {source},
         title=title if better else story.title,
         title_score=ts if better else story.title_score,
+        keys=incident.top_keys(incident.add_keys(story.keys, keys)) if keys else story.keys,
     )
 
 
@@ -818,6 +870,9 @@ def state_from_members(story_id: int, members: Sequence[Member]) -> StoryState:
     centroid = _top(centroid, CENTROID_TERMS)
     titled = [(_title_score(m.title, m.vector, centroid), -m.article_id, m) for m in members]
     score, _, best = max(titled, key=lambda x: (x[0], x[1]))
+    keys: dict[str, int] = {}
+    for m in members:
+        keys = incident.add_keys(keys, m.keys)
     return StoryState(
         story_id=story_id,
         centroid=centroid,
@@ -827,6 +882,7 @@ def state_from_members(story_id: int, members: Sequence[Member]) -> StoryState:
         sources=frozenset(m.source for m in members),
         title=best.title,
         title_score=score,
+        keys=incident.top_keys(keys),
     )
 
 
@@ -847,8 +903,16 @@ def merge_states(keep: StoryState, others: Iterable[StoryState]) -> StoryState:
             sources=state.sources | o.sources,
             title=o.title if better else state.title,
             title_score=o.title_score if better else state.title_score,
+            keys=incident.top_keys(_sum_counts(state.keys, o.keys)),
         )
     return state
+
+
+def _sum_counts(a: Mapping[str, int], b: Mapping[str, int]) -> dict[str, int]:
+    out = dict(a)
+    for k, v in b.items():
+        out[k] = out.get(k, 0) + v
+    return out
 
 
 
@@ -898,24 +962,36 @@ def link_article(
     vocab = sorted(features.vocabulary())
     drop, (df, n_docs) = index.document_stats(features.source, keys, vocab)
     vector = vectorize(features, df, n_docs, drop)
+    evidence = tuple(
+        k for k in features.keys if not (k.startswith("pn:") and df.get("e:" + k[3:], 0) > COMMON_NAME_DOCS)
+    )
     cands = index.candidates(query_terms(vector), at, WINDOW, MAX_CANDIDATES) if vector else []
-    decision = linker.decide(vector, at, cands) if vector else LinkDecision(None, 0.0)
+    lookup = incident.lookup_keys(evidence) if vector else []
+    if lookup:
+        # archived stories too: a follow-up weeks later reaches its story through the names,
+        # addresses and days they share (one more lookup in the same inverted index)
+        seen = {s.story_id for s in cands}
+        far = index.candidates([KEY_PREFIX + k for k in lookup], at, LONG_WINDOW, KEY_CANDIDATES)
+        cands = [*cands, *(s for s in far if s.story_id not in seen)]
+    decision = linker.decide(vector, at, cands, evidence) if vector else LinkDecision(None, 0.0)
     by_id = {s.story_id: s for s in cands}
     if decision.story_id is None:
-        state = index.create_story(new_story_state(0, vector, at, features.source, features.title))
+        state = index.create_story(new_story_state(0, vector, at, features.source, features.title, evidence))
         created = True
     else:
         old = by_id[decision.story_id]
         gone = [by_id[i] for i in decision.merges]
         base = merge_states(old, gone) if gone else old
-        state = add_to_story(base, vector, at, features.source, features.title)
+        state = add_to_story(base, vector, at, features.source, features.title, evidence)
         if gone:
             index.merge_stories(state, gone, at)
         index.save_story(old, state)
         created = False
     index.record_document(features.source, keys, vocab)
     if article_id is not None and vector:
-        index.record_member(Member(article_id, state.story_id, at, vector, features.source, features.title))
+        index.record_member(
+            Member(article_id, state.story_id, at, vector, features.source, features.title, evidence)
+        )
     return LinkResult(state.story_id, created, decision.score, decision.merges, at, state)
 
 

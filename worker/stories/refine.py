@@ -35,6 +35,7 @@ import numpy as np
 
 from worker.model import story as story_model
 from worker.model.story import RefineOutcome
+from worker.stories import evidence as incident
 from worker.stories import link as st
 
 REFINE_NEIGHBOURS = 8  # k of the top-k similarity rows compared
@@ -44,6 +45,8 @@ NEIGHBOURHOOD_MIN = 0.20  # centroid cosine that pulls a nearby story into the r
 SELF_WEIGHT = 0.5  # an article is its own nearest neighbour: two-article stories stay together
 MAX_POPULATION = 300  # articles regrouped together at most (bounds one pass's CPU)
 MIN_POPULATION = 3  # fewer articles than this: the linker's decision stands
+PIN_KINDS = ("pn:", "pb:", "ps:", "ph:")  # what a pinned article shares with the members it is kept with
+STRONG_FIRST = 0.5  # first-order similarity of two articles that share strong incident evidence
 
 
 @dataclass(frozen=True)
@@ -133,11 +136,73 @@ def _evidence_agrees(members: Sequence[story_model.Member]) -> np.ndarray:
     return out
 
 
+def _strong_pairs(members: Sequence[story_model.Member]) -> np.ndarray:
+    """Pairs of articles whose incident evidence (names, places, days, ages) is enough for the
+    linker to join them, at their distance in time (worker.stories.evidence)."""
+    n = len(members)
+    out = np.zeros((n, n), dtype=bool)
+    keyed = [i for i, m in enumerate(members) if m.keys]
+    if len(keyed) < 2:
+        return out
+    window, long_window = story_model.WINDOW.total_seconds(), st.LONG_WINDOW.total_seconds()
+    secs = [story_model.epoch_seconds(m.at) for m in members]
+    for x, i in enumerate(keyed):
+        for j in keyed[x + 1 :]:
+            gap = abs(secs[i] - secs[j])
+            if gap <= long_window and incident.joins(members[i].keys, members[j].keys, near=gap <= window) > 0.0:
+                out[i, j] = out[j, i] = True
+    return out
+
+
+def _pins(members: Sequence[story_model.Member]) -> np.ndarray:
+    """Pairs the pass must keep together: an article whose incident evidence is enough to join
+    the rest of its story (the linker joined it on that evidence, not on words), with each
+    member further than WINDOW away it shares a name or place with, and each nearer member it
+    shares a block address, or a place and a day with. Second-order similarity
+    cannot see such pairs (a trial months later has no neighbour in common with the first
+    report: the time factor is 0)."""
+    n = len(members)
+    out = np.zeros((n, n), dtype=bool)
+    by_story: dict[int, list[int]] = {}
+    for i, m in enumerate(members):
+        by_story.setdefault(m.story_id, []).append(i)
+    window = story_model.WINDOW.total_seconds()
+    secs = [story_model.epoch_seconds(m.at) for m in members]
+    for ix in by_story.values():
+        if len(ix) < 2:
+            continue
+        for i in ix:
+            if not members[i].keys:
+                continue
+            others = [j for j in ix if j != i]
+            rest: dict[str, int] = {}
+            for j in others:
+                rest = incident.add_keys(rest, members[j].keys)
+            near = min(abs(secs[i] - secs[j]) for j in others) <= window
+            if incident.joins(members[i].keys, rest, near=near) <= 0.0:
+                continue
+            mine = {k for k in members[i].keys if k.startswith(PIN_KINDS)}
+            days = {k for k in members[i].keys if k.startswith("t:")}
+            for j in others:
+                shared = mine.intersection(members[j].keys)
+                if not shared:
+                    continue
+                # beyond the window nothing else can keep the pair together; within it, only
+                # the same day and place does (look-alike events may share a person, and
+                # second-order similarity is there to split them)
+                far = abs(secs[i] - secs[j]) > window
+                if far or any(k.startswith("pb:") for k in shared) or days.intersection(members[j].keys):
+                    out[i, j] = out[j, i] = True
+    return out
+
+
 def second_order(members: Sequence[story_model.Member]) -> tuple[np.ndarray, np.ndarray]:
-    """(first-order similarity x time factor x the linker's gates, second-order similarity)."""
+    """(first-order similarity x time factor x the linker's gates, raised where the articles
+    share strong incident evidence; second-order similarity)."""
     n = len(members)
     mat = _matrix([m.vector for m in members], {})
     first: np.ndarray = (mat @ mat.T) * _time_factor(members) * _evidence_agrees(members)
+    first = np.maximum(first, np.where(_strong_pairs(members), STRONG_FIRST, 0.0))
     rows = first.copy()
     np.fill_diagonal(rows, 0.0)
     k = min(REFINE_NEIGHBOURS, n - 1)
@@ -203,7 +268,11 @@ def _linker_agrees(members: Sequence[story_model.Member], linker: st.Linker) -> 
             return True  # the linker already put them together; only S2 may split them
         sa, sb = state(a), state(b)
         for side, other in ((a, sb), (b, sa)):
-            if all(linker.score(members[i].vector, members[i].at, other) >= linker.threshold for i in side):
+            if all(
+                linker.score(members[i].vector, members[i].at, other, keys=members[i].keys) >= linker.threshold
+                or linker.strong(members[i].keys, members[i].at, other) > 0.0
+                for i in side
+            ):
                 return True
         return False
 
@@ -215,8 +284,9 @@ def regroup(members: Sequence[story_model.Member], linker: st.Linker | None = No
     if len(members) < 2:
         return [list(members)] if members else []
     first, second = second_order(members)
+    pins = _pins(members)
     labels = average_link(
-        np.where(first >= REFINE_FLOOR, second, 0.0),
+        np.where(pins, np.maximum(second, 1.0), np.where(first >= REFINE_FLOOR, second, 0.0)),
         REFINE_THRESHOLD,
         _linker_agrees(members, linker or st.Linker()),
     )

@@ -91,7 +91,15 @@ def test_time_window_keeps_look_alikes_apart_and_follow_ups_in() -> None:
         later,
     )
     assert first.created and not follow.created and follow.story_id == first.story_id
-    assert again.created  # beyond the window: a new story even with identical details
+    # beyond the window only incident evidence joins: the same person, age and street do
+    assert not again.created and again.story_id == first.story_id
+    much_later = later + timedelta(days=40)
+    words_only = st.link_article(
+        index,
+        st.story_features("Fire on Mill Street", "Firefighters fought a blaze at a home in Ashford.", much_later, "d"),
+        much_later,
+    )
+    assert words_only.created  # the same words without a name or an address: a new story
 
 
 def test_same_kind_different_people_and_places_do_not_link() -> None:

@@ -1,0 +1,91 @@
+"""Incident evidence: names, places and days that survive a story's evolution (issue 19)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from worker.model.story import same_headline
+from worker.stories import evidence as ev
+from worker.stories import link as st
+from worker.stories.refine import refine_dirty
+
+# a Tuesday
+PUB = datetime(2015, 6, 16, 9, 0, tzinfo=UTC)
+
+FIRST = (
+    "A 20-year-old man was shot and killed late Saturday night in the Englewood neighborhood, police said. "
+    "Officers responded about 11:40 p.m. to the 1200 block of West Michigan Boulevard and found him "
+    "with gunshot wounds. Anyone with information is asked to call Chicago police."
+)
+IDENTIFIED = (
+    "The medical examiner has identified the man killed in Saturday's shooting in the 1200 block of "
+    "West Michigan Blvd. as Tavon Abernathy, 20, of Chicago. Abernathy was shot several times."
+)
+TRIAL = (
+    "Jury selection began Monday in the trial of Marcus Grant, accused of killing Tavon Abernathy "
+    "in the 1200 block of West Michigan Boulevard in June 2015. Grant has pleaded not guilty."
+)
+OTHER = (
+    "A 34-year-old man was wounded Saturday night in the Englewood neighborhood, police said. "
+    "He was found in the 6500 block of South Halsted Street and taken to a hospital. "
+    "Chicago police said no one is in custody."
+)
+
+
+def keys(text: str, at: datetime = PUB) -> set[str]:
+    return set(ev.incident_keys("", text, at))
+
+
+def test_keys_name_people_places_and_resolved_days() -> None:
+    k = keys(IDENTIFIED, PUB + timedelta(days=1))
+    assert {"pn:tavon abernathy", "a:20", "pc:chicago"} <= k
+    assert {"pb:1200|michigan boulevard", "ps:michigan boulevard"} <= k  # "Blvd." and the direction folded
+    assert "t:2015-06-13" in k  # Saturday, resolved against a Wednesday publication date
+    first = keys(FIRST)
+    assert {"ph:englewood", "a:20", "t:2015-06-13", "tm:2015-06", "pb:1200|michigan boulevard"} <= first
+    assert not any(x.startswith("pn:") for x in first)  # nobody is named yet
+    later = keys(TRIAL, datetime(2016, 2, 3, tzinfo=UTC))
+    assert {"pn:marcus grant", "pn:tavon abernathy", "tm:2015-06"} <= later
+    assert not any(k.startswith("t:") for k in keys(FIRST, None))  # no publication date: no days
+
+
+def test_capitalised_runs_that_are_not_people_are_not_names() -> None:
+    k = keys("Cook County Jail said Crime Stoppers and Police Chief Eddie Johnson met Monday.")
+    assert not any(x.startswith("pn:") for x in k)
+
+
+def test_strength_joins_follow_ups_and_keeps_look_alikes_apart() -> None:
+    first, identified = keys(FIRST), keys(IDENTIFIED, PUB + timedelta(days=1))
+    assert ev.joins(identified, first, near=True) > 0.0  # block, day and age agree
+    assert ev.joins(keys(OTHER), first, near=True) == 0.0  # same night and neighbourhood, another block
+    story = ev.add_keys(ev.add_keys({}, first), identified)
+    trial = keys(TRIAL, datetime(2016, 2, 3, tzinfo=UTC))
+    assert ev.joins(trial, story, near=False) > 0.0  # name, block and month, eight months later
+    # names alone never join: two events may involve the same people
+    assert ev.strength({"pn:a b", "pn:c d"}, {"pn:a b", "pn:c d"}) == (0.0, False)
+    # two cities: however alike, two incidents
+    assert ev.strength(identified | {"pc:gary"}, identified - {"pc:chicago"} | {"pc:memphis"})[0] == 0.0
+
+
+def test_a_follow_up_months_later_joins_its_story_and_a_look_alike_does_not() -> None:
+    index = st.MemoryStoryIndex()
+    docs = [
+        ("Man killed in Englewood shooting", FIRST, PUB, "a.example"),
+        ("Victim identified", IDENTIFIED, PUB + timedelta(days=1), "b.example"),
+        ("Man wounded in Englewood", OTHER, PUB + timedelta(hours=3), "c.example"),
+        ("Trial begins in Abernathy killing", TRIAL, datetime(2016, 2, 3, tzinfo=UTC), "a.example"),
+    ]
+    out = []
+    for n, (title, text, at, source) in enumerate(docs):
+        f = st.story_features(title, text, at, source, "en")
+        out.append(st.link_article(index, f, at, article_id=n))
+        refine_dirty(index, at)
+    member = {m.article_id: index.resolve(m.story_id) for m in index.members_by_id.values()}
+    assert member[0] == member[1] == member[3]  # 232 days later, through names and the address
+    assert member[2] != member[0]
+
+
+def test_same_headline() -> None:
+    assert same_headline("Man shot on Main Street", "Man shot on Main Street, police say")
+    assert not same_headline("Victim in Englewood shooting identified", "Arrest made in Austin shooting")
+    assert same_headline(None, "Anything")

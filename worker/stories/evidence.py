@@ -1,0 +1,476 @@
+"""Incident evidence that survives a story's evolution (issue 19).
+
+Word overlap links articles written the same way; a follow-up days or months later says it
+differently (the victim now has a name, the place is an address instead of a neighbourhood,
+the story is about the trial). What stays the same is *who, where and when*. This module turns
+an article into a small set of keys, computed once per article from its raw text and its
+publication date, and scores how strongly two sets of keys say "the same incident":
+
+* ``pn:`` a person's full name: a run of two or three capitalised words that the text also
+  refers to by its last word alone ("Tavon Abernathy ... Abernathy was shot"), or that is
+  followed by an age ("Tavon Abernathy, 20,");
+* ``a:`` an age ("a 20-year-old man", "Abernathy, 20,");
+* ``pb:`` a block or street address (number rounded to its hundred block + street name),
+  ``ps:`` a street, ``ph:`` a neighbourhood ("in the Englewood neighborhood"), ``pc:`` a city
+  (a dateline, "Chicago police", "of Chicago" after a name and age);
+* ``t:`` a calendar day: weekdays ("Saturday night") resolved against the publication date to
+  the most recent such day, "Feb. 3" / "February 3, 2015" with the year inferred; ``tm:`` a
+  month ("in March", "in March 2014").
+
+Pattern rules only (US/English news conventions), no gazetteer; every rule is general. Scores
+are fixed here; see :func:`strength`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime, timedelta
+
+from worker.model.story import LOOKUP_KINDS
+
+# Evidence weights: a shared full name or block address is nearly decisive, a street or a
+# neighbourhood or a day or an age is supporting evidence, a city or a month is a hint.
+W_NAME = 2.0
+MAX_NAMES = 2
+W_BLOCK = 2.0
+W_STREET = 1.0
+W_HOOD = 1.0
+MAX_PLACE = 3.0
+W_CITY = 0.5
+W_DAY = 1.5
+W_MONTH = 0.5
+W_AGE = 1.0
+AGE_CONFLICT = 1.0  # both give ages, none shared: subtract this
+DAY_CONFLICT = 1.0  # both resolve days, none shared: subtract this
+BLOCK_CONFLICT = 1.0  # both give block addresses, none shared: subtract this (and no street credit)
+NEAR_STRENGTH = 3.5  # within the linker's window: join on this much evidence
+# within the window, this much (a day and a place, a name and an age) lifts the linker's name
+# gate and time decay: the article still needs the usual word overlap with the story
+SUPPORT_STRENGTH = 3.0
+FAR_STRENGTH = 4.0  # beyond it (follow-ups months later): this much, anchored on a name or address
+MAX_KEYS = 48  # keys kept per story signature (most frequent first)
+
+_MONTHS = {
+    m: i + 1
+    for i, names in enumerate(
+        [
+            ("jan", "january"),
+            ("feb", "february"),
+            ("mar", "march"),
+            ("apr", "april"),
+            ("may",),
+            ("jun", "june"),
+            ("jul", "july"),
+            ("aug", "august"),
+            ("sep", "sept", "september"),
+            ("oct", "october"),
+            ("nov", "november"),
+            ("dec", "december"),
+        ]
+    )
+    for m in names
+}
+_WEEKDAYS = {d: i for i, d in enumerate(("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"))}
+_SUFFIXES = {
+    "street": "street", "st": "street", "avenue": "avenue", "ave": "avenue", "road": "road", "rd": "road",
+    "boulevard": "boulevard", "blvd": "boulevard", "drive": "drive", "dr": "drive", "lane": "lane",
+    "ln": "lane", "place": "place", "pl": "place", "court": "court", "ct": "court", "way": "way",
+    "parkway": "parkway", "pkwy": "parkway", "highway": "highway", "hwy": "highway", "terrace": "terrace",
+    "circle": "circle", "pike": "pike", "expressway": "expressway",
+}  # fmt: skip
+_SUFFIX_RE = "|".join(sorted({k.capitalize() for k in _SUFFIXES}, key=len, reverse=True))
+_DIRECTION = r"(?:(?:North|South|East|West|N|S|E|W)\.? )?"
+_STREET_NAME = r"((?:[A-Z][a-z]+|[0-9]{1,3}(?:st|nd|rd|th))(?: (?:[A-Z][a-z]+|Jr\.?)){0,3})"
+_STREET = _DIRECTION + _STREET_NAME + r" (" + _SUFFIX_RE + r")\b\.?"
+_BLOCK_RE = re.compile(r"\b([0-9]{1,3})00 block of (?:the )?" + _STREET)
+_ADDRESS_RE = re.compile(r"\b([0-9]{2,5}) " + _STREET)
+_STREET_RE = re.compile(_STREET)
+_HOOD_RE = re.compile(
+    r"\b(?:in|of|near|from) the ([A-Z][a-z]+(?: [A-Z][a-z]+){0,2})"
+    r" (?:neighborhood|neighbourhood|area|section|community|subdivision|district)\b"
+)
+_CITY_RES = (
+    re.compile(r"^\s*([A-Z][A-Z.'’]+(?: [A-Z][A-Z.'’]+){0,2})(?:, [A-Z][a-z]+\.?)?\s*(?:\([A-Z]+\)\s*)?[—–-]"),
+    re.compile(r"\b((?:St\. |Ft\. )?[A-Z][a-z]+(?: [A-Z][a-z]+)?) police\b"),
+    re.compile(r", [0-9]{1,2}, of ((?:St\. |Ft\. )?[A-Z][a-z]+(?: [A-Z][a-z]+)?)\b"),
+)
+_CAP = r"(?:[A-Z][a-z]*[A-Z]?[a-z]+(?:[-'’][A-Z][a-z]+)?)"
+_RUN_RE = re.compile(_CAP + r"(?: (?:[A-Z]\. )?" + _CAP + r")*")
+_AGE_AFTER_RE = re.compile(r"\A,? ([0-9]{1,2})\b(?!,[0-9]| ?%| ?-| years? ago| (?:percent|miles?|feet|times))")
+# a participant's name follows these words ("the killing of", "identified as", "charged", "victim")
+# (not "said": a spokesman quoted in every story of a city is no evidence of one of them)...
+_PERSON_BEFORE_RE = re.compile(
+    r"(?:\b(?:killing|killed|shooting|shot|murder|death|identified|named|victim|suspect|defendant|trial|"
+    r"sentenced|charged|arrested|convicted|accused|against|of|as|by|for|with|mother|father|son|daughter|"
+    r"brother|sister|wife|husband|girlfriend|boyfriend|friend|cousin|uncle|aunt|grandmother|attorney|"
+    r"lawyer|remember|remembers|mourns|mourn)),? \Z"
+)
+# ...or comes before these ("Tavon Abernathy was", "Grant, who", "Grant pleaded")
+_PERSON_AFTER_RE = re.compile(
+    r"\A(?:'s\b|’s\b|,? who\b| (?:was|is|has|had|pleaded|faces|died|remains|will|would)\b)"
+)
+_YEAR_OLD_RE = re.compile(r"\b([0-9]{1,2})-year-old\b")
+_WEEKDAY_RE = re.compile(r"\b(Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b")
+_MONTH_DAY_RE = re.compile(
+    r"\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sept?|Oct|Nov|Dec)[a-z]*\.? ([0-9]{1,2})(?:st|nd|rd|th)?\b(?:,? ([0-9]{4}))?"
+)
+_MONTH_RE = re.compile(
+    r"\b(?:in|since|during|last|from) (January|February|March|April|May|June|July|August|September|October|"
+    r"November|December)(?![a-z]| [0-9]{1,2}\b)(?:,? ([0-9]{4}))?"
+)
+# capitalised words that start or end runs that are not people
+_NOT_FIRST = frozenset(
+    [
+        "the",
+        "a",
+        "an",
+        "and",
+        "but",
+        "for",
+        "in",
+        "on",
+        "at",
+        "of",
+        "to",
+        "by",
+        "from",
+        "with",
+        "after",
+        "before",
+        "police",
+        "officers",
+        "officer",
+        "county",
+        "city",
+        "state",
+        "mayor",
+        "sheriff",
+        "judge",
+        "detective",
+        "sgt",
+        "lt",
+        "chief",
+        "gov",
+        "governor",
+        "president",
+        "sen",
+        "rep",
+        "says",
+        "said",
+        "when",
+        "while",
+        "north",
+        "south",
+        "east",
+        "west",
+        "new",
+        "saint",
+        "st",
+        "fort",
+        "mount",
+        "lake",
+        "port",
+        "crime",
+        "jury",
+        "court",
+        "district",
+        "attorney",
+        "prosecutors",
+        "university",
+        "hospital",
+        "medical",
+        "center",
+        "department",
+        "office",
+        "news",
+        "associated",
+        "press",
+        "daily",
+        "sign",
+        "follow",
+        "download",
+        "have",
+        "comments",
+        "copyright",
+        "read",
+        "loved",
+        "family",
+        "friends",
+        "vigil",
+        "funeral",
+        "trial",
+        "police",
+        "jury",
+        "arrest",
+        "charges",
+        "man",
+        "woman",
+        "victim",
+        "suspect",
+    ]
+)
+_NOT_LAST = frozenset(
+    [
+        "street",
+        "avenue",
+        "road",
+        "boulevard",
+        "drive",
+        "lane",
+        "place",
+        "court",
+        "way",
+        "parkway",
+        "highway",
+        "terrace",
+        "circle",
+        "county",
+        "city",
+        "park",
+        "hospital",
+        "center",
+        "centre",
+        "department",
+        "police",
+        "office",
+        "school",
+        "church",
+        "jail",
+        "stoppers",
+        "side",
+        "neighborhood",
+        "station",
+        "store",
+        "market",
+        "bar",
+        "club",
+        "university",
+        "college",
+        "house",
+        "hall",
+        "news",
+        "press",
+        "times",
+        "herald",
+        "tribune",
+        "post",
+        "daily",
+        "courier",
+        "sentinel",
+        "report",
+        "newswire",
+        "watch",
+        "group",
+        "media",
+        "twitter",
+        "facebook",
+        "service",
+        "services",
+        "team",
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+    ]
+)
+_NOT_CITY_FIRST = _NOT_FIRST - {"st", "saint", "fort", "mount", "lake", "port", "new", "north", "south", "east", "west"}
+_NOT_NAME_WORDS = _NOT_FIRST | _NOT_LAST | frozenset(_MONTHS) | frozenset(_WEEKDAYS)
+
+
+def _norm(s: str) -> str:
+    return " ".join(s.lower().replace("’", "'").replace(".", "").split())
+
+
+def _street_key(name: str, suffix: str) -> str:
+    return f"{_norm(name)} {_SUFFIXES.get(suffix.lower().rstrip('.'), suffix.lower())}"
+
+
+def _day(d: date, keys: set[str]) -> None:
+    keys.add(f"t:{d.isoformat()}")
+    keys.add(f"tm:{d.year}-{d.month:02d}")  # months later, "the March shooting"
+
+
+def _month_year(month: int, year: int | None, pub: date) -> int:
+    if year is not None:
+        return year
+    return pub.year if month <= pub.month else pub.year - 1
+
+
+def _places(text: str, keys: set[str]) -> None:
+    for m in _BLOCK_RE.finditer(text):
+        street = _street_key(m.group(2), m.group(3))
+        keys.add(f"pb:{int(m.group(1)) * 100}|{street}")
+        keys.add(f"ps:{street}")
+    for m in _ADDRESS_RE.finditer(text):
+        number = int(m.group(1))
+        if 1900 <= number <= 2099 and m.start() > 0 and text[m.start() - 1 : m.start()] == " ":
+            prev = text[max(0, m.start() - 12) : m.start()].lower()
+            if any(x in prev for x in ("in ", "since ", "of ")):
+                continue  # "in 2014 Main Street ..." is rare; "since 2014" is a year
+        street = _street_key(m.group(2), m.group(3))
+        keys.add(f"pb:{number // 100 * 100}|{street}")
+        keys.add(f"ps:{street}")
+    for m in _STREET_RE.finditer(text):
+        keys.add(f"ps:{_street_key(m.group(1), m.group(2))}")
+    for m in _HOOD_RE.finditer(text):
+        name = _norm(m.group(1))
+        if name.split()[0] not in _NOT_FIRST:
+            keys.add(f"ph:{name}")
+    for rx in _CITY_RES:
+        for m in rx.finditer(text[:4000]):
+            city = _norm(m.group(1))
+            if city and city.split()[0] not in _NOT_CITY_FIRST and len(city) > 2:
+                keys.add(f"pc:{city}")
+
+
+def _people(text: str, keys: set[str]) -> None:
+    runs = [(m.group(0), m.end()) for m in _RUN_RE.finditer(text)]
+    singles: dict[str, int] = {}
+    for run, _ in runs:
+        if " " not in run:
+            singles[run] = singles.get(run, 0) + 1
+    for run, end in runs:
+        words = [w for w in run.split() if not (len(w) == 2 and w.endswith("."))]
+        if not 2 <= len(words) <= 3:
+            continue
+        low = [w.lower().replace("’", "'") for w in words]
+        if any(w in _NOT_NAME_WORDS for w in low):
+            continue
+        age = _AGE_AFTER_RE.match(text[end : end + 24])
+        surname = words[-1].replace("’s", "").replace("'s", "")
+        start = end - len(run)
+        cued = _PERSON_BEFORE_RE.search(text[max(0, start - 24) : start]) or _PERSON_AFTER_RE.match(
+            text[end : end + 12]
+        )
+        if age is None and not singles.get(surname) and not cued:
+            continue
+        keys.add(f"pn:{' '.join(low)}")
+        if age is not None:
+            keys.add(f"a:{int(age.group(1))}")
+
+
+def _dates(text: str, published: datetime | None, keys: set[str]) -> None:
+    if published is None:
+        return
+    pub = (published if published.tzinfo else published.replace(tzinfo=UTC)).date()
+    for m in _WEEKDAY_RE.finditer(text):
+        back = (pub.weekday() - _WEEKDAYS[m.group(1).lower()]) % 7
+        _day(pub - timedelta(days=back), keys)
+    for m in _MONTH_DAY_RE.finditer(text):
+        month = _MONTHS.get(m.group(1).lower())
+        day = int(m.group(2))
+        if month is None or not 1 <= day <= 31:
+            continue
+        year = int(m.group(3)) if m.group(3) else pub.year
+        try:
+            d = date(year, month, day)
+        except ValueError:
+            continue
+        if not m.group(3) and d > pub + timedelta(days=2):
+            try:
+                d = date(year - 1, month, day)
+            except ValueError:
+                continue
+        _day(d, keys)
+    for m in _MONTH_RE.finditer(text):
+        month = _MONTHS[m.group(1).lower()]
+        year = _month_year(month, int(m.group(2)) if m.group(2) else None, pub)
+        keys.add(f"tm:{year}-{month:02d}")
+
+
+def incident_keys(title: str, text: str, published: datetime | None) -> tuple[str, ...]:
+    """The article's who/where/when keys (sorted, deterministic)."""
+    keys: set[str] = set()
+    body = text or ""
+    _people(body, keys)
+    _places(body, keys)
+    _places(title or "", keys)
+    _dates(body, published, keys)
+    _dates(title or "", published, keys)
+    for m in _YEAR_OLD_RE.finditer(body):
+        keys.add(f"a:{int(m.group(1))}")
+    return tuple(sorted(keys))
+
+
+def _of(keys: Iterable[str], prefix: str) -> set[str]:
+    return {k for k in keys if k.startswith(prefix)}
+
+
+def strength(
+    a: Iterable[str], b: Mapping[str, int] | Iterable[str], near: bool = True
+) -> tuple[float, bool]:
+    """(how strongly two key sets say "the same incident", whether the evidence is anchored on
+    a shared full name or block address, which long-range joins require). Names and ages
+    alone are no evidence (two events may involve the same people): a place or a day must be
+    shared too; months apart (``near`` False), a shared month will do."""
+    ka, kb = set(a), set(b)
+    shared = ka & kb
+    if not shared:
+        return 0.0, False
+    names = len(_of(shared, "pn:"))
+    block = bool(_of(shared, "pb:"))
+    other_block = not block and bool(_of(ka, "pb:")) and bool(_of(kb, "pb:"))
+    street = W_STREET if _of(shared, "ps:") and not other_block else 0.0
+    place = min(MAX_PLACE, (W_BLOCK if block else street) + (W_HOOD if _of(shared, "ph:") else 0.0))
+    day = bool(_of(shared, "t:"))
+    age = bool(_of(shared, "a:"))
+    month = bool(_of(shared, "tm:"))
+    support = place > 0 or day or (month and not near)
+    if not support:
+        return 0.0, False
+    w = W_NAME * min(names, MAX_NAMES) + place
+    w += W_CITY if _of(shared, "pc:") else 0.0
+    w += W_DAY if day else (W_MONTH if month else 0.0)
+    w += W_AGE if age else 0.0
+    if not age and _of(ka, "a:") and _of(kb, "a:"):
+        w -= AGE_CONFLICT
+    if near and not day and _of(ka, "t:") and _of(kb, "t:"):  # months later, days are the follow-up's own
+        w -= DAY_CONFLICT
+    if other_block:
+        w -= BLOCK_CONFLICT
+    if cities_conflict(ka, kb):
+        return 0.0, False  # two cities: two incidents, however alike
+    anchored = names > 0 or block or (day and place > 0)
+    return w, anchored
+
+
+def cities_conflict(a: Iterable[str], b: Iterable[str]) -> bool:
+    """Both name a city (dateline, "X police", "of X") and none in common."""
+    ca, cb = _of(a, "pc:"), _of(b, "pc:")
+    return bool(ca) and bool(cb) and not (ca & cb)
+
+
+def joins(a: Iterable[str], b: Mapping[str, int] | Iterable[str], near: bool) -> float:
+    """The evidence strength if it is enough to join (``near``: within the linker's window),
+    else 0."""
+    w, anchored = strength(a, b, near)
+    if near:
+        return w if w >= NEAR_STRENGTH else 0.0
+    return w if w >= FAR_STRENGTH and anchored else 0.0
+
+
+def lookup_keys(keys: Iterable[str]) -> list[str]:
+    return sorted(k for k in keys if k.startswith(LOOKUP_KINDS))
+
+
+def add_keys(acc: Mapping[str, int], keys: Iterable[str]) -> dict[str, int]:
+    out = dict(acc)
+    for k in keys:
+        out[k] = out.get(k, 0) + 1
+    return out
+
+
+def top_keys(acc: Mapping[str, int], k: int = MAX_KEYS) -> dict[str, int]:
+    if len(acc) <= k:
+        return dict(acc)
+
+    # names and addresses first: they are what a follow-up months later still shares
+    def rank(item: tuple[str, int]) -> tuple[int, int, str]:
+        key, count = item
+        return (0 if key.startswith(("pn:", "pb:")) else 1, -count, key)
+
+    return dict(sorted(acc.items(), key=rank)[:k])
