@@ -107,6 +107,16 @@ def add_crash(session: Session, kind: str, key: str) -> int:
     return int(value or 0)
 
 
+def unlease(session: Session, kind: str, key: str, owner: str, now: datetime) -> None:
+    """``owner`` stops without having run the item (an embedded run interrupted): free it at once
+    for the next run, without counting a crash."""
+    session.execute(
+        update(WorkItem)
+        .where(WorkItem.kind == kind, WorkItem.key == key, WorkItem.lease_owner == owner)
+        .values(lease_until=None, lease_owner=None, updated_at=now)
+    )
+
+
 def finish(session: Session, kind: str, key: str) -> None:
     session.execute(delete(WorkItem).where(WorkItem.kind == kind, WorkItem.key == key))
 

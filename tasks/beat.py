@@ -2,7 +2,8 @@
 
 Selected in ``celeryconfig.beat_scheduler``. It is Celery's plain in-memory
 scheduler (which feed is due lives in the database, so there is nothing worth
-persisting in a shelve file) plus a :class:`worker.beatlock.LeaderLock` check
+persisting in a shelve file; the beat that becomes active sends the dispatcher at
+once, then every interval) plus a :class:`worker.beatlock.LeaderLock` check
 on every tick: the active beat renews the lock at least three times per TTL;
 any other beat stands by, checking as often, and takes over once the lock is
 free (released at a clean shutdown, or expired after the active beat died).
@@ -17,9 +18,13 @@ from celery.beat import Scheduler
 from celery.utils.log import get_logger
 
 from worker.beatlock import LeaderLock, beat_lock_key
+from worker.service.messages import DispatchDueFeeds
 from worker.settings import get_settings
 
 logger = get_logger(__name__)
+
+# Sent as soon as a beat becomes active, then on their schedule.
+START_AT_ONCE = frozenset({DispatchDueFeeds.NAME})
 
 
 class SingleBeatScheduler(Scheduler):  # type: ignore[misc]
@@ -61,7 +66,15 @@ class SingleBeatScheduler(Scheduler):  # type: ignore[misc]
         if not self._active:
             logger.info("beat: active (%s holds %s); sending the dispatcher", lock.owner, lock.key)
             self._active = True
+            self._dispatch_now()
         return float(min(super().tick(*args, **kwargs), pause))
+
+    def _dispatch_now(self) -> None:
+        """No idle start: the beat that becomes active sends the dispatcher at once, not one
+        interval later (a new deployment's feeds are polled within seconds)."""
+        for entry in list(self.schedule.values()):
+            if entry.task in START_AT_ONCE:
+                self.apply_entry(entry, producer=self.producer)
 
     def close(self) -> None:
         try:

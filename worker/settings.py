@@ -119,6 +119,12 @@ class Settings(BaseSettings):
     dispatch_interval_seconds: float = Field(
         default=10.0, gt=0, description="How often beat looks for due feeds and sweeps lost work."
     )
+    fetch_concurrency: int = Field(
+        default=16, ge=1, le=512, description="Embedded `run`: feeds and pages fetched at once (one writer stores)."
+    )
+    normalise_processes: int = Field(
+        default=0, ge=0, le=64, description="Embedded `run`: processes that normalise pages (0: in the fetch threads)."
+    )
     dispatch_batch_size: int = Field(default=500, ge=1, description="Most feeds enqueued per dispatch.")
     story_refine_interval_seconds: float = Field(
         default=300.0, gt=0, description="How often beat runs the story refinement pass."

@@ -35,6 +35,7 @@ from worker.model.clock import utcnow
 from worker.model.fetch import FetchError
 from worker.model.urls import InvalidURL, canonical_url
 from worker.poll.opml import FeedList, FeedListError, FeedSpec, parse_feed_list, render_opml
+from worker.service.messages import PollFeed
 from worker.settings import Settings
 
 
@@ -134,6 +135,8 @@ def feeds_add(ctx: Context, url: str, title: str | None, tags: tuple[str, ...]) 
         console.print(f"updated: feed {feed_id} {feed_url} ({'; '.join(changes)})", highlight=False)
     else:
         console.print(f"already present: feed {feed_id} {feed_url} (unchanged)", highlight=False)
+    if created:
+        poll_promptly(ctx, [feed_id])
 
 
 def _feed_rows(db: Database, failing_only: bool) -> list[dict[str, Any]]:
@@ -266,6 +269,7 @@ def feeds_reset(ctx: Context, feed: str) -> None:
         "now ok and due for polling",
         highlight=False,
     )
+    poll_promptly(ctx, [before.id])
 
 
 @feeds_group.command("remove")
@@ -281,6 +285,20 @@ def feeds_remove(ctx: Context, feed: str) -> None:
     except repo.NotFound as exc:
         fail(str(exc))
     console.print(f"removed feed {label}", highlight=False)
+
+
+def poll_promptly(ctx: Context, feed_ids: list[int]) -> None:
+    """No idle start: a feed just added or reset is due at once; with a broker, its poll is sent
+    now (without one, a running `newsworker run` picks it up within seconds)."""
+    if not feed_ids or ctx.settings.embedded:
+        return
+    from tasks.app import CeleryDispatcher
+
+    try:
+        for feed_id in feed_ids:
+            CeleryDispatcher().send(PollFeed(feed_id))
+    except Exception as exc:  # the broker is away: beat's next dispatch polls the feed
+        note(f"could not send the poll now ({exc}); the feed is due and is polled at beat's next dispatch")
 
 
 # ---------------------------------------------------------------- feed lists (OPML)
@@ -301,9 +319,12 @@ def read_feed_list(path: Path) -> FeedList:
         fail(f"cannot read feed list {path}: {exc}")
 
 
-def add_feed_list(db: Database, feed_list: FeedList, path: Path, settings: Settings) -> FeedListSummary:
+def add_feed_list(
+    db: Database, feed_list: FeedList, path: Path, settings: Settings, added_ids: list[int] | None = None
+) -> FeedListSummary:
     """Add every feed of a list; entries already stored or repeated in the file are skipped, and so are
-    literal private addresses the fetcher would refuse (names are not resolved here: lists can be long)."""
+    literal private addresses the fetcher would refuse (names are not resolved here: lists can be long).
+    The ids of the feeds added are appended to ``added_ids``."""
     duplicates = invalid = 0
     for reason in feed_list.skipped:
         note(f"{path}: skipped {reason}")
@@ -319,7 +340,9 @@ def add_feed_list(db: Database, feed_list: FeedList, path: Path, settings: Setti
                 note(f"{path}: skipped {spec.url}: {refused}")
                 invalid += 1
                 continue
-            _, created = repo.add_feed(session, spec.url, title=spec.title, tags=spec.tags)
+            feed, created = repo.add_feed(session, spec.url, title=spec.title, tags=spec.tags)
+            if created and added_ids is not None:
+                added_ids.append(feed.id)
             added += created
             present += not created
     return FeedListSummary(added, present, duplicates, invalid)
@@ -332,7 +355,9 @@ def add_feed_list(db: Database, feed_list: FeedList, path: Path, settings: Setti
 def feeds_import(ctx: Context, file: Path, as_json: bool) -> None:
     """Add the feeds of an OPML file (folders become tags) or of a list of addresses."""
     db = ctx.database()
-    summary = add_feed_list(db, read_feed_list(file), file, ctx.settings)
+    added_ids: list[int] = []
+    summary = add_feed_list(db, read_feed_list(file), file, ctx.settings, added_ids)
+    poll_promptly(ctx, added_ids)
     if as_json:
         echo_json(summary)
     else:

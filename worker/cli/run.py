@@ -35,6 +35,7 @@ from worker.model.clock import utcnow
 from worker.model.feed import PollRecord
 from worker.service import events, handlers
 from worker.service.messages import Message, PollFeed
+from worker.service.pool import PooledDispatcher
 from worker.service.runtime import Runtime
 from worker.settings import Settings, mask_url
 
@@ -189,7 +190,9 @@ def run_command(ctx: Context, once: bool, feed_file: Path | None) -> None:
     on Ctrl-C. Exit 1 when a feed failed or a listed feed was unusable, 130 on Ctrl-C.
     """
     configure_logging(ctx.settings.log_level, ctx.settings.log_format)  # events to stderr, summary to stdout
-    rt, dispatcher = ctx.runtime(auto_upgrade=True)
+    rt, _ = ctx.runtime(auto_upgrade=True)
+    # feeds and pages are fetched by a pool of NEWSWORKER_FETCH_CONCURRENCY threads; this thread writes
+    dispatcher = PooledDispatcher.attach(rt)
     invalid = 0
     if feed_file is not None:
         summary = add_feed_list(rt.db, read_feed_list(feed_file), feed_file, ctx.settings)
@@ -230,7 +233,7 @@ def run_command(ctx: Context, once: bool, feed_file: Path | None) -> None:
                 break
             next_at, seconds = _next_poll(rt)
             display.end_pass(next_at)
-            time.sleep(seconds)
+            _wait_for_due_feed(rt, seconds)
     except KeyboardInterrupt:
         _summary(rt, display, interrupted=True)
         rt.close()
@@ -248,6 +251,22 @@ def _next_poll(rt: Runtime) -> tuple[datetime | None, float]:
         return None, rt.settings.dispatch_interval_seconds
     seconds = max(1.0, min(rt.settings.dispatch_interval_seconds, (next_at - utcnow()).total_seconds()))
     return next_at, seconds
+
+
+# While waiting for the next poll, look this often for a feed made due meanwhile
+# (`feeds add` / `feeds import` / `feeds reset` in another process): polled within this long.
+NEW_FEED_CHECK_SECONDS = 2.0
+
+
+def _wait_for_due_feed(rt: Runtime, seconds: float) -> None:
+    """Sleep ``seconds`` (until the next poll is due), waking early when a feed becomes due."""
+    end = time.monotonic() + seconds
+    while (left := end - time.monotonic()) > 0:
+        time.sleep(min(NEW_FEED_CHECK_SECONDS, left))
+        with rt.db.reader() as session:
+            next_at = session.scalar(select(func.min(Feed.next_poll_at)).where(Feed.status != "gone"))
+        if next_at is not None and next_at <= utcnow():
+            return
 
 
 BROKER_RETRY_SECONDS = 5.0

@@ -22,9 +22,12 @@ or the override domain that covers it, so one override can group subdomains.
 from __future__ import annotations
 
 import random
+import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
@@ -178,14 +181,7 @@ class HostLimiter:
 
     def limit_for(self, host: str) -> tuple[str, HostLimit]:
         """The counting key and limit for ``host``: the most specific override domain wins."""
-        name = _norm(host)
-        best: str | None = None
-        for domain in self.overrides:
-            if (name == domain or name.endswith("." + domain)) and (best is None or len(domain) > len(best)):
-                best = domain
-        if best is not None:
-            return best, self.overrides[best]
-        return name, self.default
+        return _limit_for(host, self.overrides, self.default)
 
     def _keys(self, key: str) -> list[str]:
         base = f"{self.prefix}host:{key}:"
@@ -249,3 +245,159 @@ class HostLimiter:
 
 def _norm(host: str) -> str:
     return host.strip().rstrip(".").lower()
+
+
+class HostLimits(Protocol):
+    """What the fetcher needs of per-host limits: :class:`HostLimiter` (Redis, every worker) or
+    :class:`LocalHostLimiter` (this process only)."""
+
+    def limit_for(self, host: str) -> tuple[str, HostLimit]: ...
+
+    def acquire(self, host: str, timeout: float = 0.0) -> AbstractContextManager[object]: ...
+
+    def penalize_until(self, host: str, when: datetime, now: datetime | None = None) -> float: ...
+
+    def usage(self, host: str) -> HostUsage: ...
+
+
+class LocalHostLimiter:
+    """The same limits as :class:`HostLimiter`, counted in this process (the embedded mode without
+    Redis): at most ``max_concurrent`` requests in flight per host, ``per_minute`` starts in any
+    rolling minute, and a host-wide slow-down after 429/503. Thread-safe; waits on a condition."""
+
+    def __init__(
+        self,
+        default: HostLimit | None = None,
+        overrides: Mapping[str, HostLimit] | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.default = default or HostLimit()
+        self.overrides = {_norm(k): v for k, v in (overrides or {}).items()}
+        self._clock = clock
+        self._cond = threading.Condition()
+        self._in_flight: dict[str, int] = {}
+        self._starts: dict[str, deque[float]] = {}
+        self._slow_until: dict[str, float] = {}
+        self.peak_in_flight: dict[str, int] = {}  # most requests a host ever had in flight (tests, benchmarks)
+
+    def limit_for(self, host: str) -> tuple[str, HostLimit]:
+        return _limit_for(host, self.overrides, self.default)
+
+    def _refusal(self, key: str, limit: HostLimit, now: float) -> HostBusy | None:
+        slow = self._slow_until.get(key, 0.0)
+        if slow > now:
+            return HostBusy(key, slow - now, "slowdown")
+        if self._in_flight.get(key, 0) >= limit.max_concurrent:
+            return HostBusy(key, 1.0, "concurrency")
+        if limit.per_minute > 0:
+            starts = self._starts.setdefault(key, deque())
+            while starts and starts[0] <= now - 60.0:
+                starts.popleft()
+            if len(starts) >= limit.per_minute:
+                return HostBusy(key, starts[0] + 60.0 - now, "rate")
+        return None
+
+    def try_acquire(self, host: str) -> LocalHostSlot | HostBusy:
+        key, limit = self.limit_for(host)
+        with self._cond:
+            return self._take(key, limit)
+
+    def _take(self, key: str, limit: HostLimit) -> LocalHostSlot | HostBusy:
+        now = self._clock()
+        refused = self._refusal(key, limit, now)
+        if refused is not None:
+            return refused
+        count = self._in_flight.get(key, 0) + 1
+        self._in_flight[key] = count
+        self.peak_in_flight[key] = max(count, self.peak_in_flight.get(key, 0))
+        if limit.per_minute > 0:
+            self._starts.setdefault(key, deque()).append(now)
+        return LocalHostSlot(self, key)
+
+    def acquire(self, host: str, timeout: float = 0.0) -> LocalHostSlot:
+        """A slot within ``timeout`` seconds, else :class:`HostBusy` (at once when the wait
+        cannot succeed in time: a slow-down or rate window longer than the timeout)."""
+        key, limit = self.limit_for(host)
+        end = self._clock() + max(0.0, timeout)
+        with self._cond:
+            while True:
+                got = self._take(key, limit)
+                if isinstance(got, LocalHostSlot):
+                    return got
+                remaining = end - self._clock()
+                if remaining <= 0 or (got.reason != "concurrency" and got.retry_after_seconds > remaining):
+                    raise got
+                # a released slot notifies; a rate window or slow-down ends on its own
+                self._cond.wait(min(remaining, got.retry_after_seconds + 0.001))
+
+    def in_flight(self, host: str) -> int:
+        key, _ = self.limit_for(host)
+        with self._cond:
+            return self._in_flight.get(key, 0)
+
+    def _release(self, key: str) -> None:
+        with self._cond:
+            left = self._in_flight.get(key, 0) - 1
+            if left > 0:
+                self._in_flight[key] = left
+            else:
+                self._in_flight.pop(key, None)
+            self._cond.notify_all()
+
+    def penalize(self, host: str, seconds: float) -> float:
+        key, _ = self.limit_for(host)
+        with self._cond:
+            until = max(self._slow_until.get(key, 0.0), self._clock() + max(0.001, seconds))
+            self._slow_until[key] = until
+            return time.time() + (until - self._clock())
+
+    def penalize_until(self, host: str, when: datetime, now: datetime | None = None) -> float:
+        current = now or datetime.now(UTC)
+        return self.penalize(host, max(0.0, (when - current).total_seconds()))
+
+    def usage(self, host: str) -> HostUsage:
+        key, limit = self.limit_for(host)
+        with self._cond:
+            now = self._clock()
+            starts = self._starts.get(key, deque())
+            recent = sum(1 for t in starts if t > now - 60.0)
+            slow = max(0.0, self._slow_until.get(key, 0.0) - now)
+            return HostUsage(key, self._in_flight.get(key, 0), recent, slow, limit)
+
+
+class LocalHostSlot:
+    """A held in-process request slot; leaving the ``with`` frees it."""
+
+    def __init__(self, limiter: LocalHostLimiter, key: str) -> None:
+        self._limiter = limiter
+        self.key = key
+        self._released = False
+
+    def release(self) -> None:
+        if not self._released:
+            self._released = True
+            self._limiter._release(self.key)
+
+    def __enter__(self) -> LocalHostSlot:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
+
+
+def _limit_for(host: str, overrides: Mapping[str, HostLimit], default: HostLimit) -> tuple[str, HostLimit]:
+    """The counting key and limit for ``host``: the most specific override domain wins."""
+    name = _norm(host)
+    best: str | None = None
+    for domain in overrides:
+        if (name == domain or name.endswith("." + domain)) and (best is None or len(domain) > len(best)):
+            best = domain
+    if best is not None:
+        return best, overrides[best]
+    return name, default

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from worker.http.fetch import Fetcher
-from worker.http.hostlimits import HostLimiter
+from worker.http.hostlimits import HostLimits
 from worker.model.fetch import FetchResult
 from worker.model.urls import host_of
 
@@ -21,7 +21,7 @@ class PoliteFetcher:
     """
 
     fetcher: Fetcher
-    limiter: HostLimiter | None
+    limiter: HostLimits | None
     wait_seconds: float = 5.0
 
     def get(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -22,18 +23,22 @@ from worker import metrics
 from worker.dedupe import minhash
 from worker.http.hostlimits import HostBusy
 from worker.model import events
+from worker.model.article import FeedHints
 from worker.model.clock import utcnow
-from worker.model.feed import PollOutcome, PollRecord
+from worker.model.feed import FeedScheduleState, PollOutcome, PollRecord
+from worker.model.fetch import ARTICLE_ACCEPT
 from worker.model.story import RefineOutcome
-from worker.model.urls import InvalidURL
+from worker.model.urls import InvalidURL, host_of
 from worker.normalise import articles
+from worker.normalise.articles import PageOutcome
 from worker.normalise.sanitize import sanitize_html
 from worker.poll import polling, schedule
 from worker.service import emit, work
 from worker.service import stories as story_links
 from worker.service.imports import ImportItem, normalise_item
 from worker.service.messages import IngestEntry, PollFeed, ProcessArticle, RefetchArticle
-from worker.service.runtime import Runtime
+from worker.service.runtime import Prefetched, Runtime
+from worker.service.staged import Done, Fetching, Staged, complete
 from worker.service.stories import StoryLink
 
 log = logging.getLogger("newsworker.handlers")
@@ -78,31 +83,50 @@ def poll_feed(rt: Runtime, feed_id: int, *, ignore_cache: bool = False, only_if_
     down and has no request slot: the feed is then deferred in the database
     (the schedule lives there), not parked in the broker.
     """
+    return complete(start_poll(rt, feed_id, ignore_cache=ignore_cache, only_if_due=only_if_due))
+
+
+def start_poll(
+    rt: Runtime, feed_id: int, *, ignore_cache: bool = False, only_if_due: bool = False
+) -> Staged[PollRecord | None]:
+    """:func:`poll_feed` in stages: lease the feed (database), fetch and parse (network), record."""
     token = uuid.uuid4().hex
     with rt.db.transaction() as session:
         if not feedstate.begin_poll(
             session, feed_id, token, utcnow(), lease=work.lease_length(rt), only_if_due=only_if_due
         ):
-            return None
+            return Done(None)
         target = repo.poll_target(session, feed_id, ignore_cache=ignore_cache)
         state = repo.schedule_state(session, feed_id)
     if target is None or state is None:
         _end_poll(rt, feed_id, token)
-        return None
-    try:
-        outcome = polling.poll(rt.fetcher, target)
-    except HostBusy as busy:
-        _end_poll(rt, feed_id, token, defer=timedelta(seconds=max(1.0, busy.retry_after_seconds)))
-        return None
-    except BaseException:
+        return Done(None)
+
+    def failed(exc: BaseException) -> PollRecord | None:
+        if isinstance(exc, HostBusy):
+            _end_poll(rt, feed_id, token, defer=timedelta(seconds=max(1.0, exc.retry_after_seconds)))
+            return None
         # Soft time limit, worker shutdown, a bug: free the feed for the retry at once.
         _end_poll(rt, feed_id, token)
-        raise
+        raise exc
+
+    return Fetching(
+        host=host_of(target.url),
+        work=lambda: polling.poll(rt.fetcher, target),
+        finish=lambda outcome: _record_poll(rt, feed_id, token, state, outcome),
+        fail=failed,
+        abandon=lambda: _end_poll(rt, feed_id, token),
+    )
+
+
+def _record_poll(
+    rt: Runtime, feed_id: int, token: str, state: FeedScheduleState, outcome: PollOutcome
+) -> PollRecord | None:
     now = utcnow()
     decision = schedule.decide(polling.schedule_input(outcome), state, rt.schedule, now, rt.rng)
     if decision.host_slowdown_until is not None:
         # the host that answered 429/503 is the last one in the redirect chain
-        rt.fetcher.slow_down(outcome.final_url or target.url, decision.host_slowdown_until)
+        rt.fetcher.slow_down(outcome.final_url or outcome.url, decision.host_slowdown_until)
     try:
         with rt.db.transaction() as session:
             record = repo.record_poll(session, _sanitised(outcome), decision, now, poll_token=token)
@@ -156,35 +180,54 @@ def ingest_entry(rt: Runtime, entry_id: int) -> int | None:
     An address already stored only adds a sighting; otherwise the page is
     fetched and normalised, falling back to the feed's content when it cannot be.
     """
+    return complete(start_ingest(rt, entry_id))
+
+
+def start_ingest(rt: Runtime, entry_id: int) -> Staged[int | None]:
+    """:func:`ingest_entry` in stages: load the entry (database), fetch and normalise its page
+    (network and CPU, no database), store the article in one transaction."""
     with rt.db.transaction() as session:
         entry = repo.pending_entry(session, entry_id)
         known = repo.article_for_url(session, entry.url) if entry and entry.url else None
     if entry is None:
-        return None
-    now = utcnow()
+        return Done(None)
     if known is not None:
         with rt.db.transaction() as session:
-            repo.add_article_urls(session, known, [entry.url or ""], now)
+            repo.add_article_urls(session, known, [entry.url or ""], utcnow())
             repo.link_entry(session, entry.entry_id, known)
         metrics.observe_article(created=False)
-        return known
-    try:
-        if not entry.url:
-            raise InvalidURL("entry has no usable link")
+        return Done(known)
+    if not entry.url:
+        _mark_entry_failed(rt, entry.entry_id, InvalidURL("entry has no usable link"))
+        return Done(None)
+    url = entry.url
+
+    def work() -> PageOutcome:
         started = time.monotonic()
-        page = articles.fetch_article(
-            rt.fetcher,
-            url=entry.url,
-            title=entry.title,
-            feed_html=entry.content_html,
-            hints=entry.hints,
-            user_agent=entry.user_agent,
+        page = fetch_page(
+            rt, url=url, title=entry.title, feed_html=entry.content_html, hints=entry.hints, user_agent=entry.user_agent
         )
         metrics.observe_fetch("article", time.monotonic() - started)
-    except InvalidURL as exc:
-        with rt.db.transaction() as session:
-            repo.mark_entry_failed(session, entry.entry_id, str(exc))
-        return None
+        return page
+
+    def failed(exc: BaseException) -> int | None:
+        if isinstance(exc, InvalidURL):
+            _mark_entry_failed(rt, entry.entry_id, exc)
+            return None
+        raise exc
+
+    return Fetching(
+        host=host_of(url), work=work, finish=lambda page: _store_entry(rt, entry.entry_id, url, page), fail=failed
+    )
+
+
+def _mark_entry_failed(rt: Runtime, entry_id: int, exc: InvalidURL) -> None:
+    with rt.db.transaction() as session:
+        repo.mark_entry_failed(session, entry_id, str(exc))
+
+
+def _store_entry(rt: Runtime, entry_id: int, url: str, page: PageOutcome) -> int:
+    now = utcnow()
     retry_at = None if page.from_page or not page.retryable else now + articles.refetch_delay(1)
     with rt.db.transaction() as session:
         stored = repo.store_article(
@@ -192,12 +235,12 @@ def ingest_entry(rt: Runtime, entry_id: int) -> int | None:
             page.article,
             minhash.fingerprint(page.article.text),
             check=minhash.check_duplicate,
-            seen_urls=[entry.url],
+            seen_urls=[url],
             now=now,
             fetch_error=page.error,
             next_fetch_at=retry_at,
         )
-        repo.link_entry(session, entry.entry_id, stored.article_id)
+        repo.link_entry(session, entry_id, stored.article_id)
         outbox.add(
             session,
             emit.stored_article(stored.article_id, created=stored.created, duplicate_of=stored.verdict.original_id),
@@ -206,6 +249,31 @@ def ingest_entry(rt: Runtime, entry_id: int) -> int | None:
             work.send_after_commit(rt, session, [ProcessArticle(stored.article_id)], now=now)
     metrics.observe_article(created=stored.created, duplicate=stored.verdict.original_id is not None)
     return stored.article_id
+
+
+def fetch_page(
+    rt: Runtime, *, url: str, title: str | None, feed_html: str | None, hints: FeedHints, user_agent: str | None
+) -> PageOutcome:
+    """Fetch and normalise an article page (no database).
+
+    The fetch runs in the calling thread (the embedded mode's pool fetches many at once); the
+    normalisation runs in ``rt.normalise_pool`` when there is one (processes), else here, one
+    page at a time per process: trafilatura parses with one module-level lxml parser, which two
+    threads must never use at once (the GIL would serialise most of that work anyway)."""
+    ua = user_agent
+    fetched = Prefetched.fetch(rt.fetcher, url, accept=ARTICLE_ACCEPT, user_agent=ua)
+    if rt.normalise_pool is not None:
+        normalised = rt.normalise_pool.submit(
+            articles.fetch_article, fetched, url=url, title=title, feed_html=feed_html, hints=hints, user_agent=ua
+        )
+        return normalised.result()
+    with _NORMALISING:
+        return articles.fetch_article(
+            fetched, url=url, title=title, feed_html=feed_html, hints=hints, user_agent=user_agent
+        )
+
+
+_NORMALISING = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -230,20 +298,38 @@ def refetch_article(
     The row keeps its id, addresses and sightings; a changed text records the
     previous hash and re-runs dedupe, then processing (story linking) runs again.
     """
+    return complete(start_refetch(rt, article_id, force=force, enqueue_processing=enqueue_processing))
+
+
+def start_refetch(
+    rt: Runtime, article_id: int, *, force: bool = False, enqueue_processing: bool = True
+) -> Staged[RefetchOutcome]:
+    """:func:`refetch_article` in stages: load (database), fetch and normalise (no database), update."""
     with rt.db.transaction() as session:
         source = repo.refetch_source(session, article_id)
     if source is None:
-        return RefetchOutcome("missing")
+        return Done(RefetchOutcome("missing"))
     if not force and source.content_source == "page":
-        return RefetchOutcome("skipped")
-    page = articles.fetch_article(
-        rt.fetcher,
-        url=source.url,
-        title=source.title,
-        feed_html=source.feed_html,
-        hints=source.hints,
-        user_agent=source.user_agent,
+        return Done(RefetchOutcome("skipped"))
+    found = source
+    return Fetching(
+        host=host_of(found.url),
+        work=lambda: fetch_page(
+            rt,
+            url=found.url,
+            title=found.title,
+            feed_html=found.feed_html,
+            hints=found.hints,
+            user_agent=found.user_agent,
+        ),
+        finish=lambda page: _store_refetch(rt, found, page, force=force, enqueue_processing=enqueue_processing),
     )
+
+
+def _store_refetch(
+    rt: Runtime, source: repo.RefetchSource, page: PageOutcome, *, force: bool, enqueue_processing: bool
+) -> RefetchOutcome:
+    article_id = source.article_id
     now = utcnow()
     attempts = source.fetch_attempts + 1
     # A re-ingest of an article whose text never came from its page (feed or import content) that

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from worker.service.runtime import Runtime
+    from worker.service.staged import Done, Fetching
 
 # The longest retry delay. The broker's visibility timeout must stay above it, or Redis
 # redelivers a message that is only waiting for its retry (celeryconfig checks this).
@@ -93,6 +94,13 @@ class Message:
 
     def on_failure(self, rt: Runtime, session: Session, reason: str) -> None:
         """Record on the item itself that it failed for good (the work row records it too)."""
+
+    def start(self, rt: Runtime) -> Done[object] | Fetching[object]:
+        """The message's work in stages (see :mod:`worker.service.staged`): messages that fetch
+        return a :class:`Fetching` step; the rest run whole here."""
+        from worker.service.staged import Done
+
+        return Done(self.handle(rt))
 
     def subject(self) -> dict[str, Any]:
         """The ids this message is about, for logs (``{"feed_id": 3}``)."""
@@ -162,6 +170,11 @@ class PollFeed(Message):
 
         return handlers.poll_feed(rt, self.feed_id, ignore_cache=self.ignore_cache, only_if_due=not self.force)
 
+    def start(self, rt: Runtime) -> Done[object] | Fetching[object]:
+        from worker.service import handlers
+
+        return handlers.start_poll(rt, self.feed_id, ignore_cache=self.ignore_cache, only_if_due=not self.force)
+
 
 @message
 @dataclass(frozen=True)
@@ -184,6 +197,11 @@ class IngestEntry(Message):
         from storage import repo
 
         repo.mark_entry_failed(session, self.entry_id, reason)
+
+    def start(self, rt: Runtime) -> Done[object] | Fetching[object]:
+        from worker.service import handlers
+
+        return handlers.start_ingest(rt, self.entry_id)
 
 
 @message
@@ -219,6 +237,11 @@ class RefetchArticle(Message):
         from worker.service import handlers
 
         return handlers.refetch_article(rt, self.article_id)
+
+    def start(self, rt: Runtime) -> Done[object] | Fetching[object]:
+        from worker.service import handlers
+
+        return handlers.start_refetch(rt, self.article_id)
 
 
 @message

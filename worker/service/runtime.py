@@ -7,14 +7,17 @@ broker is configured, or in this process (embedded mode).
 
 from __future__ import annotations
 
+import dataclasses
 import random
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from storage.db import Database
 from worker.http.fetch import Fetcher, FetchPolicy
-from worker.http.hostlimits import HostLimit, HostLimiter
+from worker.http.hostlimits import HostLimit, HostLimiter, HostLimits, LocalHostLimiter
 from worker.http.polite import PoliteFetcher
+from worker.model.fetch import FetchError, FetchResult
 from worker.poll.schedule import SchedulePolicy
 from worker.service.messages import Message
 from worker.settings import Settings
@@ -54,13 +57,10 @@ def schedule_policy(settings: Settings) -> SchedulePolicy:
     )
 
 
-def host_limiter(settings: Settings) -> HostLimiter | None:
-    """Per-host limits shared through Redis; None in embedded mode without Redis."""
-    url = settings.effective_redis_url
-    if url is None:
-        return None
-    import redis
-
+def host_limiter(settings: Settings, *, local: bool = False) -> HostLimits | None:
+    """Per-host limits shared through Redis. Without Redis: None, or with ``local`` the same
+    limits kept in this process (the embedded ``run``, whose pool fetches concurrently)."""
+    default = HostLimit(max_concurrent=settings.host_max_concurrency, per_minute=settings.host_requests_per_minute)
     overrides = {
         host: HostLimit(
             max_concurrent=int(limits.get("concurrency", settings.host_max_concurrency)),
@@ -68,14 +68,48 @@ def host_limiter(settings: Settings) -> HostLimiter | None:
         )
         for host, limits in settings.host_overrides.items()
     }
-    return HostLimiter(
-        redis.Redis.from_url(url),
-        HostLimit(max_concurrent=settings.host_max_concurrency, per_minute=settings.host_requests_per_minute),
-        overrides,
-        prefix=settings.redis_key_prefix,
-    )
+    url = settings.effective_redis_url
+    if url is None:
+        return LocalHostLimiter(default, overrides) if local else None
+    import redis
+
+    return HostLimiter(redis.Redis.from_url(url), default, overrides, prefix=settings.redis_key_prefix)
 
 
+
+
+@dataclass(frozen=True)
+class Prefetched:
+    """A fetch already made, replayed to a stage that takes a fetcher (picklable: it crosses
+    into the normalisation process pool). Holds the response, or the fetch error's reason and text."""
+
+    result: FetchResult | None
+    error_reason: str = ""
+    error_text: str = ""
+
+    @classmethod
+    def fetch(cls, fetcher: PoliteFetcher, url: str, *, accept: str, user_agent: str | None) -> Prefetched:
+        try:
+            result = fetcher.get(url, accept=accept, user_agent=user_agent)
+        except FetchError as exc:
+            return cls(None, exc.reason, str(exc))
+        return cls(dataclasses.replace(result, headers=dict(result.headers)))  # a plain dict pickles
+
+    def get(
+        self,
+        url: str,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        user_agent: str | None = None,
+        accept: str | None = None,
+    ) -> FetchResult:
+        """The response fetched before (the arguments were those of that fetch)."""
+        if self.result is None:
+            error = FetchError(self.error_text, url=url)
+            error.reason = self.error_reason
+            raise error
+        return self.result
 
 
 @dataclass
@@ -86,6 +120,8 @@ class Runtime:
     dispatcher: Dispatcher
     schedule: SchedulePolicy
     rng: random.Random = field(default_factory=random.Random)
+    # Embedded mode, optional: article pages are normalised in this (process) pool.
+    normalise_pool: Executor | None = None
 
     @classmethod
     def build(cls, settings: Settings, dispatcher: Dispatcher) -> Runtime:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -81,21 +81,45 @@ def run(rt: Runtime, message: Message, *, owner: str, timeouts: tuple[type[BaseE
 
     Raises only transient errors (the caller retries them); anything else is recorded on the
     item and returned as a :class:`Skipped` so that one bad item never crashes a worker.
-    ``timeouts``: the entry point's time-limit exceptions, counted like a crash."""
-    if message.TRACKED and not _start(rt, message, owner):
+    ``timeouts``: the entry point's time-limit exceptions, counted like a crash.
+
+    In three parts, which the embedded mode's pool calls around a message's stages
+    (:mod:`worker.service.pool`): :func:`begin` takes the lease, :func:`attempt` runs one
+    stage with this error handling, :func:`done` ends the item."""
+    if not begin(rt, message, owner):
         return Skipped("held")
+    result = attempt(rt, message, owner, lambda: message.handle(rt), timeouts=timeouts)
+    if not isinstance(result, Skipped):
+        done(rt, message)
+    return result
+
+
+def begin(rt: Runtime, message: Message, owner: str) -> bool:
+    """Lease a tracked message's item for ``owner``; False when it must not run now."""
+    return not message.TRACKED or _start(rt, message, owner)
+
+
+def attempt(
+    rt: Runtime,
+    message: Message,
+    owner: str,
+    call: Callable[[], object],
+    *,
+    timeouts: tuple[type[BaseException], ...] = (),
+) -> object:
+    """``call()`` (the message's work, or one stage of it) with :func:`run`'s error handling."""
     try:
-        result = message.handle(rt)
+        return call()
     except HostBusy as busy:
-        _keep_lease(rt, message, owner, timedelta(seconds=max(1.0, busy.retry_after_seconds)))
+        keep_lease(rt, message, owner, timedelta(seconds=max(1.0, busy.retry_after_seconds)))
         raise
     except timeouts as exc:
-        _keep_lease(rt, message, owner, timedelta(seconds=message.RETRY.backoff_max), crashed=True)
+        keep_lease(rt, message, owner, timedelta(seconds=message.RETRY.backoff_max), crashed=True)
         log.warning("work timed out", extra={"task_name": message.NAME, **message.subject(), "error": repr(exc)})
         raise
     except Exception as exc:
         if is_transient(exc) and message.RETRY.transient:
-            _keep_lease(rt, message, owner, timedelta(seconds=message.RETRY.backoff_max))
+            keep_lease(rt, message, owner, timedelta(seconds=message.RETRY.backoff_max))
             raise
         reason = f"{type(exc).__name__}: {exc}"
         log.error(
@@ -105,10 +129,25 @@ def run(rt: Runtime, message: Message, *, owner: str, timeouts: tuple[type[BaseE
         )
         _fail(rt, message, reason, detail=traceback.format_exc(limit=4))
         return Skipped("failed")
+
+
+def done(rt: Runtime, message: Message) -> None:
+    """The message's work is done: its item goes."""
     if message.TRACKED:
         with rt.db.transaction() as session:
             store.finish(session, message.NAME, message.key())
-    return result
+
+
+def let_go(rt: Runtime, messages: Sequence[Message], owner: str) -> None:
+    """Free the items ``owner`` leased and will not finish (Ctrl-C in the embedded mode), so that
+    the next run takes them at once; no crash is counted."""
+    tracked = [m for m in messages if m.TRACKED]
+    if not tracked:
+        return
+    now = utcnow()
+    with rt.db.transaction() as session:
+        for message in tracked:
+            store.unlease(session, message.NAME, message.key(), owner, now)
 
 
 def _start(rt: Runtime, message: Message, owner: str) -> bool:
@@ -134,7 +173,7 @@ def _start(rt: Runtime, message: Message, owner: str) -> bool:
     return True
 
 
-def _keep_lease(rt: Runtime, message: Message, owner: str, delay: timedelta, *, crashed: bool = False) -> None:
+def keep_lease(rt: Runtime, message: Message, owner: str, delay: timedelta, *, crashed: bool = False) -> None:
     """A retry is coming after ``delay``: keep the item ours until then (plus one lease)."""
     if not message.TRACKED:
         return
