@@ -71,7 +71,7 @@ def record(session: Session, messages: Sequence[Message], *, now: datetime) -> N
 
 @dataclass(frozen=True)
 class Skipped:
-    """:func:`run` did not run the message: ``why`` is held, failed, gave_up."""
+    """:func:`run` did not run the message: ``why`` is held, failed, gave_up, transient."""
 
     why: str
 
@@ -97,6 +97,14 @@ def run(rt: Runtime, message: Message, *, owner: str, timeouts: tuple[type[BaseE
         if is_transient(exc) and message.RETRY.transient:
             _keep_lease(rt, message, owner, timedelta(seconds=message.RETRY.backoff_max))
             raise
+        if is_transient(exc) and not message.TRACKED:
+            # Beat's periodic passes (never retried): the next tick runs them again. Nothing to
+            # record, and recording would need the database that is likely away right now.
+            log.warning(
+                "work not done: transient failure, the next tick runs it again",
+                extra={"task_name": message.NAME, "error": repr(exc)[:500]},
+            )
+            return Skipped("transient")
         reason = f"{type(exc).__name__}: {exc}"
         log.error(
             "work failed",
