@@ -5,13 +5,25 @@ The service layer classifies; the entry points (Celery tasks, the CLI) act on th
 
 from __future__ import annotations
 
+import kombu.exceptions
+import redis.exceptions
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from worker.service.stories import StoryConflict
 
 # The database or the broker went away, a lock or serialisation conflict, a story changed
-# under us: the same work succeeds when tried again later.
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (OperationalError, StoryConflict, ConnectionError, TimeoutError)
+# under us: the same work succeeds when tried again later. redis-py's and kombu's connection
+# errors are not the built-in ConnectionError: Redis down (host limits, beat lock) or still
+# loading its append-only file (BusyLoadingError), or the broker refusing a send, are transient.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    OperationalError,
+    StoryConflict,
+    ConnectionError,
+    TimeoutError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    kombu.exceptions.OperationalError,
+)
 
 
 def is_transient(exc: BaseException) -> bool:

@@ -56,12 +56,21 @@ def send_after_commit(rt: Runtime, session: Session, messages: Sequence[Message]
     if not messages:
         return
     record(session, messages, now=now)
+    after_commit(session, lambda: _send(rt, messages))
 
-    def send() -> None:
-        for item in messages:
+
+def _send(rt: Runtime, messages: Sequence[Message]) -> None:
+    """Send after the commit. A send the broker refuses (down, restarting) loses nothing: the
+    work is committed and recorded, and the sweeper sends it once the item counts as lost; so
+    the unit of work that sent it is done, not failed (it used to be recorded as a data error)."""
+    for item in messages:
+        try:
             rt.dispatcher.send(item)
-
-    after_commit(session, send)
+        except Exception as exc:
+            log.warning(
+                "cannot send now; the sweeper sends it again",
+                extra={"task_name": item.NAME, **item.subject(), "error": repr(exc)[:500]},
+            )
 
 
 def record(session: Session, messages: Sequence[Message], *, now: datetime) -> None:
@@ -190,12 +199,7 @@ def sweep(rt: Runtime, *, everything: bool = False) -> SweepReport:
         messages = [decode(row.kind, row.args) for row in rows]
         for row in rows:
             row.queued_at = now
-
-        def send() -> None:
-            for item in messages:
-                rt.dispatcher.send(item)
-
-        after_commit(session, send)
+        after_commit(session, lambda: _send(rt, messages))
     by_kind: dict[str, int] = {}
     for item in messages:
         by_kind[item.NAME] = by_kind.get(item.NAME, 0) + 1
