@@ -57,22 +57,22 @@ class Profile:
 
 
 SHORT = Profile(
-    feeds=4,
-    pages_per_feed=12,
-    copies=4,
+    feeds=3,
+    pages_per_feed=10,
+    copies=3,
     page_delay=0.4,
     env={
         "NEWSWORKER_DISPATCH_INTERVAL_SECONDS": "2",
-        "NEWSWORKER_TASK_SOFT_TIME_LIMIT_SECONDS": "8",
-        "NEWSWORKER_TASK_TIME_LIMIT_SECONDS": "15",  # a lease of 30 s
+        "NEWSWORKER_TASK_SOFT_TIME_LIMIT_SECONDS": "5",
+        "NEWSWORKER_TASK_TIME_LIMIT_SECONDS": "10",  # a lease of 25 s
         "NEWSWORKER_STORY_REFINE_INTERVAL_SECONDS": "30",
     },
     kills=6,
     kill_every=2.0,
     pg_outage=10.0,
-    two_beats_for=10.0,
+    two_beats_for=8.0,
     poison_rows=200_000,
-    settle_timeout=150.0,
+    settle_timeout=120.0,
 )
 
 

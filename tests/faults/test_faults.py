@@ -1,7 +1,7 @@
 """The short fault-injection run (CI): every scenario of issue #14 on a small local site.
 
 The same code as the full run (``python -m tests.faults.run --scenario all --pages 1000``), with
-the ``SHORT`` profile: 52 pages, time limits of 8/15 s (a lease of 30 s) and a dispatch tick
+the ``SHORT`` profile: 33 pages, time limits of 5/10 s (a lease of 25 s) and a dispatch tick
 every 2 s, so that a lost item comes back within seconds rather than minutes. Each scenario must
 end with every page stored once and linked into a story, and the poison recorded as failed with
 its reason. How fast it settled is printed (and reported in the README from the full run), never
