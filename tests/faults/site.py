@@ -187,7 +187,7 @@ class Site:
             published = page.published if page else datetime(2026, 12, 1, 5, tzinfo=UTC)
             items.append(
                 f"<item><title>{escape(title)}</title><link>{escape(self.url(path))}</link>"
-                f"<guid isPermaLink=\"true\">{escape(self.url(path))}</guid>"
+                f'<guid isPermaLink="true">{escape(self.url(path))}</guid>'
                 f"<pubDate>{format_datetime(published)}</pubDate>"
                 f"<description>{escape(summary)}</description></item>"
             )
@@ -200,10 +200,10 @@ class Site:
     def _page(self, page: Page) -> bytes:
         body = "".join(f"<p>{escape(p)}</p>" for p in page.paragraphs)
         return (
-            f"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{escape(page.title)}</title>"
-            f"<meta property=\"article:published_time\" content=\"{page.published.isoformat()}\"></head><body>"
-            f"<header><nav><a href=\"/\">Home</a> <a href=\"/news/\">News</a></nav></header>"
-            f"<article><h1>{escape(page.title)}</h1><p class=\"byline\">By Staff Reporter</p>{body}</article>"
+            f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{escape(page.title)}</title>'
+            f'<meta property="article:published_time" content="{page.published.isoformat()}"></head><body>'
+            f'<header><nav><a href="/">Home</a> <a href="/news/">News</a></nav></header>'
+            f'<article><h1>{escape(page.title)}</h1><p class="byline">By Staff Reporter</p>{body}</article>'
             f"<footer><p>Copyright Local Desk</p></footer></body></html>"
         ).encode()
 
