@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import subprocess
 import sys
 import tempfile
@@ -96,6 +97,8 @@ class Result:
     settled_after: float | None  # seconds from the last fault until stored and linked (None: never)
     poison_after: float | None = None  # seconds from the start until the poison page was recorded failed
     notes: list[str] = field(default_factory=list)
+    last_fault_wall: float | None = None  # time.time() of the last fault
+    started_after: float = 0.0  # seconds from the cluster's start to the last fault
 
     @property
     def ok(self) -> bool:
@@ -166,7 +169,14 @@ class Run:
             if settled_after is not None and (not poison or poison_after is not None):
                 break
             time.sleep(1.0)
-        return Result("", counts, settled_after, poison_after)
+        return Result(
+            "",
+            counts,
+            settled_after,
+            poison_after,
+            last_fault_wall=time.time() - (time.monotonic() - last_fault),
+            started_after=last_fault - self.started,
+        )
 
     @staticmethod
     def _poison_done(c: Counts) -> bool:
@@ -186,6 +196,13 @@ class Run:
 
 
 # ------------------------------------------------------------------ the scenarios
+
+
+def baseline(run: Run) -> Result:
+    """(0) No fault: how long the same site takes to be stored and linked from a cold start (the
+    yardstick for the other rows' settling times, which include the ingest still to do)."""
+    run.start()
+    return run.settle(run.started)
 
 
 def sigkills(run: Run) -> Result:
@@ -311,6 +328,7 @@ def poison(run: Run) -> Result:
 
 
 SCENARIOS: dict[str, Callable[[Run], Result]] = {
+    "baseline": baseline,
     "sigkill": sigkills,
     "redis": redis_kill,
     "postgres": postgres_outage,
@@ -354,6 +372,7 @@ def run_scenario(name: str, profile: Profile, *, keep: Path | None = None) -> Re
             result = replace(result, scenario=name)
             logs = run.cluster.logs()
             result.notes.extend(_log_findings(logs))
+            result.notes.extend(_recovery(logs, result.last_fault_wall))
             return result
     finally:
         site.close()
@@ -367,6 +386,25 @@ def _log_findings(logs: str) -> list[str]:
         if n:
             notes.append(f"log: {n}x {needle!r}")
     return notes
+
+
+_RESENT = re.compile(r"^(\d\d):(\d\d):(\d\d\.\d+) .*lost work sent again.*?resent=(\d+)", re.M)
+
+
+def _recovery(logs: str, last_fault_wall: float | None) -> list[str]:
+    """How much lost work the sweeper sent again, and when it sent the last of it."""
+    sends = [(int(h) * 3600 + int(m) * 60 + float(sec), int(n)) for h, m, sec, n in _RESENT.findall(logs)]
+    resumed = logs.count("work resumed after a worker died")
+    if not sends:
+        return [f"resumed after a death: {resumed}"] if resumed else []
+    total = sum(n for _, n in sends)
+    note = f"sweeper resent {total} item(s) in {len(sends)} tick(s)"
+    if last_fault_wall is not None:
+        tm = time.gmtime(last_fault_wall)
+        fault = tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec + last_fault_wall % 1
+        last = max(t for t, _ in sends)
+        note += f", the last {(last - fault) % 86400:.0f} s after the last fault"
+    return [note + (f"; {resumed} resumed after a worker died" if resumed else "")]
 
 
 def table(results: list[Result]) -> str:

@@ -27,7 +27,19 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 
 
 def is_transient(exc: BaseException) -> bool:
-    """True for failures worth retrying; a DBAPIError the driver flags as a lost connection counts too."""
-    if isinstance(exc, TRANSIENT_ERRORS):
-        return True
-    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+    """True for failures worth retrying; a DBAPIError the driver flags as a lost connection counts too.
+
+    The whole chain counts (``__cause__`` and ``__context__``): an error raised while handling a
+    transient one, or while the process was being interrupted (Celery terminating a task after a
+    broker connection loss raises SystemExit inside the child, and the database driver turns it
+    into "can't change 'autocommit' now"), is no data error and must not fail the item for good."""
+    seen: set[int] = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        if isinstance(link, TRANSIENT_ERRORS) or not isinstance(link, Exception):
+            return True
+        if isinstance(link, DBAPIError) and link.connection_invalidated:
+            return True
+        link = link.__cause__ or link.__context__
+    return False
