@@ -410,12 +410,13 @@ def _recovery(logs: str, last_fault_wall: float | None) -> list[str]:
 def table(results: list[Result]) -> str:
     head = (
         "| scenario | expected | stored | missing | stored twice | without a story | settled (s after last fault) "
-        "| poison | notes |\n|---|---|---|---|---|---|---|---|---|"
+        "| from start (s) | poison | notes |\n|---|---|---|---|---|---|---|---|---|---|"
     )
     lines = [head]
     for r in results:
         c = r.counts
         settled = f"{r.settled_after:.0f}" if r.settled_after is not None else "not settled"
+        total = f"{r.started_after + r.settled_after:.0f}" if r.settled_after is not None else "-"
         poison_bits = [b for b in (c.poison_page and f"page: {c.poison_page[:120]}", c.poison_feed and
                                    f"feed: {c.poison_feed[:120]}") if b]  # fmt: skip
         if r.poison_after is not None:
@@ -427,7 +428,7 @@ def table(results: list[Result]) -> str:
             notes.append(f"unprocessed {c.unprocessed}, work queued {c.work_queued}, not articles {c.not_articles}")
         lines.append(
             f"| {r.scenario} | {c.expected} | {c.stored} | {c.missing} | {c.stored_twice} | {c.without_story} "
-            f"| {settled} | {'; '.join(poison_bits) or '-'} | {'; '.join(n.replace('|', '/') for n in notes) or '-'} |"
+            f"| {settled} | {total} | {'; '.join(poison_bits) or '-'} | {'; '.join(n.replace('|', '/') for n in notes) or '-'} |"
         )
     return "\n".join(lines)
 
