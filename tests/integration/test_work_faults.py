@@ -20,7 +20,7 @@ from storage.models import Article, WorkItem
 from tests.support.services import free_port
 from worker.model.clock import utcnow
 from worker.service import handlers, work
-from worker.service.errors import is_transient
+from worker.service.errors import TRANSIENT_ERRORS, is_transient
 from worker.service.imports import ImportItem
 from worker.service.messages import DispatchDueFeeds, LocalDispatcher, Message, ProcessArticle
 from worker.service.runtime import Runtime
@@ -101,3 +101,32 @@ def test_redis_down_or_loading_is_a_transient_error() -> None:
     with pytest.raises(kombu.exceptions.OperationalError) as broker:
         _BrokerAway().send(DispatchDueFeeds())
     assert is_transient(broker.value)
+
+
+def test_an_error_transient_only_through_its_chain_is_raised_as_one_the_task_retries(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Celery's autoretry_for matches the exception's class; a ProgrammingError raised while the
+    # process was being interrupted is transient by its chain only, so without this the task would
+    # not be retried and its kept lease would hold the item for the longest back-off (30 min).
+    rt = Runtime.build(load_settings(database_url=database.url), LocalDispatcher())
+    rt.db = database
+    try:
+        item = ImportItem("https://news.example/chain", "Bridge", TEXT, None, None, None)
+        stored = handlers.import_item(rt, item, default_source="test")
+
+        def interrupted(rt: Runtime, article_id: int) -> object:
+            try:
+                raise SystemExit(-241)
+            except SystemExit:
+                raise ValueError("can't change 'autocommit' now") from None
+
+        monkeypatch.setattr(handlers, "process_article", interrupted)
+        with pytest.raises(TRANSIENT_ERRORS) as raised:
+            work.run(rt, ProcessArticle(stored.article_id), owner="task-1")
+        assert isinstance(raised.value.__cause__, ValueError)
+        with database.reader() as session:
+            [row] = session.scalars(select(WorkItem)).all()
+        assert row.state == "queued" and row.lease_owner == "task-1"  # kept for the retry, not failed
+    finally:
+        rt.fetcher.close()

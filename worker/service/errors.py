@@ -11,11 +11,18 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from worker.service.stories import StoryConflict
 
+
 # The database or the broker went away, a lock or serialisation conflict, a story changed
 # under us: the same work succeeds when tried again later. redis-py's and kombu's connection
 # errors are not the built-in ConnectionError: Redis down (host limits, beat lock) or still
 # loading its append-only file (BusyLoadingError), or the broker refusing a send, are transient.
+class TransientFailure(Exception):
+    """A failure that is transient only through its chain (see :func:`is_transient`), raised
+    ``from`` it so that the entry points' retry-on (``TRANSIENT_ERRORS``) catches it too."""
+
+
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    TransientFailure,
     OperationalError,
     StoryConflict,
     ConnectionError,

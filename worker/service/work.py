@@ -33,7 +33,7 @@ from storage import work as store
 from storage.db import after_commit
 from worker.http.hostlimits import HostBusy
 from worker.model.clock import utcnow
-from worker.service.errors import is_transient
+from worker.service.errors import TRANSIENT_ERRORS, TransientFailure, is_transient
 from worker.service.messages import Message, decode
 from worker.service.runtime import Runtime
 
@@ -105,6 +105,8 @@ def run(rt: Runtime, message: Message, *, owner: str, timeouts: tuple[type[BaseE
     except Exception as exc:
         if is_transient(exc) and message.RETRY.transient:
             _keep_lease(rt, message, owner, timedelta(seconds=message.RETRY.backoff_max))
+            if not isinstance(exc, TRANSIENT_ERRORS):  # transient by its chain: make Celery retry it too
+                raise TransientFailure(f"{type(exc).__name__}: {exc}") from exc
             raise
         if is_transient(exc) and not message.TRACKED:
             # Beat's periodic passes (never retried): the next tick runs them again. Nothing to
