@@ -71,7 +71,7 @@ def count(db: Database, site: Site) -> Counts:
         if site.poison_feed:
             feed = session.scalar(select(Feed).where(Feed.url == canonical_url(site.url(site.POISON_FEED))))
             if feed is not None and feed.last_error:
-                poison_feed = f"failing x{feed.consecutive_errors}: {feed.last_error}"
+                poison_feed = f"error recorded ({feed.consecutive_errors} in a row, backing off): {feed.last_error}"
             else:
                 poison_feed = "no error recorded"
     by_id = {int(r.id): r for r in rows}

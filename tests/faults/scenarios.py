@@ -106,7 +106,7 @@ class Result:
     def ok(self) -> bool:
         c = self.counts
         poison_ok = c.poison_page is None or c.poison_page.startswith("failed")
-        feed_ok = c.poison_feed is None or c.poison_feed.startswith("failing")
+        feed_ok = c.poison_feed is None or c.poison_feed.startswith("error recorded")
         return (
             c.missing == 0
             and c.stored_twice == 0
@@ -183,7 +183,7 @@ class Run:
     @staticmethod
     def _poison_done(c: Counts) -> bool:
         page = c.poison_page is None or c.poison_page.startswith("failed")
-        feed = c.poison_feed is None or c.poison_feed.startswith("failing")
+        feed = c.poison_feed is None or c.poison_feed.startswith("error recorded")
         return page and feed
 
     def fetch_queue_length(self) -> int:

@@ -33,4 +33,4 @@ def test_a_poison_page_and_a_poison_feed_are_recorded_failed_and_block_nothing()
     _check(result)
     c = result.counts
     assert c.poison_page is not None and c.poison_page.startswith("failed: gave up"), c.poison_page
-    assert c.poison_feed is not None and c.poison_feed.startswith("failing"), c.poison_feed
+    assert c.poison_feed is not None and c.poison_feed.startswith("error recorded"), c.poison_feed
