@@ -108,7 +108,13 @@ def claim_due_feeds(session: Session, now: datetime, *, limit: int, lease: timed
         query = query.with_for_update(skip_locked=True)
     ids = list(session.scalars(query))
     if ids:
-        session.execute(update(Feed).where(Feed.id.in_(ids)).values(lease_until=now + lease))
+        # A poll token left behind is a dead poll's (its lease ran out): clear it with the claim, or
+        # the new poll would find the feed held by that token under the fresh lease, every time.
+        session.execute(
+            update(Feed)
+            .where(Feed.id.in_(ids))
+            .values(lease_until=now + lease, poll_token=None, poll_started_at=None)
+        )
     return ids
 
 

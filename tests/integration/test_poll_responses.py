@@ -39,7 +39,7 @@ from worker.http.hostlimits import HostBusy
 from worker.model.clock import utcnow
 from worker.poll import polling
 from worker.service import handlers
-from worker.service.messages import PollFeed
+from worker.service.messages import LocalDispatcher, PollFeed
 from worker.service.runtime import Runtime
 
 pytestmark = pytest.mark.integration
@@ -482,6 +482,26 @@ def test_a_lease_left_by_a_killed_worker_expires(rt: Runtime, server: LocalHTTPS
     assert handlers.poll_feed(rt, feed_id) is None
     set_feed(rt, feed_id, lease_until=utcnow() - timedelta(seconds=1))
     assert handlers.poll_feed(rt, feed_id) is not None
+    assert feed(rt, feed_id).poll_token is None
+
+
+def test_a_poll_killed_mid_fetch_does_not_wedge_its_feed_once_the_dispatcher_claims_it(
+    rt: Runtime, server: LocalHTTPServer
+) -> None:
+    # Found by the fault run (tests/faults, Redis killed mid-poll): the dispatcher's claim renewed
+    # lease_until but kept the dead poll's token, so every PollFeed it sent found the feed "held".
+    server.route("/f.xml", feed_reply(rss([Item("a", "https://site.example/a", "A")])))
+    feed_id = add_feed(rt, server.url("/f.xml"))
+    set_feed(rt, feed_id, poll_token="killed", lease_until=utcnow() - timedelta(seconds=1))
+    make_due(rt, feed_id)
+    dispatcher = rt.dispatcher
+    assert isinstance(dispatcher, LocalDispatcher)
+    dispatcher.pending.clear()
+    assert handlers.dispatch_due_feeds(rt).feeds_enqueued == 1
+    [sent] = dispatcher.sent(PollFeed)
+    assert isinstance(sent, PollFeed)
+    assert handlers.poll_feed(rt, feed_id, only_if_due=True) is not None  # as the Celery task runs it
+    assert server.hit_count() == 1 and len(entries(rt, feed_id)) == 1
     assert feed(rt, feed_id).poll_token is None
 
 

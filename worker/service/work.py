@@ -33,7 +33,7 @@ from storage import work as store
 from storage.db import after_commit
 from worker.http.hostlimits import HostBusy
 from worker.model.clock import utcnow
-from worker.service.errors import is_transient
+from worker.service.errors import TRANSIENT_ERRORS, TransientFailure, is_transient
 from worker.service.messages import Message, decode
 from worker.service.runtime import Runtime
 
@@ -56,12 +56,21 @@ def send_after_commit(rt: Runtime, session: Session, messages: Sequence[Message]
     if not messages:
         return
     record(session, messages, now=now)
+    after_commit(session, lambda: _send(rt, messages))
 
-    def send() -> None:
-        for item in messages:
+
+def _send(rt: Runtime, messages: Sequence[Message]) -> None:
+    """Send after the commit. A send the broker refuses (down, restarting) loses nothing: the
+    work is committed and recorded, and the sweeper sends it once the item counts as lost; so
+    the unit of work that sent it is done, not failed (it used to be recorded as a data error)."""
+    for item in messages:
+        try:
             rt.dispatcher.send(item)
-
-    after_commit(session, send)
+        except Exception as exc:
+            log.warning(
+                "cannot send now; the sweeper sends it again",
+                extra={"task_name": item.NAME, **item.subject(), "error": repr(exc)[:500]},
+            )
 
 
 def record(session: Session, messages: Sequence[Message], *, now: datetime) -> None:
@@ -71,7 +80,7 @@ def record(session: Session, messages: Sequence[Message], *, now: datetime) -> N
 
 @dataclass(frozen=True)
 class Skipped:
-    """:func:`run` did not run the message: ``why`` is held, failed, gave_up."""
+    """:func:`run` did not run the message: ``why`` is held, failed, gave_up, transient."""
 
     why: str
 
@@ -120,7 +129,17 @@ def attempt(
     except Exception as exc:
         if is_transient(exc) and message.RETRY.transient:
             keep_lease(rt, message, owner, timedelta(seconds=message.RETRY.backoff_max))
+            if not isinstance(exc, TRANSIENT_ERRORS):  # transient by its chain: make Celery retry it too
+                raise TransientFailure(f"{type(exc).__name__}: {exc}") from exc
             raise
+        if is_transient(exc) and not message.TRACKED:
+            # Beat's periodic passes (never retried): the next tick runs them again. Nothing to
+            # record, and recording would need the database that is likely away right now.
+            log.warning(
+                "work not done: transient failure, the next tick runs it again",
+                extra={"task_name": message.NAME, "error": repr(exc)[:500]},
+            )
+            return Skipped("transient")
         reason = f"{type(exc).__name__}: {exc}"
         log.error(
             "work failed",
@@ -221,12 +240,7 @@ def sweep(rt: Runtime, *, everything: bool = False) -> SweepReport:
         messages = [decode(row.kind, row.args) for row in rows]
         for row in rows:
             row.queued_at = now
-
-        def send() -> None:
-            for item in messages:
-                rt.dispatcher.send(item)
-
-        after_commit(session, send)
+        after_commit(session, lambda: _send(rt, messages))
     by_kind: dict[str, int] = {}
     for item in messages:
         by_kind[item.NAME] = by_kind.get(item.NAME, 0) + 1
