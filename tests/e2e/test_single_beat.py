@@ -100,9 +100,13 @@ def test_two_beats_never_double_poll_and_the_standby_takes_over(tmp_path: Path) 
             # The active beat dies without releasing its lock: the standby takes over after the TTL.
             os.killpg(beat1.pid, signal.SIGKILL)
             beat1.wait(10)
-            cli("feeds", "add", server.url("/late.xml"))
-            wait_for(lambda: polls()["/late.xml"] == 1, 60, "the standby beat to dispatch the new feed")
-            assert "beat: active" in _log(logs["beat2"]) and SENT in _log(logs["beat2"])
+            cli("feeds", "add", server.url("/late.xml"))  # with a broker, its first poll is sent at once
+            wait_for(
+                lambda: "beat: active" in _log(logs["beat2"]) and SENT in _log(logs["beat2"]),
+                60,
+                "the standby beat to take over and dispatch",
+            )
+            wait_for(lambda: polls()["/late.xml"] == 1, 60, "the new feed to be polled")
             sent_before = _log(logs["beat2"]).count(SENT)
             wait_for(lambda: _log(logs["beat2"]).count(SENT) >= sent_before + 6, 60, "6 more dispatches")
             assert polls() == Counter({**dict.fromkeys(FEEDS, 1), "/late.xml": 1})
