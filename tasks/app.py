@@ -8,7 +8,7 @@ from celery import Celery, signals
 from kombu.exceptions import ChannelError
 
 from worker.service.messages import Message
-from worker.service.runtime import Runtime
+from worker.service.runtime import Runtime, warm_up
 from worker.settings import get_settings
 
 app = Celery("newsworker")
@@ -40,6 +40,12 @@ def runtime() -> Runtime:
     if _runtime is None:
         _runtime = Runtime.build(get_settings(), CeleryDispatcher())
     return _runtime
+
+
+@signals.worker_init.connect
+def _warm_up_before_fork(**_: Any) -> None:
+    # In the parent, before the prefork pool starts: children inherit a loaded model.
+    warm_up()
 
 
 @signals.worker_process_init.connect

@@ -335,6 +335,12 @@ def worker_command(ctx: Context, queues: str, concurrency: int | None, celery_ar
         str(concurrency or ctx.settings.worker_concurrency),
         "--loglevel",
         ctx.settings.log_level,
+        # Mingle asks every other worker for its revoked ids and waits a second for answers
+        # at each start; gossip keeps every worker listening to every other's heartbeats.
+        # newsworker revokes nothing (work state lives in the database), so both only delay
+        # the first task after a (re)start and add broker chatter as workers are added.
+        "--without-mingle",
+        "--without-gossip",
         *celery_args,
     ]
     app.worker_main(argv)

@@ -40,7 +40,7 @@ from typing import Any
 from worker.http.hostlimits import HostBusy
 from worker.service import work
 from worker.service.messages import Message
-from worker.service.runtime import Runtime, host_limiter
+from worker.service.runtime import Runtime, host_limiter, warm_up
 from worker.service.staged import Done, Fetching
 
 log = logging.getLogger("newsworker.pool")
@@ -72,9 +72,10 @@ class PoolStats:
     writer_threads: set[int] = field(default_factory=set)
 
 
-def _ignore_sigint() -> None:
+def _start_normaliser() -> None:
     # Ctrl-C goes to the whole process group: the writer handles it, the pool's processes must not.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    warm_up()
 
 
 class PooledDispatcher:
@@ -120,7 +121,7 @@ class PooledDispatcher:
         pool: ProcessPoolExecutor | None = None
         if self.normalise_processes > 0 and rt.normalise_pool is None:
             pool = ProcessPoolExecutor(
-                self.normalise_processes, mp_context=multiprocessing.get_context("spawn"), initializer=_ignore_sigint
+                self.normalise_processes, mp_context=multiprocessing.get_context("spawn"), initializer=_start_normaliser
             )
             rt.normalise_pool = pool
         finished = False

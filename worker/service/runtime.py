@@ -18,6 +18,7 @@ from worker.http.fetch import Fetcher, FetchPolicy
 from worker.http.hostlimits import HostLimit, HostLimiter, HostLimits, LocalHostLimiter
 from worker.http.polite import PoliteFetcher
 from worker.model.fetch import FetchError, FetchResult
+from worker.normalise import language
 from worker.poll.schedule import SchedulePolicy
 from worker.service.messages import Message
 from worker.settings import Settings
@@ -136,3 +137,9 @@ class Runtime:
     def close(self) -> None:
         self.fetcher.close()
         self.db.dispose()
+
+
+def warm_up() -> None:
+    """Load what the stages build lazily (the language model) before a worker forks its pool,
+    so every child starts ready and shares it copy-on-write."""
+    language.warm_up()
