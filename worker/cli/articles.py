@@ -7,18 +7,18 @@ from datetime import datetime
 import click
 from rich.table import Table
 
-from storage import queries, repo
+from storage import queries
 from worker.cli.common import (
     CONTEXT_SETTINGS,
-    DATE,
     Context,
+    article_filter,
+    article_filter_options,
     console,
     echo_json,
     fail,
     jsonable,
     parse_iso,
     pass_context,
-    resolve_stories,
     when,
 )
 from worker.model.clock import utcnow
@@ -30,12 +30,7 @@ def articles_group() -> None:
 
 
 @articles_group.command("list")
-@click.option("--since", type=DATE, help="Published (or stored, if undated) at or after DATE.")
-@click.option("--until", type=DATE, help="Published (or stored, if undated) before DATE.")
-@click.option("--feed", "feeds", multiple=True, metavar="ID|URL", help="Only articles seen in this feed (repeatable).")
-@click.option(
-    "--story", "stories", multiple=True, type=int, metavar="ID", help="Only articles of this story (repeatable)."
-)
+@article_filter_options
 @click.option("--limit", type=click.IntRange(1), default=50, show_default=True, help="Most articles listed.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
 @pass_context
@@ -51,14 +46,7 @@ def articles_list(
     """The newest stored articles, with the filters `export` takes (a merged story stands for its survivor)."""
     db = ctx.database()
     with db.reader() as session:
-        feed_ids = []
-        for feed in feeds:
-            try:
-                feed_ids.append(repo.find_feed(session, feed).id)
-            except repo.NotFound as exc:
-                fail(str(exc))
-        story_ids = resolve_stories(session, stories)
-        selection = queries.ArticleFilter(feed_ids=tuple(feed_ids), story_ids=story_ids, since=since, until=until)
+        selection = article_filter(session, feeds=feeds, stories=stories, since=since, until=until)
         rows = queries.list_articles(session, selection, limit=limit)
         total = queries.count_articles(session, selection)
     if as_json:

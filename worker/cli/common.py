@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import click
 from rich.console import Console
@@ -19,7 +19,7 @@ from rich.markup import escape
 from sqlalchemy.exc import OperationalError as DBOperationalError
 from sqlalchemy.orm import Session
 
-from storage import queries
+from storage import queries, repo
 from storage.db import Database
 from storage.schema import SchemaOutOfDate, ensure_current, upgrade
 from worker.model.clock import isoformat_utc, utcnow
@@ -139,7 +139,51 @@ def resolve_stories(session: Session, story_ids: Iterable[int]) -> tuple[int, ..
     return tuple(resolved)
 
 
+def article_filter(
+    session: Session,
+    *,
+    feeds: Iterable[str],
+    stories: Iterable[int],
+    since: datetime | None,
+    until: datetime | None,
+) -> queries.ArticleFilter:
+    """The selection `articles list` and `export` share; an unknown feed or story is an error."""
+    feed_ids: list[int] = []
+    for feed in feeds:
+        try:
+            feed_ids.append(repo.find_feed(session, feed).id)
+        except repo.NotFound as exc:
+            fail(str(exc))
+    return queries.ArticleFilter(
+        feed_ids=tuple(feed_ids), story_ids=resolve_stories(session, stories), since=since, until=until
+    )
+
+
 # ---------------------------------------------------------------- parameters
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def article_filter_options(command: F) -> F:
+    """--since/--until/--feed/--story, declared once for `articles list` and `export`."""
+    options = (
+        click.option("--since", type=DATE, help="Published (or stored, if undated) at or after DATE."),
+        click.option("--until", type=DATE, help="Published (or stored, if undated) before DATE."),
+        click.option(
+            "--feed", "feeds", multiple=True, metavar="ID|URL", help="Only articles seen in this feed (repeatable)."
+        ),
+        click.option(
+            "--story",
+            "stories",
+            multiple=True,
+            type=int,
+            metavar="ID",
+            help="Only articles of this story (repeatable).",
+        ),
+    )
+    for option in reversed(options):
+        command = option(command)
+    return command
 
 _RELATIVE = re.compile(r"^(\d+)\s*([mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}

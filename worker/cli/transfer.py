@@ -11,20 +11,20 @@ from pathlib import Path
 
 import click
 
-from storage import queries, repo
+from storage import queries
 from worker.cli.common import (
     CONTEXT_SETTINGS,
-    DATE,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     Context,
+    article_filter,
+    article_filter_options,
     console,
     err_console,
     fail,
     interruptible,
     note,
     pass_context,
-    resolve_stories,
 )
 from worker.service import handlers
 from worker.service.imports import DateOrder, ImportLineError, parse_import_line, read_lines, with_warnings
@@ -108,12 +108,7 @@ def _reason(message: str) -> str:
 @click.command("export", context_settings=CONTEXT_SETTINGS)
 @click.option("--format", "fmt", type=click.Choice(["jsonl"]), default="jsonl", show_default=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="File (default: stdout).")
-@click.option("--since", type=DATE, help="Published (or stored, if undated) at or after DATE.")
-@click.option("--until", type=DATE, help="Published (or stored, if undated) before DATE.")
-@click.option("--feed", "feeds", multiple=True, metavar="ID|URL", help="Only articles seen in this feed (repeatable).")
-@click.option(
-    "--story", "stories", multiple=True, type=int, metavar="ID", help="Only articles of this story (repeatable)."
-)
+@article_filter_options
 @click.option("--with-html", is_flag=True, help="Include each article's html (off by default: exports stay small).")
 @pass_context
 def export_command(
@@ -133,14 +128,7 @@ def export_command(
     duplicate_of, story_id, sources; html with --with-html."""
     db = ctx.database()
     with db.reader() as session:
-        feed_ids = []
-        for feed in feeds:
-            try:
-                feed_ids.append(repo.find_feed(session, feed).id)
-            except repo.NotFound as exc:
-                fail(str(exc))
-        story_ids = resolve_stories(session, stories)
-    selection = queries.ArticleFilter(feed_ids=tuple(feed_ids), story_ids=story_ids, since=since, until=until)
+        selection = article_filter(session, feeds=feeds, stories=stories, since=since, until=until)
     try:
         stream = output.open("w", encoding="utf-8") if output else sys.stdout
     except OSError as exc:
