@@ -127,18 +127,17 @@ return {inflight, starts, rem}
 
 
 class HostSlot:
-    """A held request slot; releasing it (leaving the ``with``) frees it at once."""
+    """A held request slot (shared or in-process); leaving the ``with`` frees it at once."""
 
-    def __init__(self, limiter: HostLimiter, key: str, token: str) -> None:
-        self._limiter = limiter
+    def __init__(self, key: str, free: Callable[[], None]) -> None:
         self.key = key
-        self.token = token
+        self._free = free
         self._released = False
 
     def release(self) -> None:
         if not self._released:
             self._released = True
-            self._limiter._release(self.key, self.token)
+            self._free()
 
     def __enter__(self) -> HostSlot:
         return self
@@ -196,7 +195,7 @@ class HostLimiter:
             args=[limit.max_concurrent, limit.per_minute, token, self.lease_ms],
         )
         if int(ok) == 1:
-            return HostSlot(self, key, token)
+            return HostSlot(key, lambda: self._release(key, token))
         reason = why.decode() if isinstance(why, bytes) else str(why)
         return HostBusy(key, max(0.0, int(wait_ms) / 1000.0), reason)
 
@@ -298,12 +297,12 @@ class LocalHostLimiter:
                 return HostBusy(key, starts[0] + 60.0 - now, "rate")
         return None
 
-    def try_acquire(self, host: str) -> LocalHostSlot | HostBusy:
+    def try_acquire(self, host: str) -> HostSlot | HostBusy:
         key, limit = self.limit_for(host)
         with self._cond:
             return self._take(key, limit)
 
-    def _take(self, key: str, limit: HostLimit) -> LocalHostSlot | HostBusy:
+    def _take(self, key: str, limit: HostLimit) -> HostSlot | HostBusy:
         now = self._clock()
         refused = self._refusal(key, limit, now)
         if refused is not None:
@@ -313,9 +312,9 @@ class LocalHostLimiter:
         self.peak_in_flight[key] = max(count, self.peak_in_flight.get(key, 0))
         if limit.per_minute > 0:
             self._starts.setdefault(key, deque()).append(now)
-        return LocalHostSlot(self, key)
+        return HostSlot(key, lambda: self._release(key))
 
-    def acquire(self, host: str, timeout: float = 0.0) -> LocalHostSlot:
+    def acquire(self, host: str, timeout: float = 0.0) -> HostSlot:
         """A slot within ``timeout`` seconds, else :class:`HostBusy` (at once when the wait
         cannot succeed in time: a slow-down or rate window longer than the timeout)."""
         key, limit = self.limit_for(host)
@@ -323,7 +322,7 @@ class LocalHostLimiter:
         with self._cond:
             while True:
                 got = self._take(key, limit)
-                if isinstance(got, LocalHostSlot):
+                if isinstance(got, HostSlot):
                     return got
                 remaining = end - self._clock()
                 if remaining <= 0 or (got.reason != "concurrency" and got.retry_after_seconds > remaining):
@@ -364,31 +363,6 @@ class LocalHostLimiter:
             recent = sum(1 for t in starts if t > now - 60.0)
             slow = max(0.0, self._slow_until.get(key, 0.0) - now)
             return HostUsage(key, self._in_flight.get(key, 0), recent, slow, limit)
-
-
-class LocalHostSlot:
-    """A held in-process request slot; leaving the ``with`` frees it."""
-
-    def __init__(self, limiter: LocalHostLimiter, key: str) -> None:
-        self._limiter = limiter
-        self.key = key
-        self._released = False
-
-    def release(self) -> None:
-        if not self._released:
-            self._released = True
-            self._limiter._release(self.key)
-
-    def __enter__(self) -> LocalHostSlot:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.release()
 
 
 def _limit_for(host: str, overrides: Mapping[str, HostLimit], default: HostLimit) -> tuple[str, HostLimit]:

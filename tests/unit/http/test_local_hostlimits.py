@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from worker.http.hostlimits import HostBusy, HostLimit, LocalHostLimiter, LocalHostSlot
+from worker.http.hostlimits import HostBusy, HostLimit, HostSlot, LocalHostLimiter
 
 
 class Clock:
@@ -28,7 +28,7 @@ def test_concurrency_per_host_and_release() -> None:
         limiter.acquire("news.example", timeout=0)
     a.release()
     with limiter.acquire("news.example") as c:
-        assert isinstance(c, LocalHostSlot)
+        assert isinstance(c, HostSlot)
         assert limiter.usage("news.example").in_flight == 2
     b.release()
     other.release()
@@ -44,7 +44,7 @@ def test_a_waiting_acquire_gets_the_slot_another_thread_releases() -> None:
     waiter.start()
     held.release()
     waiter.join(30)
-    assert len(got) == 1 and isinstance(got[0], LocalHostSlot)
+    assert len(got) == 1 and isinstance(got[0], HostSlot)
 
 
 def test_requests_per_minute_is_a_rolling_window() -> None:
