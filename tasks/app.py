@@ -42,9 +42,10 @@ def runtime() -> Runtime:
     return _runtime
 
 
-@signals.worker_init.connect
+@signals.worker_before_create_process.connect
 def _warm_up_before_fork(**_: Any) -> None:
-    # In the parent, before the prefork pool starts: children inherit a loaded model.
+    # In the parent, just before each pool child is forked (the latest point, so loading
+    # overlaps the worker's start-up): children inherit a loaded model.
     warm_up()
 
 

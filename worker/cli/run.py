@@ -36,7 +36,7 @@ from worker.model.feed import PollRecord
 from worker.service import events, handlers
 from worker.service.messages import Message, PollFeed
 from worker.service.pool import PooledDispatcher
-from worker.service.runtime import Runtime
+from worker.service.runtime import Runtime, start_warm_up
 from worker.settings import Settings, mask_url
 
 log = logging.getLogger("newsworker.run")
@@ -323,6 +323,7 @@ def worker_command(ctx: Context, queues: str, concurrency: int | None, celery_ar
     """Run a Celery worker (needs NEWSWORKER_BROKER_URL); extra arguments go to celery."""
     if ctx.settings.embedded:
         fail("NEWSWORKER_BROKER_URL is not set: use `newsworker run` for the embedded mode, or set a redis:// broker")
+    start_warm_up()  # joined before the pool forks (tasks.app)
     ctx.database().dispose()
     wait_for_broker(ctx.settings)
     from tasks import app
@@ -356,6 +357,7 @@ def beat_command(ctx: Context, celery_args: tuple[str, ...]) -> None:
     """Run Celery beat, which triggers the due-feed dispatcher (run exactly one)."""
     if ctx.settings.embedded:
         fail("NEWSWORKER_BROKER_URL is not set: beat needs a redis:// broker")
+    start_warm_up()  # joined before the pool forks (tasks.app)
     ctx.database().dispose()
     wait_for_broker(ctx.settings)
     from tasks import app

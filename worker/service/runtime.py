@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import threading
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -139,7 +140,21 @@ class Runtime:
         self.db.dispose()
 
 
+_warming: threading.Thread | None = None
+
+
+def start_warm_up() -> None:
+    """Begin loading the lazily built models in a thread, so the ~2 s of LZMA decompression
+    (which releases the GIL) overlaps the worker's own imports and start-up."""
+    global _warming
+    if _warming is None:
+        _warming = threading.Thread(target=language.warm_up, name="newsworker-warm-up", daemon=True)
+        _warming.start()
+
+
 def warm_up() -> None:
-    """Load what the stages build lazily (the language model) before a worker forks its pool,
-    so every child starts ready and shares it copy-on-write."""
-    language.warm_up()
+    """Have the lazily built models (the language model) loaded before a worker forks its
+    pool, so every child starts ready and shares them copy-on-write."""
+    if _warming is not None:
+        _warming.join()
+    language.warm_up()  # at once when loaded; loads here when no thread was started
