@@ -629,33 +629,70 @@ def live_story_last_article_at(conn: Connection, story_id: int) -> datetime | No
     return value
 
 
+_ORIGINAL = articles.alias("original")
+# Core, one statement: the ORM's identity map (and the expire_all it then needs after a merge
+# repoints rows) cost more than the link itself on short articles
+_SUBJECT = (
+    select(
+        articles.c.id,
+        articles.c.story_id,
+        articles.c.url,
+        articles.c.title,
+        articles.c.text,
+        articles.c.published_at,
+        articles.c.language,
+        articles.c.created_at,
+        articles.c.page_kind,
+        articles.c.duplicate_of,
+        _ORIGINAL.c.id.label("original_id"),
+        _ORIGINAL.c.title.label("original_title"),
+        _ORIGINAL.c.story_id.label("original_story_id"),
+    )
+    .select_from(articles.outerjoin(_ORIGINAL, _ORIGINAL.c.id == articles.c.duplicate_of))
+    .where(articles.c.id == bindparam("article_id"))
+)
+_SET_STORY = (
+    update(articles)
+    .where(articles.c.id == bindparam("article_id"))
+    .values(story_id=bindparam("story_id"), processed_at=bindparam("processed_at"))
+)
+_SET_STORY_ONLY = (
+    update(articles).where(articles.c.id == bindparam("article_id")).values(story_id=bindparam("story_id"))
+)
+
+
 def link_subject(session: Session, article_id: int) -> LinkSubject | None:
     """What linking needs to know about a stored article (None if it is gone)."""
-    article = session.get(Article, article_id)
-    if article is None:
+    row = session.connection().execute(_SUBJECT, {"article_id": article_id}).one_or_none()
+    if row is None:
         return None
     original_story_id = None
-    if article.duplicate_of is not None:
-        original = session.get(Article, article.duplicate_of)
-        # the same text under another headline (a sign-in page) is linked on its own
-        if original is not None and story_model.same_headline(article.title, original.title):
-            original_story_id = original.story_id
+    # the same text under another headline (a sign-in page) is linked on its own
+    if row.original_id is not None and story_model.same_headline(row.title, row.original_title):
+        original_story_id = row.original_story_id
     return LinkSubject(
-        article_id=article.id,
-        story_id=article.story_id,
+        article_id=row.id,
+        story_id=row.story_id,
         original_story_id=original_story_id,
-        url=article.url,
-        title=article.title,
-        text=article.text,
-        published_at=article.published_at,
-        language=article.language,
-        created_at=article.created_at,
-        page_kind=article.page_kind,
+        url=row.url,
+        title=row.title,
+        text=row.text,
+        published_at=row.published_at,
+        language=row.language,
+        created_at=row.created_at,
+        page_kind=row.page_kind,
     )
 
 
-def set_article_story(session: Session, article_id: int, story_id: int | None) -> None:
-    session.execute(update(Article).where(Article.id == article_id).values(story_id=story_id))
+def set_article_story(
+    session: Session, article_id: int, story_id: int | None, *, processed_at: datetime | None = None
+) -> None:
+    """The article's story (and, with ``processed_at``, that linking is done: one statement)."""
+    params = {"article_id": article_id, "story_id": story_id}
+    if processed_at is None:
+        session.connection().execute(_SET_STORY_ONLY, params)
+    else:
+        session.connection().execute(_SET_STORY, {**params, "processed_at": processed_at})
 
 
 def repoint_articles(conn: Connection, old_ids: Sequence[int], new_id: int) -> None:
