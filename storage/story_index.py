@@ -173,6 +173,33 @@ _LITE_VECTOR = text(
 )
 
 
+# a story's row, written as one prebuilt statement (compiled once, not rebuilt per article)
+_STORY_COLUMNS = (
+    "title",
+    "first_article_at",
+    "last_article_at",
+    "article_count",
+    "source_count",
+    "top_terms",
+    "state",
+    "refine_pending",
+)
+_CREATE_STORY = (
+    insert(stories)
+    .values({c: bindparam(f"v_{c}", type_=stories.c[c].type) for c in (*_STORY_COLUMNS, "created_at")})
+    .returning(stories.c.id)
+)
+_SAVE_STORY = (
+    update(stories)
+    .where(
+        stories.c.id == bindparam("b_id"),
+        stories.c.article_count == bindparam("b_count"),
+        stories.c.merged_into.is_(None),
+    )
+    .values({c: bindparam(f"v_{c}", type_=stories.c[c].type) for c in _STORY_COLUMNS})
+)
+
+
 def _json_list(items: Sequence[Any]) -> str:
     return json.dumps(list(items), separators=(",", ":"))
 
@@ -206,8 +233,8 @@ class _Posted:
     last: float
 
 
-def _posting_key(s: story_model.StoryState) -> str:
-    joined = "\x1f".join(sorted(s.postings()))
+def _posting_key(s: story_model.StoryState, posts: Mapping[str, float] | None = None) -> str:
+    joined = "\x1f".join(sorted(s.postings() if posts is None else posts))
     return hashlib.blake2b(joined.encode("utf-8"), digest_size=8).hexdigest()
 
 
@@ -254,6 +281,11 @@ def _story_values(s: story_model.StoryState, posted: _Posted) -> dict[str, Any]:
         "state": _state_json(s, posted),
         "refine_pending": True,
     }
+
+
+def _story_params(s: story_model.StoryState, posted: _Posted) -> dict[str, Any]:
+    """:func:`_story_values` as the parameters of _CREATE_STORY / _SAVE_STORY."""
+    return {f"v_{c}": v for c, v in _story_values(s, posted).items()}
 
 
 @dataclass
@@ -353,10 +385,17 @@ class SqlStoryIndex:
             found = self.conn.execute(_LITE_CANDIDATES, {**params, "terms": _json_list(terms)}).all()
         return [self._remember(r) for r in found]
 
-    def _post(self, s: story_model.StoryState, replace: bool = False, span: tuple[float, float] | None = None) -> None:
-        """Publish the story's strongest terms; ``replace`` drops its old postings first."""
+    def _post(
+        self,
+        s: story_model.StoryState,
+        replace: bool = False,
+        span: tuple[float, float] | None = None,
+        postings: Mapping[str, float] | None = None,
+    ) -> None:
+        """Publish the story's strongest terms; ``replace`` drops its old postings first;
+        ``postings``: ``s.postings()`` when the caller has them already."""
         first, last = span or (story_model.epoch_seconds(s.first_time), story_model.epoch_seconds(s.last_time))
-        posts = sorted(s.postings().items())
+        posts = sorted((s.postings() if postings is None else postings).items())
         if self.pg:
             self.conn.execute(
                 _PG_REPOST if replace else _PG_POST,
@@ -387,15 +426,14 @@ class SqlStoryIndex:
         self.conn.execute(_LITE_UNPOST, {"sid": story_id})
 
     def create_story(self, state: story_model.StoryState) -> story_model.StoryState:
+        postings = state.postings()  # the same for the new id: computed once
         posted = _Posted(
-            _posting_key(state),
+            _posting_key(state, postings),
             story_model.epoch_seconds(state.first_time),
             story_model.epoch_seconds(state.last_time),
         )
-        values = _story_values(state, posted)
-        sid = self.conn.execute(
-            insert(stories).values(created_at=datetime.now(UTC), **values).returning(stories.c.id)
-        ).scalar_one()
+        params = {**_story_params(state, posted), "v_created_at": datetime.now(UTC)}
+        sid = self.conn.execute(_CREATE_STORY, params).scalar_one()
         new = story_model.StoryState(
             story_id=int(sid),
             centroid=state.centroid,
@@ -407,7 +445,7 @@ class SqlStoryIndex:
             title_score=state.title_score,
             keys=state.keys,
         )
-        self._post(new)
+        self._post(new, postings=postings)
         return new
 
     def save_story(self, old: story_model.StoryState, new: story_model.StoryState) -> None:
@@ -415,7 +453,8 @@ class SqlStoryIndex:
         # largest share of server work, so they are rewritten when the story's top terms
         # change, its first time moves, or its last time moved by more than POSTING_SLACK.
         first, last = story_model.epoch_seconds(new.first_time), story_model.epoch_seconds(new.last_time)
-        key = _posting_key(new)
+        postings = new.postings()
+        key = _posting_key(new, postings)
         prev = self._posted.get(old.story_id)
         fresh = (
             prev is not None
@@ -425,18 +464,12 @@ class SqlStoryIndex:
         )
         posted = prev if fresh and prev is not None else _Posted(key, first, last)
         res = self.conn.execute(
-            update(stories)
-            .where(
-                stories.c.id == old.story_id,
-                stories.c.article_count == old.article_count,
-                stories.c.merged_into.is_(None),
-            )
-            .values(**_story_values(new, posted))
+            _SAVE_STORY, {"b_id": old.story_id, "b_count": old.article_count, **_story_params(new, posted)}
         )
         if res.rowcount != 1:
             raise StoryConflict(f"story {old.story_id} changed while linking")
         if not fresh:
-            self._post(new, replace=True, span=(first, last))
+            self._post(new, replace=True, span=(first, last), postings=postings)
         self._posted[new.story_id] = posted
 
     def merge_stories(self, keep: story_model.StoryState, gone: Sequence[story_model.StoryState], at: datetime) -> None:
