@@ -542,10 +542,6 @@ def link_entry(session: Session, entry_id: int, article_id: int) -> None:
     )
 
 
-def mark_processed(session: Session, article_id: int, now: datetime) -> None:
-    session.execute(update(Article).where(Article.id == article_id).values(processed_at=now))
-
-
 # ---------------------------------------------------------------- reading
 
 

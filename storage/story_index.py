@@ -48,7 +48,7 @@ from storage.models import (
     story_boilerplate,
     story_df,
     story_merges,
-    story_terms,
+    story_terms,  # noqa: F401  (callers reach the tables through this module)
     story_vectors,
 )
 from worker.model import story as story_model
@@ -132,6 +132,78 @@ _PG_DOCUMENT_AND_VECTOR = text(
     " ON CONFLICT (article_id) DO UPDATE SET at = excluded.at, vector = excluded.vector, evidence = excluded.evidence"
 )
 
+# SQLite hot path: the same one-statement shapes, with JSON arrays read by json_each instead of
+# expanded IN lists and executemany, so that each statement is compiled once and runs as one
+# prepared statement whatever the article's length (an IN list of ~300 terms and a 300-row
+# executemany were most of linking's CPU on SQLite).
+_LITE_LOCK = text("UPDATE story_df SET df = df WHERE term = :lock")
+_LITE_DOCUMENT_STATS = text(
+    "SELECT 'b', sentence_key, docs FROM story_boilerplate"
+    " WHERE source = :source AND sentence_key IN (SELECT value FROM json_each(:keys)) AND docs >= :min"
+    " UNION ALL SELECT 'd', term, df FROM story_df WHERE term IN (SELECT value FROM json_each(:terms))"
+)
+_LITE_CANDIDATES = text(
+    "WITH c AS ("
+    " SELECT story_id, sum(weight) AS score FROM story_terms"
+    " WHERE term IN (SELECT value FROM json_each(:terms)) AND last_time BETWEEN :lo AND :hi_last"
+    " AND first_time <= :hi"
+    " GROUP BY story_id ORDER BY score DESC, story_id LIMIT :k)"
+    " SELECT s.id, s.title, s.article_count, s.state FROM c JOIN stories s ON s.id = c.story_id"
+    " WHERE s.merged_into IS NULL ORDER BY c.score DESC, s.id"
+).columns(stories.c.id, stories.c.title, stories.c.article_count, stories.c.state)
+_LITE_POST = text(
+    "INSERT INTO story_terms (term, story_id, weight, first_time, last_time)"
+    " SELECT t.value, :sid, w.value, :first, :last FROM json_each(:terms) AS t"
+    " JOIN json_each(:weights) AS w ON w.key = t.key"
+)
+_LITE_UNPOST = text("DELETE FROM story_terms WHERE story_id = :sid")
+# "WHERE true": SQLite needs it to tell an upsert's ON CONFLICT from a join's ON
+_LITE_DF_UPSERT = text(
+    "INSERT INTO story_df (term, df) SELECT value, 1 FROM json_each(:terms) WHERE true"
+    " ON CONFLICT (term) DO UPDATE SET df = df + 1"
+)
+_LITE_BOILERPLATE_UPSERT = text(
+    "INSERT INTO story_boilerplate (source, sentence_key, docs, last_seen)"
+    " SELECT :source, value, 1, :seen FROM json_each(:keys) WHERE true"
+    " ON CONFLICT (source, sentence_key) DO UPDATE SET docs = docs + 1, last_seen = excluded.last_seen"
+)
+_LITE_VECTOR = text(
+    "INSERT INTO story_vectors (article_id, at, vector, evidence) VALUES (:article_id, :at, :vector, :evidence)"
+    " ON CONFLICT (article_id) DO UPDATE SET at = excluded.at, vector = excluded.vector, evidence = excluded.evidence"
+)
+
+
+# a story's row, written as one prebuilt statement (compiled once, not rebuilt per article)
+_STORY_COLUMNS = (
+    "title",
+    "first_article_at",
+    "last_article_at",
+    "article_count",
+    "source_count",
+    "top_terms",
+    "state",
+    "refine_pending",
+)
+_CREATE_STORY = (
+    insert(stories)
+    .values({c: bindparam(f"v_{c}", type_=stories.c[c].type) for c in (*_STORY_COLUMNS, "created_at")})
+    .returning(stories.c.id)
+)
+_SAVE_STORY = (
+    update(stories)
+    .where(
+        stories.c.id == bindparam("b_id"),
+        stories.c.article_count == bindparam("b_count"),
+        stories.c.merged_into.is_(None),
+    )
+    .values({c: bindparam(f"v_{c}", type_=stories.c[c].type) for c in _STORY_COLUMNS})
+)
+
+
+def _json_list(items: Sequence[Any]) -> str:
+    return json.dumps(list(items), separators=(",", ":"))
+
+
 Repoint = Callable[[Connection, Sequence[int], int], None]
 
 
@@ -161,8 +233,8 @@ class _Posted:
     last: float
 
 
-def _posting_key(s: story_model.StoryState) -> str:
-    joined = "\x1f".join(sorted(s.postings()))
+def _posting_key(s: story_model.StoryState, posts: Mapping[str, float] | None = None) -> str:
+    joined = "\x1f".join(sorted(s.postings() if posts is None else posts))
     return hashlib.blake2b(joined.encode("utf-8"), digest_size=8).hexdigest()
 
 
@@ -209,6 +281,11 @@ def _story_values(s: story_model.StoryState, posted: _Posted) -> dict[str, Any]:
         "state": _state_json(s, posted),
         "refine_pending": True,
     }
+
+
+def _story_params(s: story_model.StoryState, posted: _Posted) -> dict[str, Any]:
+    """:func:`_story_values` as the parameters of _CREATE_STORY / _SAVE_STORY."""
+    return {f"v_{c}": v for c, v in _story_values(s, posted).items()}
 
 
 @dataclass
@@ -278,17 +355,17 @@ class SqlStoryIndex:
     def document_stats(
         self, source: str, keys: Sequence[str], terms: Sequence[str]
     ) -> tuple[frozenset[str], tuple[dict[str, int], int]]:
-        if not self.pg:
-            return self.boilerplate(source, keys), self.doc_freqs(terms)
-        rows = self.conn.execute(
-            _PG_DOCUMENT_STATS,
-            {
-                "source": source,
-                "keys": list(keys),
-                "min": story_model.BOILERPLATE_MIN_DOCS,
-                "terms": [N_DOCS_KEY, *terms],
-            },
-        ).all()
+        params: dict[str, Any] = {
+            "source": source,
+            "keys": list(keys),
+            "min": story_model.BOILERPLATE_MIN_DOCS,
+            "terms": [N_DOCS_KEY, *terms],
+        }
+        if self.pg:
+            rows = self.conn.execute(_PG_DOCUMENT_STATS, params).all()
+        else:
+            params.update(keys=_json_list(params["keys"]), terms=_json_list(params["terms"]))
+            rows = self.conn.execute(_LITE_DOCUMENT_STATS, params).all()
         drop = frozenset(r[1] for r in rows if r[0] == "b")
         df = {r[1]: int(r[2]) for r in rows if r[0] == "d"}
         n = df.pop(N_DOCS_KEY, 0)
@@ -299,46 +376,26 @@ class SqlStoryIndex:
     ) -> list[story_model.StoryState]:
         if not terms:
             return []
-        t = story_terms
         now = story_model.epoch_seconds(at)
         lo, hi = now - window.total_seconds(), now + window.total_seconds()
+        params = {"terms": list(terms), "lo": lo, "hi": hi, "hi_last": hi + SPAN_CAP.total_seconds(), "k": limit}
         if self.pg:
-            found = self.conn.execute(
-                _PG_CANDIDATES,
-                {
-                    "terms": list(terms),
-                    "lo": lo,
-                    "hi": hi,
-                    "hi_last": hi + SPAN_CAP.total_seconds(),
-                    "k": limit,
-                },
-            ).all()
-            return [self._remember(r) for r in found]
-        rows = self.conn.execute(
-            select(t.c.story_id, t.c.weight).where(
-                t.c.term.in_(terms),
-                t.c.last_time.between(lo, hi + SPAN_CAP.total_seconds()),
-                t.c.first_time <= hi,
-            )
-        )
-        acc: dict[int, float] = {}
-        for sid, w in rows:
-            acc[sid] = acc.get(sid, 0.0) + w
-        best = [sid for sid, _ in sorted(acc.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]]
-        if not best:
-            return []
-        srows = self.conn.execute(
-            select(stories.c.id, stories.c.title, stories.c.article_count, stories.c.state).where(
-                stories.c.id.in_(best), stories.c.merged_into.is_(None)
-            )
-        ).all()
-        by_id = {int(r.id): self._remember(r) for r in srows}
-        return [by_id[sid] for sid in best if sid in by_id]
+            found = self.conn.execute(_PG_CANDIDATES, params).all()
+        else:
+            found = self.conn.execute(_LITE_CANDIDATES, {**params, "terms": _json_list(terms)}).all()
+        return [self._remember(r) for r in found]
 
-    def _post(self, s: story_model.StoryState, replace: bool = False, span: tuple[float, float] | None = None) -> None:
-        """Publish the story's strongest terms; ``replace`` drops its old postings first."""
+    def _post(
+        self,
+        s: story_model.StoryState,
+        replace: bool = False,
+        span: tuple[float, float] | None = None,
+        postings: Mapping[str, float] | None = None,
+    ) -> None:
+        """Publish the story's strongest terms; ``replace`` drops its old postings first;
+        ``postings``: ``s.postings()`` when the caller has them already."""
         first, last = span or (story_model.epoch_seconds(s.first_time), story_model.epoch_seconds(s.last_time))
-        posts = sorted(s.postings().items())
+        posts = sorted((s.postings() if postings is None else postings).items())
         if self.pg:
             self.conn.execute(
                 _PG_REPOST if replace else _PG_POST,
@@ -355,32 +412,28 @@ class SqlStoryIndex:
             self._unpost(s.story_id)
         if posts:
             self.conn.execute(
-                insert(story_terms),
-                [
-                    {
-                        "term": term,
-                        "story_id": s.story_id,
-                        "weight": w,
-                        "first_time": first,
-                        "last_time": last,
-                    }
-                    for term, w in posts
-                ],
+                _LITE_POST,
+                {
+                    "terms": _json_list([t for t, _ in posts]),
+                    "weights": _json_list([w for _, w in posts]),
+                    "sid": s.story_id,
+                    "first": first,
+                    "last": last,
+                },
             )
 
     def _unpost(self, story_id: int) -> None:
-        self.conn.execute(delete(story_terms).where(story_terms.c.story_id == story_id))
+        self.conn.execute(_LITE_UNPOST, {"sid": story_id})
 
     def create_story(self, state: story_model.StoryState) -> story_model.StoryState:
+        postings = state.postings()  # the same for the new id: computed once
         posted = _Posted(
-            _posting_key(state),
+            _posting_key(state, postings),
             story_model.epoch_seconds(state.first_time),
             story_model.epoch_seconds(state.last_time),
         )
-        values = _story_values(state, posted)
-        sid = self.conn.execute(
-            insert(stories).values(created_at=datetime.now(UTC), **values).returning(stories.c.id)
-        ).scalar_one()
+        params = {**_story_params(state, posted), "v_created_at": datetime.now(UTC)}
+        sid = self.conn.execute(_CREATE_STORY, params).scalar_one()
         new = story_model.StoryState(
             story_id=int(sid),
             centroid=state.centroid,
@@ -392,7 +445,7 @@ class SqlStoryIndex:
             title_score=state.title_score,
             keys=state.keys,
         )
-        self._post(new)
+        self._post(new, postings=postings)
         return new
 
     def save_story(self, old: story_model.StoryState, new: story_model.StoryState) -> None:
@@ -400,7 +453,8 @@ class SqlStoryIndex:
         # largest share of server work, so they are rewritten when the story's top terms
         # change, its first time moves, or its last time moved by more than POSTING_SLACK.
         first, last = story_model.epoch_seconds(new.first_time), story_model.epoch_seconds(new.last_time)
-        key = _posting_key(new)
+        postings = new.postings()
+        key = _posting_key(new, postings)
         prev = self._posted.get(old.story_id)
         fresh = (
             prev is not None
@@ -410,18 +464,12 @@ class SqlStoryIndex:
         )
         posted = prev if fresh and prev is not None else _Posted(key, first, last)
         res = self.conn.execute(
-            update(stories)
-            .where(
-                stories.c.id == old.story_id,
-                stories.c.article_count == old.article_count,
-                stories.c.merged_into.is_(None),
-            )
-            .values(**_story_values(new, posted))
+            _SAVE_STORY, {"b_id": old.story_id, "b_count": old.article_count, **_story_params(new, posted)}
         )
         if res.rowcount != 1:
             raise StoryConflict(f"story {old.story_id} changed while linking")
         if not fresh:
-            self._post(new, replace=True, span=(first, last))
+            self._post(new, replace=True, span=(first, last), postings=postings)
         self._posted[new.story_id] = posted
 
     def merge_stories(self, keep: story_model.StoryState, gone: Sequence[story_model.StoryState], at: datetime) -> None:
@@ -462,21 +510,9 @@ class SqlStoryIndex:
             if ukeys:
                 self.conn.execute(_PG_BOILERPLATE_UPSERT, {"source": source, "keys": ukeys, "seen": seen})
             return
-        ins = _insert(self.conn, story_df)
-        self.conn.execute(
-            ins.on_conflict_do_update(index_elements=[story_df.c.term], set_={"df": story_df.c.df + 1}),
-            [{"term": t, "df": 1} for t in all_terms],
-        )
+        self.conn.execute(_LITE_DF_UPSERT, {"terms": _json_list(all_terms)})
         if ukeys:
-            b = story_boilerplate
-            bins = _insert(self.conn, b)
-            self.conn.execute(
-                bins.on_conflict_do_update(
-                    index_elements=[b.c.source, b.c.sentence_key],
-                    set_={"docs": b.c.docs + 1, "last_seen": bins.excluded.last_seen},
-                ),
-                [{"source": source, "sentence_key": k, "docs": 1, "last_seen": seen} for k in ukeys],
-            )
+            self.conn.execute(_LITE_BOILERPLATE_UPSERT, {"source": source, "keys": _json_list(ukeys), "seen": seen})
 
     # ---- members and refinement (worker.stories.refine.RefineIndex) ----
     def record_member(self, member: story_model.Member) -> None:
@@ -491,14 +527,8 @@ class SqlStoryIndex:
                 return
             self.conn.execute(_PG_VECTOR, encoded)
             return
-        ins = _insert(self.conn, story_vectors)
-        self.conn.execute(
-            ins.on_conflict_do_update(
-                index_elements=[story_vectors.c.article_id],
-                set_={"at": ins.excluded.at, "vector": ins.excluded.vector, "evidence": ins.excluded.evidence},
-            ),
-            values,
-        )
+        # what the JSON columns store (json.dumps, as SQLAlchemy's JSON type writes them)
+        self.conn.execute(_LITE_VECTOR, {**values, "vector": json.dumps(vector), "evidence": json.dumps(keys)})
 
     def story(self, story_id: int) -> story_model.StoryState | None:
         return self.stories_by_id([story_id]).get(story_id)
@@ -590,7 +620,7 @@ def lock_window(conn: Connection, at: datetime, window: timedelta) -> None:
         # take SQLite's write lock now, not at the first write after our reads (a transaction
         # from storage.db.Database.transaction() already holds it: BEGIN IMMEDIATE; this
         # covers connections from any other engine, e.g. link_with_retry's)
-        conn.execute(update(story_df).where(story_df.c.term == "\x00lock").values(df=story_df.c.df))
+        conn.execute(_LITE_LOCK, {"lock": "\x00lock"})
 
 
 def prune_story_vectors(conn: Connection, before: datetime) -> int:
@@ -632,33 +662,70 @@ def live_story_last_article_at(conn: Connection, story_id: int) -> datetime | No
     return value
 
 
+_ORIGINAL = articles.alias("original")
+# Core, one statement: the ORM's identity map (and the expire_all it then needs after a merge
+# repoints rows) cost more than the link itself on short articles
+_SUBJECT = (
+    select(
+        articles.c.id,
+        articles.c.story_id,
+        articles.c.url,
+        articles.c.title,
+        articles.c.text,
+        articles.c.published_at,
+        articles.c.language,
+        articles.c.created_at,
+        articles.c.page_kind,
+        articles.c.duplicate_of,
+        _ORIGINAL.c.id.label("original_id"),
+        _ORIGINAL.c.title.label("original_title"),
+        _ORIGINAL.c.story_id.label("original_story_id"),
+    )
+    .select_from(articles.outerjoin(_ORIGINAL, _ORIGINAL.c.id == articles.c.duplicate_of))
+    .where(articles.c.id == bindparam("article_id"))
+)
+_SET_STORY = (
+    update(articles)
+    .where(articles.c.id == bindparam("article_id"))
+    .values(story_id=bindparam("story_id"), processed_at=bindparam("processed_at"))
+)
+_SET_STORY_ONLY = (
+    update(articles).where(articles.c.id == bindparam("article_id")).values(story_id=bindparam("story_id"))
+)
+
+
 def link_subject(session: Session, article_id: int) -> LinkSubject | None:
     """What linking needs to know about a stored article (None if it is gone)."""
-    article = session.get(Article, article_id)
-    if article is None:
+    row = session.connection().execute(_SUBJECT, {"article_id": article_id}).one_or_none()
+    if row is None:
         return None
     original_story_id = None
-    if article.duplicate_of is not None:
-        original = session.get(Article, article.duplicate_of)
-        # the same text under another headline (a sign-in page) is linked on its own
-        if original is not None and story_model.same_headline(article.title, original.title):
-            original_story_id = original.story_id
+    # the same text under another headline (a sign-in page) is linked on its own
+    if row.original_id is not None and story_model.same_headline(row.title, row.original_title):
+        original_story_id = row.original_story_id
     return LinkSubject(
-        article_id=article.id,
-        story_id=article.story_id,
+        article_id=row.id,
+        story_id=row.story_id,
         original_story_id=original_story_id,
-        url=article.url,
-        title=article.title,
-        text=article.text,
-        published_at=article.published_at,
-        language=article.language,
-        created_at=article.created_at,
-        page_kind=article.page_kind,
+        url=row.url,
+        title=row.title,
+        text=row.text,
+        published_at=row.published_at,
+        language=row.language,
+        created_at=row.created_at,
+        page_kind=row.page_kind,
     )
 
 
-def set_article_story(session: Session, article_id: int, story_id: int | None) -> None:
-    session.execute(update(Article).where(Article.id == article_id).values(story_id=story_id))
+def set_article_story(
+    session: Session, article_id: int, story_id: int | None, *, processed_at: datetime | None = None
+) -> None:
+    """The article's story (and, with ``processed_at``, that linking is done: one statement)."""
+    params = {"article_id": article_id, "story_id": story_id}
+    if processed_at is None:
+        session.connection().execute(_SET_STORY_ONLY, params)
+    else:
+        session.connection().execute(_SET_STORY, {**params, "processed_at": processed_at})
 
 
 def repoint_articles(conn: Connection, old_ids: Sequence[int], new_id: int) -> None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import Table, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage.models import WorkItem
@@ -63,16 +63,32 @@ def record(session: Session, items: Sequence[tuple[str, str, list[Any]]], now: d
         )
 
 
-def _row(session: Session, kind: str, key: str) -> WorkItem | None:
-    query = select(WorkItem).where(WorkItem.kind == kind, WorkItem.key == key)
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()
-    return session.scalars(query).one_or_none()
+_T: Table = WorkItem.__table__  # type: ignore[assignment]
+# Core statements built once: every message runs claim and finish once each, and the ORM's
+# identity map, unit of work and bulk-delete synchronisation cost more than the SQL itself
+_LEASE_ROW = select(_T.c.state, _T.c.lease_until, _T.c.lease_owner, _T.c.attempts, _T.c.crashes).where(
+    _T.c.kind == bindparam("kind"), _T.c.key == bindparam("key")
+)
+_LEASE_ROW_LOCKED = _LEASE_ROW.with_for_update()
+_TAKE_LEASE = (
+    update(_T)
+    .where(_T.c.kind == bindparam("b_kind"), _T.c.key == bindparam("b_key"))
+    .values(
+        attempts=bindparam("b_attempts"),
+        crashes=bindparam("b_crashes"),
+        lease_until=bindparam("until"),
+        lease_owner=bindparam("owner"),
+        updated_at=bindparam("now"),
+    )
+)
+_FINISH = delete(_T).where(_T.c.kind == bindparam("kind"), _T.c.key == bindparam("key"))
 
 
 def claim(session: Session, kind: str, key: str, owner: str, now: datetime, until: datetime) -> Lease:
     """Lease the item for ``owner`` until ``until`` unless another live owner holds it."""
-    row = _row(session, kind, key)
+    conn = session.connection()
+    query = _LEASE_ROW_LOCKED if conn.dialect.name == "postgresql" else _LEASE_ROW
+    row = conn.execute(query, {"kind": kind, "key": key}).one_or_none()
     if row is None:
         return Lease(found=False)
     if row.state != "queued":
@@ -81,12 +97,13 @@ def claim(session: Session, kind: str, key: str, owner: str, now: datetime, unti
     if held and row.lease_until is not None and row.lease_until > now:
         return Lease(found=True, state=row.state, attempts=row.attempts, crashes=row.crashes)
     crashed = held  # someone else's lease ran out before the work was done
-    row.attempts += 1
-    row.crashes += int(crashed)
-    row.lease_until = until
-    row.lease_owner = owner
-    row.updated_at = now
-    return Lease(True, True, row.state, row.attempts, row.crashes, crashed)
+    attempts, crashes = row.attempts + 1, row.crashes + int(crashed)
+    conn.execute(
+        _TAKE_LEASE,
+        {"b_kind": kind, "b_key": key, "b_attempts": attempts, "b_crashes": crashes}
+        | {"until": until, "owner": owner, "now": now},
+    )
+    return Lease(True, True, row.state, attempts, crashes, crashed)
 
 
 def release(session: Session, kind: str, key: str, owner: str, until: datetime, now: datetime) -> None:
@@ -118,7 +135,7 @@ def unlease(session: Session, kind: str, key: str, owner: str, now: datetime) ->
 
 
 def finish(session: Session, kind: str, key: str) -> None:
-    session.execute(delete(WorkItem).where(WorkItem.kind == kind, WorkItem.key == key))
+    session.connection().execute(_FINISH, {"kind": kind, "key": key})
 
 
 def fail(session: Session, kind: str, key: str, error: str, now: datetime, *, crashed: bool = False) -> None:

@@ -219,3 +219,27 @@ def test_document_stats_read_boilerplate_and_frequencies_in_one_go(engine: Engin
         got = sql.document_stats("site.example", ["paywall", "own0", "new"], ["fire", "town0", "unseen"])
     assert got == expected
     assert got == (frozenset({"paywall"}), ({"fire": 4, "town0": 1}, 4))
+
+
+def test_terms_with_quotes_commas_and_accents_round_trip(engine: Engine) -> None:
+    """Terms travel as JSON (SQLite) or array parameters (PostgreSQL), never spliced into SQL:
+    quotes, commas, braces, backslashes and accents count and are found like any other term."""
+    odd = ["e:o'brien", "n:1,000", 'e:"quoted"', "{brace}", "back\\slash", "e:zoë", "e:são paulo"]
+    key = "a,\"b'c"  # sentence keys are short digests; this one is made awkward on purpose
+    mem = st.MemoryStoryIndex()
+    with engine.begin() as c:
+        sql = si.SqlStoryIndex(c)
+        for index in (mem, sql):
+            for _ in range(story_model.BOILERPLATE_MIN_DOCS):
+                index.record_document("site.example", [key], odd)
+        expected = mem.document_stats("site.example", [key], [*odd, "e:other"])
+        got = sql.document_stats("site.example", [key], [*odd, "e:other"])
+        story = sql.create_story(
+            st.new_story_state(0, {t: 1.0 for t in odd}, T0, "site.example", "A title", ["pn:o'brien"])
+        )
+        found = sql.candidates(["e:o'brien", "{brace}"], T0, story_model.WINDOW, 5)
+        by_key = sql.candidates([story_model.KEY_PREFIX + "pn:o'brien"], T0, story_model.WINDOW, 5)
+    assert got == expected
+    assert got == (frozenset({key}), ({t: 3 for t in odd}, 3))
+    assert [s.story_id for s in found] == [story.story_id] == [s.story_id for s in by_key]
+    assert found[0].centroid == {t: 1.0 for t in odd}

@@ -381,8 +381,7 @@ def process_article(rt: Runtime, article_id: int) -> StoryLink:
 
     def step() -> StoryLink:
         with rt.db.transaction() as session:
-            link = story_links.link_story(session, article_id)
-            repo.mark_processed(session, article_id, utcnow())
+            link = story_links.link_story(session, article_id, processed_at=utcnow())
             outbox.add(session, emit.linked(article_id, link))
         return link
 

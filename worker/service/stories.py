@@ -161,21 +161,30 @@ def refine_in_transaction(
     return outcome
 
 
-def link_story(session: Session, article_id: int) -> StoryLink:
-    """Give the article its story; raises :class:`StoryConflict` when the caller must retry."""
+def link_story(session: Session, article_id: int, *, processed_at: datetime | None = None) -> StoryLink:
+    """Give the article its story; raises :class:`StoryConflict` when the caller must retry.
+
+    ``processed_at``: also mark the article processed, in the same statement that sets its
+    story (one UPDATE of the row per article, not two)."""
     conn = session.connection()
     subject = story_index.link_subject(session, article_id)
     if subject is None:
         return StoryLink(None, via="skipped")
+
+    def settle(story_id: int | None) -> None:
+        story_index.set_article_story(session, article_id, story_id, processed_at=processed_at)
+
     if subject.story_id is not None:
         survivor = story_index.resolve_story(conn, subject.story_id)
-        story_index.set_article_story(session, article_id, survivor)
+        settle(survivor)
         return StoryLink(survivor, via="kept")
     if subject.original_story_id is not None:
         story_id = story_index.resolve_story(conn, subject.original_story_id)
-        story_index.set_article_story(session, article_id, story_id)
+        settle(story_id)
         return StoryLink(story_id, via="duplicate")
     if not subject.text.strip() or subject.page_kind not in (None, "article"):
+        if processed_at is not None:
+            settle(None)  # it has no story (subject.story_id is None here)
         return StoryLink(None, via="skipped")
     features = st.story_features(
         subject.title, subject.text, subject.published_at, source=site_of(subject.url), language=subject.language
@@ -183,8 +192,9 @@ def link_story(session: Session, article_id: int) -> StoryLink:
     result = link_in_transaction(
         conn, features, arrived_at=subject.created_at, repoint=story_index.repoint_articles, article_id=article_id
     )
-    session.expire_all()  # repoint_articles may have moved rows this session holds
-    story_index.set_article_story(session, article_id, result.story_id)
+    if result.merged:
+        session.expire_all()  # repoint_articles moved rows this session may hold
+    settle(result.story_id)
     return StoryLink(result.story_id, result.created, tuple(result.merged))
 
 
