@@ -41,6 +41,7 @@ W_CITY = 0.5
 W_DAY = 1.5
 W_MONTH = 0.5
 W_AGE = 1.0
+W_SURNAME = 1.0  # a surname alone against a full name: half a name
 AGE_CONFLICT = 1.0  # both give ages, none shared: subtract this
 DAY_CONFLICT = 1.0  # both resolve days, none shared: subtract this
 BLOCK_CONFLICT = 1.0  # both give block addresses, none shared: subtract this (and no street credit)
@@ -86,14 +87,176 @@ _STREET = _DIRECTION + _STREET_NAME + r" (" + _SUFFIX_RE + r")\b\.?"
 _BLOCK_RE = re.compile(r"\b([0-9]{1,3})00 block of (?:the )?" + _STREET)
 _ADDRESS_RE = re.compile(r"\b([0-9]{2,5}) " + _STREET)
 _STREET_RE = re.compile(_STREET)
+# intersections: "at the intersection of Main Street and Elm Avenue", "near 79th and Halsted
+# streets", "at Fifth Avenue and Main Street" (US police reports locate shootings this way)
+_X_NAME = _DIRECTION + r"((?:[A-Z][a-z]+|[0-9]{1,3}(?:st|nd|rd|th))(?: [A-Z][a-z]+){0,2}?)"
+_X_SUFFIX = r"(?: (?:" + _SUFFIX_RE + r")\b\.?)"
+_CROSS_RES = (
+    re.compile(r"\b(?:intersection|corner) of " + _X_NAME + _X_SUFFIX + "? and " + _X_NAME + _X_SUFFIX + "?"),
+    re.compile(r"\b(?:at|near|on) " + _X_NAME + _X_SUFFIX + " and " + _X_NAME + _X_SUFFIX),
+    re.compile(
+        r"\b(?:at|near) "
+        + _X_NAME
+        + " and "
+        + _X_NAME
+        + r" (?:streets|avenues|roads|boulevards|drives|lanes|Streets|Avenues|Roads|Boulevards)\b"
+    ),
+)
 _HOOD_RE = re.compile(
     r"\b(?:in|of|near|from) the ([A-Z][a-z]+(?: [A-Z][a-z]+){0,2})"
     r" (?:neighborhood|neighbourhood|area|section|community|subdivision|district)\b"
 )
 _CITY_RES = (
     re.compile(r"^\s*([A-Z][A-Z.'’]+(?: [A-Z][A-Z.'’]+){0,2})(?:, [A-Z][a-z]+\.?)?\s*(?:\([A-Z]+\)\s*)?[—–-]"),
-    re.compile(r"\b((?:St\. |Ft\. )?[A-Z][a-z]+(?: [A-Z][a-z]+)?) police\b"),
+    re.compile(r"\b((?:St\. |Ft\. )?[A-Z][a-z]+(?: [A-Z][a-z]+)?) (?:police\b|Police (?:Department|Dept\b))"),
     re.compile(r", [0-9]{1,2}, of ((?:St\. |Ft\. )?[A-Z][a-z]+(?: [A-Z][a-z]+)?)\b"),
+)
+# words before "police" that name a force or a nationality, not a place ("riot police", "State
+# police", "Greek police", "Capitol Police Department"): seen as cities in ECB+ and news pages
+_NOT_CITY_WORDS = frozenset(
+    [
+        "riot",
+        "state",
+        "capitol",
+        "transit",
+        "metro",
+        "park",
+        "parks",
+        "university",
+        "campus",
+        "military",
+        "border",
+        "secret",
+        "tribal",
+        "airport",
+        "port",
+        "harbor",
+        "housing",
+        "school",
+        "traffic",
+        "highway",
+        "federal",
+        "local",
+        "national",
+        "village",
+        "township",
+        "town",
+        "railway",
+        "railroad",
+        "amtrak",
+        "mounted",
+        "undercover",
+        "plainclothes",
+        "royal",
+        "provincial",
+        "municipal",
+        "regional",
+        "area",
+        "district",
+        "county",
+        "city",
+        "greek",
+        "french",
+        "british",
+        "italian",
+        "german",
+        "spanish",
+        "mexican",
+        "israeli",
+        "palestinian",
+        "indian",
+        "chinese",
+        "iranian",
+        "iraqi",
+        "afghan",
+        "turkish",
+        "russian",
+        "egyptian",
+        "syrian",
+        "somali",
+        "kenyan",
+        "nigerian",
+        "pakistani",
+        "american",
+        "canadian",
+        "australian",
+        "irish",
+        "scottish",
+        "welsh",
+        "english",
+        "japanese",
+        "korean",
+        "thai",
+        "dutch",
+        "swiss",
+        "belgian",
+        "swedish",
+        "norwegian",
+        "danish",
+        "polish",
+        "brazilian",
+        "colombian",
+        "venezuelan",
+        "haitian",
+        "jamaican",
+        "cuban",
+        "filipino",
+        "greece",
+        "france",
+        "britain",
+        "italy",
+        "germany",
+        "spain",
+        "mexico",
+        "israel",
+        "india",
+        "china",
+        "iran",
+        "iraq",
+        "russia",
+        "egypt",
+        "syria",
+    ]
+)
+# a "Court", "Drive" or "Highway" after these words is an institution or a brand, not a street:
+# "Superior Court", "Crown Court", "Highway Patrol" (news pages in the extraction sets)
+_INSTITUTION = frozenset(
+    [
+        "supreme",
+        "superior",
+        "district",
+        "circuit",
+        "county",
+        "municipal",
+        "federal",
+        "family",
+        "juvenile",
+        "appeals",
+        "appellate",
+        "crown",
+        "high",
+        "magistrate",
+        "magistrates",
+        "criminal",
+        "city",
+        "state",
+        "traffic",
+        "probate",
+        "housing",
+        "tax",
+        "claims",
+        "bankruptcy",
+        "drug",
+        "general",
+        "sessions",
+        "pleas",
+        "justice",
+        "chancery",
+        "youth",
+        "civil",
+        "international",
+        "google",
+    ]
 )
 _CAP = r"(?:[A-Z][a-z]*[A-Z]?[a-z]+(?:[-'’][A-Z][a-z]+)?)"
 _RUN_RE = re.compile(_CAP + r"(?: (?:[A-Z]\. )?" + _CAP + r")*")
@@ -107,13 +270,73 @@ _PERSON_BEFORE_RE = re.compile(
     r"lawyer|remember|remembers|mourns|mourn)),? \Z"
 )
 # ...or comes before these ("Tavon Abernathy was", "Grant, who", "Grant pleaded")
-_PERSON_AFTER_RE = re.compile(
-    r"\A(?:'s\b|’s\b|,? who\b| (?:was|is|has|had|pleaded|faces|died|remains|will|would)\b)"
+_PERSON_AFTER_RE = re.compile(r"\A(?:'s\b|’s\b|,? who\b| (?:was|is|has|had|pleaded|faces|died|remains|will|would)\b)")
+# headline verbs after a surname ("Grant sentenced to 45 years", "Grant found guilty")
+_HEADLINE_AFTER_RE = re.compile(
+    r"\A (?:sentenced|charged|convicted|acquitted|arrested|indicted|found|pleads|pleaded|gets|held|faces|"
+    r"testifies|admits|denies|appears|ordered|released|identified|mourned|remembered|laid)\b"
+)
+# sentence-initial words that the participant cues above also follow ("He was", "Nobody has")
+_NOT_SURNAME = frozenset(
+    [
+        "he",
+        "she",
+        "it",
+        "they",
+        "we",
+        "you",
+        "his",
+        "her",
+        "its",
+        "their",
+        "our",
+        "this",
+        "that",
+        "these",
+        "those",
+        "there",
+        "here",
+        "nobody",
+        "someone",
+        "everyone",
+        "anyone",
+        "nothing",
+        "everything",
+        "officers",
+        "investigators",
+        "authorities",
+        "witnesses",
+        "neighbors",
+        "residents",
+        "detectives",
+        "prosecutors",
+        "deputies",
+        "relatives",
+        "family",
+        "friends",
+        "police",
+        "he's",
+        "she's",
+        "it's",
+        "what",
+        "who",
+        "which",
+    ]
 )
 _YEAR_OLD_RE = re.compile(r"\b([0-9]{1,2})-year-old\b")
 _WEEKDAY_RE = re.compile(r"\b(Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b")
 _MONTH_DAY_RE = re.compile(
     r"\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sept?|Oct|Nov|Dec)[a-z]*\.? ([0-9]{1,2})(?:st|nd|rd|th)?\b(?:,? ([0-9]{4}))?"
+)
+# "the July 2015 shooting", "the March killing": a back-reference to the incident's month
+_MONTH_REF_RE = re.compile(
+    r"\b(January|February|March|April|May|June|July|August|September|October|November|December|Jan|Feb|Aug|"
+    r"Sept?|Oct|Nov|Dec)\.?(?: ([0-9]{4}))?,? (?:fatal |deadly |double |triple )?(?:shooting|killing|slaying|"
+    r"homicide|murder|death|attack|robbery|stabbing)s?\b"
+)
+_MONTH_YEAR_RE = re.compile(
+    r"\b(January|February|March|April|May|June|July|August|September|October|November|December|Jan|Feb|Aug|"
+    r"Sept?|Oct|Nov|Dec)\.?,? ([0-9]{4})\b"
 )
 _MONTH_RE = re.compile(
     r"\b(?:in|since|during|last|from) (January|February|March|April|May|June|July|August|September|October|"
@@ -300,6 +523,12 @@ def _month_year(month: int, year: int | None, pub: date) -> int:
     return pub.year if month <= pub.month else pub.year - 1
 
 
+def _institution(name: str, suffix: str, after: str) -> bool:
+    """ "Superior Court", "Google Drive", "California Highway Patrol": not streets."""
+    last = name.split()[-1].lower()
+    return last in _INSTITUTION or (suffix.lower().startswith("h") and after.startswith(" Patrol"))
+
+
 def _places(text: str, keys: set[str]) -> None:
     for m in _BLOCK_RE.finditer(text):
         street = _street_key(m.group(2), m.group(3))
@@ -315,7 +544,13 @@ def _places(text: str, keys: set[str]) -> None:
         keys.add(f"pb:{number // 100 * 100}|{street}")
         keys.add(f"ps:{street}")
     for m in _STREET_RE.finditer(text):
-        keys.add(f"ps:{_street_key(m.group(1), m.group(2))}")
+        if not m.group(1).startswith("The ") and not _institution(m.group(1), m.group(2), text[m.end() : m.end() + 8]):
+            keys.add(f"ps:{_street_key(m.group(1), m.group(2))}")
+    for rx in _CROSS_RES:
+        for m in rx.finditer(text):
+            a, b = _norm(m.group(1)), _norm(m.group(2))
+            if a != b and a.split()[0] not in _NOT_FIRST and b.split()[0] not in _NOT_FIRST:
+                keys.add(f"px:{min(a, b)}|{max(a, b)}")
     for m in _HOOD_RE.finditer(text):
         name = _norm(m.group(1))
         if name.split()[0] not in _NOT_FIRST:
@@ -323,12 +558,14 @@ def _places(text: str, keys: set[str]) -> None:
     for rx in _CITY_RES:
         for m in rx.finditer(text[:4000]):
             city = _norm(m.group(1))
-            if city and city.split()[0] not in _NOT_CITY_FIRST and len(city) > 2:
+            first = city.split()[0] if city else ""
+            if city and first not in _NOT_CITY_FIRST and first not in _NOT_CITY_WORDS and len(city) > 2:
                 keys.add(f"pc:{city}")
 
 
 def _people(text: str, keys: set[str]) -> None:
     runs = [(m.group(0), m.end()) for m in _RUN_RE.finditer(text)]
+    full: set[str] = set()  # surnames of the full names found
     singles: dict[str, int] = {}
     for run, _ in runs:
         if " " not in run:
@@ -349,8 +586,18 @@ def _people(text: str, keys: set[str]) -> None:
         if age is None and not singles.get(surname) and not cued:
             continue
         keys.add(f"pn:{' '.join(low)}")
+        full.add(low[-1])
         if age is not None:
             keys.add(f"a:{int(age.group(1))}")
+    # a surname alone, cued as a participant ("Grant pleaded", "Grant, 29,", a headline's "Grant
+    # sentenced"): matched against the full names of the other side (see strength)
+    for run, end in runs:
+        low1 = run.lower().replace("’", "'")
+        if " " in run or len(run) < 3 or low1 in full or low1 in _NOT_NAME_WORDS or low1 in _NOT_SURNAME:
+            continue
+        after = text[end : end + 16]
+        if _AGE_AFTER_RE.match(after) or _PERSON_AFTER_RE.match(after) or _HEADLINE_AFTER_RE.match(after):
+            keys.add(f"sn:{low1}")
 
 
 def _dates(text: str, published: datetime | None, keys: set[str]) -> None:
@@ -376,33 +623,34 @@ def _dates(text: str, published: datetime | None, keys: set[str]) -> None:
             except ValueError:
                 continue
         _day(d, keys)
-    for m in _MONTH_RE.finditer(text):
-        month = _MONTHS[m.group(1).lower()]
-        year = _month_year(month, int(m.group(2)) if m.group(2) else None, pub)
-        keys.add(f"tm:{year}-{month:02d}")
+    for rx in (_MONTH_RE, _MONTH_REF_RE, _MONTH_YEAR_RE):
+        for m in rx.finditer(text):
+            month = _MONTHS[m.group(1).lower()]
+            year = _month_year(month, int(m.group(2)) if m.group(2) else None, pub)
+            if 1900 <= year <= pub.year:
+                keys.add(f"tm:{year}-{month:02d}")
 
 
 def incident_keys(title: str, text: str, published: datetime | None) -> tuple[str, ...]:
     """The article's who/where/when keys (sorted, deterministic)."""
     keys: set[str] = set()
     body = text or ""
-    _people(body, keys)
+    _people(f"{title or ''}.\n{body}" if title else body, keys)  # a headline names people too
     _places(body, keys)
     _places(title or "", keys)
     _dates(body, published, keys)
     _dates(title or "", published, keys)
     for m in _YEAR_OLD_RE.finditer(body):
         keys.add(f"a:{int(m.group(1))}")
-    return tuple(sorted(keys))
+    places = {k.split(":", 1)[1] for k in keys if k.startswith(("pc:", "ph:"))}
+    return tuple(sorted(k for k in keys if not (k.startswith("sn:") and k[3:] in places)))  # "Cleveland has"
 
 
 def _of(keys: Iterable[str], prefix: str) -> set[str]:
     return {k for k in keys if k.startswith(prefix)}
 
 
-def strength(
-    a: Iterable[str], b: Mapping[str, int] | Iterable[str], near: bool = True
-) -> tuple[float, bool]:
+def strength(a: Iterable[str], b: Mapping[str, int] | Iterable[str], near: bool = True) -> tuple[float, bool]:
     """(how strongly two key sets say "the same incident", whether the evidence is anchored on
     a shared full name or block address, which long-range joins require). Names and ages
     alone are no evidence (two events may involve the same people): a place or a day must be
@@ -412,21 +660,22 @@ def strength(
     if not shared:
         return 0.0, False
     names = len(_of(shared, "pn:"))
-    block = bool(_of(shared, "pb:"))
-    other_block = not block and bool(_of(ka, "pb:")) and bool(_of(kb, "pb:"))
+    surname = names == 0 and _surname_match(ka, kb)
+    block = bool(_of(shared, "pb:")) or bool(_of(shared, "px:"))  # a hundred block or a corner
+    other_block = not block and any(bool(_of(ka, x)) and bool(_of(kb, x)) for x in ("pb:", "px:"))
     street = W_STREET if _of(shared, "ps:") and not other_block else 0.0
     place = min(MAX_PLACE, (W_BLOCK if block else street) + (W_HOOD if _of(shared, "ph:") else 0.0))
     day = bool(_of(shared, "t:"))
-    age = bool(_of(shared, "a:"))
+    age = bool(_of(shared, "a:")) or (not near and _ages_close(ka, kb))
     month = bool(_of(shared, "tm:"))
     support = place > 0 or day or (month and not near)
     if not support:
         return 0.0, False
-    w = W_NAME * min(names, MAX_NAMES) + place
+    w = W_NAME * min(names, MAX_NAMES) + place + (W_SURNAME if surname else 0.0)
     w += W_CITY if _of(shared, "pc:") else 0.0
     w += W_DAY if day else (W_MONTH if month else 0.0)
     w += W_AGE if age else 0.0
-    if not age and _of(ka, "a:") and _of(kb, "a:"):
+    if not age and near and _of(ka, "a:") and _of(kb, "a:"):  # months later, people are a year older
         w -= AGE_CONFLICT
     if near and not day and _of(ka, "t:") and _of(kb, "t:"):  # months later, days are the follow-up's own
         w -= DAY_CONFLICT
@@ -438,9 +687,30 @@ def strength(
     return w, anchored
 
 
+def _surname_match(a: set[str], b: set[str]) -> bool:
+    """One side names someone by surname alone ("Grant pleaded guilty"), the other in full
+    ("Marcus Grant, 29,")."""
+    sa, sb = {k[3:] for k in a if k.startswith("sn:")}, {k[3:] for k in b if k.startswith("sn:")}
+    if not sa and not sb:
+        return False
+    la = {k.rsplit(" ", 1)[-1] for k in a if k.startswith("pn:")}
+    lb = {k.rsplit(" ", 1)[-1] for k in b if k.startswith("pn:")}
+    return bool(sa & lb) or bool(sb & la)
+
+
+def _ages_close(a: Iterable[str], b: Iterable[str]) -> bool:
+    """An age given months later may be a year (or two) higher: "Grant, 29," at his arrest is
+    "Grant, 30," at his trial."""
+    ages = {int(k[2:]) for k in a if k.startswith("a:") and k[2:].isdigit()}
+    others = {int(k[2:]) for k in b if k.startswith("a:") and k[2:].isdigit()}
+    return any(abs(x - y) <= 2 for x in ages for y in others)
+
+
 def cities_conflict(a: Iterable[str], b: Iterable[str]) -> bool:
     """Both name a city (dateline, "X police", "of X") and none in common."""
-    ca, cb = _of(a, "pc:"), _of(b, "pc:")
+    # a county or parish is no conflict: the sheriff's and the city police's words for one place
+    ca = {k for k in _of(a, "pc:") if not k.endswith((" county", " parish"))}
+    cb = {k for k in _of(b, "pc:") if not k.endswith((" county", " parish"))}
     return bool(ca) and bool(cb) and not (ca & cb)
 
 

@@ -89,3 +89,45 @@ def test_same_headline() -> None:
     assert same_headline("Man shot on Main Street", "Man shot on Main Street, police say")
     assert not same_headline("Victim in Englewood shooting identified", "Arrest made in Austin shooting")
     assert same_headline(None, "Anything")
+
+
+def test_courts_forces_and_brands_are_not_places() -> None:
+    # seen in ECB+ and the extraction sets' news pages: a court is not a street, "riot police"
+    # is not a city, and a county is no conflict with its city
+    k = keys("Orozco appeared in Norwalk Superior Court. Riot police and the California Highway Patrol came.")
+    assert not any(x.startswith(("ps:", "pc:")) for x in k)
+    assert "ps:elm court" in keys("He lived on Elm Court.")
+    assert "pc:detroit" in keys("A spokesman for the Detroit Police Department said he died.")
+    assert not ev.cities_conflict({"pc:macomb county"}, {"pc:sterling heights"})
+    assert ev.cities_conflict({"pc:troy"}, {"pc:sterling heights"})
+
+
+def test_intersections_are_places() -> None:
+    a = keys("He was shot at the intersection of Main Street and Elm Avenue on Saturday.")
+    b = keys("Police found the victim near Elm and Main streets late Saturday.")
+    assert "px:elm|main" in a & b
+    assert ev.strength(a, b)[0] >= ev.NEAR_STRENGTH  # a corner and a day, like a block and a day
+    assert not any(x.startswith("px:") for x in keys("John Smith and Mary Jones met at the park."))
+
+
+def test_back_references_to_the_month_and_older_ages_months_later() -> None:
+    later = keys("Reed was sentenced for the July 2015 shooting. The March killing was his second.", PUB)
+    assert {"tm:2015-07", "tm:2015-03"} <= later
+    arrest = {"pn:travis hamilton", "pn:terrell davis", "a:29", "tm:2014-03", "pc:milwaukee"}
+    verdict = {"pn:travis hamilton", "pn:terrell davis", "a:30", "tm:2014-03"}
+    # a year later the defendant is a year older: no age conflict, the age still counts
+    assert ev.strength(verdict, arrest, near=False)[0] > ev.strength(verdict, arrest - {"a:29"}, near=False)[0]
+    assert ev.strength({"a:29", "t:2015-06-13", "ph:x"}, {"a:30", "t:2015-06-13", "ph:x"}, near=True)[0] < 2.5
+
+
+def test_a_surname_alone_matches_a_full_name() -> None:
+    k = set(ev.incident_keys("Grant sentenced in Englewood killing", "Grant, 29, pleaded guilty.", PUB))
+    assert "sn:grant" in k and not any(x.startswith("pn:") for x in k)
+    story = {"pn:marcus grant", "t:2015-06-13", "ph:englewood"}
+    assert ev.strength({"sn:grant", "ph:englewood"}, story)[0] == ev.W_SURNAME + ev.W_HOOD
+    # an article naming another Grant in full gives no surname key, so no match
+    other = set(ev.incident_keys("", "Ann Grant, 30, was shot. Grant was taken to a hospital.", PUB))
+    assert "pn:ann grant" in other and "sn:grant" not in other
+    assert ev.strength(other | {"ph:englewood"}, story)[0] == ev.W_HOOD
+    assert "sn:he" not in keys("He was shot.")
+    assert "sn:cleveland" not in keys("Cleveland police said it. Cleveland has seen a rise.")
