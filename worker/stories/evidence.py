@@ -42,6 +42,7 @@ W_DAY = 1.5
 W_MONTH = 0.5
 W_AGE = 1.0
 W_SURNAME = 1.0  # a surname alone against a full name: half a name
+MAX_SURNAMES = 3  # surnames alone kept per article
 AGE_CONFLICT = 1.0  # both give ages, none shared: subtract this
 DAY_CONFLICT = 1.0  # both resolve days, none shared: subtract this
 BLOCK_CONFLICT = 1.0  # both give block addresses, none shared: subtract this (and no street credit)
@@ -87,21 +88,28 @@ _STREET = _DIRECTION + _STREET_NAME + r" (" + _SUFFIX_RE + r")\b\.?"
 _BLOCK_RE = re.compile(r"\b([0-9]{1,3})00 block of (?:the )?" + _STREET)
 _ADDRESS_RE = re.compile(r"\b([0-9]{2,5}) " + _STREET)
 _STREET_RE = re.compile(_STREET)
+_SUFFIX_HIT_RE = re.compile(r" (?:" + _SUFFIX_RE + r")\b")
 # intersections: "at the intersection of Main Street and Elm Avenue", "near 79th and Halsted
 # streets", "at Fifth Avenue and Main Street" (US police reports locate shootings this way)
 _X_NAME = _DIRECTION + r"((?:[A-Z][a-z]+|[0-9]{1,3}(?:st|nd|rd|th))(?: [A-Z][a-z]+){0,2}?)"
 _X_SUFFIX = r"(?: (?:" + _SUFFIX_RE + r")\b\.?)"
+# (each of these starts with a literal or a capital letter rather than \b, so the regex engine
+# skips ahead to candidates: with \b first they cost 50 us an article each)
 _CROSS_RES = (
-    re.compile(r"\b(?:intersection|corner) of " + _X_NAME + _X_SUFFIX + "? and " + _X_NAME + _X_SUFFIX + "?"),
-    re.compile(r"\b(?:at|near|on) " + _X_NAME + _X_SUFFIX + " and " + _X_NAME + _X_SUFFIX),
+    re.compile(r"(?:intersection|corner) of " + _X_NAME + _X_SUFFIX + "? and " + _X_NAME + _X_SUFFIX + "?"),
+    re.compile(r" (?:at|near|on) " + _X_NAME + _X_SUFFIX + " and " + _X_NAME + _X_SUFFIX),
     re.compile(
-        r"\b(?:at|near) "
+        r" (?:at|near) "
         + _X_NAME
         + " and "
         + _X_NAME
         + r" (?:streets|avenues|roads|boulevards|drives|lanes|Streets|Avenues|Roads|Boulevards)\b"
     ),
 )
+# "shot and killed Tuesday in Oak Hill": a place named after the deed without its kind; it counts
+# as a neighbourhood only against a side that calls it one ("in the Oak Hill neighborhood")
+_IN_PLACE_RE = re.compile(r" (?:in|near) ([A-Z][a-z]+(?: [A-Z][a-z]+){0,2})\b")
+_DEED_RE = re.compile(r"\b(?:shot|killed|wounded|slain|gunned down|died|shooting|killing|homicide)\b")
 _HOOD_RE = re.compile(
     r"\b(?:in|of|near|from) the ([A-Z][a-z]+(?: [A-Z][a-z]+){0,2})"
     r" (?:neighborhood|neighbourhood|area|section|community|subdivision|district)\b"
@@ -279,6 +287,16 @@ _HEADLINE_AFTER_RE = re.compile(
 # sentence-initial words that the participant cues above also follow ("He was", "Nobody has")
 _NOT_SURNAME = frozenset(
     [
+        "let",
+        "why",
+        "how",
+        "top",
+        "people",
+        "one",
+        "some",
+        "today",
+        "week",
+        "around",
         "he",
         "she",
         "it",
@@ -328,15 +346,11 @@ _WEEKDAY_RE = re.compile(r"\b(Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|
 _MONTH_DAY_RE = re.compile(
     r"\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sept?|Oct|Nov|Dec)[a-z]*\.? ([0-9]{1,2})(?:st|nd|rd|th)?\b(?:,? ([0-9]{4}))?"
 )
-# "the July 2015 shooting", "the March killing": a back-reference to the incident's month
+# "the July 2015 shooting", "the March killing", "in May 2014": a back-reference to the month
 _MONTH_REF_RE = re.compile(
-    r"\b(January|February|March|April|May|June|July|August|September|October|November|December|Jan|Feb|Aug|"
-    r"Sept?|Oct|Nov|Dec)\.?(?: ([0-9]{4}))?,? (?:fatal |deadly |double |triple )?(?:shooting|killing|slaying|"
-    r"homicide|murder|death|attack|robbery|stabbing)s?\b"
-)
-_MONTH_YEAR_RE = re.compile(
-    r"\b(January|February|March|April|May|June|July|August|September|October|November|December|Jan|Feb|Aug|"
-    r"Sept?|Oct|Nov|Dec)\.?,? ([0-9]{4})\b"
+    r"(January|February|March|April|May|June|July|August|September|October|November|December|Jan|Feb|Aug|"
+    r"Sept?|Oct|Nov|Dec)\.?(?:,? ([0-9]{4})\b|(?: ([0-9]{4}))?,? (?:fatal |deadly |double |triple )?"
+    r"(?:shooting|killing|slaying|homicide|murder|death|attack|robbery|stabbing)s?\b)"
 )
 _MONTH_RE = re.compile(
     r"\b(?:in|since|during|last|from) (January|February|March|April|May|June|July|August|September|October|"
@@ -530,6 +544,23 @@ def _institution(name: str, suffix: str, after: str) -> bool:
 
 
 def _places(text: str, keys: set[str]) -> None:
+    if _SUFFIX_HIT_RE.search(text):  # blocks, addresses, streets and most corners name a suffix
+        _streets(text, keys)
+    elif "ntersection of" in text or "orner of" in text or " streets" in text or " avenues" in text:
+        _corners(text, keys)
+    _areas(text, keys)
+
+
+def _corners(text: str, keys: set[str]) -> None:
+    crossing = "ntersection of" in text or "orner of" in text
+    for rx in _CROSS_RES if crossing else _CROSS_RES[1:]:
+        for m in rx.finditer(text):
+            a, b = _norm(m.group(1)), _norm(m.group(2))
+            if a != b and a.split()[0] not in _NOT_FIRST and b.split()[0] not in _NOT_FIRST:
+                keys.add(f"px:{min(a, b)}|{max(a, b)}")
+
+
+def _streets(text: str, keys: set[str]) -> None:
     for m in _BLOCK_RE.finditer(text):
         street = _street_key(m.group(2), m.group(3))
         keys.add(f"pb:{int(m.group(1)) * 100}|{street}")
@@ -546,11 +577,21 @@ def _places(text: str, keys: set[str]) -> None:
     for m in _STREET_RE.finditer(text):
         if not m.group(1).startswith("The ") and not _institution(m.group(1), m.group(2), text[m.end() : m.end() + 8]):
             keys.add(f"ps:{_street_key(m.group(1), m.group(2))}")
-    for rx in _CROSS_RES:
-        for m in rx.finditer(text):
-            a, b = _norm(m.group(1)), _norm(m.group(2))
-            if a != b and a.split()[0] not in _NOT_FIRST and b.split()[0] not in _NOT_FIRST:
-                keys.add(f"px:{min(a, b)}|{max(a, b)}")
+    _corners(text, keys)
+
+
+def _areas(text: str, keys: set[str]) -> None:
+    for m in _IN_PLACE_RE.finditer(text):
+        before = re.split(r"[.\n]", text[max(0, m.start() - 45) : m.start()])[-1]
+        if not _DEED_RE.search(before):
+            continue
+        name = _norm(m.group(1))
+        first = name.split()[0]
+        words = name.split()
+        while words and (words[-1] in _WEEKDAYS or words[-1] in _MONTHS):  # "in Queens Friday"
+            words.pop()
+        if words and first not in _NOT_FIRST and first not in _MONTHS and first not in _WEEKDAYS:
+            keys.add(f"pi:{' '.join(words)}")
     for m in _HOOD_RE.finditer(text):
         name = _norm(m.group(1))
         if name.split()[0] not in _NOT_FIRST:
@@ -566,6 +607,7 @@ def _places(text: str, keys: set[str]) -> None:
 def _people(text: str, keys: set[str]) -> None:
     runs = [(m.group(0), m.end()) for m in _RUN_RE.finditer(text)]
     full: set[str] = set()  # surnames of the full names found
+    alone: dict[str, int] = {}  # surnames used alone, cued, and how often
     singles: dict[str, int] = {}
     for run, _ in runs:
         if " " not in run:
@@ -597,7 +639,9 @@ def _people(text: str, keys: set[str]) -> None:
             continue
         after = text[end : end + 16]
         if _AGE_AFTER_RE.match(after) or _PERSON_AFTER_RE.match(after) or _HEADLINE_AFTER_RE.match(after):
-            keys.add(f"sn:{low1}")
+            alone[low1] = alone.get(low1, 0) + 1
+    # the few most cued ("Apple is", "India has" are cued too: keep the stored keys few)
+    keys.update(f"sn:{w}" for w, _ in sorted(alone.items(), key=lambda x: (-x[1], x[0]))[:MAX_SURNAMES])
 
 
 def _dates(text: str, published: datetime | None, keys: set[str]) -> None:
@@ -623,12 +667,17 @@ def _dates(text: str, published: datetime | None, keys: set[str]) -> None:
             except ValueError:
                 continue
         _day(d, keys)
-    for rx in (_MONTH_RE, _MONTH_REF_RE, _MONTH_YEAR_RE):
-        for m in rx.finditer(text):
-            month = _MONTHS[m.group(1).lower()]
-            year = _month_year(month, int(m.group(2)) if m.group(2) else None, pub)
-            if 1900 <= year <= pub.year:
-                keys.add(f"tm:{year}-{month:02d}")
+    for m in _MONTH_RE.finditer(text):
+        month = _MONTHS[m.group(1).lower()]
+        keys.add(f"tm:{_month_year(month, int(m.group(2)) if m.group(2) else None, pub)}-{month:02d}")
+    for m in _MONTH_REF_RE.finditer(text):
+        if m.start() and text[m.start() - 1].isalpha():
+            continue  # inside a word
+        month = _MONTHS[m.group(1).lower()]
+        stated = m.group(2) or m.group(3)
+        year = _month_year(month, int(stated) if stated else None, pub)
+        if 1900 <= year <= pub.year:
+            keys.add(f"tm:{year}-{month:02d}")
 
 
 def incident_keys(title: str, text: str, published: datetime | None) -> tuple[str, ...]:
@@ -646,10 +695,6 @@ def incident_keys(title: str, text: str, published: datetime | None) -> tuple[st
     return tuple(sorted(k for k in keys if not (k.startswith("sn:") and k[3:] in places)))  # "Cleveland has"
 
 
-def _of(keys: Iterable[str], prefix: str) -> set[str]:
-    return {k for k in keys if k.startswith(prefix)}
-
-
 def strength(a: Iterable[str], b: Mapping[str, int] | Iterable[str], near: bool = True) -> tuple[float, bool]:
     """(how strongly two key sets say "the same incident", whether the evidence is anchored on
     a shared full name or block address, which long-range joins require). Names and ages
@@ -659,58 +704,75 @@ def strength(a: Iterable[str], b: Mapping[str, int] | Iterable[str], near: bool 
     shared = ka & kb
     if not shared:
         return 0.0, False
-    names = len(_of(shared, "pn:"))
-    surname = names == 0 and _surname_match(ka, kb)
-    block = bool(_of(shared, "pb:")) or bool(_of(shared, "px:"))  # a hundred block or a corner
-    other_block = not block and any(bool(_of(ka, x)) and bool(_of(kb, x)) for x in ("pb:", "px:"))
-    street = W_STREET if _of(shared, "ps:") and not other_block else 0.0
-    place = min(MAX_PLACE, (W_BLOCK if block else street) + (W_HOOD if _of(shared, "ph:") else 0.0))
-    day = bool(_of(shared, "t:"))
-    age = bool(_of(shared, "a:")) or (not near and _ages_close(ka, kb))
-    month = bool(_of(shared, "tm:"))
+    gs, ga, gb = _kinds(shared), _kinds(ka), _kinds(kb)  # one pass each: this runs per candidate
+    names = len(gs.get("pn", ()))
+    surname = names == 0 and _surname_match(ga, gb)
+    block = "pb" in gs or "px" in gs  # a hundred block or a corner
+    other_block = not block and any(x in ga and x in gb for x in ("pb", "px"))
+    street = W_STREET if "ps" in gs and not other_block else 0.0
+    hood = "ph" in gs or _loose_hood(ga, gb) or _loose_hood(gb, ga)
+    place = min(MAX_PLACE, (W_BLOCK if block else street) + (W_HOOD if hood else 0.0))
+    day = "t" in gs
+    age = "a" in gs or (not near and "a" in ga and "a" in gb and _ages_close(ga["a"], gb["a"]))
+    month = "tm" in gs
     support = place > 0 or day or (month and not near)
     if not support:
         return 0.0, False
     w = W_NAME * min(names, MAX_NAMES) + place + (W_SURNAME if surname else 0.0)
-    w += W_CITY if _of(shared, "pc:") else 0.0
+    w += W_CITY if "pc" in gs else 0.0
     w += W_DAY if day else (W_MONTH if month else 0.0)
     w += W_AGE if age else 0.0
-    if not age and near and _of(ka, "a:") and _of(kb, "a:"):  # months later, people are a year older
+    if not age and near and "a" in ga and "a" in gb:  # months later, people are a year older
         w -= AGE_CONFLICT
-    if near and not day and _of(ka, "t:") and _of(kb, "t:"):  # months later, days are the follow-up's own
+    if near and not day and "t" in ga and "t" in gb:  # months later, days are the follow-up's own
         w -= DAY_CONFLICT
     if other_block:
         w -= BLOCK_CONFLICT
-    if cities_conflict(ka, kb):
+    if _cities_conflict(ga.get("pc", ()), gb.get("pc", ())):
         return 0.0, False  # two cities: two incidents, however alike
     anchored = names > 0 or block or (day and place > 0)
     return w, anchored
 
 
-def _surname_match(a: set[str], b: set[str]) -> bool:
+def _kinds(keys: Iterable[str]) -> dict[str, list[str]]:
+    """Keys grouped by kind, the kind's prefix dropped: {"pn": ["marcus grant"], ...}."""
+    out: dict[str, list[str]] = {}
+    for k in keys:
+        kind, _, value = k.partition(":")
+        out.setdefault(kind, []).append(value)
+    return out
+
+
+def _loose_hood(a: Mapping[str, list[str]], b: Mapping[str, list[str]]) -> bool:
+    """ "killed in Oak Hill" on one side, "in the Oak Hill neighborhood" on the other."""
+    return "pi" in a and "ph" in b and not set(a["pi"]).isdisjoint(b["ph"])
+
+
+def _surname_match(a: Mapping[str, list[str]], b: Mapping[str, list[str]]) -> bool:
     """One side names someone by surname alone ("Grant pleaded guilty"), the other in full
     ("Marcus Grant, 29,")."""
-    sa, sb = {k[3:] for k in a if k.startswith("sn:")}, {k[3:] for k in b if k.startswith("sn:")}
-    if not sa and not sb:
-        return False
-    la = {k.rsplit(" ", 1)[-1] for k in a if k.startswith("pn:")}
-    lb = {k.rsplit(" ", 1)[-1] for k in b if k.startswith("pn:")}
-    return bool(sa & lb) or bool(sb & la)
+    for x, y in ((a, b), (b, a)):
+        if "sn" in x and "pn" in y and not set(x["sn"]).isdisjoint(n.rsplit(" ", 1)[-1] for n in y["pn"]):
+            return True
+    return False
 
 
 def _ages_close(a: Iterable[str], b: Iterable[str]) -> bool:
     """An age given months later may be a year (or two) higher: "Grant, 29," at his arrest is
     "Grant, 30," at his trial."""
-    ages = {int(k[2:]) for k in a if k.startswith("a:") and k[2:].isdigit()}
-    others = {int(k[2:]) for k in b if k.startswith("a:") and k[2:].isdigit()}
-    return any(abs(x - y) <= 2 for x in ages for y in others)
+    xs = {int(v) for v in a if v.isdigit()}
+    return any(abs(x - int(v)) <= 2 for v in b if v.isdigit() for x in xs)
 
 
 def cities_conflict(a: Iterable[str], b: Iterable[str]) -> bool:
     """Both name a city (dateline, "X police", "of X") and none in common."""
+    return _cities_conflict([k[3:] for k in a if k.startswith("pc:")], [k[3:] for k in b if k.startswith("pc:")])
+
+
+def _cities_conflict(a: Iterable[str], b: Iterable[str]) -> bool:
     # a county or parish is no conflict: the sheriff's and the city police's words for one place
-    ca = {k for k in _of(a, "pc:") if not k.endswith((" county", " parish"))}
-    cb = {k for k in _of(b, "pc:") if not k.endswith((" county", " parish"))}
+    ca = {k for k in a if not k.endswith((" county", " parish"))}
+    cb = {k for k in b if not k.endswith((" county", " parish"))}
     return bool(ca) and bool(cb) and not (ca & cb)
 
 

@@ -131,3 +131,12 @@ def test_a_surname_alone_matches_a_full_name() -> None:
     assert ev.strength(other | {"ph:englewood"}, story)[0] == ev.W_HOOD
     assert "sn:he" not in keys("He was shot.")
     assert "sn:cleveland" not in keys("Cleveland police said it. Cleveland has seen a rise.")
+
+
+def test_a_place_named_after_the_deed_matches_a_neighbourhood() -> None:
+    vigil = keys("Friends remembered the 43-year-old man shot and killed Tuesday in Oak Hill.")
+    first = keys("A 43-year-old man was shot Tuesday night in the Oak Hill neighborhood.")
+    assert "pi:oak hill" in vigil and "ph:oak hill" in first
+    with_hood = ev.strength(vigil, first)[0]
+    assert with_hood == ev.strength(vigil | {"ph:oak hill"}, first)[0] > ev.strength(vigil - {"pi:oak hill"}, first)[0]
+    assert "pi:chicago" not in keys("The mayor spoke in Chicago on Monday.")  # no deed before it
