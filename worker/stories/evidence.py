@@ -45,6 +45,7 @@ W_SURNAME = 1.0  # a surname alone against a full name: half a name
 MAX_SURNAMES = 3  # surnames alone kept per article
 AGE_CONFLICT = 1.0  # both give ages, none shared: subtract this
 DAY_CONFLICT = 1.0  # both resolve days, none shared: subtract this
+KIND_CONFLICT = 1.0  # both name the kind of event in their ledes, no kind shared: subtract this
 BLOCK_CONFLICT = 1.0  # both give block addresses, none shared: subtract this (and no street credit)
 NEAR_STRENGTH = 3.5  # within the linker's window: join on this much evidence
 # within the window, this much (a day and a place, a name and an age) lifts the linker's name
@@ -263,7 +264,6 @@ _INSTITUTION = frozenset(
         "youth",
         "civil",
         "international",
-        "google",
     ]
 )
 _CAP = r"(?:[A-Z][a-z]*[A-Z]?[a-z]+(?:[-'’][A-Z][a-z]+)?)"
@@ -341,6 +341,22 @@ _NOT_SURNAME = frozenset(
         "which",
     ]
 )
+# the kind of event, from the headline and the lede (the background drifts to other events):
+# a fire and a shooting on one street on one night are two incidents. "fire" alone is not a
+# kind ("opened fire", "fire department")
+_KIND_RES = (
+    (
+        "shooting",
+        re.compile(r"\b(?:shot|shoot|shooting|shootings|gunfire|gunman|gunmen|gunshots?|opened fire)\b", re.I),
+    ),
+    ("stabbing", re.compile(r"\b(?:stabbed|stabbing|stabbings)\b", re.I)),
+    ("crash", re.compile(r"\b(?:crash|crashes|collision|collided|wreck)\b", re.I)),
+    ("fire", re.compile(r"\b(?:blaze|firefighters|house fire|arson|burned down)\b", re.I)),
+    ("theft", re.compile(r"\b(?:burglary|burglar|burglars|burgled|thieves|theft|stole|stolen)\b", re.I)),
+    ("missing", re.compile(r"\b(?:missing|last seen)\b", re.I)),
+    ("drowning", re.compile(r"\b(?:drowned|drowning)\b", re.I)),
+)
+LEAD_CHARS = 400  # the lede: about two sentences
 _YEAR_OLD_RE = re.compile(r"\b([0-9]{1,2})-year-old\b")
 _WEEKDAY_RE = re.compile(r"\b(Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b")
 _MONTH_DAY_RE = re.compile(
@@ -539,8 +555,10 @@ def _month_year(month: int, year: int | None, pub: date) -> int:
 
 def _institution(name: str, suffix: str, after: str) -> bool:
     """ "Superior Court", "Google Drive", "California Highway Patrol": not streets."""
-    last = name.split()[-1].lower()
-    return last in _INSTITUTION or (suffix.lower().startswith("h") and after.startswith(" Patrol"))
+    last, kind = name.split()[-1].lower(), suffix.lower().rstrip(".")
+    if kind in ("court", "ct"):
+        return last in _INSTITUTION  # "High Court", "Superior Court"; "High Street" is a street
+    return (kind == "drive" and last == "google") or (kind in ("highway", "hwy") and after.startswith(" Patrol"))
 
 
 def _places(text: str, keys: set[str]) -> None:
@@ -689,6 +707,8 @@ def incident_keys(title: str, text: str, published: datetime | None) -> tuple[st
     _places(title or "", keys)
     _dates(body, published, keys)
     _dates(title or "", published, keys)
+    lead = f"{title or ''}\n{body[:LEAD_CHARS]}"
+    keys.update(f"k:{kind}" for kind, rx in _KIND_RES if rx.search(lead))
     for m in _YEAR_OLD_RE.finditer(body):
         keys.add(f"a:{int(m.group(1))}")
     places = {k.split(":", 1)[1] for k in keys if k.startswith(("pc:", "ph:"))}
@@ -728,6 +748,8 @@ def strength(a: Iterable[str], b: Mapping[str, int] | Iterable[str], near: bool 
         w -= DAY_CONFLICT
     if other_block:
         w -= BLOCK_CONFLICT
+    if "k" in ga and "k" in gb and "k" not in gs:  # a fire and a shooting
+        w -= KIND_CONFLICT
     if _cities_conflict(ga.get("pc", ()), gb.get("pc", ())):
         return 0.0, False  # two cities: two incidents, however alike
     anchored = names > 0 or block or (day and place > 0)

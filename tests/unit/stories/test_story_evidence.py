@@ -96,7 +96,7 @@ def test_courts_forces_and_brands_are_not_places() -> None:
     # is not a city, and a county is no conflict with its city
     k = keys("Orozco appeared in Norwalk Superior Court. Riot police and the California Highway Patrol came.")
     assert not any(x.startswith(("ps:", "pc:")) for x in k)
-    assert "ps:elm court" in keys("He lived on Elm Court.")
+    assert "ps:elm court" in keys("He lived on Elm Court.") and "ps:high street" in keys("A fire on High Street.")
     assert "pc:detroit" in keys("A spokesman for the Detroit Police Department said he died.")
     assert not ev.cities_conflict({"pc:macomb county"}, {"pc:sterling heights"})
     assert ev.cities_conflict({"pc:troy"}, {"pc:sterling heights"})
@@ -140,3 +140,15 @@ def test_a_place_named_after_the_deed_matches_a_neighbourhood() -> None:
     with_hood = ev.strength(vigil, first)[0]
     assert with_hood == ev.strength(vigil | {"ph:oak hill"}, first)[0] > ev.strength(vigil - {"pi:oak hill"}, first)[0]
     assert "pi:chicago" not in keys("The mayor spoke in Chicago on Monday.")  # no deed before it
+
+
+def test_the_kind_of_event_in_the_lede_tells_a_fire_from_a_shooting() -> None:
+    shooting = set(ev.incident_keys("Man shot on Elm Street", "A man was shot on Elm Street on Saturday.", PUB))
+    fire = set(
+        ev.incident_keys("House fire on Elm Street", "Firefighters fought a blaze on Elm Street on Saturday.", PUB)
+    )
+    assert "k:shooting" in shooting and "k:fire" in fire
+    assert "k:fire" not in keys("Police said the gunman opened fire on the crowd.")  # "fire" alone is no kind
+    assert ev.strength(shooting, fire)[0] == ev.strength(shooting, fire | {"k:shooting"})[0] - ev.KIND_CONFLICT
+    trial = set(ev.incident_keys("Trial begins", "Jury selection began in the trial of Marcus Grant.", PUB))
+    assert not any(k.startswith("k:") for k in trial)  # no kind named: no conflict either
