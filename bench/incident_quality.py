@@ -120,7 +120,7 @@ def real_path(docs: Sequence[StreamDoc], workdir: Path) -> dict[str, int]:
         sid = row.get("story_id")
         for u in row.get("urls") or [row["url"]]:
             by_url[u] = sid if sid is not None else -int(row["id"])
-    pred = {}
+    pred: dict[str, int] = {}
     for d in docs:
         pred[d.id] = by_url.get(d.url, -(10**9) - len(pred))
     return pred
