@@ -29,7 +29,7 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from bench.incident_stream import GAP_BUCKETS, StreamDoc, build_stream, gap_bucket, summary, write_jsonl
+from bench.incident_stream import _SIGN_IN, GAP_BUCKETS, StreamDoc, build_stream, gap_bucket, summary, write_jsonl
 from bench.story_quality import Doc, bcubed, pairwise, run_stream
 
 
@@ -49,6 +49,26 @@ def recall_by_gap(pred: Mapping[str, int], docs: Sequence[StreamDoc]) -> dict[st
     return {b: (hit[b] / total[b] if total[b] else 0.0, total[b]) for b in GAP_BUCKETS}
 
 
+def sign_in_glue(pred: Mapping[str, int], docs: Sequence[StreamDoc]) -> str:
+    """Pages whose text is only a sign-in prompt carry nothing but a headline: do they glue
+    incidents together? (stories holding such pages of two or more incidents; such pages in a
+    story of another incident)"""
+    by_story: dict[int, list[StreamDoc]] = defaultdict(list)
+    for d in docs:
+        by_story[pred[d.id]].append(d)
+    pages = [d for d in docs if d.text in _SIGN_IN]
+    glued = sum(1 for ds in by_story.values() if len({d.incident for d in ds if d.text in _SIGN_IN}) > 1)
+    astray = sum(
+        1
+        for d in pages
+        if (others := {x.incident for x in by_story[pred[d.id]] if x.text not in _SIGN_IN}) and d.incident not in others
+    )
+    return (
+        f"sign-in pages {len(pages)}: stories holding those of 2+ incidents {glued},"
+        f" pages in another incident's story {astray}"
+    )
+
+
 def report(label: str, pred: Mapping[str, int], docs: Sequence[StreamDoc], seconds: float | None = None) -> str:
     gold = {d.id: d.incident for d in docs}
     b = bcubed(dict(pred), gold)
@@ -60,6 +80,7 @@ def report(label: str, pred: Mapping[str, int], docs: Sequence[StreamDoc], secon
         f"  stories {len(set(pred.values()))} (gold {len(set(gold.values()))})  biggest {biggest}"
         + (f"  {seconds:.0f} s" if seconds is not None else ""),
         "  recall by gap: " + ", ".join(f"{k} {r:.2f} ({n})" for k, (r, n) in gaps.items()),
+        "  " + sign_in_glue(pred, docs),
     ]
     return "\n".join(lines)
 
@@ -99,7 +120,7 @@ def real_path(docs: Sequence[StreamDoc], workdir: Path) -> dict[str, int]:
         sid = row.get("story_id")
         for u in row.get("urls") or [row["url"]]:
             by_url[u] = sid if sid is not None else -int(row["id"])
-    pred = {}
+    pred: dict[str, int] = {}
     for d in docs:
         pred[d.id] = by_url.get(d.url, -(10**9) - len(pred))
     return pred

@@ -41,8 +41,11 @@ W_CITY = 0.5
 W_DAY = 1.5
 W_MONTH = 0.5
 W_AGE = 1.0
+W_SURNAME = 1.0  # a surname alone against a full name: half a name
+MAX_SURNAMES = 3  # surnames alone kept per article
 AGE_CONFLICT = 1.0  # both give ages, none shared: subtract this
 DAY_CONFLICT = 1.0  # both resolve days, none shared: subtract this
+KIND_CONFLICT = 1.0  # both name the kind of event in their ledes, no kind shared: subtract this
 BLOCK_CONFLICT = 1.0  # both give block addresses, none shared: subtract this (and no street credit)
 NEAR_STRENGTH = 3.5  # within the linker's window: join on this much evidence
 # within the window, this much (a day and a place, a name and an age) lifts the linker's name
@@ -86,14 +89,182 @@ _STREET = _DIRECTION + _STREET_NAME + r" (" + _SUFFIX_RE + r")\b\.?"
 _BLOCK_RE = re.compile(r"\b([0-9]{1,3})00 block of (?:the )?" + _STREET)
 _ADDRESS_RE = re.compile(r"\b([0-9]{2,5}) " + _STREET)
 _STREET_RE = re.compile(_STREET)
+_SUFFIX_HIT_RE = re.compile(r" (?:" + _SUFFIX_RE + r")\b")
+# intersections: "at the intersection of Main Street and Elm Avenue", "near 79th and Halsted
+# streets", "at Fifth Avenue and Main Street" (US police reports locate shootings this way)
+_X_NAME = _DIRECTION + r"((?:[A-Z][a-z]+|[0-9]{1,3}(?:st|nd|rd|th))(?: [A-Z][a-z]+){0,2}?)"
+_X_SUFFIX = r"(?: (?:" + _SUFFIX_RE + r")\b\.?)"
+# (each of these starts with a literal or a capital letter rather than \b, so the regex engine
+# skips ahead to candidates: with \b first they cost 50 us an article each)
+_CROSS_RES = (
+    re.compile(r"(?:intersection|corner) of " + _X_NAME + _X_SUFFIX + "? and " + _X_NAME + _X_SUFFIX + "?"),
+    re.compile(r" (?:at|near|on) " + _X_NAME + _X_SUFFIX + " and " + _X_NAME + _X_SUFFIX),
+    re.compile(
+        r" (?:at|near) "
+        + _X_NAME
+        + " and "
+        + _X_NAME
+        + r" (?:streets|avenues|roads|boulevards|drives|lanes|Streets|Avenues|Roads|Boulevards)\b"
+    ),
+)
+# "shot and killed Tuesday in Oak Hill": a place named after the deed without its kind; it counts
+# as a neighbourhood only against a side that calls it one ("in the Oak Hill neighborhood")
+_IN_PLACE_RE = re.compile(r" (?:in|near) ([A-Z][a-z]+(?: [A-Z][a-z]+){0,2})\b")
+_DEED_RE = re.compile(r"\b(?:shot|killed|wounded|slain|gunned down|died|shooting|killing|homicide)\b")
 _HOOD_RE = re.compile(
     r"\b(?:in|of|near|from) the ([A-Z][a-z]+(?: [A-Z][a-z]+){0,2})"
     r" (?:neighborhood|neighbourhood|area|section|community|subdivision|district)\b"
 )
 _CITY_RES = (
     re.compile(r"^\s*([A-Z][A-Z.'’]+(?: [A-Z][A-Z.'’]+){0,2})(?:, [A-Z][a-z]+\.?)?\s*(?:\([A-Z]+\)\s*)?[—–-]"),
-    re.compile(r"\b((?:St\. |Ft\. )?[A-Z][a-z]+(?: [A-Z][a-z]+)?) police\b"),
+    re.compile(r"\b((?:St\. |Ft\. )?[A-Z][a-z]+(?: [A-Z][a-z]+)?) (?:police\b|Police (?:Department|Dept\b))"),
     re.compile(r", [0-9]{1,2}, of ((?:St\. |Ft\. )?[A-Z][a-z]+(?: [A-Z][a-z]+)?)\b"),
+)
+# words before "police" that name a force or a nationality, not a place ("riot police", "State
+# police", "Greek police", "Capitol Police Department"): seen as cities in ECB+ and news pages
+_NOT_CITY_WORDS = frozenset(
+    [
+        "riot",
+        "state",
+        "capitol",
+        "transit",
+        "metro",
+        "park",
+        "parks",
+        "university",
+        "campus",
+        "military",
+        "border",
+        "secret",
+        "tribal",
+        "airport",
+        "port",
+        "harbor",
+        "housing",
+        "school",
+        "traffic",
+        "highway",
+        "federal",
+        "local",
+        "national",
+        "village",
+        "township",
+        "town",
+        "railway",
+        "railroad",
+        "amtrak",
+        "mounted",
+        "undercover",
+        "plainclothes",
+        "royal",
+        "provincial",
+        "municipal",
+        "regional",
+        "area",
+        "district",
+        "county",
+        "city",
+        "greek",
+        "french",
+        "british",
+        "italian",
+        "german",
+        "spanish",
+        "mexican",
+        "israeli",
+        "palestinian",
+        "indian",
+        "chinese",
+        "iranian",
+        "iraqi",
+        "afghan",
+        "turkish",
+        "russian",
+        "egyptian",
+        "syrian",
+        "somali",
+        "kenyan",
+        "nigerian",
+        "pakistani",
+        "american",
+        "canadian",
+        "australian",
+        "irish",
+        "scottish",
+        "welsh",
+        "english",
+        "japanese",
+        "korean",
+        "thai",
+        "dutch",
+        "swiss",
+        "belgian",
+        "swedish",
+        "norwegian",
+        "danish",
+        "polish",
+        "brazilian",
+        "colombian",
+        "venezuelan",
+        "haitian",
+        "jamaican",
+        "cuban",
+        "filipino",
+        "greece",
+        "france",
+        "britain",
+        "italy",
+        "germany",
+        "spain",
+        "mexico",
+        "israel",
+        "india",
+        "china",
+        "iran",
+        "iraq",
+        "russia",
+        "egypt",
+        "syria",
+    ]
+)
+# a "Court", "Drive" or "Highway" after these words is an institution or a brand, not a street:
+# "Superior Court", "Crown Court", "Highway Patrol" (news pages in the extraction sets)
+_INSTITUTION = frozenset(
+    [
+        "supreme",
+        "superior",
+        "district",
+        "circuit",
+        "county",
+        "municipal",
+        "federal",
+        "family",
+        "juvenile",
+        "appeals",
+        "appellate",
+        "crown",
+        "high",
+        "magistrate",
+        "magistrates",
+        "criminal",
+        "city",
+        "state",
+        "traffic",
+        "probate",
+        "housing",
+        "tax",
+        "claims",
+        "bankruptcy",
+        "drug",
+        "general",
+        "sessions",
+        "pleas",
+        "justice",
+        "chancery",
+        "youth",
+        "civil",
+        "international",
+    ]
 )
 _CAP = r"(?:[A-Z][a-z]*[A-Z]?[a-z]+(?:[-'’][A-Z][a-z]+)?)"
 _RUN_RE = re.compile(_CAP + r"(?: (?:[A-Z]\. )?" + _CAP + r")*")
@@ -107,13 +278,95 @@ _PERSON_BEFORE_RE = re.compile(
     r"lawyer|remember|remembers|mourns|mourn)),? \Z"
 )
 # ...or comes before these ("Tavon Abernathy was", "Grant, who", "Grant pleaded")
-_PERSON_AFTER_RE = re.compile(
-    r"\A(?:'s\b|’s\b|,? who\b| (?:was|is|has|had|pleaded|faces|died|remains|will|would)\b)"
+_PERSON_AFTER_RE = re.compile(r"\A(?:'s\b|’s\b|,? who\b| (?:was|is|has|had|pleaded|faces|died|remains|will|would)\b)")
+# headline verbs after a surname ("Grant sentenced to 45 years", "Grant found guilty")
+_HEADLINE_AFTER_RE = re.compile(
+    r"\A (?:sentenced|charged|convicted|acquitted|arrested|indicted|found|pleads|pleaded|gets|held|faces|"
+    r"testifies|admits|denies|appears|ordered|released|identified|mourned|remembered|laid)\b"
 )
+# sentence-initial words that the participant cues above also follow ("He was", "Nobody has")
+_NOT_SURNAME = frozenset(
+    [
+        "let",
+        "why",
+        "how",
+        "top",
+        "people",
+        "one",
+        "some",
+        "today",
+        "week",
+        "around",
+        "he",
+        "she",
+        "it",
+        "they",
+        "we",
+        "you",
+        "his",
+        "her",
+        "its",
+        "their",
+        "our",
+        "this",
+        "that",
+        "these",
+        "those",
+        "there",
+        "here",
+        "nobody",
+        "someone",
+        "everyone",
+        "anyone",
+        "nothing",
+        "everything",
+        "officers",
+        "investigators",
+        "authorities",
+        "witnesses",
+        "neighbors",
+        "residents",
+        "detectives",
+        "prosecutors",
+        "deputies",
+        "relatives",
+        "family",
+        "friends",
+        "police",
+        "he's",
+        "she's",
+        "it's",
+        "what",
+        "who",
+        "which",
+    ]
+)
+# the kind of event, from the headline and the lede (the background drifts to other events):
+# a fire and a shooting on one street on one night are two incidents. "fire" alone is not a
+# kind ("opened fire", "fire department")
+_KIND_RES = (
+    (
+        "shooting",
+        re.compile(r"\b(?:shot|shoot|shooting|shootings|gunfire|gunman|gunmen|gunshots?|opened fire)\b", re.I),
+    ),
+    ("stabbing", re.compile(r"\b(?:stabbed|stabbing|stabbings)\b", re.I)),
+    ("crash", re.compile(r"\b(?:crash|crashes|collision|collided|wreck)\b", re.I)),
+    ("fire", re.compile(r"\b(?:blaze|firefighters|house fire|arson|burned down)\b", re.I)),
+    ("theft", re.compile(r"\b(?:burglary|burglar|burglars|burgled|thieves|theft|stole|stolen)\b", re.I)),
+    ("missing", re.compile(r"\b(?:missing|last seen)\b", re.I)),
+    ("drowning", re.compile(r"\b(?:drowned|drowning)\b", re.I)),
+)
+LEAD_CHARS = 400  # the lede: about two sentences
 _YEAR_OLD_RE = re.compile(r"\b([0-9]{1,2})-year-old\b")
 _WEEKDAY_RE = re.compile(r"\b(Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b")
 _MONTH_DAY_RE = re.compile(
     r"\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sept?|Oct|Nov|Dec)[a-z]*\.? ([0-9]{1,2})(?:st|nd|rd|th)?\b(?:,? ([0-9]{4}))?"
+)
+# "the July 2015 shooting", "the March killing", "in May 2014": a back-reference to the month
+_MONTH_REF_RE = re.compile(
+    r"(January|February|March|April|May|June|July|August|September|October|November|December|Jan|Feb|Aug|"
+    r"Sept?|Oct|Nov|Dec)\.?(?:,? ([0-9]{4})\b|(?: ([0-9]{4}))?,? (?:fatal |deadly |double |triple )?"
+    r"(?:shooting|killing|slaying|homicide|murder|death|attack|robbery|stabbing)s?\b)"
 )
 _MONTH_RE = re.compile(
     r"\b(?:in|since|during|last|from) (January|February|March|April|May|June|July|August|September|October|"
@@ -300,7 +553,32 @@ def _month_year(month: int, year: int | None, pub: date) -> int:
     return pub.year if month <= pub.month else pub.year - 1
 
 
+def _institution(name: str, suffix: str, after: str) -> bool:
+    """ "Superior Court", "Google Drive", "California Highway Patrol": not streets."""
+    last, kind = name.split()[-1].lower(), suffix.lower().rstrip(".")
+    if kind in ("court", "ct"):
+        return last in _INSTITUTION  # "High Court", "Superior Court"; "High Street" is a street
+    return (kind == "drive" and last == "google") or (kind in ("highway", "hwy") and after.startswith(" Patrol"))
+
+
 def _places(text: str, keys: set[str]) -> None:
+    if _SUFFIX_HIT_RE.search(text):  # blocks, addresses, streets and most corners name a suffix
+        _streets(text, keys)
+    elif "ntersection of" in text or "orner of" in text or " streets" in text or " avenues" in text:
+        _corners(text, keys)
+    _areas(text, keys)
+
+
+def _corners(text: str, keys: set[str]) -> None:
+    crossing = "ntersection of" in text or "orner of" in text
+    for rx in _CROSS_RES if crossing else _CROSS_RES[1:]:
+        for m in rx.finditer(text):
+            a, b = _norm(m.group(1)), _norm(m.group(2))
+            if a != b and a.split()[0] not in _NOT_FIRST and b.split()[0] not in _NOT_FIRST:
+                keys.add(f"px:{min(a, b)}|{max(a, b)}")
+
+
+def _streets(text: str, keys: set[str]) -> None:
     for m in _BLOCK_RE.finditer(text):
         street = _street_key(m.group(2), m.group(3))
         keys.add(f"pb:{int(m.group(1)) * 100}|{street}")
@@ -315,7 +593,23 @@ def _places(text: str, keys: set[str]) -> None:
         keys.add(f"pb:{number // 100 * 100}|{street}")
         keys.add(f"ps:{street}")
     for m in _STREET_RE.finditer(text):
-        keys.add(f"ps:{_street_key(m.group(1), m.group(2))}")
+        if not m.group(1).startswith("The ") and not _institution(m.group(1), m.group(2), text[m.end() : m.end() + 8]):
+            keys.add(f"ps:{_street_key(m.group(1), m.group(2))}")
+    _corners(text, keys)
+
+
+def _areas(text: str, keys: set[str]) -> None:
+    for m in _IN_PLACE_RE.finditer(text):
+        before = re.split(r"[.\n]", text[max(0, m.start() - 45) : m.start()])[-1]
+        if not _DEED_RE.search(before):
+            continue
+        name = _norm(m.group(1))
+        first = name.split()[0]
+        words = name.split()
+        while words and (words[-1] in _WEEKDAYS or words[-1] in _MONTHS):  # "in Queens Friday"
+            words.pop()
+        if words and first not in _NOT_FIRST and first not in _MONTHS and first not in _WEEKDAYS:
+            keys.add(f"pi:{' '.join(words)}")
     for m in _HOOD_RE.finditer(text):
         name = _norm(m.group(1))
         if name.split()[0] not in _NOT_FIRST:
@@ -323,12 +617,15 @@ def _places(text: str, keys: set[str]) -> None:
     for rx in _CITY_RES:
         for m in rx.finditer(text[:4000]):
             city = _norm(m.group(1))
-            if city and city.split()[0] not in _NOT_CITY_FIRST and len(city) > 2:
+            first = city.split()[0] if city else ""
+            if city and first not in _NOT_CITY_FIRST and first not in _NOT_CITY_WORDS and len(city) > 2:
                 keys.add(f"pc:{city}")
 
 
 def _people(text: str, keys: set[str]) -> None:
     runs = [(m.group(0), m.end()) for m in _RUN_RE.finditer(text)]
+    full: set[str] = set()  # surnames of the full names found
+    alone: dict[str, int] = {}  # surnames used alone, cued, and how often
     singles: dict[str, int] = {}
     for run, _ in runs:
         if " " not in run:
@@ -349,8 +646,20 @@ def _people(text: str, keys: set[str]) -> None:
         if age is None and not singles.get(surname) and not cued:
             continue
         keys.add(f"pn:{' '.join(low)}")
+        full.add(low[-1])
         if age is not None:
             keys.add(f"a:{int(age.group(1))}")
+    # a surname alone, cued as a participant ("Grant pleaded", "Grant, 29,", a headline's "Grant
+    # sentenced"): matched against the full names of the other side (see strength)
+    for run, end in runs:
+        low1 = run.lower().replace("’", "'")
+        if " " in run or len(run) < 3 or low1 in full or low1 in _NOT_NAME_WORDS or low1 in _NOT_SURNAME:
+            continue
+        after = text[end : end + 16]
+        if _AGE_AFTER_RE.match(after) or _PERSON_AFTER_RE.match(after) or _HEADLINE_AFTER_RE.match(after):
+            alone[low1] = alone.get(low1, 0) + 1
+    # the few most cued ("Apple is", "India has" are cued too: keep the stored keys few)
+    keys.update(f"sn:{w}" for w, _ in sorted(alone.items(), key=lambda x: (-x[1], x[0]))[:MAX_SURNAMES])
 
 
 def _dates(text: str, published: datetime | None, keys: set[str]) -> None:
@@ -378,31 +687,35 @@ def _dates(text: str, published: datetime | None, keys: set[str]) -> None:
         _day(d, keys)
     for m in _MONTH_RE.finditer(text):
         month = _MONTHS[m.group(1).lower()]
-        year = _month_year(month, int(m.group(2)) if m.group(2) else None, pub)
-        keys.add(f"tm:{year}-{month:02d}")
+        keys.add(f"tm:{_month_year(month, int(m.group(2)) if m.group(2) else None, pub)}-{month:02d}")
+    for m in _MONTH_REF_RE.finditer(text):
+        if m.start() and text[m.start() - 1].isalpha():
+            continue  # inside a word
+        month = _MONTHS[m.group(1).lower()]
+        stated = m.group(2) or m.group(3)
+        year = _month_year(month, int(stated) if stated else None, pub)
+        if 1900 <= year <= pub.year:
+            keys.add(f"tm:{year}-{month:02d}")
 
 
 def incident_keys(title: str, text: str, published: datetime | None) -> tuple[str, ...]:
     """The article's who/where/when keys (sorted, deterministic)."""
     keys: set[str] = set()
     body = text or ""
-    _people(body, keys)
+    _people(f"{title or ''}.\n{body}" if title else body, keys)  # a headline names people too
     _places(body, keys)
     _places(title or "", keys)
     _dates(body, published, keys)
     _dates(title or "", published, keys)
+    lead = f"{title or ''}\n{body[:LEAD_CHARS]}"
+    keys.update(f"k:{kind}" for kind, rx in _KIND_RES if rx.search(lead))
     for m in _YEAR_OLD_RE.finditer(body):
         keys.add(f"a:{int(m.group(1))}")
-    return tuple(sorted(keys))
+    places = {k.split(":", 1)[1] for k in keys if k.startswith(("pc:", "ph:"))}
+    return tuple(sorted(k for k in keys if not (k.startswith("sn:") and k[3:] in places)))  # "Cleveland has"
 
 
-def _of(keys: Iterable[str], prefix: str) -> set[str]:
-    return {k for k in keys if k.startswith(prefix)}
-
-
-def strength(
-    a: Iterable[str], b: Mapping[str, int] | Iterable[str], near: bool = True
-) -> tuple[float, bool]:
+def strength(a: Iterable[str], b: Mapping[str, int] | Iterable[str], near: bool = True) -> tuple[float, bool]:
     """(how strongly two key sets say "the same incident", whether the evidence is anchored on
     a shared full name or block address, which long-range joins require). Names and ages
     alone are no evidence (two events may involve the same people): a place or a day must be
@@ -411,36 +724,77 @@ def strength(
     shared = ka & kb
     if not shared:
         return 0.0, False
-    names = len(_of(shared, "pn:"))
-    block = bool(_of(shared, "pb:"))
-    other_block = not block and bool(_of(ka, "pb:")) and bool(_of(kb, "pb:"))
-    street = W_STREET if _of(shared, "ps:") and not other_block else 0.0
-    place = min(MAX_PLACE, (W_BLOCK if block else street) + (W_HOOD if _of(shared, "ph:") else 0.0))
-    day = bool(_of(shared, "t:"))
-    age = bool(_of(shared, "a:"))
-    month = bool(_of(shared, "tm:"))
+    gs, ga, gb = _kinds(shared), _kinds(ka), _kinds(kb)  # one pass each: this runs per candidate
+    names = len(gs.get("pn", ()))
+    surname = names == 0 and _surname_match(ga, gb)
+    block = "pb" in gs or "px" in gs  # a hundred block or a corner
+    other_block = not block and any(x in ga and x in gb for x in ("pb", "px"))
+    street = W_STREET if "ps" in gs and not other_block else 0.0
+    hood = "ph" in gs or _loose_hood(ga, gb) or _loose_hood(gb, ga)
+    place = min(MAX_PLACE, (W_BLOCK if block else street) + (W_HOOD if hood else 0.0))
+    day = "t" in gs
+    age = "a" in gs or (not near and "a" in ga and "a" in gb and _ages_close(ga["a"], gb["a"]))
+    month = "tm" in gs
     support = place > 0 or day or (month and not near)
     if not support:
         return 0.0, False
-    w = W_NAME * min(names, MAX_NAMES) + place
-    w += W_CITY if _of(shared, "pc:") else 0.0
+    w = W_NAME * min(names, MAX_NAMES) + place + (W_SURNAME if surname else 0.0)
+    w += W_CITY if "pc" in gs else 0.0
     w += W_DAY if day else (W_MONTH if month else 0.0)
     w += W_AGE if age else 0.0
-    if not age and _of(ka, "a:") and _of(kb, "a:"):
+    if not age and near and "a" in ga and "a" in gb:  # months later, people are a year older
         w -= AGE_CONFLICT
-    if near and not day and _of(ka, "t:") and _of(kb, "t:"):  # months later, days are the follow-up's own
+    if near and not day and "t" in ga and "t" in gb:  # months later, days are the follow-up's own
         w -= DAY_CONFLICT
     if other_block:
         w -= BLOCK_CONFLICT
-    if cities_conflict(ka, kb):
+    if "k" in ga and "k" in gb and "k" not in gs:  # a fire and a shooting
+        w -= KIND_CONFLICT
+    if _cities_conflict(ga.get("pc", ()), gb.get("pc", ())):
         return 0.0, False  # two cities: two incidents, however alike
     anchored = names > 0 or block or (day and place > 0)
     return w, anchored
 
 
+def _kinds(keys: Iterable[str]) -> dict[str, list[str]]:
+    """Keys grouped by kind, the kind's prefix dropped: {"pn": ["marcus grant"], ...}."""
+    out: dict[str, list[str]] = {}
+    for k in keys:
+        kind, _, value = k.partition(":")
+        out.setdefault(kind, []).append(value)
+    return out
+
+
+def _loose_hood(a: Mapping[str, list[str]], b: Mapping[str, list[str]]) -> bool:
+    """ "killed in Oak Hill" on one side, "in the Oak Hill neighborhood" on the other."""
+    return "pi" in a and "ph" in b and not set(a["pi"]).isdisjoint(b["ph"])
+
+
+def _surname_match(a: Mapping[str, list[str]], b: Mapping[str, list[str]]) -> bool:
+    """One side names someone by surname alone ("Grant pleaded guilty"), the other in full
+    ("Marcus Grant, 29,")."""
+    for x, y in ((a, b), (b, a)):
+        if "sn" in x and "pn" in y and not set(x["sn"]).isdisjoint(n.rsplit(" ", 1)[-1] for n in y["pn"]):
+            return True
+    return False
+
+
+def _ages_close(a: Iterable[str], b: Iterable[str]) -> bool:
+    """An age given months later may be a year (or two) higher: "Grant, 29," at his arrest is
+    "Grant, 30," at his trial."""
+    xs = {int(v) for v in a if v.isdigit()}
+    return any(abs(x - int(v)) <= 2 for v in b if v.isdigit() for x in xs)
+
+
 def cities_conflict(a: Iterable[str], b: Iterable[str]) -> bool:
     """Both name a city (dateline, "X police", "of X") and none in common."""
-    ca, cb = _of(a, "pc:"), _of(b, "pc:")
+    return _cities_conflict([k[3:] for k in a if k.startswith("pc:")], [k[3:] for k in b if k.startswith("pc:")])
+
+
+def _cities_conflict(a: Iterable[str], b: Iterable[str]) -> bool:
+    # a county or parish is no conflict: the sheriff's and the city police's words for one place
+    ca = {k for k in a if not k.endswith((" county", " parish"))}
+    cb = {k for k in b if not k.endswith((" county", " parish"))}
     return bool(ca) and bool(cb) and not (ca & cb)
 
 

@@ -154,15 +154,17 @@ def _strong_pairs(members: Sequence[story_model.Member]) -> np.ndarray:
     return out
 
 
-def _pins(members: Sequence[story_model.Member]) -> np.ndarray:
+def _pins(members: Sequence[story_model.Member]) -> tuple[np.ndarray, np.ndarray]:
     """Pairs the pass must keep together: an article whose incident evidence is enough to join
     the rest of its story (the linker joined it on that evidence, not on words), with each
     member further than WINDOW away it shares a name or place with, and each nearer member it
     shares a block address, or a place and a day with. Second-order similarity
     cannot see such pairs (a trial months later has no neighbour in common with the first
-    report: the time factor is 0)."""
+    report: the time factor is 0). Returns (pins, the pins months apart or sharing a full
+    name)."""
     n = len(members)
     out = np.zeros((n, n), dtype=bool)
+    hard = np.zeros((n, n), dtype=bool)
     by_story: dict[int, list[int]] = {}
     for i, m in enumerate(members):
         by_story.setdefault(m.story_id, []).append(i)
@@ -193,7 +195,9 @@ def _pins(members: Sequence[story_model.Member]) -> np.ndarray:
                 far = abs(secs[i] - secs[j]) > window
                 if far or any(k.startswith("pb:") for k in shared) or days.intersection(members[j].keys):
                     out[i, j] = out[j, i] = True
-    return out
+                    if far or any(k.startswith("pn:") for k in shared):
+                        hard[i, j] = hard[j, i] = True
+    return out, hard
 
 
 def second_order(members: Sequence[story_model.Member]) -> tuple[np.ndarray, np.ndarray]:
@@ -216,11 +220,15 @@ def second_order(members: Sequence[story_model.Member]) -> tuple[np.ndarray, np.
 
 
 def average_link(
-    sim: np.ndarray, threshold: float, may_join: Callable[[list[int], list[int]], bool] | None = None
+    sim: np.ndarray,
+    threshold: float,
+    may_join: Callable[[list[int], list[int]], bool] | None = None,
+    must_link: np.ndarray | None = None,
 ) -> list[int]:
     """Cluster labels: join the two clusters of highest mean similarity while it is at least
     ``threshold`` and ``may_join(members_a, members_b)`` agrees (ties: lowest indices, so the
-    result is deterministic)."""
+    result is deterministic). Pairs in ``must_link`` start in one cluster (with their
+    transitive closure)."""
     n = len(sim)
     sums = sim.astype(np.float64).copy()
     np.fill_diagonal(sums, 0.0)
@@ -228,6 +236,17 @@ def average_link(
     active = np.ones(n, dtype=bool)
     blocked = np.zeros((n, n), dtype=bool)
     label = np.arange(n)
+    if must_link is not None:
+        for i, j in zip(*np.nonzero(np.triu(must_link, 1)), strict=True):
+            a, b = sorted((int(label[i]), int(label[j])))
+            if a == b:
+                continue
+            sums[a, :] += sums[b, :]
+            sums[:, a] += sums[:, b]
+            sums[a, a] = 0.0
+            size[a] += size[b]
+            active[b] = False
+            label[label == b] = a
     while active.sum() > 1:
         mean = sums / np.outer(size, size)
         mean[~active, :] = -1.0
@@ -284,11 +303,17 @@ def regroup(members: Sequence[story_model.Member], linker: st.Linker | None = No
     if len(members) < 2:
         return [list(members)] if members else []
     first, second = second_order(members)
-    pins = _pins(members)
+    pins, must = _pins(members)
+    # pinned pairs months apart or sharing a full name start in one cluster whatever their
+    # neighbours: in a story of dozens of articles the first reports and the arrest coverage
+    # each fill the other's top-k, and an average over hundreds of pairs drowns the few that
+    # share a name. (Pairs pinned by a street and a day only weigh 1.0: on the built
+    # look-alike stream, starting those together cost pairwise precision.)
     labels = average_link(
         np.where(pins, np.maximum(second, 1.0), np.where(first >= REFINE_FLOOR, second, 0.0)),
         REFINE_THRESHOLD,
         _linker_agrees(members, linker or st.Linker()),
+        must_link=must,
     )
     groups: dict[int, list[story_model.Member]] = {}
     for m, label in zip(members, labels, strict=True):

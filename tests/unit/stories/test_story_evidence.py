@@ -89,3 +89,66 @@ def test_same_headline() -> None:
     assert same_headline("Man shot on Main Street", "Man shot on Main Street, police say")
     assert not same_headline("Victim in Englewood shooting identified", "Arrest made in Austin shooting")
     assert same_headline(None, "Anything")
+
+
+def test_courts_forces_and_brands_are_not_places() -> None:
+    # seen in ECB+ and the extraction sets' news pages: a court is not a street, "riot police"
+    # is not a city, and a county is no conflict with its city
+    k = keys("Orozco appeared in Norwalk Superior Court. Riot police and the California Highway Patrol came.")
+    assert not any(x.startswith(("ps:", "pc:")) for x in k)
+    assert "ps:elm court" in keys("He lived on Elm Court.") and "ps:high street" in keys("A fire on High Street.")
+    assert "pc:detroit" in keys("A spokesman for the Detroit Police Department said he died.")
+    assert not ev.cities_conflict({"pc:macomb county"}, {"pc:sterling heights"})
+    assert ev.cities_conflict({"pc:troy"}, {"pc:sterling heights"})
+
+
+def test_intersections_are_places() -> None:
+    a = keys("He was shot at the intersection of Main Street and Elm Avenue on Saturday.")
+    b = keys("Police found the victim near Elm and Main streets late Saturday.")
+    assert "px:elm|main" in a & b
+    assert ev.strength(a, b)[0] >= ev.NEAR_STRENGTH  # a corner and a day, like a block and a day
+    assert not any(x.startswith("px:") for x in keys("John Smith and Mary Jones met at the park."))
+
+
+def test_back_references_to_the_month_and_older_ages_months_later() -> None:
+    later = keys("Reed was sentenced for the July 2015 shooting. The March killing was his second.", PUB)
+    assert {"tm:2015-07", "tm:2015-03"} <= later
+    arrest = {"pn:travis hamilton", "pn:terrell davis", "a:29", "tm:2014-03", "pc:milwaukee"}
+    verdict = {"pn:travis hamilton", "pn:terrell davis", "a:30", "tm:2014-03"}
+    # a year later the defendant is a year older: no age conflict, the age still counts
+    assert ev.strength(verdict, arrest, near=False)[0] > ev.strength(verdict, arrest - {"a:29"}, near=False)[0]
+    assert ev.strength({"a:29", "t:2015-06-13", "ph:x"}, {"a:30", "t:2015-06-13", "ph:x"}, near=True)[0] < 2.5
+
+
+def test_a_surname_alone_matches_a_full_name() -> None:
+    k = set(ev.incident_keys("Grant sentenced in Englewood killing", "Grant, 29, pleaded guilty.", PUB))
+    assert "sn:grant" in k and not any(x.startswith("pn:") for x in k)
+    story = {"pn:marcus grant", "t:2015-06-13", "ph:englewood"}
+    assert ev.strength({"sn:grant", "ph:englewood"}, story)[0] == ev.W_SURNAME + ev.W_HOOD
+    # an article naming another Grant in full gives no surname key, so no match
+    other = set(ev.incident_keys("", "Ann Grant, 30, was shot. Grant was taken to a hospital.", PUB))
+    assert "pn:ann grant" in other and "sn:grant" not in other
+    assert ev.strength(other | {"ph:englewood"}, story)[0] == ev.W_HOOD
+    assert "sn:he" not in keys("He was shot.")
+    assert "sn:cleveland" not in keys("Cleveland police said it. Cleveland has seen a rise.")
+
+
+def test_a_place_named_after_the_deed_matches_a_neighbourhood() -> None:
+    vigil = keys("Friends remembered the 43-year-old man shot and killed Tuesday in Oak Hill.")
+    first = keys("A 43-year-old man was shot Tuesday night in the Oak Hill neighborhood.")
+    assert "pi:oak hill" in vigil and "ph:oak hill" in first
+    with_hood = ev.strength(vigil, first)[0]
+    assert with_hood == ev.strength(vigil | {"ph:oak hill"}, first)[0] > ev.strength(vigil - {"pi:oak hill"}, first)[0]
+    assert "pi:chicago" not in keys("The mayor spoke in Chicago on Monday.")  # no deed before it
+
+
+def test_the_kind_of_event_in_the_lede_tells_a_fire_from_a_shooting() -> None:
+    shooting = set(ev.incident_keys("Man shot on Elm Street", "A man was shot on Elm Street on Saturday.", PUB))
+    fire = set(
+        ev.incident_keys("House fire on Elm Street", "Firefighters fought a blaze on Elm Street on Saturday.", PUB)
+    )
+    assert "k:shooting" in shooting and "k:fire" in fire
+    assert "k:fire" not in keys("Police said the gunman opened fire on the crowd.")  # "fire" alone is no kind
+    assert ev.strength(shooting, fire)[0] == ev.strength(shooting, fire | {"k:shooting"})[0] - ev.KIND_CONFLICT
+    trial = set(ev.incident_keys("Trial begins", "Jury selection began in the trial of Marcus Grant.", PUB))
+    assert not any(k.startswith("k:") for k in trial)  # no kind named: no conflict either

@@ -207,3 +207,16 @@ def test_a_story_with_articles_lacking_vectors_is_left_as_it_is() -> None:
     assert story.article_count == 4 and len(index.members([story.story_id])) == 2
     outcome = sr.refine_around(index, story.story_id, T0)
     assert outcome.moved == 0 and index.stories[story.story_id].article_count == 4
+
+
+def test_must_link_pairs_start_together_whatever_their_similarity() -> None:
+    import numpy as np
+
+    sim = np.array([[1.0, 0.9, 0.0, 0.0], [0.9, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.9], [0.0, 0.0, 0.9, 1.0]])
+    free = sr.average_link(sim, 0.5)
+    assert free[0] == free[1] and free[2] == free[3] and free[1] != free[2]
+    must = np.zeros((4, 4), dtype=bool)
+    must[1, 2] = must[2, 1] = True
+    pinned = sr.average_link(sim, 0.5, must_link=must)
+    assert pinned[1] == pinned[2]  # together from the start, though nothing else joins them
+    assert pinned[0] != pinned[1] and pinned[3] != pinned[2]  # their partners' average falls to 0.45
