@@ -157,6 +157,33 @@ def test_a_transient_error_keeps_the_lease_for_the_retry(runtime: Runtime, monke
     assert _rows(runtime) == [] and calls == [article_id, article_id]
 
 
+def test_a_transient_errors_lease_covers_the_retry_countdown_not_the_longest_back_off(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A task retried in 4 s kept its item for the longest back-off (30 min + one lease): when the
+    # retry never came (its worker killed during the countdown, or the retry refused by a broker
+    # that had just died), the item waited half an hour. Now it waits the countdown plus a lease.
+    [article_id] = _import(runtime)
+    message = _dispatcher(runtime).pending.popleft()
+
+    def database_away(rt: Runtime, article_id: int) -> object:
+        raise OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(handlers, "process_article", database_away)
+    before = utcnow()
+    with pytest.raises(OperationalError):
+        work.run(runtime, message, owner="task-1", retry_in=4)
+    [row] = _rows(runtime)
+    lease = work.lease_length(runtime)
+    assert row.lease_until is not None
+    assert before + lease + timedelta(seconds=4) <= row.lease_until <= utcnow() + lease + timedelta(seconds=5)
+    assert work.sweep(runtime).resent == 0  # the retry is still due: nobody else sends it
+    with runtime.db.transaction() as session:  # the countdown and the lease passed, no retry came
+        session.execute(update(WorkItem).values(lease_until=row.lease_until - lease - timedelta(seconds=5)))
+    assert work.sweep(runtime).resent == 1
+    assert list(_dispatcher(runtime).pending) == [ProcessArticle(article_id)]
+
+
 def test_concurrent_sweepers_send_each_lost_item_once(database: Database) -> None:
     if database.url.startswith("sqlite"):
         pytest.skip("SQLite has one writer: sweepers cannot overlap there")

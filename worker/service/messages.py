@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -51,6 +52,13 @@ class RetryPolicy:
     backoff: int = 5
     backoff_max: int = RETRY_BACKOFF_MAX
     host_busy: bool = False
+
+    def countdown(self, retries: int, rng: random.Random | None = None) -> int:
+        """Seconds before retry number ``retries + 1``: capped exponential back-off with full
+        jitter (what Celery's ``retry_backoff``/``retry_jitter`` compute). Chosen before the
+        attempt runs, so that the item's lease covers this very wait and not the longest one."""
+        ceiling = min(self.backoff_max, self.backoff * 2 ** min(max(retries, 0), 32))
+        return rng.randrange(ceiling + 1) if rng is not None else random.randrange(ceiling + 1)
 
 
 PIPELINE = RetryPolicy()

@@ -33,7 +33,7 @@ from storage import work as store
 from storage.db import after_commit
 from worker.http.hostlimits import HostBusy
 from worker.model.clock import utcnow
-from worker.service.errors import TRANSIENT_ERRORS, TransientFailure, is_transient
+from worker.service.errors import TRANSIENT_ERRORS, TransientFailure, is_interruption, is_transient
 from worker.service.messages import Message, decode
 from worker.service.runtime import Runtime
 
@@ -85,19 +85,27 @@ class Skipped:
     why: str
 
 
-def run(rt: Runtime, message: Message, *, owner: str, timeouts: tuple[type[BaseException], ...] = ()) -> object:
+def run(
+    rt: Runtime,
+    message: Message,
+    *,
+    owner: str,
+    timeouts: tuple[type[BaseException], ...] = (),
+    retry_in: float | None = None,
+) -> object:
     """Run one message under its lease (the one path for Celery tasks and the embedded mode).
 
     Raises only transient errors (the caller retries them); anything else is recorded on the
     item and returned as a :class:`Skipped` so that one bad item never crashes a worker.
-    ``timeouts``: the entry point's time-limit exceptions, counted like a crash.
+    ``timeouts``: the entry point's time-limit exceptions, counted like a crash. ``retry_in``:
+    the seconds the caller will wait before retrying a transient failure (see :func:`attempt`).
 
     In three parts, which the embedded mode's pool calls around a message's stages
     (:mod:`worker.service.pool`): :func:`begin` takes the lease, :func:`attempt` runs one
     stage with this error handling, :func:`done` ends the item."""
     if not begin(rt, message, owner):
         return Skipped("held")
-    result = attempt(rt, message, owner, lambda: message.handle(rt), timeouts=timeouts)
+    result = attempt(rt, message, owner, lambda: message.handle(rt), timeouts=timeouts, retry_in=retry_in)
     if not isinstance(result, Skipped):
         done(rt, message)
     return result
@@ -115,20 +123,35 @@ def attempt(
     call: Callable[[], object],
     *,
     timeouts: tuple[type[BaseException], ...] = (),
+    retry_in: float | None = None,
 ) -> object:
-    """``call()`` (the message's work, or one stage of it) with :func:`run`'s error handling."""
+    """``call()`` (the message's work, or one stage of it) with :func:`run`'s error handling.
+
+    A transient failure keeps the item leased for ``retry_in`` seconds (the caller's retry
+    countdown; None: the longest back-off) plus one lease, so that only the retry takes it up,
+    and the sweeper sends it again soon after that retry was due if the retry never came (its
+    worker died during the countdown, or the broker lost or refused the retry message). An
+    interruption (the process is being stopped) leaves the lease as it is: no retry will come
+    from here, and the lease taken at the start runs out within one lease."""
+    wait = timedelta(seconds=message.RETRY.backoff_max if retry_in is None else max(0.0, retry_in))
     try:
         return call()
     except HostBusy as busy:
         keep_lease(rt, message, owner, timedelta(seconds=max(1.0, busy.retry_after_seconds)))
         raise
     except timeouts as exc:
-        keep_lease(rt, message, owner, timedelta(seconds=message.RETRY.backoff_max), crashed=True)
+        keep_lease(rt, message, owner, wait, crashed=True)
         log.warning("work timed out", extra={"task_name": message.NAME, **message.subject(), "error": repr(exc)})
         raise
     except Exception as exc:
         if is_transient(exc) and message.RETRY.transient:
-            keep_lease(rt, message, owner, timedelta(seconds=message.RETRY.backoff_max))
+            if is_interruption(exc):
+                log.warning(  # tracked work's lease runs out; beat's passes run at the next tick
+                    "work interrupted: not retried from here",
+                    extra={"task_name": message.NAME, **message.subject(), "error": repr(exc)[:500]},
+                )
+            else:
+                keep_lease(rt, message, owner, wait)
             if not isinstance(exc, TRANSIENT_ERRORS):  # transient by its chain: make Celery retry it too
                 raise TransientFailure(f"{type(exc).__name__}: {exc}") from exc
             raise
