@@ -154,12 +154,27 @@ def fail(session: Session, kind: str, key: str, error: str, now: datetime, *, cr
     )
 
 
+def mark_unsent(session: Session, items: Sequence[tuple[str, str]], now: datetime) -> None:
+    """The broker refused these items' messages: make them due for the sweeper now (a lease that
+    ran out with no owner: sent again at the next tick, no crash counted). Items a worker holds
+    (sent again meanwhile) are left alone."""
+    for kind, key in sorted(set(items)):
+        session.execute(
+            update(WorkItem)
+            .where(
+                WorkItem.kind == kind, WorkItem.key == key, WorkItem.state == "queued", WorkItem.lease_owner.is_(None)
+            )
+            .values(lease_until=now, updated_at=now)
+        )
+
+
 def claim_stale(
     session: Session, now: datetime, *, unstarted_before: datetime, idle_kinds: Iterable[str], limit: int
 ) -> list[WorkItem]:
-    """Take queued items whose lease expired, or that were sent before ``unstarted_before``, never
-    started and belong to a kind whose queue is idle (their message is lost); mark them sent again
-    now, so one stale item is sent once, not at every tick (SKIP LOCKED: concurrent sweepers share)."""
+    """Take queued items whose lease expired (or that were marked unsent: due now, no owner), or
+    that were sent before ``unstarted_before``, never started and belong to a kind whose queue is
+    idle (their message is lost); mark them sent again now, so one stale item is sent once, not at
+    every tick (SKIP LOCKED: concurrent sweepers share)."""
     idle = sorted(set(idle_kinds))
     stale = or_(
         and_(WorkItem.lease_until.is_not(None), WorkItem.lease_until < now),
@@ -170,8 +185,8 @@ def claim_stale(
         query = query.with_for_update(skip_locked=True)
     rows = list(session.scalars(query))
     for row in rows:
-        expired = row.lease_until is not None
-        row.crashes += int(expired)
+        crashed = row.lease_until is not None and row.lease_owner is not None  # an unsent item has no owner
+        row.crashes += int(crashed)
         row.queued_at = now
         row.lease_until = None
         row.lease_owner = None

@@ -61,16 +61,27 @@ def send_after_commit(rt: Runtime, session: Session, messages: Sequence[Message]
 
 def _send(rt: Runtime, messages: Sequence[Message]) -> None:
     """Send after the commit. A send the broker refuses (down, restarting) loses nothing: the
-    work is committed and recorded, and the sweeper sends it once the item counts as lost; so
-    the unit of work that sent it is done, not failed (it used to be recorded as a data error)."""
+    work is committed and recorded, and its item is marked unsent, so that the sweeper's next
+    tick sends it again (an item that left without an error and was lost in the broker waits
+    for its queue to be idle); the unit of work that sent it is done, not failed."""
+    unsent: list[Message] = []
     for item in messages:
         try:
             rt.dispatcher.send(item)
         except Exception as exc:
+            unsent.append(item)
             log.warning(
                 "cannot send now; the sweeper sends it again",
                 extra={"task_name": item.NAME, **item.subject(), "error": repr(exc)[:500]},
             )
+    tracked = [(m.NAME, m.key()) for m in unsent if m.TRACKED]
+    if not tracked:
+        return
+    try:
+        with rt.db.transaction() as session:
+            store.mark_unsent(session, tracked, utcnow())
+    except Exception as exc:  # the database is away too: the item waits for its idle queue
+        log.warning("cannot mark work unsent", extra={"unsent": len(tracked), "error": repr(exc)[:500]})
 
 
 def record(session: Session, messages: Sequence[Message], *, now: datetime) -> None:

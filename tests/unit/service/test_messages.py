@@ -119,5 +119,5 @@ def test_a_retry_countdown_grows_with_the_retries_and_never_passes_the_longest_b
     rng = random.Random(7)
     for retries, ceiling in [(0, 5), (1, 10), (3, 40), (8, 1280), (9, 1800), (40, 1800)]:
         waits = [policy.countdown(retries, rng) for _ in range(400)]
-        assert 0 <= min(waits) and max(waits) <= ceiling
+        assert min(waits) >= 0 and max(waits) <= ceiling
         assert max(waits) > ceiling // 2  # full jitter spreads over the whole range
