@@ -115,6 +115,22 @@ def release(session: Session, kind: str, key: str, owner: str, until: datetime, 
     )
 
 
+def renew(session: Session, kind: str, key: str, owner: str, until: datetime, now: datetime) -> None:
+    """A heartbeat of the running ``owner``: extend its lease to ``until`` (never shorten it, never
+    touch an item another owner took or that is done or failed)."""
+    session.execute(
+        update(WorkItem)
+        .where(
+            WorkItem.kind == kind,
+            WorkItem.key == key,
+            WorkItem.state == "queued",
+            WorkItem.lease_owner == owner,
+            WorkItem.lease_until < until,
+        )
+        .values(lease_until=until, updated_at=now)
+    )
+
+
 def add_crash(session: Session, kind: str, key: str) -> int:
     """Count one more start that ended without an answer (killed, timed out); the new count."""
     session.execute(

@@ -76,7 +76,9 @@ def _task_for(kind: type[Message]) -> Task:
 
 
 def _run(message: Message, owner: str, countdown: float) -> object:
-    return work.run(runtime(), message, owner=owner, timeouts=(SoftTimeLimitExceeded,), retry_in=countdown)
+    return work.run(
+        runtime(), message, owner=owner, timeouts=(SoftTimeLimitExceeded,), retry_in=countdown, heartbeat=True
+    )
 
 
 TASKS: dict[str, Task] = {name: _task_for(kind) for name, kind in REGISTRY.items()}

@@ -8,6 +8,7 @@ whose message never arrives.
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -182,6 +183,49 @@ def test_a_transient_errors_lease_covers_the_retry_countdown_not_the_longest_bac
         session.execute(update(WorkItem).values(lease_until=row.lease_until - lease - timedelta(seconds=5)))
     assert work.sweep(runtime).resent == 1
     assert list(_dispatcher(runtime).pending) == [ProcessArticle(article_id)]
+
+
+def test_a_running_item_is_leased_briefly_and_kept_by_its_heartbeat(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A whole worker SIGKILLed left its items leased for the hard time limit + 15 s (90 s with the
+    # defaults) before the sweeper could send them again. A Celery task leases its item for a
+    # live lease only and renews it while it runs: a dead worker's item is free within one live
+    # lease, a live one's never.
+    _import(runtime)
+    message = _dispatcher(runtime).pending.popleft()
+    monkeypatch.setattr(work, "live_lease", lambda rt: timedelta(seconds=0.6))  # a beat every 0.2 s
+    seen: list[tuple[float, int]] = []
+    real = handlers.process_article
+
+    def slow(rt: Runtime, article_id: int) -> object:
+        for _ in range(6):  # 1.2 s: two live leases
+            [row] = _rows(rt)
+            assert row.lease_until is not None
+            seen.append(((row.lease_until - utcnow()).total_seconds(), work.sweep(rt).resent))
+            threading.Event().wait(0.2)
+        return real(rt, article_id)
+
+    monkeypatch.setattr(handlers, "process_article", slow)
+    work.run(runtime, message, owner="task-1", heartbeat=True)
+    assert _rows(runtime) == []  # done
+    assert all(0 < left <= 0.7 for left, _ in seen), seen  # live, renewed, never the full 25 s+
+    assert all(resent == 0 for _, resent in seen)  # never taken for dead while it ran
+    assert _dispatcher(runtime).pending == deque()
+
+
+def test_a_heartbeat_never_shortens_a_lease_kept_for_a_retry(runtime: Runtime) -> None:
+    _import(runtime)
+    message = _dispatcher(runtime).pending.popleft()
+    assert work.begin(runtime, message, "task-1", live=True)
+    now = utcnow()
+    work.keep_lease(runtime, message, "task-1", timedelta(seconds=60))
+    with runtime.db.transaction() as session:
+        store.renew(session, message.NAME, message.key(), "task-1", now + timedelta(seconds=5), now)
+        store.renew(session, message.NAME, message.key(), "someone-else", now + timedelta(hours=5), now)
+    [row] = _rows(runtime)
+    assert row.lease_until is not None and row.lease_owner == "task-1"
+    assert now + timedelta(seconds=60) < row.lease_until < now + timedelta(hours=1)
 
 
 def test_concurrent_sweepers_send_each_lost_item_once(database: Database) -> None:
