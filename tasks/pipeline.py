@@ -19,7 +19,7 @@ from worker import metrics
 from worker.http.hostlimits import HostBusy
 from worker.service import work
 from worker.service.errors import TRANSIENT_ERRORS
-from worker.service.messages import REGISTRY, Message
+from worker.service.messages import REGISTRY, RETRY_BACKOFF_MAX, Message
 
 __all__ = ["TASKS"]
 
@@ -58,7 +58,7 @@ def _task_for(kind: type[Message]) -> Task:
         countdown = policy.countdown(int(self.request.retries or 0))
         try:
             if policy.host_busy:
-                with _retry_when_host_busy(self, policy.backoff_max):
+                with _retry_when_host_busy(self, RETRY_BACKOFF_MAX):
                     return _run(message, owner, countdown)
             return _run(message, owner, countdown)
         except _RETRY_ON as exc:

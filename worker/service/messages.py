@@ -32,9 +32,14 @@ if TYPE_CHECKING:
     from worker.service.runtime import Runtime
     from worker.service.staged import Done, Fetching
 
-# The longest retry delay. The broker's visibility timeout must stay above it, or Redis
-# redelivers a message that is only waiting for its retry (celeryconfig checks this).
+# The longest retry delay (a host's long slow-down). The broker's visibility timeout must stay
+# above it, or Redis redelivers a message that is only waiting for its retry.
 RETRY_BACKOFF_MAX = 1800
+# The longest back-off after a transient failure: once the database or Redis is back after an
+# outage of any length, every waiting retry runs within this (it was 30 min: after a long outage
+# work sat idle that long). A task that uses up its retries fails; its lease runs out and the
+# sweeper sends it again, so retrying more often gives nothing up.
+TRANSIENT_BACKOFF_MAX = 60
 
 
 @dataclass(frozen=True)
@@ -44,13 +49,14 @@ class RetryPolicy:
     ``transient``: retried with capped exponential back-off on transient failures (database or
     broker connection lost, lock or serialisation conflicts, a story changed under us, the soft
     time limit); data errors are never raised out of a handler, they are recorded on the item.
-    ``host_busy``: a host at its per-host limit defers the task until it has room.
+    ``host_busy``: a host at its per-host limit defers the task until it has room (up to
+    ``RETRY_BACKOFF_MAX``, however long the transient back-off is).
     """
 
     transient: bool = True
     max_retries: int | None = 12
     backoff: int = 5
-    backoff_max: int = RETRY_BACKOFF_MAX
+    backoff_max: int = TRANSIENT_BACKOFF_MAX
     host_busy: bool = False
 
     def countdown(self, retries: int, rng: random.Random | None = None) -> int:

@@ -59,7 +59,7 @@ def test_every_message_declares_name_queue_policy_and_handler() -> None:
         assert name == kind.NAME and kind.QUEUE in messages.queues()
         assert kind.handle is not Message.handle, f"{name} has no handler"
         assert dataclasses.is_dataclass(kind)
-        assert kind.RETRY.backoff_max <= messages.RETRY_BACKOFF_MAX
+        assert kind.RETRY.backoff_max <= messages.TRANSIENT_BACKOFF_MAX <= messages.RETRY_BACKOFF_MAX
 
 
 def test_a_name_is_declared_once() -> None:
