@@ -170,17 +170,16 @@ def fail(session: Session, kind: str, key: str, error: str, now: datetime, *, cr
     )
 
 
-def mark_unsent(session: Session, items: Sequence[tuple[str, str]], now: datetime) -> None:
-    """The broker refused these items' messages: make them due for the sweeper now (a lease that
-    ran out with no owner: sent again at the next tick, no crash counted). Items a worker holds
-    (sent again meanwhile) are left alone."""
+def mark_unsent(session: Session, items: Sequence[tuple[str, str]], now: datetime, *, owner: str | None = None) -> None:
+    """No message is on its way for these items (the broker refused the send, or the retry of
+    ``owner``'s task): make them due for the sweeper now (a lease that ran out with no owner:
+    sent again at the next tick, no crash counted). Items another worker holds are left alone."""
+    held_by = WorkItem.lease_owner.is_(None) if owner is None else WorkItem.lease_owner == owner
     for kind, key in sorted(set(items)):
         session.execute(
             update(WorkItem)
-            .where(
-                WorkItem.kind == kind, WorkItem.key == key, WorkItem.state == "queued", WorkItem.lease_owner.is_(None)
-            )
-            .values(lease_until=now, updated_at=now)
+            .where(WorkItem.kind == kind, WorkItem.key == key, WorkItem.state == "queued", held_by)
+            .values(lease_until=now, lease_owner=None, updated_at=now)
         )
 
 

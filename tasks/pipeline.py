@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from celery import Task
-from celery.exceptions import SoftTimeLimitExceeded
+from celery.exceptions import Reject, SoftTimeLimitExceeded
 
 from tasks.app import app, runtime
 from worker import metrics
@@ -66,7 +66,11 @@ def _task_for(kind: type[Message]) -> Task:
                 raise
             # Past max_retries Celery raises ``exc`` itself: the task fails, and the item's lease
             # (kept for this countdown) runs out, so the sweeper sends it again, counted.
-            raise self.retry(exc=exc, countdown=countdown) from None
+            try:
+                raise self.retry(exc=exc, countdown=countdown) from None
+            except Reject:  # the broker refused the retry (Redis down): no retry is coming
+                work.retry_lost(runtime(), message, owner)
+                raise
 
     run.__name__ = kind.NAME.rsplit(".", 1)[-1]
     run.__qualname__ = run.__name__

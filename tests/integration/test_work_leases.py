@@ -185,6 +185,31 @@ def test_a_transient_errors_lease_covers_the_retry_countdown_not_the_longest_bac
     assert list(_dispatcher(runtime).pending) == [ProcessArticle(article_id)]
 
 
+def test_a_retry_the_broker_refused_is_due_for_the_next_sweep(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The short Redis-kill run: a task whose host limiter lost Redis was retried, the retry's
+    # publish was refused (Celery: "reject requeue=False"), and the item waited out the lease kept
+    # for that retry. Now the task says so and the sweeper's next tick sends the item, no crash.
+    [article_id] = _import(runtime)
+    message = _dispatcher(runtime).pending.popleft()
+
+    def redis_away(rt: Runtime, article_id: int) -> object:
+        raise OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(handlers, "process_article", redis_away)
+    with pytest.raises(OperationalError):
+        work.run(runtime, message, owner="task-1", retry_in=30)
+    assert work.sweep(runtime).resent == 0  # leased for the retry
+    work.retry_lost(runtime, message, "task-2")  # another owner's word changes nothing
+    assert work.sweep(runtime).resent == 0
+    work.retry_lost(runtime, message, "task-1")
+    assert work.sweep(runtime).resent == 1
+    assert list(_dispatcher(runtime).pending) == [ProcessArticle(article_id)]
+    [row] = _rows(runtime)
+    assert row.crashes == 0
+
+
 def test_a_running_item_is_leased_briefly_and_kept_by_its_heartbeat(
     runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:

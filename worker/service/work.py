@@ -295,6 +295,18 @@ def keep_lease(rt: Runtime, message: Message, owner: str, delay: timedelta, *, c
         log.warning("cannot keep the lease", extra={"task_name": message.NAME, "error": repr(exc)})
 
 
+def retry_lost(rt: Runtime, message: Message, owner: str) -> None:
+    """``owner``'s retry was never queued (the broker refused it): the item is due for the
+    sweeper's next tick instead of waiting out the lease kept for that retry."""
+    if not message.TRACKED:
+        return
+    try:
+        with rt.db.transaction() as session:
+            store.mark_unsent(session, [(message.NAME, message.key())], utcnow(), owner=owner)
+    except Exception as exc:  # the database is away too: the kept lease runs out instead
+        log.warning("cannot mark a lost retry", extra={"task_name": message.NAME, "error": repr(exc)[:300]})
+
+
 def _fail(rt: Runtime, message: Message, reason: str, *, detail: str) -> None:
     now = utcnow()
     with rt.db.transaction() as session:
