@@ -210,6 +210,32 @@ def test_a_retry_the_broker_refused_is_due_for_the_next_sweep(
     assert row.crashes == 0
 
 
+def test_ctrl_c_in_the_embedded_drain_frees_the_item_for_the_next_run(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `newsworker import` interrupted with Ctrl-C, then run again to the end: one process_article
+    # item stayed leased by the interrupted process (so the second import's start-up sweep sent
+    # it and its claim found it "held"), and `stats` showed it running after a finished import.
+    [article_id] = _import(runtime)
+    real = handlers.process_article
+
+    def interrupted(rt: Runtime, article_id: int) -> object:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(handlers, "process_article", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        _dispatcher(runtime).drain(runtime)
+    [row] = _rows(runtime)
+    assert row.lease_owner is None and row.lease_until is None  # free, no crash counted
+    monkeypatch.setattr(handlers, "process_article", real)
+    assert handlers.resume_embedded(runtime) == 1  # the next run takes it up...
+    _dispatcher(runtime).drain(runtime)
+    assert _rows(runtime) == []  # ...and finishes it
+    with runtime.db.reader() as session:
+        article = session.get(Article, article_id)
+        assert article is not None and article.story_id is not None
+
+
 def test_a_running_item_is_leased_briefly_and_kept_by_its_heartbeat(
     runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -336,6 +336,17 @@ class ReingestBatch(Message):
 # ------------------------------------------------------------------ running messages in process
 
 
+def _let_go(rt: Runtime, message: Message, owner: str) -> None:
+    import logging
+
+    from worker.service import work
+
+    try:
+        work.let_go(rt, [message], owner)
+    except Exception as exc:  # the database is what failed: the lease runs out on its own
+        logging.getLogger("newsworker.work").warning("cannot free the lease", extra={"error": repr(exc)[:300]})
+
+
 @dataclass
 class LocalDispatcher:
     """Embedded mode: follow-up work waits in this process's queue until ``drain`` runs it."""
@@ -353,7 +364,13 @@ class LocalDispatcher:
         done = 0
         while self.pending:
             item = self.pending.popleft()
-            result = work.run(rt, item, owner=self.owner)
+            try:
+                result = work.run(rt, item, owner=self.owner)
+            except BaseException:
+                # Ctrl-C (or an error out of the handler): nothing in this process will finish
+                # the item, so free its lease for the next run, which takes it up at once.
+                _let_go(rt, item, self.owner)
+                raise
             if on_done is not None:
                 on_done(item, result)
             done += 1
