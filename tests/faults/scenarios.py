@@ -410,8 +410,9 @@ def _recovery(logs: str, last_fault_wall: float | None) -> list[str]:
     if last_fault_wall is not None:
         tm = time.gmtime(last_fault_wall)
         fault = tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec + last_fault_wall % 1
-        first, last = min(t for t, _ in sends), max(t for t, _ in sends)
-        note += f", {(first - fault) % 86400:.0f}–{(last - fault) % 86400:.0f} s after the last fault"
+        first, last = (min(t for t, _ in sends) - fault, max(t for t, _ in sends) - fault)
+        first, last = ((x + 43200) % 86400 - 43200 for x in (first, last))  # across midnight
+        note += f", {first:.0f} to {last:.0f} s after the last fault"
     return [note + (f"; {resumed} resumed after a worker died" if resumed else "")]
 
 
