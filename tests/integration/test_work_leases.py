@@ -245,22 +245,25 @@ def test_a_running_item_is_leased_briefly_and_kept_by_its_heartbeat(
     # lease, a live one's never.
     _import(runtime)
     message = _dispatcher(runtime).pending.popleft()
-    monkeypatch.setattr(work, "live_lease", lambda rt: timedelta(seconds=0.6))  # a beat every 0.2 s
+    monkeypatch.setattr(work, "live_lease", lambda rt: timedelta(seconds=2))  # a beat every 0.67 s
     seen: list[tuple[float, int]] = []
     real = handlers.process_article
+    started = utcnow()
 
     def slow(rt: Runtime, article_id: int) -> object:
-        for _ in range(6):  # 1.2 s: two live leases
+        for _ in range(6):  # 3 s: one and a half live leases
             [row] = _rows(rt)
-            assert row.lease_until is not None
-            seen.append(((row.lease_until - utcnow()).total_seconds(), work.sweep(rt).resent))
-            threading.Event().wait(0.2)
+            assert row.lease_until is not None and row.lease_owner == "task-1"
+            left = (row.lease_until - utcnow()).total_seconds()
+            seen.append((left, work.sweep(rt).resent))
+            threading.Event().wait(0.5)
         return real(rt, article_id)
 
     monkeypatch.setattr(handlers, "process_article", slow)
     work.run(runtime, message, owner="task-1", heartbeat=True)
     assert _rows(runtime) == []  # done
-    assert all(0 < left <= 0.7 for left, _ in seen), seen  # live, renewed, never the full 25 s+
+    assert all(0 < left <= 2.1 for left, _ in seen), seen  # live and renewed: never the full 25 s+
+    assert (utcnow() - started).total_seconds() > 2.5  # it ran past its first live lease
     assert all(resent == 0 for _, resent in seen)  # never taken for dead while it ran
     assert _dispatcher(runtime).pending == deque()
 
