@@ -210,8 +210,14 @@ def claim_stale(
 
 
 def queued_items(session: Session, *, limit: int) -> list[WorkItem]:
-    """Every queued item (the embedded mode resends them all when it starts: nothing else runs them)."""
-    return list(session.scalars(select(WorkItem).where(WorkItem.state == "queued").order_by(WorkItem.id).limit(limit)))
+    """Every queued item (the embedded mode resends them all when it starts), locked for the
+    caller's update; on PostgreSQL items another transaction holds (a worker finishing them) are
+    skipped, so that one finished meanwhile cannot fail the update (``newsworker import`` into a
+    database whose Celery workers were busy crashed at start with a StaleDataError)."""
+    query = select(WorkItem).where(WorkItem.state == "queued").order_by(WorkItem.id).limit(limit)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return list(session.scalars(query))
 
 
 def failures(session: Session, *, kind: str | None = None, key: str | None = None, limit: int = 100) -> list[WorkItem]:

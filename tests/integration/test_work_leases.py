@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import OperationalError
 
 from storage import work as store
@@ -329,3 +329,27 @@ def test_a_failed_item_is_visible_to_admins(runtime: Runtime, monkeypatch: pytes
     assert [(f.item, "value too long" in f.error) for f in numbers.work_failures] == [(str(article_id), True)]
     assert [f.kind for f in detail.failures] == [ProcessArticle.NAME]
     assert failed_ids == [article_id]
+
+
+def test_the_start_up_sweep_skips_items_a_worker_is_finishing(database: Database) -> None:
+    # The 1,000-page fault run's writers: 8 `newsworker import` processes started while Celery
+    # workers had a backlog, and all 8 crashed in their start-up sweep (StaleDataError: the
+    # workers deleted finished items between its select and its update).
+    if not database.url.startswith("postgresql"):
+        pytest.skip("row locks: PostgreSQL")
+    rt = Runtime.build(load_settings(database_url=database.url), LocalDispatcher())
+    rt.db = database
+    try:
+        first, second = _import(rt, 2)
+        _dispatcher(rt).pending.clear()
+        with database.transaction() as worker:  # a worker finishing the first item holds its row
+            worker.execute(select(WorkItem).where(WorkItem.key == str(first)).with_for_update()).all()
+            resumed: list[int] = []
+            sweeper = threading.Thread(target=lambda: resumed.append(handlers.resume_embedded(rt)), daemon=True)
+            sweeper.start()
+            sweeper.join(timeout=20)  # without SKIP LOCKED it waits for the worker's lock
+            assert resumed == [1]
+            worker.execute(delete(WorkItem).where(WorkItem.key == str(first)))
+        assert list(_dispatcher(rt).pending) == [ProcessArticle(second)]
+    finally:
+        rt.fetcher.close()
