@@ -35,8 +35,14 @@ task_reject_on_worker_lost = True
 worker_prefetch_multiplier = 1
 
 # Redis redelivers a message not acknowledged within the visibility timeout. It
-# must exceed every countdown, ETA and retry back-off we use (the longest is
-# messages.RETRY_BACKOFF_MAX, 30 min) and the hard time limit, or tasks run twice.
+# must exceed every countdown, ETA and retry back-off we use (the longest is a host's
+# slow-down, messages.RETRY_BACKOFF_MAX, 30 min; a transient retry waits 60 s at most)
+# and the hard time limit, or tasks run twice. It is not how lost work comes back: a
+# killed worker's messages would wait hours for it. The work_items lease does that
+# (worker/service/work.py): a running task's live lease (a third of the time limit +
+# 15 s, at least 10 s, renewed by a heartbeat) runs out within 30 s of its worker's
+# death and beat's sweep sends the item again; a retry's lease covers its countdown
+# plus one full lease. Redis's late redelivery then finds the item done or held.
 broker_transport_options = {
     "visibility_timeout": _settings.visibility_timeout_seconds,
     "queue_order_strategy": "priority",

@@ -115,6 +115,22 @@ def release(session: Session, kind: str, key: str, owner: str, until: datetime, 
     )
 
 
+def renew(session: Session, kind: str, key: str, owner: str, until: datetime, now: datetime) -> None:
+    """A heartbeat of the running ``owner``: extend its lease to ``until`` (never shorten it, never
+    touch an item another owner took or that is done or failed)."""
+    session.execute(
+        update(WorkItem)
+        .where(
+            WorkItem.kind == kind,
+            WorkItem.key == key,
+            WorkItem.state == "queued",
+            WorkItem.lease_owner == owner,
+            WorkItem.lease_until < until,
+        )
+        .values(lease_until=until, updated_at=now)
+    )
+
+
 def add_crash(session: Session, kind: str, key: str) -> int:
     """Count one more start that ended without an answer (killed, timed out); the new count."""
     session.execute(
@@ -154,12 +170,26 @@ def fail(session: Session, kind: str, key: str, error: str, now: datetime, *, cr
     )
 
 
+def mark_unsent(session: Session, items: Sequence[tuple[str, str]], now: datetime, *, owner: str | None = None) -> None:
+    """No message is on its way for these items (the broker refused the send, or the retry of
+    ``owner``'s task): make them due for the sweeper now (a lease that ran out with no owner:
+    sent again at the next tick, no crash counted). Items another worker holds are left alone."""
+    held_by = WorkItem.lease_owner.is_(None) if owner is None else WorkItem.lease_owner == owner
+    for kind, key in sorted(set(items)):
+        session.execute(
+            update(WorkItem)
+            .where(WorkItem.kind == kind, WorkItem.key == key, WorkItem.state == "queued", held_by)
+            .values(lease_until=now, lease_owner=None, updated_at=now)
+        )
+
+
 def claim_stale(
     session: Session, now: datetime, *, unstarted_before: datetime, idle_kinds: Iterable[str], limit: int
 ) -> list[WorkItem]:
-    """Take queued items whose lease expired, or that were sent before ``unstarted_before``, never
-    started and belong to a kind whose queue is idle (their message is lost); mark them sent again
-    now, so one stale item is sent once, not at every tick (SKIP LOCKED: concurrent sweepers share)."""
+    """Take queued items whose lease expired (or that were marked unsent: due now, no owner), or
+    that were sent before ``unstarted_before``, never started and belong to a kind whose queue is
+    idle (their message is lost); mark them sent again now, so one stale item is sent once, not at
+    every tick (SKIP LOCKED: concurrent sweepers share)."""
     idle = sorted(set(idle_kinds))
     stale = or_(
         and_(WorkItem.lease_until.is_not(None), WorkItem.lease_until < now),
@@ -170,8 +200,8 @@ def claim_stale(
         query = query.with_for_update(skip_locked=True)
     rows = list(session.scalars(query))
     for row in rows:
-        expired = row.lease_until is not None
-        row.crashes += int(expired)
+        crashed = row.lease_until is not None and row.lease_owner is not None  # an unsent item has no owner
+        row.crashes += int(crashed)
         row.queued_at = now
         row.lease_until = None
         row.lease_owner = None
@@ -180,8 +210,14 @@ def claim_stale(
 
 
 def queued_items(session: Session, *, limit: int) -> list[WorkItem]:
-    """Every queued item (the embedded mode resends them all when it starts: nothing else runs them)."""
-    return list(session.scalars(select(WorkItem).where(WorkItem.state == "queued").order_by(WorkItem.id).limit(limit)))
+    """Every queued item (the embedded mode resends them all when it starts), locked for the
+    caller's update; on PostgreSQL items another transaction holds (a worker finishing them) are
+    skipped, so that one finished meanwhile cannot fail the update (``newsworker import`` into a
+    database whose Celery workers were busy crashed at start with a StaleDataError)."""
+    query = select(WorkItem).where(WorkItem.state == "queued").order_by(WorkItem.id).limit(limit)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return list(session.scalars(query))
 
 
 def failures(session: Session, *, kind: str | None = None, key: str | None = None, limit: int = 100) -> list[WorkItem]:

@@ -25,6 +25,9 @@ logger = get_logger(__name__)
 
 # Sent as soon as a beat becomes active, then on their schedule.
 START_AT_ONCE = frozenset({DispatchDueFeeds.NAME})
+# Redis unreachable: look again this soon (not a third of the lock's TTL, 20 s with the
+# defaults), so that the dispatcher and its sweep of lost work resume as soon as Redis is back.
+RETRY_AFTER_REDIS_ERROR = 1.0
 
 
 class SingleBeatScheduler(Scheduler):  # type: ignore[misc]
@@ -50,7 +53,7 @@ class SingleBeatScheduler(Scheduler):  # type: ignore[misc]
             if self._active:
                 logger.warning("beat: cannot renew the single-beat lock (%s); not sending until it can", exc)
             self._active = False
-            return pause
+            return min(pause, RETRY_AFTER_REDIS_ERROR)
         if state == "held_elsewhere":
             if self._active or not self._announced_standby:
                 holder = lock.info()

@@ -167,7 +167,8 @@ class Settings(BaseSettings):
         ge=1,
         description=(
             "Hard time limit of one pipeline task (the child process is killed). Work in flight is leased"
-            " for this plus 15 s: a killed worker's work is sent again when the lease runs out."
+            " for this plus 15 s at most; a running Celery task holds a third of that (at least 10 s),"
+            " renewed by a heartbeat: a killed worker's work is sent again when that runs out."
         ),
     )
     visibility_timeout_seconds: int = Field(

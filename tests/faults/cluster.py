@@ -229,9 +229,19 @@ class Cluster:
             return None
         return victim
 
-    def stop_all(self) -> None:
-        for process in [*self.beats.values(), *self.workers.values()]:
-            stop(process, timeout=20)
+    def stop_all(self, timeout: float = 20) -> None:
+        """SIGTERM every beat and worker at once, then wait for them together (one by one, each
+        worker's warm shutdown added a few seconds to every scenario)."""
+        processes = [p for p in [*self.beats.values(), *self.workers.values()] if p.poll() is None]
+        for process in processes:
+            with suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for process in processes:
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                stop(process, signal.SIGKILL, timeout=10)
 
     def logs(self) -> str:
         return "\n".join(p.read_text(errors="replace") for p in sorted(self.workdir.glob("*.log")))

@@ -393,7 +393,10 @@ def _log_findings(logs: str) -> list[str]:
     return notes
 
 
-_RESENT = re.compile(r"^(\d\d):(\d\d):(\d\d\.\d+) .*lost work sent again.*?resent=(\d+)", re.M)
+# The text log format starts with an ISO date and time in UTC ("2026-12-06T12:10:02.351Z ...").
+_RESENT = re.compile(
+    r"^(?:\d{4}-\d\d-\d\dT)?(\d\d):(\d\d):(\d\d\.\d+)Z? .*lost work sent again.*?resent=(\d+)", re.M
+)
 
 
 def _recovery(logs: str, last_fault_wall: float | None) -> list[str]:
@@ -407,8 +410,9 @@ def _recovery(logs: str, last_fault_wall: float | None) -> list[str]:
     if last_fault_wall is not None:
         tm = time.gmtime(last_fault_wall)
         fault = tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec + last_fault_wall % 1
-        last = max(t for t, _ in sends)
-        note += f", the last {(last - fault) % 86400:.0f} s after the last fault"
+        first, last = (min(t for t, _ in sends) - fault, max(t for t, _ in sends) - fault)
+        first, last = ((x + 43200) % 86400 - 43200 for x in (first, last))  # across midnight
+        note += f", {first:.0f} to {last:.0f} s after the last fault"
     return [note + (f"; {resumed} resumed after a worker died" if resumed else "")]
 
 

@@ -23,19 +23,9 @@ def _check(result: Result) -> None:
     assert c.stored == c.expected
 
 
-# Known open defect (issue #14 stays open): in 1 of 2 CI runs of the short profile the Redis
-# kill left one page unstored with its work item still queued ("not settled"), while the other
-# run and the 1,000-page run settled. Kept running and reported, not counted as a pass.
-_OPEN = {
-    "redis": pytest.mark.xfail(
-        reason="after a Redis kill one work item can stay queued unsent (open, #14)", strict=False
-    )
-}
-
-
 @pytest.mark.parametrize(
     "scenario",
-    [pytest.param(s, marks=_OPEN.get(s, ())) for s in SCENARIOS if s not in ("baseline", "poison")],
+    [s for s in SCENARIOS if s not in ("baseline", "poison")],
 )
 def test_every_page_is_stored_once_and_linked_after_the_fault(scenario: str) -> None:
     _check(run_scenario(scenario, SHORT))

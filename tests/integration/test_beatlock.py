@@ -119,3 +119,28 @@ def test_only_the_lock_holder_sends_and_a_clean_stop_hands_over(
     run(one, 10)  # the old beat, restarted, now stands by
     assert "one" not in sent[before:]
     two.close()
+
+
+def test_after_redis_comes_back_the_beat_sends_within_a_second_not_a_third_of_the_ttl(
+    monkeypatch: pytest.MonkeyPatch, redis_url: str
+) -> None:
+    # The short Redis-kill fault run: the beat's renewal failed while Redis was down, and it
+    # slept a third of the lock's TTL (20 s with the defaults) before looking again, so neither
+    # the dispatcher nor the sweep of lost work ran for 20 s after Redis was back.
+    prefix = f"t{uuid.uuid4().hex[:8]}:"
+    sent: list[str] = []
+    beat = _scheduler(monkeypatch, redis_url, prefix, sent, "one")
+    assert beat.tick() <= 10 and "one" in sent
+    lock = beat.leader_lock()
+    renew = lock.acquire_or_renew
+
+    def away() -> str:
+        raise redis.exceptions.ConnectionError("Error 111 connecting to 127.0.0.1. Connection refused.")
+
+    monkeypatch.setattr(lock, "acquire_or_renew", away)
+    assert beat.tick() <= 1.0  # looks again within a second
+    monkeypatch.setattr(lock, "acquire_or_renew", renew)  # Redis is back
+    before = len(sent)
+    beat.tick()
+    assert len(sent) > before  # sending again at once, as the active beat
+    beat.close()

@@ -8,11 +8,12 @@ whose message never arrives.
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import OperationalError
 
 from storage import work as store
@@ -157,6 +158,130 @@ def test_a_transient_error_keeps_the_lease_for_the_retry(runtime: Runtime, monke
     assert _rows(runtime) == [] and calls == [article_id, article_id]
 
 
+def test_a_transient_errors_lease_covers_the_retry_countdown_not_the_longest_back_off(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A task retried in 4 s kept its item for the longest back-off (30 min + one lease): when the
+    # retry never came (its worker killed during the countdown, or the retry refused by a broker
+    # that had just died), the item waited half an hour. Now it waits the countdown plus a lease.
+    [article_id] = _import(runtime)
+    message = _dispatcher(runtime).pending.popleft()
+
+    def database_away(rt: Runtime, article_id: int) -> object:
+        raise OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(handlers, "process_article", database_away)
+    before = utcnow()
+    with pytest.raises(OperationalError):
+        work.run(runtime, message, owner="task-1", retry_in=4)
+    [row] = _rows(runtime)
+    lease = work.lease_length(runtime)
+    assert row.lease_until is not None
+    assert before + lease + timedelta(seconds=4) <= row.lease_until <= utcnow() + lease + timedelta(seconds=5)
+    assert work.sweep(runtime).resent == 0  # the retry is still due: nobody else sends it
+    with runtime.db.transaction() as session:  # the countdown and the lease passed, no retry came
+        session.execute(update(WorkItem).values(lease_until=row.lease_until - lease - timedelta(seconds=5)))
+    assert work.sweep(runtime).resent == 1
+    assert list(_dispatcher(runtime).pending) == [ProcessArticle(article_id)]
+
+
+def test_a_retry_the_broker_refused_is_due_for_the_next_sweep(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The short Redis-kill run: a task whose host limiter lost Redis was retried, the retry's
+    # publish was refused (Celery: "reject requeue=False"), and the item waited out the lease kept
+    # for that retry. Now the task says so and the sweeper's next tick sends the item, no crash.
+    [article_id] = _import(runtime)
+    message = _dispatcher(runtime).pending.popleft()
+
+    def redis_away(rt: Runtime, article_id: int) -> object:
+        raise OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(handlers, "process_article", redis_away)
+    with pytest.raises(OperationalError):
+        work.run(runtime, message, owner="task-1", retry_in=30)
+    assert work.sweep(runtime).resent == 0  # leased for the retry
+    work.retry_lost(runtime, message, "task-2")  # another owner's word changes nothing
+    assert work.sweep(runtime).resent == 0
+    work.retry_lost(runtime, message, "task-1")
+    assert work.sweep(runtime).resent == 1
+    assert list(_dispatcher(runtime).pending) == [ProcessArticle(article_id)]
+    [row] = _rows(runtime)
+    assert row.crashes == 0
+
+
+def test_ctrl_c_in_the_embedded_drain_frees_the_item_for_the_next_run(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `newsworker import` interrupted with Ctrl-C, then run again to the end: one process_article
+    # item stayed leased by the interrupted process (so the second import's start-up sweep sent
+    # it and its claim found it "held"), and `stats` showed it running after a finished import.
+    [article_id] = _import(runtime)
+    real = handlers.process_article
+
+    def interrupted(rt: Runtime, article_id: int) -> object:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(handlers, "process_article", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        _dispatcher(runtime).drain(runtime)
+    [row] = _rows(runtime)
+    assert row.lease_owner is None and row.lease_until is None  # free, no crash counted
+    monkeypatch.setattr(handlers, "process_article", real)
+    assert handlers.resume_embedded(runtime) == 1  # the next run takes it up...
+    _dispatcher(runtime).drain(runtime)
+    assert _rows(runtime) == []  # ...and finishes it
+    with runtime.db.reader() as session:
+        article = session.get(Article, article_id)
+        assert article is not None and article.story_id is not None
+
+
+def test_a_running_item_is_leased_briefly_and_kept_by_its_heartbeat(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A whole worker SIGKILLed left its items leased for the hard time limit + 15 s (90 s with the
+    # defaults) before the sweeper could send them again. A Celery task leases its item for a
+    # live lease only and renews it while it runs: a dead worker's item is free within one live
+    # lease, a live one's never.
+    _import(runtime)
+    message = _dispatcher(runtime).pending.popleft()
+    monkeypatch.setattr(work, "live_lease", lambda rt: timedelta(seconds=2))  # a beat every 0.67 s
+    seen: list[tuple[float, int]] = []
+    real = handlers.process_article
+    started = utcnow()
+
+    def slow(rt: Runtime, article_id: int) -> object:
+        for _ in range(6):  # 3 s: one and a half live leases
+            [row] = _rows(rt)
+            assert row.lease_until is not None and row.lease_owner == "task-1"
+            left = (row.lease_until - utcnow()).total_seconds()
+            seen.append((left, work.sweep(rt).resent))
+            threading.Event().wait(0.5)
+        return real(rt, article_id)
+
+    monkeypatch.setattr(handlers, "process_article", slow)
+    work.run(runtime, message, owner="task-1", heartbeat=True)
+    assert _rows(runtime) == []  # done
+    assert all(0 < left <= 2.1 for left, _ in seen), seen  # live and renewed: never the full 25 s+
+    assert (utcnow() - started).total_seconds() > 2.5  # it ran past its first live lease
+    assert all(resent == 0 for _, resent in seen)  # never taken for dead while it ran
+    assert _dispatcher(runtime).pending == deque()
+
+
+def test_a_heartbeat_never_shortens_a_lease_kept_for_a_retry(runtime: Runtime) -> None:
+    _import(runtime)
+    message = _dispatcher(runtime).pending.popleft()
+    assert work.begin(runtime, message, "task-1", live=True)
+    now = utcnow()
+    work.keep_lease(runtime, message, "task-1", timedelta(seconds=60))
+    with runtime.db.transaction() as session:
+        store.renew(session, message.NAME, message.key(), "task-1", now + timedelta(seconds=5), now)
+        store.renew(session, message.NAME, message.key(), "someone-else", now + timedelta(hours=5), now)
+    [row] = _rows(runtime)
+    assert row.lease_until is not None and row.lease_owner == "task-1"
+    assert now + timedelta(seconds=60) < row.lease_until < now + timedelta(hours=1)
+
+
 def test_concurrent_sweepers_send_each_lost_item_once(database: Database) -> None:
     if database.url.startswith("sqlite"):
         pytest.skip("SQLite has one writer: sweepers cannot overlap there")
@@ -204,3 +329,27 @@ def test_a_failed_item_is_visible_to_admins(runtime: Runtime, monkeypatch: pytes
     assert [(f.item, "value too long" in f.error) for f in numbers.work_failures] == [(str(article_id), True)]
     assert [f.kind for f in detail.failures] == [ProcessArticle.NAME]
     assert failed_ids == [article_id]
+
+
+def test_the_start_up_sweep_skips_items_a_worker_is_finishing(database: Database) -> None:
+    # The 1,000-page fault run's writers: 8 `newsworker import` processes started while Celery
+    # workers had a backlog, and all 8 crashed in their start-up sweep (StaleDataError: the
+    # workers deleted finished items between its select and its update).
+    if not database.url.startswith("postgresql"):
+        pytest.skip("row locks: PostgreSQL")
+    rt = Runtime.build(load_settings(database_url=database.url), LocalDispatcher())
+    rt.db = database
+    try:
+        first, second = _import(rt, 2)
+        _dispatcher(rt).pending.clear()
+        with database.transaction() as worker:  # a worker finishing the first item holds its row
+            worker.execute(select(WorkItem).where(WorkItem.key == str(first)).with_for_update()).all()
+            resumed: list[int] = []
+            sweeper = threading.Thread(target=lambda: resumed.append(handlers.resume_embedded(rt)), daemon=True)
+            sweeper.start()
+            sweeper.join(timeout=20)  # without SKIP LOCKED it waits for the worker's lock
+            assert resumed == [1]
+            worker.execute(delete(WorkItem).where(WorkItem.key == str(first)))
+        assert list(_dispatcher(rt).pending) == [ProcessArticle(second)]
+    finally:
+        rt.fetcher.close()

@@ -50,3 +50,18 @@ def is_transient(exc: BaseException) -> bool:
             return True
         link = link.__cause__ or link.__context__
     return False
+
+
+def is_interruption(exc: BaseException) -> bool:
+    """True when the exception chain holds a SystemExit or KeyboardInterrupt: the process is
+    being stopped (Celery terminating a task after a broker connection loss, a soft shutdown,
+    Ctrl-C) and no retry of this attempt will be sent from here; the error only unwinds.
+    (A GeneratorExit in the chain is a generator closed while unwinding, no interruption.)"""
+    seen: set[int] = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        if isinstance(link, SystemExit | KeyboardInterrupt):
+            return True
+        link = link.__cause__ or link.__context__
+    return False

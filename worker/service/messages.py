@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -31,9 +32,14 @@ if TYPE_CHECKING:
     from worker.service.runtime import Runtime
     from worker.service.staged import Done, Fetching
 
-# The longest retry delay. The broker's visibility timeout must stay above it, or Redis
-# redelivers a message that is only waiting for its retry (celeryconfig checks this).
+# The longest retry delay (a host's long slow-down). The broker's visibility timeout must stay
+# above it, or Redis redelivers a message that is only waiting for its retry.
 RETRY_BACKOFF_MAX = 1800
+# The longest back-off after a transient failure: once the database or Redis is back after an
+# outage of any length, every waiting retry runs within this (it was 30 min: after a long outage
+# work sat idle that long). A task that uses up its retries fails; its lease runs out and the
+# sweeper sends it again, so retrying more often gives nothing up.
+TRANSIENT_BACKOFF_MAX = 60
 
 
 @dataclass(frozen=True)
@@ -43,14 +49,22 @@ class RetryPolicy:
     ``transient``: retried with capped exponential back-off on transient failures (database or
     broker connection lost, lock or serialisation conflicts, a story changed under us, the soft
     time limit); data errors are never raised out of a handler, they are recorded on the item.
-    ``host_busy``: a host at its per-host limit defers the task until it has room.
+    ``host_busy``: a host at its per-host limit defers the task until it has room (up to
+    ``RETRY_BACKOFF_MAX``, however long the transient back-off is).
     """
 
     transient: bool = True
     max_retries: int | None = 12
     backoff: int = 5
-    backoff_max: int = RETRY_BACKOFF_MAX
+    backoff_max: int = TRANSIENT_BACKOFF_MAX
     host_busy: bool = False
+
+    def countdown(self, retries: int, rng: random.Random | None = None) -> int:
+        """Seconds before retry number ``retries + 1``: capped exponential back-off with full
+        jitter (what Celery's ``retry_backoff``/``retry_jitter`` compute). Chosen before the
+        attempt runs, so that the item's lease covers this very wait and not the longest one."""
+        ceiling = min(self.backoff_max, self.backoff * 2 ** min(max(retries, 0), 32))
+        return rng.randrange(ceiling + 1) if rng is not None else random.randrange(ceiling + 1)
 
 
 PIPELINE = RetryPolicy()
@@ -322,6 +336,17 @@ class ReingestBatch(Message):
 # ------------------------------------------------------------------ running messages in process
 
 
+def _let_go(rt: Runtime, message: Message, owner: str) -> None:
+    import logging
+
+    from worker.service import work
+
+    try:
+        work.let_go(rt, [message], owner)
+    except Exception as exc:  # the database is what failed: the lease runs out on its own
+        logging.getLogger("newsworker.work").warning("cannot free the lease", extra={"error": repr(exc)[:300]})
+
+
 @dataclass
 class LocalDispatcher:
     """Embedded mode: follow-up work waits in this process's queue until ``drain`` runs it."""
@@ -339,7 +364,13 @@ class LocalDispatcher:
         done = 0
         while self.pending:
             item = self.pending.popleft()
-            result = work.run(rt, item, owner=self.owner)
+            try:
+                result = work.run(rt, item, owner=self.owner)
+            except BaseException:
+                # Ctrl-C (or an error out of the handler): nothing in this process will finish
+                # the item, so free its lease for the next run, which takes it up at once.
+                _let_go(rt, item, self.owner)
+                raise
             if on_done is not None:
                 on_done(item, result)
             done += 1

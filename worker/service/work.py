@@ -22,6 +22,7 @@ recorded as failed with the reason: a poison page never loops and never blocks a
 from __future__ import annotations
 
 import logging
+import threading
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ from storage import work as store
 from storage.db import after_commit
 from worker.http.hostlimits import HostBusy
 from worker.model.clock import utcnow
-from worker.service.errors import TRANSIENT_ERRORS, TransientFailure, is_transient
+from worker.service.errors import TRANSIENT_ERRORS, TransientFailure, is_interruption, is_transient
 from worker.service.messages import Message, decode
 from worker.service.runtime import Runtime
 
@@ -41,6 +42,10 @@ log = logging.getLogger("newsworker.work")
 
 # A lease outlasts the hard time limit by this much: a live task is never taken for dead.
 LEASE_MARGIN = timedelta(seconds=15)
+# A running task's item is leased for a third of that (never less than this) and renewed every
+# third of the live lease by a heartbeat while the task runs: a killed worker's item is free
+# within one live lease (30 s with the defaults), not one full lease (90 s).
+LIVE_LEASE_MIN = timedelta(seconds=10)
 MAX_CRASHES = 3  # workers that died on one item before it is given up
 MAX_ATTEMPTS = 30  # starts of one item (transient failures included) before it is given up
 SWEEP_BATCH = 500
@@ -49,6 +54,12 @@ SWEEP_BATCH = 500
 def lease_length(rt: Runtime) -> timedelta:
     """How long a started item is presumed alive: the task's hard time limit plus a margin."""
     return timedelta(seconds=rt.settings.task_time_limit_seconds) + LEASE_MARGIN
+
+
+def live_lease(rt: Runtime) -> timedelta:
+    """How long a running item stays leased without a heartbeat (see ``LIVE_LEASE_MIN``)."""
+    full = lease_length(rt)
+    return min(full, max(LIVE_LEASE_MIN, full / 3))
 
 
 def send_after_commit(rt: Runtime, session: Session, messages: Sequence[Message], *, now: datetime) -> None:
@@ -61,16 +72,27 @@ def send_after_commit(rt: Runtime, session: Session, messages: Sequence[Message]
 
 def _send(rt: Runtime, messages: Sequence[Message]) -> None:
     """Send after the commit. A send the broker refuses (down, restarting) loses nothing: the
-    work is committed and recorded, and the sweeper sends it once the item counts as lost; so
-    the unit of work that sent it is done, not failed (it used to be recorded as a data error)."""
+    work is committed and recorded, and its item is marked unsent, so that the sweeper's next
+    tick sends it again (an item that left without an error and was lost in the broker waits
+    for its queue to be idle); the unit of work that sent it is done, not failed."""
+    unsent: list[Message] = []
     for item in messages:
         try:
             rt.dispatcher.send(item)
         except Exception as exc:
+            unsent.append(item)
             log.warning(
                 "cannot send now; the sweeper sends it again",
                 extra={"task_name": item.NAME, **item.subject(), "error": repr(exc)[:500]},
             )
+    tracked = [(m.NAME, m.key()) for m in unsent if m.TRACKED]
+    if not tracked:
+        return
+    try:
+        with rt.db.transaction() as session:
+            store.mark_unsent(session, tracked, utcnow())
+    except Exception as exc:  # the database is away too: the item waits for its idle queue
+        log.warning("cannot mark work unsent", extra={"unsent": len(tracked), "error": repr(exc)[:500]})
 
 
 def record(session: Session, messages: Sequence[Message], *, now: datetime) -> None:
@@ -85,27 +107,76 @@ class Skipped:
     why: str
 
 
-def run(rt: Runtime, message: Message, *, owner: str, timeouts: tuple[type[BaseException], ...] = ()) -> object:
+def run(
+    rt: Runtime,
+    message: Message,
+    *,
+    owner: str,
+    timeouts: tuple[type[BaseException], ...] = (),
+    retry_in: float | None = None,
+    heartbeat: bool = False,
+) -> object:
     """Run one message under its lease (the one path for Celery tasks and the embedded mode).
 
     Raises only transient errors (the caller retries them); anything else is recorded on the
     item and returned as a :class:`Skipped` so that one bad item never crashes a worker.
-    ``timeouts``: the entry point's time-limit exceptions, counted like a crash.
+    ``timeouts``: the entry point's time-limit exceptions, counted like a crash. ``retry_in``:
+    the seconds the caller will wait before retrying a transient failure (see :func:`attempt`).
+    ``heartbeat``: lease the item for a live lease only and renew it while the handler runs
+    (Celery workers: a killed worker's item is free sooner; the embedded mode, where nothing
+    else runs the work, keeps the full lease and no extra writer thread).
 
     In three parts, which the embedded mode's pool calls around a message's stages
     (:mod:`worker.service.pool`): :func:`begin` takes the lease, :func:`attempt` runs one
     stage with this error handling, :func:`done` ends the item."""
-    if not begin(rt, message, owner):
+    if not begin(rt, message, owner, live=heartbeat):
         return Skipped("held")
-    result = attempt(rt, message, owner, lambda: message.handle(rt), timeouts=timeouts)
+    call = (lambda: _beating(rt, message, owner, message.handle)) if heartbeat else (lambda: message.handle(rt))
+    result = attempt(rt, message, owner, call, timeouts=timeouts, retry_in=retry_in)
     if not isinstance(result, Skipped):
         done(rt, message)
     return result
 
 
-def begin(rt: Runtime, message: Message, owner: str) -> bool:
-    """Lease a tracked message's item for ``owner``; False when it must not run now."""
-    return not message.TRACKED or _start(rt, message, owner)
+def begin(rt: Runtime, message: Message, owner: str, *, live: bool = False) -> bool:
+    """Lease a tracked message's item for ``owner``; False when it must not run now.
+
+    ``live``: a live lease (:func:`live_lease`) that the caller keeps renewing while it runs
+    (:func:`run` does); otherwise the full lease, the hard time limit plus a margin."""
+    if not message.TRACKED:
+        return True
+    return _start(rt, message, owner, live_lease(rt) if live else lease_length(rt))
+
+
+def _beating(rt: Runtime, message: Message, owner: str, handle: Callable[[Runtime], object]) -> object:
+    """``handle(rt)`` while a heartbeat thread renews the item's live lease every third of it,
+    never past the full lease from the start (the hard time limit ends the task by then). The
+    heartbeat stops before the caller's error handling keeps or ends the lease; a renewal only
+    ever extends the lease of its own owner, so a late one cannot shorten a lease kept for a retry."""
+    if not message.TRACKED:
+        return handle(rt)
+    live = live_lease(rt)
+    if live >= lease_length(rt):
+        return handle(rt)  # short time limits: the full lease is already as short
+    cap = utcnow() + lease_length(rt)
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(live.total_seconds() / 3):
+            now = utcnow()
+            try:
+                with rt.db.transaction() as session:
+                    store.renew(session, message.NAME, message.key(), owner, min(now + live, cap), now)
+            except Exception as exc:  # the database is away: the lease runs out, the sweeper resends
+                log.warning("cannot renew the lease", extra={"task_name": message.NAME, "error": repr(exc)[:300]})
+
+    thread = threading.Thread(target=beat, name=f"lease-{message.NAME}-{message.key()}", daemon=True)
+    thread.start()
+    try:
+        return handle(rt)
+    finally:
+        stop.set()
+        thread.join(timeout=5)
 
 
 def attempt(
@@ -115,20 +186,35 @@ def attempt(
     call: Callable[[], object],
     *,
     timeouts: tuple[type[BaseException], ...] = (),
+    retry_in: float | None = None,
 ) -> object:
-    """``call()`` (the message's work, or one stage of it) with :func:`run`'s error handling."""
+    """``call()`` (the message's work, or one stage of it) with :func:`run`'s error handling.
+
+    A transient failure keeps the item leased for ``retry_in`` seconds (the caller's retry
+    countdown; None: the longest back-off) plus one lease, so that only the retry takes it up,
+    and the sweeper sends it again soon after that retry was due if the retry never came (its
+    worker died during the countdown, or the broker lost or refused the retry message). An
+    interruption (the process is being stopped) leaves the lease as it is: no retry will come
+    from here, and the lease taken at the start runs out within one lease."""
+    wait = timedelta(seconds=message.RETRY.backoff_max if retry_in is None else max(0.0, retry_in))
     try:
         return call()
     except HostBusy as busy:
         keep_lease(rt, message, owner, timedelta(seconds=max(1.0, busy.retry_after_seconds)))
         raise
     except timeouts as exc:
-        keep_lease(rt, message, owner, timedelta(seconds=message.RETRY.backoff_max), crashed=True)
+        keep_lease(rt, message, owner, wait, crashed=True)
         log.warning("work timed out", extra={"task_name": message.NAME, **message.subject(), "error": repr(exc)})
         raise
     except Exception as exc:
         if is_transient(exc) and message.RETRY.transient:
-            keep_lease(rt, message, owner, timedelta(seconds=message.RETRY.backoff_max))
+            if is_interruption(exc):
+                log.warning(  # tracked work's lease runs out; beat's passes run at the next tick
+                    "work interrupted: not retried from here",
+                    extra={"task_name": message.NAME, **message.subject(), "error": repr(exc)[:500]},
+                )
+            else:
+                keep_lease(rt, message, owner, wait)
             if not isinstance(exc, TRANSIENT_ERRORS):  # transient by its chain: make Celery retry it too
                 raise TransientFailure(f"{type(exc).__name__}: {exc}") from exc
             raise
@@ -169,10 +255,11 @@ def let_go(rt: Runtime, messages: Sequence[Message], owner: str) -> None:
             store.unlease(session, message.NAME, message.key(), owner, now)
 
 
-def _start(rt: Runtime, message: Message, owner: str) -> bool:
+def _start(rt: Runtime, message: Message, owner: str, lease_for: timedelta | None = None) -> bool:
     now = utcnow()
     with rt.db.transaction() as session:
-        lease = store.claim(session, message.NAME, message.key(), owner, now, now + lease_length(rt))
+        until = now + (lease_for if lease_for is not None else lease_length(rt))
+        lease = store.claim(session, message.NAME, message.key(), owner, now, until)
         if not lease.found:
             return True  # sent before this release, or by hand: idempotent, just run it
         if not lease.claimed:
@@ -208,6 +295,18 @@ def keep_lease(rt: Runtime, message: Message, owner: str, delay: timedelta, *, c
         log.warning("cannot keep the lease", extra={"task_name": message.NAME, "error": repr(exc)})
 
 
+def retry_lost(rt: Runtime, message: Message, owner: str) -> None:
+    """``owner``'s retry was never queued (the broker refused it): the item is due for the
+    sweeper's next tick instead of waiting out the lease kept for that retry."""
+    if not message.TRACKED:
+        return
+    try:
+        with rt.db.transaction() as session:
+            store.mark_unsent(session, [(message.NAME, message.key())], utcnow(), owner=owner)
+    except Exception as exc:  # the database is away too: the kept lease runs out instead
+        log.warning("cannot mark a lost retry", extra={"task_name": message.NAME, "error": repr(exc)[:300]})
+
+
 def _fail(rt: Runtime, message: Message, reason: str, *, detail: str) -> None:
     now = utcnow()
     with rt.db.transaction() as session:
@@ -235,7 +334,7 @@ def sweep(rt: Runtime, *, everything: bool = False) -> SweepReport:
         else:
             idle = [kind for kind, queue in _tracked_queues().items() if _idle(rt, queue)]
             rows = store.claim_stale(
-                session, now, unstarted_before=now - lease_length(rt), idle_kinds=idle, limit=SWEEP_BATCH
+                session, now, unstarted_before=now - live_lease(rt), idle_kinds=idle, limit=SWEEP_BATCH
             )
         messages = [decode(row.kind, row.args) for row in rows]
         for row in rows:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.exc import ProgrammingError
 
-from worker.service.errors import is_transient
+from worker.service.errors import is_interruption, is_transient
 
 
 def _raised_while_handling(first: BaseException, second: Exception) -> Exception:
@@ -35,3 +35,12 @@ def test_a_data_error_alone_is_not_transient() -> None:
 @pytest.mark.parametrize("first", [ConnectionError("reset"), TimeoutError("slow")])
 def test_an_error_raised_while_handling_a_transient_one_is_transient(first: Exception) -> None:
     assert is_transient(_raised_while_handling(first, ValueError("cleanup failed")))
+
+
+def test_an_interruption_is_a_systemexit_or_ctrl_c_in_the_chain_not_a_closed_generator() -> None:
+    # Seen in the short Redis-kill run: a kombu connection error whose chain held the GeneratorExit
+    # of a generator closed while unwinding was taken for an interruption (no lease kept).
+    assert is_interruption(_raised_while_handling(SystemExit(-241), ValueError("autocommit")))
+    assert is_interruption(_raised_while_handling(KeyboardInterrupt(), ValueError("rollback")))
+    assert not is_interruption(_raised_while_handling(GeneratorExit(), ConnectionError("refused")))
+    assert not is_interruption(ValueError("value too long"))

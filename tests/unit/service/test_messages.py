@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import random
 
 import pytest
 
@@ -58,7 +59,7 @@ def test_every_message_declares_name_queue_policy_and_handler() -> None:
         assert name == kind.NAME and kind.QUEUE in messages.queues()
         assert kind.handle is not Message.handle, f"{name} has no handler"
         assert dataclasses.is_dataclass(kind)
-        assert kind.RETRY.backoff_max <= messages.RETRY_BACKOFF_MAX
+        assert kind.RETRY.backoff_max <= messages.TRANSIENT_BACKOFF_MAX <= messages.RETRY_BACKOFF_MAX
 
 
 def test_a_name_is_declared_once() -> None:
@@ -111,3 +112,12 @@ def test_celery_has_one_task_per_message_with_the_policy_of_the_registry() -> No
         assert task.max_retries == kind.RETRY.max_retries
     assert app.conf.task_routes == (messages.route,)
     assert sorted(q.name for q in app.conf.task_queues) == messages.queues()
+
+
+def test_a_retry_countdown_grows_with_the_retries_and_never_passes_the_longest_back_off() -> None:
+    policy = messages.RetryPolicy(backoff=5, backoff_max=1800)
+    rng = random.Random(7)
+    for retries, ceiling in [(0, 5), (1, 10), (3, 40), (8, 1280), (9, 1800), (40, 1800)]:
+        waits = [policy.countdown(retries, rng) for _ in range(400)]
+        assert min(waits) >= 0 and max(waits) <= ceiling
+        assert max(waits) > ceiling // 2  # full jitter spreads over the whole range
