@@ -61,6 +61,7 @@ from worker.normalise.title import (
     find_headline,
     publisher_names,
     site_keys,
+    site_urls,
 )
 
 __all__ = [
@@ -111,7 +112,7 @@ def extract_article(
         if n
     ]
     site_name_list = [n.lstrip("@") for n in site_name_list]
-    keys = site_keys(site_name_list, page_url)
+    keys = site_keys(site_name_list, site_urls(pm, page_url))
 
     title = (hints.title and squash(normalise_unicode(hints.title))) or choose_title(
         pm, page_url, site_name_list

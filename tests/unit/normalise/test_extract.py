@@ -82,6 +82,39 @@ def test_title_prefers_visible_headline_over_seo_title() -> None:
 
 
 @pytest.mark.parametrize(
+    ("title", "h1", "og", "expected"),
+    [
+        # the kicker is its own element in the h1; og:title has the headline alone
+        (
+            "Council approves budget | City Herald",
+            "<span>Transport</span> Council approves budget",
+            "Council approves budget",
+            "Council approves budget",
+        ),
+        # the kicker opens the stated title ("Kicker: headline"); the h1 is the headline alone
+        ("Transport: Council approves budget - City Herald", "Council approves budget", None, "Council approves budget"),
+        # the h1 agrees with og:title: it wins over a different <title>
+        ("Budget passes after long debate", "Council approves budget", "Council approves budget", "Council approves budget"),
+        # one text node: "Most" is part of the headline, not a kicker
+        ("Common budget questions", "Most common budget questions", "Common budget questions", "Most common budget questions"),
+    ],
+)
+def test_title_kicker_and_agreeing_h1(title: str, h1: str, og: str | None, expected: str) -> None:
+    head = f'<meta property="og:title" content="{og}">' if og else ""
+    art = extract_article(page(title=title, h1=h1, head=head).encode(), url=URL)
+    assert art.title == expected
+
+
+def test_title_site_suffix_recognised_from_canonical_host() -> None:
+    """A page served from another address (a mirror, a local copy) names its site in its canonical link."""
+    head = '<link rel="canonical" href="https://www.cityherald.example/news/council-budget">'
+    html = page(title="CityHerald: Council approves transport budget", h1="", head=head)
+    copy = "http://127.0.0.1:8000/copy/1"
+    assert extract_article(html.encode(), url=copy).title == "Council approves transport budget"
+    assert extract_article(html.replace(head, "").encode(), url=copy).title != "Council approves transport budget"
+
+
+@pytest.mark.parametrize(
     ("raw", "expected"),
     [
         (["By Jane Doe, Staff Writer"], ("Jane Doe",)),
