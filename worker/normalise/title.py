@@ -29,7 +29,8 @@ def site_urls(pm: PageMeta, url: str) -> tuple[str, ...]:
 
 
 def site_keys(site_names: list[str], url: str | Sequence[str]) -> set[str]:
-    keys = {text_key(n) for n in site_names if n and len(text_key(n)) >= 3}
+    # a "name" of more than eight words is a mislabelled headline, not a site name
+    keys = {text_key(n) for n in site_names if n and len(text_key(n)) >= 3 and len(n.split()) <= 8}
     for address in (url,) if isinstance(url, str) else url:
         _host_keys(keys, address)
     return {k for k in keys if k}
@@ -112,7 +113,13 @@ def clean_title(raw: str | None, *, site_names: list[str], url: str | Sequence[s
         return title
     keys = site_keys(site_names, url)
     prefix, colon, rest = title.partition(": ")
-    if colon and rest and len(prefix.split()) <= 5 and is_site_part(prefix, keys):
+    if (
+        colon
+        and rest
+        and len(prefix.split()) <= 5
+        and len(_TITLE_SEP.split(prefix)) == 1
+        and is_site_part(prefix, keys)
+    ):
         title = rest.strip()
     parts = _TITLE_SEP.split(title)
     if len(parts) > 1:
