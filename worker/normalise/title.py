@@ -225,6 +225,13 @@ def choose_title(pm: PageMeta, url: str, site_names: list[str]) -> str | None:
     stated = [squash(normalise_unicode(html_unescape(c))) for c in (og, ld_headline, pm.title_tag) if c]
     # a stated title that is the site's name alone ("City Herald"), not "Headline - City Herald"
     stated = [c for c in stated if c and not _is_site_name(c, keys)]
+    # a stated title of one or two words sharing no word with a long h1: the site's name
+    long_h1_words = [set(key_words(h)) for h in pm.h1 if len(h.split()) >= 4]
+    stated = [
+        c
+        for c in stated
+        if len(c.split()) > 2 or not long_h1_words or any(set(key_words(c)) & w for w in long_h1_words)
+    ]
     h1_pairs = [
         (h, parts)
         for h, parts in zip(
