@@ -46,6 +46,7 @@ import trafilatura
 from htmldate import find_date
 
 from bench.data import shared_data
+from worker.normalise import extract as extract_module
 from worker.normalise.extract import extract_article
 
 _TOKEN_RE = re.compile(r"\w+", re.UNICODE)
@@ -326,12 +327,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=0, help="pages per set (0 = all)")
     parser.add_argument("--no-trafilatura", action="store_true", help="score newsworker only")
     parser.add_argument("--sets", default="aeb,wcxb,teval", help="comma-separated: aeb, wcxb, teval")
+    parser.add_argument(
+        "--last-resort-date", choices=["article", "all", "none"], help="override extract.LAST_RESORT_DATE"
+    )
     parser.add_argument("--show-misses", choices=["title", "author", "date", "kind", "text"])
     args = parser.parse_args(argv)
     root = shared_data()
     if not (root / "extraction").is_dir():
         print(f"shared data not found under {root}", file=sys.stderr)
         return 2
+    if args.last_resort_date:
+        extract_module.LAST_RESORT_DATE = args.last_resort_date
     wanted = args.sets.split(",")
     sets: dict[str, list[Page]] = {}
     wcxb_all: list[Page] = []

@@ -543,3 +543,21 @@ def reconcile_stated(stated: PageDate, headline: HtmlElement | None, pm: PageMet
     if stated.utc.date() == near.local:
         return PageDate(near.local, stated.utc)  # the stated instant, read in the printed day's zone
     return near
+
+
+# htmldate's extensive search (original date) over the whole page, the last resort when neither
+# the page's markup, its address nor its printed dates give a day. A year alone (htmldate answers
+# 1 January: copyright lines, "© 2019") is not a publication day. Measured per set in the README
+# ("Dates"): on pages labelled with a date it dates pages nothing else dates; on pages labelled
+# undated it guesses, which is why only pages classified as articles are asked (``extract``).
+def last_resort_date(tree: HtmlElement, url: str | None) -> PageDate | None:
+    """htmldate extensive (original date) on a copy of the whole page; ``None`` for a year alone."""
+    try:
+        found = find_date(
+            copy(tree), url=url, extensive_search=True, original_date=True, outputformat="%Y-%m-%d"
+        )
+    except (ValueError, TypeError):
+        return None
+    if not found or found.endswith("-01-01"):
+        return None
+    return parse_iso_datetime(found)

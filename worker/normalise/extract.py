@@ -35,6 +35,7 @@ from worker.normalise.contenthtml import page_html
 from worker.normalise.dates import (
     day_date,
     feed_or_page_date,
+    last_resort_date,
     page_dates,
     printed_page_date,
     reconcile_stated,
@@ -75,6 +76,11 @@ __all__ = [
     "decode_body",
     "extract_article",
 ]
+
+
+# Where htmldate extensive is asked when nothing else dates a page: "article" (pages classified
+# as articles), "all", or "none"; bench.extraction_quality measures each.
+LAST_RESORT_DATE = "article"
 
 
 def extract_article(
@@ -157,6 +163,11 @@ def extract_article(
         long_paragraphs=sum(1 for p in cleaned.paragraphs if len(p.split()) >= 30),
     )
     kind = classify_page(sig, page_url, text)
+    if published is None and hints.published_at is None and LAST_RESORT_DATE != "none" and (
+        LAST_RESORT_DATE == "all" or kind == "article"
+    ):
+        published = last_resort_date(tree, page_url)
+        published_at, published_date = feed_or_page_date(None, published)
     if kind != "article":
         warnings.append("non_article")
     declared_lang = (

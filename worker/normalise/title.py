@@ -178,11 +178,29 @@ def drop_trailer(title: str) -> str:
 # keeping it where the visible h1 shows it gains on trafilatura-eval (whose labels keep subtitles)
 # and loses on WCXB (whose labels drop them); ``python -m bench.title_variants`` measures each.
 KEEP_TRAILER: frozenset[str] = frozenset()
-TITLE_SOURCES = ("stated-prefix", "h1-equals-stated", "h1-overlaps-stated", "stated", "h1")
+# "site-template": kept where a stated title shows the dash part before a recognised site name
+# ("Headline – Subtitle | Site"), whatever the source.
+TITLE_SOURCES = ("stated-prefix", "h1-equals-stated", "h1-overlaps-stated", "stated", "h1", "site-template")
 
 
-def _trimmed(source: str, title: str) -> str:
+def _trimmed(source: str, title: str, templated: frozenset[str] = frozenset()) -> str:
+    if "site-template" in KEEP_TRAILER and text_key(title) in templated:
+        return title
     return title if source in KEEP_TRAILER else drop_trailer(title)
+
+
+def _templated(raws: list[str | None], keys: set[str]) -> frozenset[str]:
+    """Keys of stated titles "Headline - Subtitle | Site" with the recognised site part dropped:
+    the publisher's template is "headline | site", so the dash part belongs to the headline."""
+    out = set()
+    for raw in raws:
+        if not raw:
+            continue
+        text = squash(normalise_unicode(html_unescape(raw)))
+        parts = _TITLE_SEP.split(text)
+        if len(parts) >= 3 and is_site_part(parts[-1], keys):
+            out.add(text_key(_join(parts, _TITLE_SEP.findall(text), 0, len(parts) - 1)))
+    return frozenset(out)
 
 
 _KICKER_MAX_WORDS = 6
@@ -222,6 +240,7 @@ def choose_title(pm: PageMeta, url: str, site_names: list[str]) -> str | None:
     og = pm.first("og:title", "twitter:title", "dc.title", "parsely-title", "sailthru.title")
     urls = site_urls(pm, url)
     keys = site_keys(site_names, urls)
+    templated = _templated([og, ld_headline, pm.title_tag], keys)
     stated = [squash(normalise_unicode(html_unescape(c))) for c in (og, ld_headline, pm.title_tag) if c]
     # a stated title that is the site's name alone ("City Herald"), not "Headline - City Herald"
     stated = [c for c in stated if c and not _is_site_name(c, keys)]
@@ -250,19 +269,19 @@ def choose_title(pm: PageMeta, url: str, site_names: list[str]) -> str | None:
     plain_stated = [c for c in (clean_title(s, site_names=site_names, url=urls, h1=[]) for s in stated) if c]
     for cleaned in plain_stated:
         if text_key(cleaned) in h1_keys:
-            return _trimmed("h1-equals-stated", by_key[text_key(cleaned)])
+            return _trimmed("h1-equals-stated", by_key[text_key(cleaned)], templated)
     kicked = _without_kicker(h1s, h1_parts, plain_stated)
     if kicked is not None:
-        return _trimmed("h1-equals-stated", kicked)
+        return _trimmed("h1-equals-stated", kicked, templated)
     # A stated title that is the first part of another one ("T" and "T | Blog").
     stated_keys = {text_key(c) for c in stated}
     for c in stated:
         first = _TITLE_SEP.split(c)[0]
         if first != c and text_key(first) in stated_keys:
-            return _trimmed("stated-prefix", first)
+            return _trimmed("stated-prefix", first, templated)
     for cleaned in cleaned_stated:
         if text_key(cleaned) in h1_keys:
-            return _trimmed("h1-equals-stated", by_key[text_key(cleaned)])
+            return _trimmed("h1-equals-stated", by_key[text_key(cleaned)], templated)
     # The first h1 that shares words with a stated title (or any h1 if nothing is stated).
     firsts = [_TITLE_SEP.split(c)[0] for c in cleaned_stated]
     for h in h1s:
@@ -271,10 +290,10 @@ def choose_title(pm: PageMeta, url: str, site_names: list[str]) -> str | None:
         if not cleaned_stated or any(
             _word_overlap(h, c) >= 0.3 and len(set(key_words(h)) & set(key_words(c))) >= 2 for c in firsts
         ):
-            return _trimmed("h1-overlaps-stated", h)
+            return _trimmed("h1-overlaps-stated", h, templated)
     if cleaned_stated:
-        return _trimmed("stated", cleaned_stated[0])
-    return _trimmed("h1", h1s[0]) if h1s else None
+        return _trimmed("stated", cleaned_stated[0], templated)
+    return _trimmed("h1", h1s[0], templated) if h1s else None
 
 
 _H1 = etree.XPath("//body//h1")

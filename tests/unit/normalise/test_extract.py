@@ -105,6 +105,13 @@ def test_title_kicker_and_agreeing_h1(title: str, h1: str, og: str | None, expec
     assert art.title == expected
 
 
+def test_one_word_title_that_shares_nothing_with_a_long_h1_is_the_site_name() -> None:
+    html = page(title="Integralist", h1="Rust ownership, borrowing and lifetimes")
+    assert extract_article(html.encode(), url="http://127.0.0.1:8000/copy/2").title == (
+        "Rust ownership, borrowing and lifetimes"
+    )
+
+
 def test_title_site_suffix_recognised_from_canonical_host() -> None:
     """A page served from another address (a mirror, a local copy) names its site in its canonical link."""
     head = '<link rel="canonical" href="https://www.cityherald.example/news/council-budget">'
