@@ -47,6 +47,7 @@ from htmldate import find_date
 
 from bench.data import shared_data
 from worker.normalise import extract as extract_module
+from worker.normalise import extraction as extraction_module
 from worker.normalise.extract import extract_article
 
 _TOKEN_RE = re.compile(r"\w+", re.UNICODE)
@@ -330,12 +331,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--last-resort-date", choices=["article", "all", "none"], help="override extract.LAST_RESORT_DATE"
     )
+    parser.add_argument(
+        "--full-extraction", action="store_true", help="trafilatura without fast mode (extraction.FAST_FIRST off)"
+    )
+    parser.add_argument(
+        "--retry-below", type=int, default=0, help="override extraction.SHORT_RESULT_WORDS (second, full extraction)"
+    )
     parser.add_argument("--show-misses", choices=["title", "author", "date", "kind", "text"])
     args = parser.parse_args(argv)
     root = shared_data()
     if not (root / "extraction").is_dir():
         print(f"shared data not found under {root}", file=sys.stderr)
         return 2
+    if args.retry_below:
+        extraction_module.SHORT_RESULT_WORDS = args.retry_below
+    if args.full_extraction:
+        extraction_module.FAST_FIRST = False
     if args.last_resort_date:
         extract_module.LAST_RESORT_DATE = args.last_resort_date
     wanted = args.sets.split(",")
