@@ -549,7 +549,7 @@ def reconcile_stated(stated: PageDate, headline: HtmlElement | None, pm: PageMet
 # the page's markup, its address nor its printed dates give a day. A year alone (htmldate answers
 # 1 January: copyright lines, "© 2019") is not a publication day. Measured per set in the README
 # ("Dates"): on pages labelled with a date it dates pages nothing else dates; on pages labelled
-# undated it guesses, which is why only pages classified as articles are asked (``extract``).
+# undated it guesses (``extract.LAST_RESORT_DATE`` says where it is asked).
 def last_resort_date(tree: HtmlElement, url: str | None) -> PageDate | None:
     """htmldate extensive (original date) on a copy of the whole page; ``None`` for a year alone."""
     try:

@@ -215,9 +215,12 @@ def test_a_copyright_year_alone_is_not_a_publication_day() -> None:
     assert published(page(f"<h1>{TITLE}</h1>", after="<p>© 2019 City Herald</p>", head=NEWS_ARTICLE)) is None
 
 
-def test_last_resort_date_not_asked_for_pages_that_are_not_articles(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_last_resort_date_for_articles_only_when_so_configured(monkeypatch: pytest.MonkeyPatch) -> None:
     from worker.normalise import extract
 
     body = page(f"<h1>{TITLE}</h1>", after=FAR_DATE, head=NEWS_ARTICLE)
     monkeypatch.setattr(extract, "classify_page", lambda *_: "listing")
+    monkeypatch.setattr(extract, "LAST_RESORT_DATE", "article")
     assert published(body) is None
+    monkeypatch.setattr(extract, "LAST_RESORT_DATE", "all")
+    assert published(body) == date(2024, 3, 5)
