@@ -76,11 +76,7 @@ def test_date_stamp_above_headline_in_its_header_block() -> None:
     assert published(page(header)) == date(2025, 5, 23)
 
 
-def test_date_of_a_list_above_the_header_block_is_not_taken(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The page's own date rules pass over it (htmldate's last resort, switched off here, may not)."""
-    from worker.normalise import extract
-
-    monkeypatch.setattr(extract, "LAST_RESORT_DATE", "none")
+def test_date_of_a_list_above_the_header_block_is_not_taken() -> None:
     recent = (
         "<section class='recent'><ol><li><a href='/a'>Another story about something else</a>"
         " <span>on <time>2023-10-05 05:47:31</time></span></li></ol></section>"
