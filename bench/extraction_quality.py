@@ -53,8 +53,6 @@ from worker.normalise.extract import extract_article
 _TOKEN_RE = re.compile(r"\w+", re.UNICODE)
 
 
-
-
 @dataclass(frozen=True)
 class Page:
     set_name: str
@@ -396,10 +394,7 @@ def _show_miss(kind: str, page: Page, res: Result, p: float, r: float) -> None:
     elif kind == "author" and not author_ok(page.author, res.authors):
         print(f"AUTHOR {page.page_id} truth={page.author!r} ours={res.authors!r} {page.url[:60]}")
     elif kind == "date" and not date_ok(page.date, res.date_local):
-        print(
-            f"DATE {page.page_id} truth={page.date} ours={res.date_local} utc={res.date_utc}"
-            f" {page.url[:60]}"
-        )
+        print(f"DATE {page.page_id} truth={page.date} ours={res.date_local} utc={res.date_utc} {page.url[:60]}")
     elif kind == "text" and 2 * p * r / (p + r or 1) < 0.8:
         print(f"TEXT {page.set_name} {page.page_id} p={p:.2f} r={r:.2f} {page.url[:80]}")
 

@@ -57,12 +57,9 @@ def extract_main(tree: HtmlElement, url: str | None) -> tuple[str, Any]:
         page_words = len((body if body is not None else tree).text_content().split())
         if page_words >= _PAGE_WORDS_FOR_RETRY:
             retry = _run_trafilatura(tree, url, fast=False)
-            retry_text = (
-                xmltotxt(retry.body, False) if retry is not None and retry.body is not None else ""
-            )
+            retry_text = xmltotxt(retry.body, False) if retry is not None and retry.body is not None else ""
             if len(retry_text.split()) > len(text.split()):
                 doc, text = retry, retry_text
     if doc is None or doc.body is None:
         return "", None
     return text, doc.body
-

@@ -123,9 +123,7 @@ _MULTI_KEYS = frozenset(
         "byl",
     }
 )
-_BYLINE_BAD_CLASS = re.compile(
-    r"avatar|bio|image|photo|img|box|social|follow|comment|more-by", re.I
-)
+_BYLINE_BAD_CLASS = re.compile(r"avatar|bio|image|photo|img|box|social|follow|comment|more-by", re.I)
 
 
 def read_page_meta(tree: HtmlElement) -> PageMeta:
