@@ -19,7 +19,9 @@ Columns: ``title`` exact after NFKC, case folding and dropping punctuation; ``au
 set of names equal (a page without an author must get none); ``date`` the UTC day of
 ``published_at`` equal to the labelled day, ``dloc`` the publisher's own calendar day
 (``published_date``) equal to it (a page without a date must get none); ``nonart`` share
-of wcxb's 254 non-article pages flagged, ``art`` share of its 257 article pages kept.
+of wcxb's 254 non-article pages flagged, ``art`` share of its 257 article pages kept;
+``dated`` the UTC day exact on the pages labelled with a date only (how htmldate, which always
+answers, is usually scored), ``d±1`` the UTC day within one day of the label on those pages.
 Systems without metadata show "-". trafilatura runs on the same bytes in the same run.
 
     PYTHONPATH=$PWD python -m bench.extraction_quality [--limit N] [--no-trafilatura] [--sets aeb,wcxb,teval]
@@ -37,17 +39,18 @@ import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import trafilatura
 from htmldate import find_date
 
 from bench.data import shared_data
+from worker.normalise import extract as extract_module
+from worker.normalise import extraction as extraction_module
 from worker.normalise.extract import extract_article
 
 _TOKEN_RE = re.compile(r"\w+", re.UNICODE)
-
-
 
 
 @dataclass(frozen=True)
@@ -170,6 +173,17 @@ def date_ok(truth: str | None, pred: str | None) -> bool:
     return pred is not None and pred[: len(truth)] == truth
 
 
+def date_near(truth: str, pred: str | None, days: int = 1) -> bool:
+    """The predicted day at most ``days`` from the labelled one (a time-zone shift)."""
+    if pred is None:
+        return False
+    try:
+        gap = abs((date.fromisoformat(pred[:10]) - date.fromisoformat(truth[:10])).days)
+    except ValueError:
+        return False
+    return gap <= days
+
+
 # ---------------------------------------------------------------- systems
 
 
@@ -263,6 +277,7 @@ def score_set(
     rs: list[float] = []
     tp = fn = fp = 0
     title_hits = title_n = author_hits = author_n = date_hits = date_local_hits = date_n = 0
+    dated_n = dated_hits = dated_near = 0
     has_meta = False
     for page in pages:
         res = system(page)
@@ -284,6 +299,10 @@ def score_set(
             date_n += 1
             date_hits += date_ok(page.date, res.date_utc)
             date_local_hits += date_ok(page.date, res.date_local)
+            if page.date:
+                dated_n += 1
+                dated_hits += date_ok(page.date, res.date_utc)
+                dated_near += date_near(page.date, res.date_utc)
             if show and show != "text" and label.startswith("news"):
                 _show_miss(show, page, res, 1.0, 1.0)
     if ps:
@@ -297,6 +316,8 @@ def score_set(
         row["author"] = author_hits / date_n
         row["date"] = date_hits / date_n
         row["date_local"] = date_local_hits / date_n
+        row["dated"] = dated_hits / max(1, dated_n)
+        row["dated_1"] = dated_near / max(1, dated_n)
     return row
 
 
@@ -305,12 +326,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=0, help="pages per set (0 = all)")
     parser.add_argument("--no-trafilatura", action="store_true", help="score newsworker only")
     parser.add_argument("--sets", default="aeb,wcxb,teval", help="comma-separated: aeb, wcxb, teval")
+    parser.add_argument(
+        "--last-resort-date", choices=["article", "all", "none"], help="override extract.LAST_RESORT_DATE"
+    )
+    parser.add_argument(
+        "--full-extraction", action="store_true", help="trafilatura without fast mode (extraction.FAST_FIRST off)"
+    )
+    parser.add_argument(
+        "--retry-below", type=int, default=0, help="override extraction.SHORT_RESULT_WORDS (second, full extraction)"
+    )
     parser.add_argument("--show-misses", choices=["title", "author", "date", "kind", "text"])
     args = parser.parse_args(argv)
     root = shared_data()
     if not (root / "extraction").is_dir():
         print(f"shared data not found under {root}", file=sys.stderr)
         return 2
+    if args.retry_below:
+        extraction_module.SHORT_RESULT_WORDS = args.retry_below
+    if args.full_extraction:
+        extraction_module.FAST_FIRST = False
+    if args.last_resort_date:
+        extract_module.LAST_RESORT_DATE = args.last_resort_date
     wanted = args.sets.split(",")
     sets: dict[str, list[Page]] = {}
     wcxb_all: list[Page] = []
@@ -358,10 +394,7 @@ def _show_miss(kind: str, page: Page, res: Result, p: float, r: float) -> None:
     elif kind == "author" and not author_ok(page.author, res.authors):
         print(f"AUTHOR {page.page_id} truth={page.author!r} ours={res.authors!r} {page.url[:60]}")
     elif kind == "date" and not date_ok(page.date, res.date_local):
-        print(
-            f"DATE {page.page_id} truth={page.date} ours={res.date_local} utc={res.date_utc}"
-            f" {page.url[:60]}"
-        )
+        print(f"DATE {page.page_id} truth={page.date} ours={res.date_local} utc={res.date_utc} {page.url[:60]}")
     elif kind == "text" and 2 * p * r / (p + r or 1) < 0.8:
         print(f"TEXT {page.set_name} {page.page_id} p={p:.2f} r={r:.2f} {page.url[:80]}")
 
@@ -374,7 +407,7 @@ def _print_row(row: dict[str, object]) -> None:
     if not _HEADER_DONE:
         print(
             f"{'system':36} {'text P/R/F1':>20} {'title':>6} {'author':>6}"
-            f" {'date':>6} {'dloc':>6} {'nonart':>7} {'art':>6} {'sec':>6}"
+            f" {'date':>6} {'dloc':>6} {'dated':>6} {'d±1':>6} {'nonart':>7} {'art':>6} {'sec':>6}"
         )
         _HEADER_DONE = True
 
@@ -391,6 +424,7 @@ def _print_row(row: dict[str, object]) -> None:
     print(
         f"{row['system']!s:36} {prf('f1'):>20} {pct('title'):>6}"
         f" {pct('author'):>6} {pct('date'):>6} {pct('date_local'):>6}"
+        f" {pct('dated'):>6} {pct('dated_1'):>6}"
         f" {pct('nonarticle_flagged'):>7}"
         f" {pct('article_kept'):>6} {row['seconds']:6.1f}",
         flush=True,

@@ -8,7 +8,9 @@ shingle P/R/F1; title, author and date exactness where the set labels them). The
 go through ``extract_article`` directly in the same run. Prints a table; writes only a temporary
 directory.
 
-    PYTHONPATH=$PWD python -m bench.extraction_realpath [--set aeb|wcxb] [--limit N]
+    PYTHONPATH=$PWD python -m bench.extraction_realpath [--set aeb|wcxb|teval] [--limit N]
+
+``dated``/``d±1``: the UTC day of ``published_at`` exact / within one day, on dated pages only.
 """
 
 from __future__ import annotations
@@ -27,10 +29,13 @@ from bench.data import shared_data
 from bench.extraction_quality import (
     Page,
     Result,
+    _segment_hits,
     author_ok,
+    date_near,
     date_ok,
     f1_of,
     load_aeb,
+    load_teval,
     load_wcxb,
     norm_text,
     ours,
@@ -48,35 +53,71 @@ def _newsworker(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[
 
 
 def _score(pages: list[Page], results: dict[str, Result]) -> dict[str, float]:
+    """Main text (shingle F1 averaged over pages; trafilatura-eval: its segment F1 pooled over
+    segments), titles exact on labelled pages, authors and dates on pages with metadata labels,
+    dates also on dated pages only (exact, and within one day)."""
     ps, rs = [], []
-    title = author = date = 0
+    tp = fn = fp = 0
+    title = title_n = author = date = meta_n = dated = dated_1 = dated_n = 0
     for page in pages:
         res = results.get(page.page_id, Result(""))
-        p, r = shingle_pr(page.text, res.text)
-        ps.append(p)
-        rs.append(r)
-        title += norm_text(res.title) == norm_text(page.title)
+        if page.with_segments or page.without_segments:
+            a, b, c = _segment_hits(page, res.text)
+            tp, fn, fp = tp + a, fn + b, fp + c
+        else:
+            p, r = shingle_pr(page.text, res.text)
+            ps.append(p)
+            rs.append(r)
+        if not page.has_meta:
+            continue
+        meta_n += 1
+        if page.title is not None:
+            title_n += 1
+            title += norm_text(res.title) == norm_text(page.title)
         author += author_ok(page.author, res.authors)
         date += date_ok(page.date, res.date_utc)
-    _, _, f1 = f1_of(ps, rs)
+        if page.date:
+            dated_n += 1
+            dated += date_ok(page.date, res.date_utc)
+            dated_1 += date_near(page.date, res.date_utc)
+    if ps:
+        _, _, f1 = f1_of(ps, rs)
+    else:
+        precision = tp / (tp + fp) if tp + fp else 0.0
+        recall = tp / (tp + fn) if tp + fn else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if tp else 0.0
     n = len(pages)
-    return {"f1": f1, "title": title / n, "author": author / n, "date": date / n, "found": len(results) / n}
+    m = max(1, meta_n)
+    return {
+        "f1": f1,
+        "title": title / max(1, title_n),
+        "author": author / m,
+        "date": date / m,
+        "dated": dated / max(1, dated_n),
+        "dated_1": dated_1 / max(1, dated_n),
+        "found": len(results) / n,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--set", dest="set_name", choices=["aeb", "wcxb"], default="aeb")
+    parser.add_argument("--set", dest="set_name", choices=["aeb", "wcxb", "teval"], default="aeb")
     parser.add_argument("--limit", type=int, default=0)
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = parser.parse_args(argv)
     root = shared_data()
-    pages = list(load_aeb(root)) if args.set_name == "aeb" else [p for p in load_wcxb(root) if p.kind == "article"]
+    if args.set_name == "aeb":
+        pages = list(load_aeb(root))
+    elif args.set_name == "wcxb":
+        pages = [p for p in load_wcxb(root) if p.kind == "article"]
+    else:
+        pages = list(load_teval(root))
     if args.limit:
         pages = pages[: args.limit]
     # pageweb serves text as UTF-8: both paths get exactly these bytes
     pages = [
         Page(p.set_name, p.page_id, p.url, p.body.decode("utf-8", "replace").encode("utf-8"), p.text, p.title,
-             p.author, p.date, p.kind, p.has_meta)
+             p.author, p.date, p.kind, p.has_meta, p.with_segments, p.without_segments)
         for p in pages
     ]  # fmt: skip
     work = Path(tempfile.mkdtemp(prefix="nw-realpath-"))
@@ -139,18 +180,19 @@ def main(argv: list[str] | None = None) -> int:
     direct = {p.page_id: ours(p) for p in pages}
     direct_seconds = time.perf_counter() - started
     print(f"{args.set_name}: {len(pages)} pages")
-    print(f"{'path':44} {'text F1':>8} {'title':>6} {'author':>6} {'date':>6} {'found':>6} {'sec':>6}")
+    print(
+        f"{'path':44} {'text F1':>8} {'title':>6} {'author':>6} {'date':>6} {'dated':>6} {'d±1':>6}"
+        f" {'found':>6} {'sec':>6}"
+    )
+    meta = args.set_name != "aeb"
     for label, results, seconds in (
         ("real path (feeds add, run --once, export)", real, real_seconds),
         ("extract_article on the same bytes", direct, direct_seconds),
     ):
         s = _score(pages, results)
-        meta = args.set_name == "wcxb"
-        print(
-            f"{label:44} {s['f1']:8.3f} {s['title'] if meta else float('nan'):6.3f}"
-            f" {s['author'] if meta else float('nan'):6.3f} {s['date'] if meta else float('nan'):6.3f}"
-            f" {s['found']:6.3f} {seconds:6.1f}"
-        )
+        keys = ("title", "author", "date", "dated", "dated_1")
+        cells = " ".join(f"{s[k] if meta else float('nan'):6.3f}" for k in keys)
+        print(f"{label:44} {s['f1']:8.3f} {cells} {s['found']:6.3f} {seconds:6.1f}")
     if not args.keep:
         import shutil
 

@@ -6,13 +6,16 @@ machine noise hits all systems alike), to
 * ``newsworker``: ``worker.normalise.extract.extract_article`` (decode, parse once, extraction,
   metadata, dates, language, canonical address, cleaning, sanitised HTML, page kind);
 * ``trafilatura bare``: ``trafilatura.extract(body, url=url)`` with its defaults;
+* ``trafilatura bare_extraction+metadata``: ``trafilatura.bare_extraction(body, url=url,
+  with_metadata=True)``, the library doing what newsworker's normalisation does (issue #15's
+  cost target: at most 1.1x this);
 * ``trafilatura fast``: ``trafilatura.extract(body, url=url, fast=True, include_comments=False)``,
   the configuration newsworker itself starts from.
 
 CPU time per page (``time.process_time``), summed over ``--rounds`` rounds; prints the
 ratios. Writes nothing.
 
-    PYTHONPATH=$PWD python -m bench.normalise_speed [--rounds 3] [--limit N]
+    PYTHONPATH=$PWD python -m bench.normalise_speed [--rounds 3] [--limit N] [--teval]
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from collections.abc import Callable
 import trafilatura
 
 from bench.data import shared_data
-from bench.extraction_quality import Page, load_aeb, load_wcxb
+from bench.extraction_quality import Page, load_aeb, load_teval, load_wcxb
 from worker.normalise.extract import extract_article
 
 
@@ -37,6 +40,10 @@ def _bare(page: Page) -> object:
     return trafilatura.extract(page.body, url=page.url or None)
 
 
+def _meta(page: Page) -> object:
+    return trafilatura.bare_extraction(page.body, url=page.url or None, with_metadata=True)
+
+
 def _fast(page: Page) -> object:
     return trafilatura.extract(page.body, url=page.url or None, fast=True, include_comments=False)
 
@@ -44,6 +51,7 @@ def _fast(page: Page) -> object:
 SYSTEMS: dict[str, Callable[[Page], object]] = {
     "newsworker extract_article": _ours,
     "trafilatura bare extract": _bare,
+    "trafilatura bare_extraction+metadata": _meta,
     "trafilatura fast, no comments": _fast,
 }
 
@@ -52,12 +60,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--limit", type=int, default=0, help="pages (0 = all)")
+    parser.add_argument("--teval", action="store_true", help="add trafilatura-eval's 990 pages")
     args = parser.parse_args(argv)
     root = shared_data()
     if not (root / "extraction").is_dir():
         print(f"shared data not found under {root}", file=sys.stderr)
         return 2
     pages = list(load_aeb(root)) + list(load_wcxb(root))
+    if args.teval:
+        pages += list(load_teval(root))
     if args.limit:
         pages = pages[: args.limit]
     for system in SYSTEMS.values():  # warm imports, models and caches
@@ -74,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
                 totals[name] += time.process_time() - started
     calls = len(pages) * args.rounds
     ours = totals["newsworker extract_article"]
-    print(f"{len(pages)} pages (AEB + wcxb-test) x {args.rounds} rounds, CPU ms per page")
+    sets = "AEB + wcxb-test" + (" + trafilatura-eval" if args.teval else "")
+    print(f"{len(pages)} pages ({sets}) x {args.rounds} rounds, CPU ms per page")
     print(f"{'system':34} {'ms/page':>8} {'newsworker / this':>18}")
     for name, total in totals.items():
         print(f"{name:34} {total / calls * 1000:8.2f} {ours / total:18.3f}")

@@ -83,8 +83,6 @@ def parse_loose_date(text: str) -> date | None:
     return None
 
 
-
-
 def parse_iso_instant(value: str) -> datetime:
     """A strict ISO 8601 date or datetime (``Z`` allowed) as an aware UTC instant; naive values
     are taken as UTC. Raises ``ValueError`` on anything else (import lines must be exact)."""
@@ -94,8 +92,6 @@ def parse_iso_instant(value: str) -> datetime:
         return datetime(day.year, day.month, day.day, tzinfo=UTC)
     parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-
-
 
 
 _ISO_DT = re.compile(
@@ -278,9 +274,7 @@ def page_dates(pm: PageMeta) -> tuple[PageDate | None, PageDate | None]:
     return published, modified
 
 
-def feed_or_page_date(
-    hint: datetime | None, page: PageDate | None
-) -> tuple[datetime | None, date | None]:
+def feed_or_page_date(hint: datetime | None, page: PageDate | None) -> tuple[datetime | None, date | None]:
     if hint is not None:
         aware = hint if hint.tzinfo is not None else hint.replace(tzinfo=UTC)
         aware = aware.astimezone(UTC)
@@ -288,7 +282,6 @@ def feed_or_page_date(
     if page is not None:
         return page.utc, page.local
     return None, None
-
 
 
 _AFTER_NODES = 80
@@ -437,9 +430,7 @@ _PUBLISHED_TEXT = etree.XPath(
 )
 _PUBLISHED_WORD = re.compile(r"\b(?:published|posted)\b", re.I)
 _PUBLISHED_LABEL = re.compile(r"(?:published|posted)\s*(?:on\b)?\W{0,3}$", re.I)
-_PUBLISHED_LABEL_AFTER = re.compile(
-    r"^\W{0,4}(?:(?:originally|first)\s+published|date\s+(?:published|posted))\b", re.I
-)
+_PUBLISHED_LABEL_AFTER = re.compile(r"^\W{0,4}(?:(?:originally|first)\s+published|date\s+(?:published|posted))\b", re.I)
 _BLOCK_CHARS = 300
 
 
@@ -480,9 +471,7 @@ def _htmldate(tree: HtmlElement, url: str | None, headline: HtmlElement | None) 
         if len(ancestors) >= 2:
             scope = copy(ancestors[min(4, len(ancestors) - 1)])
     try:
-        found = find_date(
-            scope, url=url, extensive_search=False, original_date=True, outputformat="%Y-%m-%d"
-        )
+        found = find_date(scope, url=url, extensive_search=False, original_date=True, outputformat="%Y-%m-%d")
     except (ValueError, TypeError):
         return None
     return parse_iso_datetime(found) if found else None
@@ -505,9 +494,7 @@ def _declared_locale(pm: PageMeta) -> str | None:
     return declared[0]
 
 
-def printed_page_date(
-    tree: HtmlElement, url: str, headline: HtmlElement | None, pm: PageMeta
-) -> PageDate | None:
+def printed_page_date(tree: HtmlElement, url: str, headline: HtmlElement | None, pm: PageMeta) -> PageDate | None:
     """The publication date a reader sees, for pages whose markup states none."""
     order = numeric_date_order(_declared_locale(pm))
     near, only_updated = _date_near_headline(headline, order)
@@ -521,7 +508,6 @@ def printed_page_date(
         return found
     # Only an update is printed by the headline: the publication cannot be later than it.
     return found if found is not None and found.local < near.local else near
-
 
 
 # A stated (JSON-LD / meta) publication day a few days off the day printed by the headline is a
@@ -543,3 +529,33 @@ def reconcile_stated(stated: PageDate, headline: HtmlElement | None, pm: PageMet
     if stated.utc.date() == near.local:
         return PageDate(near.local, stated.utc)  # the stated instant, read in the printed day's zone
     return near
+
+
+# htmldate's extensive search (original date) over the whole page, the last resort when neither
+# the page's markup, its address nor its printed dates give a day. A year alone (htmldate answers
+# 1 January: copyright lines, "© 2019") is not a publication day. Measured per set in the README
+# ("Dates"): on pages labelled with a date it dates pages nothing else dates; on pages labelled
+# undated it guesses (``extract.LAST_RESORT_DATE`` says where it is asked).
+# Blocks whose dates are other pages' or readers': comment sections, link lists of other stories.
+_OTHER_DATES = etree.XPath(
+    "//body//*[self::aside or self::nav or contains(@class,'comment') or contains(@id,'comment')"
+    " or contains(@class,'recent') or contains(@class,'related') or contains(@class,'popular')"
+    " or contains(@class,'sidebar') or contains(@class,'widget')]"
+)
+
+
+def last_resort_date(tree: HtmlElement, url: str | None) -> PageDate | None:
+    """htmldate extensive (original date) on a copy of the page without comment sections and
+    lists of other stories; ``None`` for a year alone."""
+    scope = copy(tree)
+    for el in reversed(_OTHER_DATES(scope)):
+        parent = el.getparent()
+        if parent is not None:
+            parent.remove(el)
+    try:
+        found = find_date(scope, url=url, extensive_search=True, original_date=True, outputformat="%Y-%m-%d")
+    except (ValueError, TypeError):
+        return None
+    if not found or found.endswith("-01-01"):
+        return None
+    return parse_iso_datetime(found)

@@ -58,6 +58,8 @@ class PageMeta:
     types: set[str] = field(default_factory=set)
     title_tag: str | None = None
     h1: list[str] = field(default_factory=list)
+    # the text nodes of each h1: a kicker in its own element ("<span>Tunesien</span> Große ...")
+    h1_parts: list[tuple[str, ...]] = field(default_factory=list)
     canonical: str | None = None
     html_lang: str | None = None
     time_nodes: list[str] = field(default_factory=list)
@@ -121,9 +123,7 @@ _MULTI_KEYS = frozenset(
         "byl",
     }
 )
-_BYLINE_BAD_CLASS = re.compile(
-    r"avatar|bio|image|photo|img|box|social|follow|comment|more-by", re.I
-)
+_BYLINE_BAD_CLASS = re.compile(r"avatar|bio|image|photo|img|box|social|follow|comment|more-by", re.I)
 
 
 def read_page_meta(tree: HtmlElement) -> PageMeta:
@@ -170,6 +170,7 @@ def read_page_meta(tree: HtmlElement) -> PageMeta:
             text = squash(el.text_content())
             if text and len(pm.h1) < 5:
                 pm.h1.append(text)
+                pm.h1_parts.append(tuple(p for p in (squash(t) for t in el.itertext()) if p))
         elif tag == "time":
             value = el.get("datetime")
             if value and len(pm.time_nodes) < 10:

@@ -8,6 +8,7 @@ the publisher, names learned from the site's other pages) and its host name.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from html import unescape as html_unescape
 
 from lxml import etree
@@ -20,8 +21,22 @@ from worker.normalise.textclean import CleanedText, key_words, normalise_unicode
 _TITLE_SEP = re.compile(r"\s+(?:[|–—~·•»:]|-{1,2}|::|/)\s+|\s*\|\s*|\s*[»›]\s*")
 
 
-def site_keys(site_names: list[str], url: str) -> set[str]:
-    keys = {text_key(n) for n in site_names if n and len(text_key(n)) >= 3}
+def site_urls(pm: PageMeta, url: str) -> tuple[str, ...]:
+    """The page's address and the addresses it states for itself (canonical link, ``og:url``):
+    a page fetched from a mirror, an AMP cache or a local copy still names its site there."""
+    stated = (pm.canonical, pm.first("og:url"))
+    return (url, *(u for u in stated if u and u.startswith(("http://", "https://")) and u != url))
+
+
+def site_keys(site_names: list[str], url: str | Sequence[str]) -> set[str]:
+    # a "name" of more than eight words is a mislabelled headline, not a site name
+    keys = {text_key(n) for n in site_names if n and len(text_key(n)) >= 3 and len(n.split()) <= 8}
+    for address in (url,) if isinstance(url, str) else url:
+        _host_keys(keys, address)
+    return {k for k in keys if k}
+
+
+def _host_keys(keys: set[str], url: str) -> None:
     host = site_of(url)
     if host:
         labels = host.split(".")
@@ -31,7 +46,6 @@ def site_keys(site_names: list[str], url: str) -> set[str]:
         if core:
             keys.add(text_key(core[0] if len(core) == 1 else core[-1]))
             keys.update(text_key(c) for c in core)
-    return {k for k in keys if k}
 
 
 _HOST_NOISE = frozenset(
@@ -67,16 +81,27 @@ def is_site_part(part: str, keys: set[str]) -> bool:
     if not k:
         return True
     for site in keys:
-        if k == site or (
-            len(site) >= 4 and (k.startswith(site) or k.endswith(site)) and len(part.split()) <= 6
-        ):
+        if k == site or (len(site) >= 4 and (k.startswith(site) or k.endswith(site)) and len(part.split()) <= 6):
             return True
         if len(k) >= 4 and site.startswith(k) and len(part.split()) <= 4:
             return True
     return False
 
 
-def clean_title(raw: str | None, *, site_names: list[str], url: str, h1: list[str]) -> str | None:
+def _is_site_name(title: str, keys: set[str]) -> bool:
+    """A whole stated title that is only the site's name ("City Herald", "cityherald.com"), not
+    "Headline - City Herald" or "CityHerald: Headline"."""
+    if text_key(title) in keys:
+        return True
+    return (
+        len(title.split()) <= 3
+        and ": " not in title
+        and len(_TITLE_SEP.split(title)) == 1
+        and is_site_part(title, keys)
+    )
+
+
+def clean_title(raw: str | None, *, site_names: list[str], url: str | Sequence[str], h1: list[str]) -> str | None:
     """Strip "Title | Site", "Title - Site", "Site: Title" using what we know of the site."""
     if not raw:
         return None
@@ -88,7 +113,13 @@ def clean_title(raw: str | None, *, site_names: list[str], url: str, h1: list[st
         return title
     keys = site_keys(site_names, url)
     prefix, colon, rest = title.partition(": ")
-    if colon and rest and len(prefix.split()) <= 5 and is_site_part(prefix, keys):
+    if (
+        colon
+        and rest
+        and len(prefix.split()) <= 5
+        and len(_TITLE_SEP.split(prefix)) == 1
+        and is_site_part(prefix, keys)
+    ):
         title = rest.strip()
     parts = _TITLE_SEP.split(title)
     if len(parts) > 1:
@@ -147,11 +178,55 @@ def drop_trailer(title: str) -> str:
 # keeping it where the visible h1 shows it gains on trafilatura-eval (whose labels keep subtitles)
 # and loses on WCXB (whose labels drop them); ``python -m bench.title_variants`` measures each.
 KEEP_TRAILER: frozenset[str] = frozenset()
-TITLE_SOURCES = ("stated-prefix", "h1-equals-stated", "h1-overlaps-stated", "stated", "h1")
+# "site-template": kept where a stated title shows the dash part before a recognised site name
+# ("Headline – Subtitle | Site"), whatever the source.
+TITLE_SOURCES = ("stated-prefix", "h1-equals-stated", "h1-overlaps-stated", "stated", "h1", "site-template")
 
 
-def _trimmed(source: str, title: str) -> str:
+def _trimmed(source: str, title: str, templated: frozenset[str] = frozenset()) -> str:
+    if "site-template" in KEEP_TRAILER and text_key(title) in templated:
+        return title
     return title if source in KEEP_TRAILER else drop_trailer(title)
+
+
+def _templated(raws: list[str | None], keys: set[str]) -> frozenset[str]:
+    """Keys of stated titles "Headline - Subtitle | Site" with the recognised site part dropped:
+    the publisher's template is "headline | site", so the dash part belongs to the headline."""
+    out = set()
+    for raw in raws:
+        if not raw:
+            continue
+        text = squash(normalise_unicode(html_unescape(raw)))
+        parts = _TITLE_SEP.split(text)
+        if len(parts) >= 3 and is_site_part(parts[-1], keys):
+            out.add(text_key(_join(parts, _TITLE_SEP.findall(text), 0, len(parts) - 1)))
+    return frozenset(out)
+
+
+_KICKER_MAX_WORDS = 6
+
+
+def _without_kicker(h1s: list[str], h1_parts: list[tuple[str, ...]], stated: list[str]) -> str | None:
+    """The headline without its kicker: an ``<h1>`` and a stated title that agree but for a few
+    leading words on one side share the headline as a suffix. In the ``<h1>`` the kicker is its
+    own element ("<span>Tunesien</span> Große Aufgaben ..." and og:title "Große Aufgaben ...");
+    in a stated title it ends with a colon or a dash ("Chronik: Lotte Tobisch ist tot")."""
+    for h, parts in zip(h1s[:2], h1_parts[:2], strict=False):
+        hk = text_key(h)
+        tails = {text_key(" ".join(parts[i:])) for i in range(1, len(parts))}
+        for c in stated:
+            for part in dict.fromkeys([c, *_KICKER_SPLIT.split(c, maxsplit=1)[1:]]):
+                pk = text_key(part)
+                if not pk or len(part.split()) < 2:
+                    continue
+                if part is not c and pk == hk:
+                    return h
+                if pk in tails and len(h.split()) - len(part.split()) <= _KICKER_MAX_WORDS:
+                    return part.strip()
+    return None
+
+
+_KICKER_SPLIT = re.compile(r":\s+|\s+[|–—]\s+|\s+-\s+")
 
 
 def choose_title(pm: PageMeta, url: str, site_names: list[str]) -> str | None:
@@ -163,41 +238,62 @@ def choose_title(pm: PageMeta, url: str, site_names: list[str]) -> str | None:
         if isinstance(value, str):
             ld_headline = squash(html_unescape(value))
     og = pm.first("og:title", "twitter:title", "dc.title", "parsely-title", "sailthru.title")
-    keys = site_keys(site_names, url)
+    urls = site_urls(pm, url)
+    keys = site_keys(site_names, urls)
+    templated = _templated([og, ld_headline, pm.title_tag], keys)
+    stated = [squash(normalise_unicode(html_unescape(c))) for c in (og, ld_headline, pm.title_tag) if c]
+    # a stated title that is the site's name alone ("City Herald"), not "Headline - City Herald"
+    stated = [c for c in stated if c and not _is_site_name(c, keys)]
+    # a stated title of one or two words sharing no word with a long h1: the site's name
+    long_h1_words = [set(key_words(h)) for h in pm.h1 if len(h.split()) >= 4]
     stated = [
-        squash(normalise_unicode(html_unescape(c))) for c in (og, ld_headline, pm.title_tag) if c
+        c
+        for c in stated
+        if len(c.split()) > 2 or not long_h1_words or any(set(key_words(c)) & w for w in long_h1_words)
     ]
-    stated = [c for c in stated if c and not is_site_part(c, keys)]
-    h1s = [squash(normalise_unicode(h)) for h in pm.h1]
-    h1s = [h for h in h1s if h and not is_site_part(h, keys) and len(h) <= 300]
+    h1_pairs = [
+        (h, parts)
+        for h, parts in zip(
+            (squash(normalise_unicode(h)) for h in pm.h1), pm.h1_parts or [()] * len(pm.h1), strict=False
+        )
+        if h and not is_site_part(h, keys) and len(h) <= 300
+    ]
+    h1s = [h for h, _ in h1_pairs]
+    h1_parts = [tuple(normalise_unicode(p) for p in parts) for _, parts in h1_pairs]
     h1_keys = {text_key(h) for h in h1s}
-    cleaned_stated = [
-        c for c in (clean_title(s, site_names=site_names, url=url, h1=h1s) for s in stated) if c
-    ]
+    cleaned_stated = [c for c in (clean_title(s, site_names=site_names, url=urls, h1=h1s) for s in stated) if c]
+    by_key = {text_key(h): h for h in reversed(h1s)}
+    # The visible h1 agreeing with a stated title, before anything else. Site-name parts are
+    # dropped here by what is known of the site only, not by matching an h1 (an h1 can be the
+    # site's own name: "Title | Blog Name" over <h1>Blog Name</h1>).
+    plain_stated = [c for c in (clean_title(s, site_names=site_names, url=urls, h1=[]) for s in stated) if c]
+    for cleaned in plain_stated:
+        if text_key(cleaned) in h1_keys:
+            return _trimmed("h1-equals-stated", by_key[text_key(cleaned)], templated)
+    kicked = _without_kicker(h1s, h1_parts, plain_stated)
+    if kicked is not None:
+        return _trimmed("h1-equals-stated", kicked, templated)
     # A stated title that is the first part of another one ("T" and "T | Blog").
     stated_keys = {text_key(c) for c in stated}
     for c in stated:
         first = _TITLE_SEP.split(c)[0]
         if first != c and text_key(first) in stated_keys:
-            return _trimmed("stated-prefix", first)
-    by_key = {text_key(h): h for h in reversed(h1s)}
+            return _trimmed("stated-prefix", first, templated)
     for cleaned in cleaned_stated:
         if text_key(cleaned) in h1_keys:
-            return _trimmed("h1-equals-stated", by_key[text_key(cleaned)])
+            return _trimmed("h1-equals-stated", by_key[text_key(cleaned)], templated)
     # The first h1 that shares words with a stated title (or any h1 if nothing is stated).
     firsts = [_TITLE_SEP.split(c)[0] for c in cleaned_stated]
     for h in h1s:
         if len(h.split()) < 2 and cleaned_stated:
             continue
         if not cleaned_stated or any(
-            _word_overlap(h, c) >= 0.3 and len(set(key_words(h)) & set(key_words(c))) >= 2
-            for c in firsts
+            _word_overlap(h, c) >= 0.3 and len(set(key_words(h)) & set(key_words(c))) >= 2 for c in firsts
         ):
-            return _trimmed("h1-overlaps-stated", h)
+            return _trimmed("h1-overlaps-stated", h, templated)
     if cleaned_stated:
-        return _trimmed("stated", cleaned_stated[0])
-    return _trimmed("h1", h1s[0]) if h1s else None
-
+        return _trimmed("stated", cleaned_stated[0], templated)
+    return _trimmed("h1", h1s[0], templated) if h1s else None
 
 
 _H1 = etree.XPath("//body//h1")
@@ -228,7 +324,6 @@ def find_headline(tree: HtmlElement, title: str | None) -> HtmlElement | None:
     return first_h1
 
 
-
 def publisher_names(pm: PageMeta) -> list[str]:
     names: list[str] = []
     for obj in pm.jsonld:
@@ -240,13 +335,9 @@ def publisher_names(pm: PageMeta) -> list[str]:
     return names[:4]
 
 
-
 def drop_leading_title(cleaned: CleanedText, title: str | None) -> CleanedText:
     """Extractors sometimes repeat the headline as the first paragraph; the title field has it."""
     if not title or not cleaned.paragraphs or text_key(cleaned.paragraphs[0]) != text_key(title):
         return cleaned
     pars = cleaned.paragraphs[1:]
-    return CleanedText(
-        "\n\n".join(pars), pars, cleaned.dateline, (*cleaned.dropped, cleaned.paragraphs[0])
-    )
-
+    return CleanedText("\n\n".join(pars), pars, cleaned.dateline, (*cleaned.dropped, cleaned.paragraphs[0]))

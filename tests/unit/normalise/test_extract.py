@@ -75,10 +75,63 @@ def test_clean_title(raw: str, expected: str) -> None:
 
 def test_title_prefers_visible_headline_over_seo_title() -> None:
     head = '<meta property="og:title" content="Transport budget 2024: everything you need to know">'
-    art = extract_article(
-        page(head=head, h1="Council approves the 2024 transport budget").encode(), url=URL
-    )
+    art = extract_article(page(head=head, h1="Council approves the 2024 transport budget").encode(), url=URL)
     assert art.title == "Council approves the 2024 transport budget"
+
+
+@pytest.mark.parametrize(
+    ("title", "h1", "og", "expected"),
+    [
+        # the kicker is its own element in the h1; og:title has the headline alone
+        (
+            "Council approves budget | City Herald",
+            "<span>Transport</span> Council approves budget",
+            "Council approves budget",
+            "Council approves budget",
+        ),
+        # the kicker opens the stated title ("Kicker: headline"); the h1 is the headline alone
+        (
+            "Transport: Council approves budget - City Herald",
+            "Council approves budget",
+            None,
+            "Council approves budget",
+        ),
+        # the h1 agrees with og:title: it wins over a different <title>
+        (
+            "Budget passes after long debate",
+            "Council approves budget",
+            "Council approves budget",
+            "Council approves budget",
+        ),
+        # one text node: "Most" is part of the headline, not a kicker
+        (
+            "Common budget questions",
+            "Most common budget questions",
+            "Common budget questions",
+            "Most common budget questions",
+        ),
+    ],
+)
+def test_title_kicker_and_agreeing_h1(title: str, h1: str, og: str | None, expected: str) -> None:
+    head = f'<meta property="og:title" content="{og}">' if og else ""
+    art = extract_article(page(title=title, h1=h1, head=head).encode(), url=URL)
+    assert art.title == expected
+
+
+def test_one_word_title_that_shares_nothing_with_a_long_h1_is_the_site_name() -> None:
+    html = page(title="Integralist", h1="Rust ownership, borrowing and lifetimes")
+    assert extract_article(html.encode(), url="http://127.0.0.1:8000/copy/2").title == (
+        "Rust ownership, borrowing and lifetimes"
+    )
+
+
+def test_title_site_suffix_recognised_from_canonical_host() -> None:
+    """A page served from another address (a mirror, a local copy) names its site in its canonical link."""
+    head = '<link rel="canonical" href="https://www.cityherald.example/news/council-budget">'
+    html = page(title="CityHerald: Council approves transport budget", h1="", head=head)
+    copy = "http://127.0.0.1:8000/copy/1"
+    assert extract_article(html.encode(), url=copy).title == "Council approves transport budget"
+    assert extract_article(html.replace(head, "").encode(), url=copy).title != "Council approves transport budget"
 
 
 @pytest.mark.parametrize(
@@ -119,10 +172,7 @@ def test_authors_from_jsonld_person_not_publisher() -> None:
 
 
 def test_byline_on_page_when_no_metadata() -> None:
-    byline = (
-        '<div class="meta"><span class="byline">By <a href="/author/jd">Jane Doe</a></span>'
-        " March 5, 2024</div>"
-    )
+    byline = '<div class="meta"><span class="byline">By <a href="/author/jd">Jane Doe</a></span> March 5, 2024</div>'
     art = extract_article(page(byline=byline).encode(), url=URL)
     assert art.authors == ("Jane Doe",)
     assert art.published_date == date(2024, 3, 5)
@@ -144,9 +194,7 @@ def test_canonical_url(link: str, expected: str) -> None:
 
 
 def test_final_url_used_when_no_canonical() -> None:
-    art = extract_article(
-        page().encode(), url="https://t.example/abc", final_url=URL + "?gclid=9#x"
-    )
+    art = extract_article(page().encode(), url="https://t.example/abc", final_url=URL + "?gclid=9#x")
     assert art.url == URL
 
 
@@ -169,9 +217,7 @@ def test_declared_cp1252_is_honoured() -> None:
 
 
 def test_undeclared_legacy_charset_is_detected() -> None:
-    body = page(paras=[p + " Ça coûte très cher, déclare-t-il." for p in PARAS]).replace(
-        '<meta charset="utf-8">', ""
-    )
+    body = page(paras=[p + " Ça coûte très cher, déclare-t-il." for p in PARAS]).replace('<meta charset="utf-8">', "")
     decoded, warnings = decode_body(body.encode("cp1252"))
     assert "Ça coûte très cher" in decoded
     assert "charset_repaired" in warnings
@@ -182,9 +228,7 @@ def test_language_detected_from_text() -> None:
         "Der Stadtrat hat am Dienstag einen neuen Haushalt beschlossen, der die Ausgaben für den "
         "öffentlichen Nahverkehr um ein Fünftel erhöht, nachdem monatelang gestritten wurde.",
     ] * 5
-    art = extract_article(
-        page(paras=[f"{p} ({i})" for i, p in enumerate(german)]).encode(), url=URL
-    )
+    art = extract_article(page(paras=[f"{p} ({i})" for i, p in enumerate(german)]).encode(), url=URL)
     assert art.language == "de"
 
 
@@ -214,20 +258,12 @@ def test_page_without_text_and_without_feed_content() -> None:
     assert art.word_count == 0 and art.text == ""
     assert art.page_kind == "empty" and not art.is_article
     assert "no_text" in art.warnings
-    nav_only = extract_article(
-        b"<html><body><nav><a href='/'>Home</a></nav></body></html>", url=URL
-    )
+    nav_only = extract_article(b"<html><body><nav><a href='/'>Home</a></nav></body></html>", url=URL)
     assert not nav_only.is_article and "non_article" in nav_only.warnings
 
 
 def test_article_from_html_content() -> None:
-    html = (
-        "<div><p>LONDON (AP) — "
-        + PARAS[0]
-        + "</p><p>"
-        + PARAS[1]
-        + "</p><p>Related: Other</p></div>"
-    )
+    html = "<div><p>LONDON (AP) — " + PARAS[0] + "</p><p>" + PARAS[1] + "</p><p>Related: Other</p></div>"
     art = article_from_content(url=URL, title="Budget", html=html)
     assert art.text == PARAS[0] + "\n\n" + PARAS[1]
     assert (art.dateline, art.agency) == ("London", "AP")
@@ -289,9 +325,7 @@ def test_microdata_question_page_is_a_forum_and_microdata_comments_leave_an_arti
 def test_feed_language_wins_and_is_normalised() -> None:
     art = extract_article(page().encode(), url=URL, hints=FeedHints(language="en-GB"))
     assert art.language == "en"
-    short = article_from_content(
-        url=URL, title="T", text="Kurz.", hints=FeedHints(language="de_DE")
-    )
+    short = article_from_content(url=URL, title="T", text="Kurz.", hints=FeedHints(language="de_DE"))
     assert short.language == "de"
 
 

@@ -195,3 +195,32 @@ def test_parse_printed_date(text: str, order: str, expected: date | None) -> Non
 )
 def test_numeric_date_order(lang: str | None, order: str) -> None:
     assert numeric_date_order(lang) == order
+
+
+# a date printed after a long related-stories block, unlabelled: none of the page's own date rules reach it
+FAR_DATE = f"<section class='more'>{BODY}{BODY}</section><div class='meta'><span>5 March 2024</span></div>"
+# an article by its markup (schema.org NewsArticle with an author), whose markup states no date
+NEWS_ARTICLE = (
+    '<script type="application/ld+json">{"@type": "NewsArticle", "headline": "Council approves transport'
+    ' budget", "author": {"@type": "Person", "name": "Jane Doe"}}</script>'
+)
+
+
+def test_htmldate_extensive_dates_an_article_nothing_else_dates() -> None:
+    """A date far below the headline, unlabelled: htmldate's extensive search is the last resort."""
+    assert published(page(f"<h1>{TITLE}</h1>", after=FAR_DATE, head=NEWS_ARTICLE)) == date(2024, 3, 5)
+
+
+def test_a_copyright_year_alone_is_not_a_publication_day() -> None:
+    assert published(page(f"<h1>{TITLE}</h1>", after="<p>© 2019 City Herald</p>", head=NEWS_ARTICLE)) is None
+
+
+def test_last_resort_date_for_articles_only_when_so_configured(monkeypatch: pytest.MonkeyPatch) -> None:
+    from worker.normalise import extract
+
+    body = page(f"<h1>{TITLE}</h1>", after=FAR_DATE, head=NEWS_ARTICLE)
+    monkeypatch.setattr(extract, "classify_page", lambda *_: "listing")
+    monkeypatch.setattr(extract, "LAST_RESORT_DATE", "article")
+    assert published(body) is None
+    monkeypatch.setattr(extract, "LAST_RESORT_DATE", "all")
+    assert published(body) == date(2024, 3, 5)
