@@ -148,15 +148,20 @@ def article_filter(
     until: datetime | None,
 ) -> queries.ArticleFilter:
     """The selection `articles list` and `export` share; an unknown feed or story is an error."""
+    return queries.ArticleFilter(
+        feed_ids=feed_ids_of(session, feeds), story_ids=resolve_stories(session, stories), since=since, until=until
+    )
+
+
+def feed_ids_of(session: Session, feeds: Iterable[str]) -> tuple[int, ...]:
+    """Feed ids from ids or URLs as an admin types them; an unknown feed is an error."""
     feed_ids: list[int] = []
     for feed in feeds:
         try:
             feed_ids.append(repo.find_feed(session, feed).id)
         except repo.NotFound as exc:
             fail(str(exc))
-    return queries.ArticleFilter(
-        feed_ids=tuple(feed_ids), story_ids=resolve_stories(session, stories), since=since, until=until
-    )
+    return tuple(feed_ids)
 
 
 # ---------------------------------------------------------------- parameters

@@ -22,7 +22,7 @@ from rich.progress import (
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from storage import queries, repo
+from storage import queries
 from storage import reingest_runs as store
 from storage.db import Database
 from worker.cli.common import (
@@ -35,6 +35,7 @@ from worker.cli.common import (
     echo_json,
     err_console,
     fail,
+    feed_ids_of,
     note,
     pass_context,
     resolve_stories,
@@ -188,18 +189,13 @@ def _resolve(
     until: datetime | None,
     failed: bool,
 ) -> queries.ArticleFilter:
-    feed_ids: list[int] = []
-    for feed in feeds:
-        try:
-            feed_ids.append(repo.find_feed(session, feed).id)
-        except repo.NotFound as exc:
-            fail(str(exc))
+    feed_ids = feed_ids_of(session, feeds)
     missing = sorted(set(articles) - store.article_ids_exist(session, articles))
     if missing:
         fail(f"no article with id {', '.join(map(str, missing))} (see `newsworker export` or `stories show`)")
     story_ids = resolve_stories(session, stories)
     return queries.ArticleFilter(
-        feed_ids=tuple(feed_ids),
+        feed_ids=feed_ids,
         article_ids=tuple(sorted(set(articles))),
         story_ids=tuple(sorted(story_ids)),
         since=since,

@@ -236,17 +236,22 @@ def average_link(
     active = np.ones(n, dtype=bool)
     blocked = np.zeros((n, n), dtype=bool)
     label = np.arange(n)
+
+    def join(a: int, b: int) -> None:  # cluster b into cluster a (a < b)
+        sums[a, :] += sums[b, :]
+        sums[:, a] += sums[:, b]
+        sums[a, a] = 0.0
+        size[a] += size[b]
+        active[b] = False
+        blocked[a, :] |= blocked[b, :]
+        blocked[:, a] |= blocked[:, b]
+        label[label == b] = a
+
     if must_link is not None:
         for i, j in zip(*np.nonzero(np.triu(must_link, 1)), strict=True):
             a, b = sorted((int(label[i]), int(label[j])))
-            if a == b:
-                continue
-            sums[a, :] += sums[b, :]
-            sums[:, a] += sums[:, b]
-            sums[a, a] = 0.0
-            size[a] += size[b]
-            active[b] = False
-            label[label == b] = a
+            if a != b:
+                join(a, b)
     while active.sum() > 1:
         mean = sums / np.outer(size, size)
         mean[~active, :] = -1.0
@@ -262,14 +267,7 @@ def average_link(
         ):
             blocked[a, b] = blocked[b, a] = True
             continue
-        sums[a, :] += sums[b, :]
-        sums[:, a] += sums[:, b]
-        sums[a, a] = 0.0
-        size[a] += size[b]
-        active[b] = False
-        blocked[a, :] |= blocked[b, :]
-        blocked[:, a] |= blocked[:, b]
-        label[label == b] = a
+        join(a, b)
     return [int(x) for x in label]
 
 
