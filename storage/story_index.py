@@ -293,8 +293,9 @@ def _row_posted(state: Mapping[str, Any]) -> _Posted | None:
 # candidates of article after article, and decoding a 200-term state and computing its norms
 # each time was a fifth of linking's client CPU. The key is the row's whole content (id, count,
 # title and a digest of the state's text), so an entry is never stale: a story written since
-# reads as another key. StoryState is frozen and its cached norms are its own.
-_STATE_CACHE_SIZE = 2048
+# reads as another key. StoryState is frozen and its cached norms are its own. An entry holds a
+# story's centroid (up to 200 terms, some tens of KB): 1024 of them bound a worker process.
+_STATE_CACHE_SIZE = 1024
 _state_cache: dict[tuple[int, int, str, bytes], tuple[story_model.StoryState, _Posted | None]] = {}
 _state_cache_lock = threading.Lock()
 
