@@ -21,6 +21,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -28,8 +30,10 @@ from typing import Any
 
 from sqlalchemy import (
     Table,
+    Text,
     and_,
     bindparam,
+    cast,
     delete,
     func,
     insert,
@@ -70,9 +74,10 @@ POSTING_SLACK = timedelta(hours=6)
 # two buckets, locked in ascending order (one statement: SELECT list order is evaluation order)
 _PG_LOCK = text("SELECT pg_advisory_xact_lock(:ns, :b), pg_advisory_xact_lock(:ns, :b + 1)")
 _PG_BOILERPLATE = text(
-    "SELECT sentence_key FROM story_boilerplate WHERE source = :source AND sentence_key = ANY(:keys) AND docs >= :min"
+    "SELECT sentence_key FROM story_boilerplate WHERE source = :source"
+    " AND sentence_key = ANY(CAST(:keys AS text[])) AND docs >= :min"
 )
-_PG_DF = text("SELECT term, df FROM story_df WHERE term = ANY(:terms)")
+_PG_DF = text("SELECT term, df FROM story_df WHERE term = ANY(CAST(:terms AS text[]))")
 # boilerplate sentences and document frequencies of one article, one round trip
 _PG_DOCUMENT_STATS = text(
     "SELECT 'b', sentence_key, docs FROM story_boilerplate"
@@ -82,11 +87,11 @@ _PG_DOCUMENT_STATS = text(
 _PG_CANDIDATES = text(
     "WITH c AS ("
     " SELECT story_id, sum(weight) AS score FROM story_terms"
-    " WHERE term = ANY(:terms) AND last_time BETWEEN :lo AND :hi_last AND first_time <= :hi"
+    " WHERE term = ANY(CAST(:terms AS text[])) AND last_time BETWEEN :lo AND :hi_last AND first_time <= :hi"
     " GROUP BY story_id ORDER BY score DESC, story_id LIMIT :k)"
-    " SELECT s.id, s.title, s.article_count, s.state FROM c JOIN stories s ON s.id = c.story_id"
-    " WHERE s.merged_into IS NULL ORDER BY c.score DESC, s.id"
-).columns(stories.c.id, stories.c.title, stories.c.article_count, stories.c.state)
+    " SELECT s.id, s.title, s.article_count, CAST(s.state AS text) AS state FROM c JOIN stories s"
+    " ON s.id = c.story_id WHERE s.merged_into IS NULL ORDER BY c.score DESC, s.id"
+)
 _PG_POST = text(
     "INSERT INTO story_terms (term, story_id, weight, first_time, last_time)"
     " SELECT t, :sid, w, :first, :last FROM unnest(CAST(:terms AS text[]),"
@@ -148,9 +153,9 @@ _LITE_CANDIDATES = text(
     " WHERE term IN (SELECT value FROM json_each(:terms)) AND last_time BETWEEN :lo AND :hi_last"
     " AND first_time <= :hi"
     " GROUP BY story_id ORDER BY score DESC, story_id LIMIT :k)"
-    " SELECT s.id, s.title, s.article_count, s.state FROM c JOIN stories s ON s.id = c.story_id"
-    " WHERE s.merged_into IS NULL ORDER BY c.score DESC, s.id"
-).columns(stories.c.id, stories.c.title, stories.c.article_count, stories.c.state)
+    " SELECT s.id, s.title, s.article_count, CAST(s.state AS text) AS state FROM c JOIN stories s"
+    " ON s.id = c.story_id WHERE s.merged_into IS NULL ORDER BY c.score DESC, s.id"
+)
 _LITE_POST = text(
     "INSERT INTO story_terms (term, story_id, weight, first_time, last_time)"
     " SELECT t.value, :sid, w.value, :first, :last FROM json_each(:terms) AS t"
@@ -204,6 +209,21 @@ def _json_list(items: Sequence[Any]) -> str:
     return json.dumps(list(items), separators=(",", ":"))
 
 
+_CONTROL = re.compile(r"[\x00-\x1f]")
+
+
+def _pg_array(items: Sequence[str] | Sequence[float]) -> str | list[Any]:
+    """An array parameter as PostgreSQL's array literal (``{"a","b"}``), cast in the statement.
+
+    psycopg dumps a list element by element in Python (a tenth of linking's client CPU with
+    ~300 terms an article); ``json.dumps`` writes the literal in C: its only escapes, ``\\"``
+    and ``\\\\``, are also the array literal's. Strings with control characters (which JSON
+    escapes differently) are passed as a list, as before."""
+    if items and isinstance(items[0], str) and _CONTROL.search("".join(items)):  # type: ignore[arg-type]
+        return list(items)
+    return "{" + json.dumps(list(items), ensure_ascii=False, separators=(",", ":"))[1:-1] + "}"
+
+
 Repoint = Callable[[Connection, Sequence[int], int], None]
 
 
@@ -250,8 +270,7 @@ def _state_json(s: story_model.StoryState, posted: _Posted) -> dict[str, Any]:
     }
 
 
-def _row_state(row: Any) -> story_model.StoryState:
-    state = row.state or {}
+def _row_state(row: Any, state: Mapping[str, Any]) -> story_model.StoryState:
     return story_model.StoryState(
         story_id=int(row.id),
         centroid=dict(state.get("centroid", {})),
@@ -265,9 +284,43 @@ def _row_state(row: Any) -> story_model.StoryState:
     )
 
 
-def _row_posted(row: Any) -> _Posted | None:
-    p = (row.state or {}).get("posted")
+def _row_posted(state: Mapping[str, Any]) -> _Posted | None:
+    p = state.get("posted")
     return _Posted(str(p[0]), float(p[1]), float(p[2])) if p else None
+
+
+# Parsed story rows, shared by every index of this process: the same few hundred stories are
+# candidates of article after article, and decoding a 200-term state and computing its norms
+# each time was a fifth of linking's client CPU. The key is the row's whole content (id, count,
+# title and a digest of the state's text), so an entry is never stale: a story written since
+# reads as another key. StoryState is frozen and its cached norms are its own. An entry holds a
+# story's centroid (up to 200 terms, some tens of KB): 1024 of them bound a worker process.
+_STATE_CACHE_SIZE = 1024
+_state_cache: dict[tuple[int, int, str, bytes], tuple[story_model.StoryState, _Posted | None]] = {}
+_state_cache_lock = threading.Lock()
+
+
+def _parse_row(row: Any) -> tuple[story_model.StoryState, _Posted | None] | None:
+    """(state, posted) of a story row whose ``state`` is the JSON text; None for an empty state."""
+    raw = row.state
+    if not raw:
+        return None
+    digest = hashlib.blake2b(raw.encode("utf-8"), digest_size=16).digest()
+    key = (int(row.id), int(row.article_count), row.title or "", digest)
+    with _state_cache_lock:
+        hit = _state_cache.pop(key, None)
+        if hit is not None:
+            _state_cache[key] = hit  # most recently used last
+            return hit
+    state = json.loads(raw)
+    if not state:
+        return None
+    parsed = (_row_state(row, state), _row_posted(state))
+    with _state_cache_lock:
+        _state_cache[key] = parsed
+        while len(_state_cache) > _STATE_CACHE_SIZE:
+            _state_cache.pop(next(iter(_state_cache)))
+    return parsed
 
 
 def _story_values(s: story_model.StoryState, posted: _Posted) -> dict[str, Any]:
@@ -316,11 +369,15 @@ class SqlStoryIndex:
         vec = vec or {"article_id": None, "at": 0.0, "vector": "{}", "evidence": "[]"}
         self.conn.execute(_PG_DOCUMENT_AND_VECTOR, {**doc, **vec})
 
-    def _remember(self, row: Any) -> story_model.StoryState:
-        posted = _row_posted(row)
+    def _remember(self, row: Any) -> story_model.StoryState | None:
+        """The row's state (None if empty), noting what its postings say."""
+        parsed = _parse_row(row)
+        if parsed is None:
+            return None
+        state, posted = parsed
         if posted is not None:
-            self._posted[int(row.id)] = posted
-        return _row_state(row)
+            self._posted[state.story_id] = posted
+        return state
 
     def boilerplate(self, source: str, keys: Sequence[str]) -> frozenset[str]:
         if not keys:
@@ -328,7 +385,7 @@ class SqlStoryIndex:
         if self.pg:
             rows = self.conn.execute(
                 _PG_BOILERPLATE,
-                {"source": source, "keys": list(keys), "min": story_model.BOILERPLATE_MIN_DOCS},
+                {"source": source, "keys": _pg_array(keys), "min": story_model.BOILERPLATE_MIN_DOCS},
             )
             return frozenset(r[0] for r in rows)
         t = story_boilerplate
@@ -343,7 +400,7 @@ class SqlStoryIndex:
 
     def doc_freqs(self, terms: Sequence[str]) -> tuple[dict[str, int], int]:
         if self.pg:
-            rows = self.conn.execute(_PG_DF, {"terms": [N_DOCS_KEY, *terms]}).all()
+            rows = self.conn.execute(_PG_DF, {"terms": _pg_array([N_DOCS_KEY, *terms])}).all()
         else:
             rows = self.conn.execute(
                 select(story_df.c.term, story_df.c.df).where(story_df.c.term.in_([N_DOCS_KEY, *terms]))
@@ -362,6 +419,7 @@ class SqlStoryIndex:
             "terms": [N_DOCS_KEY, *terms],
         }
         if self.pg:
+            params.update(keys=_pg_array(params["keys"]), terms=_pg_array(params["terms"]))
             rows = self.conn.execute(_PG_DOCUMENT_STATS, params).all()
         else:
             params.update(keys=_json_list(params["keys"]), terms=_json_list(params["terms"]))
@@ -380,10 +438,10 @@ class SqlStoryIndex:
         lo, hi = now - window.total_seconds(), now + window.total_seconds()
         params = {"terms": list(terms), "lo": lo, "hi": hi, "hi_last": hi + SPAN_CAP.total_seconds(), "k": limit}
         if self.pg:
-            found = self.conn.execute(_PG_CANDIDATES, params).all()
+            found = self.conn.execute(_PG_CANDIDATES, {**params, "terms": _pg_array(terms)}).all()
         else:
             found = self.conn.execute(_LITE_CANDIDATES, {**params, "terms": _json_list(terms)}).all()
-        return [self._remember(r) for r in found]
+        return [s for s in map(self._remember, found) if s is not None]
 
     def _post(
         self,
@@ -400,8 +458,8 @@ class SqlStoryIndex:
             self.conn.execute(
                 _PG_REPOST if replace else _PG_POST,
                 {
-                    "terms": [t for t, _ in posts],
-                    "weights": [w for _, w in posts],
+                    "terms": _pg_array([t for t, _ in posts]),
+                    "weights": _pg_array([w for _, w in posts]),
                     "sid": s.story_id,
                     "first": first,
                     "last": last,
@@ -504,11 +562,13 @@ class SqlStoryIndex:
         seen = story_model.epoch_seconds(self.at or datetime.now(UTC))
         if self.pg:
             if self.defer_writes:  # sent with the member's vector in one statement (flush)
-                self._deferred_document = {"terms": all_terms, "source": source, "keys": ukeys, "seen": seen}
+                self._deferred_document = {
+                    "terms": _pg_array(all_terms), "source": source, "keys": _pg_array(ukeys), "seen": seen,
+                }
                 return
-            self.conn.execute(_PG_DF_UPSERT, {"terms": all_terms})
+            self.conn.execute(_PG_DF_UPSERT, {"terms": _pg_array(all_terms)})
             if ukeys:
-                self.conn.execute(_PG_BOILERPLATE_UPSERT, {"source": source, "keys": ukeys, "seen": seen})
+                self.conn.execute(_PG_BOILERPLATE_UPSERT, {"source": source, "keys": _pg_array(ukeys), "seen": seen})
             return
         self.conn.execute(_LITE_DF_UPSERT, {"terms": _json_list(all_terms)})
         if ukeys:
@@ -537,11 +597,12 @@ class SqlStoryIndex:
         if not story_ids:
             return {}
         rows = self.conn.execute(
-            select(stories.c.id, stories.c.title, stories.c.article_count, stories.c.state).where(
-                stories.c.id.in_(list(story_ids)), stories.c.merged_into.is_(None)
-            )
+            select(
+                stories.c.id, stories.c.title, stories.c.article_count, cast(stories.c.state, Text).label("state")
+            ).where(stories.c.id.in_(list(story_ids)), stories.c.merged_into.is_(None))
         ).all()
-        return {int(r.id): self._remember(r) for r in rows if r.state}
+        found = {int(r.id): self._remember(r) for r in rows}
+        return {sid: s for sid, s in found.items() if s is not None}
 
     def members(self, story_ids: Sequence[int]) -> list[story_model.Member]:
         """The stories' linked articles that have a vector (duplicates follow their original)."""

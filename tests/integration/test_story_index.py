@@ -243,3 +243,41 @@ def test_terms_with_quotes_commas_and_accents_round_trip(engine: Engine) -> None
     assert got == (frozenset({key}), ({t: 3 for t in odd}, 3))
     assert [s.story_id for s in found] == [story.story_id] == [s.story_id for s in by_key]
     assert found[0].centroid == {t: 1.0 for t in odd}
+
+
+def test_terms_with_control_characters_spaces_and_null_round_trip(engine: Engine) -> None:
+    """PostgreSQL gets arrays as literals written by json.dumps, except where JSON escapes
+    differently (control characters): both kinds of term, and NULL and blanks, are counted
+    and found as they are (the empty string is the document counter's own key)."""
+    odd = ["tab\there", "new\nline", "NULL", "two words", " ", 'q\\"x']
+    mem = st.MemoryStoryIndex()
+    with engine.begin() as c:
+        sql = si.SqlStoryIndex(c)
+        for index in (mem, sql):
+            index.record_document("site.example", [], odd)
+        got = sql.document_stats("site.example", [], [*odd, "e:other"])
+        story = sql.create_story(st.new_story_state(0, {t: 1.0 for t in odd}, T0, "site.example", "A title"))
+        found = sql.candidates(["NULL", "new\nline"], T0, story_model.WINDOW, 5)
+    assert got == mem.document_stats("site.example", [], [*odd, "e:other"])
+    assert got[1] == ({t: 1 for t in odd}, 1)
+    assert [s.story_id for s in found] == [story.story_id]
+    assert found[0].centroid == {t: 1.0 for t in odd}
+
+
+def test_a_story_rewritten_under_the_same_count_is_read_afresh(engine: Engine) -> None:
+    """Parsed story rows are cached per process by their whole content: a state rewritten
+    without a new article (as the refinement pass may) is never served from the cache."""
+    with engine.begin() as c:
+        sql = si.SqlStoryIndex(c)
+        story = sql.create_story(st.new_story_state(0, {"w:fire": 1.0, "w:dock": 0.5}, T0, "a.example", "Fire"))
+        first = sql.candidates(["w:fire"], T0, story_model.WINDOW, 5)[0]
+        again = sql.candidates(["w:fire"], T0, story_model.WINDOW, 5)[0]
+        assert again is first  # the same parsed row: its norms are computed once
+        changed = st.new_story_state(0, {"w:fire": 1.0, "w:flood": 2.0}, T0, "a.example", "Fire")
+        sql.save_story(first, changed.__class__(**{**changed.__dict__, "story_id": story.story_id}))
+        c.execute(si.stories.update().where(si.stories.c.id == story.story_id).values(article_count=1))
+        fresh = sql.stories_by_id([story.story_id])[story.story_id]
+        listed = sql.candidates(["w:fire"], T0, story_model.WINDOW, 5)[0]
+    assert fresh.article_count == first.article_count == 1
+    assert dict(fresh.centroid) == dict(listed.centroid) == {"w:fire": 1.0, "w:flood": 2.0}
+    assert fresh.norm == listed.norm == (1.0 + 4.0) ** 0.5
