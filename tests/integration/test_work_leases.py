@@ -64,7 +64,7 @@ def _expire_leases(rt: Runtime) -> None:
 
 
 def _start_as(rt: Runtime, message: ProcessArticle, owner: str) -> bool:
-    return work._start(rt, message, owner)
+    return work.begin(rt, message, owner)  # ProcessArticle is tracked: begin is the claim
 
 
 def test_work_is_recorded_with_its_change_and_gone_when_done(runtime: Runtime) -> None:

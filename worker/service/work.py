@@ -255,11 +255,10 @@ def let_go(rt: Runtime, messages: Sequence[Message], owner: str) -> None:
             store.unlease(session, message.NAME, message.key(), owner, now)
 
 
-def _start(rt: Runtime, message: Message, owner: str, lease_for: timedelta | None = None) -> bool:
+def _start(rt: Runtime, message: Message, owner: str, lease_for: timedelta) -> bool:
     now = utcnow()
     with rt.db.transaction() as session:
-        until = now + (lease_for if lease_for is not None else lease_length(rt))
-        lease = store.claim(session, message.NAME, message.key(), owner, now, until)
+        lease = store.claim(session, message.NAME, message.key(), owner, now, now + lease_for)
         if not lease.found:
             return True  # sent before this release, or by hand: idempotent, just run it
         if not lease.claimed:
