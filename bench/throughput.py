@@ -16,7 +16,10 @@ failing feeds, a missing page or two), measures in turn, each in its own process
 5. a second ``run --once`` over the same feeds made due again: every feed answers 304;
 6. the same as 2 and 3 with ``--latency`` seconds (default 0.2) added to every response;
 7. a profiled ``run --once`` (cProfile per thread, thread CPU clock) whose stage shares
-   (fetch, parse, normalise, dedupe, link, store) split newsworker's measured CPU per article.
+   (fetch, parse, normalise, dedupe, link, store) split newsworker's measured CPU per article;
+8. what events cost: writing them (``storage.outbox.add``, inside store and link, its share of
+   the profile) and publishing them (after run 3, every outbox row relayed to a Redis Stream on
+   a private ``redis-server``: this process's CPU and redis-server's).
 
 CPU is each process's own user+system time after start-up (imports and database creation are
 not counted for anyone), plus that of its child processes. The site server runs in another
@@ -271,9 +274,51 @@ def child_newsworker(feeds: list[str], repoll: bool, profile: str | None) -> Non
         t0 = time.perf_counter()
         cli(["run", "--once"])
         result["repoll"] = {"cpu_s": _cpu_now() - start, "wall_s": time.perf_counter() - t0, "feeds": len(feeds)}
+    if os.environ.get("BENCH_EVENTS_REDIS_URL"):
+        result["relay"] = _relay_events(os.environ["BENCH_EVENTS_REDIS_URL"])
     if profile:
         result["stages"] = _stage_cpu(profiles)
+        result["events_write_s"] = _cumulative(profiles, "storage/outbox.py", "add")
     _report(result)
+
+
+def _relay_events(redis_url: str) -> dict[str, Any]:
+    """Publish every event the run wrote to a Redis Stream, as beat's relay does; CPU counted."""
+    import redis
+
+    from worker.service.events import relay_events
+    from worker.service.messages import LocalDispatcher
+    from worker.service.runtime import Runtime
+    from worker.settings import get_settings
+
+    rt = Runtime.build(get_settings().model_copy(update={"redis_url": redis_url}), LocalDispatcher())
+    client = redis.Redis.from_url(redis_url)
+
+    def redis_cpu() -> float:
+        info = client.info("cpu")
+        return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+    start, redis_start = _cpu_now(), redis_cpu()
+    published = 0
+    while (batch := relay_events(rt, prune=False).published) > 0:
+        published += batch
+    result = {"cpu_s": _cpu_now() - start, "redis_cpu_s": redis_cpu() - redis_start, "events": published}
+    rt.fetcher.close()
+    rt.db.dispose()
+    return result
+
+
+def _merged(profiles: list[cProfile.Profile]) -> dict[Any, Any]:
+    """pstats' table of every thread's profile: (file, line, function) -> (cc, nc, tt, ct, callers)."""
+    stats = pstats.Stats(profiles[0])
+    for prof in profiles[1:]:
+        stats.add(prof)
+    return stats.stats  # type: ignore[attr-defined,no-any-return]
+
+
+def _cumulative(profiles: list[cProfile.Profile], file_suffix: str, name: str) -> float:
+    table = _merged(profiles)
+    return float(sum(v[3] for (f, _, fn), v in table.items() if fn == name and f.endswith(file_suffix)))
 
 
 def _profile_threads(profiles: list[cProfile.Profile]) -> None:
@@ -315,10 +360,7 @@ STAGES: dict[str, list[tuple[str, str]]] = {
 
 
 def _stage_cpu(profiles: list[cProfile.Profile]) -> dict[str, float]:
-    stats = pstats.Stats(profiles[0])
-    for prof in profiles[1:]:
-        stats.add(prof)
-    table: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
+    table = _merged(profiles)
 
     def cumulative(file_suffix: str, name: str) -> float:
         return sum(v[3] for (f, _, fn), v in table.items() if fn == name and f.endswith(file_suffix))
@@ -384,6 +426,7 @@ def main(argv: list[str] | None = None) -> None:
         _child(args.child)
         return
 
+    from tests.support.services import temporary_redis_server
     from worker.settings import load_settings
 
     concurrency = args.concurrency or load_settings().fetch_concurrency
@@ -429,7 +472,10 @@ def main(argv: list[str] | None = None) -> None:
         print(f"  bare extraction: {bare['pages']} pages, CPU {bare['cpu_s']:.1f} s", flush=True)
         results["bare"] = _rate(bare, "pages")
         results["minimal"] = minimal(feeds, "minimal ingester")
-        results["newsworker"] = newsworker(feeds, "newsworker run --once", "--repoll")
+        with temporary_redis_server() as events_redis:
+            results["newsworker"] = newsworker(
+                feeds, "newsworker run --once", "--repoll", env={"BENCH_EVENTS_REDIS_URL": events_redis}
+            )
         results["newsworker_processes"] = newsworker(
             feeds,
             f"newsworker, {args.normalise_processes} normalising processes",
@@ -474,6 +520,11 @@ def _summarise(r: dict[str, Any]) -> None:
         summary["stage_cpu_ms_per_article"] = {
             k: v / total * nw["cpu_ms_per_item"] for k, v in stages.items() if k != "total"
         }
+        if "relay" in nw:
+            articles = max(1, int(nw["articles"]))
+            write_ms = r["profiled"]["events_write_s"] / total * nw["cpu_ms_per_item"]
+            relay_ms = 1000 * (nw["relay"]["cpu_s"] + nw["relay"]["redis_cpu_s"]) / articles
+            summary["events_ms_per_article"] = {"write": write_ms, "publish": relay_ms, "total": write_ms + relay_ms}
     r["summary"] = summary
     print(json.dumps(summary, indent=2))
 
