@@ -229,6 +229,31 @@ def _without_kicker(h1s: list[str], h1_parts: list[tuple[str, ...]], stated: lis
 _KICKER_SPLIT = re.compile(r":\s+|\s+[|–—]\s+|\s+-\s+")
 
 
+def _h1_site_names(h1s: list[str], raws: list[str | None], keys: set[str]) -> list[str]:
+    """``<h1>`` texts that are the trailing part of a stated title ("Headline | Blog Name" over
+    ``<h1>Blog Name</h1>``): blog themes spend the first ``<h1>`` on the site's name, and the
+    publisher's template puts that name last. Not when the leading part is the site's name
+    ("Site » Headline"), is shorter than the ``<h1>`` ("Section | Headline") or a stated title
+    is the ``<h1>`` alone: then the ``<h1>`` is the headline."""
+    texts = [squash(normalise_unicode(html_unescape(raw))) for raw in raws if raw]
+    whole = {text_key(t) for t in texts}
+    out = []
+    for text in texts:
+        parts = _TITLE_SEP.split(text)
+        if len(parts) < 2 or len(" ".join(parts[:-1]).split()) < 2:
+            continue
+        if any(is_site_part(p, keys) for p in parts[:-1]):
+            continue
+        last, lead_words = text_key(parts[-1]), len(" ".join(parts[:-1]).split())
+        # a site's name is not longer than the headline it follows ("Section | Long Headline")
+        out.extend(
+            h
+            for h in h1s
+            if len(h) >= 3 and text_key(h) == last and last not in whole and len(h.split()) <= lead_words
+        )
+    return list(dict.fromkeys(out))
+
+
 def choose_title(pm: PageMeta, url: str, site_names: list[str]) -> str | None:
     """The headline as shown: a visible h1 that is not the site's logo wins over SEO titles."""
     art = pm.ld_article()
@@ -240,6 +265,10 @@ def choose_title(pm: PageMeta, url: str, site_names: list[str]) -> str | None:
     og = pm.first("og:title", "twitter:title", "dc.title", "parsely-title", "sailthru.title")
     urls = site_urls(pm, url)
     keys = site_keys(site_names, urls)
+    logo_h1 = _h1_site_names(pm.h1, [og, ld_headline, pm.title_tag], keys)
+    if logo_h1:
+        site_names = [*site_names, *logo_h1]
+        keys = site_keys(site_names, urls)
     templated = _templated([og, ld_headline, pm.title_tag], keys)
     stated = [squash(normalise_unicode(html_unescape(c))) for c in (og, ld_headline, pm.title_tag) if c]
     # a stated title that is the site's name alone ("City Herald"), not "Headline - City Herald"
