@@ -254,6 +254,9 @@ def _h1_site_names(h1s: list[str], raws: list[str | None], keys: set[str]) -> li
     return list(dict.fromkeys(out))
 
 
+_BLOG_ARCHIVE = re.compile(r"(.+?)\s*[»|]\s*Blog[- ]Archiv(?:e|es)?\s*[»|]\s*(?=\S)", re.I)
+
+
 def choose_title(pm: PageMeta, url: str, site_names: list[str]) -> str | None:
     """The headline as shown: a visible h1 that is not the site's logo wins over SEO titles."""
     art = pm.ld_article()
@@ -271,6 +274,12 @@ def choose_title(pm: PageMeta, url: str, site_names: list[str]) -> str | None:
         keys = site_keys(site_names, urls)
     templated = _templated([og, ld_headline, pm.title_tag], keys)
     stated = [squash(normalise_unicode(html_unescape(c))) for c in (og, ld_headline, pm.title_tag) if c]
+    # WordPress's default template: "Site » Blog Archive » Headline"; the leading part is the site
+    archived = [m for m in (_BLOG_ARCHIVE.match(c) for c in stated) if m]
+    if archived:
+        site_names = [*site_names, *(m[1] for m in archived)]
+        keys = site_keys(site_names, urls)
+        stated = [c[m.end() :] if (m := _BLOG_ARCHIVE.match(c)) else c for c in stated]
     # a stated title that is the site's name alone ("City Herald"), not "Headline - City Herald"
     stated = [c for c in stated if c and not _is_site_name(c, keys)]
     # a stated title of one or two words sharing no word with a long h1: the site's name
