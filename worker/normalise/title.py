@@ -229,6 +229,21 @@ def _without_kicker(h1s: list[str], h1_parts: list[tuple[str, ...]], stated: lis
 _KICKER_SPLIT = re.compile(r":\s+|\s+[|–—]\s+|\s+-\s+")
 
 
+def _kicker_element_dropped(stated: str, parts: tuple[str, ...]) -> str | None:
+    """The headline of an ``<h1>`` whose first element is a kicker: the ``<h1>`` sets it apart
+    in its own element ("<span>Olympische Spiele in Paris</span> Getränke per Schiff ...") and
+    the stated title equal to the ``<h1>`` sets it apart with a separator ("Olympische Spiele
+    in Paris - Getränke per Schiff ..."): both say it is not part of the headline."""
+    if len(parts) < 2 or len(parts[0].split()) > _KICKER_MAX_WORDS:
+        return None
+    if parts[0].rstrip().endswith(":") or parts[1].lstrip().startswith(":"):
+        return None  # "Kicker: Headline" shown with its colon reads as one title
+    pieces = _KICKER_SPLIT.split(stated, maxsplit=1)
+    if len(pieces) != 2 or text_key(pieces[0]) != text_key(parts[0]) or len(pieces[1].split()) < 2:
+        return None
+    return pieces[1].strip()
+
+
 def _h1_site_names(h1s: list[str], raws: list[str | None], keys: set[str]) -> list[str]:
     """``<h1>`` texts that are the trailing part of a stated title ("Headline | Blog Name" over
     ``<h1>Blog Name</h1>``): blog themes spend the first ``<h1>`` on the site's name, and the
@@ -305,9 +320,12 @@ def choose_title(pm: PageMeta, url: str, site_names: list[str]) -> str | None:
     # dropped here by what is known of the site only, not by matching an h1 (an h1 can be the
     # site's own name: "Title | Blog Name" over <h1>Blog Name</h1>).
     plain_stated = [c for c in (clean_title(s, site_names=site_names, url=urls, h1=[]) for s in stated) if c]
+    parts_by_key = {text_key(h): parts for h, parts in zip(h1s, h1_parts, strict=False)}
     for cleaned in plain_stated:
         if text_key(cleaned) in h1_keys:
-            return _trimmed("h1-equals-stated", by_key[text_key(cleaned)], templated)
+            shown = by_key[text_key(cleaned)]
+            headline = _kicker_element_dropped(cleaned, parts_by_key.get(text_key(cleaned), ()))
+            return _trimmed("h1-equals-stated", headline or shown, templated)
     kicked = _without_kicker(h1s, h1_parts, plain_stated)
     if kicked is not None:
         return _trimmed("h1-equals-stated", kicked, templated)
