@@ -343,6 +343,14 @@ def choose_title(pm: PageMeta, url: str, site_names: list[str]) -> str | None:
     for cleaned in cleaned_stated:
         if text_key(cleaned) in h1_keys:
             return _trimmed("h1-equals-stated", by_key[text_key(cleaned)], templated)
+    # An h1 that is a stated title followed by three words or more (a subtitle or a byline set
+    # inside the h1): the stated title is the headline. Fewer: the stated title is cut short.
+    for c in cleaned_stated:
+        ck = text_key(c)
+        if len(c.split()) >= 3 and any(
+            text_key(h).startswith(ck) and len(h.split()) - len(c.split()) >= 3 for h in h1s
+        ):
+            return _trimmed("stated", c, templated)
     # The first h1 that shares words with a stated title (or any h1 if nothing is stated).
     firsts = [_TITLE_SEP.split(c)[0] for c in cleaned_stated]
     for h in h1s:
