@@ -174,10 +174,12 @@ def drop_trailer(title: str) -> str:
 
 
 # Where the chosen title came from ("stated-prefix", "h1-equals-stated", "h1-overlaps-stated",
-# "stated", "h1") for which a trailing " - part" is kept rather than dropped as furniture. Empty:
-# keeping it where the visible h1 shows it gains on trafilatura-eval (whose labels keep subtitles)
-# and loses on WCXB (whose labels drop them); ``python -m bench.title_variants`` measures each.
-KEEP_TRAILER: frozenset[str] = frozenset()
+# "stated", "h1") for which a trailing " - part" is kept rather than dropped as furniture. "h1":
+# an h1 no stated title confirms is shown whole (site names sit in <title>, not in the h1;
+# t-eval +2 pages, WCXB unchanged). Keeping it where the h1 equals a stated title gains on
+# trafilatura-eval (whose labels keep subtitles) and loses on WCXB (whose labels drop them);
+# ``python -m bench.title_variants`` measures each.
+KEEP_TRAILER: frozenset[str] = frozenset({"h1"})
 # "site-template": kept where a stated title shows the dash part before a recognised site name
 # ("Headline – Subtitle | Site"), whatever the source.
 TITLE_SOURCES = ("stated-prefix", "h1-equals-stated", "h1-overlaps-stated", "stated", "h1", "site-template")
