@@ -293,6 +293,30 @@ def _feed_user_agent(session: Session, feed_id: int | None) -> str | None:
     return session.scalar(select(Feed.user_agent).where(Feed.id == feed_id))
 
 
+# How many of a feed's latest entries supply titles for learning the site's name.
+SITE_TITLES_LIMIT = 40
+
+
+def recent_feed_titles(session: Session, feed_id: int | None, *, exclude_entry: int | None = None) -> tuple[str, ...]:
+    """The titles of a feed's latest entries, as the feed gave them and as stored for their
+    articles: normalisation learns the site's name from what they share (a feed is one site)."""
+    if feed_id is None:
+        return ()
+    query = (
+        select(Entry.title, Article.title)
+        .outerjoin(Article, Article.id == Entry.article_id)
+        .where(Entry.feed_id == feed_id)
+        .order_by(Entry.id.desc())
+        .limit(SITE_TITLES_LIMIT)
+    )
+    if exclude_entry is not None:
+        query = query.where(Entry.id != exclude_entry)
+    titles: list[str] = []
+    for entry_title, article_title in session.execute(query):
+        titles.extend(t for t in (entry_title, article_title) if t)
+    return tuple(dict.fromkeys(titles))
+
+
 def pending_entry(session: Session, entry_id: int) -> EntryInput | None:
     """The entry to ingest, or None if it is gone or was already ingested (re-delivery)."""
     entry = session.get(Entry, entry_id)
@@ -310,6 +334,7 @@ def pending_entry(session: Session, entry_id: int) -> EntryInput | None:
             published_at=entry.published_at,
             updated_at=entry.updated_at,
             content_html=entry.content_html,
+            site_titles=recent_feed_titles(session, entry.feed_id, exclude_entry=entry.id),
         ),
         user_agent=_feed_user_agent(session, entry.feed_id),
     )
@@ -460,6 +485,7 @@ def refetch_source(session: Session, article_id: int) -> RefetchSource | None:
             authors=tuple(entry.authors or ()) if entry else tuple(article.authors or ()),
             published_at=(entry.published_at if entry else None) or article.published_at,
             updated_at=entry.updated_at if entry else article.updated_at,
+            site_titles=recent_feed_titles(session, entry.feed_id, exclude_entry=entry.id) if entry else (),
         ),
         content_source=article.content_source,
         fetch_attempts=article.fetch_attempts,

@@ -145,3 +145,43 @@ def test_a_flagged_page_keeps_its_text_and_is_linked_to_no_story(rt: Runtime, se
     assert article.content_source == "page" and article.fetch_error is None and article.next_fetch_at is None
     assert "Mahmoud Alavi" in article.text and article.word_count > 50
     assert article.story_id is None and article.processed_at is not None
+
+
+_STORIES = [
+    ("Council approves the transport budget", "council voted on Tuesday to approve a new budget for buses"),
+    ("Harbour bridge closes for repairs", "harbour bridge will close for six weeks while engineers replace cables"),
+    ("Library extends its opening hours", "central library will open until ten in the evening from next month"),
+    ("Schools plan a longer summer break", "school board proposed adding a week to the summer holidays next year"),
+]
+
+
+def _story_page(headline: str, sentence: str) -> bytes:
+    paras = [f"The {sentence}, officials said in a statement on {day}." for day in ("Monday", "Friday", "Sunday")]
+    paras += [f"Residents asked about the plan said the {sentence} was overdue, according to a survey."]
+    return (
+        f"<html><head><title>{headline}</title></head><body><article><h1>{headline}</h1>"
+        + "".join(f"<p>{p} {p}</p>" for p in paras)
+        + "</article></body></html>"
+    ).encode()
+
+
+def test_a_site_name_the_feeds_titles_share_is_learned_and_dropped(rt: Runtime, server: LocalHTTPServer) -> None:
+    """A feed whose titles all end in " - Morning Gazette": one title alone cannot tell a subtitle
+    from the site's name, the feed's other titles can (storage supplies them)."""
+    items = ""
+    for i, (headline, sentence) in enumerate(_STORIES):
+        server.route(f"/s{i}", Reply(200, {"Content-Type": "text/html; charset=utf-8"}, _story_page(headline, sentence)))
+        items += (
+            f"<item><title>{headline} - Morning Gazette</title><link>{server.url(f'/s{i}')}</link>"
+            f"<guid>g{i}</guid></item>"
+        )
+    feed_xml = f'<?xml version="1.0"?><rss version="2.0"><channel><title>F</title>{items}</channel></rss>'
+    server.route("/feed.xml", Reply(200, {}, feed_xml.encode()))
+    with rt.db.transaction() as session:
+        feed, _ = repo.add_feed(session, server.url("/feed.xml"))
+    handlers.poll_feed(rt, feed.id)
+    _run(rt)
+    with rt.db.reader() as session:
+        titles = sorted(a.title or "" for a in session.scalars(select(Article)))
+        assert repo.recent_feed_titles(session, feed.id)  # what the learning was given
+    assert titles == sorted(h for h, _ in _STORIES)

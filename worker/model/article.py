@@ -18,6 +18,9 @@ class FeedHints:
     updated_at: datetime | None = None
     content_html: str | None = None  # entry content/summary, raw (unsanitised)
     language: str | None = None
+    # Titles of the same feed's recent entries and articles, as storage has them: a part that
+    # many of them share at one end is the site's name (``normalise.title.learn_site_names``).
+    site_titles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from worker.normalise.decoding import repair_mojibake
 from worker.normalise.language import detect_language, lang_code
 from worker.normalise.pagemeta import squash
 from worker.normalise.textclean import clean_paragraphs, normalise_unicode, paragraphs_of, text_key
-from worker.normalise.title import drop_leading_title
+from worker.normalise.title import drop_leading_title, learn_site_names, strip_site_names
 
 _WHOLE_PAGE = re.compile(r"<(?:html|head|body)\b|<!doctype\s+html", re.I)
 
@@ -72,7 +72,9 @@ def article_from_content(
     text = repair_mojibake(text, warnings)
     pars = paragraphs_of(normalise_unicode(text))
     cleaned = clean_paragraphs(pars)
-    final_title = squash(normalise_unicode(title or hints.title or "")) or None
+    final_title = strip_site_names(
+        squash(normalise_unicode(title or hints.title or "")) or None, learn_site_names(hints.site_titles)
+    )
     if final_title is None and _looks_like_headline(cleaned.paragraphs):
         final_title = cleaned.paragraphs[0]
     cleaned = drop_leading_title(cleaned, final_title)

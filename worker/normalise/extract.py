@@ -60,9 +60,11 @@ from worker.normalise.title import (
     clean_title,
     drop_leading_title,
     find_headline,
+    learn_site_names,
     publisher_names,
     site_keys,
     site_urls,
+    strip_site_names,
 )
 
 __all__ = [
@@ -93,8 +95,8 @@ def extract_article(
     hints: FeedHints | None = None,
     site_names: tuple[str, ...] = (),
 ) -> NormalisedArticle:
-    """Normalise a fetched article page. ``site_names``: names the site is known by
-    (e.g. learned from earlier pages of the same host), used to strip title suffixes."""
+    """Normalise a fetched article page. ``site_names``: names the site is known by, used to
+    strip title suffixes (``hints.site_titles``, the feed's other titles, add learned ones)."""
     hints = hints or FeedHints()
     warnings: list[str] = []
     page_url = final_url or url
@@ -106,6 +108,7 @@ def extract_article(
         return unparseable_page(page_url=page_url, hints=hints, warnings=warnings)
 
     pm = read_page_meta(tree)
+    learned_names = learn_site_names(hints.site_titles)
     raw_text, main_body = extract_main(tree, page_url)
     captions = caption_keys([normalise_unicode(squash(c.text_content())) for c in CAPTIONS(tree)])
     cleaned = clean_paragraphs(paragraphs_of(normalise_unicode(raw_text)), captions=captions)
@@ -115,6 +118,7 @@ def extract_article(
             pm.first("og:site_name", "application-name", "al:android:app_name", "twitter:site"),
             *publisher_names(pm),
             *site_names,
+            *learned_names,
         )
         if n
     ]
@@ -122,6 +126,7 @@ def extract_article(
     keys = site_keys(site_name_list, site_urls(pm, page_url))
 
     title = (hints.title and squash(normalise_unicode(hints.title))) or choose_title(pm, page_url, site_name_list)
+    title = strip_site_names(title, learned_names)
     cleaned = drop_leading_title(cleaned, title)
     headline = find_headline(tree, title)  # bylines and printed dates sit next to it
     authors = tuple(a for a in (squash(normalise_unicode(a)) for a in hints.authors) if a) or choose_authors(

@@ -254,7 +254,7 @@ def _h1_site_names(h1s: list[str], raws: list[str | None], keys: set[str]) -> li
     is the ``<h1>`` alone: then the ``<h1>`` is the headline."""
     texts = [squash(normalise_unicode(html_unescape(raw))) for raw in raws if raw]
     whole = {text_key(t) for t in texts}
-    out = []
+    out: list[str] = []
     for text in texts:
         parts = _TITLE_SEP.split(text)
         if len(parts) < 2 or len(" ".join(parts[:-1]).split()) < 2:
@@ -367,6 +367,57 @@ def choose_title(pm: PageMeta, url: str, site_names: list[str]) -> str | None:
     if cleaned_stated:
         return _trimmed("stated", cleaned_stated[0], templated)
     return _trimmed("h1", h1s[0], templated) if h1s else None
+
+
+# A part at the same end of at least this many of a site's (distinct) titles, set off by a
+# separator, is the site's name: "Headline A | City Herald", "Headline B | City Herald", ...
+SITE_AFFIX_MIN_TITLES = 3
+_SITE_AFFIX_MAX_WORDS = 8
+
+
+def learn_site_names(titles: Sequence[str], min_titles: int = SITE_AFFIX_MIN_TITLES) -> tuple[str, ...]:
+    """Site names learned from a site's other titles (the titles of a feed's recent entries and
+    articles): the leading or trailing part that at least ``min_titles`` distinct titles share.
+    A page alone cannot tell "Headline - Subtitle" from "Headline - Site"; the site's other
+    pages can, since only the site's name repeats."""
+    counts: dict[str, int] = {}
+    shown: dict[str, str] = {}
+    seen: set[str] = set()
+    for raw in titles:
+        text = squash(normalise_unicode(raw or ""))
+        key = text_key(text)
+        if not key or key in seen:
+            continue
+        seen.add(key)
+        parts = _TITLE_SEP.split(text)
+        ends = [parts[-1], parts[0]] if len(parts) > 1 else []
+        lead, colon, rest = text.partition(": ")
+        if colon and rest and len(parts) == 1:
+            ends.append(lead)
+        for pk, part in {text_key(p): p for p in ends}.items():
+            if pk and len(part.split()) <= _SITE_AFFIX_MAX_WORDS and pk != key:
+                counts[pk] = counts.get(pk, 0) + 1
+                shown.setdefault(pk, part.strip())
+    return tuple(shown[k] for k, n in counts.items() if n >= min_titles)
+
+
+def strip_site_names(title: str | None, names: Sequence[str]) -> str | None:
+    """``title`` without a leading or trailing part that is one of the learned ``names``."""
+    if not title or not names:
+        return title
+    keys = {text_key(n) for n in names}
+    parts = _TITLE_SEP.split(title)
+    seps = _TITLE_SEP.findall(title)
+    start, end = 0, len(parts)
+    while end - start > 1 and text_key(parts[end - 1]) in keys:
+        end -= 1
+    while end - start > 1 and text_key(parts[start]) in keys:
+        start += 1
+    out = _join(parts, seps, start, end) if (start, end) != (0, len(parts)) else title
+    lead, colon, rest = out.partition(": ")
+    if colon and rest.strip() and text_key(lead) in keys:
+        out = rest.strip()
+    return out
 
 
 _H1 = etree.XPath("//body//h1")

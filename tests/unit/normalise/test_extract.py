@@ -15,6 +15,7 @@ from worker.normalise.extract import (
     decode_body,
     extract_article,
 )
+from worker.normalise.title import learn_site_names, strip_site_names
 
 PARAS = [
     "The city council voted on Tuesday to approve a new budget that raises spending on public "
@@ -353,3 +354,64 @@ def test_textual_meta_date() -> None:
     head = '<meta name="citation_publication_date" content="2023 Jan 7">'
     art = extract_article(page(head=head).encode(), url="https://journal.example/articles/PMC1/")
     assert art.published_date == date(2023, 1, 7)
+
+
+def test_site_names_are_learned_from_what_a_sites_titles_share() -> None:
+    titles = [
+        "Council approves budget - Morning Gazette",
+        "Bridge closes for repairs - Morning Gazette",
+        "Gazette Live: Library opens late",
+        "Gazette Live: Schools plan longer break",
+        "Gazette Live: Harbour fair returns",
+        "Mayor resigns - a quiet exit",
+        "Morning Gazette | Tram line study begins",
+    ]
+    learned = learn_site_names(titles)
+    assert set(learned) == {"Morning Gazette", "Gazette Live"}  # 3 titles each; "a quiet exit" once
+    assert strip_site_names("Fares rise - Morning Gazette", learned) == "Fares rise"
+    assert strip_site_names("Gazette Live: Fares rise", learned) == "Fares rise"
+    assert strip_site_names("Fares rise - a subtitle", learned) == "Fares rise - a subtitle"
+    assert strip_site_names("Morning Gazette", learned) == "Morning Gazette"  # never to nothing
+    assert learn_site_names(titles[:2]) == ()  # two titles are not enough
+
+
+def test_a_feed_title_loses_the_site_name_its_feeds_other_titles_share() -> None:
+    others = ("Bridge closes - Morning Gazette", "Library opens late - Morning Gazette", "Fair returns - Morning Gazette")
+    hints = FeedHints(title="Council approves transport budget - Morning Gazette", site_titles=others)
+    assert extract_article(page().encode(), url=URL, hints=hints).title == "Council approves transport budget"
+    assert extract_article(page().encode(), url=URL, hints=FeedHints(title=hints.title)).title == hints.title
+    feed_only = article_from_content(url=URL, title=hints.title, html="<p>Short teaser.</p>", hints=hints)
+    assert feed_only.title == "Council approves transport budget"
+
+
+@pytest.mark.parametrize(
+    ("title", "h1", "og", "expected"),
+    [
+        # the h1 is the trailing part of the <title>: the blog's name over its posts
+        ("Muffin base recipe : Muffin Recipes", "Muffin Recipes", None, "Muffin base recipe"),
+        # ... but not after a short section name ("Section | Headline")
+        ("Featured | Five tips for indie game design", "Five tips for indie game design", None,
+         "Five tips for indie game design"),
+        # WordPress's default template
+        ("Four Years Remaining » Blog Archive » Interning of small integers", "Four Years Remaining", None,
+         "Interning of small integers"),
+        # a kicker in its own element of the h1, set apart by a dash in the stated title
+        ("Olympic Games - Drinks reach the centre by boat",
+         "<span>Olympic Games</span> <span>Drinks reach the centre by boat</span>", None,
+         "Drinks reach the centre by boat"),
+        # ... shown with its colon, it stays ("Kicker: Headline" reads as one title)
+        ("Olympic Games: Drinks reach the centre by boat",
+         "<span>Olympic Games:</span> <span>Drinks reach the centre by boat</span>", None,
+         "Olympic Games: Drinks reach the centre by boat"),
+        # the page's only h1 is the headline shown, whatever the SEO title says
+        ("Buying guide", "Find an efficient vehicle that is right for you", "Hybrid and EV buying guide",
+         "Find an efficient vehicle that is right for you"),
+        # an h1 that is the stated title plus a subtitle or byline
+        ("Enterprise cloud storage", "Enterprise cloud storage: the ultimate guide for teams", None,
+         "Enterprise cloud storage"),
+    ],
+)  # fmt: skip
+def test_title_rules_from_the_pages_own_structure(title: str, h1: str, og: str | None, expected: str) -> None:
+    head = f'<meta property="og:title" content="{og}">' if og else ""
+    art = extract_article(page(title=title, h1=h1, head=head).encode(), url="http://127.0.0.1:8000/p/1")
+    assert art.title == expected
