@@ -372,12 +372,14 @@ def choose_title(pm: PageMeta, url: str, site_names: list[str]) -> str | None:
 # A part at the same end of at least this many of a site's (distinct) titles, set off by a
 # separator, is the site's name: "Headline A | City Herald", "Headline B | City Herald", ...
 SITE_AFFIX_MIN_TITLES = 3
+SITE_AFFIX_MIN_SHARE = 0.25
 _SITE_AFFIX_MAX_WORDS = 8
 
 
 def learn_site_names(titles: Sequence[str], min_titles: int = SITE_AFFIX_MIN_TITLES) -> tuple[str, ...]:
     """Site names learned from a site's other titles (the titles of a feed's recent entries and
-    articles): the leading or trailing part that at least ``min_titles`` distinct titles share.
+    articles): the leading or trailing part that at least ``min_titles`` distinct titles, and a
+    quarter of them, share.
     A page alone cannot tell "Headline - Subtitle" from "Headline - Site"; the site's other
     pages can, since only the site's name repeats."""
     counts: dict[str, int] = {}
@@ -398,7 +400,10 @@ def learn_site_names(titles: Sequence[str], min_titles: int = SITE_AFFIX_MIN_TIT
             if pk and len(part.split()) <= _SITE_AFFIX_MAX_WORDS and pk != key:
                 counts[pk] = counts.get(pk, 0) + 1
                 shown.setdefault(pk, part.strip())
-    return tuple(shown[k] for k, n in counts.items() if n >= min_titles)
+    # ... and by a quarter of them: a feed that mixes sites (an aggregator) shares "Video" or
+    # "Live" between a few titles, not its sites' names
+    least = max(min_titles, SITE_AFFIX_MIN_SHARE * len(seen))
+    return tuple(shown[k] for k, n in counts.items() if n >= least)
 
 
 def strip_site_names(title: str | None, names: Sequence[str]) -> str | None:

@@ -415,3 +415,9 @@ def test_title_rules_from_the_pages_own_structure(title: str, h1: str, og: str |
     head = f'<meta property="og:title" content="{og}">' if og else ""
     art = extract_article(page(title=title, h1=h1, head=head).encode(), url="http://127.0.0.1:8000/p/1")
     assert art.title == expected
+
+
+def test_a_feed_that_mixes_sites_teaches_no_name_from_a_few_shared_words() -> None:
+    titles = [f"Story {i} - Site {i}" for i in range(12)] + [f"Clip {i} - Video" for i in range(3)]
+    assert learn_site_names(titles) == ()  # "Video" ends 3 of 15 titles: less than a quarter
+    assert learn_site_names(titles[-3:] + titles[:5]) == ("Video",)
