@@ -135,7 +135,7 @@ def extract_article(
     published, modified = page_dates(pm)
     stated_date = published is not None
     if published is not None and hints.published_at is None:
-        published = reconcile_stated(published, headline, pm)
+        published = reconcile_stated(published, headline, pm, tree, page_url)
     if published is None and hints.published_at is None:
         # The permalink's date, else what the page prints: by the headline, under a
         # "Published" label, htmldate's scan of the headline's surroundings.

@@ -224,3 +224,23 @@ def test_last_resort_date_for_articles_only_when_so_configured(monkeypatch: pyte
     assert published(body) is None
     monkeypatch.setattr(extract, "LAST_RESORT_DATE", "all")
     assert published(body) == date(2024, 3, 5)
+
+
+def test_dotted_numeric_dates_are_day_first_whatever_the_locale() -> None:
+    assert parse_printed_date("04.03.2025", "mdy") == date(2025, 3, 4)
+    assert published(page(f"<h1>{TITLE}</h1><span>Ann Lee</span> <span>07.11.2023</span>", lang="en-US")) == (
+        date(2023, 11, 7)
+    )
+
+
+def test_printed_day_far_from_the_stated_one_wins_when_htmldate_agrees(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stated day months off the printed one: htmldate's extensive search decides between them."""
+    from worker.normalise import dates
+
+    stale = '<meta name="sailthru.date" content="2023-01-05">'
+    body = page(f"<h1>{TITLE}</h1><p>March 5, 2024</p>", head=stale)
+    assert published(body) == date(2023, 1, 5)  # htmldate reads the same stale meta tag
+    monkeypatch.setattr(dates, "last_resort_date", lambda *_: dates.day_date(date(2024, 3, 5)))
+    assert published(body) == date(2024, 3, 5)
+    monkeypatch.setattr(dates, "PRINTED_WITH_HTMLDATE", False)
+    assert published(body) == date(2023, 1, 5)
