@@ -369,7 +369,7 @@ def choose_title(pm: PageMeta, url: str, site_names: list[str]) -> str | None:
     return _trimmed("h1", h1s[0], templated) if h1s else None
 
 
-# A part at the same end of at least this many of a site's (distinct) titles, set off by a
+# A part at either end of at least this many of a site's (distinct) titles, set off by a
 # separator, is the site's name: "Headline A | City Herald", "Headline B | City Herald", ...
 SITE_AFFIX_MIN_TITLES = 3
 SITE_AFFIX_MIN_SHARE = 0.25
