@@ -153,7 +153,7 @@ class Entry(Base):
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
     source: Mapped[str] = mapped_column(String(512))  # "feed:<id>" or "import:<name>"
-    feed_id: Mapped[int | None] = mapped_column(ForeignKey("feeds.id", ondelete="CASCADE"), index=True)
+    feed_id: Mapped[int | None] = mapped_column(ForeignKey("feeds.id", ondelete="CASCADE"))
     entry_key: Mapped[str] = mapped_column(String(2048))
     guid: Mapped[str | None] = mapped_column(String(2048))
     url: Mapped[str | None] = mapped_column(String(2048))  # the address as seen in the feed
@@ -172,6 +172,8 @@ class Entry(Base):
 
 
 Index("ix_entries_state_first_seen", Entry.state, Entry.first_seen_at)
+# A feed's entries, and its latest ones in order (site names are learned from their titles).
+Index("ix_entries_feed_id_id", Entry.feed_id, Entry.id)
 Index("ix_entries_source_link_key", Entry.source, Entry.link_key)
 
 
