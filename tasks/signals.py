@@ -27,7 +27,7 @@ log = logging.getLogger("newsworker.tasks")
 
 _LEVELS = {"success": logging.INFO, "retry": logging.WARNING, "interrupted": logging.WARNING}
 
-_started: dict[str, float] = {}
+_started: dict[str, tuple[float, float]] = {}  # task id -> (monotonic, process CPU time) at start
 _errors: dict[str, str] = {}
 _metrics_server: metrics.MetricsServer | None = None
 _beat_heartbeat: Path | None = None
@@ -73,7 +73,7 @@ def _task_prerun(
 ) -> None:
     name = task.name if task is not None else "?"
     if task_id:
-        _started[task_id] = time.monotonic()
+        _started[task_id] = (time.monotonic(), time.process_time())
     nwlog.clear()
     nwlog.bind(**_task_fields(name, task_id, args, kwargs))
 
@@ -108,14 +108,17 @@ def _task_postrun(
 ) -> None:
     name = task.name if task is not None else "?"
     started = _started.pop(task_id, None) if task_id else None
-    seconds = time.monotonic() - started if started is not None else None
+    seconds = time.monotonic() - started[0] if started is not None else None
     # No state: the task was interrupted (soft-shutdown cancel, time limit); being
     # late-acked and unacknowledged, its message goes back to the queue.
     outcome = state.lower() if state else "interrupted"
     metrics.observe_task(name, outcome, seconds)
     fields = _task_fields(name, task_id, args, kwargs)
-    if seconds is not None:
+    if started is not None and seconds is not None:
         fields["duration_ms"] = round(seconds * 1000, 1)
+        # CPU of the pool process (one task at a time runs in it): duration minus this is time spent waiting (network,
+        # database, locks), which is what more processes per core can overlap.
+        fields["cpu_ms"] = round((time.process_time() - started[1]) * 1000, 1)
     fields["outcome"] = outcome
     if outcome == "success":
         fields.update(_result_fields(name, retval))
