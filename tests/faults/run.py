@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from tests.faults.scenarios import SCENARIOS, SHORT, full, run_scenario, table
@@ -21,6 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenario", default="all", help=f"all, or a comma-separated list of {', '.join(SCENARIOS)}")
     parser.add_argument("--pages", type=int, default=1000, help="article pages on the local site (default 1000)")
     parser.add_argument("--short", action="store_true", help="the CI profile (small site, 30 s leases)")
+    parser.add_argument("--concurrency", type=int, help="pool processes per worker (default: the profile's)")
     parser.add_argument("--keep", type=Path, help="keep the workers' and beats' logs in this directory")
     args = parser.parse_args(argv)
     names = list(SCENARIOS) if args.scenario == "all" else [s.strip() for s in args.scenario.split(",")]
@@ -28,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown scenario(s): {', '.join(unknown)}")
     profile = SHORT if args.short else full(args.pages)
+    if args.concurrency:
+        profile = replace(profile, concurrency=args.concurrency)
     results = []
     started = time.monotonic()
     for name in names:

@@ -27,11 +27,12 @@ from storage import repo
 from storage.db import Database
 from storage.models import FetchLog
 from storage.schema import upgrade
-from tests.faults.cluster import Cluster, RedisServer, pg_proxy, scenario_env
+from tests.faults.cluster import AutoAnalyze, Cluster, RedisServer, pg_proxy, scenario_env
 from tests.faults.measure import Counts, count
 from tests.faults.site import Site
 from tests.support.processes import REPO, wait_for
 from tests.support.services import temporary_postgres_database
+from worker.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -79,8 +80,14 @@ SHORT = Profile(
 )
 
 
+# The production default of pool processes per worker (NEWSWORKER_WORKER_CONCURRENCY): fetches
+# and linking mostly wait (network, the database), so a worker runs more processes than cores.
+PRODUCTION_CONCURRENCY = int(Settings.model_fields["worker_concurrency"].default)
+
+
 def full(pages: int = 1000) -> Profile:
-    """20 feeds (fewer for a small run) with the production defaults for time limits and ticks."""
+    """20 feeds (fewer for a small run) with the production defaults for time limits, ticks and
+    pool processes per worker (the full run used 2 until 2026-12; see the README)."""
     feeds = 20 if pages >= 200 else max(2, pages // 10)
     per_feed = max(1, (pages - 20) // feeds) if pages >= 200 else max(1, pages // feeds)
     return Profile(
@@ -89,6 +96,7 @@ def full(pages: int = 1000) -> Profile:
         copies=max(0, pages - feeds * per_feed) or 10,
         page_delay=0.1,
         env={"NEWSWORKER_STORY_REFINE_INTERVAL_SECONDS": "60"},
+        concurrency=PRODUCTION_CONCURRENCY,
     )
 
 
@@ -130,6 +138,9 @@ class Run:
         self.db = Database(direct_url)  # the counting side never goes through the proxy
         stack.callback(self.db.dispose)
         upgrade(self.db.engine, direct_url)
+        # the shared server runs autovacuum=off (CI config); production servers analyze
+        dsn = self.db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        stack.callback(AutoAnalyze(dsn).start().close)
         with self.db.transaction() as session:
             for path in site.feed_paths():
                 repo.add_feed(session, site.url(path))

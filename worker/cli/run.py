@@ -315,7 +315,12 @@ def wait_for_broker(settings: Settings, retry_seconds: float = BROKER_RETRY_SECO
     "worker",
     context_settings={**CONTEXT_SETTINGS, "ignore_unknown_options": True, "allow_extra_args": True},
 )
-@click.option("--queues", "-Q", default="poll,fetch,process,reingest", show_default=True)
+# The order is a priority (celeryconfig: queue_order_strategy "priority"): a process takes the
+# first non-empty queue. Linking (process) before fetching: a stored article is linked at once
+# instead of after the whole fetch backlog, and since linking is serialised in the database
+# (one time window at a time), it runs alongside the fetches instead of after them (1,000-page
+# fault run, 2 workers x 8 processes: 65 s instead of 94 s). Re-ingest batches come last.
+@click.option("--queues", "-Q", default="poll,process,fetch,reingest", show_default=True)
 @click.option("--concurrency", "-c", type=int, help="Processes (default: NEWSWORKER_WORKER_CONCURRENCY).")
 @click.argument("celery_args", nargs=-1, type=click.UNPROCESSED)
 @pass_context
