@@ -6,7 +6,7 @@ is decided by the service layer (``worker.service.work``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -184,12 +184,24 @@ def mark_unsent(session: Session, items: Sequence[tuple[str, str]], now: datetim
 
 
 def claim_stale(
-    session: Session, now: datetime, *, unstarted_before: datetime, idle_kinds: Iterable[str], limit: int
+    session: Session,
+    now: datetime,
+    *,
+    unstarted_before: datetime,
+    idle_kinds: Iterable[str],
+    limit: int,
+    watched_until: datetime | None = None,
 ) -> list[WorkItem]:
     """Take queued items whose lease expired (or that were marked unsent: due now, no owner), or
     that were sent before ``unstarted_before``, never started and belong to a kind whose queue is
     idle (their message is lost); mark them sent again now, so one stale item is sent once, not at
-    every tick (SKIP LOCKED: concurrent sweepers share)."""
+    every tick (SKIP LOCKED: concurrent sweepers share).
+
+    An expired lease counts as a crash of its owner only when it expired before ``watched_until``
+    (default: now): until then the caller knows the database was reachable, so a live owner's
+    heartbeat would have renewed it; a lease that ran out while nobody could reach the database
+    is sent again without a crash."""
+    watched = now if watched_until is None else watched_until
     idle = sorted(set(idle_kinds))
     stale = or_(
         and_(WorkItem.lease_until.is_not(None), WorkItem.lease_until < now),
@@ -200,11 +212,49 @@ def claim_stale(
         query = query.with_for_update(skip_locked=True)
     rows = list(session.scalars(query))
     for row in rows:
-        crashed = row.lease_until is not None and row.lease_owner is not None  # an unsent item has no owner
+        # an unsent item has no owner
+        crashed = row.lease_until is not None and row.lease_owner is not None and row.lease_until < watched
         row.crashes += int(crashed)
         row.queued_at = now
         row.lease_until = None
         row.lease_owner = None
+        row.updated_at = now
+    return rows
+
+
+def claim_lost(
+    session: Session,
+    now: datetime,
+    *,
+    held: Collection[tuple[str, str]],
+    kinds: Iterable[str],
+    sent_before: datetime,
+    limit: int,
+) -> list[WorkItem]:
+    """Take queued items of ``kinds`` sent before ``sent_before`` that no worker holds (no lease)
+    and whose message is not among ``held`` (the (kind, key) of every message the broker holds):
+    their message is lost. Marked sent again now (SKIP LOCKED, as :func:`claim_stale`)."""
+    candidates = session.execute(
+        select(_T.c.id, _T.c.kind, _T.c.key).where(
+            _T.c.state == "queued",
+            _T.c.lease_until.is_(None),
+            _T.c.queued_at < sent_before,
+            _T.c.kind.in_(sorted(set(kinds))),
+        )
+    ).all()
+    lost = sorted(int(row.id) for row in candidates if (row.kind, row.key) not in held)[:limit]
+    if not lost:
+        return []
+    query = (
+        select(WorkItem)
+        .where(WorkItem.id.in_(lost), WorkItem.state == "queued", WorkItem.lease_until.is_(None))
+        .order_by(WorkItem.id)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    rows = list(session.scalars(query))
+    for row in rows:
+        row.queued_at = now
         row.updated_at = now
     return rows
 

@@ -12,7 +12,7 @@ import random
 import threading
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from storage.db import Database
 from worker.http.fetch import Fetcher, FetchPolicy
@@ -34,6 +34,32 @@ class Dispatcher(Protocol):
     def backlog(self, queue: str) -> int | None:
         """Messages waiting in ``queue`` (None when it cannot be known)."""
         ...
+
+
+@dataclass(frozen=True)
+class BrokerHeld:
+    """The broker restarted (``run_id``); ``items`` are the (task name, item key) of every tracked
+    message it still holds, queued or delivered and not acknowledged."""
+
+    run_id: str
+    items: frozenset[tuple[str, str]]
+
+
+@runtime_checkable
+class BrokerWatch(Protocol):
+    """What the sweeper asks a real broker (``tasks.app.CeleryDispatcher``) besides queue lengths:
+    whether it restarted since the last look (and what it still holds), and when the last sweep
+    ran on any worker (a gap means nobody watched the leases: the database or beat was away)."""
+
+    def held_after_restart(self) -> BrokerHeld | None: ...
+
+    def restart_handled(self, run_id: str) -> None: ...
+
+    def last_sweep(self) -> float | None: ...
+
+    def swept(self) -> None: ...
+
+    def broker_time(self) -> float: ...
 
 
 def fetch_policy(settings: Settings) -> FetchPolicy:

@@ -36,7 +36,7 @@ from worker.http.hostlimits import HostBusy
 from worker.model.clock import utcnow
 from worker.service.errors import TRANSIENT_ERRORS, TransientFailure, is_interruption, is_transient
 from worker.service.messages import Message, decode
-from worker.service.runtime import Runtime
+from worker.service.runtime import BrokerHeld, BrokerWatch, Runtime
 
 log = logging.getLogger("newsworker.work")
 
@@ -49,6 +49,9 @@ LIVE_LEASE_MIN = timedelta(seconds=10)
 MAX_CRASHES = 3  # workers that died on one item before it is given up
 MAX_ATTEMPTS = 30  # starts of one item (transient failures included) before it is given up
 SWEEP_BATCH = 500
+# After a broker restart: items sent this recently may be on their way to a worker, not lost
+LOST_MARGIN = timedelta(seconds=2)
+LOST_BATCH = 10_000  # lost items sent again per tick (the rest at the next one)
 
 
 def lease_length(rt: Runtime) -> timedelta:
@@ -325,26 +328,95 @@ def sweep(rt: Runtime, *, everything: bool = False) -> SweepReport:
     """Send again, once, the tracked work that was lost (see the module doc).
 
     ``everything``: the embedded mode at start-up; nothing else runs its work, so every queued
-    item is resent whatever its age."""
+    item is resent whatever its age.
+
+    With a real broker (:class:`BrokerWatch`) two more things are known. After a broker restart,
+    the items it lost (no lease, no message among those it still holds) are sent again at once,
+    not when their queue is next empty. And when the previous sweep is further back than a tick
+    and a heartbeat (the database or beat was away), leases that ran out since then are not
+    counted as crashes: a heartbeat that could not reach the database says nothing of its worker."""
     now = utcnow()
+    watch = rt.dispatcher if isinstance(rt.dispatcher, BrokerWatch) and not everything else None
+    restart = _broker_restart(watch)
+    handled = restart.run_id if restart is not None else None
+    watched_until = _watched_until(rt, watch, now)
     with rt.db.transaction() as session:
         if everything:
             rows = store.queued_items(session, limit=100_000)
         else:
             idle = [kind for kind, queue in _tracked_queues().items() if _idle(rt, queue)]
             rows = store.claim_stale(
-                session, now, unstarted_before=now - live_lease(rt), idle_kinds=idle, limit=SWEEP_BATCH
+                session,
+                now,
+                unstarted_before=now - live_lease(rt),
+                idle_kinds=idle,
+                limit=SWEEP_BATCH,
+                watched_until=watched_until,
             )
+            if restart is not None:
+                lost = store.claim_lost(
+                    session,
+                    now,
+                    held=restart.items,
+                    kinds=_tracked_queues(),
+                    sent_before=now - LOST_MARGIN,
+                    limit=LOST_BATCH,
+                )
+                if lost:
+                    log.warning("work lost in a broker restart sent again", extra={"resent": len(lost)})
+                if len(lost) >= LOST_BATCH:
+                    handled = None  # more to send: look again at the next tick
+                rows = [*rows, *lost]
         messages = [decode(row.kind, row.args) for row in rows]
         for row in rows:
             row.queued_at = now
         after_commit(session, lambda: _send(rt, messages))
+    if watch is not None:
+        _after_sweep(watch, handled)
     by_kind: dict[str, int] = {}
     for item in messages:
         by_kind[item.NAME] = by_kind.get(item.NAME, 0) + 1
     if messages:
         log.info("lost work sent again", extra={"resent": len(messages), "kinds": by_kind})
     return SweepReport(len(messages), by_kind)
+
+
+def _broker_restart(watch: BrokerWatch | None) -> BrokerHeld | None:
+    if watch is None:
+        return None
+    try:
+        return watch.held_after_restart()
+    except Exception as exc:  # the broker is away: the next tick looks again
+        log.warning("cannot read what the broker holds", extra={"error": repr(exc)[:300]})
+        return None
+
+
+def _watched_until(rt: Runtime, watch: BrokerWatch | None, now: datetime) -> datetime | None:
+    """Leases that expired before this were watched (see :func:`sweep`); None: all of them."""
+    if watch is None:
+        return None
+    try:
+        last, clock = watch.last_sweep(), watch.broker_time()
+    except Exception as exc:  # no broker: nothing tells, count crashes as ever
+        log.warning("cannot read when the last sweep ran", extra={"error": repr(exc)[:300]})
+        return None
+    gap = timedelta(seconds=rt.settings.dispatch_interval_seconds) + live_lease(rt) / 3
+    if last is not None and clock - last <= gap.total_seconds():
+        return None
+    # nobody swept for longer than a tick and a heartbeat: leases that expired since the last
+    # sweep may be those of live workers that could not reach the database
+    since = now - timedelta(seconds=clock - last) if last is not None else datetime.min.replace(tzinfo=now.tzinfo)
+    log.info("leases expired since the last sweep are not counted as crashes", extra={"since": since.isoformat()})
+    return since
+
+
+def _after_sweep(watch: BrokerWatch, restart_handled: str | None) -> None:
+    try:
+        if restart_handled is not None:
+            watch.restart_handled(restart_handled)
+        watch.swept()
+    except Exception as exc:  # the broker went away: the next sweep looks again
+        log.warning("cannot record the sweep", extra={"error": repr(exc)[:300]})
 
 
 def _tracked_queues() -> dict[str, str]:
