@@ -9,7 +9,7 @@ from kombu.exceptions import ChannelError
 
 from tasks import brokerstate
 from worker.service.messages import REGISTRY, Message
-from worker.service.runtime import BrokerHeld, Runtime, warm_up
+from worker.service.runtime import BrokerLook, Runtime, warm_up
 from worker.settings import get_settings
 
 app = Celery("newsworker")
@@ -31,36 +31,26 @@ class CeleryDispatcher:
                 return 0
             return int(declared.message_count)
 
-    def held_after_restart(self) -> BrokerHeld | None:
-        """After a broker restart not handled yet: the tracked messages it still holds."""
+    def look(self) -> BrokerLook:
+        """Has the broker restarted (and what does it hold), when did the last sweep end."""
         with app.connection_for_read() as connection:
-            client = connection.default_channel.client
-            run_id = brokerstate.restarted(client, _prefix())
-            if run_id is None:
-                return None
-            queues = sorted({kind.QUEUE for kind in REGISTRY.values() if kind.TRACKED})
-            return brokerstate.held(client, run_id, queues)
-
-    def restart_handled(self, run_id: str) -> None:
-        with app.connection_for_write() as connection:
-            brokerstate.acknowledge(connection.default_channel.client, _prefix(), run_id)
-
-    def last_sweep(self) -> float | None:
-        """When a sweep last ran to the end (epoch seconds, the broker's clock), on any worker."""
-        with app.connection_for_read() as connection:
-            value = connection.default_channel.client.get(_prefix() + _SWEEP_KEY)
-        return float(value) if value is not None else None
-
-    def swept(self) -> None:
-        with app.connection_for_write() as connection:
             client = connection.default_channel.client
             seconds, micros = client.time()
-            client.set(_prefix() + _SWEEP_KEY, f"{seconds}.{micros:06d}")
+            last = client.get(_prefix() + _SWEEP_KEY)
+            run_id = brokerstate.restarted(client, _prefix())
+            restart = None
+            if run_id is not None:
+                queues = sorted({kind.QUEUE for kind in REGISTRY.values() if kind.TRACKED})
+                restart = brokerstate.held(client, run_id, queues)
+        return BrokerLook(restart, float(last) if last is not None else None, float(seconds) + float(micros) / 1e6)
 
-    def broker_time(self) -> float:
-        with app.connection_for_read() as connection:
-            seconds, micros = connection.default_channel.client.time()
-        return float(seconds) + float(micros) / 1e6
+    def swept(self, restart_handled: str | None) -> None:
+        with app.connection_for_write() as connection:
+            client = connection.default_channel.client
+            if restart_handled is not None:
+                brokerstate.acknowledge(client, _prefix(), restart_handled)
+            seconds, micros = client.time()
+            client.set(_prefix() + _SWEEP_KEY, f"{seconds}.{int(micros):06d}")
 
 
 _SWEEP_KEY = "sweep:last"

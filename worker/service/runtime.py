@@ -45,21 +45,28 @@ class BrokerHeld:
     items: frozenset[tuple[str, str]]
 
 
+@dataclass(frozen=True)
+class BrokerLook:
+    """One look at the broker for the sweeper: ``restart`` when it restarted since the last
+    handled restart (with what it still holds; None: no restart, or it cannot tell now),
+    ``last_sweep`` when a sweep last ran to its end on any worker and ``now``, both on the
+    broker's clock (epoch seconds)."""
+
+    restart: BrokerHeld | None
+    last_sweep: float | None
+    now: float
+
+
 @runtime_checkable
 class BrokerWatch(Protocol):
     """What the sweeper asks a real broker (``tasks.app.CeleryDispatcher``) besides queue lengths:
-    whether it restarted since the last look (and what it still holds), and when the last sweep
-    ran on any worker (a gap means nobody watched the leases: the database or beat was away)."""
+    whether it restarted, and when the last sweep ran (a gap means nobody watched the leases)."""
 
-    def held_after_restart(self) -> BrokerHeld | None: ...
+    def look(self) -> BrokerLook: ...
 
-    def restart_handled(self, run_id: str) -> None: ...
-
-    def last_sweep(self) -> float | None: ...
-
-    def swept(self) -> None: ...
-
-    def broker_time(self) -> float: ...
+    def swept(self, restart_handled: str | None) -> None:
+        """Record the end of a sweep (and that the lost work of that restart was sent again)."""
+        ...
 
 
 def fetch_policy(settings: Settings) -> FetchPolicy:

@@ -36,7 +36,7 @@ from worker.http.hostlimits import HostBusy
 from worker.model.clock import utcnow
 from worker.service.errors import TRANSIENT_ERRORS, TransientFailure, is_interruption, is_transient
 from worker.service.messages import Message, decode
-from worker.service.runtime import BrokerHeld, BrokerWatch, Runtime
+from worker.service.runtime import BrokerLook, BrokerWatch, Runtime
 
 log = logging.getLogger("newsworker.work")
 
@@ -337,9 +337,10 @@ def sweep(rt: Runtime, *, everything: bool = False) -> SweepReport:
     counted as crashes: a heartbeat that could not reach the database says nothing of its worker."""
     now = utcnow()
     watch = rt.dispatcher if isinstance(rt.dispatcher, BrokerWatch) and not everything else None
-    restart = _broker_restart(watch)
+    look = _look(watch)
+    restart = look.restart if look is not None else None
     handled = restart.run_id if restart is not None else None
-    watched_until = _watched_until(rt, watch, now)
+    watched_until = _watched_until(rt, look, now)
     with rt.db.transaction() as session:
         if everything:
             rows = store.queued_items(session, limit=100_000)
@@ -381,40 +382,35 @@ def sweep(rt: Runtime, *, everything: bool = False) -> SweepReport:
     return SweepReport(len(messages), by_kind)
 
 
-def _broker_restart(watch: BrokerWatch | None) -> BrokerHeld | None:
+def _look(watch: BrokerWatch | None) -> BrokerLook | None:
     if watch is None:
         return None
     try:
-        return watch.held_after_restart()
-    except Exception as exc:  # the broker is away: the next tick looks again
-        log.warning("cannot read what the broker holds", extra={"error": repr(exc)[:300]})
+        return watch.look()
+    except Exception as exc:  # the broker is away: count crashes as ever, the next tick looks again
+        log.warning("cannot look at the broker", extra={"error": repr(exc)[:300]})
         return None
 
 
-def _watched_until(rt: Runtime, watch: BrokerWatch | None, now: datetime) -> datetime | None:
+def _watched_until(rt: Runtime, look: BrokerLook | None, now: datetime) -> datetime | None:
     """Leases that expired before this were watched (see :func:`sweep`); None: all of them."""
-    if watch is None:
-        return None
-    try:
-        last, clock = watch.last_sweep(), watch.broker_time()
-    except Exception as exc:  # no broker: nothing tells, count crashes as ever
-        log.warning("cannot read when the last sweep ran", extra={"error": repr(exc)[:300]})
+    if look is None:
         return None
     gap = timedelta(seconds=rt.settings.dispatch_interval_seconds) + live_lease(rt) / 3
-    if last is not None and clock - last <= gap.total_seconds():
+    if look.last_sweep is not None and look.now - look.last_sweep <= gap.total_seconds():
         return None
     # nobody swept for longer than a tick and a heartbeat: leases that expired since the last
     # sweep may be those of live workers that could not reach the database
-    since = now - timedelta(seconds=clock - last) if last is not None else datetime.min.replace(tzinfo=now.tzinfo)
+    if look.last_sweep is None:  # the first sweep on this broker
+        return datetime.min.replace(tzinfo=now.tzinfo)
+    since = now - timedelta(seconds=look.now - look.last_sweep)
     log.info("leases expired since the last sweep are not counted as crashes", extra={"since": since.isoformat()})
     return since
 
 
 def _after_sweep(watch: BrokerWatch, restart_handled: str | None) -> None:
     try:
-        if restart_handled is not None:
-            watch.restart_handled(restart_handled)
-        watch.swept()
+        watch.swept(restart_handled)
     except Exception as exc:  # the broker went away: the next sweep looks again
         log.warning("cannot record the sweep", extra={"error": repr(exc)[:300]})
 
