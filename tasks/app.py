@@ -31,18 +31,18 @@ class CeleryDispatcher:
                 return 0
             return int(declared.message_count)
 
-    def look(self, *, held: bool = False) -> BrokerLook:
+    def look(self) -> BrokerLook:
         """Has the broker restarted (and what does it hold), when did the last sweep end."""
-        queues = sorted({kind.QUEUE for kind in REGISTRY.values() if kind.TRACKED})
         with app.connection_for_read() as connection:
             client = connection.default_channel.client
             seconds, micros = client.time()
             last = client.get(_prefix() + _SWEEP_KEY)
             run_id = brokerstate.restarted(client, _prefix())
-            restart = brokerstate.held(client, run_id, queues) if run_id is not None else None
-            now_held = restart or (brokerstate.held(client, "", queues, limit=HELD_READ_MAX) if held else None)
-        clock = float(seconds) + float(micros) / 1e6
-        return BrokerLook(restart, float(last) if last is not None else None, clock, now_held)
+            restart = None
+            if run_id is not None:
+                queues = sorted({kind.QUEUE for kind in REGISTRY.values() if kind.TRACKED})
+                restart = brokerstate.held(client, run_id, queues)
+        return BrokerLook(restart, float(last) if last is not None else None, float(seconds) + float(micros) / 1e6)
 
     def swept(self, restart_handled: str | None) -> None:
         with app.connection_for_write() as connection:
@@ -54,9 +54,6 @@ class CeleryDispatcher:
 
 
 _SWEEP_KEY = "sweep:last"
-# An idle queue's unstarted items are checked against the messages Redis holds (delivered and
-# waiting for a retry's countdown, say) when there are no more than this many to read.
-HELD_READ_MAX = 5_000
 
 
 def _prefix() -> str:

@@ -41,7 +41,7 @@ def restarted(client: Any, prefix: str) -> str | None:
     return run_id if seen_id != run_id else None
 
 
-def held(client: Any, run_id: str, queues: Iterable[str], *, limit: int = MAX_MESSAGES) -> BrokerHeld | None:
+def held(client: Any, run_id: str, queues: Iterable[str]) -> BrokerHeld | None:
     """Every tracked message the broker holds, read atomically; None when the queues are too
     long to read or a message cannot be read (then nothing is taken for lost)."""
     keys = [queue if step == 0 else f"{queue}{PRIORITY_SEPARATOR}{step}" for queue in queues for step in PRIORITY_STEPS]
@@ -49,7 +49,7 @@ def held(client: Any, run_id: str, queues: Iterable[str], *, limit: int = MAX_ME
     for key in keys:
         pipe.llen(key)
     pipe.hlen(UNACKED_KEY)
-    if sum(int(n) for n in pipe.execute()) > limit:
+    if sum(int(n) for n in pipe.execute()) > MAX_MESSAGES:
         return None
     pipe = client.pipeline(transaction=True)  # MULTI/EXEC: no message moves between the reads
     for key in keys:

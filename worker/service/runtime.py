@@ -50,13 +50,11 @@ class BrokerLook:
     """One look at the broker for the sweeper: ``restart`` when it restarted since the last
     handled restart (with what it still holds; None: no restart, or it cannot tell now),
     ``last_sweep`` when a sweep last ran to its end on any worker and ``now``, both on the
-    broker's clock (epoch seconds); ``held``, when asked for, what it holds now (None: too much
-    to read, or it cannot tell)."""
+    broker's clock (epoch seconds)."""
 
     restart: BrokerHeld | None
     last_sweep: float | None
     now: float
-    held: BrokerHeld | None = None
 
 
 @runtime_checkable
@@ -64,9 +62,7 @@ class BrokerWatch(Protocol):
     """What the sweeper asks a real broker (``tasks.app.CeleryDispatcher``) besides queue lengths:
     whether it restarted, and when the last sweep ran (a gap means nobody watched the leases)."""
 
-    def look(self, *, held: bool = False) -> BrokerLook:
-        """``held``: also read every tracked message the broker holds (queued or unacknowledged)."""
-        ...
+    def look(self) -> BrokerLook: ...
 
     def swept(self, restart_handled: str | None) -> None:
         """Record the end of a sweep (and that the lost work of that restart was sent again)."""

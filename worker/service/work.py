@@ -13,9 +13,7 @@ path; the database says what is still to do:
   error's retry delay;
 - :func:`sweep` (beat's dispatch tick, and ``newsworker run``) sends again, once, every row
   whose lease ran out (its worker died) and every row that was sent, never started, and whose
-  queue is idle (its message was lost; with Redis: and no worker holds its message), and, after
-  a broker restart, every unstarted row whose message Redis no longer holds.
-  ``FOR UPDATE SKIP LOCKED`` lets sweepers run side by side.
+  queue is idle (its message was lost). ``FOR UPDATE SKIP LOCKED`` lets sweepers run side by side.
 
 An item whose worker died ``MAX_CRASHES`` times, or that was started ``MAX_ATTEMPTS`` times, is
 recorded as failed with the reason: a poison page never loops and never blocks anything else.
@@ -339,30 +337,23 @@ def sweep(rt: Runtime, *, everything: bool = False) -> SweepReport:
     counted as crashes: a heartbeat that could not reach the database says nothing of its worker."""
     now = utcnow()
     watch = rt.dispatcher if isinstance(rt.dispatcher, BrokerWatch) and not everything else None
-    idle = [] if everything else [kind for kind, queue in _tracked_queues().items() if _idle(rt, queue)]
-    look = _look(watch, held=bool(idle))
+    look = _look(watch)
     restart = look.restart if look is not None else None
     handled = restart.run_id if restart is not None else None
-    held = look.held if look is not None else None
     watched_until = _watched_until(rt, look, now)
     with rt.db.transaction() as session:
         if everything:
             rows = store.queued_items(session, limit=100_000)
         else:
+            idle = [kind for kind, queue in _tracked_queues().items() if _idle(rt, queue)]
             rows = store.claim_stale(
                 session,
                 now,
                 unstarted_before=now - live_lease(rt),
-                idle_kinds=idle if held is None else (),
+                idle_kinds=idle,
                 limit=SWEEP_BATCH,
                 watched_until=watched_until,
             )
-            if held is not None and idle:
-                # an idle queue's unstarted items whose message the broker still holds (taken by
-                # a worker, waiting for a retry's countdown) are not lost
-                rows += store.claim_lost(
-                    session, now, held=held.items, kinds=idle, sent_before=now - live_lease(rt), limit=SWEEP_BATCH
-                )
             if restart is not None:
                 lost = store.claim_lost(
                     session,
@@ -391,11 +382,11 @@ def sweep(rt: Runtime, *, everything: bool = False) -> SweepReport:
     return SweepReport(len(messages), by_kind)
 
 
-def _look(watch: BrokerWatch | None, *, held: bool) -> BrokerLook | None:
+def _look(watch: BrokerWatch | None) -> BrokerLook | None:
     if watch is None:
         return None
     try:
-        return watch.look(held=held)
+        return watch.look()
     except Exception as exc:  # the broker is away: count crashes as ever, the next tick looks again
         log.warning("cannot look at the broker", extra={"error": repr(exc)[:300]})
         return None
