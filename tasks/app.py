@@ -37,11 +37,11 @@ class CeleryDispatcher:
             client = connection.default_channel.client
             seconds, micros = client.time()
             last = client.get(_prefix() + _SWEEP_KEY)
-            run_id = brokerstate.restarted(client, _prefix())
+            started = brokerstate.restarted(client, _prefix())
             restart = None
-            if run_id is not None:
+            if started is not None:
                 queues = sorted({kind.QUEUE for kind in REGISTRY.values() if kind.TRACKED})
-                restart = brokerstate.held(client, run_id, queues)
+                restart = brokerstate.held(client, started[0], queues, started=started[1])
         return BrokerLook(restart, float(last) if last is not None else None, float(seconds) + float(micros) / 1e6)
 
     def swept(self, restart_handled: str | None) -> None:
