@@ -27,7 +27,7 @@ import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
 
-from worker.model.story import LOOKUP_KINDS
+from worker.model.story import LOOKUP_KINDS, when_where_keys
 
 # Evidence weights: a shared full name or block address is nearly decisive, a street or a
 # neighbourhood or a day or an age is supporting evidence, a city or a month is a hint.
@@ -52,6 +52,11 @@ NEAR_STRENGTH = 3.5  # within the linker's window: join on this much evidence
 # gate and time decay: the article still needs the usual word overlap with the story
 SUPPORT_STRENGTH = 3.0
 FAR_STRENGTH = 4.0  # beyond it (follow-ups months later): this much, anchored on a name or address
+# ...or this much when the evidence is where and when: a place with the day ("the Nov. 11
+# shooting on Ashland Road"), or a place, the month and the victim's age ("the March shooting
+# that wounded Reginald Palmer, 53, in the Carver Park neighborhood"): what a first report that
+# names nobody shares with the arrest or the trial months later
+FAR_WHERE_WHEN = 3.0
 MAX_KEYS = 48  # keys kept per story signature (most frequent first)
 
 _MONTHS = {
@@ -720,10 +725,17 @@ def strength(a: Iterable[str], b: Mapping[str, int] | Iterable[str], near: bool 
     a shared full name or block address, which long-range joins require). Names and ages
     alone are no evidence (two events may involve the same people): a place or a day must be
     shared too; months apart (``near`` False), a shared month will do."""
+    w, anchored, _ = _strength(a, b, near)
+    return w, anchored
+
+
+def _strength(a: Iterable[str], b: Mapping[str, int] | Iterable[str], near: bool) -> tuple[float, bool, bool]:
+    """:func:`strength` and whether the evidence is a place with a day, or a place, a month and
+    an age (see FAR_WHERE_WHEN)."""
     ka, kb = set(a), set(b)
     shared = ka & kb
     if not shared:
-        return 0.0, False
+        return 0.0, False, False
     gs, ga, gb = _kinds(shared), _kinds(ka), _kinds(kb)  # one pass each: this runs per candidate
     names = len(gs.get("pn", ()))
     surname = names == 0 and _surname_match(ga, gb)
@@ -737,7 +749,7 @@ def strength(a: Iterable[str], b: Mapping[str, int] | Iterable[str], near: bool 
     month = "tm" in gs
     support = place > 0 or day or (month and not near)
     if not support:
-        return 0.0, False
+        return 0.0, False, False
     w = W_NAME * min(names, MAX_NAMES) + place + (W_SURNAME if surname else 0.0)
     w += W_CITY if "pc" in gs else 0.0
     w += W_DAY if day else (W_MONTH if month else 0.0)
@@ -751,9 +763,11 @@ def strength(a: Iterable[str], b: Mapping[str, int] | Iterable[str], near: bool 
     if "k" in ga and "k" in gb and "k" not in gs:  # a fire and a shooting
         w -= KIND_CONFLICT
     if _cities_conflict(ga.get("pc", ()), gb.get("pc", ())):
-        return 0.0, False  # two cities: two incidents, however alike
+        return 0.0, False, False  # two cities: two incidents, however alike
     anchored = names > 0 or block or (day and place > 0)
-    return w, anchored
+    # (the age exactly: a victim's age stays as reported; one of several ages within two years
+    # of another is chance)
+    return w, anchored, place > 0 and (day or (month and "a" in gs))
 
 
 def _kinds(keys: Iterable[str]) -> dict[str, list[str]]:
@@ -801,14 +815,16 @@ def _cities_conflict(a: Iterable[str], b: Iterable[str]) -> bool:
 def joins(a: Iterable[str], b: Mapping[str, int] | Iterable[str], near: bool) -> float:
     """The evidence strength if it is enough to join (``near``: within the linker's window),
     else 0."""
-    w, anchored = strength(a, b, near)
+    w, anchored, where_when = _strength(a, b, near)
     if near:
         return w if w >= NEAR_STRENGTH else 0.0
-    return w if w >= FAR_STRENGTH and anchored else 0.0
+    return w if (w >= FAR_STRENGTH and anchored) or (w >= FAR_WHERE_WHEN and where_when) else 0.0
 
 
 def lookup_keys(keys: Iterable[str]) -> list[str]:
-    return sorted(k for k in keys if k.startswith(LOOKUP_KINDS))
+    """Keys that reach archived stories: names, addresses, corners, and month x place."""
+    ks = list(keys)
+    return sorted([k for k in ks if k.startswith(LOOKUP_KINDS)] + when_where_keys(dict.fromkeys(ks, 1)))
 
 
 def add_keys(acc: Mapping[str, int], keys: Iterable[str]) -> dict[str, int]:
@@ -825,6 +841,6 @@ def top_keys(acc: Mapping[str, int], k: int = MAX_KEYS) -> dict[str, int]:
     # names and addresses first: they are what a follow-up months later still shares
     def rank(item: tuple[str, int]) -> tuple[int, int, str]:
         key, count = item
-        return (0 if key.startswith(("pn:", "pb:")) else 1, -count, key)
+        return (0 if key.startswith(("pn:", "pb:", "px:")) else 1, -count, key)
 
     return dict(sorted(acc.items(), key=rank)[:k])

@@ -752,7 +752,8 @@ class Linker:
     def strong(self, keys: Sequence[str], at: datetime, story: StoryState) -> float:
         """Incident evidence (names, places, days, ages) shared with the story, if it is enough
         to join whatever the word overlap: within WINDOW at NEAR_STRENGTH, up to LONG_WINDOW
-        at FAR_STRENGTH and anchored on a name or an address (worker.stories.evidence)."""
+        at FAR_STRENGTH and anchored on a name or an address, or at FAR_WHERE_WHEN on a place
+        and a day, or a place, a month and an age (worker.stories.evidence)."""
         return self._evidence(keys, at, story)[0]
 
     def _evidence(self, keys: Sequence[str], at: datetime, story: StoryState) -> tuple[float, float | None]:
@@ -763,10 +764,10 @@ class Linker:
         if gap > LONG_WINDOW:
             return 0.0, None
         near = gap <= WINDOW
-        w, anchored = incident.strength(keys, story.keys, near)
         if near:
+            w = incident.strength(keys, story.keys, near)[0]
             return (w if w >= incident.NEAR_STRENGTH else 0.0), w
-        return (w if w >= incident.FAR_STRENGTH and anchored else 0.0), None
+        return incident.joins(keys, story.keys, near=False), None
 
     def decide(
         self, vector: Mapping[str, float], at: datetime, candidates: Sequence[StoryState], keys: Sequence[str] = ()
