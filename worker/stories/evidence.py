@@ -115,6 +115,10 @@ _CROSS_RES = (
 # "shot and killed Tuesday in Oak Hill": a place named after the deed without its kind; it counts
 # as a neighbourhood only against a side that calls it one ("in the Oak Hill neighborhood")
 _IN_PLACE_RE = re.compile(r" (?:in|near) ([A-Z][a-z]+(?: [A-Z][a-z]+){0,2})\b")
+# a full stop that ends a sentence, not an AP abbreviation ("shot and killed Nov. 11 in Fruitvale")
+_SENTENCE_END_RE = re.compile(
+    r"(?<!Jan)(?<!Feb)(?<!Aug)(?<!Sep)(?<!Sept)(?<!Oct)(?<!Nov)(?<!Dec)(?<!\bSt)(?<!\bFt)(?<!\bMt)(?<!\bJr)(?<!\bSr)\.|\n"
+)
 _DEED_RE = re.compile(r"\b(?:shot|killed|wounded|slain|gunned down|died|shooting|killing|homicide)\b")
 _HOOD_RE = re.compile(
     r"\b(?:in|of|near|from) the ([A-Z][a-z]+(?: [A-Z][a-z]+){0,2})"
@@ -605,7 +609,7 @@ def _streets(text: str, keys: set[str]) -> None:
 
 def _areas(text: str, keys: set[str]) -> None:
     for m in _IN_PLACE_RE.finditer(text):
-        before = re.split(r"[.\n]", text[max(0, m.start() - 45) : m.start()])[-1]
+        before = _SENTENCE_END_RE.split(text[max(0, m.start() - 45) : m.start()])[-1]
         if not _DEED_RE.search(before):
             continue
         name = _norm(m.group(1))

@@ -200,3 +200,9 @@ def test_archived_stories_are_reached_by_month_and_place() -> None:
         for n, (t, x, at, src) in enumerate(docs)
     ]
     assert out[2] == out[0] != out[1]
+
+
+def test_an_ap_date_does_not_end_the_sentence_before_a_place() -> None:
+    k = keys("Friends remembered Jamal Simpson, the man shot and killed Nov. 11 in Fruitvale.")
+    assert "pi:fruitvale" in k  # "Nov." is no full stop: "killed" is in the same sentence
+    assert "pi:fruitvale" not in keys("He was killed. Nov. 11 in Fruitvale was quiet.")
