@@ -784,7 +784,16 @@ class Linker:
             strong = [(w, sc, s) for sc, s in scored if (w := shared[s.story_id][0]) > 0.0]
             if strong:
                 w, sc, s = min(strong, key=lambda x: (-x[0], -x[1], x[2].story_id))
-                return LinkDecision(s.story_id, max(sc, self.threshold))
+                # the article's evidence also joins another story whose own evidence joins this
+                # one: one incident told in two stories (the first reports and, days or months
+                # later, the arrest coverage); merge them, as an article bridging two by words does
+                bridged = [o for _, _, o in strong if o is not s and _stories_join(s, o)]
+                if not bridged:
+                    return LinkDecision(s.story_id, max(sc, self.threshold))
+                group = [s, *bridged]
+                keep = min(group, key=lambda x: (x.first_time, x.story_id))
+                merges = tuple(sorted(x.story_id for x in group if x.story_id != keep.story_id))
+                return LinkDecision(keep.story_id, max(sc, self.threshold), merges)
         eligible = [(sc, s) for sc, s in scored if sc >= self.threshold + self.small_story_margin / s.article_count]
         if not eligible:
             return LinkDecision(None, scored[0][0] if scored else 0.0)
@@ -804,6 +813,14 @@ class Linker:
         keep = min(group, key=lambda s: (s.first_time, s.story_id))
         merges = tuple(sorted(s.story_id for s in group if s.story_id != keep.story_id))
         return LinkDecision(keep.story_id, best_score, merges)
+
+
+def _stories_join(a: StoryState, b: StoryState) -> bool:
+    """Two stories' own incident evidence is enough to join them, at their distance in time."""
+    gap = max(a.first_time, b.first_time) - min(a.last_time, b.last_time)
+    if gap > LONG_WINDOW or not a.keys or not b.keys:
+        return False
+    return incident.joins(a.keys, b.keys, near=gap <= WINDOW) > 0.0
 
 
 def article_time(features: StoryFeatures, arrived_at: datetime) -> datetime:

@@ -206,3 +206,32 @@ def test_an_ap_date_does_not_end_the_sentence_before_a_place() -> None:
     k = keys("Friends remembered Jamal Simpson, the man shot and killed Nov. 11 in Fruitvale.")
     assert "pi:fruitvale" in k  # "Nov." is no full stop: "killed" is in the same sentence
     assert "pi:fruitvale" not in keys("He was killed. Nov. 11 in Fruitvale was quiet.")
+
+
+def _story(sid: int, first: datetime, keys: set[str], days: int = 0) -> st.StoryState:
+    return st.StoryState(
+        story_id=sid,
+        centroid={f"w{sid}": 1.0},
+        first_time=first,
+        last_time=first + timedelta(days=days),
+        article_count=2,
+        sources=frozenset({"a.example"}),
+        title=f"story {sid}",
+        title_score=0.5,
+        keys=dict.fromkeys(keys, 1),
+    )
+
+
+def test_an_article_whose_evidence_joins_two_stories_of_one_incident_merges_them() -> None:
+    first = keys(FIRST)  # the first reports: block, neighbourhood, Saturday, age 20
+    arrest = {"pn:marcus grant", "pn:tavon abernathy", "a:20", "ph:englewood", "t:2015-06-13", "pc:chicago"}
+    reports = _story(4, PUB, first)
+    coverage = _story(2, PUB + timedelta(days=3), arrest)  # the arrest coverage, a story of its own
+    identified = keys(IDENTIFIED, PUB + timedelta(days=1))
+    d = st.Linker().decide({"w9": 1.0}, PUB + timedelta(days=1), [coverage, reports], sorted(identified))
+    assert d.story_id == 4 and d.merges == (2,)  # kept: the older story
+    # a look-alike the article also matches, whose own evidence does not join: not merged
+    other = _story(6, PUB, {"pn:tavon abernathy", "t:2015-06-13", "a:20", "ph:austin", "pc:chicago"})
+    assert ev.joins(identified, other.keys, near=True) > 0.0 and not st._stories_join(reports, other)
+    d2 = st.Linker().decide({"w9": 1.0}, PUB + timedelta(days=1), [other, reports], sorted(identified))
+    assert d2.story_id in (4, 6) and d2.merges == ()
