@@ -284,14 +284,14 @@ _PERSON_BEFORE_RE = re.compile(
     r"(?:\b(?:killing|killed|shooting|shot|murder|death|identified|named|victim|suspect|defendant|trial|"
     r"sentenced|charged|arrested|convicted|accused|against|of|as|by|for|with|mother|father|son|daughter|"
     r"brother|sister|wife|husband|girlfriend|boyfriend|friend|cousin|uncle|aunt|grandmother|attorney|"
-    r"lawyer|remember|remembers|mourns|mourn)),? \Z"
+    r"lawyer|remember|remembers|mourns|mourn|convicts|acquits|indicts|sentences)),? \Z"
 )
 # ...or comes before these ("Tavon Abernathy was", "Grant, who", "Grant pleaded")
 _PERSON_AFTER_RE = re.compile(r"\A(?:'s\b|’s\b|,? who\b| (?:was|is|has|had|pleaded|faces|died|remains|will|would)\b)")
 # headline verbs after a surname ("Grant sentenced to 45 years", "Grant found guilty")
 _HEADLINE_AFTER_RE = re.compile(
     r"\A (?:sentenced|charged|convicted|acquitted|arrested|indicted|found|pleads|pleaded|gets|held|faces|"
-    r"testifies|admits|denies|appears|ordered|released|identified|mourned|remembered|laid)\b"
+    r"testifies|admits|denies|appears|ordered|released|identified|mourned|remembered|laid|goes on trial)\b"
 )
 # sentence-initial words that the participant cues above also follow ("He was", "Nobody has")
 _NOT_SURNAME = frozenset(
@@ -631,7 +631,9 @@ def _areas(text: str, keys: set[str]) -> None:
                 keys.add(f"pc:{city}")
 
 
-def _people(text: str, keys: set[str]) -> None:
+def _people(text: str, keys: set[str], head: int = 0) -> None:
+    """``head``: the length of the headline at the start of ``text`` (a headline's verb cues a
+    name: "Marcus Grant charged with murder")."""
     runs = [(m.group(0), m.end()) for m in _RUN_RE.finditer(text)]
     full: set[str] = set()  # surnames of the full names found
     alone: dict[str, int] = {}  # surnames used alone, cued, and how often
@@ -649,8 +651,10 @@ def _people(text: str, keys: set[str]) -> None:
         age = _AGE_AFTER_RE.match(text[end : end + 24])
         surname = words[-1].replace("’s", "").replace("'s", "")
         start = end - len(run)
-        cued = _PERSON_BEFORE_RE.search(text[max(0, start - 24) : start]) or _PERSON_AFTER_RE.match(
-            text[end : end + 12]
+        cued = (
+            _PERSON_BEFORE_RE.search(text[max(0, start - 24) : start])
+            or _PERSON_AFTER_RE.match(text[end : end + 12])
+            or (end < head and _HEADLINE_AFTER_RE.match(text[end : end + 16]))
         )
         if age is None and not singles.get(surname) and not cued:
             continue
@@ -711,15 +715,22 @@ def incident_keys(title: str, text: str, published: datetime | None) -> tuple[st
     """The article's who/where/when keys (sorted, deterministic)."""
     keys: set[str] = set()
     body = text or ""
-    _people(f"{title or ''}.\n{body}" if title else body, keys)  # a headline names people too
-    _places(body, keys)
+    _people(f"{title}.\n{body}" if title else body, keys, len(title or ""))  # a headline names people too
+    told: set[str] = set()  # where, when and ages the text itself tells
+    _places(body, told)
+    _dates(body, published, told)
+    for m in _YEAR_OLD_RE.finditer(body):
+        told.add(f"a:{int(m.group(1))}")
+    if title and not told:
+        # a page whose text tells nothing (a sign-in or newsletter prompt): its headline's
+        # names are all it says (see headline_joins)
+        low = _norm(title)
+        keys.update([f"hn:{k[3:]}" for k in keys if k.startswith("pn:") and k[3:] in low])
+    keys |= told
     _places(title or "", keys)
-    _dates(body, published, keys)
     _dates(title or "", published, keys)
     lead = f"{title or ''}\n{body[:LEAD_CHARS]}"
     keys.update(f"k:{kind}" for kind, rx in _KIND_RES if rx.search(lead))
-    for m in _YEAR_OLD_RE.finditer(body):
-        keys.add(f"a:{int(m.group(1))}")
     places = {k.split(":", 1)[1] for k in keys if k.startswith(("pc:", "ph:"))}
     return tuple(sorted(k for k in keys if not (k.startswith("sn:") and k[3:] in places)))  # "Cleveland has"
 
@@ -814,6 +825,20 @@ def _cities_conflict(a: Iterable[str], b: Iterable[str]) -> bool:
     ca = {k for k in a if not k.endswith((" county", " parish"))}
     cb = {k for k in b if not k.endswith((" county", " parish"))}
     return bool(ca) and bool(cb) and not (ca & cb)
+
+
+def headline_joins(a: Iterable[str], b: Mapping[str, int] | Iterable[str]) -> bool:
+    """A page whose text tells nothing (``hn:`` keys: a sign-in prompt under a headline that
+    names someone, "Marcus Grant charged in Englewood killing") and a story naming that person,
+    in no other city. Only a headline that names someone is specific enough: "Man killed in
+    Englewood shooting" fits every week's stories."""
+    names = {k[3:] for k in a if k.startswith("hn:")}
+    if not names:
+        return False
+    kb = set(b)
+    if not any(f"pn:{n}" in kb for n in names):
+        return False
+    return not cities_conflict(a, kb)
 
 
 def joins(a: Iterable[str], b: Mapping[str, int] | Iterable[str], near: bool) -> float:

@@ -794,6 +794,12 @@ class Linker:
                 keep = min(group, key=lambda x: (x.first_time, x.story_id))
                 merges = tuple(sorted(x.story_id for x in group if x.story_id != keep.story_id))
                 return LinkDecision(keep.story_id, max(sc, self.threshold), merges)
+            if any(k.startswith("hn:") for k in keys):
+                # a page whose text tells nothing, under a headline naming someone: the one
+                # story naming that person (two such stories: ambiguous, it stays alone)
+                named = [(sc, s) for sc, s in scored if incident.headline_joins(keys, s.keys)]
+                if len(named) == 1:
+                    return LinkDecision(named[0][1].story_id, max(named[0][0], self.threshold))
         eligible = [(sc, s) for sc, s in scored if sc >= self.threshold + self.small_story_margin / s.article_count]
         if not eligible:
             return LinkDecision(None, scored[0][0] if scored else 0.0)

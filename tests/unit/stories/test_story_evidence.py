@@ -235,3 +235,25 @@ def test_an_article_whose_evidence_joins_two_stories_of_one_incident_merges_them
     assert ev.joins(identified, other.keys, near=True) > 0.0 and not st._stories_join(reports, other)
     d2 = st.Linker().decide({"w9": 1.0}, PUB + timedelta(days=1), [other, reports], sorted(identified))
     assert d2.story_id in (4, 6) and d2.merges == ()
+
+
+SIGN_IN = "Sign in to continue reading. Already a subscriber? Log in to your account to read this story."
+
+
+def test_a_page_whose_text_tells_nothing_joins_the_one_story_its_headline_names() -> None:
+    page = set(ev.incident_keys("Marcus Grant charged with murder in Englewood killing", SIGN_IN, PUB))
+    assert "hn:marcus grant" in page
+    # a headline naming nobody is not specific enough; a page whose text tells where and when
+    # is linked on its text, as any article
+    assert not any(k.startswith("hn:") for k in ev.incident_keys("Man killed in Englewood shooting", SIGN_IN, PUB))
+    assert "hn:tavon abernathy" not in ev.incident_keys("Tavon Abernathy identified", IDENTIFIED, PUB)
+    assert "pn:travis hayes" in ev.incident_keys("Jury convicts Travis Hayes", SIGN_IN, PUB)
+    grant = _story(3, PUB - timedelta(days=40), {"pn:marcus grant", "ph:englewood", "pc:chicago"}, days=2)
+    other = _story(5, PUB - timedelta(days=1), {"pn:tavon abernathy", "ph:englewood", "pc:chicago"})
+    assert ev.headline_joins(page, grant.keys) and not ev.headline_joins(page, other.keys)
+    assert not ev.headline_joins(page | {"pc:memphis"}, grant.keys)  # another city's Marcus Grant
+    d = st.Linker().decide({"w9": 1.0}, PUB, [other, grant], sorted(page))
+    assert d.story_id == 3
+    # two stories name a Marcus Grant: ambiguous, the page stays alone
+    twin = _story(8, PUB - timedelta(days=3), {"pn:marcus grant", "pb:100|oak street"})
+    assert st.Linker().decide({"w9": 1.0}, PUB, [other, grant, twin], sorted(page)).story_id is None
