@@ -740,6 +740,8 @@ class Linker:
             shared = incident.strength(keys, story.keys)[0]
         if shared is not None and shared >= incident.SUPPORT_STRENGTH:
             return sim  # the same day and place: told differently, not a look-alike
+        if keys and story.keys and incident.cities_conflict(keys, story.keys):
+            return 0.0  # the same words about another city: a look-alike (two cities' shootings)
         if ev.specific:
             denominator = ev.specific_norm * story.specific_norm
             spec = _dot(ev.specific, story.specific) / denominator if denominator > 0 else 0.0

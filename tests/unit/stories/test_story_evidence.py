@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from worker.model.story import same_headline
@@ -257,3 +258,14 @@ def test_a_page_whose_text_tells_nothing_joins_the_one_story_its_headline_names(
     # two stories name a Marcus Grant: ambiguous, the page stays alone
     twin = _story(8, PUB - timedelta(days=3), {"pn:marcus grant", "pb:100|oak street"})
     assert st.Linker().decide({"w9": 1.0}, PUB, [other, grant, twin], sorted(page)).story_id is None
+
+
+def test_the_same_words_about_another_city_do_not_join() -> None:
+    vec = {"shoot": 0.6, "wound": 0.5, "e:oak avenue": 0.6, "d:sat": 0.2}
+    here = replace(_story(3, PUB, {"pc:milwaukee", "ps:oak avenue", "t:2015-06-13"}), centroid=vec)
+    linker = st.Linker()
+    same_city = linker.score(st._unit(vec), PUB, here, keys=("pc:milwaukee", "k:shooting"))
+    assert same_city > linker.threshold
+    assert linker.score(st._unit(vec), PUB, here, keys=("pc:detroit", "k:shooting")) == 0.0
+    # a county is no other city (the sheriff's word for the same place)
+    assert linker.score(st._unit(vec), PUB, here, keys=("pc:milwaukee county",)) == same_city
