@@ -15,7 +15,9 @@ publication date, and scores how strongly two sets of keys say "the same inciden
   (a dateline, "Chicago police", "of Chicago" after a name and age);
 * ``t:`` a calendar day: weekdays ("Saturday night") resolved against the publication date to
   the most recent such day, "Feb. 3" / "February 3, 2015" with the year inferred; ``tm:`` a
-  month ("in March", "in March 2014").
+  month ("in March", "in March 2014");
+* ``hn:`` a name in the headline of a page whose text tells nothing (a sign-in prompt), see
+  :func:`headline_joins`.
 
 Pattern rules only (US/English news conventions), no gazetteer; every rule is general. Scores
 are fixed here; see :func:`strength`.
@@ -58,6 +60,9 @@ FAR_STRENGTH = 4.0  # beyond it (follow-ups months later): this much, anchored o
 # names nobody shares with the arrest or the trial months later
 FAR_WHERE_WHEN = 3.0
 MAX_KEYS = 48  # keys kept per story signature (most frequent first)
+# a text this short that names no place, day or age is a prompt, not an article (sign-in and
+# newsletter prompts run 20-60 words); a longer one without them is just other news (sports)
+PROMPT_WORDS = 80
 
 _MONTHS = {
     m: i + 1
@@ -721,9 +726,9 @@ def incident_keys(title: str, text: str, published: datetime | None) -> tuple[st
     _dates(body, published, told)
     for m in _YEAR_OLD_RE.finditer(body):
         told.add(f"a:{int(m.group(1))}")
-    if title and not told:
-        # a page whose text tells nothing (a sign-in or newsletter prompt): its headline's
-        # names are all it says (see headline_joins)
+    if title and not told and len(body.split()) <= PROMPT_WORDS:
+        # a page whose short text tells nothing (a sign-in or newsletter prompt): its
+        # headline's names are all it says (see headline_joins)
         low = _norm(title)
         keys.update([f"hn:{k[3:]}" for k in keys if k.startswith("pn:") and k[3:] in low])
     keys |= told

@@ -248,6 +248,11 @@ def test_a_page_whose_text_tells_nothing_joins_the_one_story_its_headline_names(
     # is linked on its text, as any article
     assert not any(k.startswith("hn:") for k in ev.incident_keys("Man killed in Englewood shooting", SIGN_IN, PUB))
     assert "hn:tavon abernathy" not in ev.incident_keys("Tavon Abernathy identified", IDENTIFIED, PUB)
+    # a long text without places, days or ages is other news (sports), not a prompt
+    sports = "The team offered him an eight-year contract worth about 160 million dollars. " * 8
+    head = "Mark Teixeira found his price"
+    assert "hn:mark teixeira" in ev.incident_keys(head, SIGN_IN, PUB)
+    assert "hn:mark teixeira" not in ev.incident_keys(head, sports, PUB)
     assert "pn:travis hayes" in ev.incident_keys("Jury convicts Travis Hayes", SIGN_IN, PUB)
     grant = _story(3, PUB - timedelta(days=40), {"pn:marcus grant", "ph:englewood", "pc:chicago"}, days=2)
     other = _story(5, PUB - timedelta(days=1), {"pn:tavon abernathy", "ph:englewood", "pc:chicago"})
