@@ -132,8 +132,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=19)
     ap.add_argument("--no-cli", action="store_true", help="skip the real import/refine/export path")
     ap.add_argument("--no-memory", action="store_true", help="skip the in-process linker")
+    ap.add_argument("--realism", action="store_true", help="the stream with partial information and paraphrase")
     args = ap.parse_args(argv)
-    docs = build_stream(args.incidents, args.seed)
+    docs = build_stream(args.incidents, args.seed, realism=args.realism)
     print(summary(docs))
     if not args.no_memory:
         t0 = time.perf_counter()

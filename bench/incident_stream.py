@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -728,8 +729,56 @@ def _outlets_for(rng: random.Random, outlets: Sequence[Outlet], city: str) -> li
     return local * 4 + national
 
 
-def render_stream(incidents: Sequence[Incident], seed: int) -> list[StreamDoc]:
-    """Every incident's articles, in publication order."""
+# --------------------------------------------------------------------------------------
+# Realism (``--realism``): real reports tell less, and say it in more ways, than the
+# templates above. Applied to the rendered text with its own generator, so the stream without
+# it stays exactly what it was (the figures measured on it stay comparable).
+# --------------------------------------------------------------------------------------
+_BLOCK_PHRASE = re.compile(r"in the ([0-9]+) block of ((?:[A-Z][a-z.]+ ?)+)")
+_HOOD_PHRASE = re.compile(r"in the ([A-Z][a-z]+(?: [A-Z][a-z]+)?) neighborhood")
+_AGE_NOUN = re.compile(r"\b[aA] ([0-9]{1,2})-year-old (man|woman|boy|girl)\b")
+_NAME_AGE = re.compile(r"\b([A-Z][a-z]+ [A-Z][a-z]+), ([0-9]{1,2}),")
+_LEAD_REWRITES = (
+    # (pattern on the first sentence, rewrite): how other newsrooms open the same report
+    (re.compile(r"^(.+?) (was|were) (shot and killed|killed|wounded) (.+?), (police said|authorities said|according to police)\.$"),
+     r"Police are investigating after \1 \2 \3 \4."),
+    (re.compile(r"^(.+?) (was|were) (shot and killed|killed|wounded) (.+?), (police said|authorities said|according to police)\.$"),
+     r"\1 \2 \3 \4, and police are looking for whoever did it."),
+    (re.compile(r"^(.+?) police have arrested (.+?), in connection with (.+)$"), r"Police in \1 arrested \2 in \3"),
+)
+
+
+def _realism(text: str, key: str) -> str:
+    """Partial information and paraphrase, as real coverage varies from outlet to outlet: the
+    block number left out ("on Madison Lane"), the neighbourhood without its kind ("in
+    Englewood"), the victim's age or a name's age not given, the tip line (and with it the city)
+    dropped, the lede said another way, and some outlets running only a two-sentence brief."""
+    rng = random.Random(key)
+    paras = text.split("\n\n")
+    out = []
+    for i, p in enumerate(paras):
+        if rng.random() < 0.4:
+            p = _BLOCK_PHRASE.sub(lambda m: f"on {m.group(2).rstrip()}{' ' * m.group(2).endswith(' ')}", p)
+        if rng.random() < 0.3:
+            p = _HOOD_PHRASE.sub(r"in \1", p)
+        if rng.random() < 0.25:
+            p = _AGE_NOUN.sub(lambda m: f"{m.group(0)[0]} {m.group(2)}", p)
+        if rng.random() < 0.2:
+            p = _NAME_AGE.sub(r"\1,", p)
+        if i == 0 and "(AP)" not in p and rng.random() < 0.5:
+            rx, rep = rng.choice(_LEAD_REWRITES)
+            p = rx.sub(rep, p)
+        if p.startswith("Anyone with information") and rng.random() < 0.4:
+            continue
+        out.append(p)
+    if len(out) > 3 and rng.random() < 0.15:
+        tail = [p for p in out if p.startswith(("Sign up", "Copyright", "Download", "Follow", "Have a", "Comments"))]
+        out = out[:2] + tail
+    return "\n\n".join(out)
+
+
+def render_stream(incidents: Sequence[Incident], seed: int, realism: bool = False) -> list[StreamDoc]:
+    """Every incident's articles, in publication order (``realism``: see :func:`_realism`)."""
     rng = random.Random(seed * 7919 + 1)
     outlets = make_outlets(rng)
     docs: list[StreamDoc] = []
@@ -766,6 +815,8 @@ def render_stream(incidents: Sequence[Incident], seed: int) -> list[StreamDoc]:
                     wire_text = (title, text.split("\n\nSign up")[0])
             if outlet.paywall and rng.random() < 0.2:
                 text = rng.choice(_SIGN_IN)
+            elif realism:
+                text = _realism(text, f"{seed} {serial}")
             slug = "-".join(title.lower().replace("'", "").replace(",", "").split()[:8])
             url = f"https://{outlet.host}/news/{pub:%Y/%m/%d}/{slug}-{serial}"
             docs.append(StreamDoc(f"d{serial}", inc.id, stage, url, title, text, outlet.host, pub))
@@ -773,9 +824,9 @@ def render_stream(incidents: Sequence[Incident], seed: int) -> list[StreamDoc]:
     return docs
 
 
-def build_stream(n_incidents: int = 2000, seed: int = 19, days: int = 730) -> list[StreamDoc]:
+def build_stream(n_incidents: int = 2000, seed: int = 19, days: int = 730, realism: bool = False) -> list[StreamDoc]:
     start = datetime(2014, 1, 1, tzinfo=UTC)
-    return render_stream(make_incidents(n_incidents, seed, start, days), seed)
+    return render_stream(make_incidents(n_incidents, seed, start, days), seed, realism)
 
 
 def summary(docs: Sequence[StreamDoc]) -> str:
@@ -827,8 +878,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--out", type=Path)
     ap.add_argument("--summary", action="store_true")
     ap.add_argument("--show", type=int, default=0, help="print the first N articles")
+    ap.add_argument("--realism", action="store_true", help="partial information and paraphrase (see _realism)")
     args = ap.parse_args(argv)
-    docs = build_stream(args.incidents, args.seed)
+    docs = build_stream(args.incidents, args.seed, realism=args.realism)
     if args.out:
         write_jsonl(docs, args.out)
     if args.summary or not args.out:

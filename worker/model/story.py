@@ -17,8 +17,27 @@ from operator import itemgetter
 POSTING_TERMS = 40  # story features published in the inverted index
 KEY_PREFIX = "@"  # incident evidence keys in the inverted index (vector terms never start with it)
 # evidence keys selective enough to reach archived stories (worker.stories.evidence): full
-# names and block addresses; a day is shared by too many stories
-LOOKUP_KINDS = ("pn:", "pb:")
+# names, block addresses and corners; a day is shared by too many stories
+LOOKUP_KINDS = ("pn:", "pb:", "px:")
+# ...and a month together with a street, corner or neighbourhood ("the March shooting on
+# Madison Lane"): the first report that names nobody is found by where and when
+WHEN_WHERE = "ww:"
+WHERE_KINDS = ("ps:", "ph:", "px:")
+MAX_WHEN = 2  # months of a story or an article combined with...
+MAX_WHERE = 4  # ...its most cited places
+
+
+def when_where_keys(keys: Mapping[str, int]) -> list[str]:
+    """Month x place lookup keys of a story's (or an article's) evidence keys, the most cited
+    first: a follow-up months later that names no one reaches its story through them."""
+
+    def top(prefix: tuple[str, ...] | str, k: int) -> list[str]:
+        hits = sorted((-c, key) for key, c in keys.items() if key.startswith(prefix))
+        return [key for _, key in hits[:k]]
+
+    months = [m[3:] for m in top("tm:", MAX_WHEN)]
+    places = top(WHERE_KINDS, MAX_WHERE)
+    return sorted(f"{WHEN_WHERE}{m}|{p}" for m in months for p in places if len(p) <= 100)
 
 
 WINDOW = timedelta(days=10)  # stories further than this in time are never compared
@@ -140,6 +159,7 @@ class StoryState:
         the story's names and addresses, so that a follow-up months later finds it."""
         posts = unit_vector(top_terms(self.centroid, POSTING_TERMS))
         posts.update((KEY_PREFIX + k, 1.0) for k in sorted(self.keys) if k.startswith(LOOKUP_KINDS))
+        posts.update((KEY_PREFIX + k, 1.0) for k in when_where_keys(self.keys))
         return posts
 
 

@@ -15,7 +15,9 @@ publication date, and scores how strongly two sets of keys say "the same inciden
   (a dateline, "Chicago police", "of Chicago" after a name and age);
 * ``t:`` a calendar day: weekdays ("Saturday night") resolved against the publication date to
   the most recent such day, "Feb. 3" / "February 3, 2015" with the year inferred; ``tm:`` a
-  month ("in March", "in March 2014").
+  month ("in March", "in March 2014");
+* ``hn:`` a name in the headline of a page whose text tells nothing (a sign-in prompt), see
+  :func:`headline_joins`.
 
 Pattern rules only (US/English news conventions), no gazetteer; every rule is general. Scores
 are fixed here; see :func:`strength`.
@@ -27,7 +29,7 @@ import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
 
-from worker.model.story import LOOKUP_KINDS
+from worker.model.story import LOOKUP_KINDS, when_where_keys
 
 # Evidence weights: a shared full name or block address is nearly decisive, a street or a
 # neighbourhood or a day or an age is supporting evidence, a city or a month is a hint.
@@ -52,7 +54,15 @@ NEAR_STRENGTH = 3.5  # within the linker's window: join on this much evidence
 # gate and time decay: the article still needs the usual word overlap with the story
 SUPPORT_STRENGTH = 3.0
 FAR_STRENGTH = 4.0  # beyond it (follow-ups months later): this much, anchored on a name or address
+# ...or this much when the evidence is where and when: a place with the day ("the Nov. 11
+# shooting on Ashland Road"), or a place, the month and the victim's age ("the March shooting
+# that wounded Reginald Palmer, 53, in the Carver Park neighborhood"): what a first report that
+# names nobody shares with the arrest or the trial months later
+FAR_WHERE_WHEN = 3.0
 MAX_KEYS = 48  # keys kept per story signature (most frequent first)
+# a text this short that names no place, day or age is a prompt, not an article (sign-in and
+# newsletter prompts run 20-60 words); a longer one without them is just other news (sports)
+PROMPT_WORDS = 80
 
 _MONTHS = {
     m: i + 1
@@ -110,6 +120,10 @@ _CROSS_RES = (
 # "shot and killed Tuesday in Oak Hill": a place named after the deed without its kind; it counts
 # as a neighbourhood only against a side that calls it one ("in the Oak Hill neighborhood")
 _IN_PLACE_RE = re.compile(r" (?:in|near) ([A-Z][a-z]+(?: [A-Z][a-z]+){0,2})\b")
+# a full stop that ends a sentence, not an AP abbreviation ("shot and killed Nov. 11 in Fruitvale")
+_SENTENCE_END_RE = re.compile(
+    r"(?<!Jan)(?<!Feb)(?<!Aug)(?<!Sep)(?<!Sept)(?<!Oct)(?<!Nov)(?<!Dec)(?<!\bSt)(?<!\bFt)(?<!\bMt)(?<!\bJr)(?<!\bSr)\.|\n"
+)
 _DEED_RE = re.compile(r"\b(?:shot|killed|wounded|slain|gunned down|died|shooting|killing|homicide)\b")
 _HOOD_RE = re.compile(
     r"\b(?:in|of|near|from) the ([A-Z][a-z]+(?: [A-Z][a-z]+){0,2})"
@@ -275,14 +289,14 @@ _PERSON_BEFORE_RE = re.compile(
     r"(?:\b(?:killing|killed|shooting|shot|murder|death|identified|named|victim|suspect|defendant|trial|"
     r"sentenced|charged|arrested|convicted|accused|against|of|as|by|for|with|mother|father|son|daughter|"
     r"brother|sister|wife|husband|girlfriend|boyfriend|friend|cousin|uncle|aunt|grandmother|attorney|"
-    r"lawyer|remember|remembers|mourns|mourn)),? \Z"
+    r"lawyer|remember|remembers|mourns|mourn|convicts|acquits|indicts|sentences)),? \Z"
 )
 # ...or comes before these ("Tavon Abernathy was", "Grant, who", "Grant pleaded")
 _PERSON_AFTER_RE = re.compile(r"\A(?:'s\b|’s\b|,? who\b| (?:was|is|has|had|pleaded|faces|died|remains|will|would)\b)")
 # headline verbs after a surname ("Grant sentenced to 45 years", "Grant found guilty")
 _HEADLINE_AFTER_RE = re.compile(
     r"\A (?:sentenced|charged|convicted|acquitted|arrested|indicted|found|pleads|pleaded|gets|held|faces|"
-    r"testifies|admits|denies|appears|ordered|released|identified|mourned|remembered|laid)\b"
+    r"testifies|admits|denies|appears|ordered|released|identified|mourned|remembered|laid|goes on trial)\b"
 )
 # sentence-initial words that the participant cues above also follow ("He was", "Nobody has")
 _NOT_SURNAME = frozenset(
@@ -600,7 +614,7 @@ def _streets(text: str, keys: set[str]) -> None:
 
 def _areas(text: str, keys: set[str]) -> None:
     for m in _IN_PLACE_RE.finditer(text):
-        before = re.split(r"[.\n]", text[max(0, m.start() - 45) : m.start()])[-1]
+        before = _SENTENCE_END_RE.split(text[max(0, m.start() - 45) : m.start()])[-1]
         if not _DEED_RE.search(before):
             continue
         name = _norm(m.group(1))
@@ -622,7 +636,9 @@ def _areas(text: str, keys: set[str]) -> None:
                 keys.add(f"pc:{city}")
 
 
-def _people(text: str, keys: set[str]) -> None:
+def _people(text: str, keys: set[str], head: int = 0) -> None:
+    """``head``: the length of the headline at the start of ``text`` (a headline's verb cues a
+    name: "Marcus Grant charged with murder")."""
     runs = [(m.group(0), m.end()) for m in _RUN_RE.finditer(text)]
     full: set[str] = set()  # surnames of the full names found
     alone: dict[str, int] = {}  # surnames used alone, cued, and how often
@@ -640,8 +656,10 @@ def _people(text: str, keys: set[str]) -> None:
         age = _AGE_AFTER_RE.match(text[end : end + 24])
         surname = words[-1].replace("’s", "").replace("'s", "")
         start = end - len(run)
-        cued = _PERSON_BEFORE_RE.search(text[max(0, start - 24) : start]) or _PERSON_AFTER_RE.match(
-            text[end : end + 12]
+        cued = (
+            _PERSON_BEFORE_RE.search(text[max(0, start - 24) : start])
+            or _PERSON_AFTER_RE.match(text[end : end + 12])
+            or (end < head and _HEADLINE_AFTER_RE.match(text[end : end + 16]))
         )
         if age is None and not singles.get(surname) and not cued:
             continue
@@ -702,15 +720,22 @@ def incident_keys(title: str, text: str, published: datetime | None) -> tuple[st
     """The article's who/where/when keys (sorted, deterministic)."""
     keys: set[str] = set()
     body = text or ""
-    _people(f"{title or ''}.\n{body}" if title else body, keys)  # a headline names people too
-    _places(body, keys)
+    _people(f"{title}.\n{body}" if title else body, keys, len(title or ""))  # a headline names people too
+    told: set[str] = set()  # where, when and ages the text itself tells
+    _places(body, told)
+    _dates(body, published, told)
+    for m in _YEAR_OLD_RE.finditer(body):
+        told.add(f"a:{int(m.group(1))}")
+    if title and not told and len(body.split()) <= PROMPT_WORDS:
+        # a page whose short text tells nothing (a sign-in or newsletter prompt): its
+        # headline's names are all it says (see headline_joins)
+        low = _norm(title)
+        keys.update([f"hn:{k[3:]}" for k in keys if k.startswith("pn:") and k[3:] in low])
+    keys |= told
     _places(title or "", keys)
-    _dates(body, published, keys)
     _dates(title or "", published, keys)
     lead = f"{title or ''}\n{body[:LEAD_CHARS]}"
     keys.update(f"k:{kind}" for kind, rx in _KIND_RES if rx.search(lead))
-    for m in _YEAR_OLD_RE.finditer(body):
-        keys.add(f"a:{int(m.group(1))}")
     places = {k.split(":", 1)[1] for k in keys if k.startswith(("pc:", "ph:"))}
     return tuple(sorted(k for k in keys if not (k.startswith("sn:") and k[3:] in places)))  # "Cleveland has"
 
@@ -720,10 +745,17 @@ def strength(a: Iterable[str], b: Mapping[str, int] | Iterable[str], near: bool 
     a shared full name or block address, which long-range joins require). Names and ages
     alone are no evidence (two events may involve the same people): a place or a day must be
     shared too; months apart (``near`` False), a shared month will do."""
+    w, anchored, _ = _strength(a, b, near)
+    return w, anchored
+
+
+def _strength(a: Iterable[str], b: Mapping[str, int] | Iterable[str], near: bool) -> tuple[float, bool, bool]:
+    """:func:`strength` and whether the evidence is a place with a day, or a place, a month and
+    an age (see FAR_WHERE_WHEN)."""
     ka, kb = set(a), set(b)
     shared = ka & kb
     if not shared:
-        return 0.0, False
+        return 0.0, False, False
     gs, ga, gb = _kinds(shared), _kinds(ka), _kinds(kb)  # one pass each: this runs per candidate
     names = len(gs.get("pn", ()))
     surname = names == 0 and _surname_match(ga, gb)
@@ -737,7 +769,7 @@ def strength(a: Iterable[str], b: Mapping[str, int] | Iterable[str], near: bool 
     month = "tm" in gs
     support = place > 0 or day or (month and not near)
     if not support:
-        return 0.0, False
+        return 0.0, False, False
     w = W_NAME * min(names, MAX_NAMES) + place + (W_SURNAME if surname else 0.0)
     w += W_CITY if "pc" in gs else 0.0
     w += W_DAY if day else (W_MONTH if month else 0.0)
@@ -751,9 +783,11 @@ def strength(a: Iterable[str], b: Mapping[str, int] | Iterable[str], near: bool 
     if "k" in ga and "k" in gb and "k" not in gs:  # a fire and a shooting
         w -= KIND_CONFLICT
     if _cities_conflict(ga.get("pc", ()), gb.get("pc", ())):
-        return 0.0, False  # two cities: two incidents, however alike
+        return 0.0, False, False  # two cities: two incidents, however alike
     anchored = names > 0 or block or (day and place > 0)
-    return w, anchored
+    # (the age exactly: a victim's age stays as reported; one of several ages within two years
+    # of another is chance)
+    return w, anchored, place > 0 and (day or (month and "a" in gs))
 
 
 def _kinds(keys: Iterable[str]) -> dict[str, list[str]]:
@@ -798,17 +832,33 @@ def _cities_conflict(a: Iterable[str], b: Iterable[str]) -> bool:
     return bool(ca) and bool(cb) and not (ca & cb)
 
 
+def headline_joins(a: Iterable[str], b: Mapping[str, int] | Iterable[str]) -> bool:
+    """A page whose text tells nothing (``hn:`` keys: a sign-in prompt under a headline that
+    names someone, "Marcus Grant charged in Englewood killing") and a story naming that person,
+    in no other city. Only a headline that names someone is specific enough: "Man killed in
+    Englewood shooting" fits every week's stories."""
+    names = {k[3:] for k in a if k.startswith("hn:")}
+    if not names:
+        return False
+    kb = set(b)
+    if not any(f"pn:{n}" in kb for n in names):
+        return False
+    return not cities_conflict(a, kb)
+
+
 def joins(a: Iterable[str], b: Mapping[str, int] | Iterable[str], near: bool) -> float:
     """The evidence strength if it is enough to join (``near``: within the linker's window),
     else 0."""
-    w, anchored = strength(a, b, near)
+    w, anchored, where_when = _strength(a, b, near)
     if near:
         return w if w >= NEAR_STRENGTH else 0.0
-    return w if w >= FAR_STRENGTH and anchored else 0.0
+    return w if (w >= FAR_STRENGTH and anchored) or (w >= FAR_WHERE_WHEN and where_when) else 0.0
 
 
 def lookup_keys(keys: Iterable[str]) -> list[str]:
-    return sorted(k for k in keys if k.startswith(LOOKUP_KINDS))
+    """Keys that reach archived stories: names, addresses, corners, and month x place."""
+    ks = list(keys)
+    return sorted([k for k in ks if k.startswith(LOOKUP_KINDS)] + when_where_keys(dict.fromkeys(ks, 1)))
 
 
 def add_keys(acc: Mapping[str, int], keys: Iterable[str]) -> dict[str, int]:
@@ -825,6 +875,6 @@ def top_keys(acc: Mapping[str, int], k: int = MAX_KEYS) -> dict[str, int]:
     # names and addresses first: they are what a follow-up months later still shares
     def rank(item: tuple[str, int]) -> tuple[int, int, str]:
         key, count = item
-        return (0 if key.startswith(("pn:", "pb:")) else 1, -count, key)
+        return (0 if key.startswith(("pn:", "pb:", "px:")) else 1, -count, key)
 
     return dict(sorted(acc.items(), key=rank)[:k])

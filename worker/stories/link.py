@@ -740,6 +740,8 @@ class Linker:
             shared = incident.strength(keys, story.keys)[0]
         if shared is not None and shared >= incident.SUPPORT_STRENGTH:
             return sim  # the same day and place: told differently, not a look-alike
+        if keys and story.keys and incident.cities_conflict(keys, story.keys):
+            return 0.0  # the same words about another city: a look-alike (two cities' shootings)
         if ev.specific:
             denominator = ev.specific_norm * story.specific_norm
             spec = _dot(ev.specific, story.specific) / denominator if denominator > 0 else 0.0
@@ -752,7 +754,8 @@ class Linker:
     def strong(self, keys: Sequence[str], at: datetime, story: StoryState) -> float:
         """Incident evidence (names, places, days, ages) shared with the story, if it is enough
         to join whatever the word overlap: within WINDOW at NEAR_STRENGTH, up to LONG_WINDOW
-        at FAR_STRENGTH and anchored on a name or an address (worker.stories.evidence)."""
+        at FAR_STRENGTH and anchored on a name or an address, or at FAR_WHERE_WHEN on a place
+        and a day, or a place, a month and an age (worker.stories.evidence)."""
         return self._evidence(keys, at, story)[0]
 
     def _evidence(self, keys: Sequence[str], at: datetime, story: StoryState) -> tuple[float, float | None]:
@@ -763,10 +766,10 @@ class Linker:
         if gap > LONG_WINDOW:
             return 0.0, None
         near = gap <= WINDOW
-        w, anchored = incident.strength(keys, story.keys, near)
         if near:
+            w = incident.strength(keys, story.keys, near)[0]
             return (w if w >= incident.NEAR_STRENGTH else 0.0), w
-        return (w if w >= incident.FAR_STRENGTH and anchored else 0.0), None
+        return incident.joins(keys, story.keys, near=False), None
 
     def decide(
         self, vector: Mapping[str, float], at: datetime, candidates: Sequence[StoryState], keys: Sequence[str] = ()
@@ -783,7 +786,22 @@ class Linker:
             strong = [(w, sc, s) for sc, s in scored if (w := shared[s.story_id][0]) > 0.0]
             if strong:
                 w, sc, s = min(strong, key=lambda x: (-x[0], -x[1], x[2].story_id))
-                return LinkDecision(s.story_id, max(sc, self.threshold))
+                # the article's evidence also joins another story whose own evidence joins this
+                # one: one incident told in two stories (the first reports and, days or months
+                # later, the arrest coverage); merge them, as an article bridging two by words does
+                bridged = [o for _, _, o in strong if o is not s and _stories_join(s, o)]
+                if not bridged:
+                    return LinkDecision(s.story_id, max(sc, self.threshold))
+                group = [s, *bridged]
+                keep = min(group, key=lambda x: (x.first_time, x.story_id))
+                merges = tuple(sorted(x.story_id for x in group if x.story_id != keep.story_id))
+                return LinkDecision(keep.story_id, max(sc, self.threshold), merges)
+            if any(k.startswith("hn:") for k in keys):
+                # a page whose text tells nothing, under a headline naming someone: the one
+                # story naming that person (two such stories: ambiguous, it stays alone)
+                named = [(sc, s) for sc, s in scored if incident.headline_joins(keys, s.keys)]
+                if len(named) == 1:
+                    return LinkDecision(named[0][1].story_id, max(named[0][0], self.threshold))
         eligible = [(sc, s) for sc, s in scored if sc >= self.threshold + self.small_story_margin / s.article_count]
         if not eligible:
             return LinkDecision(None, scored[0][0] if scored else 0.0)
@@ -803,6 +821,14 @@ class Linker:
         keep = min(group, key=lambda s: (s.first_time, s.story_id))
         merges = tuple(sorted(s.story_id for s in group if s.story_id != keep.story_id))
         return LinkDecision(keep.story_id, best_score, merges)
+
+
+def _stories_join(a: StoryState, b: StoryState) -> bool:
+    """Two stories' own incident evidence is enough to join them, at their distance in time."""
+    gap = max(a.first_time, b.first_time) - min(a.last_time, b.last_time)
+    if gap > LONG_WINDOW or not a.keys or not b.keys:
+        return False
+    return incident.joins(a.keys, b.keys, near=gap <= WINDOW) > 0.0
 
 
 def article_time(features: StoryFeatures, arrived_at: datetime) -> datetime:

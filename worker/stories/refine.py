@@ -181,7 +181,9 @@ def _pins(members: Sequence[story_model.Member]) -> tuple[np.ndarray, np.ndarray
             for j in others:
                 rest = incident.add_keys(rest, members[j].keys)
             near = min(abs(secs[i] - secs[j]) for j in others) <= window
-            if incident.joins(members[i].keys, rest, near=near) <= 0.0:
+            if incident.joins(members[i].keys, rest, near=near) <= 0.0 and not incident.headline_joins(
+                members[i].keys, rest
+            ):
                 continue
             mine = {k for k in members[i].keys if k.startswith(PIN_KINDS)}
             days = {k for k in members[i].keys if k.startswith("t:")}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from worker.model.story import same_headline
@@ -152,3 +153,124 @@ def test_the_kind_of_event_in_the_lede_tells_a_fire_from_a_shooting() -> None:
     assert ev.strength(shooting, fire)[0] == ev.strength(shooting, fire | {"k:shooting"})[0] - ev.KIND_CONFLICT
     trial = set(ev.incident_keys("Trial begins", "Jury selection began in the trial of Marcus Grant.", PUB))
     assert not any(k.startswith("k:") for k in trial)  # no kind named: no conflict either
+
+
+NAMELESS = (
+    "A 53-year-old man was wounded early Tuesday morning in the Carver Park neighborhood, police said. "
+    "Anyone with information is asked to call New Orleans police."
+)
+ARREST = (
+    "New Orleans police have arrested Robert Hayes, 35, in connection with the March shooting that "
+    "wounded Reginald Palmer, 53, in the Carver Park neighborhood."
+)
+
+
+def test_where_and_when_join_a_nameless_first_report_months_later() -> None:
+    first = keys(NAMELESS, datetime(2014, 3, 19, tzinfo=UTC))  # a Wednesday: Tuesday is March 18
+    arrest = keys(ARREST, datetime(2014, 7, 16, tzinfo=UTC))
+    # no name and no address in common: the neighbourhood, the month and the victim's age
+    assert ev.joins(arrest, first, near=False) > 0.0
+    # the same without the exact age (a suspect 52 is chance), or without the place: no join
+    assert ev.joins(arrest - {"a:53"} | {"a:52"}, first, near=False) == 0.0
+    assert ev.joins(arrest - {"ph:carver park"}, first, near=False) == 0.0
+    # a place and the day itself ("the Nov. 11 shooting on Ashland Road") joins too
+    a = {"ps:ashland road", "t:2015-11-11", "tm:2015-11", "pc:birmingham", "pb:7900|ashland road"}
+    b = {"ps:ashland road", "t:2015-11-11", "tm:2015-11", "pc:birmingham", "pn:antonio hamilton"}
+    assert ev.joins(b, a, near=False) > 0.0
+    assert ev.joins(b - {"t:2015-11-11"}, a, near=False) == 0.0  # a street and a month alone: no
+
+
+def test_archived_stories_are_reached_by_month_and_place() -> None:
+    first = keys(NAMELESS, datetime(2014, 3, 19, tzinfo=UTC))
+    arrest = keys(ARREST, datetime(2014, 7, 16, tzinfo=UTC))
+    story = st.new_story_state(1, {"w": 1.0}, datetime(2014, 3, 19, tzinfo=UTC), "a.example", "t", sorted(first))
+    posted = {k for k in story.postings() if k.startswith("@")}
+    assert "@ww:2014-03|ph:carver park" in posted
+    assert "ww:2014-03|ph:carver park" in ev.lookup_keys(arrest)
+    assert "@px:elm|main" in st.new_story_state(1, {"w": 1.0}, PUB, "a", "t", ["px:elm|main"]).postings()
+    # linked through the memory index four months later (beyond the window), the look-alike
+    # of another month in the same neighbourhood stays apart
+    index = st.MemoryStoryIndex()
+    docs = [
+        ("Man wounded in Carver Park shooting", NAMELESS, datetime(2014, 3, 19, 8, tzinfo=UTC), "a.example"),
+        ("Man hurt in Carver Park", NAMELESS.replace("53", "41"), datetime(2014, 5, 7, 8, tzinfo=UTC), "c.example"),
+        ("Man arrested after New Orleans shooting", ARREST, datetime(2014, 7, 16, 8, tzinfo=UTC), "b.example"),
+    ]
+    out = [
+        st.link_article(index, st.story_features(t, x, at, src, "en"), at, article_id=n).story_id
+        for n, (t, x, at, src) in enumerate(docs)
+    ]
+    assert out[2] == out[0] != out[1]
+
+
+def test_an_ap_date_does_not_end_the_sentence_before_a_place() -> None:
+    k = keys("Friends remembered Jamal Simpson, the man shot and killed Nov. 11 in Fruitvale.")
+    assert "pi:fruitvale" in k  # "Nov." is no full stop: "killed" is in the same sentence
+    assert "pi:fruitvale" not in keys("He was killed. Nov. 11 in Fruitvale was quiet.")
+
+
+def _story(sid: int, first: datetime, keys: set[str], days: int = 0) -> st.StoryState:
+    return st.StoryState(
+        story_id=sid,
+        centroid={f"w{sid}": 1.0},
+        first_time=first,
+        last_time=first + timedelta(days=days),
+        article_count=2,
+        sources=frozenset({"a.example"}),
+        title=f"story {sid}",
+        title_score=0.5,
+        keys=dict.fromkeys(keys, 1),
+    )
+
+
+def test_an_article_whose_evidence_joins_two_stories_of_one_incident_merges_them() -> None:
+    first = keys(FIRST)  # the first reports: block, neighbourhood, Saturday, age 20
+    arrest = {"pn:marcus grant", "pn:tavon abernathy", "a:20", "ph:englewood", "t:2015-06-13", "pc:chicago"}
+    reports = _story(4, PUB, first)
+    coverage = _story(2, PUB + timedelta(days=3), arrest)  # the arrest coverage, a story of its own
+    identified = keys(IDENTIFIED, PUB + timedelta(days=1))
+    d = st.Linker().decide({"w9": 1.0}, PUB + timedelta(days=1), [coverage, reports], sorted(identified))
+    assert d.story_id == 4 and d.merges == (2,)  # kept: the older story
+    # a look-alike the article also matches, whose own evidence does not join: not merged
+    other = _story(6, PUB, {"pn:tavon abernathy", "t:2015-06-13", "a:20", "ph:austin", "pc:chicago"})
+    assert ev.joins(identified, other.keys, near=True) > 0.0 and not st._stories_join(reports, other)
+    d2 = st.Linker().decide({"w9": 1.0}, PUB + timedelta(days=1), [other, reports], sorted(identified))
+    assert d2.story_id in (4, 6) and d2.merges == ()
+
+
+SIGN_IN = "Sign in to continue reading. Already a subscriber? Log in to your account to read this story."
+
+
+def test_a_page_whose_text_tells_nothing_joins_the_one_story_its_headline_names() -> None:
+    page = set(ev.incident_keys("Marcus Grant charged with murder in Englewood killing", SIGN_IN, PUB))
+    assert "hn:marcus grant" in page
+    # a headline naming nobody is not specific enough; a page whose text tells where and when
+    # is linked on its text, as any article
+    assert not any(k.startswith("hn:") for k in ev.incident_keys("Man killed in Englewood shooting", SIGN_IN, PUB))
+    assert "hn:tavon abernathy" not in ev.incident_keys("Tavon Abernathy identified", IDENTIFIED, PUB)
+    # a long text without places, days or ages is other news (sports), not a prompt
+    sports = "The team offered him an eight-year contract worth about 160 million dollars. " * 8
+    head = "Mark Teixeira found his price"
+    assert "hn:mark teixeira" in ev.incident_keys(head, SIGN_IN, PUB)
+    assert "hn:mark teixeira" not in ev.incident_keys(head, sports, PUB)
+    assert "pn:travis hayes" in ev.incident_keys("Jury convicts Travis Hayes", SIGN_IN, PUB)
+    grant = _story(3, PUB - timedelta(days=40), {"pn:marcus grant", "ph:englewood", "pc:chicago"}, days=2)
+    other = _story(5, PUB - timedelta(days=1), {"pn:tavon abernathy", "ph:englewood", "pc:chicago"})
+    assert ev.headline_joins(page, grant.keys) and not ev.headline_joins(page, other.keys)
+    assert not ev.headline_joins(page | {"pc:memphis"}, grant.keys)  # another city's Marcus Grant
+    d = st.Linker().decide({"w9": 1.0}, PUB, [other, grant], sorted(page))
+    assert d.story_id == 3
+    # two stories name a Marcus Grant: ambiguous, the page stays alone
+    twin = _story(8, PUB - timedelta(days=3), {"pn:marcus grant", "pb:100|oak street"})
+    assert st.Linker().decide({"w9": 1.0}, PUB, [other, grant, twin], sorted(page)).story_id is None
+
+
+def test_the_same_words_about_another_city_do_not_join() -> None:
+    vec = {"shoot": 0.6, "wound": 0.5, "e:oak avenue": 0.6, "d:sat": 0.2}
+    here = replace(_story(3, PUB, {"pc:milwaukee", "ps:oak avenue", "t:2015-06-13"}), centroid=vec)
+    linker = st.Linker()
+    same_city = linker.score(st._unit(vec), PUB, here, keys=("pc:milwaukee", "k:shooting"))
+    assert same_city > linker.threshold
+    assert linker.score(st._unit(vec), PUB, here, keys=("pc:detroit", "k:shooting")) == 0.0
+    # a county is no other city (the sheriff's word for the same place)
+    assert linker.score(st._unit(vec), PUB, here, keys=("pc:milwaukee county",)) == same_city
