@@ -353,7 +353,10 @@ STAGES: dict[str, list[tuple[str, str]]] = {
         ("worker/service/handlers.py", "start_poll"),
         ("worker/service/handlers.py", "dispatch_due_feeds"),
         # the work items' leases (worker/service/work.py): taken before a message runs, dropped after
+        # (or, for the messages whose handlers take and end them in their own transactions, inside
+        # those: see _stage_cpu)
         ("worker/service/work.py", "begin"),
+        ("worker/service/work.py", "lease"),
         ("worker/service/work.py", "done"),
     ],
 }
@@ -366,6 +369,16 @@ def _stage_cpu(profiles: list[cProfile.Profile]) -> dict[str, float]:
         return sum(v[3] for (f, _, fn), v in table.items() if fn == name and f.endswith(file_suffix))
 
     stages = {stage: sum(cumulative(*key) for key in keys) for stage, keys in STAGES.items()}
+    # the lease taken and ended inside the linking transaction is the store's work, not linking's
+    in_linking = sum(
+        c[3]
+        for (f, _, fn), v in table.items()
+        if fn in ("claim_in", "finish_in") and f.endswith("worker/service/work.py")
+        for (cf, _, cfn), c in v[4].items()
+        if cfn == "step" and cf.endswith("worker/service/handlers.py")
+    )
+    stages["link"] -= in_linking
+    stages["store"] += in_linking
     # fingerprint and the duplicate check run inside _store_entry; the sanitiser inside _record_poll
     stages["store"] -= stages["dedupe"] + cumulative("worker/service/handlers.py", "_sanitised")
     total = sum(v[2] for v in table.values())  # own time of every function: all profiled CPU

@@ -106,12 +106,15 @@ def claim(session: Session, kind: str, key: str, owner: str, now: datetime, unti
     return Lease(True, True, row.state, attempts, crashes, crashed)
 
 
-def release(session: Session, kind: str, key: str, owner: str, until: datetime, now: datetime) -> None:
-    """Keep the lease for ``owner`` until ``until`` (a retry is coming) and count the failure."""
+def release(
+    session: Session, kind: str, key: str, owner: str, until: datetime, now: datetime, *, started: bool = False
+) -> None:
+    """Keep the lease for ``owner`` until ``until`` (a retry is coming); ``started``: also count
+    the start whose claim was rolled back with the work (claimed in the work's own transaction)."""
     session.execute(
         update(WorkItem)
         .where(WorkItem.kind == kind, WorkItem.key == key)
-        .values(lease_until=until, lease_owner=owner, updated_at=now)
+        .values(lease_until=until, lease_owner=owner, updated_at=now, attempts=WorkItem.attempts + int(started))
     )
 
 

@@ -125,8 +125,8 @@ def test_an_error_transient_only_through_its_chain_is_raised_as_one_the_task_ret
                 raise ValueError("can't change 'autocommit' now") from None
 
         monkeypatch.setattr(handlers, "process_article", interrupted)
-        with pytest.raises(TRANSIENT_ERRORS) as raised:
-            work.run(rt, ProcessArticle(stored.article_id), owner="task-1", retry_in=3)
+        with pytest.raises(TRANSIENT_ERRORS) as raised:  # run as Celery runs it (its claim comes first)
+            work.run(rt, ProcessArticle(stored.article_id), owner="task-1", retry_in=3, heartbeat=True)
         assert isinstance(raised.value.__cause__, ValueError)
         with database.reader() as session:
             [row] = session.scalars(select(WorkItem)).all()
@@ -159,8 +159,8 @@ def test_an_interrupted_task_keeps_only_the_lease_it_started_with(
                 raise ValueError("can't change 'autocommit' now") from None
 
         monkeypatch.setattr(handlers, "process_article", interrupted)
-        with pytest.raises(TRANSIENT_ERRORS):
-            work.run(rt, ProcessArticle(stored.article_id), owner="task-1", retry_in=3)
+        with pytest.raises(TRANSIENT_ERRORS):  # run as Celery runs it (its claim comes first)
+            work.run(rt, ProcessArticle(stored.article_id), owner="task-1", retry_in=3, heartbeat=True)
         with database.reader() as session:
             [row] = session.scalars(select(WorkItem)).all()
         assert leased == [row.lease_until]  # not extended for a retry that will not come

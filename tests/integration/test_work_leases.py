@@ -11,16 +11,19 @@ import threading
 from collections import deque
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from storage import work as store
 from storage.db import Database
 from storage.models import Article, WorkItem
 from worker.model.clock import utcnow
 from worker.service import handlers, work
+from worker.service import stories as story_links
 from worker.service.imports import ImportItem
 from worker.service.messages import LocalDispatcher, ProcessArticle
 from worker.service.runtime import Runtime
@@ -139,20 +142,23 @@ def test_a_data_error_is_recorded_and_not_retried(runtime: Runtime, monkeypatch:
 def test_a_transient_error_keeps_the_lease_for_the_retry(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
     [article_id] = _import(runtime)
     message = _dispatcher(runtime).pending.popleft()
-    real = handlers.process_article
+    # the linking itself fails: the embedded mode takes this item's lease in the linking
+    # transaction, which the failure rolls back with the claim
+    real = story_links.link_story
     calls = []
 
-    def database_away(rt: Runtime, article_id: int) -> object:
+    def database_away(session: Session, article_id: int, **kwargs: Any) -> story_links.StoryLink:
         calls.append(article_id)
         if len(calls) == 1:
             raise OperationalError("SELECT 1", {}, Exception("server closed the connection"))
-        return real(rt, article_id)
+        return real(session, article_id, **kwargs)
 
-    monkeypatch.setattr(handlers, "process_article", database_away)
+    monkeypatch.setattr(story_links, "link_story", database_away)
     with pytest.raises(OperationalError):
         work.run(runtime, message, owner="task-1")
     [row] = _rows(runtime)
     assert row.state == "queued" and row.lease_owner == "task-1" and row.lease_until > utcnow()  # type: ignore[operator]
+    assert row.attempts == 1  # the start counts, though its claim was rolled back with the linking
     assert work.run(runtime, message, owner="task-2") == work.Skipped("held")  # a duplicate waits
     work.run(runtime, message, owner="task-1")  # Celery's retry of the same task id
     assert _rows(runtime) == [] and calls == [article_id, article_id]

@@ -185,24 +185,34 @@ def ingest_entry(rt: Runtime, entry_id: int) -> int | None:
 
 def start_ingest(rt: Runtime, entry_id: int) -> Staged[int | None]:
     """:func:`ingest_entry` in stages: load the entry (database), fetch and normalise its page
-    (network and CPU, no database), store the article in one transaction."""
+    (network and CPU, no database), store the article in one transaction.
+
+    The work item's lease (when this runs as a message) is taken in the first transaction and
+    ended in the last one: no transactions of its own (``work.claim_in`` / ``work.finish_in``)."""
+    message = IngestEntry(entry_id)
     with rt.db.transaction() as session:
+        if not work.claim_in(session, message):
+            return Done(None)
         entry = repo.pending_entry(session, entry_id)
         known = repo.article_for_url(session, entry.url) if entry and entry.url else None
-    if entry is None:
-        return Done(None)
-    if known is not None:
-        with rt.db.transaction() as session:
+        if entry is None:
+            work.finish_in(session, message)
+            return Done(None)
+        if known is not None:  # an address already stored only adds a sighting: done here
             repo.add_article_urls(session, known, [entry.url or ""], utcnow())
             repo.link_entry(session, entry.entry_id, known)
+            work.finish_in(session, message)
+        elif not entry.url:
+            repo.mark_entry_failed(session, entry.entry_id, str(InvalidURL("entry has no usable link")))
+            work.finish_in(session, message)
+            return Done(None)
+    if known is not None:
         metrics.observe_article(created=False)
         return Done(known)
-    if not entry.url:
-        _mark_entry_failed(rt, entry.entry_id, InvalidURL("entry has no usable link"))
-        return Done(None)
+    assert entry.url is not None
     url = entry.url
 
-    def work() -> PageOutcome:
+    def fetch() -> PageOutcome:
         started = time.monotonic()
         page = fetch_page(
             rt, url=url, title=entry.title, feed_html=entry.content_html, hints=entry.hints, user_agent=entry.user_agent
@@ -217,13 +227,14 @@ def start_ingest(rt: Runtime, entry_id: int) -> Staged[int | None]:
         raise exc
 
     return Fetching(
-        host=host_of(url), work=work, finish=lambda page: _store_entry(rt, entry.entry_id, url, page), fail=failed
+        host=host_of(url), work=fetch, finish=lambda page: _store_entry(rt, entry.entry_id, url, page), fail=failed
     )
 
 
 def _mark_entry_failed(rt: Runtime, entry_id: int, exc: InvalidURL) -> None:
     with rt.db.transaction() as session:
         repo.mark_entry_failed(session, entry_id, str(exc))
+        work.finish_in(session, IngestEntry(entry_id))
 
 
 def _store_entry(rt: Runtime, entry_id: int, url: str, page: PageOutcome) -> int:
@@ -247,6 +258,7 @@ def _store_entry(rt: Runtime, entry_id: int, url: str, page: PageOutcome) -> int
         )
         if stored.created:
             work.send_after_commit(rt, session, [ProcessArticle(stored.article_id)], now=now)
+        work.finish_in(session, IngestEntry(entry_id))
     metrics.observe_article(created=stored.created, duplicate=stored.verdict.original_id is not None)
     return stored.article_id
 
@@ -377,12 +389,19 @@ def reingest_article(rt: Runtime, article_id: int) -> RefetchOutcome:
 
 
 def process_article(rt: Runtime, article_id: int) -> StoryLink:
-    """Link the article into a story (dedupe ran when it was stored). Safe to run again."""
+    """Link the article into a story (dedupe ran when it was stored). Safe to run again.
+
+    Run as a message, the work item's lease is taken and ended in the linking transaction itself
+    where the message allows it (``ProcessArticle.LEASE_IN_HANDLER``)."""
+    message = ProcessArticle(article_id)
 
     def step() -> StoryLink:
         with rt.db.transaction() as session:
+            if not work.claim_in(session, message):
+                return StoryLink(None, via="held")
             link = story_links.link_story(session, article_id, processed_at=utcnow())
             outbox.add(session, emit.linked(article_id, link))
+            work.finish_in(session, message)
         return link
 
     link = story_links.retry_on_conflict(step, what=f"article {article_id}")

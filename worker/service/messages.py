@@ -88,6 +88,13 @@ class Message:
     # done: leased while it runs, sent again by the sweeper when its worker died or its message
     # was lost (worker/service/work.py). Feed polls keep their own lease on the feed row.
     TRACKED: ClassVar[bool] = False
+    # Tracked work whose handler takes its item's lease in its own first transaction and ends the
+    # item in its last (``work.claim_in`` / ``work.finish_in``), so the lease costs no commits of
+    # its own. "before_work": the first transaction commits before the long part (the fetch), so
+    # the claim guards that part as a separate one would. "with_work": claim, work and end are one
+    # transaction; a worker killed inside it leaves no claim behind, so the claim is folded only
+    # where no heartbeat guards a live lease (the embedded mode); Celery claims first.
+    LEASE_IN_HANDLER: ClassVar[str] = ""
     # (soft, hard) seconds, for work longer than the pipeline's limits (settings) allow.
     TIME_LIMITS: ClassVar[tuple[int, int] | None] = None
 
@@ -198,6 +205,7 @@ class IngestEntry(Message):
     NAME: ClassVar[str] = "newsworker.ingest_entry"
     QUEUE: ClassVar[str] = "fetch"
     TRACKED: ClassVar[bool] = True
+    LEASE_IN_HANDLER: ClassVar[str] = "before_work"
     RETRY: ClassVar[RetryPolicy] = PIPELINE_FETCHING
 
     entry_id: int
@@ -226,6 +234,7 @@ class ProcessArticle(Message):
     NAME: ClassVar[str] = "newsworker.process_article"
     QUEUE: ClassVar[str] = "process"
     TRACKED: ClassVar[bool] = True
+    LEASE_IN_HANDLER: ClassVar[str] = "with_work"
 
     article_id: int
 

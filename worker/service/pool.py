@@ -60,6 +60,7 @@ class _Started:
     step: Fetching[object]
     key: str
     limit: int | None  # most fetches in flight for the host key; None: unlimited
+    lease: work.Lease  # the work item's lease, ended by the finishing stage's transaction
 
 
 @dataclass
@@ -214,20 +215,21 @@ class _Drain:
         message = self.current = self.owner.pending.popleft()
         self.owner.stats.writer_threads.add(threading.get_ident())
         owner, rt = self.owner.lease_owner, self.rt
-        if not work.begin(rt, message, owner):
+        lease = work.lease(rt, message, owner)
+        if lease.refused:
             self._finished(message, work.Skipped("held"))
             return
-        step = work.attempt(rt, message, owner, lambda: message.start(rt))
+        step = work.attempt(rt, message, owner, lambda: message.start(rt), lease=lease)
         if isinstance(step, work.Skipped):
             self._finished(message, step)
             return
         if isinstance(step, Done):
-            work.done(rt, message)
+            work.done(rt, message, lease)
             self._finished(message, step.value)
             return
         assert isinstance(step, Fetching)
         key, limit = self._limit(step.host)
-        self.ready.setdefault(key, deque()).append(_Started(message, step, key, limit))
+        self.ready.setdefault(key, deque()).append(_Started(message, step, key, limit, lease))
         self.ready_count += 1
 
     def _submit_ready(self) -> bool:
@@ -268,14 +270,18 @@ class _Drain:
             return
         try:
             result = work.attempt(
-                rt, message, self.owner.lease_owner, (lambda: step.finish(out)) if ok else (lambda: step.fail(out))
+                rt,
+                message,
+                self.owner.lease_owner,
+                (lambda: step.finish(out)) if ok else (lambda: step.fail(out)),
+                lease=started.lease,
             )
         except HostBusy as busy:
             # A long slow-down: the item keeps its lease until then; the sweeper sends it again.
             log.info("host busy, left for a later dispatch", extra={**message.subject(), "host": busy.host})
             result = work.Skipped("held")
         if not isinstance(result, work.Skipped):
-            work.done(rt, message)
+            work.done(rt, message, started.lease)
         self._finished(message, result)
 
     def _collect(self, timeout: float | None) -> bool:

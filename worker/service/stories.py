@@ -76,7 +76,7 @@ class StoryLink:
     story_id: int | None
     created: bool = False
     merged: tuple[int, ...] = ()
-    via: str = "linker"  # linker | kept | duplicate | skipped
+    via: str = "linker"  # linker | kept | duplicate | skipped | held (its work item was not ours to run)
 
 
 def link_in_transaction(

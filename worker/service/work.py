@@ -24,7 +24,9 @@ from __future__ import annotations
 import logging
 import threading
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -130,15 +132,100 @@ def run(
     else runs the work, keeps the full lease and no extra writer thread).
 
     In three parts, which the embedded mode's pool calls around a message's stages
-    (:mod:`worker.service.pool`): :func:`begin` takes the lease, :func:`attempt` runs one
-    stage with this error handling, :func:`done` ends the item."""
-    if not begin(rt, message, owner, live=heartbeat):
+    (:mod:`worker.service.pool`): :func:`lease` takes the lease (or leaves it to the handler's
+    first transaction), :func:`attempt` runs one stage with this error handling, :func:`done`
+    ends the item (unless the handler's last transaction did)."""
+    held = lease(rt, message, owner, live=heartbeat)
+    if held.refused:
         return Skipped("held")
     call = (lambda: _beating(rt, message, owner, message.handle)) if heartbeat else (lambda: message.handle(rt))
-    result = attempt(rt, message, owner, call, timeouts=timeouts, retry_in=retry_in)
+    result = attempt(rt, message, owner, call, timeouts=timeouts, retry_in=retry_in, lease=held)
     if not isinstance(result, Skipped):
-        done(rt, message)
+        done(rt, message, held)
     return result
+
+
+@dataclass(eq=False)
+class Lease:
+    """One run's lease on a tracked message's item.
+
+    ``pending``: not taken yet; the handler takes it in its first transaction (:func:`claim_in`)
+    instead of a transaction of its own. ``refused``: the item must not run now (held by a live
+    worker, done, failed or given up). ``finished``: the handler's last transaction ended the item
+    (:func:`finish_in`), so :func:`done` has nothing left to write."""
+
+    rt: Runtime
+    message: Message
+    owner: str
+    length: timedelta
+    pending: bool = False
+    refused: bool = False
+    committed: bool = False  # a claim taken in the handler's transaction was committed
+    finished: bool = False
+
+
+# The lease of the message whose stage runs in this thread (set by :func:`attempt`).
+_CURRENT: ContextVar[Lease | None] = ContextVar("newsworker_work_lease", default=None)
+_CLAIMED_KEY = "newsworker_lease_claimed"
+
+
+def lease(rt: Runtime, message: Message, owner: str, *, live: bool = False) -> Lease:
+    """``owner``'s lease on ``message``'s item: taken now (its own transaction, as :func:`begin`),
+    or left pending for the handler's first transaction when the message says its handler takes
+    it there (``Message.LEASE_IN_HANDLER``: "before_work" always, "with_work" without ``live``)."""
+    length = live_lease(rt) if live else lease_length(rt)
+    held = Lease(rt, message, owner, length)
+    if not message.TRACKED:
+        return held
+    if message.LEASE_IN_HANDLER == "before_work" or (message.LEASE_IN_HANDLER == "with_work" and not live):
+        held.pending = True
+        return held
+    held.refused = not _start(rt, message, owner, length)
+    return held
+
+
+def claim_in(session: Session, message: Message) -> bool:
+    """Take the pending lease of ``message`` (the one this thread runs) in the caller's first
+    transaction; False: the item must not run now, and the caller returns without doing anything
+    (its transaction still commits, with what giving the item up wrote). True when there is no
+    pending lease for ``message`` (taken before, or the handler was called directly)."""
+    held = _CURRENT.get()
+    if held is None or not held.pending or held.message != message:
+        return True
+    if held.committed or session.info.get(_CLAIMED_KEY) is held:
+        return not held.refused  # taken earlier in this run (a conflict's retry is a new transaction)
+    ok = _claim(held.rt, session, message, held.owner, held.length)
+    held.refused = not ok
+    session.info[_CLAIMED_KEY] = held
+
+    def committed() -> None:
+        held.committed = True
+
+    after_commit(session, committed)
+    return ok
+
+
+def finish_in(session: Session, message: Message) -> None:
+    """End ``message``'s item in the caller's last transaction (the work is done when it commits),
+    so :func:`done` writes nothing more; nothing when no lease of ``message`` runs in this thread."""
+    held = _CURRENT.get()
+    if held is None or held.message != message or not message.TRACKED or held.refused:
+        return
+    store.finish(session, message.NAME, message.key())
+
+    def finished() -> None:
+        held.finished = True
+
+    after_commit(session, finished)
+
+
+@contextmanager
+def _running(held: Lease | None) -> Iterator[None]:
+    token = _CURRENT.set(held)
+    try:
+        yield
+    finally:
+        _CURRENT.reset(token)
 
 
 def begin(rt: Runtime, message: Message, owner: str, *, live: bool = False) -> bool:
@@ -190,8 +277,12 @@ def attempt(
     *,
     timeouts: tuple[type[BaseException], ...] = (),
     retry_in: float | None = None,
+    lease: Lease | None = None,
 ) -> object:
     """``call()`` (the message's work, or one stage of it) with :func:`run`'s error handling.
+
+    ``lease``: the run's lease, which the handler may take (:func:`claim_in`) and end
+    (:func:`finish_in`) in its own transactions; refused there, the result is ``Skipped("held")``.
 
     A transient failure keeps the item leased for ``retry_in`` seconds (the caller's retry
     countdown; None: the longest back-off) plus one lease, so that only the retry takes it up,
@@ -200,13 +291,16 @@ def attempt(
     interruption (the process is being stopped) leaves the lease as it is: no retry will come
     from here, and the lease taken at the start runs out within one lease."""
     wait = timedelta(seconds=message.RETRY.backoff_max if retry_in is None else max(0.0, retry_in))
+    held = lease
     try:
-        return call()
+        with _running(held):
+            result = call()
+        return Skipped("held") if held is not None and held.refused else result
     except HostBusy as busy:
-        keep_lease(rt, message, owner, timedelta(seconds=max(1.0, busy.retry_after_seconds)))
+        keep_lease(rt, message, owner, timedelta(seconds=max(1.0, busy.retry_after_seconds)), lease=held)
         raise
     except timeouts as exc:
-        keep_lease(rt, message, owner, wait, crashed=True)
+        keep_lease(rt, message, owner, wait, crashed=True, lease=held)
         log.warning("work timed out", extra={"task_name": message.NAME, **message.subject(), "error": repr(exc)})
         raise
     except Exception as exc:
@@ -217,7 +311,7 @@ def attempt(
                     extra={"task_name": message.NAME, **message.subject(), "error": repr(exc)[:500]},
                 )
             else:
-                keep_lease(rt, message, owner, wait)
+                keep_lease(rt, message, owner, wait, lease=held)
             if not isinstance(exc, TRANSIENT_ERRORS):  # transient by its chain: make Celery retry it too
                 raise TransientFailure(f"{type(exc).__name__}: {exc}") from exc
             raise
@@ -239,9 +333,9 @@ def attempt(
         return Skipped("failed")
 
 
-def done(rt: Runtime, message: Message) -> None:
-    """The message's work is done: its item goes."""
-    if message.TRACKED:
+def done(rt: Runtime, message: Message, lease: Lease | None = None) -> None:
+    """The message's work is done: its item goes (unless the handler's last transaction ended it)."""
+    if message.TRACKED and not (lease is not None and lease.finished):
         with rt.db.transaction() as session:
             store.finish(session, message.NAME, message.key())
 
@@ -259,36 +353,50 @@ def let_go(rt: Runtime, messages: Sequence[Message], owner: str) -> None:
 
 
 def _start(rt: Runtime, message: Message, owner: str, lease_for: timedelta) -> bool:
-    now = utcnow()
     with rt.db.transaction() as session:
-        lease = store.claim(session, message.NAME, message.key(), owner, now, now + lease_for)
-        if not lease.found:
-            return True  # sent before this release, or by hand: idempotent, just run it
-        if not lease.claimed:
-            return False  # done, failed for good, or another live worker holds it
-        if lease.crashes >= MAX_CRASHES or lease.attempts > MAX_ATTEMPTS:
-            reason = (
-                f"gave up: the worker died {lease.crashes} times on this item"
-                if lease.crashes >= MAX_CRASHES
-                else f"gave up after {lease.attempts - 1} attempts"
-            )
-            store.fail(session, message.NAME, message.key(), reason, now)
-            message.on_failure(rt, session, reason)
-            log.error("work given up", extra={"task_name": message.NAME, **message.subject(), "error": reason})
-            return False
+        return _claim(rt, session, message, owner, lease_for)
+
+
+def _claim(rt: Runtime, session: Session, message: Message, owner: str, lease_for: timedelta) -> bool:
+    """Lease the item in ``session``'s transaction; False: it must not run now (giving it up is
+    written in the same transaction)."""
+    now = utcnow()
+    lease = store.claim(session, message.NAME, message.key(), owner, now, now + lease_for)
+    if not lease.found:
+        return True  # sent before this release, or by hand: idempotent, just run it
+    if not lease.claimed:
+        return False  # done, failed for good, or another live worker holds it
+    if lease.crashes >= MAX_CRASHES or lease.attempts > MAX_ATTEMPTS:
+        reason = (
+            f"gave up: the worker died {lease.crashes} times on this item"
+            if lease.crashes >= MAX_CRASHES
+            else f"gave up after {lease.attempts - 1} attempts"
+        )
+        store.fail(session, message.NAME, message.key(), reason, now)
+        message.on_failure(rt, session, reason)
+        log.error("work given up", extra={"task_name": message.NAME, **message.subject(), "error": reason})
+        return False
     if lease.crashed:
         log.warning("work resumed after a worker died", extra={"task_name": message.NAME, **message.subject()})
     return True
 
 
-def keep_lease(rt: Runtime, message: Message, owner: str, delay: timedelta, *, crashed: bool = False) -> None:
-    """A retry is coming after ``delay``: keep the item ours until then (plus one lease)."""
+def keep_lease(
+    rt: Runtime, message: Message, owner: str, delay: timedelta, *, crashed: bool = False, lease: Lease | None = None
+) -> None:
+    """A retry is coming after ``delay``: keep the item ours until then (plus one lease).
+
+    ``lease``: the run's lease; one the handler was to take in a transaction that never committed
+    counts this start here (every start counts towards ``MAX_ATTEMPTS``)."""
     if not message.TRACKED:
         return
     now = utcnow()
+    uncounted = lease is not None and lease.pending and not lease.committed
     try:
         with rt.db.transaction() as session:
-            store.release(session, message.NAME, message.key(), owner, now + delay + lease_length(rt), now)
+            store.release(
+                session, message.NAME, message.key(), owner, now + delay + lease_length(rt), now, started=uncounted
+            )
             if crashed and store.add_crash(session, message.NAME, message.key()) >= MAX_CRASHES:
                 reason = f"gave up: it ran past the time limit {MAX_CRASHES} times"
                 store.fail(session, message.NAME, message.key(), reason, now)
