@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import Table, bindparam, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage import feedstate
@@ -317,26 +317,55 @@ def recent_feed_titles(session: Session, feed_id: int | None, *, exclude_entry: 
     return tuple(dict.fromkeys(titles))
 
 
+_entries: Table = Entry.__table__  # type: ignore[assignment]
+_feeds: Table = Feed.__table__  # type: ignore[assignment]
+_article_urls: Table = ArticleUrl.__table__  # type: ignore[assignment]
+# Core statements built once for what every article runs (the ORM's identity map and a statement
+# rebuilt per call cost more client CPU than the SQL itself)
+_PENDING_ENTRY = (
+    select(
+        _entries.c.id,
+        _entries.c.feed_id,
+        _entries.c.source,
+        _entries.c.url,
+        _entries.c.title,
+        _entries.c.content_html,
+        _entries.c.authors,
+        _entries.c.published_at,
+        _entries.c.updated_at,
+        _feeds.c.user_agent,
+    )
+    .select_from(_entries.outerjoin(_feeds, _feeds.c.id == _entries.c.feed_id))
+    .where(_entries.c.id == bindparam("entry_id"), _entries.c.state == "pending")
+)
+_LINK_ENTRY = (
+    update(_entries)
+    .where(_entries.c.id == bindparam("b_entry_id"))
+    .values(state="ingested", article_id=bindparam("b_article_id"), last_error=None)
+)
+_ARTICLE_FOR_IDENTITY = select(_article_urls.c.article_id).where(_article_urls.c.identity == bindparam("key")).limit(1)
+
+
 def pending_entry(session: Session, entry_id: int) -> EntryInput | None:
     """The entry to ingest, or None if it is gone or was already ingested (re-delivery)."""
-    entry = session.get(Entry, entry_id)
-    if entry is None or entry.state != "pending":
+    row = session.connection().execute(_PENDING_ENTRY, {"entry_id": entry_id}).first()
+    if row is None:
         return None
     return EntryInput(
-        entry_id=entry.id,
-        source=entry.source,
-        url=entry.url,
-        title=entry.title,
-        content_html=entry.content_html,
+        entry_id=row.id,
+        source=row.source,
+        url=row.url,
+        title=row.title,
+        content_html=row.content_html,
         hints=FeedHints(
-            title=entry.title,
-            authors=tuple(entry.authors or ()),
-            published_at=entry.published_at,
-            updated_at=entry.updated_at,
-            content_html=entry.content_html,
-            site_titles=recent_feed_titles(session, entry.feed_id, exclude_entry=entry.id),
+            title=row.title,
+            authors=tuple(row.authors or ()),
+            published_at=row.published_at,
+            updated_at=row.updated_at,
+            content_html=row.content_html,
+            site_titles=recent_feed_titles(session, row.feed_id, exclude_entry=row.id),
         ),
-        user_agent=_feed_user_agent(session, entry.feed_id),
+        user_agent=row.user_agent,
     )
 
 
@@ -378,7 +407,8 @@ def article_for_url(session: Session, url: str) -> int | None:
         key = identity_url(url)
     except InvalidURL:
         return None
-    return session.scalar(select(ArticleUrl.article_id).where(ArticleUrl.identity == key).limit(1))
+    found = session.connection().execute(_ARTICLE_FOR_IDENTITY, {"key": key}).scalar()
+    return int(found) if found is not None else None
 
 
 def add_article_urls(session: Session, article_id: int, urls: Iterable[str], now: datetime) -> None:
@@ -563,9 +593,7 @@ def due_refetches(session: Session, now: datetime, *, limit: int) -> list[int]:
 
 
 def link_entry(session: Session, entry_id: int, article_id: int) -> None:
-    session.execute(
-        update(Entry).where(Entry.id == entry_id).values(state="ingested", article_id=article_id, last_error=None)
-    )
+    session.connection().execute(_LINK_ENTRY, {"b_entry_id": entry_id, "b_article_id": article_id})
 
 
 # ---------------------------------------------------------------- reading

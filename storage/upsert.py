@@ -41,20 +41,30 @@ def insert_ignore(
     return max(int(result.rowcount or 0), 0)
 
 
+_RETURNING_ID: dict[tuple[str, str, tuple[str, ...]], Any] = {}
+
+
 def insert_ignore_returning_id(
     session: Session, table: Table, row: Mapping[str, Any], conflict_columns: Sequence[str]
 ) -> tuple[int, bool]:
-    """Insert one row unless its key exists; return ``(id, created)``."""
-    statement = (
-        _insert(session, table)
-        .values(**row)
-        .on_conflict_do_nothing(index_elements=list(conflict_columns))
-        .returning(table.c.id)
-    )
-    inserted = session.execute(statement).scalar_one_or_none()
+    """Insert one row unless its key exists; return ``(id, created)``.
+
+    The statement is built once per table and conflict key and the row travels as its
+    parameters (every stored article runs this; rebuilding a 20-column statement per call cost
+    more client CPU than the insert)."""
+    dialect = session.get_bind().dialect.name
+    key = (dialect, table.name, tuple(conflict_columns))
+    statement = _RETURNING_ID.get(key)
+    if statement is None:
+        statement = (
+            _insert(session, table).on_conflict_do_nothing(index_elements=list(conflict_columns)).returning(table.c.id)
+        )
+        _RETURNING_ID[key] = statement
+    conn = session.connection()
+    inserted = conn.execute(statement, dict(row)).scalar_one_or_none()
     if inserted is not None:
         return int(inserted), True
     query = table.select().with_only_columns(table.c.id)
     for column in conflict_columns:
         query = query.where(table.c[column] == row[column])
-    return int(session.execute(query).scalar_one()), False
+    return int(conn.execute(query).scalar_one()), False

@@ -10,23 +10,26 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, event, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from storage import work as store
 from storage.db import Database
-from storage.models import Article, WorkItem
+from storage.models import Article, Entry, WorkItem
 from worker.model.clock import utcnow
+from worker.normalise.fallback import PageOutcome
 from worker.service import handlers, work
 from worker.service import stories as story_links
-from worker.service.imports import ImportItem
-from worker.service.messages import LocalDispatcher, ProcessArticle
+from worker.service.imports import ImportItem, normalise_item
+from worker.service.messages import IngestEntry, LocalDispatcher, ProcessArticle
 from worker.service.runtime import Runtime
+from worker.service.staged import Fetching
 from worker.settings import load_settings
 
 TEXT = (
@@ -359,3 +362,97 @@ def test_the_start_up_sweep_skips_items_a_worker_is_finishing(database: Database
         assert list(_dispatcher(rt).pending) == [ProcessArticle(second)]
     finally:
         rt.fetcher.close()
+
+
+@contextmanager
+def _commits(rt: Runtime) -> Iterator[list[object]]:
+    """The transactions committed in the block."""
+    commits: list[object] = []
+
+    def committed(conn: object) -> None:
+        commits.append(conn)
+
+    event.listen(rt.db.engine, "commit", committed)
+    try:
+        yield commits
+    finally:
+        event.remove(rt.db.engine, "commit", committed)
+
+
+def _entry(rt: Runtime, url: str | None = "https://news.example/entry") -> int:
+    """A feed entry waiting for its ingest, with its work item recorded as the poll records it."""
+    with rt.db.transaction() as session:
+        entry = Entry(source="import:test", entry_key=url or "no-link", url=url, title="Bridge")
+        session.add(entry)
+        session.flush()
+        work.send_after_commit(rt, session, [IngestEntry(entry.id)], now=utcnow())
+    return entry.id
+
+
+def test_the_embedded_mode_claims_links_and_ends_an_item_in_one_transaction(runtime: Runtime) -> None:
+    # The lease's own begin and done transactions were ~4 commits per article in the embedded mode,
+    # beside the handlers' own; ProcessArticle now takes and ends its lease in the linking one.
+    [article_id] = _import(runtime)
+    with _commits(runtime) as commits:
+        assert _dispatcher(runtime).drain(runtime) == 1
+    assert len(commits) == 1
+    assert _rows(runtime) == []
+    with runtime.db.reader() as session:
+        article = session.get(Article, article_id)
+        assert article is not None and article.story_id is not None and article.processed_at is not None
+
+
+def test_an_item_a_live_worker_holds_is_not_run_by_a_claim_in_the_handler(runtime: Runtime) -> None:
+    [article_id] = _import(runtime)
+    message = _dispatcher(runtime).pending.popleft()
+    assert _start_as(runtime, message, "worker-alive")
+    assert work.run(runtime, message, owner="pool-1") == work.Skipped("held")
+    [row] = _rows(runtime)
+    assert row.lease_owner == "worker-alive" and row.attempts == 1
+    with runtime.db.reader() as session:
+        article = session.get(Article, article_id)
+        assert article is not None and article.processed_at is None and article.story_id is None
+
+
+def test_an_ingest_holds_its_lease_from_its_first_transaction_until_its_store(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The claim rides on the ingest's first transaction, committed before the page is fetched: a
+    # worker killed during the fetch leaves a lease that runs out, and the item is sent again with
+    # the crash counted, as with a claim of its own.
+    entry_id = _entry(runtime)
+    _dispatcher(runtime).pending.clear()
+    message = IngestEntry(entry_id)
+    lease = work.lease(runtime, message, "pool-dies")
+    assert lease.pending  # the handler takes it
+    step = work.attempt(runtime, message, "pool-dies", lambda: message.start(runtime), lease=lease)
+    assert isinstance(step, Fetching)
+    [row] = _rows(runtime)
+    assert (row.lease_owner, row.attempts) == ("pool-dies", 1) and row.lease_until is not None
+    assert work.sweep(runtime).resent == 0  # leased: nobody else takes it
+    _expire_leases(runtime)  # the process died during the fetch
+    assert work.sweep(runtime).resent == 1
+    [row] = _rows(runtime)
+    assert row.crashes == 1
+
+    # the next worker finishes it; the page's article is stored and the item ends with that store
+    page = PageOutcome(normalise_item(ImportItem("https://news.example/entry", "Bridge", TEXT, None, None, None)), None)
+    monkeypatch.setattr(handlers, "fetch_page", lambda rt, **kwargs: page)
+    _dispatcher(runtime).pending.clear()
+    _dispatcher(runtime).send(message)
+    with _commits(runtime) as commits:
+        _dispatcher(runtime).drain(runtime)
+    assert [r.kind for r in _rows(runtime)] == []  # the ingest's item and the follow-up's are done
+    with runtime.db.reader() as session:
+        entry = session.get(Entry, entry_id)
+        assert entry is not None and entry.state == "ingested" and entry.article_id is not None
+    assert len(commits) == 3  # start (with the claim), store (with the end), linking (both)
+
+
+def test_an_entry_without_a_link_fails_and_ends_its_item_in_one_transaction(runtime: Runtime) -> None:
+    entry_id = _entry(runtime, url=None)
+    assert work.run(runtime, IngestEntry(entry_id), owner="pool-1") is None
+    assert _rows(runtime) == []
+    with runtime.db.reader() as session:
+        entry = session.get(Entry, entry_id)
+        assert entry is not None and entry.state == "failed" and "no usable link" in (entry.last_error or "")

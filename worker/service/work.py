@@ -173,10 +173,10 @@ def lease(rt: Runtime, message: Message, owner: str, *, live: bool = False) -> L
     """``owner``'s lease on ``message``'s item: taken now (its own transaction, as :func:`begin`),
     or left pending for the handler's first transaction when the message says its handler takes
     it there (``Message.LEASE_IN_HANDLER``: "before_work" always, "with_work" without ``live``)."""
+    if not message.TRACKED:
+        return Lease(rt, message, owner, timedelta(0))
     length = live_lease(rt) if live else lease_length(rt)
     held = Lease(rt, message, owner, length)
-    if not message.TRACKED:
-        return held
     if message.LEASE_IN_HANDLER == "before_work" or (message.LEASE_IN_HANDLER == "with_work" and not live):
         held.pending = True
         return held
