@@ -33,12 +33,29 @@ def insert_ignore(
     conflict_columns: Sequence[str],
 ) -> int:
     """Insert rows, skipping those whose conflict key exists. Returns rows inserted."""
+    return len(inserted_keys(session, table, rows, conflict_columns))
+
+
+def inserted_keys(
+    session: Session,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    conflict_columns: Sequence[str],
+) -> set[tuple[Any, ...]]:
+    """:func:`insert_ignore`, returning the conflict keys of the rows it inserted.
+
+    Read from RETURNING: the driver's rowcount of a many-row insert is not the count on
+    PostgreSQL (it said 0 for every batch, so the work items' ``record`` updated every item it
+    had just inserted, one more statement per message)."""
     if not rows:
-        return 0
+        return set()
     ordered = sorted(rows, key=lambda row: tuple(str(row[c]) for c in conflict_columns))
-    statement: Insert = _insert(session, table).on_conflict_do_nothing(index_elements=list(conflict_columns))
-    result: Any = session.execute(statement, ordered)
-    return max(int(result.rowcount or 0), 0)
+    statement: Insert = (
+        _insert(session, table)
+        .on_conflict_do_nothing(index_elements=list(conflict_columns))
+        .returning(*(table.c[c] for c in conflict_columns))
+    )
+    return {tuple(row) for row in session.execute(statement, ordered)}
 
 
 _RETURNING_ID: dict[tuple[str, str, tuple[str, ...]], Any] = {}

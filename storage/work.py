@@ -15,7 +15,7 @@ from sqlalchemy import Table, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage.models import WorkItem
-from storage.upsert import insert_ignore
+from storage.upsert import inserted_keys
 
 _MAX_ERROR = 2000
 
@@ -52,10 +52,10 @@ def record(session: Session, items: Sequence[tuple[str, str, list[Any]]], now: d
         }
         for kind, key, args in items
     ]
-    inserted = insert_ignore(session, WorkItem.__table__, rows, ["kind", "key"])  # type: ignore[arg-type]
-    if inserted == len(rows):
-        return
+    inserted = inserted_keys(session, WorkItem.__table__, rows, ["kind", "key"])  # type: ignore[arg-type]
     for kind, key, args in sorted(items, key=lambda item: (item[0], item[1])):
+        if (kind, key) in inserted:
+            continue
         session.execute(
             update(WorkItem)
             .where(WorkItem.kind == kind, WorkItem.key == key, WorkItem.queued_at < now)

@@ -11,7 +11,7 @@ import threading
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from storage import work as store
 from storage.db import Database
 from storage.models import Article, Entry, WorkItem
+from storage.upsert import insert_ignore
 from worker.model.clock import utcnow
 from worker.normalise.fallback import PageOutcome
 from worker.service import handlers, work
@@ -456,3 +457,37 @@ def test_an_entry_without_a_link_fails_and_ends_its_item_in_one_transaction(runt
     with runtime.db.reader() as session:
         entry = session.get(Entry, entry_id)
         assert entry is not None and entry.state == "failed" and "no usable link" in (entry.last_error or "")
+
+
+def test_recording_work_counts_what_it_inserted_and_touches_only_what_was_there(runtime: Runtime) -> None:
+    # On PostgreSQL the insert's rowcount said 0 for every batch, so every newly recorded item
+    # was updated again in the same transaction (one more statement per message).
+    now = utcnow()
+    fresh = [("k", f"item-{i}", [i]) for i in range(3)]
+    with runtime.db.transaction() as session:
+        assert insert_ignore(session, WorkItem.__table__, [_item_row(*f, now) for f in fresh], ["kind", "key"]) == 3
+    statements: list[str] = []
+
+    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    event.listen(runtime.db.engine, "before_cursor_execute", seen)
+    try:
+        with runtime.db.transaction() as session:
+            store.record(session, [("k", "item-9", [9])], now + timedelta(seconds=1))  # new: inserted only
+        assert not [s for s in statements if s.lstrip().upper().startswith("UPDATE")]
+        with runtime.db.transaction() as session:
+            store.record(session, [fresh[0], ("k", "item-8", [8])], now + timedelta(seconds=2))
+        assert len([s for s in statements if s.lstrip().upper().startswith("UPDATE")]) == 1  # the one already there
+    finally:
+        event.remove(runtime.db.engine, "before_cursor_execute", seen)
+    assert {r.key: r.queued_at > now for r in _rows(runtime)} == {
+        "item-0": True, "item-1": False, "item-2": False, "item-8": True, "item-9": True,
+    }
+
+
+def _item_row(kind: str, key: str, args: list[int], now: datetime) -> dict[str, object]:
+    return {
+        "kind": kind, "key": key, "args": args, "state": "queued", "queued_at": now, "attempts": 0, "crashes": 0,
+        "updated_at": now,
+    }
