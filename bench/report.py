@@ -119,7 +119,8 @@ def throughput_section(r: dict[str, Any], plt: Any, charts: Path) -> list[str]:
             "pages); parse = `parse_feed` + entry sanitising; normalise = `extract_article` + "
             "`article_from_content`; dedupe = MinHash `fingerprint` + `check_duplicate`; link = "
             "`process_article` + `refine_stories`; store = the handlers' database work less the stages inside, "
-            "and the work items' leases (`worker/service/work.py` begin/done; runs before that was added count "
+            "and the work items' leases (`worker/service/work.py` lease/begin/done, and the claim and finish "
+            "that ingests and linking write in their own transactions; runs before that was added count "
             "them as other); other = the rest (pool, logging, metrics).",
             "",
             "| stage | share | CPU ms per article |",
