@@ -385,9 +385,7 @@ def _stemmer(language: str) -> Stemmer | None:
     return cached
 
 
-@lru_cache(maxsize=200_000)
 def _fold(word: str) -> str:
-    """The word as compared (memoised like the stemmer: called several times per token)."""
     word = word.lower().replace("’", "'")
     if word.endswith("'s"):
         word = word[:-2]
