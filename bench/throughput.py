@@ -2,6 +2,8 @@
 
     PYTHONPATH=$PWD python -m bench.throughput                  # all 437 pages (a few minutes)
     PYTHONPATH=$PWD python -m bench.throughput --pages 150      # quicker
+    PYTHONPATH=$PWD python -m bench.throughput --pages 150 --compare-with ../main --rounds 4
+                                         # only bare + `run --once` of two checkouts, alternating
 
 One run, on the local news web of :mod:`bench.site` (real article pages, syndicated copies,
 failing feeds, a missing page or two), measures in turn, each in its own process:
@@ -432,7 +434,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--normalise-processes", type=int, default=2)
     ap.add_argument("--skip-latency", action="store_true")
     ap.add_argument("--skip-profile", action="store_true")
-    ap.add_argument("--out", type=Path, default=RESULTS / "throughput.json")
+    ap.add_argument("--out", type=Path, default=None, help="default bench/runs/throughput.json")
+    ap.add_argument(
+        "--compare-with",
+        type=Path,
+        default=None,
+        help="another checkout: only bare extraction and `run --once` from that checkout and from this one, "
+        "alternating, --rounds times (default out: bench/runs/throughput-compare.json)",
+    )
+    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--child", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
@@ -471,6 +481,13 @@ def main(argv: list[str] | None = None) -> None:
         print(f"  {tag}: {out['articles']} articles in {out['wall_s']:.1f} s, CPU {out['cpu_s']:.1f} s", flush=True)
         return _rate(out, "articles")
 
+    if args.compare_with is not None:
+        results["comparison"] = _compare(args, pages, newsworker)
+        out = args.out or RESULTS / "throughput-compare.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(results, indent=2) + "\n")
+        print(f"written {out}")
+        return
     print(f"machine: {results['machine']}", flush=True)
     server = SiteServer(args.pages, args.hosts, 0.0)
     try:
@@ -508,9 +525,45 @@ def main(argv: list[str] | None = None) -> None:
         finally:
             server.stop()
     _summarise(results)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"written {args.out}")
+    out = args.out or RESULTS / "throughput.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"written {out}")
+
+
+def _compare(args: argparse.Namespace, pages: list[str], newsworker: Any) -> dict[str, Any]:
+    """Two checkouts side by side: ``run --once`` from each, alternating (ABBA), with bare
+    extraction once per round; CPU per article of each run and the medians' ratios to bare."""
+    trees = {"other": str(args.compare_with.resolve()), "this": str(REPO)}
+    cpu: dict[str, list[float]] = {name: [] for name in trees}
+    bare_ms: list[float] = []
+    server = SiteServer(args.pages, args.hosts, 0.0)
+    try:
+        feeds = server.manifest["feeds"] + server.manifest["failing_feeds"]
+        for r in range(args.rounds):
+            bare = _rate(_run_child(["--child", "bare", *pages]), "pages")
+            bare_ms.append(bare["cpu_ms_per_item"])
+            order = list(trees) if r % 2 == 0 else list(trees)[::-1]
+            for name in order:
+                out = newsworker(feeds, f"round {r} {name} ({trees[name]})", env={"PYTHONPATH": trees[name]})
+                cpu[name].append(out["cpu_ms_per_item"])
+    finally:
+        server.stop()
+
+    def median(values: list[float]) -> float:
+        ordered = sorted(values)
+        mid = len(ordered) // 2
+        return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+    summary = {
+        "trees": trees,
+        "cpu_ms_per_article": cpu,
+        "bare_ms_per_page": bare_ms,
+        "median_ratio_to_bare": {name: median(v) / median(bare_ms) for name, v in cpu.items()},
+        "this_minus_other_by_round_ms": [t - o for t, o in zip(cpu["this"], cpu["other"], strict=True)],
+    }
+    print(json.dumps(summary, indent=2))
+    return summary
 
 
 def _summarise(r: dict[str, Any]) -> None:
