@@ -105,6 +105,13 @@ beat_schedule = {
         "schedule": _settings.events_relay_interval_seconds,
         "options": {"expires": max(10.0, 5 * _settings.events_relay_interval_seconds)},
     },
+    # Every minute, what autovacuum would do for the planner where a PostgreSQL server runs
+    # without it: ANALYZE of the tables that changed (a no-op otherwise; storage.maintenance).
+    "analyze-tables": {
+        "task": messages.AnalyzeTables.NAME,
+        "schedule": 60.0,
+        "options": {"expires": 60.0},
+    },
     # Daily: story vectors and rarely seen sentence counts older than 60 days (full scans).
     "prune-story-state": {
         "task": messages.PruneStoryState.NAME,

@@ -27,7 +27,7 @@ from storage import repo
 from storage.db import Database
 from storage.models import FetchLog
 from storage.schema import upgrade
-from tests.faults.cluster import AutoAnalyze, Cluster, RedisServer, pg_proxy, scenario_env
+from tests.faults.cluster import Cluster, RedisServer, pg_proxy, scenario_env
 from tests.faults.measure import Counts, count
 from tests.faults.site import Site
 from tests.support.processes import REPO, wait_for
@@ -138,9 +138,6 @@ class Run:
         self.db = Database(direct_url)  # the counting side never goes through the proxy
         stack.callback(self.db.dispose)
         upgrade(self.db.engine, direct_url)
-        # the shared server runs autovacuum=off (CI config); production servers analyze
-        dsn = self.db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        stack.callback(AutoAnalyze(dsn).start().close)
         with self.db.transaction() as session:
             for path in site.feed_paths():
                 repo.add_feed(session, site.url(path))

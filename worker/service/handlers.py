@@ -18,7 +18,7 @@ from datetime import timedelta
 
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from storage import feedstate, outbox, repo
+from storage import feedstate, maintenance, outbox, repo
 from worker import metrics
 from worker.dedupe import minhash
 from worker.http.hostlimits import HostBusy
@@ -442,6 +442,26 @@ def prune_story_state(rt: Runtime) -> tuple[int, int]:
     vectors, sentences = story_links.prune_story_state(rt.db.transaction, now=utcnow())
     log.info("story state pruned", extra={"vectors": vectors, "sentences": sentences})
     return vectors, sentences
+
+
+# Autovacuum's defaults (autovacuum_analyze_threshold / autovacuum_analyze_scale_factor).
+ANALYZE_THRESHOLD = 50
+ANALYZE_SCALE = 0.1
+
+
+def analyze_tables(rt: Runtime) -> list[str]:
+    """Beat, every minute: ANALYZE the tables that changed enough, only when the PostgreSQL
+    server runs without autovacuum (see storage.maintenance); nothing otherwise."""
+    with rt.db.engine.connect() as conn:
+        if not maintenance.autovacuum_is_off(conn):
+            return []
+        due = maintenance.tables_needing_analyze(conn, threshold=ANALYZE_THRESHOLD, scale=ANALYZE_SCALE)
+        for table in due:
+            maintenance.analyze(conn, table)
+            conn.commit()
+    if due:
+        log.info("tables analyzed (the server's autovacuum is off)", extra={"tables": due})
+    return due
 
 
 def import_item(rt: Runtime, item: ImportItem, *, default_source: str) -> repo.StoredArticle:

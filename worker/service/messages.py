@@ -305,6 +305,23 @@ class PruneStoryState(Message):
 
 @message
 @dataclass(frozen=True)
+class AnalyzeTables(Message):
+    """Beat, every minute: planner statistics of newsworker's tables where the PostgreSQL server
+    runs without autovacuum (a no-op where it runs, and on SQLite)."""
+
+    NAME: ClassVar[str] = "newsworker.analyze_tables"
+    QUEUE: ClassVar[str] = "poll"  # short, and not behind a burst of CPU-heavy processing
+    RETRY: ClassVar[RetryPolicy] = NEVER  # the next tick analyzes anyway
+    PERIODIC: ClassVar[bool] = True
+
+    def handle(self, rt: Runtime) -> object:
+        from worker.service import handlers
+
+        return handlers.analyze_tables(rt)
+
+
+@message
+@dataclass(frozen=True)
 class RelayEvents(Message):
     """Beat, every few seconds: publish the outbox's unpublished events to the Redis Stream
     (and the webhook), prune old published ones. Concurrent relays are safe (see storage.outbox)."""

@@ -29,6 +29,7 @@ WIRE_NAMES = {
     "newsworker.process_article": ("process", [7]),
     "newsworker.refine_stories": ("process", []),
     "newsworker.prune_story_state": ("process", []),
+    "newsworker.analyze_tables": ("poll", []),
     "newsworker.reingest_batch": ("reingest", [3, [1, 2]]),
 }
 
