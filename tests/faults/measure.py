@@ -67,7 +67,12 @@ def count(db: Database, site: Site) -> Counts:
             elif item is not None:
                 poison_page = f"failed: {item.last_error}"
             else:
-                poison_page = f"entry {entry.state}" + (f": {entry.last_error}" if entry.last_error else "")
+                article = session.get(Article, entry.article_id) if entry.article_id is not None else None
+                if article is not None and article.fetch_error:
+                    # refused before extraction: kept from the feed, the page's failure recorded
+                    poison_page = f"failed page, kept from the feed: {article.fetch_error}"
+                else:
+                    poison_page = f"entry {entry.state}" + (f": {entry.last_error}" if entry.last_error else "")
         if site.poison_feed:
             feed = session.scalar(select(Feed).where(Feed.url == canonical_url(site.url(site.POISON_FEED))))
             if feed is not None and feed.last_error:

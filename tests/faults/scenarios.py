@@ -332,8 +332,9 @@ def concurrent_writers(run: Run) -> Result:
 
 
 def poison(run: Run) -> Result:
-    """(6) A poison page (malformed table markup the extractor chews on past the time limit, every
-    time) and a poison feed (an HTML error page served as the feed, every time)."""
+    """(6) A poison page (malformed table markup, more than any article page has: refused before
+    extraction, the page's failure recorded) and a poison feed (an HTML error page served as the
+    feed, every time)."""
     run.start()
     last = run.started
     result = run.settle(last, poison=True)

@@ -6,7 +6,8 @@ some list a syndicated copy of another feed's article at an address of their own
 another URL: stored once more, marked as a duplicate of the original). Optionally:
 
 - a **poison page**, listed in feed 0: a 2–4 MB page of unclosed table cells, realistic malformed
-  HTML on which the extractor runs for longer than a task's time limit, every time;
+  HTML with more markup than any article page (refused before extraction; were it let through,
+  the extractor would run for longer than a task's time limit on a slow machine);
 - a **poison feed**: answers 200 with a body that is no feed at all (an HTML error page), every
   time.
 """

@@ -185,3 +185,20 @@ def test_a_site_name_the_feeds_titles_share_is_learned_and_dropped(rt: Runtime, 
         titles = sorted(a.title or "" for a in session.scalars(select(Article)))
         assert repo.recent_feed_titles(session, feed.id)  # what the learning was given
     assert titles == sorted(h for h, _ in _STORIES)
+
+
+def test_a_page_with_pathological_markup_is_refused_before_extraction(rt: Runtime, server: LocalHTTPServer) -> None:
+    """Unclosed table cells by the hundred thousand: refused at once with the reason, the article
+    kept from the feed, no refetch planned (the same page would be refused again)."""
+    poison = b"<html><body><h1>Results</h1><table>" + b"<tr><td>x" * 60_000 + b"</body></html>"
+    server.route("/feed.xml", Reply(200, {}, _feed(server, server.url("/story"))))
+    server.route("/story", Reply(200, {"Content-Type": "text/html"}, poison))
+    with rt.db.transaction() as session:
+        feed, _ = repo.add_feed(session, server.url("/feed.xml"))
+    handlers.poll_feed(rt, feed.id)
+    _run(rt)
+    with rt.db.reader() as session:
+        article = session.scalars(select(Article)).one()
+    assert article.fetch_error and article.fetch_error.startswith("too_complex:")
+    assert "HTML elements" in article.fetch_error
+    assert article.text == "Short teaser." and article.next_fetch_at is None

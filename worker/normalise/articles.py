@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from worker.model.article import FeedHints
 from worker.model.fetch import ARTICLE_ACCEPT, FetchError, HttpFetcher
-from worker.normalise.extract import extract_article
+from worker.normalise.extract import PageTooComplex, extract_article
 from worker.normalise.fallback import PageOutcome, choose, feed_only
 
 # Page fetches are retried this many times (about a day of back-off), then the
@@ -50,9 +50,17 @@ def fetch_article(
     content_type = (result.content_type or "").lower()
     if content_type and "html" not in content_type and "xml" not in content_type:
         return feed_only(url, title, feed_html, hints, f"not_html: content type {content_type}")
-    page = extract_article(
-        result.body, url=url, final_url=result.final_url, content_type=result.headers.get("content-type"), hints=hints
-    )
+    try:
+        page = extract_article(
+            result.body,
+            url=url,
+            final_url=result.final_url,
+            content_type=result.headers.get("content-type"),
+            hints=hints,
+        )
+    except PageTooComplex as exc:
+        # the same page again would be refused again: kept from the feed, not asked for again
+        return feed_only(url, title, feed_html, hints, f"too_complex: {exc}", retryable=False)
     return choose(page, url=url, title=title, feed_html=feed_html, hints=hints)
 
 

@@ -21,7 +21,7 @@ from charset_normalizer import from_bytes
 from worker.model.article import FeedHints, NormalisedArticle
 from worker.model.urls import InvalidURL, canonical_url
 from worker.normalise.dates import FIRST_YEAR, parse_iso_instant
-from worker.normalise.extract import article_from_import
+from worker.normalise.extract import PageTooComplex, article_from_import
 
 DateOrder = Literal["auto", "dmy", "mdy"]
 
@@ -230,4 +230,7 @@ def with_warnings(item: ImportItem, warnings: tuple[str, ...]) -> ImportItem:
 def normalise_item(item: ImportItem) -> NormalisedArticle:
     """The line's article: a whole page is extracted like a fetched one, a fragment or text is content."""
     hints = FeedHints(title=item.title, published_at=item.published_at)
-    return article_from_import(url=item.url, title=item.title, html=item.html, text=item.text, hints=hints)
+    try:
+        return article_from_import(url=item.url, title=item.title, html=item.html, text=item.text, hints=hints)
+    except PageTooComplex as exc:
+        raise ImportLineError(f"page too complex: {exc}") from exc

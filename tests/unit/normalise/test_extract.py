@@ -421,3 +421,15 @@ def test_a_feed_that_mixes_sites_teaches_no_name_from_a_few_shared_words() -> No
     titles = [f"Story {i} - Site {i}" for i in range(12)] + [f"Clip {i} - Video" for i in range(3)]
     assert learn_site_names(titles) == ()  # "Video" ends 3 of 15 titles: less than a quarter
     assert learn_site_names(titles[-3:] + titles[:5]) == ("Video",)
+
+
+def test_a_page_with_more_markup_than_any_article_is_refused_and_an_ordinary_one_is_not() -> None:
+    from worker.normalise.extract import MAX_PAGE_ELEMENTS, PageTooComplex, extract_article
+
+    cells = MAX_PAGE_ELEMENTS // 2 + 10  # <tr><td>: two elements each
+    poison = b"<html><body><table>" + b"<tr><td>x" * cells + b"</body></html>"
+    with pytest.raises(PageTooComplex, match="HTML elements"):
+        extract_article(poison, url="https://site.example/a")
+    fine = b"<html><body><table>" + b"<tr><td>x" * (MAX_PAGE_ELEMENTS // 2 - 10) + b"</table></body></html>"
+    assert extract_article(fine, url="https://site.example/b").source in ("page", "feed")
+
