@@ -130,6 +130,24 @@ def test_an_item_that_kills_its_worker_is_given_up_with_the_reason(runtime: Runt
     assert work.sweep(runtime).resent == 0  # a failed item is never resent by itself
 
 
+def test_an_item_that_runs_past_the_time_limit_every_time_is_given_up_with_the_reason(runtime: Runtime) -> None:
+    """What a task does on its soft time limit (tasks/pipeline.py): keep the lease for its retry,
+    counted as a crash; the third gives the item up, recorded with why."""
+    [article_id] = _import(runtime)
+    message = _dispatcher(runtime).pending.popleft()
+    for attempt in range(work.MAX_CRASHES):
+        # a retry keeps its task id: the retried run takes over the lease kept for it
+        assert _start_as(runtime, message, "task-1")
+        work.keep_lease(runtime, message, "task-1", timedelta(seconds=1), crashed=True)
+        [row] = _rows(runtime)
+        assert (row.state == "failed") == (attempt == work.MAX_CRASHES - 1), (attempt, row.last_error)
+    [row] = _rows(runtime)
+    assert row.state == "failed" and row.last_error == f"gave up: it ran past the time limit {work.MAX_CRASHES} times"
+    with runtime.db.reader() as session:
+        assert [f.key for f in store.failures(session, kind=ProcessArticle.NAME)] == [str(article_id)]
+    assert not _start_as(runtime, message, "worker-last")
+
+
 def test_a_data_error_is_recorded_and_not_retried(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
     [article_id] = _import(runtime)
 
