@@ -15,8 +15,7 @@ from sqlalchemy.engine import Connection
 
 
 def autovacuum_is_off(conn: Connection) -> bool:
-    if conn.dialect.name != "postgresql":
-        return False
+    """PostgreSQL only (the caller checks the dialect)."""
     return bool(conn.execute(text("SELECT current_setting('autovacuum')")).scalar_one() == "off")
 
 

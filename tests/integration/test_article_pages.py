@@ -62,13 +62,19 @@ def _run(rt: Runtime) -> None:
     dispatcher.drain(rt)
 
 
-def test_page_text_replaces_the_feed_teaser(rt: Runtime, server: LocalHTTPServer) -> None:
-    server.route("/feed.xml", Reply(200, {}, _feed(server, server.url("/story"))))
-    server.route("/story", Reply(200, {"Content-Type": "text/html; charset=utf-8"}, PAGE))
+def _poll_new_feed(rt: Runtime, server: LocalHTTPServer) -> int:
+    """Add the server's /feed.xml, poll it and run every follow-up (page fetch, linking)."""
     with rt.db.transaction() as session:
         feed, _ = repo.add_feed(session, server.url("/feed.xml"))
     handlers.poll_feed(rt, feed.id)
     _run(rt)
+    return feed.id
+
+
+def test_page_text_replaces_the_feed_teaser(rt: Runtime, server: LocalHTTPServer) -> None:
+    server.route("/feed.xml", Reply(200, {}, _feed(server, server.url("/story"))))
+    server.route("/story", Reply(200, {"Content-Type": "text/html; charset=utf-8"}, PAGE))
+    _poll_new_feed(rt, server)
     with rt.db.reader() as session:
         article = session.scalars(select(Article)).one()
     assert article.content_source == "page" and article.fetch_error is None
@@ -100,10 +106,7 @@ def test_failed_page_keeps_feed_content_then_refetch_updates_in_place(rt: Runtim
     pages = iter([Reply(503, {}, b"busy"), Reply(200, {"Content-Type": "text/html"}, PAGE)])
     server.route("/feed.xml", Reply(200, {}, _feed(server, server.url("/story"))))
     server.route("/story", lambda h: next(pages)(h))
-    with rt.db.transaction() as session:
-        feed, _ = repo.add_feed(session, server.url("/feed.xml"))
-    handlers.poll_feed(rt, feed.id)
-    _run(rt)
+    _poll_new_feed(rt, server)
     with rt.db.reader() as session:
         first = session.scalars(select(Article)).one()
     assert first.content_source == "failed" and first.fetch_error and "503" in first.fetch_error
@@ -135,10 +138,7 @@ def test_a_flagged_page_keeps_its_text_and_is_linked_to_no_story(rt: Runtime, se
     """The classification is a label: a page flagged as a product page keeps what was extracted."""
     server.route("/feed.xml", Reply(200, {}, _feed(server, server.url("/kettle"))))
     server.route("/kettle", Reply(200, {"Content-Type": "text/html; charset=utf-8"}, PRODUCT_PAGE))
-    with rt.db.transaction() as session:
-        feed, _ = repo.add_feed(session, server.url("/feed.xml"))
-    handlers.poll_feed(rt, feed.id)
-    _run(rt)
+    _poll_new_feed(rt, server)
     with rt.db.reader() as session:
         article = session.scalars(select(Article)).one()
     assert article.page_kind == "product"
@@ -177,13 +177,10 @@ def test_a_site_name_the_feeds_titles_share_is_learned_and_dropped(rt: Runtime, 
         )
     feed_xml = f'<?xml version="1.0"?><rss version="2.0"><channel><title>F</title>{items}</channel></rss>'
     server.route("/feed.xml", Reply(200, {}, feed_xml.encode()))
-    with rt.db.transaction() as session:
-        feed, _ = repo.add_feed(session, server.url("/feed.xml"))
-    handlers.poll_feed(rt, feed.id)
-    _run(rt)
+    feed_id = _poll_new_feed(rt, server)
     with rt.db.reader() as session:
         titles = sorted(a.title or "" for a in session.scalars(select(Article)))
-        assert repo.recent_feed_titles(session, feed.id)  # what the learning was given
+        assert repo.recent_feed_titles(session, feed_id)  # what the learning was given
     assert titles == sorted(h for h, _ in _STORIES)
 
 
@@ -193,10 +190,7 @@ def test_a_page_with_pathological_markup_is_refused_before_extraction(rt: Runtim
     poison = b"<html><body><h1>Results</h1><table>" + b"<tr><td>x" * 60_000 + b"</body></html>"
     server.route("/feed.xml", Reply(200, {}, _feed(server, server.url("/story"))))
     server.route("/story", Reply(200, {"Content-Type": "text/html"}, poison))
-    with rt.db.transaction() as session:
-        feed, _ = repo.add_feed(session, server.url("/feed.xml"))
-    handlers.poll_feed(rt, feed.id)
-    _run(rt)
+    _poll_new_feed(rt, server)
     with rt.db.reader() as session:
         article = session.scalars(select(Article)).one()
     assert article.fetch_error and article.fetch_error.startswith("too_complex:")

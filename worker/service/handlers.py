@@ -452,13 +452,15 @@ ANALYZE_SCALE = 0.1
 def analyze_tables(rt: Runtime) -> list[str]:
     """Beat, every minute: ANALYZE the tables that changed enough, only when the PostgreSQL
     server runs without autovacuum (see storage.maintenance); nothing otherwise."""
-    with rt.db.engine.connect() as conn:
+    if rt.db.dialect != "postgresql":
+        return []
+    with rt.db.transaction() as session:
+        conn = session.connection()
         if not maintenance.autovacuum_is_off(conn):
             return []
         due = maintenance.tables_needing_analyze(conn, threshold=ANALYZE_THRESHOLD, scale=ANALYZE_SCALE)
         for table in due:
             maintenance.analyze(conn, table)
-            conn.commit()
     if due:
         log.info("tables analyzed (the server's autovacuum is off)", extra={"tables": due})
     return due
