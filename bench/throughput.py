@@ -281,6 +281,11 @@ def child_newsworker(feeds: list[str], repoll: bool, profile: str | None) -> Non
     if profile:
         result["stages"] = _stage_cpu(profiles)
         result["events_write_s"] = _cumulative(profiles, "storage/outbox.py", "add")
+        if dump := os.environ.get("BENCH_PROFILE_DUMP"):  # for pstats / snakeviz: where a stage's CPU goes
+            stats = pstats.Stats(profiles[0])
+            for prof in profiles[1:]:
+                stats.add(prof)
+            stats.dump_stats(dump)
     _report(result)
 
 
