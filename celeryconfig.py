@@ -78,6 +78,10 @@ task_routes = (messages.route,)
 task_default_delivery_mode = "persistent"
 # Recycle children now and then so a leak in a parser cannot grow without bound.
 worker_max_tasks_per_child = 1000
+# ...and at once after a task that left a child this large (Celery counts KiB): lxml keeps
+# the arena a huge page grew, so a child would carry that peak through its next 999 tasks.
+# A child runs at about 230 MB (bench.distributed reports the peak); the default is 4x that.
+worker_max_memory_per_child = _settings.worker_max_memory_mb * 1024
 # Send task events so Flower and `celery events` can show them.
 worker_send_task_events = True
 task_send_sent_event = True

@@ -147,6 +147,20 @@ class Deployment:
             time.sleep(0.2)
         raise RuntimeError("the worker did not start its processes")
 
+    def rss_mb(self) -> tuple[float, float]:
+        """The worker's main process and its largest pool child, MB (the limit is per child)."""
+        try:
+            main = psutil.Process(self.procs[0].pid)
+            kids = main.children(recursive=True)
+            parent = main.memory_info().rss / 2**20
+        except psutil.NoSuchProcess:
+            return 0.0, 0.0
+        largest = 0.0
+        for kid in kids:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                largest = max(largest, kid.memory_info().rss / 2**20)
+        return parent, largest
+
     def cpu(self) -> tuple[float, dict[int, float]]:
         return _tree_cpu([p.pid for p in self.procs]), _backend_cpu(self.db, self.name)
 
@@ -178,8 +192,11 @@ def measure(concurrency: int, feeds: list[str], expected: int, timeout: float) -
             with contextlib.suppress(subprocess.CalledProcessError):
                 dep.cli("feeds", "import", "feeds.txt")
             first = None
+            parent_rss = child_rss = 0.0
             end = time.monotonic() + timeout
             while time.monotonic() < end:
+                parent_mb, child_mb = dep.rss_mb()
+                parent_rss, child_rss = max(parent_rss, parent_mb), max(child_rss, child_mb)
                 stored = _count(dep.db)
                 if first is None and stored:
                     first = time.perf_counter() - t0
@@ -206,11 +223,12 @@ def measure(concurrency: int, feeds: list[str], expected: int, timeout: float) -
         "db_cpu_s": db_cpu,
         "worker_cpu_ms_per_article": 1000 * (worker1 - worker0) / n,
         "db_cpu_ms_per_article": 1000 * db_cpu / n,
+        "peak_rss_mb": {"worker_main": parent_rss, "largest_pool_child": child_rss},
     }
     print(
         f"  c={concurrency}: {processed}/{expected} articles in {wall:.1f} s ({result['per_second']:.1f}/s), "
         f"worker CPU {result['worker_cpu_ms_per_article']:.1f} ms + PostgreSQL {result['db_cpu_ms_per_article']:.1f} ms"
-        " per article",
+        f" per article; peak RSS {parent_rss:.0f} MB main process, {child_rss:.0f} MB largest pool child",
         flush=True,
     )
     return result

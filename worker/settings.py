@@ -177,6 +177,12 @@ class Settings(BaseSettings):
         description="Redis visibility timeout; must exceed every countdown and retry back-off.",
     )
     worker_concurrency: int = Field(default=8, ge=1, description="Prefork processes per worker.")
+    worker_max_memory_mb: int = Field(
+        default=1024,
+        ge=64,
+        description="A pool process whose resident memory passes this is replaced after its task "
+        "(one pathological page must not keep a child at its peak for its remaining tasks).",
+    )
     worker_soft_shutdown_seconds: float = Field(
         default=25.0,
         ge=0,

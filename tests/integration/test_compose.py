@@ -20,7 +20,7 @@ import pytest
 
 from tests.support import compose
 from tests.support.processes import service_env
-from worker.settings import Settings, load_settings
+from worker.settings import Settings, get_settings, load_settings
 
 REPO = compose.REPO
 APP_SERVICES = ("migrate", "worker", "beat", "flower")
@@ -100,6 +100,23 @@ def test_graceful_shutdown_is_configured(data: dict[str, Any]) -> None:
 
     assert celeryconfig.worker_soft_shutdown_timeout == load_settings().worker_soft_shutdown_seconds
     assert celeryconfig.task_acks_late and celeryconfig.task_reject_on_worker_lost
+
+
+def test_pool_children_are_bounded_in_tasks_and_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    import celeryconfig
+
+    monkeypatch.setenv("NEWSWORKER_WORKER_MAX_MEMORY_MB", "300")
+    get_settings.cache_clear()
+    try:
+        config = importlib.reload(celeryconfig)
+        assert config.worker_max_memory_per_child == 300 * 1024  # Celery counts KiB
+        assert config.worker_max_tasks_per_child > 0
+    finally:
+        monkeypatch.delenv("NEWSWORKER_WORKER_MAX_MEMORY_MB")
+        get_settings.cache_clear()
+        importlib.reload(celeryconfig)
 
 
 # ------------------------------------------------------------------ variables
