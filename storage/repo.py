@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, or_, select, update
+from sqlalchemy import Table, bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage import feedstate
@@ -95,11 +95,14 @@ def list_feeds(session: Session, *, failing_only: bool = False) -> list[Feed]:
     return list(session.scalars(query))
 
 
-def claim_due_feeds(session: Session, now: datetime, *, limit: int, lease: timedelta) -> list[int]:
-    """Take up to ``limit`` due feeds and lease them so no other dispatcher polls them too."""
+def claim_due_feeds(
+    session: Session, now: datetime, *, limit: int, lease: timedelta, due_by: datetime | None = None
+) -> list[int]:
+    """Take up to ``limit`` feeds due by ``due_by`` (default ``now``) and lease them so no other
+    dispatcher polls them too."""
     query = (
         select(Feed.id)
-        .where(Feed.status != "gone", Feed.next_poll_at <= now)
+        .where(Feed.status != "gone", Feed.next_poll_at <= (due_by or now))
         .where(or_(Feed.lease_until.is_(None), Feed.lease_until < now))
         .order_by(Feed.next_poll_at)
         .limit(limit)
@@ -578,11 +581,21 @@ def article_version(session: Session, article_id: int) -> tuple[str | None, int 
     return (row[0], row[1]) if row is not None else (None, None)
 
 
-def due_refetches(session: Session, now: datetime, *, limit: int) -> list[int]:
-    """Articles whose page fetch failed and whose retry time has come."""
+def count_due_feeds(session: Session, due_by: datetime) -> int:
+    return int(
+        session.scalar(select(func.count()).where(Feed.status != "gone", Feed.next_poll_at <= due_by)) or 0
+    )
+
+
+def due_refetches(session: Session, now: datetime, *, limit: int, due_by: datetime | None = None) -> list[int]:
+    """Articles whose page fetch failed and whose retry time has come (by ``due_by``, default ``now``)."""
     query = (
         select(Article.id)
-        .where(Article.content_source == "failed", Article.next_fetch_at.is_not(None), Article.next_fetch_at <= now)
+        .where(
+            Article.content_source == "failed",
+            Article.next_fetch_at.is_not(None),
+            Article.next_fetch_at <= (due_by or now),
+        )
         .order_by(Article.next_fetch_at)
         .limit(limit)
     )

@@ -81,6 +81,19 @@ def test_run_once_ingests_a_feed_list_on_the_embedded_default(tmp_path: Path, se
     assert again.returncode == 0 and "articles new: 0" in again.stdout
 
 
+def test_run_once_polls_every_due_feed_whatever_the_dispatch_batch(tmp_path: Path, server: LocalHTTPServer) -> None:
+    """A pass is every feed due at its start, sent NEWSWORKER_DISPATCH_BATCH_SIZE at a time (a
+    first `run --once` over 3,000 feeds polled 500 and stopped)."""
+    names = ("rss2.xml", "atom.xml", "rss1.rdf")
+    (tmp_path / "feeds.txt").write_text("\n".join(server.url(f"/{n}?copy={k}") for n in names for k in range(2)))
+    env = _env(NEWSWORKER_ALLOW_PRIVATE_NETWORKS="true", NEWSWORKER_DISPATCH_BATCH_SIZE="2")
+    result = newsworker("run", "--once", "--feeds", "feeds.txt", env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "pass 1: 6 feed(s) due" in result.stdout and "feeds polled: 6," in result.stdout
+    listed = newsworker("feeds", "list", "--json", env=env, cwd=tmp_path)
+    assert all(json.loads(line)["last_success_at"] for line in listed.stdout.splitlines())
+
+
 def test_private_addresses_are_refused_by_default(tmp_path: Path, server: LocalHTTPServer) -> None:
     env = _env()
     assert newsworker("feeds", "add", server.url("/rss2.xml"), env=env, cwd=tmp_path).returncode == 2  # no schema yet

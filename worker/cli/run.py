@@ -224,9 +224,14 @@ def run_command(ctx: Context, once: bool, feed_file: Path | None) -> None:
     try:
         handlers.resume_embedded(rt)  # what an interrupted run left is done first
         while True:
-            due = handlers.dispatch_due_feeds(rt)
-            display.start_pass(due.feeds_enqueued)
-            dispatcher.drain(rt, on_done)
+            # a pass polls every feed due at its start, in batches of NEWSWORKER_DISPATCH_BATCH_SIZE
+            pass_start = utcnow()
+            display.start_pass(handlers.count_due_feeds(rt, pass_start))
+            while True:
+                due = handlers.dispatch_due_feeds(rt, due_by=pass_start)
+                dispatcher.drain(rt, on_done)
+                if not due.full:
+                    break
             handlers.refine_stories(rt)  # what beat does every few minutes in a deployment
             events.relay_events(rt)  # the outbox to the Redis Stream / webhook, as beat does every 2 s
             if once:

@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
@@ -49,21 +49,30 @@ class DispatchSummary:
     feeds_enqueued: int
     work_resent: int  # lost work sent again by the sweeper
     articles_refetched: int
+    full: bool = False  # a whole batch was sent: more may be due
 
 
-def dispatch_due_feeds(rt: Runtime) -> DispatchSummary:
+def dispatch_due_feeds(rt: Runtime, *, due_by: datetime | None = None) -> DispatchSummary:
     """Beat's tick: send a poll for every due feed, the due page refetches, and the work that
-    was lost (the schedule and the work in flight live in the database)."""
+    was lost (the schedule and the work in flight live in the database). At most
+    ``dispatch_batch_size`` of each: ``full`` says more may be waiting. ``due_by``: only what
+    was due by then (the embedded pass, which must end though feeds fall due while it runs)."""
     now = utcnow()
     lease = work.lease_length(rt)
+    limit = rt.settings.dispatch_batch_size
     with rt.db.transaction() as session:
-        feed_ids = repo.claim_due_feeds(session, now, limit=rt.settings.dispatch_batch_size, lease=lease)
-        refetch = repo.due_refetches(session, now, limit=rt.settings.dispatch_batch_size)
+        feed_ids = repo.claim_due_feeds(session, now, limit=limit, lease=lease, due_by=due_by)
+        refetch = repo.due_refetches(session, now, limit=limit, due_by=due_by)
         work.send_after_commit(
             rt, session, [*(PollFeed(i) for i in feed_ids), *(RefetchArticle(i) for i in refetch)], now=now
         )
     swept = work.sweep(rt)
-    return DispatchSummary(len(feed_ids), swept.resent, len(refetch))
+    return DispatchSummary(len(feed_ids), swept.resent, len(refetch), full=limit in (len(feed_ids), len(refetch)))
+
+
+def count_due_feeds(rt: Runtime, due_by: datetime) -> int:
+    with rt.db.reader() as session:
+        return repo.count_due_feeds(session, due_by)
 
 
 def resume_embedded(rt: Runtime) -> int:
