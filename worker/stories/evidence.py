@@ -11,8 +11,10 @@ publication date, and scores how strongly two sets of keys say "the same inciden
   followed by an age ("Tavon Abernathy, 20,");
 * ``a:`` an age ("a 20-year-old man", "Abernathy, 20,");
 * ``pb:`` a block or street address (number rounded to its hundred block + street name),
-  ``ps:`` a street, ``ph:`` a neighbourhood ("in the Englewood neighborhood"), ``pc:`` a city
-  (a dateline, "Chicago police", "of Chicago" after a name and age);
+  ``ps:`` a street, ``ph:`` a neighbourhood ("in the Englewood neighborhood"), ``pc:`` the city
+  where it happened (a dateline, "Chicago police"), ``pr:`` a city someone is from ("of Chicago"
+  after a name and age: in real reports often a suburb or another town, so it supports a
+  shared city but never vetoes one);
 * ``t:`` a calendar day: weekdays ("Saturday night") resolved against the publication date to
   the most recent such day, "Feb. 3" / "February 3, 2015" with the year inferred; ``tm:`` a
   month ("in March", "in March 2014");
@@ -628,12 +630,12 @@ def _areas(text: str, keys: set[str]) -> None:
         name = _norm(m.group(1))
         if name.split()[0] not in _NOT_FIRST:
             keys.add(f"ph:{name}")
-    for rx in _CITY_RES:
+    for rx, kind in zip(_CITY_RES, ("pc", "pc", "pr"), strict=True):
         for m in rx.finditer(text[:4000]):
             city = _norm(m.group(1))
             first = city.split()[0] if city else ""
             if city and first not in _NOT_CITY_FIRST and first not in _NOT_CITY_WORDS and len(city) > 2:
-                keys.add(f"pc:{city}")
+                keys.add(f"{kind}:{city}")
 
 
 def _people(text: str, keys: set[str], head: int = 0) -> None:
@@ -736,7 +738,7 @@ def incident_keys(title: str, text: str, published: datetime | None) -> tuple[st
     _dates(title or "", published, keys)
     lead = f"{title or ''}\n{body[:LEAD_CHARS]}"
     keys.update(f"k:{kind}" for kind, rx in _KIND_RES if rx.search(lead))
-    places = {k.split(":", 1)[1] for k in keys if k.startswith(("pc:", "ph:"))}
+    places = {k.split(":", 1)[1] for k in keys if k.startswith(("pc:", "pr:", "ph:"))}
     return tuple(sorted(k for k in keys if not (k.startswith("sn:") and k[3:] in places)))  # "Cleveland has"
 
 
@@ -771,7 +773,7 @@ def _strength(a: Iterable[str], b: Mapping[str, int] | Iterable[str], near: bool
     if not support:
         return 0.0, False, False
     w = W_NAME * min(names, MAX_NAMES) + place + (W_SURNAME if surname else 0.0)
-    w += W_CITY if "pc" in gs else 0.0
+    w += W_CITY if _same_city(ga, gb) else 0.0
     w += W_DAY if day else (W_MONTH if month else 0.0)
     w += W_AGE if age else 0.0
     if not age and near and "a" in ga and "a" in gb:  # months later, people are a year older
@@ -788,6 +790,13 @@ def _strength(a: Iterable[str], b: Mapping[str, int] | Iterable[str], near: bool
     # (the age exactly: a victim's age stays as reported; one of several ages within two years
     # of another is chance)
     return w, anchored, place > 0 and (day or (month and "a" in gs))
+
+
+def _same_city(a: Mapping[str, list[str]], b: Mapping[str, list[str]]) -> bool:
+    """Both name one city, where it happened or where someone is from ("Harvey police" and
+    "Smith, 20, of Harvey")."""
+    ca = {*a.get("pc", ()), *a.get("pr", ())}
+    return bool(ca) and not ca.isdisjoint([*b.get("pc", ()), *b.get("pr", ())])
 
 
 def _kinds(keys: Iterable[str]) -> dict[str, list[str]]:
@@ -821,7 +830,7 @@ def _ages_close(a: Iterable[str], b: Iterable[str]) -> bool:
 
 
 def cities_conflict(a: Iterable[str], b: Iterable[str]) -> bool:
-    """Both name a city (dateline, "X police", "of X") and none in common."""
+    """Both say where it happened (dateline, "X police") and no city in common."""
     return _cities_conflict([k[3:] for k in a if k.startswith("pc:")], [k[3:] for k in b if k.startswith("pc:")])
 
 

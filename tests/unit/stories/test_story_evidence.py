@@ -39,7 +39,7 @@ def keys(text: str, at: datetime = PUB) -> set[str]:
 
 def test_keys_name_people_places_and_resolved_days() -> None:
     k = keys(IDENTIFIED, PUB + timedelta(days=1))
-    assert {"pn:tavon abernathy", "a:20", "pc:chicago"} <= k
+    assert {"pn:tavon abernathy", "a:20", "pr:chicago"} <= k  # "of Chicago": where he is from
     assert {"pb:1200|michigan boulevard", "ps:michigan boulevard"} <= k  # "Blvd." and the direction folded
     assert "t:2015-06-13" in k  # Saturday, resolved against a Wednesday publication date
     first = keys(FIRST)
@@ -66,6 +66,19 @@ def test_strength_joins_follow_ups_and_keeps_look_alikes_apart() -> None:
     assert ev.strength({"pn:a b", "pn:c d"}, {"pn:a b", "pn:c d"}) == (0.0, False)
     # two cities: however alike, two incidents
     assert ev.strength(identified | {"pc:gary"}, identified - {"pc:chicago"} | {"pc:memphis"})[0] == 0.0
+
+
+def test_where_someone_is_from_supports_a_city_but_never_vetoes_one() -> None:
+    """ECB+'s shooting in Troy, Michigan: its people are "of Warren", "of Sterling Heights"."""
+    victim = keys("Jason Reid, 31, of Sterling Heights, was shot at 2100 Maple Road on Friday.")
+    police = keys("Troy police said a man was shot at 2100 Maple Road on Friday.")
+    assert "pr:sterling heights" in victim and "pc:sterling heights" not in victim and "pc:troy" in police
+    assert not ev.cities_conflict(victim, police)  # a home town is not where it happened
+    assert ev.cities_conflict(police, keys("WARREN — Police said a man was shot."))  # where it happened: two cities
+    both = {"t:2015-06-12", "ps:maple road"}
+    assert ev.strength(both | {"pr:gary"}, both | {"pc:gary"})[0] > ev.strength(both, both)[0]  # one city
+    assert ev.strength(both | {"pr:gary"}, both | {"pc:memphis"})[0] > 0.0
+    assert ev.strength(both | {"pc:gary"}, both | {"pc:memphis"})[0] == 0.0
 
 
 def test_a_follow_up_months_later_joins_its_story_and_a_look_alike_does_not() -> None:
