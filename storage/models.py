@@ -21,6 +21,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -100,6 +101,9 @@ class Article(Base):
     html: Mapped[str | None] = mapped_column(Text)
     authors: Mapped[list[Any]] = mapped_column(default=list)
     published_at: Mapped[datetime | None] = mapped_column(index=True)
+    # the publisher's UTC offset (minutes) for published_at when the page stated one: exports
+    # show the publisher's clock and calendar day for the same instant
+    published_offset_minutes: Mapped[int | None] = mapped_column(SmallInteger)
     updated_at: Mapped[datetime | None] = mapped_column()
     language: Mapped[str | None] = mapped_column(String(8))
     image_url: Mapped[str | None] = mapped_column(String(2048))

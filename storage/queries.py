@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from storage import work as work_store
 from storage.models import Article, ArticleUrl, Entry, Feed, FetchLog, ReingestItem, ReingestRun, Story, WorkItem
 from storage.repo import find_feed
-from worker.model.clock import isoformat_utc
+from worker.model.clock import at_offset, isoformat_at, isoformat_utc
 from worker.model.urls import InvalidURL, canonical_url, identity_url
 
 # ---------------------------------------------------------------- article filters
@@ -160,7 +160,7 @@ def export_rows(
                 "urls": urls[article.id] or [article.url],
                 "title": article.title,
                 "text": article.text,
-                "published_at": isoformat_utc(article.published_at),
+                "published_at": isoformat_at(article.published_at, article.published_offset_minutes),
                 "authors": list(article.authors or ()),
                 "dateline": article.dateline,
                 "agency": article.agency,
@@ -484,7 +484,7 @@ def article_detail(
         url=article.url,
         urls=tuple(urls) or (article.url,),
         title=article.title,
-        published_at=article.published_at,
+        published_at=at_offset(article.published_at, article.published_offset_minutes),
         updated_at=article.updated_at,
         language=article.language,
         authors=tuple(article.authors or ()),
@@ -616,7 +616,7 @@ def list_articles(session: Session, f: ArticleFilter, *, limit: int) -> list[dic
             "id": a.id,
             "url": a.url,
             "title": a.title,
-            "published_at": isoformat_utc(a.published_at),
+            "published_at": isoformat_at(a.published_at, a.published_offset_minutes),
             "created_at": isoformat_utc(a.created_at),
             "language": a.language,
             "content_source": a.content_source,

@@ -392,6 +392,7 @@ def _article_values(article: NormalisedArticle) -> dict[str, Any]:
             "html": article.html or None,
             "authors": list(article.authors),
             "published_at": article.published_at,
+            "published_offset_minutes": article.published_offset_minutes,
             "updated_at": article.updated_at,
             "language": article.language,
             "image_url": article.image_url,

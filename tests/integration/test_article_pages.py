@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
-from storage import repo
+from storage import queries, repo
 from storage.db import Database
 from storage.models import Article
 from tests.support.httpserver import LocalHTTPServer, Reply
+from worker.cli.common import jsonable
 from worker.model.clock import utcnow
 from worker.service import handlers
 from worker.service.messages import LocalDispatcher
@@ -79,6 +80,22 @@ def test_page_text_replaces_the_feed_teaser(rt: Runtime, server: LocalHTTPServer
         article = session.scalars(select(Article)).one()
     assert article.content_source == "page" and article.fetch_error is None
     assert "Mahmoud Alavi" in article.text and "Home | World" not in article.text
+
+
+def test_a_page_stated_time_is_exported_on_the_publishers_clock(rt: Runtime, server: LocalHTTPServer) -> None:
+    """09:12 in Jakarta on 24 April is 02:12 UTC the same day; at 01:12 it would be 23 April in UTC
+    and the publisher's day in the export must still be the 24th."""
+    server.route("/feed.xml", Reply(200, {}, _feed(server, server.url("/story"))))
+    server.route("/story", Reply(200, {"Content-Type": "text/html; charset=utf-8"}, PAGE.replace(b"T09:12", b"T01:12")))
+    _poll_new_feed(rt, server)
+    with rt.db.reader() as session:
+        article = session.scalars(select(Article)).one()
+        assert article.published_at == datetime(2016, 4, 23, 18, 12, tzinfo=UTC)  # the instant, in UTC
+        assert article.published_offset_minutes == 420
+        rows = list(queries.export_rows(session))
+        detail = queries.article_detail(session, article.id, with_html=False)
+    assert [r["published_at"] for r in rows] == ["2016-04-24T01:12:00+07:00"]
+    assert jsonable(detail)["published_at"] == "2016-04-24T01:12:00+07:00"
 
 
 def test_article_pages_are_fetched_with_the_feeds_user_agent(rt: Runtime, server: LocalHTTPServer) -> None:

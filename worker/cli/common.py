@@ -231,11 +231,12 @@ DATE = DateParam()
 
 
 def jsonable(value: Any) -> Any:
-    """Dataclasses, datetimes and tuples as JSON-ready values (datetimes in ISO 8601 UTC)."""
+    """Dataclasses, datetimes and tuples as JSON-ready values (datetimes in ISO 8601: UTC, or the
+    offset an aware value carries, a publication time on its publisher's clock)."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, datetime):
-        return isoformat_utc(value)
+        return isoformat_utc(value) if value.utcoffset() in (None, timedelta(0)) else value.isoformat()
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, dict):

@@ -42,6 +42,8 @@ class NormalisedArticle:
     warnings: tuple[str, ...]
     # The publisher's calendar day of publication as printed (before conversion to UTC).
     published_date: date | None = None
+    # The publisher's UTC offset for published_at, in minutes, when the page states it.
+    published_offset_minutes: int | None = None
     site_name: str | None = None
     description: str | None = None
 

@@ -103,10 +103,12 @@ _ISO_DT = re.compile(
 
 @dataclass(frozen=True)
 class PageDate:
-    """A date as the publisher printed it (``local``) and the instant in UTC."""
+    """A date as the publisher printed it (``local``) and the instant in UTC; ``offset_minutes``:
+    the publisher's UTC offset when the page states one ("2023-05-12T21:30:00-04:00")."""
 
     local: date
     utc: datetime
+    offset_minutes: int | None = None
 
 
 def day_date(day: date) -> PageDate:
@@ -143,7 +145,7 @@ def parse_iso_datetime(value: str) -> PageDate | None:
             return day_date(day)
         offset = sign * timedelta(hours=hours, minutes=minutes)
     aware = naive.replace(tzinfo=timezone(offset))
-    return PageDate(day, aware.astimezone(UTC))
+    return PageDate(day, aware.astimezone(UTC), int(offset.total_seconds()) // 60 if tz else None)
 
 
 def _loose(value: str) -> PageDate | None:
@@ -279,6 +281,15 @@ def page_dates(pm: PageMeta) -> tuple[PageDate | None, PageDate | None]:
             modified = parsed
             break
     return published, modified
+
+
+def publisher_offset(published_at: datetime | None, page: PageDate | None) -> int | None:
+    """The page's stated UTC offset (minutes) for ``published_at`` when the page states that very
+    instant: exports then show the publisher's own clock and calendar day."""
+    if published_at is None or page is None or page.offset_minutes is None or page.utc != published_at:
+        return None
+    local = published_at + timedelta(minutes=page.offset_minutes)
+    return page.offset_minutes if local.date() == page.local else None
 
 
 def feed_or_page_date(hint: datetime | None, page: PageDate | None) -> tuple[datetime | None, date | None]:
@@ -553,7 +564,7 @@ def reconcile_stated(
                 return near
         return stated
     if stated.utc.date() == near.local:
-        return PageDate(near.local, stated.utc)  # the stated instant, read in the printed day's zone
+        return PageDate(near.local, stated.utc)  # the stated instant, read in the printed day's zone (offset unknown)
     return near
 
 

@@ -39,6 +39,7 @@ from worker.normalise.dates import (
     last_resort_date,
     page_dates,
     printed_page_date,
+    publisher_offset,
     reconcile_stated,
     url_date,
 )
@@ -206,6 +207,7 @@ def extract_article(
         source="page",
         warnings=tuple(dict.fromkeys(warnings)),
         published_date=published_date,
+        published_offset_minutes=publisher_offset(published_at, published),
         site_name=site_name_list[0] if site_name_list else None,
         description=squash(normalise_unicode(description)) if description else None,
     )

@@ -169,7 +169,23 @@ def test_authors_from_jsonld_person_not_publisher() -> None:
     # 21:30 in New York is the next day in UTC; the publisher's calendar day is kept too.
     assert art.published_at == datetime(2024, 3, 6, 2, 30, tzinfo=UTC)
     assert art.published_date == date(2024, 3, 5)
+    assert art.published_offset_minutes == -300  # and the publisher's clock, for exports
     assert art.updated_at == datetime(2024, 3, 6, 8, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("stated", "offset"),
+    [
+        ("2024-03-05T21:30:00+05:30", 330),
+        ("2024-03-05T21:30:00Z", 0),
+        ("2024-03-05T21:30:00", None),  # no zone stated: taken as UTC, no publisher's clock
+        ("2024-03-05", None),
+    ],
+)
+def test_the_publishers_utc_offset_is_kept_only_where_the_page_states_it(stated: str, offset: int | None) -> None:
+    ld = {"@context": "https://schema.org", "@type": "NewsArticle", "datePublished": stated}
+    art = extract_article(page(head=f'<script type="application/ld+json">{json.dumps(ld)}</script>').encode(), url=URL)
+    assert art.published_offset_minutes == offset
 
 
 def test_byline_on_page_when_no_metadata() -> None:
