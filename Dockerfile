@@ -14,7 +14,7 @@ RUN python -m venv /opt/newsworker
 # The locked dependencies first: this layer is rebuilt only when the lock changes.
 COPY requirements.lock ./
 # Every dependency ships wheels for linux/amd64 and arm64: no compiler in the image.
-RUN /opt/newsworker/bin/pip install --require-hashes -r requirements.lock
+RUN /opt/newsworker/bin/pip install --no-deps --require-hashes -r requirements.lock
 COPY pyproject.toml README.md celeryconfig.py ./
 COPY worker ./worker
 COPY tasks ./tasks

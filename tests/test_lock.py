@@ -4,6 +4,8 @@ and the README install (refreshed with `.ci/lock && .ci/run`)."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -66,16 +68,23 @@ def test_tests_run_on_exactly_the_versions_the_image_ships() -> None:
 def test_dockerfile_ci_and_readme_install_from_the_lock() -> None:
     dockerfile = (REPO / "Dockerfile").read_text()
     assert re.search(r"^COPY requirements\.lock ", dockerfile, flags=re.MULTILINE)
-    assert "pip install --require-hashes -r requirements.lock" in dockerfile
+    assert "pip install --no-deps --require-hashes -r requirements.lock" in dockerfile
     assert re.search(r"pip install --no-deps \.", dockerfile)  # the package adds nothing beyond the lock
     readme = (REPO / "README.md").read_text()
     blocks = re.findall(r"```sh\n(.*?)```", readme, flags=re.DOTALL)
     installs = [b.strip() for b in blocks if "pip install" in b]
     assert len(installs) == 2, installs  # the quick start and the test command, nothing else
     quick, test = installs
-    assert "-r requirements.lock" in quick and "--no-deps -e ." in quick and "\n" not in quick
-    assert "-r requirements-test.lock" in test and "--no-deps -e ." in test and "\n" not in test
+    # --no-deps: the lock is complete, and pip's resolver must not re-resolve extras against newer releases
+    assert "--no-deps -r requirements.lock" in quick and "--no-deps -e ." in quick and "\n" not in quick
+    assert "--no-deps -r requirements-test.lock" in test and "--no-deps -e ." in test and "\n" not in test
     assert test.endswith(".venv/bin/python -m pytest")
     ci_lines = [line.strip() for line in (REPO / ".ci" / "run").read_text().splitlines()]
     assert test in ci_lines, ".ci/run must run the README's test command word for word"
     assert ".ci/lock && .ci/run" in readme and (REPO / ".ci" / "lock").exists()
+
+
+def test_the_environment_installed_from_the_lock_is_complete() -> None:
+    """Installs take the lock with --no-deps, so nothing else would notice a dependency it lacks."""
+    result = subprocess.run([sys.executable, "-m", "pip", "check"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
