@@ -1,10 +1,13 @@
-"""Authors: JSON-LD first, then author meta tags, then a visible byline next to the headline;
-names only (no "By", roles, dates, e-mail addresses, site names)."""
+"""Authors: JSON-LD first, then author meta tags, then a visible byline next to the headline,
+then the page's author markup (rel=author, hCard, microdata); names only (no "By", roles,
+dates, e-mail addresses, site names, companies)."""
 
 from __future__ import annotations
 
+import html
 import re
 
+from lxml import etree
 from lxml.html import HtmlElement
 
 from worker.normalise.dates import MONTH_STEMS
@@ -17,6 +20,30 @@ _BY_PREFIX = re.compile(
     r"|auteur|reporter|writer|contributor|posted)\b\s*[:|-]?\s*",
     re.I,
 )
+# Byline labels of other languages and the links to an author's page ("Veröffentlicht von",
+# "Publié par", "Alle Beiträge von", "View all posts by"): templates put them before the name.
+_BY_PREFIX_MORE = re.compile(
+    r"^(?:(?:veröffentlicht|eingestellt|erstellt|verfasst|geschrieben|gespeichert|gepostet|text"
+    r"|ein beitrag|ein artikel|beitrag|artikel|autorenseite|alle beiträge|alle artikel|alles|mehr"
+    r"|weitere artikel|weitere beiträge)\s+von|(?:publié|écrit|rédigé|article)\s+par"
+    r"|(?:escrito|publicado|redactado)\s+por|(?:scritto|pubblicato)\s+da|geschreven\s+door"
+    r"|(?:skrivet|publicerad)\s+av|(?:view\s+)?(?:all\s+)?(?:posts|articles|stories)\s+by"
+    r"|more\s+(?:from|by)|autoren|autorinnen|autorin|auteurs|autores|autori|redaktion:)\b\s*[:|-]?\s*",
+    re.I,
+)
+# German job titles, also in compounds ("FOCUS-Online-Experte Robin Tschöpe").
+_ROLE_WORDS_DE = re.compile(
+    r"\b[\w-]*(?:redakteur|redaktorin|redaktor|experte|expertin|korrespondent|reporterin|autorin"
+    r"|gastautor|volontär|fotograf)(?:in|innen)?\b",
+    re.I,
+)
+# Legal forms of companies and associations: such a credit ("Olympia-Verlag GmbH, Nürnberg,
+# Germany", "wegewerk GmbH", the web agency) names an organisation, not a writer.
+_LEGAL_FORM = re.compile(
+    r"\b(?:gmbh|mbh|ag|se|kg|kgaa|ohg|e\.\s?v|inc|ltd|llc|plc|gbr|s\.a|s\.l|s\.p\.a|b\.v|n\.v)\b",
+    re.I,
+)
+_NO_AUTHOR = frozenset({"noauthor", "unknownauthor", "keinautor"})
 _ROLE_WORDS = re.compile(
     r"\b(?:staff|senior|junior|chief|managing|executive|deputy|associate|contributing|guest|special"
     r"|political|foreign|business|science|health|technology|tech|sports?|news|digital|features?"
@@ -32,6 +59,7 @@ _CREDENTIAL = re.compile(
 )
 _DATE_WORDS = re.compile(
     rf"\b(?:updated|published|posted|last modified|on (?:{'|'.join(MONTH_STEMS)})|\d{{1,2}}:\d{{2}}"
+    rf"|\d{{1,2}}[./-]\d{{1,2}}[./-]\d{{2,4}}"
     rf"|\d{{4}}|(?:{'|'.join(m for m in MONTH_STEMS if m != 'may')})[a-z]*\.? \d)",
     re.I,
 )
@@ -211,15 +239,20 @@ def clean_authors(
     out: list[str] = []
     seen: set[str] = set()
     for raw in raw_names:
+        if "&" in raw:
+            raw = html.unescape(raw)  # "Redacci&oacute;n" in JSON-LD and meta values
         text = normalise_unicode(raw.replace("\x1f", "\n")).replace("\n", "\x1f")
         text = re.sub(r"[ \t]+", " ", text).strip()
         if not text or "://" in text or text.startswith("www."):
             continue
         text = re.sub(r"\S+@\S+", " ", text)
-        m = _DATE_WORDS.search(text)
-        if m and m.start() > 2:
+        m = _DATE_WORDS.search(text, 3)  # "Posted by X on May 5": the opener is not the date
+        if m:
             text = text[: m.start()]
+        text = _BY_PREFIX_MORE.sub("", text.strip(" |-–—:,\x1f"))
         text = _BY_PREFIX.sub("", text.strip(" |-–—:,\x1f"))
+        if _LEGAL_FORM.search(text) or text_key(text) in _NO_AUTHOR:
+            continue
         names: list[str] = []
         # "Name - Role" / "Name | Site": what follows a spaced dash counts only if person-shaped.
         head, *tails = _ROLE_SEP.split(text)
@@ -227,7 +260,9 @@ def clean_authors(
         for tail in tails:
             pieces.extend(p for p in _SPLIT_AUTHORS.split(tail) if _person_like(p.strip(), True))
         for piece in pieces:
+            piece = _BY_PREFIX_MORE.sub("", piece.strip(" .|-–—:,()"))
             piece = _BY_PREFIX.sub("", piece.strip(" .|-–—:,()"))
+            piece = _ROLE_WORDS_DE.sub("", piece).strip(" ,.-|")
             if not piece:
                 continue
             if _CREDENTIAL.match(piece):
@@ -267,7 +302,7 @@ def choose_authors(
 
     CMS display names are often a first name only; the visible byline has the full one.
     """
-    names = _stated_authors(pm, site_keys)
+    names = _stated_authors(pm, site_keys, tree)
     if not names:
         return _byline_authors(tree, site_keys, headline)
     if any(" " in n for n in names):
@@ -278,14 +313,20 @@ def choose_authors(
     return names
 
 
-def _stated_authors(pm: PageMeta, site_keys: set[str]) -> tuple[str, ...]:
+def _stated_authors(pm: PageMeta, site_keys: set[str], tree: HtmlElement) -> tuple[str, ...]:
     art = pm.ld_article()
     if art is not None:
-        names = clean_authors(
-            jsonld_names(art.get("author") or art.get("creator")), site_keys=site_keys
-        )
+        value = art.get("author") or art.get("creator")
+        names = clean_authors(jsonld_names(value), site_keys=site_keys)
         if names:
             return names
+        # Yoast's graph points to a Person node ({"@id": ...}): the site's account for the post,
+        # often a login handle or a name the page never shows, so it must be shown to count.
+        resolved = _resolve_refs(value, pm)
+        if resolved is not value:
+            names = clean_authors(jsonld_names(resolved), site_keys=site_keys)
+            if names and _shown(names, tree):
+                return names
     for key in (
         "author#all",
         "article:author#all",
@@ -316,10 +357,87 @@ def _stated_authors(pm: PageMeta, site_keys: set[str]) -> tuple[str, ...]:
     return ()
 
 
+def _resolve_refs(value: object, pm: PageMeta) -> object:
+    """``{"@id": ...}`` references replaced by the JSON-LD node they point to (``value`` itself
+    when there is none)."""
+    items = value if isinstance(value, list) else [value]
+    if not any(isinstance(i, dict) and "name" not in i and isinstance(i.get("@id"), str) for i in items):
+        return value
+    ids = {o["@id"]: o for o in pm.jsonld if isinstance(o.get("@id"), str)}
+    return [
+        ids.get(i["@id"], i) if isinstance(i, dict) and "name" not in i and isinstance(i.get("@id"), str) else i
+        for i in items
+    ]
+
+
+_BODY_TEXT = etree.XPath("//body//text()[not(ancestor::script or ancestor::style or ancestor::noscript)]")
+
+
+def _shown(names: tuple[str, ...], tree: HtmlElement) -> bool:
+    """Every name is in the page's visible text."""
+    body = text_key(" ".join(_BODY_TEXT(tree)))
+    return all(text_key(n) in body for n in names)
+
+
 def _byline_authors(tree: HtmlElement, site_keys: set[str], headline: HtmlElement | None) -> tuple[str, ...]:
-    for node in byline_texts(tree, headline):
+    for node in byline_texts(tree, headline, xpath=_BYLINE):
         names = clean_authors([node], site_keys=site_keys, strict=True)
         if names:
             return names
+        if _OPENER.match(node):
+            # "Posted by Konstantin", "von Ulrike": one capitalised name after an explicit opener
+            names = clean_authors([node], site_keys=site_keys)
+            if len(names) == 1 and " " not in names[0] and names[0][0].isupper():
+                return names
+    return _marked_up_authors(tree, site_keys, headline)
+
+
+# Text nodes that open a byline, in the languages of the development sets and their neighbours
+# (XPath 1.0 has no case folding, so the usual spellings are listed).
+_OPENERS = (
+    "By ", "by ", "BY ", "Written by", "Posted by", "Von ", "von ", "VON ", "Von:", "Par ", "par ",
+    "PAR ", "Por ", "por ", "POR ", "Door ", "door ", "Autor:", "Autor ", "Author:", "Auteur",
+    "Autore", "Text:", "Text von", "Texto:", "Veröffentlicht von", "Eingestellt von", "Erstellt von",
+    "Verfasst von", "Geschrieben von", "Gespeichert von", "Ein Artikel von", "Ein Beitrag von",
+)
+_OPENER = re.compile(
+    r"^\s*(?:by|von|par|por|door|posted by|written by|veröffentlicht von|eingestellt von|erstellt von"
+    r"|verfasst von|geschrieben von|gespeichert von|ein artikel von|ein beitrag von)[\s:]",
+    re.I,
+)
+_BYLINE = etree.XPath(
+    ".//*[@rel='author' or @itemprop='author' or contains(@class,'byline')"
+    " or contains(@class,'author') or contains(@class,'Author') or contains(@href,'/author')]"
+    " | .//text()[" + " or ".join(f"starts-with(normalize-space(.),'{o}')" for o in _OPENERS) + "]"
+)
+# Elements whose own text is the author's name by the page's markup: a link to the author
+# (rel=author), an hCard "fn" inside an "author" element, schema.org microdata. Comments carry the
+# same markup for their writers and are left out.
+_MARKED_AUTHORS = etree.XPath(
+    "(.//a[contains(concat(' ', normalize-space(@rel), ' '), ' author ')]"
+    " | .//*[@itemprop='author']//*[@itemprop='name']"
+    " | .//*[@itemprop='author'][not(.//*[@itemprop='name'])]"
+    " | .//*[contains(concat(' ', normalize-space(@class), ' '), ' author ')]"
+    "//*[contains(concat(' ', normalize-space(@class), ' '), ' fn ')])"
+    "[not(ancestor-or-self::*[contains(@class, 'comment') or contains(@id, 'comment')])]"
+)
+
+
+def _marked_up_authors(
+    tree: HtmlElement, site_keys: set[str], headline: HtmlElement | None
+) -> tuple[str, ...]:
+    """The name in the page's author markup near the headline: its own text, so one word
+    ("Heiko", "Realiberry") is believed here as it is not in free text."""
+    scope = tree
+    if headline is not None:
+        ancestors = [a for a in headline.iterancestors() if a.tag not in ("body", "html")]
+        if ancestors:
+            scope = ancestors[min(3, len(ancestors) - 1)]
+    for el in _MARKED_AUTHORS(scope):
+        text = " ".join(el.text_content().split())
+        if text and len(text) <= 60:
+            names = clean_authors([text], site_keys=site_keys)
+            if names:
+                return names
     return ()
 

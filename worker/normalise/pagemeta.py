@@ -193,11 +193,14 @@ def read_page_meta(tree: HtmlElement) -> PageMeta:
     return pm
 
 
-def byline_texts(tree: HtmlElement, headline: HtmlElement | None = None, limit: int = 8) -> list[str]:
+def byline_texts(
+    tree: HtmlElement, headline: HtmlElement | None = None, limit: int = 8, xpath: etree.XPath | None = None
+) -> list[str]:
     """Visible bylines in document order; child texts joined by U+001F so names stay apart.
 
     ``headline``: the story's headline element when the caller has found it (else the first
-    ``<h1>``); bylines sit in its surroundings."""
+    ``<h1>``); bylines sit in its surroundings. ``xpath``: what counts as a byline (default:
+    author markup and text opening with "By")."""
     out: list[str] = []
     scope = tree
     if headline is None:
@@ -207,7 +210,7 @@ def byline_texts(tree: HtmlElement, headline: HtmlElement | None = None, limit: 
         ancestors = [a for a in headline.iterancestors() if a.tag not in ("body", "html")]
         if ancestors:
             scope = ancestors[min(3, len(ancestors) - 1)]
-    for hit in _BYLINE_XPATH(scope):
+    for hit in (xpath or _BYLINE_XPATH)(scope):
         # Text nodes starting with "By " stand for their parent element.
         node: Any = hit  # element, or an lxml "smart string" text node that knows its parent
         el = node if isinstance(node, etree._Element) else node.getparent()
