@@ -25,6 +25,7 @@ answers, is usually scored), ``d±1`` the UTC day within one day of the label on
 Systems without metadata show "-". trafilatura runs on the same bytes in the same run.
 
     PYTHONPATH=$PWD python -m bench.extraction_quality [--limit N] [--no-trafilatura] [--sets aeb,wcxb,teval]
+        [--systems news,htmldate]
 """
 
 from __future__ import annotations
@@ -156,9 +157,20 @@ def norm_text(value: str | None) -> str:
     return " ".join(value.split())
 
 
+# A degree or licence after a name ("Angela Holliday-Bell, MD", "Grant Tinsley, PhD") is part of
+# that author, not another one: labels keep or drop it as the page shows it.
+_CREDENTIAL_KEY = re.compile(
+    r"^(?:md|m d|phd|ph d|rn|ms|msc|ma|mba|mph|m p h|rdn|rd|r d|ld|do|dds|cpa|cfp|jr|sr|ii|iii|iv"
+    r"|facs|faap|lcsw|np|pa c|esq|dvm|ibclc|cde|cdces|lmft|psyd)$"
+)
+
+
 def names_of(value: str) -> frozenset[str]:
-    parts = re.split(r"\s*(?:,|;|&|\band\b|\bwith\b)\s*", value, flags=re.I)
-    return frozenset(n for n in (norm_text(p) for p in parts) if n)
+    """The set of authors in a label or a prediction: split on the separators labels use (German
+    "und" as "and"), credentials after a name dropped."""
+    split = re.split(r"\s*(?:,|;|&|\band\b|\bund\b|\bwith\b)\s*", value, flags=re.I)
+    parts = [n for n in (norm_text(p) for p in split) if n]
+    return frozenset(n for i, n in enumerate(parts) if i == 0 or not _CREDENTIAL_KEY.match(n))
 
 
 def author_ok(truth: str | None, pred: tuple[str, ...]) -> bool:
@@ -336,6 +348,9 @@ def main(argv: list[str] | None = None) -> int:
         "--retry-below", type=int, default=0, help="override extraction.SHORT_RESULT_WORDS (second, full extraction)"
     )
     parser.add_argument("--show-misses", choices=["title", "author", "date", "kind", "text"])
+    parser.add_argument(
+        "--systems", default="", help="comma-separated name prefixes of the systems to run (e.g. news,htmldate)"
+    )
     args = parser.parse_args(argv)
     root = shared_data()
     if not (root / "extraction").is_dir():
@@ -361,6 +376,8 @@ def main(argv: list[str] | None = None) -> int:
         sets = {k: v[: args.limit] for k, v in sets.items()}
         wcxb_all = wcxb_all[: args.limit * 2]
     systems = {k: v for k, v in SYSTEMS.items() if not args.no_trafilatura or k.startswith("news")}
+    if args.systems:
+        systems = {k: v for k, v in systems.items() if k.startswith(tuple(args.systems.split(",")))}
 
     for set_name, pages in sets.items():
         print(f"\n{set_name}: {len(pages)} pages", flush=True)
