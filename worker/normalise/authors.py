@@ -210,6 +210,11 @@ _NOT_NAMES = frozenset(
         "expert",
         "experts",
         "reviewer",
+        "review",
+        "reviews",
+        "rating",
+        "relevance",
+        "popularity",
     }
 )
 
@@ -380,11 +385,14 @@ def _shown(names: tuple[str, ...], tree: HtmlElement) -> bool:
 
 
 def _byline_authors(tree: HtmlElement, site_keys: set[str], headline: HtmlElement | None) -> tuple[str, ...]:
-    for node in byline_texts(tree, headline, xpath=_BYLINE):
+    texts = byline_texts(tree, headline, xpath=_BYLINE)
+    # Three or more "by ..." lines are a list of other items (forum topics, products), not a byline.
+    listing = len({t for t in texts if _OPENER.match(t)}) > 2
+    for node in texts:
         names = clean_authors([node], site_keys=site_keys, strict=True)
         if names:
             return names
-        if _OPENER.match(node):
+        if not listing and _OPENER.match(node):
             # "Posted by Konstantin", "von Ulrike": one capitalised name after an explicit opener
             names = clean_authors([node], site_keys=site_keys)
             if len(names) == 1 and " " not in names[0] and names[0][0].isupper():
@@ -411,15 +419,17 @@ _BYLINE = etree.XPath(
     " | .//text()[" + " or ".join(f"starts-with(normalize-space(.),'{o}')" for o in _OPENERS) + "]"
 )
 # Elements whose own text is the author's name by the page's markup: a link to the author
-# (rel=author), an hCard "fn" inside an "author" element, schema.org microdata. Comments carry the
-# same markup for their writers and are left out.
+# (rel=author), an hCard "fn" inside an "author" element, schema.org microdata. Comments, forum
+# posts, answers and product reviews carry the same markup for their writers and are left out.
 _MARKED_AUTHORS = etree.XPath(
     "(.//a[contains(concat(' ', normalize-space(@rel), ' '), ' author ')]"
     " | .//*[@itemprop='author']//*[@itemprop='name']"
     " | .//*[@itemprop='author'][not(.//*[@itemprop='name'])]"
     " | .//*[contains(concat(' ', normalize-space(@class), ' '), ' author ')]"
     "//*[contains(concat(' ', normalize-space(@class), ' '), ' fn ')])"
-    "[not(ancestor-or-self::*[contains(@class, 'comment') or contains(@id, 'comment')])]"
+    "[not(ancestor-or-self::*[contains(@class, 'comment') or contains(@id, 'comment')"
+    " or contains(@itemtype, 'Comment') or contains(@itemtype, 'Review') or contains(@itemtype, 'Answer')"
+    " or contains(@itemtype, 'Question') or contains(@itemtype, 'DiscussionForumPosting')])]"
 )
 
 
