@@ -40,7 +40,7 @@ _ROLE_WORDS_DE = re.compile(
 # Legal forms of companies and associations: such a credit ("Olympia-Verlag GmbH, Nürnberg,
 # Germany", "wegewerk GmbH", the web agency) names an organisation, not a writer.
 _LEGAL_FORM = re.compile(
-    r"\b(?:gmbh|mbh|ag|se|kg|kgaa|ohg|e\.\s?v|inc|ltd|llc|plc|gbr|s\.a|s\.l|s\.p\.a|b\.v|n\.v)\b",
+    r"\b(?:gmbh|mbh|ag|se|kg|kgaa|ohg|eg|e\.\s?v|inc|ltd|llc|plc|gbr|s\.a|s\.l|s\.p\.a|b\.v|n\.v)\b",
     re.I,
 )
 _NO_AUTHOR = frozenset({"noauthor", "unknownauthor", "keinautor"})
@@ -404,12 +404,12 @@ def _byline_authors(tree: HtmlElement, site_keys: set[str], headline: HtmlElemen
 # (XPath 1.0 has no case folding, so the usual spellings are listed).
 _OPENERS = (
     "By ", "by ", "BY ", "Written by", "Posted by", "Von ", "von ", "VON ", "Von:", "Par ", "par ",
-    "PAR ", "Por ", "por ", "POR ", "Door ", "door ", "Autor:", "Autor ", "Author:", "Auteur",
-    "Autore", "Text:", "Text von", "Texto:", "Veröffentlicht von", "Eingestellt von", "Erstellt von",
-    "Verfasst von", "Geschrieben von", "Gespeichert von", "Ein Artikel von", "Ein Beitrag von",
+    "PAR ", "Por ", "por ", "POR ", "Autor:", "Autor ", "Author:", "Auteur", "Autore", "Text:",
+    "Text von", "Texto:", "Veröffentlicht von", "Eingestellt von", "Erstellt von", "Verfasst von",
+    "Geschrieben von", "Gespeichert von", "Ein Artikel von", "Ein Beitrag von",
 )
 _OPENER = re.compile(
-    r"^\s*(?:by|von|par|por|door|posted by|written by|veröffentlicht von|eingestellt von|erstellt von"
+    r"^\s*(?:by|von|par|por|posted by|written by|veröffentlicht von|eingestellt von|erstellt von"
     r"|verfasst von|geschrieben von|gespeichert von|ein artikel von|ein beitrag von)[\s:]",
     re.I,
 )
