@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -194,7 +194,10 @@ def read_page_meta(tree: HtmlElement) -> PageMeta:
 
 
 def byline_texts(
-    tree: HtmlElement, headline: HtmlElement | None = None, limit: int = 8, xpath: etree.XPath | None = None
+    tree: HtmlElement,
+    headline: HtmlElement | None = None,
+    limit: int = 8,
+    xpath: Callable[[HtmlElement], Any] | None = None,
 ) -> list[str]:
     """Visible bylines in document order; child texts joined by U+001F so names stay apart.
 
