@@ -406,9 +406,9 @@ def _byline_authors(tree: HtmlElement, site_keys: set[str], headline: HtmlElemen
 _OPENERS = (
     "By ", "by ", "BY ", "Written by", "Posted by", "Von ", "von ", "VON ", "Von:", "Par ", "par ",
     "PAR ", "Por ", "por ", "POR ", "Autor:", "Autor ", "Autoren", "Autorin", "Author:", "Auteur",
-    "Auteurs", "Autore", "Text:",
-    "Text von", "Texto:", "Veröffentlicht von", "Eingestellt von", "Erstellt von", "Verfasst von",
-    "Geschrieben von", "Gespeichert von", "Ein Artikel von", "Ein Beitrag von",
+    "Auteurs", "Autore", "Text:", "Text von", "Texto:", "Veröffentlicht von", "Eingestellt von",
+    "Erstellt von", "Verfasst von", "Geschrieben von", "Gespeichert von", "Ein Artikel von",
+    "Ein Beitrag von",
 )
 _OPENER = re.compile(
     r"^\s*(?:by|von|par|por|posted by|written by|veröffentlicht von|eingestellt von|erstellt von"
@@ -435,6 +435,8 @@ def _byline_hits(scope: HtmlElement) -> list[Any]:
         for hit in _BYLINE_HITS(scope)
         if isinstance(hit, etree._Element) or " ".join(str(hit).split()).startswith(_OPENERS)
     ]
+
+
 # Elements whose own text is the author's name by the page's markup: a link to the author
 # (rel=author), an hCard "fn" inside an "author" element, schema.org microdata. Comments, forum
 # posts, answers and product reviews carry the same markup for their writers and are left out.
@@ -449,8 +451,11 @@ _MARKED_AUTHORS = etree.XPath(
 )
 
 
-def _HCARD_NAME(el: HtmlElement) -> bool:
-    """An hCard ``fn`` inside an element of class ``author``."""
+def _is_author_markup(el: HtmlElement) -> bool:
+    """``rel=author``, microdata, or an hCard ``fn`` inside an element of class ``author`` (the
+    XPath's class tests also match "author-box" and "fname")."""
+    if "author" in (el.get("rel") or "").lower().split() or el.get("itemprop") in ("author", "name"):
+        return True
     if "fn" not in (el.get("class") or "").split():
         return False
     return any("author" in (a.get("class") or "").split() for a in el.iterancestors())
@@ -467,8 +472,8 @@ def _marked_up_authors(
         if ancestors:
             scope = ancestors[min(3, len(ancestors) - 1)]
     for el in _MARKED_AUTHORS(scope):
-        if el.get("rel") is None and el.get("itemprop") is None and not _HCARD_NAME(el):
-            continue  # "author-box"/"fname": class words that only contain "author" or "fn"
+        if not _is_author_markup(el):
+            continue
         text = " ".join(el.text_content().split())
         if text and len(text) <= 60:
             names = clean_authors([text], site_keys=site_keys)
