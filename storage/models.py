@@ -359,6 +359,15 @@ story_df = Table(
     Column("df", BigInteger, nullable=False),
 )
 
+# Document counts not folded into story_df yet: one row per linked article, its terms (and ''),
+# folded by storage.story_index every worker.model.story.DF_FOLD_EVERY documents.
+story_df_pending = Table(
+    "story_df_pending",
+    metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("terms", JSON, nullable=False),
+)
+
 # How many documents of one source carried a sentence (site boilerplate detection).
 story_boilerplate = Table(
     "story_boilerplate",

@@ -51,6 +51,7 @@ from storage.models import (
     stories,
     story_boilerplate,
     story_df,
+    story_df_pending,
     story_merges,
     story_terms,  # noqa: F401  (callers reach the tables through this module)
     story_vectors,
@@ -106,9 +107,21 @@ _PG_REPOST = text(
     " ON CONFLICT (term, story_id) DO UPDATE SET weight = excluded.weight,"
     " first_time = excluded.first_time, last_time = excluded.last_time"
 )
-_PG_DF_UPSERT = text(
-    "INSERT INTO story_df (term, df) SELECT t, 1 FROM unnest(CAST(:terms AS text[])) AS t"
-    " ORDER BY t ON CONFLICT (term) DO UPDATE SET df = story_df.df + 1"
+# Document frequencies: a linked article writes one row of its terms (story_df_pending); every
+# DF_FOLD_EVERY documents one linker folds the pending rows into story_df, counted per term
+# (upserting ~300 counters per article was the largest part of linking's database CPU). Rows
+# are claimed with SKIP LOCKED and deleted as they are counted, so two folds never count one
+# row twice nor wait for each other; the counters are upserted in term order (no deadlocks).
+# the pending row's id, and how many documents are folded (a young index folds each at once)
+_PG_PENDING = text(
+    "INSERT INTO story_df_pending (terms) VALUES (CAST(:terms AS json))"
+    " RETURNING id, (SELECT df FROM story_df WHERE term = '')"
+)
+_PG_FOLD = text(
+    "WITH claim AS (SELECT id FROM story_df_pending WHERE id <= :upto ORDER BY id FOR UPDATE SKIP LOCKED),"
+    " gone AS (DELETE FROM story_df_pending p USING claim WHERE p.id = claim.id RETURNING p.terms)"
+    " INSERT INTO story_df (term, df) SELECT t, count(*) FROM gone, json_array_elements_text(gone.terms) AS t"
+    " GROUP BY t ORDER BY t ON CONFLICT (term) DO UPDATE SET df = story_df.df + excluded.df"
 )
 _PG_BOILERPLATE_UPSERT = text(
     "INSERT INTO story_boilerplate (source, sentence_key, docs, last_seen)"
@@ -123,18 +136,18 @@ _PG_VECTOR = text(
     " ON CONFLICT (article_id) DO UPDATE SET at = excluded.at, vector = excluded.vector, evidence = excluded.evidence"
 )
 
-# record_document + record_member in one round trip: each part sorts its rows, as above
+# record_document + record_member in one round trip (the pending row's id comes back)
 _PG_DOCUMENT_AND_VECTOR = text(
-    "WITH df AS (INSERT INTO story_df (term, df) SELECT t, 1 FROM unnest(CAST(:terms AS text[])) AS t"
-    " ORDER BY t ON CONFLICT (term) DO UPDATE SET df = story_df.df + 1),"
+    "WITH df AS (INSERT INTO story_df_pending (terms) VALUES (CAST(:terms AS json)) RETURNING id),"
     " bp AS (INSERT INTO story_boilerplate (source, sentence_key, docs, last_seen)"
     " SELECT :source, k, 1, :seen FROM unnest(CAST(:keys AS text[])) AS k ORDER BY k"
     " ON CONFLICT (source, sentence_key) DO UPDATE"
-    " SET docs = story_boilerplate.docs + 1, last_seen = excluded.last_seen)"
-    " INSERT INTO story_vectors (article_id, at, vector, evidence)"
+    " SET docs = story_boilerplate.docs + 1, last_seen = excluded.last_seen),"
+    " vec AS (INSERT INTO story_vectors (article_id, at, vector, evidence)"
     " SELECT CAST(:article_id AS bigint), :at, CAST(:vector AS json), CAST(:evidence AS json)"
     " WHERE CAST(:article_id AS bigint) IS NOT NULL"
-    " ON CONFLICT (article_id) DO UPDATE SET at = excluded.at, vector = excluded.vector, evidence = excluded.evidence"
+    " ON CONFLICT (article_id) DO UPDATE SET at = excluded.at, vector = excluded.vector, evidence = excluded.evidence)"
+    " SELECT id, (SELECT df FROM story_df WHERE term = '') FROM df"
 )
 
 # SQLite hot path: the same one-statement shapes, with JSON arrays read by json_each instead of
@@ -162,11 +175,16 @@ _LITE_POST = text(
     " JOIN json_each(:weights) AS w ON w.key = t.key"
 )
 _LITE_UNPOST = text("DELETE FROM story_terms WHERE story_id = :sid")
-# "WHERE true": SQLite needs it to tell an upsert's ON CONFLICT from a join's ON
-_LITE_DF_UPSERT = text(
-    "INSERT INTO story_df (term, df) SELECT value, 1 FROM json_each(:terms) WHERE true"
-    " ON CONFLICT (term) DO UPDATE SET df = df + 1"
+_LITE_PENDING = text(
+    "INSERT INTO story_df_pending (terms) VALUES (:terms) RETURNING id, (SELECT df FROM story_df WHERE term = '')"
 )
+# one writer at a time: count, then delete, in the caller's transaction
+_LITE_FOLD = text(
+    "INSERT INTO story_df (term, df) SELECT j.value, count(*) FROM story_df_pending AS p, json_each(p.terms) AS j"
+    " WHERE p.id <= :upto GROUP BY j.value ON CONFLICT (term) DO UPDATE SET df = df + excluded.df"
+)
+_LITE_FOLDED = text("DELETE FROM story_df_pending WHERE id <= :upto")
+# "WHERE true": SQLite needs it to tell an upsert's ON CONFLICT from a join's ON
 _LITE_BOILERPLATE_UPSERT = text(
     "INSERT INTO story_boilerplate (source, sentence_key, docs, last_seen)"
     " SELECT :source, value, 1, :seen FROM json_each(:keys) WHERE true"
@@ -367,7 +385,14 @@ class SqlStoryIndex:
                 self.conn.execute(_PG_VECTOR, vec)
             return
         vec = vec or {"article_id": None, "at": 0.0, "vector": "{}", "evidence": "[]"}
-        self.conn.execute(_PG_DOCUMENT_AND_VECTOR, {**doc, **vec})
+        self._counted(self.conn.execute(_PG_DOCUMENT_AND_VECTOR, {**doc, **vec}).one())
+
+    def _counted(self, pending: Any) -> None:
+        """A document's pending row (id, documents folded so far) was written: fold the batch
+        it completes, or at once while the index is young."""
+        pending_id, folded = int(pending[0]), int(pending[1] or 0)
+        if pending_id % story_model.DF_FOLD_EVERY == 0 or folded < story_model.DF_EAGER_DOCS:
+            _fold(self.conn, pending_id)
 
     def _remember(self, row: Any) -> story_model.StoryState | None:
         """The row's state (None if empty), noting what its postings say."""
@@ -560,19 +585,20 @@ class SqlStoryIndex:
         all_terms = sorted({N_DOCS_KEY, *terms})
         ukeys = sorted(set(keys))
         seen = story_model.epoch_seconds(self.at or datetime.now(UTC))
+        terms_json = _json_list(all_terms)
         if self.pg:
             if self.defer_writes:  # sent with the member's vector in one statement (flush)
                 self._deferred_document = {
-                    "terms": _pg_array(all_terms), "source": source, "keys": _pg_array(ukeys), "seen": seen,
+                    "terms": terms_json, "source": source, "keys": _pg_array(ukeys), "seen": seen,
                 }
                 return
-            self.conn.execute(_PG_DF_UPSERT, {"terms": _pg_array(all_terms)})
             if ukeys:
                 self.conn.execute(_PG_BOILERPLATE_UPSERT, {"source": source, "keys": _pg_array(ukeys), "seen": seen})
+            self._counted(self.conn.execute(_PG_PENDING, {"terms": terms_json}).one())
             return
-        self.conn.execute(_LITE_DF_UPSERT, {"terms": _json_list(all_terms)})
         if ukeys:
             self.conn.execute(_LITE_BOILERPLATE_UPSERT, {"source": source, "keys": _json_list(ukeys), "seen": seen})
+        self._counted(self.conn.execute(_LITE_PENDING, {"terms": terms_json}).one())
 
     # ---- members and refinement (worker.stories.refine.RefineIndex) ----
     def record_member(self, member: story_model.Member) -> None:
@@ -682,6 +708,28 @@ def lock_window(conn: Connection, at: datetime, window: timedelta) -> None:
         # from storage.db.Database.transaction() already holds it: BEGIN IMMEDIATE; this
         # covers connections from any other engine, e.g. link_with_retry's)
         conn.execute(_LITE_LOCK, {"lock": "\x00lock"})
+
+
+def fold_document_counts(conn: Connection) -> int:
+    """Fold every pending document into the document frequencies now (linkers fold every
+    DF_FOLD_EVERY documents on their own); how many documents were folded."""
+    upto = int(conn.execute(select(func.coalesce(func.max(story_df_pending.c.id), 0))).scalar_one())
+    before = _folded_docs(conn)
+    _fold(conn, upto)
+    return _folded_docs(conn) - before
+
+
+def _fold(conn: Connection, upto: int) -> None:
+    """Add the pending documents with ids up to ``upto`` to the counters and forget them."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(_PG_FOLD, {"upto": upto})
+    else:
+        conn.execute(_LITE_FOLD, {"upto": upto})
+        conn.execute(_LITE_FOLDED, {"upto": upto})
+
+
+def _folded_docs(conn: Connection) -> int:
+    return int(conn.execute(select(story_df.c.df).where(story_df.c.term == N_DOCS_KEY)).scalar_one_or_none() or 0)
 
 
 def prune_story_vectors(conn: Connection, before: datetime) -> int:

@@ -1,0 +1,47 @@
+"""story_df_pending: document frequencies counted in batches
+
+Revision ID: 0011_story_df_pending
+Revises: 0010_entries_feed_recent
+Create Date: 2026-12-06 17:40:00
+
+A linked article used to upsert ~300 ``story_df`` counters, the largest part of linking's
+database CPU. It now writes one row of its terms here; every ``DF_FOLD_EVERY`` documents a
+linker folds the pending rows into ``story_df`` (``storage.story_index``). Existing counters
+stay as they are. Downgrade folds what is pending first, so no count is lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0011_story_df_pending"
+down_revision: str | Sequence[str] | None = "0010_entries_feed_recent"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "story_df_pending",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("terms", sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_story_df_pending")),
+    )
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(
+            "INSERT INTO story_df (term, df) SELECT t, count(*) FROM story_df_pending,"
+            " json_array_elements_text(story_df_pending.terms) AS t GROUP BY t"
+            " ON CONFLICT (term) DO UPDATE SET df = story_df.df + excluded.df"
+        )
+    else:
+        op.execute(
+            "INSERT INTO story_df (term, df) SELECT j.value, count(*) FROM story_df_pending AS p,"
+            " json_each(p.terms) AS j GROUP BY j.value ON CONFLICT (term) DO UPDATE SET df = df + excluded.df"
+        )
+    op.drop_table("story_df_pending")
