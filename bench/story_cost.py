@@ -152,7 +152,8 @@ def _load(
             text("SELECT conname FROM pg_constraint WHERE conrelid = 'story_terms'::regclass AND contype = 'p'")
         ).scalar_one()
         c.execute(text(f'ALTER TABLE story_terms DROP CONSTRAINT "{pkey}"'))
-        c.execute(text("DROP INDEX ix_story_terms_term_last; DROP INDEX ix_story_terms_story"))
+        for ix in si.story_terms.indexes:
+            c.execute(text(f"DROP INDEX {ix.name}"))
         c.execute(
             text(
                 "INSERT INTO story_terms (term, story_id, weight, first_time, last_time)"
@@ -192,8 +193,8 @@ def _load(
             {"lo": lo, "hi": hi, "aps": ARTICLES_PER_STORY},
         )
         c.execute(text(f'ALTER TABLE story_terms ADD CONSTRAINT "{pkey}" PRIMARY KEY (term, story_id)'))
-        c.execute(text("CREATE INDEX ix_story_terms_term_last ON story_terms (term, last_time)"))
-        c.execute(text("CREATE INDEX ix_story_terms_story ON story_terms (story_id)"))
+        for ix in si.story_terms.indexes:
+            ix.create(c)
         # document frequencies of the whole vocabulary, scaled to the stored article count
         c.execute(text("DELETE FROM story_df"))
         c.execute(
@@ -283,16 +284,16 @@ def _load_sqlite(
         raw = c.connection.dbapi_connection
         assert raw is not None
         cur = raw.cursor()
-        cur.execute("DROP INDEX ix_story_terms_term_last")
-        cur.execute("DROP INDEX ix_story_terms_story")
+        for ix in si.story_terms.indexes:
+            cur.execute(f"DROP INDEX {ix.name}")
         cur.executemany("INSERT OR IGNORE INTO story_terms VALUES (?, ?, ?, ?, ?)", postings)
         cur.executemany(
             "INSERT INTO stories (id, title, first_article_at, last_article_at, article_count, source_count,"
             " top_terms, state, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             story_rows,
         )
-        cur.execute("CREATE INDEX ix_story_terms_term_last ON story_terms (term, last_time)")
-        cur.execute("CREATE INDEX ix_story_terms_story ON story_terms (story_id)")
+        for ix in si.story_terms.indexes:
+            ix.create(c)
         cur.execute("DELETE FROM story_df")
         cur.executemany(
             "INSERT INTO story_df (term, df) VALUES (?, ?)",

@@ -348,7 +348,16 @@ story_terms = Table(
     Column("first_time", Float, nullable=False),  # epoch seconds
     Column("last_time", Float, nullable=False),
 )
-Index("ix_story_terms_term_last", story_terms.c.term, story_terms.c.last_time)
+# The candidate lookup reads only this index (every column it needs is in it: an index-only
+# scan on PostgreSQL once pages are all-visible, a covering index on SQLite).
+Index(
+    "ix_story_terms_lookup",
+    story_terms.c.term,
+    story_terms.c.last_time,
+    story_terms.c.first_time,
+    story_terms.c.story_id,
+    story_terms.c.weight,
+)
 Index("ix_story_terms_story", story_terms.c.story_id)
 
 # Online document frequencies; the row with term '' counts documents.

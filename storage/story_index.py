@@ -69,6 +69,8 @@ LOCK_NAMESPACE = 0x5707  # first key of pg_advisory_xact_lock(int, int)
 SPAN_CAP = timedelta(days=60)
 # Postings may say a story ended up to this much earlier than it did (see save_story).
 POSTING_SLACK = timedelta(hours=6)
+# A kept posting's weight is rewritten when it moved by more than this fraction (see save_story).
+POSTING_WEIGHT_SLACK = 0.2
 
 # PostgreSQL hot path: arrays instead of expanded IN lists and multi-row VALUES, so each
 # statement is one cached, prepared plan with a handful of parameters (client CPU per article).
@@ -106,6 +108,8 @@ _PG_REPOST = text(
     " CAST(:weights AS float8[])) AS u(t, w)"
     " ON CONFLICT (term, story_id) DO UPDATE SET weight = excluded.weight,"
     " first_time = excluded.first_time, last_time = excluded.last_time"
+    " WHERE story_terms.first_time <> excluded.first_time OR story_terms.last_time <> excluded.last_time"
+    " OR abs(story_terms.weight - excluded.weight) > :slack * excluded.weight"
 )
 # Document frequencies: a linked article writes one row of its terms (story_df_pending); every
 # DF_FOLD_EVERY documents one linker folds the pending rows into story_df, counted per term
@@ -175,6 +179,19 @@ _LITE_POST = text(
     " JOIN json_each(:weights) AS w ON w.key = t.key"
 )
 _LITE_UNPOST = text("DELETE FROM story_terms WHERE story_id = :sid")
+# a story's postings rewritten: the same rules as _PG_REPOST, in two statements
+_LITE_UNPOST_GONE = text(
+    "DELETE FROM story_terms WHERE story_id = :sid AND term NOT IN (SELECT value FROM json_each(:terms))"
+)
+_LITE_REPOST = text(
+    "INSERT INTO story_terms (term, story_id, weight, first_time, last_time)"
+    " SELECT t.value, :sid, w.value, :first, :last FROM json_each(:terms) AS t"
+    " JOIN json_each(:weights) AS w ON w.key = t.key WHERE true"
+    " ON CONFLICT (term, story_id) DO UPDATE SET weight = excluded.weight,"
+    " first_time = excluded.first_time, last_time = excluded.last_time"
+    " WHERE first_time <> excluded.first_time OR last_time <> excluded.last_time"
+    " OR abs(weight - excluded.weight) > :slack * excluded.weight"
+)
 _LITE_PENDING = text(
     "INSERT INTO story_df_pending (terms) VALUES (:terms) RETURNING id, (SELECT df FROM story_df WHERE term = '')"
 )
@@ -488,11 +505,26 @@ class SqlStoryIndex:
                     "sid": s.story_id,
                     "first": first,
                     "last": last,
+                    "slack": POSTING_WEIGHT_SLACK,
                 },
             )
             return
         if replace:
-            self._unpost(s.story_id)
+            terms = _json_list([t for t, _ in posts])
+            self.conn.execute(_LITE_UNPOST_GONE, {"sid": s.story_id, "terms": terms})
+            if posts:
+                self.conn.execute(
+                    _LITE_REPOST,
+                    {
+                        "terms": terms,
+                        "weights": _json_list([w for _, w in posts]),
+                        "sid": s.story_id,
+                        "first": first,
+                        "last": last,
+                        "slack": POSTING_WEIGHT_SLACK,
+                    },
+                )
+            return
         if posts:
             self.conn.execute(
                 _LITE_POST,
@@ -532,27 +564,28 @@ class SqlStoryIndex:
         return new
 
     def save_story(self, old: story_model.StoryState, new: story_model.StoryState) -> None:
-        # Postings steer the candidate lookup only. Rewriting them for every article was the
-        # largest share of server work, so they are rewritten when the story's top terms
-        # change, its first time moves, or its last time moved by more than POSTING_SLACK.
+        # Postings steer the candidate lookup only, and rewriting them for every article was the
+        # largest share of server work. They are rewritten when the story's top terms change, its
+        # first time moves, or its last time moved by more than POSTING_SLACK; and then only the
+        # rows that change: terms gone and new, the span if it moved, a kept term's weight if it
+        # moved by more than POSTING_WEIGHT_SLACK (an unchanged row is not written again).
         first, last = story_model.epoch_seconds(new.first_time), story_model.epoch_seconds(new.last_time)
         postings = new.postings()
         key = _posting_key(new, postings)
         prev = self._posted.get(old.story_id)
-        fresh = (
-            prev is not None
-            and prev.key == key
-            and prev.first == first
-            and last - prev.last < POSTING_SLACK.total_seconds()
-        )
-        posted = prev if fresh and prev is not None else _Posted(key, first, last)
+        span_fresh = prev is not None and prev.first == first and last - prev.last < POSTING_SLACK.total_seconds()
+        fresh = span_fresh and prev is not None and prev.key == key
+        if prev is not None and span_fresh:
+            posted = prev if fresh else _Posted(key, prev.first, prev.last)
+        else:
+            posted = _Posted(key, first, last)
         res = self.conn.execute(
             _SAVE_STORY, {"b_id": old.story_id, "b_count": old.article_count, **_story_params(new, posted)}
         )
         if res.rowcount != 1:
             raise StoryConflict(f"story {old.story_id} changed while linking")
         if not fresh:
-            self._post(new, replace=True, span=(first, last), postings=postings)
+            self._post(new, replace=True, span=(posted.first, posted.last), postings=postings)
         self._posted[new.story_id] = posted
 
     def merge_stories(self, keep: story_model.StoryState, gone: Sequence[story_model.StoryState], at: datetime) -> None:

@@ -1,6 +1,6 @@
-"""story_df_pending: document frequencies counted in batches
+"""story linking's database CPU: document frequencies counted in batches, a covering lookup index
 
-Revision ID: 0011_story_df_pending
+Revision ID: 0011_story_link_cost
 Revises: 0010_entries_feed_recent
 Create Date: 2026-12-06 17:40:00
 
@@ -8,6 +8,9 @@ A linked article used to upsert ~300 ``story_df`` counters, the largest part of 
 database CPU. It now writes one row of its terms here; every ``DF_FOLD_EVERY`` documents a
 linker folds the pending rows into ``story_df`` (``storage.story_index``). Existing counters
 stay as they are. Downgrade folds what is pending first, so no count is lost.
+
+The candidate lookup read ``story_terms`` through ``(term, last_time)`` and then every posting's
+row; ``ix_story_terms_lookup`` holds every column it reads, so it reads the index alone.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0011_story_df_pending"
+revision: str = "0011_story_link_cost"
 down_revision: str | Sequence[str] | None = "0010_entries_feed_recent"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -30,9 +33,15 @@ def upgrade() -> None:
         sa.Column("terms", sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_story_df_pending")),
     )
+    op.create_index(
+        "ix_story_terms_lookup", "story_terms", ["term", "last_time", "first_time", "story_id", "weight"]
+    )
+    op.drop_index("ix_story_terms_term_last", table_name="story_terms")
 
 
 def downgrade() -> None:
+    op.create_index("ix_story_terms_term_last", "story_terms", ["term", "last_time"])
+    op.drop_index("ix_story_terms_lookup", table_name="story_terms")
     if op.get_bind().dialect.name == "postgresql":
         op.execute(
             "INSERT INTO story_df (term, df) SELECT t, count(*) FROM story_df_pending,"
