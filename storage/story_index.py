@@ -87,6 +87,12 @@ _PG_DOCUMENT_STATS = text(
     " WHERE source = :source AND sentence_key = ANY(CAST(:keys AS text[])) AND docs >= :min"
     " UNION ALL SELECT 'd', term, df FROM story_df WHERE term = ANY(CAST(:terms AS text[]))"
 )
+# the same, taking the linker's window locks in that round trip (they guard the stories read
+# after it; the counters read here are not theirs to guard)
+_PG_LOCKED_DOCUMENT_STATS = text(
+    "SELECT 'l', '', 0 FROM (SELECT pg_advisory_xact_lock(:ns, :b), pg_advisory_xact_lock(:ns, :b + 1)) AS l"
+    " UNION ALL " + _PG_DOCUMENT_STATS.text
+)
 _PG_CANDIDATES = text(
     "WITH c AS ("
     " SELECT story_id, sum(weight) AS score FROM story_terms"
@@ -386,15 +392,32 @@ class SqlStoryIndex:
     # PostgreSQL: hold the document counts and the member's vector until flush() and send
     # them as one statement (two round trips fewer per linked article)
     defer_writes: bool = False
+    # serialise linkers less than this apart at ``at`` (lock_window); on PostgreSQL the locks
+    # go with the first statement (document_stats), one round trip fewer
+    lock: timedelta | None = None
 
     def __post_init__(self) -> None:
         self.pg = self.conn.dialect.name == "postgresql"
         self._posted: dict[int, _Posted] = {}
         self._deferred_document: dict[str, Any] | None = None
         self._deferred_vector: dict[str, Any] | None = None
+        self._lock_bucket: int | None = None
+        if self.lock is not None:
+            at = self.at or datetime.now(UTC)
+            if self.pg:
+                self._lock_bucket = _bucket(at, self.lock)
+            else:
+                lock_window(self.conn, at, self.lock)
+
+    def _locked(self) -> None:
+        """Take the window locks now if no statement has taken them yet."""
+        if self._lock_bucket is not None:
+            self.conn.execute(_PG_LOCK, {"ns": LOCK_NAMESPACE, "b": self._lock_bucket})
+            self._lock_bucket = None
 
     def flush(self) -> None:
         """Send what ``defer_writes`` held back."""
+        self._locked()
         doc, vec = self._deferred_document, self._deferred_vector
         self._deferred_document = self._deferred_vector = None
         if doc is None:
@@ -422,6 +445,7 @@ class SqlStoryIndex:
         return state
 
     def boilerplate(self, source: str, keys: Sequence[str]) -> frozenset[str]:
+        self._locked()
         if not keys:
             return frozenset()
         if self.pg:
@@ -441,6 +465,7 @@ class SqlStoryIndex:
         return frozenset(r[0] for r in rows)
 
     def doc_freqs(self, terms: Sequence[str]) -> tuple[dict[str, int], int]:
+        self._locked()
         if self.pg:
             rows = self.conn.execute(_PG_DF, {"terms": _pg_array([N_DOCS_KEY, *terms])}).all()
         else:
@@ -462,7 +487,12 @@ class SqlStoryIndex:
         }
         if self.pg:
             params.update(keys=_pg_array(params["keys"]), terms=_pg_array(params["terms"]))
-            rows = self.conn.execute(_PG_DOCUMENT_STATS, params).all()
+            if self._lock_bucket is not None:
+                params.update(ns=LOCK_NAMESPACE, b=self._lock_bucket)
+                self._lock_bucket = None
+                rows = self.conn.execute(_PG_LOCKED_DOCUMENT_STATS, params).all()  # its 'l' row is skipped below
+            else:
+                rows = self.conn.execute(_PG_DOCUMENT_STATS, params).all()
         else:
             params.update(keys=_json_list(params["keys"]), terms=_json_list(params["terms"]))
             rows = self.conn.execute(_LITE_DOCUMENT_STATS, params).all()
@@ -474,6 +504,7 @@ class SqlStoryIndex:
     def candidates(
         self, terms: Sequence[str], at: datetime, window: timedelta, limit: int
     ) -> list[story_model.StoryState]:
+        self._locked()
         if not terms:
             return []
         now = story_model.epoch_seconds(at)
@@ -541,6 +572,7 @@ class SqlStoryIndex:
         self.conn.execute(_LITE_UNPOST, {"sid": story_id})
 
     def create_story(self, state: story_model.StoryState) -> story_model.StoryState:
+        self._locked()
         postings = state.postings()  # the same for the new id: computed once
         posted = _Posted(
             _posting_key(state, postings),
@@ -569,6 +601,7 @@ class SqlStoryIndex:
         # first time moves, or its last time moved by more than POSTING_SLACK; and then only the
         # rows that change: terms gone and new, the span if it moved, a kept term's weight if it
         # moved by more than POSTING_WEIGHT_SLACK (an unchanged row is not written again).
+        self._locked()
         first, last = story_model.epoch_seconds(new.first_time), story_model.epoch_seconds(new.last_time)
         postings = new.postings()
         key = _posting_key(new, postings)
@@ -589,6 +622,7 @@ class SqlStoryIndex:
         self._posted[new.story_id] = posted
 
     def merge_stories(self, keep: story_model.StoryState, gone: Sequence[story_model.StoryState], at: datetime) -> None:
+        self._locked()
         ids = [g.story_id for g in gone]
         for g in gone:
             res = self.conn.execute(
@@ -614,6 +648,7 @@ class SqlStoryIndex:
             self.repoint(self.conn, ids, keep.story_id)
 
     def record_document(self, source: str, keys: Sequence[str], terms: Sequence[str]) -> None:
+        self._locked()
         # sorted, so that concurrent upserts take row locks in one order (no deadlocks)
         all_terms = sorted({N_DOCS_KEY, *terms})
         ukeys = sorted(set(keys))
@@ -635,6 +670,7 @@ class SqlStoryIndex:
 
     # ---- members and refinement (worker.stories.refine.RefineIndex) ----
     def record_member(self, member: story_model.Member) -> None:
+        self._locked()
         vector = {t: round(v, 6) for t, v in member.vector.items()}
         keys = list(member.keys)
         at = story_model.epoch_seconds(member.at)
@@ -653,6 +689,7 @@ class SqlStoryIndex:
         return self.stories_by_id([story_id]).get(story_id)
 
     def stories_by_id(self, story_ids: Sequence[int]) -> dict[int, story_model.StoryState]:
+        self._locked()
         if not story_ids:
             return {}
         rows = self.conn.execute(
@@ -664,6 +701,7 @@ class SqlStoryIndex:
         return {sid: s for sid, s in found.items() if s is not None}
 
     def members(self, story_ids: Sequence[int]) -> list[story_model.Member]:
+        self._locked()
         """The stories' linked articles that have a vector (duplicates follow their original)."""
         if not story_ids:
             return []
@@ -688,6 +726,7 @@ class SqlStoryIndex:
         ]
 
     def move_members(self, moves: Mapping[int, int]) -> None:
+        self._locked()
         """Articles (and their duplicates) to the stories the refinement pass put them in."""
         by_story: dict[int, list[int]] = {}
         for article_id, story_id in sorted(moves.items()):
@@ -734,8 +773,7 @@ class SqlStoryIndex:
 def lock_window(conn: Connection, at: datetime, window: timedelta) -> None:
     """Serialise linkers whose articles are less than ``window`` apart (see module doc)."""
     if conn.dialect.name == "postgresql":
-        bucket = math.floor(story_model.epoch_seconds(at) / window.total_seconds())
-        conn.execute(_PG_LOCK, {"ns": LOCK_NAMESPACE, "b": bucket})
+        conn.execute(_PG_LOCK, {"ns": LOCK_NAMESPACE, "b": _bucket(at, window)})
     elif conn.dialect.name == "sqlite":
         # take SQLite's write lock now, not at the first write after our reads (a transaction
         # from storage.db.Database.transaction() already holds it: BEGIN IMMEDIATE; this
@@ -763,6 +801,10 @@ def _fold(conn: Connection, upto: int) -> None:
 
 def _folded_docs(conn: Connection) -> int:
     return int(conn.execute(select(story_df.c.df).where(story_df.c.term == N_DOCS_KEY)).scalar_one_or_none() or 0)
+
+
+def _bucket(at: datetime, window: timedelta) -> int:
+    return math.floor(story_model.epoch_seconds(at) / window.total_seconds())
 
 
 def prune_story_vectors(conn: Connection, before: datetime) -> int:
