@@ -1,7 +1,7 @@
 """story linking's database CPU: document frequencies counted in batches, a covering lookup index
 
-Revision ID: 0011_story_link_cost
-Revises: 0010_entries_feed_recent
+Revision ID: 0012_story_link_cost
+Revises: 0011_published_offset
 Create Date: 2026-12-06 17:40:00
 
 A linked article used to upsert ~300 ``story_df`` counters, the largest part of linking's
@@ -20,8 +20,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0011_story_link_cost"
-down_revision: str | Sequence[str] | None = "0010_entries_feed_recent"
+revision: str = "0012_story_link_cost"
+down_revision: str | Sequence[str] | None = "0011_published_offset"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
