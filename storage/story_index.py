@@ -701,8 +701,8 @@ class SqlStoryIndex:
         return {sid: s for sid, s in found.items() if s is not None}
 
     def members(self, story_ids: Sequence[int]) -> list[story_model.Member]:
-        self._locked()
         """The stories' linked articles that have a vector (duplicates follow their original)."""
+        self._locked()
         if not story_ids:
             return []
         a, v = articles, story_vectors
@@ -726,8 +726,8 @@ class SqlStoryIndex:
         ]
 
     def move_members(self, moves: Mapping[int, int]) -> None:
-        self._locked()
         """Articles (and their duplicates) to the stories the refinement pass put them in."""
+        self._locked()
         by_story: dict[int, list[int]] = {}
         for article_id, story_id in sorted(moves.items()):
             by_story.setdefault(story_id, []).append(article_id)
