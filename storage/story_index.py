@@ -118,11 +118,11 @@ _PG_REPOST = text(
     " OR abs(story_terms.weight - excluded.weight) > :slack * excluded.weight"
 )
 # Document frequencies: a linked article writes one row of its terms (story_df_pending); every
-# DF_FOLD_EVERY documents one linker folds the pending rows into story_df, counted per term
-# (upserting ~300 counters per article was the largest part of linking's database CPU). Rows
-# are claimed with SKIP LOCKED and deleted as they are counted, so two folds never count one
-# row twice nor wait for each other; the counters are upserted in term order (no deadlocks).
-# the pending row's id, and how many documents are folded (a young index folds each at once)
+# DF_FOLD_EVERY documents one linker folds the pending rows into story_df, counted per term (a
+# counter upsert per distinct term, ~150 an article, was the largest part of linking's database
+# CPU). Rows are claimed with SKIP LOCKED and deleted as they are counted, so two folds never
+# count one row twice nor wait for each other; counters are upserted in term order (no deadlocks).
+# The pending row's id comes back with how many documents are folded (a young index folds at once).
 _PG_PENDING = text(
     "INSERT INTO story_df_pending (terms) VALUES (CAST(:terms AS json))"
     " RETURNING id, (SELECT df FROM story_df WHERE term = '')"

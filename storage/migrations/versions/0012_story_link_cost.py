@@ -4,10 +4,10 @@ Revision ID: 0012_story_link_cost
 Revises: 0011_published_offset
 Create Date: 2026-12-06 17:40:00
 
-A linked article used to upsert ~300 ``story_df`` counters, the largest part of linking's
-database CPU. It now writes one row of its terms here; every ``DF_FOLD_EVERY`` documents a
-linker folds the pending rows into ``story_df`` (``storage.story_index``). Existing counters
-stay as they are. Downgrade folds what is pending first, so no count is lost.
+A linked article used to upsert a ``story_df`` counter per distinct term (~150), the largest
+part of linking's database CPU. It now writes one row of its terms here; every ``DF_FOLD_EVERY``
+documents a linker folds the pending rows into ``story_df`` (``storage.story_index``). Existing
+counters stay as they are. Downgrade folds what is pending first, so no count is lost.
 
 The candidate lookup read ``story_terms`` through ``(term, last_time)`` and then every posting's
 row; ``ix_story_terms_lookup`` holds every column it reads, so it reads the index alone.
