@@ -1,15 +1,19 @@
-"""CPU per article of story linking through the PostgreSQL story index, 10k vs 1M articles.
+"""CPU per article of story linking through the SQL story index, 10k vs 1M articles.
 
-    python -m bench.story_cost            # 10k then 1M stored articles (a few minutes)
-    python -m bench.story_cost --quick    # 10k then 100k, fewer measured articles
+    python -m bench.story_cost                      # 10k then 1M stored articles, PostgreSQL and SQLite (~25 min)
+    python -m bench.story_cost --quick              # 10k then 100k, fewer measured articles
+    python -m bench.story_cost --quick --backend sqlite   # one backend only
 
-Creates a throw-away database on 127.0.0.1:5432 (user postgres; env STORY_BENCH_PG_URL to
-point elsewhere), bulk-loads synthetic stories at a fixed density (1000 articles a day, about
+PostgreSQL: creates a throw-away database on 127.0.0.1:5432 (user postgres; env STORY_BENCH_PG_URL to
+point elsewhere). SQLite: a throw-away file in a temporary directory, opened as the worker opens it
+(``storage.db.make_engine``: WAL, synchronous=NORMAL), where the database's CPU is the worker's own.
+Each bulk-loads synthetic stories at a fixed density (1000 articles a day, about
 3 articles a story, so the 10-day window always holds the same amount), links real ECB+
 articles at the newest end of the timeline, then loads older history up to the large size and
 links the same articles again. Reports client CPU (process time of this process) and server
 CPU (utime+stime of the PostgreSQL backend, from /proc) per article, for the link step and for
-feature extraction separately, and the large/small ratio. Drops the database at the end.
+feature extraction separately, and the large/small ratio (on SQLite "client" is all of it:
+the database runs in the worker's process). Drops the database at the end.
 
 Synthetic stories are real ECB+ article vectors with half of their terms swapped for terms
 drawn across the corpus vocabulary, so posting lists are as dense as real news makes them.
@@ -19,8 +23,11 @@ from __future__ import annotations
 
 import argparse
 import collections
+import hashlib
+import json
 import os
 import random
+import tempfile
 import threading
 import time
 import uuid
@@ -29,12 +36,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import create_engine, insert, text, update
+from sqlalchemy import create_engine, insert, inspect, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from bench.story_quality import Doc, ecb_docs, load_ecbplus
 from storage import story_index as si
+from storage.db import make_engine
 from storage.models import Base
 from worker.model import story as story_model
 from worker.service import stories as story_links
@@ -68,6 +76,8 @@ class Measure:
 
 
 def _backend_ticks(pid: int) -> int:
+    if not pid:  # SQLite: the database's CPU is this process's own
+        return 0
     with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
         fields = fh.read().rsplit(")", 1)[1].split()
     return int(fields[11]) + int(fields[12])  # utime + stime (fields 14, 15)
@@ -142,7 +152,8 @@ def _load(
             text("SELECT conname FROM pg_constraint WHERE conrelid = 'story_terms'::regclass AND contype = 'p'")
         ).scalar_one()
         c.execute(text(f'ALTER TABLE story_terms DROP CONSTRAINT "{pkey}"'))
-        c.execute(text("DROP INDEX ix_story_terms_term_last; DROP INDEX ix_story_terms_story"))
+        for ix in si.story_terms.indexes:
+            c.execute(text(f"DROP INDEX {ix.name}"))
         c.execute(
             text(
                 "INSERT INTO story_terms (term, story_id, weight, first_time, last_time)"
@@ -182,8 +193,8 @@ def _load(
             {"lo": lo, "hi": hi, "aps": ARTICLES_PER_STORY},
         )
         c.execute(text(f'ALTER TABLE story_terms ADD CONSTRAINT "{pkey}" PRIMARY KEY (term, story_id)'))
-        c.execute(text("CREATE INDEX ix_story_terms_term_last ON story_terms (term, last_time)"))
-        c.execute(text("CREATE INDEX ix_story_terms_story ON story_terms (story_id)"))
+        for ix in si.story_terms.indexes:
+            ix.create(c)
         # document frequencies of the whole vocabulary, scaled to the stored article count
         c.execute(text("DELETE FROM story_df"))
         c.execute(
@@ -216,13 +227,104 @@ def _pg_array(items: Sequence[str]) -> str:
     return "{" + ",".join('"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"' for s in items) + "}"
 
 
+def _load_sqlite(
+    eng: Engine,
+    tpls: list[tuple[list[str], list[float]]],
+    vocab: list[str],
+    keys: list[str],
+    first_id: int,
+    n_articles: int,
+    end: datetime,
+    n_total_after: int,
+) -> None:
+    """:func:`_load` for SQLite: the same rows, generated here and written with executemany."""
+    n_stories = n_articles // ARTICLES_PER_STORY
+    days = n_articles / ARTICLES_PER_DAY
+    t0 = story_model.epoch_seconds(end) - days * 86400
+    step = days * 86400 / n_stories
+    lo, hi = first_id, first_id + n_stories - 1
+    nv, nk = len(vocab), len(keys)
+    postings: list[tuple[str, int, float, float, float]] = []
+    story_rows: list[tuple[object, ...]] = []
+    created = datetime.now(UTC).isoformat(sep=" ")
+    for g in range(lo, hi + 1):
+        terms, weights = tpls[g % len(tpls)]
+        f = t0 + (g - lo) * step
+        last = f + float((g * 7919) % 172800)
+        centroid: dict[str, float] = {}
+        for k in range(1, len(terms) + 1):  # 1-based, as the PostgreSQL loader's subscripts
+            term = terms[k - 1] if k % 2 == 1 else vocab[(g * 31 + k * 7919) % nv]
+            if term not in centroid:
+                centroid[term] = weights[k - 1]
+                postings.append((term, g, weights[k - 1], f, last))
+        for j in range(1, KEYS_PER_STORY + 1):
+            key = st.KEY_PREFIX + keys[(g * 7919 + j * 104729) % nk]
+            postings.append((key, g, 1.0, f, last))
+        state = {
+            "centroid": {t: w * 2 for t, w in centroid.items()},
+            "sources": ["a.example", "b.example"],
+            "title_score": 0.5,
+            "first": f,
+            "last": last,
+        }
+        story_rows.append(
+            (
+                g,
+                f"synthetic story {g}",
+                _dt_text(f),
+                _dt_text(last),
+                ARTICLES_PER_STORY,
+                2,
+                "[]",
+                json.dumps(state),
+                created,
+            )
+        )
+    with eng.begin() as c:
+        raw = c.connection.dbapi_connection
+        assert raw is not None
+        cur = raw.cursor()
+        for ix in si.story_terms.indexes:
+            cur.execute(f"DROP INDEX {ix.name}")
+        cur.executemany("INSERT OR IGNORE INTO story_terms VALUES (?, ?, ?, ?, ?)", postings)
+        cur.executemany(
+            "INSERT INTO stories (id, title, first_article_at, last_article_at, article_count, source_count,"
+            " top_terms, state, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            story_rows,
+        )
+        for ix in si.story_terms.indexes:
+            ix.create(c)
+        cur.execute("DELETE FROM story_df")
+        cur.executemany(
+            "INSERT INTO story_df (term, df) VALUES (?, ?)",
+            [(t, 1 + (v * 2654435761 % 997) * n_total_after // 997 // 50) for v, t in enumerate(vocab)]
+            + [("", n_total_after)],
+        )
+        cur.executemany(
+            "INSERT OR IGNORE INTO story_boilerplate (source, sentence_key, docs, last_seen) VALUES (?, ?, ?, ?)",
+            (
+                (f"site{g % 500}", hashlib.md5(str(g).encode()).hexdigest()[:16], 1 + g % 3, t0)
+                for g in range(lo * 6, hi * 6 + 6)
+            ),
+        )
+        # new stories get ids above 10^9, as on PostgreSQL (the phases forget them by id)
+        cur.execute("UPDATE sqlite_sequence SET seq = max(seq, 1000000000) WHERE name = 'stories'")
+        cur.execute("ANALYZE")
+
+
+def _dt_text(epoch: float) -> str:
+    """A UTC time as storage.types.UTCDateTime stores it on SQLite."""
+    return story_model.from_epoch(epoch).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
 def _measure(eng: Engine, docs: Sequence[Doc], warmup: int, seed: int) -> Measure:
     """Link each article as the pipeline does (article row's story_id and vector written in the
     same transaction) and run the refinement pass every REFINE_EVERY articles, as beat does."""
     order = list(docs)
     random.Random(seed).shuffle(order)
+    pg = eng.dialect.name == "postgresql"
     with eng.connect() as c:
-        pid = int(c.execute(text("SELECT pg_backend_pid()")).scalar_one())
+        pid = int(c.execute(text("SELECT pg_backend_pid()")).scalar_one()) if pg else 0
     feats_cpu = link_cpu = refine_cpu = 0.0
     link_ticks = refine_ticks = 0
     created = moved = 0
@@ -305,47 +407,64 @@ def _concurrency(eng: Engine, docs: Sequence[Doc], threads: int, per_thread: int
     return threads * per_thread / (time.perf_counter() - t0)
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true")
-    args = ap.parse_args(argv)
-    small, large = 10_000, (100_000 if args.quick else 1_000_000)
-    measured = 150 if args.quick else 400
+def _forget(eng: Engine) -> None:
+    """Forget what a measurement added (its stories, articles, merges, pending counts)."""
+    with eng.begin() as c:
+        c.execute(text("DELETE FROM story_terms WHERE story_id > 1000000000"))
+        c.execute(text("DELETE FROM story_vectors"))
+        c.execute(text("DELETE FROM articles"))
+        c.execute(text("DELETE FROM story_merges"))
+        c.execute(text("DELETE FROM stories WHERE id > 1000000000"))
+        if inspect(c).has_table("story_df_pending"):
+            c.execute(text("DELETE FROM story_df_pending"))
+
+
+def _run_backend(
+    backend: str,
+    quick: bool,
+    docs: Sequence[Doc],
+    tpls: list[tuple[list[str], list[float]]],
+    vocab: list[str],
+    keys: list[str],
+) -> None:
+    small, large = 10_000, (100_000 if quick else 1_000_000)
+    measured = 150 if quick else 400
     warmup = 100
-    docs = ecb_docs(load_ecbplus())
-    tpls, vocab = _templates(docs)
-    keys = _key_pool(docs[:550])
+    pg = backend == "postgresql"
+    label = "" if pg else "sqlite "
     name = "story_cost_" + uuid.uuid4().hex[:10]
-    admin = create_engine(f"{BASE_URL}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    eng = create_engine(f"{BASE_URL}/{name}", pool_size=4)
+    admin = create_engine(f"{BASE_URL}/postgres", isolation_level="AUTOCOMMIT") if pg else None
+    tmp = None if pg else tempfile.TemporaryDirectory(prefix="story_cost_")
+    if admin is not None:
+        with admin.connect() as c:
+            c.execute(text(f'CREATE DATABASE "{name}"'))
+        eng = create_engine(f"{BASE_URL}/{name}", pool_size=4)
+    else:
+        assert tmp is not None
+        eng = make_engine(f"sqlite:///{tmp.name}/{name}.db")
+    load = _load if pg else _load_sqlite
     try:
         Base.metadata.create_all(eng)
         t = time.perf_counter()
         # the newest 10 days: exactly what a 10-day window can see at NOW
-        _load(eng, tpls, vocab, keys, 1, small, NOW, small)
-        print(f"loaded {small} articles in {time.perf_counter() - t:.0f}s")
+        load(eng, tpls, vocab, keys, 1, small, NOW, small)
+        print(f"{label}loaded {small} articles in {time.perf_counter() - t:.0f}s", flush=True)
         sample = docs[: measured + warmup]
         m_small = _measure(eng, sample, warmup, seed=7)
-        with eng.begin() as c:  # forget what the measurement added
-            c.execute(text("DELETE FROM story_terms WHERE story_id > 1000000000"))
-            c.execute(text("DELETE FROM articles"))
-            c.execute(text("DELETE FROM story_merges"))
-            c.execute(text("DELETE FROM stories WHERE id > 1000000000"))
+        _forget(eng)
         t = time.perf_counter()
         first = small // ARTICLES_PER_STORY + 1
         older_end = NOW - timedelta(days=small / ARTICLES_PER_DAY)
-        _load(eng, tpls, vocab, keys, first, large - small, older_end, large)
-        print(f"loaded {large - small} older articles in {time.perf_counter() - t:.0f}s")
+        load(eng, tpls, vocab, keys, first, large - small, older_end, large)
+        print(f"{label}loaded {large - small} older articles in {time.perf_counter() - t:.0f}s", flush=True)
         m_large = _measure(eng, sample, warmup, seed=7)
         with eng.connect() as c:
             rows = c.execute(text("SELECT count(*) FROM story_terms")).scalar_one()
             n_st = c.execute(text("SELECT count(*) FROM stories")).scalar_one()
-        print(f"stored: {n_st} stories, {rows} postings")
-        for label, m in (("10k", m_small), (f"{large // 1000}k", m_large)):
+        print(f"{label}stored: {n_st} stories, {rows} postings")
+        for size, m in (("10k", m_small), (f"{large // 1000}k", m_large)):
             print(
-                f"{label:>6} stored articles: link CPU client {m.client_ms:.2f} ms"
+                f"{label}{size:>6} stored articles: link CPU client {m.client_ms:.2f} ms"
                 f" + server {m.server_ms:.2f} ms per article"
                 f" (features {m.features_ms:.2f} ms; {m.articles} articles, {m.created} new"
                 f" stories); refinement every {REFINE_EVERY}: client {m.refine_client_ms:.2f} ms"
@@ -355,22 +474,40 @@ def main(argv: Sequence[str] | None = None) -> None:
         total_l = m_large.client_ms + m_large.refine_client_ms
         all_s = total_s + m_small.server_ms + m_small.refine_server_ms
         all_l = total_l + m_large.server_ms + m_large.refine_server_ms
+        db = "PostgreSQL's" if pg else "SQLite's (in the worker)"
         print(
-            f"worker CPU per article (link + refinement): {total_s:.2f} ms at 10k,"
-            f" {total_l:.2f} ms at {large // 1000}k; with PostgreSQL's: {all_s:.2f} / {all_l:.2f} ms"
+            f"{label}worker CPU per article (link + refinement): {total_s:.2f} ms at 10k,"
+            f" {total_l:.2f} ms at {large // 1000}k; with {db}: {all_s:.2f} / {all_l:.2f} ms"
         )
-        print(f"ratio large/small: client {total_l / total_s:.2f}, client+server {all_l / all_s:.2f}")
-        one = _concurrency(eng, docs[200:], 1, 60)
-        four = _concurrency(eng, docs[300:], 4, 40)
-        print(
-            f"concurrency (same live window, advisory lock): 1 worker {one:.0f} articles/s,"
-            f" 4 workers {four:.0f} articles/s"
-        )
+        print(f"{label}ratio large/small: client {total_l / total_s:.2f}, client+server {all_l / all_s:.2f}")
+        if pg:
+            one = _concurrency(eng, docs[200:], 1, 60)
+            four = _concurrency(eng, docs[300:], 4, 40)
+            print(
+                f"concurrency (same live window, advisory lock): 1 worker {one:.0f} articles/s,"
+                f" 4 workers {four:.0f} articles/s"
+            )
     finally:
         eng.dispose()
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        if admin is not None:
+            with admin.connect() as c:
+                c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
+        if tmp is not None:
+            tmp.cleanup()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="10k and 100k stored articles (default: 10k and 1M)")
+    ap.add_argument("--backend", choices=("postgresql", "sqlite", "both"), default="both")
+    args = ap.parse_args(argv)
+    docs = ecb_docs(load_ecbplus())
+    tpls, vocab = _templates(docs)
+    keys = _key_pool(docs[:550])
+    for backend in ("postgresql", "sqlite"):
+        if args.backend in (backend, "both"):
+            _run_backend(backend, args.quick, docs, tpls, vocab, keys)
 
 
 if __name__ == "__main__":

@@ -348,7 +348,16 @@ story_terms = Table(
     Column("first_time", Float, nullable=False),  # epoch seconds
     Column("last_time", Float, nullable=False),
 )
-Index("ix_story_terms_term_last", story_terms.c.term, story_terms.c.last_time)
+# The candidate lookup reads only this index (every column it needs is in it: an index-only
+# scan on PostgreSQL once pages are all-visible, a covering index on SQLite).
+Index(
+    "ix_story_terms_lookup",
+    story_terms.c.term,
+    story_terms.c.last_time,
+    story_terms.c.first_time,
+    story_terms.c.story_id,
+    story_terms.c.weight,
+)
 Index("ix_story_terms_story", story_terms.c.story_id)
 
 # Online document frequencies; the row with term '' counts documents.
@@ -357,6 +366,15 @@ story_df = Table(
     metadata,
     Column("term", String(200), primary_key=True),
     Column("df", BigInteger, nullable=False),
+)
+
+# Document counts not folded into story_df yet: one row per linked article, its terms (and ''),
+# folded by storage.story_index every worker.model.story.DF_FOLD_EVERY documents.
+story_df_pending = Table(
+    "story_df_pending",
+    metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("terms", JSON, nullable=False),
 )
 
 # How many documents of one source carried a sentence (site boilerplate detection).

@@ -51,6 +51,7 @@ from storage.models import (
     stories,
     story_boilerplate,
     story_df,
+    story_df_pending,
     story_merges,
     story_terms,  # noqa: F401  (callers reach the tables through this module)
     story_vectors,
@@ -68,6 +69,8 @@ LOCK_NAMESPACE = 0x5707  # first key of pg_advisory_xact_lock(int, int)
 SPAN_CAP = timedelta(days=60)
 # Postings may say a story ended up to this much earlier than it did (see save_story).
 POSTING_SLACK = timedelta(hours=6)
+# A kept posting's weight is rewritten when it moved by more than this fraction (see save_story).
+POSTING_WEIGHT_SLACK = 0.2
 
 # PostgreSQL hot path: arrays instead of expanded IN lists and multi-row VALUES, so each
 # statement is one cached, prepared plan with a handful of parameters (client CPU per article).
@@ -83,6 +86,12 @@ _PG_DOCUMENT_STATS = text(
     "SELECT 'b', sentence_key, docs FROM story_boilerplate"
     " WHERE source = :source AND sentence_key = ANY(CAST(:keys AS text[])) AND docs >= :min"
     " UNION ALL SELECT 'd', term, df FROM story_df WHERE term = ANY(CAST(:terms AS text[]))"
+)
+# the same, taking the linker's window locks in that round trip (they guard the stories read
+# after it; the counters read here are not theirs to guard)
+_PG_LOCKED_DOCUMENT_STATS = text(
+    "SELECT 'l', '', 0 FROM (SELECT pg_advisory_xact_lock(:ns, :b), pg_advisory_xact_lock(:ns, :b + 1)) AS l"
+    " UNION ALL " + _PG_DOCUMENT_STATS.text
 )
 _PG_CANDIDATES = text(
     "WITH c AS ("
@@ -105,10 +114,24 @@ _PG_REPOST = text(
     " CAST(:weights AS float8[])) AS u(t, w)"
     " ON CONFLICT (term, story_id) DO UPDATE SET weight = excluded.weight,"
     " first_time = excluded.first_time, last_time = excluded.last_time"
+    " WHERE story_terms.first_time <> excluded.first_time OR story_terms.last_time <> excluded.last_time"
+    " OR abs(story_terms.weight - excluded.weight) > :slack * excluded.weight"
 )
-_PG_DF_UPSERT = text(
-    "INSERT INTO story_df (term, df) SELECT t, 1 FROM unnest(CAST(:terms AS text[])) AS t"
-    " ORDER BY t ON CONFLICT (term) DO UPDATE SET df = story_df.df + 1"
+# Document frequencies: a linked article writes one row of its terms (story_df_pending); every
+# DF_FOLD_EVERY documents one linker folds the pending rows into story_df, counted per term (a
+# counter upsert per distinct term, ~150 an article, was the largest part of linking's database
+# CPU). Rows are claimed with SKIP LOCKED and deleted as they are counted, so two folds never
+# count one row twice nor wait for each other; counters are upserted in term order (no deadlocks).
+# The pending row's id comes back with how many documents are folded (a young index folds at once).
+_PG_PENDING = text(
+    "INSERT INTO story_df_pending (terms) VALUES (CAST(:terms AS json))"
+    " RETURNING id, (SELECT df FROM story_df WHERE term = '')"
+)
+_PG_FOLD = text(
+    "WITH claim AS (SELECT id FROM story_df_pending WHERE id <= :upto ORDER BY id FOR UPDATE SKIP LOCKED),"
+    " gone AS (DELETE FROM story_df_pending p USING claim WHERE p.id = claim.id RETURNING p.terms)"
+    " INSERT INTO story_df (term, df) SELECT t, count(*) FROM gone, json_array_elements_text(gone.terms) AS t"
+    " GROUP BY t ORDER BY t ON CONFLICT (term) DO UPDATE SET df = story_df.df + excluded.df"
 )
 _PG_BOILERPLATE_UPSERT = text(
     "INSERT INTO story_boilerplate (source, sentence_key, docs, last_seen)"
@@ -123,18 +146,18 @@ _PG_VECTOR = text(
     " ON CONFLICT (article_id) DO UPDATE SET at = excluded.at, vector = excluded.vector, evidence = excluded.evidence"
 )
 
-# record_document + record_member in one round trip: each part sorts its rows, as above
+# record_document + record_member in one round trip (the pending row's id comes back)
 _PG_DOCUMENT_AND_VECTOR = text(
-    "WITH df AS (INSERT INTO story_df (term, df) SELECT t, 1 FROM unnest(CAST(:terms AS text[])) AS t"
-    " ORDER BY t ON CONFLICT (term) DO UPDATE SET df = story_df.df + 1),"
+    "WITH df AS (INSERT INTO story_df_pending (terms) VALUES (CAST(:terms AS json)) RETURNING id),"
     " bp AS (INSERT INTO story_boilerplate (source, sentence_key, docs, last_seen)"
     " SELECT :source, k, 1, :seen FROM unnest(CAST(:keys AS text[])) AS k ORDER BY k"
     " ON CONFLICT (source, sentence_key) DO UPDATE"
-    " SET docs = story_boilerplate.docs + 1, last_seen = excluded.last_seen)"
-    " INSERT INTO story_vectors (article_id, at, vector, evidence)"
+    " SET docs = story_boilerplate.docs + 1, last_seen = excluded.last_seen),"
+    " vec AS (INSERT INTO story_vectors (article_id, at, vector, evidence)"
     " SELECT CAST(:article_id AS bigint), :at, CAST(:vector AS json), CAST(:evidence AS json)"
     " WHERE CAST(:article_id AS bigint) IS NOT NULL"
-    " ON CONFLICT (article_id) DO UPDATE SET at = excluded.at, vector = excluded.vector, evidence = excluded.evidence"
+    " ON CONFLICT (article_id) DO UPDATE SET at = excluded.at, vector = excluded.vector, evidence = excluded.evidence)"
+    " SELECT id, (SELECT df FROM story_df WHERE term = '') FROM df"
 )
 
 # SQLite hot path: the same one-statement shapes, with JSON arrays read by json_each instead of
@@ -162,11 +185,29 @@ _LITE_POST = text(
     " JOIN json_each(:weights) AS w ON w.key = t.key"
 )
 _LITE_UNPOST = text("DELETE FROM story_terms WHERE story_id = :sid")
-# "WHERE true": SQLite needs it to tell an upsert's ON CONFLICT from a join's ON
-_LITE_DF_UPSERT = text(
-    "INSERT INTO story_df (term, df) SELECT value, 1 FROM json_each(:terms) WHERE true"
-    " ON CONFLICT (term) DO UPDATE SET df = df + 1"
+# a story's postings rewritten: the same rules as _PG_REPOST, in two statements
+_LITE_UNPOST_GONE = text(
+    "DELETE FROM story_terms WHERE story_id = :sid AND term NOT IN (SELECT value FROM json_each(:terms))"
 )
+_LITE_REPOST = text(
+    "INSERT INTO story_terms (term, story_id, weight, first_time, last_time)"
+    " SELECT t.value, :sid, w.value, :first, :last FROM json_each(:terms) AS t"
+    " JOIN json_each(:weights) AS w ON w.key = t.key WHERE true"
+    " ON CONFLICT (term, story_id) DO UPDATE SET weight = excluded.weight,"
+    " first_time = excluded.first_time, last_time = excluded.last_time"
+    " WHERE first_time <> excluded.first_time OR last_time <> excluded.last_time"
+    " OR abs(weight - excluded.weight) > :slack * excluded.weight"
+)
+_LITE_PENDING = text(
+    "INSERT INTO story_df_pending (terms) VALUES (:terms) RETURNING id, (SELECT df FROM story_df WHERE term = '')"
+)
+# one writer at a time: count, then delete, in the caller's transaction
+_LITE_FOLD = text(
+    "INSERT INTO story_df (term, df) SELECT j.value, count(*) FROM story_df_pending AS p, json_each(p.terms) AS j"
+    " WHERE p.id <= :upto GROUP BY j.value ON CONFLICT (term) DO UPDATE SET df = df + excluded.df"
+)
+_LITE_FOLDED = text("DELETE FROM story_df_pending WHERE id <= :upto")
+# "WHERE true": SQLite needs it to tell an upsert's ON CONFLICT from a join's ON
 _LITE_BOILERPLATE_UPSERT = text(
     "INSERT INTO story_boilerplate (source, sentence_key, docs, last_seen)"
     " SELECT :source, value, 1, :seen FROM json_each(:keys) WHERE true"
@@ -351,15 +392,32 @@ class SqlStoryIndex:
     # PostgreSQL: hold the document counts and the member's vector until flush() and send
     # them as one statement (two round trips fewer per linked article)
     defer_writes: bool = False
+    # serialise linkers less than this apart at ``at`` (lock_window); on PostgreSQL the locks
+    # go with the first statement (document_stats), one round trip fewer
+    lock: timedelta | None = None
 
     def __post_init__(self) -> None:
         self.pg = self.conn.dialect.name == "postgresql"
         self._posted: dict[int, _Posted] = {}
         self._deferred_document: dict[str, Any] | None = None
         self._deferred_vector: dict[str, Any] | None = None
+        self._lock_bucket: int | None = None
+        if self.lock is not None:
+            at = self.at or datetime.now(UTC)
+            if self.pg:
+                self._lock_bucket = _bucket(at, self.lock)
+            else:
+                lock_window(self.conn, at, self.lock)
+
+    def _locked(self) -> None:
+        """Take the window locks now if no statement has taken them yet."""
+        if self._lock_bucket is not None:
+            self.conn.execute(_PG_LOCK, {"ns": LOCK_NAMESPACE, "b": self._lock_bucket})
+            self._lock_bucket = None
 
     def flush(self) -> None:
         """Send what ``defer_writes`` held back."""
+        self._locked()
         doc, vec = self._deferred_document, self._deferred_vector
         self._deferred_document = self._deferred_vector = None
         if doc is None:
@@ -367,7 +425,14 @@ class SqlStoryIndex:
                 self.conn.execute(_PG_VECTOR, vec)
             return
         vec = vec or {"article_id": None, "at": 0.0, "vector": "{}", "evidence": "[]"}
-        self.conn.execute(_PG_DOCUMENT_AND_VECTOR, {**doc, **vec})
+        self._counted(self.conn.execute(_PG_DOCUMENT_AND_VECTOR, {**doc, **vec}).one())
+
+    def _counted(self, pending: Any) -> None:
+        """A document's pending row (id, documents folded so far) was written: fold the batch
+        it completes, or at once while the index is young."""
+        pending_id, folded = int(pending[0]), int(pending[1] or 0)
+        if pending_id % story_model.DF_FOLD_EVERY == 0 or folded < story_model.DF_EAGER_DOCS:
+            _fold(self.conn, pending_id)
 
     def _remember(self, row: Any) -> story_model.StoryState | None:
         """The row's state (None if empty), noting what its postings say."""
@@ -380,6 +445,7 @@ class SqlStoryIndex:
         return state
 
     def boilerplate(self, source: str, keys: Sequence[str]) -> frozenset[str]:
+        self._locked()
         if not keys:
             return frozenset()
         if self.pg:
@@ -399,6 +465,7 @@ class SqlStoryIndex:
         return frozenset(r[0] for r in rows)
 
     def doc_freqs(self, terms: Sequence[str]) -> tuple[dict[str, int], int]:
+        self._locked()
         if self.pg:
             rows = self.conn.execute(_PG_DF, {"terms": _pg_array([N_DOCS_KEY, *terms])}).all()
         else:
@@ -420,7 +487,12 @@ class SqlStoryIndex:
         }
         if self.pg:
             params.update(keys=_pg_array(params["keys"]), terms=_pg_array(params["terms"]))
-            rows = self.conn.execute(_PG_DOCUMENT_STATS, params).all()
+            if self._lock_bucket is not None:
+                params.update(ns=LOCK_NAMESPACE, b=self._lock_bucket)
+                self._lock_bucket = None
+                rows = self.conn.execute(_PG_LOCKED_DOCUMENT_STATS, params).all()  # its 'l' row is skipped below
+            else:
+                rows = self.conn.execute(_PG_DOCUMENT_STATS, params).all()
         else:
             params.update(keys=_json_list(params["keys"]), terms=_json_list(params["terms"]))
             rows = self.conn.execute(_LITE_DOCUMENT_STATS, params).all()
@@ -432,6 +504,7 @@ class SqlStoryIndex:
     def candidates(
         self, terms: Sequence[str], at: datetime, window: timedelta, limit: int
     ) -> list[story_model.StoryState]:
+        self._locked()
         if not terms:
             return []
         now = story_model.epoch_seconds(at)
@@ -463,11 +536,26 @@ class SqlStoryIndex:
                     "sid": s.story_id,
                     "first": first,
                     "last": last,
+                    "slack": POSTING_WEIGHT_SLACK,
                 },
             )
             return
         if replace:
-            self._unpost(s.story_id)
+            terms = _json_list([t for t, _ in posts])
+            self.conn.execute(_LITE_UNPOST_GONE, {"sid": s.story_id, "terms": terms})
+            if posts:
+                self.conn.execute(
+                    _LITE_REPOST,
+                    {
+                        "terms": terms,
+                        "weights": _json_list([w for _, w in posts]),
+                        "sid": s.story_id,
+                        "first": first,
+                        "last": last,
+                        "slack": POSTING_WEIGHT_SLACK,
+                    },
+                )
+            return
         if posts:
             self.conn.execute(
                 _LITE_POST,
@@ -484,6 +572,7 @@ class SqlStoryIndex:
         self.conn.execute(_LITE_UNPOST, {"sid": story_id})
 
     def create_story(self, state: story_model.StoryState) -> story_model.StoryState:
+        self._locked()
         postings = state.postings()  # the same for the new id: computed once
         posted = _Posted(
             _posting_key(state, postings),
@@ -507,30 +596,33 @@ class SqlStoryIndex:
         return new
 
     def save_story(self, old: story_model.StoryState, new: story_model.StoryState) -> None:
-        # Postings steer the candidate lookup only. Rewriting them for every article was the
-        # largest share of server work, so they are rewritten when the story's top terms
-        # change, its first time moves, or its last time moved by more than POSTING_SLACK.
+        # Postings steer the candidate lookup only, and rewriting them for every article was the
+        # largest share of server work. They are rewritten when the story's top terms change, its
+        # first time moves, or its last time moved by more than POSTING_SLACK; and then only the
+        # rows that change: terms gone and new, the span if it moved, a kept term's weight if it
+        # moved by more than POSTING_WEIGHT_SLACK (an unchanged row is not written again).
+        self._locked()
         first, last = story_model.epoch_seconds(new.first_time), story_model.epoch_seconds(new.last_time)
         postings = new.postings()
         key = _posting_key(new, postings)
         prev = self._posted.get(old.story_id)
-        fresh = (
-            prev is not None
-            and prev.key == key
-            and prev.first == first
-            and last - prev.last < POSTING_SLACK.total_seconds()
-        )
-        posted = prev if fresh and prev is not None else _Posted(key, first, last)
+        span_fresh = prev is not None and prev.first == first and last - prev.last < POSTING_SLACK.total_seconds()
+        fresh = span_fresh and prev is not None and prev.key == key
+        if prev is not None and span_fresh:
+            posted = prev if fresh else _Posted(key, prev.first, prev.last)
+        else:
+            posted = _Posted(key, first, last)
         res = self.conn.execute(
             _SAVE_STORY, {"b_id": old.story_id, "b_count": old.article_count, **_story_params(new, posted)}
         )
         if res.rowcount != 1:
             raise StoryConflict(f"story {old.story_id} changed while linking")
         if not fresh:
-            self._post(new, replace=True, span=(first, last), postings=postings)
+            self._post(new, replace=True, span=(posted.first, posted.last), postings=postings)
         self._posted[new.story_id] = posted
 
     def merge_stories(self, keep: story_model.StoryState, gone: Sequence[story_model.StoryState], at: datetime) -> None:
+        self._locked()
         ids = [g.story_id for g in gone]
         for g in gone:
             res = self.conn.execute(
@@ -556,26 +648,29 @@ class SqlStoryIndex:
             self.repoint(self.conn, ids, keep.story_id)
 
     def record_document(self, source: str, keys: Sequence[str], terms: Sequence[str]) -> None:
+        self._locked()
         # sorted, so that concurrent upserts take row locks in one order (no deadlocks)
         all_terms = sorted({N_DOCS_KEY, *terms})
         ukeys = sorted(set(keys))
         seen = story_model.epoch_seconds(self.at or datetime.now(UTC))
+        terms_json = _json_list(all_terms)
         if self.pg:
             if self.defer_writes:  # sent with the member's vector in one statement (flush)
                 self._deferred_document = {
-                    "terms": _pg_array(all_terms), "source": source, "keys": _pg_array(ukeys), "seen": seen,
+                    "terms": terms_json, "source": source, "keys": _pg_array(ukeys), "seen": seen,
                 }
                 return
-            self.conn.execute(_PG_DF_UPSERT, {"terms": _pg_array(all_terms)})
             if ukeys:
                 self.conn.execute(_PG_BOILERPLATE_UPSERT, {"source": source, "keys": _pg_array(ukeys), "seen": seen})
+            self._counted(self.conn.execute(_PG_PENDING, {"terms": terms_json}).one())
             return
-        self.conn.execute(_LITE_DF_UPSERT, {"terms": _json_list(all_terms)})
         if ukeys:
             self.conn.execute(_LITE_BOILERPLATE_UPSERT, {"source": source, "keys": _json_list(ukeys), "seen": seen})
+        self._counted(self.conn.execute(_LITE_PENDING, {"terms": terms_json}).one())
 
     # ---- members and refinement (worker.stories.refine.RefineIndex) ----
     def record_member(self, member: story_model.Member) -> None:
+        self._locked()
         vector = {t: round(v, 6) for t, v in member.vector.items()}
         keys = list(member.keys)
         at = story_model.epoch_seconds(member.at)
@@ -594,6 +689,7 @@ class SqlStoryIndex:
         return self.stories_by_id([story_id]).get(story_id)
 
     def stories_by_id(self, story_ids: Sequence[int]) -> dict[int, story_model.StoryState]:
+        self._locked()
         if not story_ids:
             return {}
         rows = self.conn.execute(
@@ -606,6 +702,7 @@ class SqlStoryIndex:
 
     def members(self, story_ids: Sequence[int]) -> list[story_model.Member]:
         """The stories' linked articles that have a vector (duplicates follow their original)."""
+        self._locked()
         if not story_ids:
             return []
         a, v = articles, story_vectors
@@ -630,6 +727,7 @@ class SqlStoryIndex:
 
     def move_members(self, moves: Mapping[int, int]) -> None:
         """Articles (and their duplicates) to the stories the refinement pass put them in."""
+        self._locked()
         by_story: dict[int, list[int]] = {}
         for article_id, story_id in sorted(moves.items()):
             by_story.setdefault(story_id, []).append(article_id)
@@ -675,13 +773,38 @@ class SqlStoryIndex:
 def lock_window(conn: Connection, at: datetime, window: timedelta) -> None:
     """Serialise linkers whose articles are less than ``window`` apart (see module doc)."""
     if conn.dialect.name == "postgresql":
-        bucket = math.floor(story_model.epoch_seconds(at) / window.total_seconds())
-        conn.execute(_PG_LOCK, {"ns": LOCK_NAMESPACE, "b": bucket})
+        conn.execute(_PG_LOCK, {"ns": LOCK_NAMESPACE, "b": _bucket(at, window)})
     elif conn.dialect.name == "sqlite":
         # take SQLite's write lock now, not at the first write after our reads (a transaction
         # from storage.db.Database.transaction() already holds it: BEGIN IMMEDIATE; this
         # covers connections from any other engine, e.g. link_with_retry's)
         conn.execute(_LITE_LOCK, {"lock": "\x00lock"})
+
+
+def fold_document_counts(conn: Connection) -> int:
+    """Fold every pending document into the document frequencies now (linkers fold every
+    DF_FOLD_EVERY documents on their own); how many documents were folded."""
+    upto = int(conn.execute(select(func.coalesce(func.max(story_df_pending.c.id), 0))).scalar_one())
+    before = _folded_docs(conn)
+    _fold(conn, upto)
+    return _folded_docs(conn) - before
+
+
+def _fold(conn: Connection, upto: int) -> None:
+    """Add the pending documents with ids up to ``upto`` to the counters and forget them."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(_PG_FOLD, {"upto": upto})
+    else:
+        conn.execute(_LITE_FOLD, {"upto": upto})
+        conn.execute(_LITE_FOLDED, {"upto": upto})
+
+
+def _folded_docs(conn: Connection) -> int:
+    return int(conn.execute(select(story_df.c.df).where(story_df.c.term == N_DOCS_KEY)).scalar_one_or_none() or 0)
+
+
+def _bucket(at: datetime, window: timedelta) -> int:
+    return math.floor(story_model.epoch_seconds(at) / window.total_seconds())
 
 
 def prune_story_vectors(conn: Connection, before: datetime) -> int:

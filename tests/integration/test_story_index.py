@@ -3,8 +3,10 @@ index, merges recorded, one story when workers race on a new event, stale writes
 
 from __future__ import annotations
 
+import random
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,7 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
 from storage import story_index as si
-from storage.models import Base
+from storage.models import Base, story_df, story_df_pending, story_terms
 from worker.model import story as story_model
 from worker.service import stories as story_service
 from worker.stories import link as st
@@ -281,3 +283,149 @@ def test_a_story_rewritten_under_the_same_count_is_read_afresh(engine: Engine) -
     assert fresh.article_count == first.article_count == 1
     assert dict(fresh.centroid) == dict(listed.centroid) == {"w:fire": 1.0, "w:flood": 2.0}
     assert fresh.norm == listed.norm == (1.0 + 4.0) ** 0.5
+
+
+def _documents(n: int, seed: int) -> list[list[str]]:
+    """``n`` documents' term lists: a few common terms, many rare ones, some in every document."""
+    rng = random.Random(seed)
+    common = [f"w:common{i}" for i in range(30)]
+    return [
+        sorted({"w:always", *rng.sample(common, 8), *(f"w:rare{rng.randrange(400)}" for _ in range(12))})
+        for _ in range(n)
+    ]
+
+
+def _counters(engine: Engine) -> dict[str, int]:
+    with engine.connect() as c:
+        return {r.term: int(r.df) for r in c.execute(select(story_df.c.term, story_df.c.df))}
+
+
+def _seed_documents(engine: Engine, n: int) -> None:
+    """An index that has counted ``n`` documents already (past the young index's eager folding)."""
+    with engine.begin() as c:
+        c.execute(story_df.insert().values(term=si.N_DOCS_KEY, df=n))
+
+
+def test_document_frequencies_fold_in_batches_to_the_sum_of_the_documents(engine: Engine) -> None:
+    """Each linked document writes one pending row; every DF_FOLD_EVERY documents they are
+    folded into the counters, which then equal the sum of the documents' terms exactly, and
+    the memory index sees the same frequencies at every step."""
+    _seed_documents(engine, story_model.DF_EAGER_DOCS)
+    mem = st.MemoryStoryIndex(n_docs=story_model.DF_EAGER_DOCS)
+    docs = _documents(2 * story_model.DF_FOLD_EVERY + 17, seed=3)
+    probe = ["w:always", "w:common1", "w:rare7", "w:never"]
+    for i, terms in enumerate(docs, start=1):
+        with engine.begin() as c:
+            sql = si.SqlStoryIndex(c)
+            sql.record_document("site.example", [], terms)
+            mem.record_document("site.example", [], terms)
+            assert sql.document_stats("site.example", [], probe) == mem.document_stats("site.example", [], probe), i
+    folded = 2 * story_model.DF_FOLD_EVERY
+    expected = Counter(t for terms in docs[:folded] for t in terms)
+    counters = _counters(engine)
+    assert counters.pop(si.N_DOCS_KEY) == story_model.DF_EAGER_DOCS + folded
+    assert counters == expected
+    with engine.begin() as c:
+        assert si.fold_document_counts(c) == len(docs) - folded
+        assert c.execute(select(func.count()).select_from(story_df_pending)).scalar_one() == 0
+    counters = _counters(engine)
+    assert counters.pop(si.N_DOCS_KEY) == story_model.DF_EAGER_DOCS + len(docs)
+    assert counters == Counter(t for terms in docs for t in terms)
+
+
+def test_a_young_index_folds_each_document_at_once(engine: Engine) -> None:
+    with engine.begin() as c:
+        si.SqlStoryIndex(c).record_document("site.example", [], ["w:fire"])
+    with engine.begin() as c:
+        assert si.SqlStoryIndex(c).document_stats("site.example", [], ["w:fire"]) == (frozenset(), ({"w:fire": 1}, 1))
+        assert c.execute(select(func.count()).select_from(story_df_pending)).scalar_one() == 0
+
+
+def test_a_rolled_back_document_is_never_counted(engine: Engine) -> None:
+    _seed_documents(engine, story_model.DF_EAGER_DOCS)
+    with pytest.raises(RuntimeError), engine.begin() as c:
+        si.SqlStoryIndex(c).record_document("site.example", [], ["w:lost"])
+        raise RuntimeError("the link failed")
+    with engine.begin() as c:
+        si.SqlStoryIndex(c).record_document("site.example", [], ["w:kept"])
+        si.fold_document_counts(c)
+    counters = _counters(engine)
+    assert counters == {si.N_DOCS_KEY: story_model.DF_EAGER_DOCS + 1, "w:kept": 1}
+
+
+def test_concurrent_linkers_fold_every_document_exactly_once(pg_engine: Engine) -> None:
+    """Six workers record documents at once, each in its own transactions; whichever completes a
+    batch folds it while the others keep writing (rows claimed with SKIP LOCKED): the counters end
+    equal to the sum of all documents, none lost, none counted twice."""
+    _seed_documents(pg_engine, story_model.DF_EAGER_DOCS)
+    per_worker = 45
+    docs = _documents(6 * per_worker, seed=11)
+    barrier = threading.Barrier(6)
+    errors: list[BaseException] = []
+
+    def work(k: int) -> None:
+        try:
+            barrier.wait()
+            for terms in docs[k * per_worker : (k + 1) * per_worker]:
+                with pg_engine.begin() as c:
+                    si.SqlStoryIndex(c).record_document(f"s{k}.example", [], terms)
+        except BaseException as exc:  # re-raised below, not swallowed
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(6)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    if errors:
+        raise errors[0]
+    with pg_engine.begin() as c:
+        si.fold_document_counts(c)
+    counters = _counters(pg_engine)
+    assert counters.pop(si.N_DOCS_KEY) == story_model.DF_EAGER_DOCS + len(docs)
+    assert counters == Counter(t for terms in docs for t in terms)
+
+
+def _postings(engine: Engine, story_id: int) -> dict[str, tuple[float, float, float]]:
+    t = story_terms
+    with engine.connect() as c:
+        rows = c.execute(select(t.c.term, t.c.weight, t.c.first_time, t.c.last_time).where(t.c.story_id == story_id))
+        return {r.term: (r.weight, r.first_time, r.last_time) for r in rows}
+
+
+def test_a_repost_writes_only_the_postings_that_change(engine: Engine) -> None:
+    """A story whose top terms change within POSTING_SLACK: terms gone are unposted, new ones
+    posted with the span as posted, a kept weight rewritten only when it moved by more than
+    POSTING_WEIGHT_SLACK; the lookup finds the story by its new terms and not by the gone ones."""
+    base = {"w:fire": 1.0, "w:dock": 0.6, "w:crane": 0.4}
+    with engine.begin() as c:
+        sql = si.SqlStoryIndex(c)
+        story = sql.create_story(st.new_story_state(0, base, T0, "a.example", "Dock fire"))
+    before = _postings(engine, story.story_id)
+    later = T0 + si.POSTING_SLACK / 2
+    # unit-normalised: fire 0.81 -> 0.71 (within the slack), dock 0.49 -> 0.64, crane gone, boat new
+    centroid = {"w:fire": 1.0, "w:dock": 0.9, "w:boat": 0.4}
+    grown = st.add_to_story(story, {}, later, "b.example", "Dock fire")
+    grown = grown.__class__(**{**grown.__dict__, "centroid": centroid})
+    with engine.begin() as c:
+        sql = si.SqlStoryIndex(c)
+        old = sql.stories_by_id([story.story_id])[story.story_id]
+        sql.save_story(old, grown)
+        by_new = sql.candidates(["w:boat"], later, story_model.WINDOW, 5)
+        by_gone = sql.candidates(["w:crane"], later, story_model.WINDOW, 5)
+    after = _postings(engine, story.story_id)
+    posts = grown.postings()
+    assert set(after) == set(posts)
+    assert after["w:fire"] == before["w:fire"]  # moved by less than the slack: not written again
+    assert after["w:dock"][0] == pytest.approx(posts["w:dock"]) and after["w:dock"][0] != before["w:dock"][0]
+    span = before["w:fire"][1:]
+    assert after["w:boat"][0] == pytest.approx(posts["w:boat"]) and after["w:boat"][1:] == span  # the span as posted
+    assert [s.story_id for s in by_new] == [story.story_id] and by_gone == []
+    # beyond the slack the span is written anew, on every posting
+    much_later = T0 + 2 * si.POSTING_SLACK
+    moved = grown.__class__(**{**grown.__dict__, "last_time": much_later, "article_count": 3})
+    with engine.begin() as c:
+        sql = si.SqlStoryIndex(c)
+        sql.save_story(sql.stories_by_id([story.story_id])[story.story_id], moved)
+    last = story_model.epoch_seconds(much_later)
+    assert {v[2] for v in _postings(engine, story.story_id).values()} == {last}

@@ -44,6 +44,10 @@ WINDOW = timedelta(days=10)  # stories further than this in time are never compa
 
 
 BOILERPLATE_MIN_DOCS = 3  # a sentence seen in this many earlier docs of one source is dropped
+# Document frequencies are counted in batches: the linker sees them as of the last multiple of
+# this many documents (one row written per article, ~300 counters folded per batch, not per article).
+DF_FOLD_EVERY = 50
+DF_EAGER_DOCS = 1000  # until this many documents are counted, each one is folded at once
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

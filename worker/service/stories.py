@@ -7,10 +7,11 @@ article's ``story_id`` and the story state commit together. Linking is idempoten
 that has a story keeps it (following merges), so a re-delivered task or a re-ingest changes
 nothing.
 
-Concurrency: :func:`storage.story_index.lock_window` serialises linkers whose articles are
-less than a window apart; a story changed under us (a long story touched from two distant
-buckets) raises :class:`StoryConflict` from the optimistic checks, the transaction rolls
-back and :func:`retry_on_conflict` runs the step again.
+Concurrency: :func:`storage.story_index.lock_window` (taken by the index with its first
+statement) serialises linkers whose articles are less than a window apart; a story changed
+under us (a long story touched from two distant buckets) raises :class:`StoryConflict` from
+the optimistic checks, the transaction rolls back and :func:`retry_on_conflict` runs the step
+again.
 """
 
 from __future__ import annotations
@@ -95,8 +96,7 @@ def link_in_transaction(
     the caller moves its articles before the transaction commits.
     """
     at = st.article_time(features, arrived_at)
-    lock_window(conn, at, story_model.WINDOW)
-    index = SqlStoryIndex(conn, at=at, repoint=repoint, defer_writes=True)
+    index = SqlStoryIndex(conn, at=at, repoint=repoint, defer_writes=True, lock=story_model.WINDOW)
     result = st.link_article(index, features, arrived_at, linker, article_id=article_id)
     index.flush()
     return result

@@ -31,6 +31,8 @@ import snowballstemmer
 
 from worker.model.story import (
     BOILERPLATE_MIN_DOCS,
+    DF_EAGER_DOCS,
+    DF_FOLD_EVERY,
     KEY_PREFIX,
     WINDOW,
     LinkResult,
@@ -1038,6 +1040,8 @@ class MemoryStoryIndex:
     members_by_id: dict[int, Member] = field(default_factory=dict)
     members_of: dict[int, set[int]] = field(default_factory=dict)  # story id -> article ids
     dirty: set[int] = field(default_factory=set)  # stories changed since their last refinement
+    pending: list[Sequence[str]] = field(default_factory=list)  # documents' terms not folded into df yet
+    documents: int = 0  # documents recorded (folded or not)
 
     def boilerplate(self, source: str, keys: Sequence[str]) -> frozenset[str]:
         return frozenset(k for k in keys if self.sentence_docs.get((source, k), 0) >= BOILERPLATE_MIN_DOCS)
@@ -1127,11 +1131,18 @@ class MemoryStoryIndex:
         self.dirty.difference_update(story_ids)
 
     def record_document(self, source: str, keys: Sequence[str], terms: Sequence[str]) -> None:
-        self.n_docs += 1
-        for t in terms:
-            self.df[t] = self.df.get(t, 0) + 1
+        """Sentence counts at once; document frequencies as the SQL index keeps them: folded in
+        every DF_FOLD_EVERY documents (each at once while fewer than DF_EAGER_DOCS are counted)."""
         for k in keys:
             self.sentence_docs[(source, k)] = self.sentence_docs.get((source, k), 0) + 1
+        self.pending.append(terms)
+        self.documents += 1
+        if self.documents % DF_FOLD_EVERY == 0 or self.n_docs < DF_EAGER_DOCS:
+            for doc in self.pending:
+                for t in doc:
+                    self.df[t] = self.df.get(t, 0) + 1
+            self.n_docs += len(self.pending)
+            self.pending.clear()
 
     def resolve(self, story_id: int) -> int:
         """Follow recorded merges to the story an old id now lives in."""
