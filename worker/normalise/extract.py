@@ -42,7 +42,7 @@ from worker.normalise.dates import (
     url_date,
 )
 from worker.normalise.decoding import decode_body
-from worker.normalise.extraction import CAPTIONS, extract_main
+from worker.normalise.extraction import caption_elements, extract_main
 from worker.normalise.fallback import unparseable_page, with_feed_content
 from worker.normalise.language import detect_language, lang_code
 from worker.normalise.pagekind import KindSignals, classify_page
@@ -118,7 +118,7 @@ def extract_article(
     pm = read_page_meta(tree)
     learned_names = learn_site_names(hints.site_titles)
     raw_text, main_body = extract_main(tree, page_url)
-    captions = caption_keys([normalise_unicode(squash(c.text_content())) for c in CAPTIONS(tree)])
+    captions = caption_keys([normalise_unicode(squash(c.text_content())) for c in caption_elements(tree)])
     cleaned = clean_paragraphs(paragraphs_of(normalise_unicode(raw_text)), captions=captions)
     site_name_list = [
         n
