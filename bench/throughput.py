@@ -348,7 +348,11 @@ STAGES: dict[str, list[tuple[str, str]]] = {
     "parse": [("worker/poll/feeds.py", "parse_feed"), ("worker/service/handlers.py", "_sanitised")],
     "normalise": [
         ("worker/normalise/extract.py", "extract_article"),
-        ("worker/normalise/extract.py", "article_from_content"),
+        # a feed entry's own content (defined in content.py, so a profile names it there; the
+        # pages' fallback calls it outside extract_article, see _stage_cpu) and the page weighed
+        # against it
+        ("worker/normalise/content.py", "article_from_content"),
+        ("worker/normalise/content.py", "content_word_count"),
     ],
     "dedupe": [("worker/dedupe/minhash.py", "fingerprint"), ("worker/dedupe/minhash.py", "check_duplicate")],
     "link": [("worker/service/handlers.py", "process_article"), ("worker/service/handlers.py", "refine_stories")],
@@ -386,6 +390,14 @@ def _stage_cpu(profiles: list[cProfile.Profile]) -> dict[str, float]:
     )
     stages["link"] -= in_linking
     stages["store"] += in_linking
+    # feed content normalised inside extract_article (a page without text) is counted there already
+    stages["normalise"] -= sum(
+        c[3]
+        for (f, _, fn), v in table.items()
+        if fn == "article_from_content" and f.endswith("worker/normalise/content.py")
+        for (cf, _, cfn), c in v[4].items()
+        if cfn in ("with_feed_content", "unparseable_page") and cf.endswith("worker/normalise/fallback.py")
+    )
     # fingerprint and the duplicate check run inside _store_entry; the sanitiser inside _record_poll
     stages["store"] -= stages["dedupe"] + cumulative("worker/service/handlers.py", "_sanitised")
     total = sum(v[2] for v in table.values())  # own time of every function: all profiled CPU

@@ -16,7 +16,7 @@ from worker.normalise.dates import feed_or_page_date
 from worker.normalise.decoding import repair_mojibake
 from worker.normalise.language import detect_language, lang_code
 from worker.normalise.pagemeta import squash
-from worker.normalise.textclean import clean_paragraphs, normalise_unicode, paragraphs_of, text_key
+from worker.normalise.textclean import CleanedText, clean_paragraphs, normalise_unicode, paragraphs_of, text_key
 from worker.normalise.title import drop_leading_title, learn_site_names, strip_site_names
 
 _WHOLE_PAGE = re.compile(r"<(?:html|head|body)\b|<!doctype\s+html", re.I)
@@ -54,6 +54,32 @@ def _html_to_text(html: str) -> str:
     return "\n\n".join(pars)
 
 
+def _content_text(
+    title: str | None, raw_html: str | None, text: str | None, hints: FeedHints, warnings: list[str]
+) -> tuple[CleanedText, str | None]:
+    """The cleaned text of the content and its title (the part of ``article_from_content`` that
+    its word count comes from)."""
+    if text is None and raw_html:
+        text = _html_to_text(raw_html)
+    text = text or ""
+    text = repair_mojibake(text, warnings)
+    pars = paragraphs_of(normalise_unicode(text))
+    cleaned = clean_paragraphs(pars)
+    final_title = strip_site_names(
+        squash(normalise_unicode(title or hints.title or "")) or None, learn_site_names(hints.site_titles)
+    )
+    if final_title is None and _looks_like_headline(cleaned.paragraphs):
+        final_title = cleaned.paragraphs[0]
+    return drop_leading_title(cleaned, final_title), final_title
+
+
+def content_word_count(*, title: str | None, html: str, hints: FeedHints) -> int:
+    """``article_from_content(url=..., title=title, html=html, hints=hints).word_count`` without
+    the rest of the article (its HTML, language, dates): what a page is weighed against."""
+    cleaned, _ = _content_text(title, html, None, hints, [])
+    return len(cleaned.text.split())
+
+
 def article_from_content(
     *,
     url: str,
@@ -66,18 +92,7 @@ def article_from_content(
     hints = hints or FeedHints()
     warnings: list[str] = []
     raw_html = html if html is not None else hints.content_html
-    if text is None and raw_html:
-        text = _html_to_text(raw_html)
-    text = text or ""
-    text = repair_mojibake(text, warnings)
-    pars = paragraphs_of(normalise_unicode(text))
-    cleaned = clean_paragraphs(pars)
-    final_title = strip_site_names(
-        squash(normalise_unicode(title or hints.title or "")) or None, learn_site_names(hints.site_titles)
-    )
-    if final_title is None and _looks_like_headline(cleaned.paragraphs):
-        final_title = cleaned.paragraphs[0]
-    cleaned = drop_leading_title(cleaned, final_title)
+    cleaned, final_title = _content_text(title, raw_html, text, hints, warnings)
     out_text = cleaned.text
     if raw_html:
         out_html = content_html(

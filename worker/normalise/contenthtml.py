@@ -81,7 +81,10 @@ class _Sources:
     """Page elements by whitespace-free text, in document order, indexed lazily.
 
     ``order`` numbers the page's block elements and images; elements indexed later (a
-    ``div`` of bare text) get a position between their neighbours in that numbering.
+    ``div`` of bare text) get a position between their neighbours in that numbering. The
+    blocks and images are indexed as far into the page as the lookups need (the extracted
+    blocks come in page order, so what follows the last of them, comments, related stories
+    and footers, usually never is); the other elements only when a lookup fails.
     """
 
     def __init__(self, tree: HtmlElement) -> None:
@@ -89,7 +92,15 @@ class _Sources:
         self.order: dict[_Element, float] = {}
         self.images: list[_Element] = []
         self.by_key: dict[str, list[_Element]] = {}
-        for i, el in enumerate(tree.iter(*_ORDERED)):
+        self._ordered: Iterator[tuple[int, _Element]] | None = enumerate(tree.iter(*_ORDERED))
+        self._full = False
+
+    def _index_next(self, want: str | None = None) -> bool:
+        """Index the page's next blocks and images, up to one whose key is ``want`` (through
+        the end of the page with ``None``); whether ``want`` was found."""
+        if self._ordered is None:
+            return False
+        for i, el in self._ordered:
             self.order[el] = i
             if el.tag == "img":
                 self.images.append(el)
@@ -97,10 +108,14 @@ class _Sources:
             key = _key(el.text_content())
             if key:
                 self.by_key.setdefault(key, []).append(el)
-        self._full = False
+                if key == want:
+                    return True
+        self._ordered = None
+        return False
 
     def _index_rest(self) -> None:
         """Other text-bearing elements (a ``div`` of bare text and ``<br>`` lines, a ``span``)."""
+        self._index_next()
         self._full = True
         passed = 0
         for el in self.tree.iter():
@@ -121,6 +136,13 @@ class _Sources:
 
     def find(self, key: str, after: float) -> _Element | None:
         """The first element with this text after position ``after`` (else the first one)."""
+        found = self.by_key.get(key)  # in page order
+        if found and self.order[found[-1]] > after:
+            return next(el for el in found if self.order[el] > after)
+        # every element indexed so far with this text comes before ``after``: index on (what
+        # is not indexed yet comes after every element matched so far)
+        if self._index_next(key):
+            return self.by_key[key][-1]
         found = self.by_key.get(key)
         if not found and not self._full:
             self._index_rest()

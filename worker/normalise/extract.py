@@ -26,8 +26,6 @@ from __future__ import annotations
 from dataclasses import replace
 from itertools import islice
 
-from trafilatura.utils import load_html
-
 from worker.model.article import FeedHints, NormalisedArticle
 from worker.normalise.authors import choose_authors, clean_authors
 from worker.normalise.canonical import choose_url, image_url
@@ -44,11 +42,12 @@ from worker.normalise.dates import (
     url_date,
 )
 from worker.normalise.decoding import decode_body
-from worker.normalise.extraction import CAPTIONS, extract_main
+from worker.normalise.extraction import caption_elements, extract_main
 from worker.normalise.fallback import unparseable_page, with_feed_content
 from worker.normalise.language import detect_language, lang_code
 from worker.normalise.pagekind import KindSignals, classify_page
 from worker.normalise.pagemeta import read_page_meta, squash
+from worker.normalise.parsing import parse_html
 from worker.normalise.textclean import (
     caption_keys,
     clean_paragraphs,
@@ -106,11 +105,11 @@ def extract_article(
     page_url = final_url or url
     text_doc, decode_warnings = decode_body(body, content_type)
     warnings.extend(decode_warnings)
-    tree = load_html(text_doc) if text_doc.strip() else None
+    tree = parse_html(text_doc) if text_doc and not text_doc.isspace() else None
     if tree is None:
         warnings.append("unparseable_html")
         return unparseable_page(page_url=page_url, hints=hints, warnings=warnings)
-    if sum(1 for _ in islice(tree.iter(), MAX_PAGE_ELEMENTS + 1)) > MAX_PAGE_ELEMENTS:
+    if _may_be_too_complex(text_doc) and sum(1 for _ in islice(tree.iter(), MAX_PAGE_ELEMENTS + 1)) > MAX_PAGE_ELEMENTS:
         raise PageTooComplex(
             f"the page has more than {MAX_PAGE_ELEMENTS:,} HTML elements"
             " (news pages have a few thousand): not extracted"
@@ -119,7 +118,7 @@ def extract_article(
     pm = read_page_meta(tree)
     learned_names = learn_site_names(hints.site_titles)
     raw_text, main_body = extract_main(tree, page_url)
-    captions = caption_keys([normalise_unicode(squash(c.text_content())) for c in CAPTIONS(tree)])
+    captions = caption_keys([normalise_unicode(squash(c.text_content())) for c in caption_elements(tree)])
     cleaned = clean_paragraphs(paragraphs_of(normalise_unicode(raw_text)), captions=captions)
     site_name_list = [
         n
@@ -221,6 +220,14 @@ def extract_article(
 # of memory, a slower machine past the task's time limit, every attempt: such a page is refused
 # at once, with this reason, before any extraction runs.
 MAX_PAGE_ELEMENTS = 50_000
+
+
+def _may_be_too_complex(text: str) -> bool:
+    """Whether the page's markup could hold more than MAX_PAGE_ELEMENTS elements (counting them
+    walks the whole tree). Each element but the implied html, head and body starts at a ``<``,
+    and the parser's implied paragraphs take one text run each, so a page has at most
+    ``2 * count("<") + 3`` elements."""
+    return 2 * text.count("<") + 3 > MAX_PAGE_ELEMENTS
 
 
 class PageTooComplex(ValueError):

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from worker.model.article import FeedHints, NormalisedArticle
-from worker.normalise.content import article_from_content
+from worker.normalise.content import article_from_content, content_word_count
 
 
 @dataclass(frozen=True)
@@ -85,9 +85,11 @@ def choose(
     if not page.text:
         # An empty page (consent wall, script-only) and no feed content to stand in: asking again won't help.
         return feed_only(url, title, feed_html, hints, f"no_text: the page is {page.page_kind}", retryable=False)
-    feed_version = article_from_content(url=url, title=title, html=feed_html or "", hints=hints)
-    if feed_version.word_count > page.word_count:
+    # The feed's words first: its whole article (HTML, language) only when it wins.
+    feed_words = content_word_count(title=title, html=feed_html or "", hints=hints)
+    if feed_words > page.word_count:
         # A paywall or teaser page carries less than the feed did.
+        feed_version = article_from_content(url=url, title=title, html=feed_html or "", hints=hints)
         return PageOutcome(
             feed_version, f"short_page: page has {page.word_count} words, feed {feed_version.word_count}"
         )

@@ -92,8 +92,6 @@ def classify_page(sig: KindSignals, url: str, text: str) -> str:
     score += 0.5 if sig.long_paragraphs >= 4 else -1.0
     score -= 1.0 if sig.words < 150 else 0.0
     score -= 3.0 if path in ("", "/") else 0.0
-    forum_hits = len(_FORUM_TEXT.findall(text[:20000]))
-    product_hits = len(_PRODUCT_TEXT.findall(text[:8000]))
     kind = "other"
     if _FORUM_URL.search(path_url):
         score -= 3.0
@@ -108,10 +106,14 @@ def classify_page(sig: KindSignals, url: str, text: str) -> str:
         kind = "listing"
     elif _SERVICE_URL.search(path):
         score -= 1.5
-    if forum_hits >= 8:
+    # The text's forum and shop words can only lower the score: scanning for them (regexes over
+    # the text, the dearest part of this) is skipped when the page stays an article without them.
+    if score - (1.0 if ld_article else 2.0) >= -0.5:
+        return "article"
+    if len(_FORUM_TEXT.findall(text[:20000])) >= 8:
         score -= 1.0
         kind = "forum" if kind == "other" else kind
-    if product_hits >= 5 and not ld_article:
+    if not ld_article and len(_PRODUCT_TEXT.findall(text[:8000])) >= 5:
         score -= 1.0
         kind = "product" if kind == "other" else kind
     if score >= -0.5:

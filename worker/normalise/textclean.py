@@ -35,6 +35,14 @@ _SPACES = dict.fromkeys(
 )  # fmt: skip
 _SPACES.update({0x2028: "\n", 0x2029: "\n\n", 0x0B: "\n", 0x0C: "\n", 0x85: "\n"})
 _TRANSLATE: dict[int, str | None] = {**_INVISIBLE, **_SPACES}
+# str.translate looks every character up in the dict (~0.2 ms for an article's text); the few
+# that are in it are found by a regex (a tenth of that) and mapped one by one, the same way.
+_TRANSLATED = re.compile("[" + "".join(re.escape(chr(c)) for c in sorted(_TRANSLATE)) + "]")
+
+
+def _translate_char(m: re.Match[str]) -> str:
+    return _TRANSLATE[ord(m.group())] or ""
+
 _MULTISPACE = re.compile(r" {2,}")
 _BLANKLINES = re.compile(r"\n\s*\n")
 
@@ -55,7 +63,7 @@ def key_words(text: str) -> list[str]:
 def normalise_unicode(text: str) -> str:
     """NFC, no invisible or control characters, typographic spaces folded."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = text.translate(_TRANSLATE)
+    text = _TRANSLATED.sub(_translate_char, text)
     text = unicodedata.normalize("NFC", text)
     return _MULTISPACE.sub(" ", text)
 

@@ -307,6 +307,21 @@ def test_classify_page(signals: KindSignals, url: str, expected: str) -> None:
     assert classify_page(signals, url, "") == expected
 
 
+def test_forum_and_shop_words_still_decide_a_page_that_is_only_just_an_article() -> None:
+    """The text is scanned only when its words could make a page no article: a page that stays
+    an article whatever its text says, and one that its text makes a forum."""
+    text_forum = "Reply quote replies joined upvote #12 registered user member since. " * 2
+    text_shop = " add to cart, buy now, in stock, free shipping, quantity."
+    strong = KindSignals(has_date=True, stated_date=True, has_author=True, words=600, paragraphs=9,
+                         long_paragraphs=5)  # fmt: skip
+    weak = KindSignals(has_date=True, words=400, paragraphs=9, long_paragraphs=5)  # 0.75 - 0.5 + 0.5
+    url = "https://news.example/story-of-the-day"
+    assert classify_page(strong, url, text_forum + text_shop) == "article"
+    assert classify_page(weak, url, text_forum) == "article"  # 0.75 - 1: still an article
+    assert classify_page(weak, url, text_shop) == "article"
+    assert classify_page(weak, url, text_forum + text_shop) == "forum"  # 0.75 - 2
+
+
 def test_listing_page_is_not_an_article() -> None:
     items = "".join(
         f'<li><a href="/news/2024/03/0{i}/story-{i}">Story number {i} about the council</a> '
@@ -449,3 +464,49 @@ def test_a_page_with_more_markup_than_any_article_is_refused_and_an_ordinary_one
     fine = b"<html><body><table>" + b"<tr><td>x" * (MAX_PAGE_ELEMENTS // 2 - 10) + b"</table></body></html>"
     assert extract_article(fine, url="https://site.example/b").source in ("page", "feed")
 
+
+
+@pytest.mark.parametrize(
+    ("title", "html"),
+    [
+        ("Council approves transport budget", "".join(f"<p>{p}</p>" for p in PARAS)),
+        (None, "<p>Council approves transport budget</p>" + "".join(f"<p>{p}</p>" for p in PARAS)),
+        ("T", "<p>PARIS (AFP) - " + PARAS[0] + "</p><p>Also Read: another story</p>"),
+        ("T", ""),
+    ],
+)
+def test_the_feed_contents_word_count_is_its_articles(title: str | None, html: str) -> None:
+    from worker.normalise.content import content_word_count
+
+    hints = FeedHints(title="Council approves transport budget", content_html=html)
+    article = article_from_content(url=URL, title=title, html=html, hints=hints)
+    assert content_word_count(title=title, html=html, hints=hints) == article.word_count
+
+
+def test_a_page_shorter_than_its_feed_content_gives_way_to_the_feed_and_a_longer_one_does_not() -> None:
+    from worker.normalise.fallback import choose
+
+    feed_html = "".join(f"<p>{p}</p>" for p in PARAS)
+    hints = FeedHints(title="Council approves transport budget", content_html=feed_html)
+    long_page = extract_article(page().encode(), url=URL, hints=hints)
+    teaser = extract_article(page(paras=PARAS[:1]).encode(), url=URL, hints=hints)
+    kept = choose(long_page, url=URL, title=hints.title, feed_html=feed_html, hints=hints)
+    assert kept.article is long_page and kept.error is None
+    given_way = choose(teaser, url=URL, title=hints.title, feed_html=feed_html, hints=hints)
+    expected = article_from_content(url=URL, title=hints.title, html=feed_html, hints=hints)
+    assert given_way.article == expected
+    assert given_way.error == f"short_page: page has {teaser.word_count} words, feed {expected.word_count}"
+
+
+def test_trafilaturas_own_text_is_the_plain_text_of_its_body() -> None:
+    """extract_main takes the text bare_extraction made instead of converting the body again."""
+    from trafilatura.xml import xmltotxt
+
+    from worker.normalise.extraction import _run_trafilatura, _text_of
+    from worker.normalise.parsing import parse_html
+
+    tree = parse_html(page(paras=[*PARAS, "A list:\n- one", "<b>bold</b> and <i>italic</i> text"]))
+    assert tree is not None
+    doc = _run_trafilatura(tree, URL, fast=True)
+    assert doc is not None and doc.body is not None
+    assert _text_of(doc) == xmltotxt(doc.body, False) and "Officials said" in _text_of(doc)

@@ -149,3 +149,26 @@ def test_feed_content_links_absolute_against_entry_and_sanitised() -> None:
     assert '<img src="https://feed.example.com/a/pic.jpg" alt="Pic">' in art.html
     for gone in ("PARIS", "AFP", "javascript", "onmouseover", "p.gif", "Related"):
         assert gone not in art.html, gone
+
+
+def test_page_elements_are_found_in_page_order_however_far_the_index_has_gone() -> None:
+    """The index of page elements grows as lookups need it: a text found before the last match
+    is looked for after it, else the first one is taken; a div's bare text is found too."""
+    from worker.normalise.contenthtml import _key, _Sources
+    from worker.normalise.parsing import parse_html
+
+    tree = parse_html(
+        "<html><body><p>Teaser</p><p>One</p><div>Bare <b>text</b></div><p>Teaser</p><p>Two</p>"
+        "<p>One</p><img src='a.jpg'><p>Footer</p></body></html>"
+    )
+    assert tree is not None
+    paras = tree.findall(".//p")
+    sources = _Sources(tree)
+    assert sources.find(_key("One"), -1) is paras[1]
+    assert sources.images == []  # nothing past the first "One" indexed yet
+    assert sources.find(_key("Teaser"), sources.order[paras[1]]) is paras[2]  # the later one
+    assert sources.find(_key("One"), sources.order[paras[2]]) is paras[4]
+    assert sources.find(_key("Teaser"), sources.order[paras[4]]) is paras[0]  # none after: the first
+    assert sources.find(_key("Bare text"), -1) is tree.find(".//div")
+    assert sources.find(_key("nowhere"), -1) is None
+    assert len(sources.images) == 1 and sources.find(_key("Footer"), 0) is paras[5]

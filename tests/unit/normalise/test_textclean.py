@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+import unicodedata
 from datetime import date
 
 import pytest
@@ -153,3 +155,12 @@ def test_clean_text_strips_dateline_keeps_sentence() -> None:
     assert result.text == "The U.S. Senate on Tuesday voted to pass the bill."
     assert result.dateline is not None and result.dateline.agency == "Reuters"
     assert clean_text(text) == result.text
+
+
+def test_normalise_unicode_maps_every_character_as_its_table_says() -> None:
+    """The regex that finds the characters to map changes nothing str.translate would not."""
+    from worker.normalise.textclean import _TRANSLATE
+
+    text = "".join(chr(c) for c in range(0x3100) if not 0xD800 <= c < 0xE000 and c != 0x0D)
+    expected = unicodedata.normalize("NFC", text.translate(_TRANSLATE))
+    assert normalise_unicode(text) == re.sub(r" {2,}", " ", expected)
