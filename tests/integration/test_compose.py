@@ -252,7 +252,7 @@ def test_dockerfile_builds_one_slim_non_root_image_from_the_package() -> None:
     assert packages | {f"{m}.py" for m in modules} <= {p.rstrip("/") for p in copied}
     assert "flower" in pyproject["project"]["optional-dependencies"]
     # flower ships in the image: the lock it installs carries the extra (tests/test_lock.py checks both)
-    assert "pip install --require-hashes -r requirements.lock" in dockerfile
+    assert "pip install --no-deps --require-hashes -r requirements.lock" in dockerfile
 
 
 # ------------------------------------------------------------------ compose client
