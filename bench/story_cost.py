@@ -105,6 +105,18 @@ def _key_pool(docs: Sequence[Doc]) -> list[str]:
     return [*found, *(f"pn:synthetic person {i}" for i in range(KEY_POOL - len(found)))][:KEY_POOL]
 
 
+def _span(first_id: int, n_articles: int, end: datetime) -> tuple[float, float, int, int]:
+    """The synthetic stories' first time, spacing and id range: n_articles' worth ending at end."""
+    n_stories = n_articles // ARTICLES_PER_STORY
+    days = n_articles / ARTICLES_PER_DAY
+    return (
+        story_model.epoch_seconds(end) - days * 86400,
+        days * 86400 / n_stories,
+        first_id,
+        first_id + n_stories - 1,
+    )
+
+
 def _load(
     eng: Engine,
     tpls: list[tuple[list[str], list[float]]],
@@ -116,11 +128,7 @@ def _load(
     n_total_after: int,
 ) -> None:
     """Add ``n_articles`` worth of stories whose times end at ``end`` (older history)."""
-    n_stories = n_articles // ARTICLES_PER_STORY
-    days = n_articles / ARTICLES_PER_DAY
-    t0 = story_model.epoch_seconds(end) - days * 86400
-    step = days * 86400 / n_stories
-    lo, hi = first_id, first_id + n_stories - 1
+    t0, step, lo, hi = _span(first_id, n_articles, end)
     with eng.begin() as c:
         c.execute(text("CREATE TEMP TABLE IF NOT EXISTS tpl (tid int, terms text[], w float8[])"))
         c.execute(text("CREATE TEMP TABLE IF NOT EXISTS vocab (vid int, term text)"))
@@ -238,11 +246,7 @@ def _load_sqlite(
     n_total_after: int,
 ) -> None:
     """:func:`_load` for SQLite: the same rows, generated here and written with executemany."""
-    n_stories = n_articles // ARTICLES_PER_STORY
-    days = n_articles / ARTICLES_PER_DAY
-    t0 = story_model.epoch_seconds(end) - days * 86400
-    step = days * 86400 / n_stories
-    lo, hi = first_id, first_id + n_stories - 1
+    t0, step, lo, hi = _span(first_id, n_articles, end)
     nv, nk = len(vocab), len(keys)
     postings: list[tuple[str, int, float, float, float]] = []
     story_rows: list[tuple[object, ...]] = []
