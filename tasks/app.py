@@ -36,13 +36,14 @@ class CeleryDispatcher:
         with app.connection_for_read() as connection:
             client = connection.default_channel.client
             seconds, micros = client.time()
+            now = float(seconds) + float(micros) / 1e6
             last = client.get(_prefix() + _SWEEP_KEY)
-            started = brokerstate.restarted(client, _prefix())
+            started = brokerstate.restarted(client, _prefix(), now)
             restart = None
             if started is not None:
                 queues = sorted({kind.QUEUE for kind in REGISTRY.values() if kind.TRACKED})
                 restart = brokerstate.held(client, started[0], queues, started=started[1])
-        return BrokerLook(restart, float(last) if last is not None else None, float(seconds) + float(micros) / 1e6)
+        return BrokerLook(restart, float(last) if last is not None else None, now)
 
     def swept(self, restart_handled: str | None) -> None:
         with app.connection_for_write() as connection:

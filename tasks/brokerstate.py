@@ -35,7 +35,7 @@ RUN_ID_KEY = "broker:run_id"
 MAX_MESSAGES = 200_000
 
 
-def restarted(client: Any, prefix: str) -> tuple[str, float] | None:
+def restarted(client: Any, prefix: str, now: float) -> tuple[str, float] | None:
     """The server's run id and when it started (epoch seconds, at or just after the real start) when
     the run id differs from the one the last handled restart recorded (also on the first tick
     ever: a fresh server may have lost everything), else None."""
@@ -45,11 +45,11 @@ def restarted(client: Any, prefix: str) -> tuple[str, float] | None:
     seen_id = seen.decode() if isinstance(seen, bytes) else seen
     if seen_id == run_id:
         return None
-    seconds, micros = client.time()
+    # ``now``: the server's clock (TIME), read by the caller in this look
     # uptime is counted in whole seconds (of the clock, from a whole second): this is at most 2 s
     # after the real start, so a message delivered before the restart is always before it (one
     # delivered just after may count as lost too, and be sent twice: that does nothing)
-    return run_id, float(seconds) + float(micros) / 1e6 - float(info["uptime_in_seconds"]) + 1.0
+    return run_id, now - float(info["uptime_in_seconds"]) + 1.0
 
 
 def held(client: Any, run_id: str, queues: Iterable[str], *, started: float) -> BrokerHeld | None:
