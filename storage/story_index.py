@@ -74,18 +74,31 @@ POSTING_WEIGHT_SLACK = 0.2
 
 # PostgreSQL hot path: arrays instead of expanded IN lists and multi-row VALUES, so each
 # statement is one cached, prepared plan with a handful of parameters (client CPU per article).
+# Lookups by a list of keys are written as one index probe per key (unnest + LATERAL, whose
+# OFFSET 0 keeps the planner from flattening it into a join it could plan as a scan), never as
+# ``key = ANY(:array)``: psycopg prepares a statement after a few runs and PostgreSQL may keep a
+# generic plan made while the table was nearly empty, a sequential scan testing every row
+# against every element of the array, which on a fresh deployment grew to ~40 ms per article
+# (80% of PostgreSQL's CPU in the distributed bench) until an ANALYZE invalidated it. A probe
+# per key is the best plan at any size, with or without statistics.
 # two buckets, locked in ascending order (one statement: SELECT list order is evaluation order)
 _PG_LOCK = text("SELECT pg_advisory_xact_lock(:ns, :b), pg_advisory_xact_lock(:ns, :b + 1)")
 _PG_BOILERPLATE = text(
-    "SELECT sentence_key FROM story_boilerplate WHERE source = :source"
-    " AND sentence_key = ANY(CAST(:keys AS text[])) AND docs >= :min"
+    "SELECT k.key FROM unnest(CAST(:keys AS text[])) AS k(key) CROSS JOIN LATERAL"
+    " (SELECT 1 FROM story_boilerplate WHERE source = :source AND sentence_key = k.key"
+    " AND docs >= :min OFFSET 0) AS b"
 )
-_PG_DF = text("SELECT term, df FROM story_df WHERE term = ANY(CAST(:terms AS text[]))")
+_PG_DF = text(
+    "SELECT t.term, d.df FROM unnest(CAST(:terms AS text[])) AS t(term) CROSS JOIN LATERAL"
+    " (SELECT df FROM story_df WHERE story_df.term = t.term OFFSET 0) AS d"
+)
 # boilerplate sentences and document frequencies of one article, one round trip
 _PG_DOCUMENT_STATS = text(
-    "SELECT 'b', sentence_key, docs FROM story_boilerplate"
-    " WHERE source = :source AND sentence_key = ANY(CAST(:keys AS text[])) AND docs >= :min"
-    " UNION ALL SELECT 'd', term, df FROM story_df WHERE term = ANY(CAST(:terms AS text[]))"
+    "SELECT 'b', k.key, 0 FROM unnest(CAST(:keys AS text[])) AS k(key) CROSS JOIN LATERAL"
+    " (SELECT 1 FROM story_boilerplate WHERE source = :source AND sentence_key = k.key"
+    " AND docs >= :min OFFSET 0) AS b"
+    " UNION ALL SELECT 'd', t.term, d.df FROM unnest(CAST(:terms AS text[])) AS t(term) CROSS JOIN LATERAL"
+    " (SELECT df FROM story_df WHERE story_df.term = t.term OFFSET 0) AS d"
 )
 # the same, taking the linker's window locks in that round trip (they guard the stories read
 # after it; the counters read here are not theirs to guard)
@@ -93,11 +106,13 @@ _PG_LOCKED_DOCUMENT_STATS = text(
     "SELECT 'l', '', 0 FROM (SELECT pg_advisory_xact_lock(:ns, :b), pg_advisory_xact_lock(:ns, :b + 1)) AS l"
     " UNION ALL " + _PG_DOCUMENT_STATS.text
 )
+# terms distinct (the caller's): each posting is summed once
 _PG_CANDIDATES = text(
     "WITH c AS ("
-    " SELECT story_id, sum(weight) AS score FROM story_terms"
-    " WHERE term = ANY(CAST(:terms AS text[])) AND last_time BETWEEN :lo AND :hi_last AND first_time <= :hi"
-    " GROUP BY story_id ORDER BY score DESC, story_id LIMIT :k)"
+    " SELECT p.story_id, sum(p.weight) AS score FROM unnest(CAST(:terms AS text[])) AS t(term)"
+    " CROSS JOIN LATERAL (SELECT story_id, weight FROM story_terms WHERE story_terms.term = t.term"
+    " AND last_time BETWEEN :lo AND :hi_last AND first_time <= :hi OFFSET 0) AS p"
+    " GROUP BY p.story_id ORDER BY score DESC, p.story_id LIMIT :k)"
     " SELECT s.id, s.title, s.article_count, CAST(s.state AS text) AS state FROM c JOIN stories s"
     " ON s.id = c.story_id WHERE s.merged_into IS NULL ORDER BY c.score DESC, s.id"
 )
@@ -511,7 +526,8 @@ class SqlStoryIndex:
         lo, hi = now - window.total_seconds(), now + window.total_seconds()
         params = {"terms": list(terms), "lo": lo, "hi": hi, "hi_last": hi + SPAN_CAP.total_seconds(), "k": limit}
         if self.pg:
-            found = self.conn.execute(_PG_CANDIDATES, {**params, "terms": _pg_array(terms)}).all()
+            distinct = list(dict.fromkeys(terms))
+            found = self.conn.execute(_PG_CANDIDATES, {**params, "terms": _pg_array(distinct)}).all()
         else:
             found = self.conn.execute(_LITE_CANDIDATES, {**params, "terms": _json_list(terms)}).all()
         return [s for s in map(self._remember, found) if s is not None]
