@@ -93,6 +93,31 @@ def test_import_keeps_every_line_it_can_and_says_why_it_skipped_the_rest(
     assert "imported 0 new article(s), 8 already stored" in again.stdout  # a second run is safe
 
 
+def test_lines_without_an_address_are_imported_under_one_made_from_their_outlet_and_content(
+    env: Database, tmp_path: Path
+) -> None:
+    """A corpus keeps text, title, date and outlet, not always the address: each line gets a
+    stable one whose host is its outlet (its site for story linking), and a second run is safe."""
+    lines = [
+        {"title": "Man shot on Main Street", "text": f"{BODY * 3} First report.", "date": "2015-03-07", "source": "WXYZ Detroit"},
+        {"title": "Victim named", "text": f"{BODY * 3} Follow-up.", "date": "2015-03-09", "source": "Free Press"},
+        {"title": "Victim named", "text": f"{BODY * 3} Follow-up.", "date": "2015-03-09", "source": "WXYZ Detroit"},
+        {"title": "No outlet given", "text": f"{BODY * 3} Wire copy.", "published_at": "2015-03-10T08:00:00Z"},
+    ]
+    path = tmp_path / "stream.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    first = run("import", "--source", "Archive", str(path))
+    assert first.exit_code == 0, first.output
+    assert "imported 4 new article(s), 0 already stored, 0 line(s) skipped" in first.stdout
+    stored = _articles(env)
+    hosts = sorted(url.split("/")[2] for url in stored)
+    assert hosts == ["archive.invalid", "free-press.invalid", "wxyz-detroit.invalid", "wxyz-detroit.invalid"]
+    assert datetime(2015, 3, 9, tzinfo=UTC) in stored.values()
+    again = run("import", "--source", "Archive", str(path))
+    assert "imported 0 new article(s), 4 already stored" in again.stdout
+    assert _articles(env) == stored
+
+
 def test_date_order_reads_numeric_dates(env: Database, tmp_path: Path) -> None:
     path = tmp_path / "us.jsonl"
     path.write_bytes(_line(1, published_at="05/03/2024"))

@@ -86,7 +86,7 @@ def test_import_line_parsing() -> None:
     [
         ("{not json", "not valid JSON"),
         ("[1, 2]", "JSON object"),
-        ('{"title": "x", "text": "y"}', "url is missing"),
+        ('{"url": 7, "text": "y"}', "url must be a string"),
         ('{"url": "file:///etc/passwd", "text": "y"}', "http"),
         ('{"url": "https://ex.com/", "title": "only"}', "text or html"),
         ('{"url": "https://ex.com/", "text": "y", "published_at": "2999-01-01"}', "in the future"),

@@ -71,7 +71,10 @@ def import_command(ctx: Context, file: Path, source: str | None, date_order: Dat
                     err_console.print(f"{where}: skipped: {line.error}", highlight=False, soft_wrap=True)
                     continue
                 try:
-                    item = with_warnings(parse_import_line(line.text, date_order=date_order), line.warnings)
+                    item = with_warnings(
+                        parse_import_line(line.text, date_order=date_order, default_source=default_source),
+                        line.warnings,
+                    )
                     stored = handlers.import_item(rt, item, default_source=default_source)
                 except ImportLineError as exc:
                     skipped[_reason(str(exc))] += 1

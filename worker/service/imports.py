@@ -2,12 +2,16 @@
 
 Every line that can be kept is kept: a date that cannot be read leaves the article undated
 (with a warning), bytes that are not UTF-8 are decoded by detection (with a warning). A line is
-skipped, with its number and the reason, only when it cannot be an article: not JSON, no usable
-address, no text, a date far in the future, or larger than the size limit.
+skipped, with its number and the reason, only when it cannot be an article: not JSON, an address
+that is not one, no text, a date far in the future, or larger than the size limit. A line without
+an address (an archive or a corpus keeps text, title, date and outlet) gets one made from what it
+holds (:func:`address_for`): the same line always gets the same address, so importing a file
+again stores nothing twice, and the outlet is the article's site, as a page's host is.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Iterator
@@ -131,8 +135,34 @@ def _optional_str(data: dict[str, Any], key: str) -> str | None:
     return value
 
 
-def parse_import_line(line: str, *, date_order: DateOrder = "auto", now: datetime | None = None) -> ImportItem:
-    """One line → an item (with its warnings), or :class:`ImportLineError` saying why not."""
+# Host of a made-up address: RFC 2606 reserves ".invalid", so it can never name a real server.
+ADDRESS_DOMAIN = "invalid"
+_LABEL_JUNK = re.compile(r"[^a-z0-9]+")
+
+
+def address_for(source: str | None, title: str | None, published: str, content: str) -> str:
+    """A stable address for a line that has none: ``https://<outlet>.invalid/import/<digest>``.
+
+    The outlet (the line's ``source``, else the import's) becomes the host, so story linking
+    sees one site per outlet as it does for fetched pages; the digest covers the outlet, title,
+    date and content, so the same line gets the same address in every run."""
+    outlet = (source or "").strip()
+    label = _LABEL_JUNK.sub("-", outlet.lower()).strip("-")[:50].strip("-")
+    if not label:  # no outlet, or one written without a letter or digit of ASCII
+        label = "import" if not outlet else "source-" + hashlib.sha256(outlet.encode()).hexdigest()[:12]
+    digest = hashlib.sha256(
+        json.dumps([outlet, title or "", published, content], ensure_ascii=False).encode()
+    ).hexdigest()[:32]
+    return f"https://{label}.{ADDRESS_DOMAIN}/import/{digest}"
+
+
+def parse_import_line(
+    line: str, *, date_order: DateOrder = "auto", now: datetime | None = None, default_source: str | None = None
+) -> ImportItem:
+    """One line → an item (with its warnings), or :class:`ImportLineError` saying why not.
+
+    ``default_source``: the import's outlet (``--source``, else the file's name), for a line
+    without its own ``source`` and without an address."""
     try:
         data = json.loads(line)
     except json.JSONDecodeError as exc:
@@ -140,16 +170,21 @@ def parse_import_line(line: str, *, date_order: DateOrder = "auto", now: datetim
     if not isinstance(data, dict):
         raise ImportLineError("each line must be a JSON object")
     url = data.get("url")
-    if not isinstance(url, str) or not url.strip():
-        raise ImportLineError("url is missing")
-    try:
-        canonical = canonical_url(url)
-    except InvalidURL as exc:
-        raise ImportLineError(str(exc)) from None
+    if url is not None and not isinstance(url, str):
+        raise ImportLineError("url must be a string")
     text = _optional_str(data, "text")
     html = _optional_str(data, "html")
     if not (text and text.strip()) and not (html and html.strip()):
         raise ImportLineError("one of text or html is required")
+    title = _optional_str(data, "title")
+    source = _optional_str(data, "source")
+    if url is None or not url.strip():
+        raw = data.get("published_at", data.get("date"))
+        url = address_for(source or default_source, title, "" if raw is None else str(raw), text or html or "")
+    try:
+        canonical = canonical_url(url)
+    except InvalidURL as exc:
+        raise ImportLineError(str(exc)) from None
     warnings: list[str] = []
     raw_date = data.get("published_at", data.get("date"))
     try:
@@ -168,11 +203,11 @@ def parse_import_line(line: str, *, date_order: DateOrder = "auto", now: datetim
             published = None
     return ImportItem(
         url=canonical,
-        title=_optional_str(data, "title"),
+        title=title,
         text=text,
         html=html,
         published_at=published,
-        source=_optional_str(data, "source"),
+        source=source,
         warnings=tuple(warnings),
     )
 
