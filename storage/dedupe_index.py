@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -35,9 +36,11 @@ from sqlalchemy import (
     literal,
     select,
     text,
+    true,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement, TextClause
 
 from worker.model.dedupe import (
@@ -89,6 +92,22 @@ def _in_list(conn: Connection, column: ColumnElement[int], name: str) -> ColumnE
     if conn.dialect.name == "postgresql":
         return column == any_(bindparam(name, type_=postgresql.ARRAY(BigInteger)))
     return column.in_(bindparam(name, expanding=True))
+
+
+def _by_ids(
+    conn: Connection, query: Select[*tuple[Any, ...]], key: ColumnElement[int], name: str
+) -> Select[*tuple[Any, ...]]:
+    """``query`` for the rows whose ``key`` is in the list ``name``.
+
+    On PostgreSQL one primary-key probe per id (unnest + LATERAL; OFFSET 0 keeps the planner from
+    flattening it into a join), not ``key = ANY(:ids)``: psycopg prepares a statement after a few
+    runs, and a generic plan made while the table was nearly empty scans it whole, every row and
+    its text, on every later call (see storage.story_index)."""
+    if conn.dialect.name != "postgresql":
+        return query.where(_in_list(conn, key, name))
+    ids = func.unnest(bindparam(name, type_=postgresql.ARRAY(BigInteger))).table_valued("id").render_derived(name="k")
+    probe = query.where(key == ids.c.id).offset(0).lateral("p")
+    return select(probe).select_from(ids).join(probe, true())
 
 
 def content_hash_lock_key(content_hash: str) -> int:
@@ -159,7 +178,7 @@ class SqlDuplicateIndex:
             .order_by(func.count().desc(), b.article_id)
             .limit(bindparam("limit"))
         )
-        self._load = select(a.id, a.text, a.duplicate_of, url).where(_in_list(conn, a.id, "ids"))
+        self._load = _by_ids(conn, select(a.id, a.text, a.duplicate_of, url), a.id, "ids")
 
     def find_exact(self, content_hash: str) -> IndexedArticle | None:
         row = self.conn.execute(self._exact, {"content_hash": content_hash}).first()

@@ -6,6 +6,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import (
@@ -298,3 +299,29 @@ def test_many_workers_one_original(pg_engine: Engine) -> None:
     assert len(originals) == 1
     assert originals[0] == min(out)  # first-seen (lowest id) is the original
     assert {v.original_id for i, v in out.items() if i != originals[0]} == {originals[0]}
+
+
+def test_lookups_probe_the_index_even_when_planned_on_an_empty_table(pg_engine: Engine) -> None:
+    """A generic plan PostgreSQL made while the deployment was new must still fetch the stored
+    candidates by key: a whole scan of the articles, text included, on every later check was the
+    alternative (psycopg prepares statements after a few runs; see storage.story_index)."""
+    metadata, articles, bands = schema()
+    metadata.create_all(pg_engine)
+
+    def seq_scans(plan: dict[str, Any]) -> list[str]:
+        found = [str(plan["Relation Name"])] if plan.get("Node Type") == "Seq Scan" else []
+        return found + [name for child in plan.get("Plans", []) for name in seq_scans(child)]
+
+    with pg_engine.connect() as conn:
+        index = SqlDuplicateIndex(conn, bands, ArticleColumns.from_table(articles))
+        conn.exec_driver_sql("SET plan_cache_mode = force_generic_plan")
+        for i, (query, types) in enumerate(
+            [(index._load, {"ids": "bigint[]", "param_1": "int"}), (index._candidates, {"keys": "bigint[]", "limit": "int"})]
+        ):
+            sql = str(query.compile(dialect=conn.dialect))
+            for n, name in enumerate(types, 1):
+                sql = sql.replace(f"%({name})s", f"${n}")
+            conn.exec_driver_sql(f"PREPARE lookup{i}({', '.join(types.values())}) AS {sql}")
+            nulls = ", ".join("NULL" for _ in types)
+            (plan,) = conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) EXECUTE lookup{i}({nulls})").scalar_one()
+            assert seq_scans(plan["Plan"]) == [], sql
