@@ -235,7 +235,9 @@ def measure(concurrency: int, feeds: list[str], expected: int, timeout: float) -
     print(
         f"  c={concurrency}: {processed}/{expected} articles in {wall:.1f} s ({result['per_second']:.1f}/s), "
         f"worker CPU {result['worker_cpu_ms_per_article']:.1f} ms + PostgreSQL {result['db_cpu_ms_per_article']:.1f} ms"
-        f" per article; peak RSS {parent_rss:.0f} MB main process, {child_rss:.0f} MB largest pool child",
+        f" per article; peak RSS {parent_rss:.0f} MB main process, {child_rss:.0f} MB largest pool child;"
+        f" first article {first if first is None else round(first, 1)} s after `feeds import` started (feeds added"
+        " while running)",
         flush=True,
     )
     return result
