@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from click.testing import CliRunner
 from sqlalchemy import insert, text
 
 from storage.db import Database
 from storage.models import Feed
+from worker.cli import cli
 from worker.service import handlers
 from worker.service.messages import LocalDispatcher
 from worker.service.runtime import Runtime
@@ -56,3 +59,21 @@ def test_changed_tables_are_analyzed_only_where_autovacuum_is_off(database: Data
     assert "feeds" in analyzed
     assert last_analyze is not None and changed == 0
     assert "feeds" not in handlers.analyze_tables(rt)  # nothing changed since: not analyzed again
+
+
+def test_an_embedded_run_applies_the_same_rule_each_pass(database: Database, monkeypatch: Any) -> None:
+    """No beat in the embedded mode: `run` analyzes after each pass, as beat does every minute."""
+    if database.dialect != "postgresql":
+        return
+    with database.engine.connect() as conn:
+        if conn.execute(text("SELECT current_setting('autovacuum')")).scalar_one() == "on":
+            return  # the server's own autovacuum does it
+    later = datetime.now(UTC) + timedelta(days=1)  # none is due: the pass polls nothing
+    with database.transaction() as session:
+        session.execute(insert(Feed), [{"url": f"https://site{i}.example/rss", "next_poll_at": later} for i in range(300)])
+    _wait_for_stats(database, 300)
+    monkeypatch.setenv("NEWSWORKER_DATABASE_URL", database.url)
+    result = CliRunner().invoke(cli, ["run", "--once"], prog_name="newsworker", catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    changed, last_analyze = _feeds_stats(database)
+    assert last_analyze is not None and changed == 0

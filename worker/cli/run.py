@@ -234,6 +234,7 @@ def run_command(ctx: Context, once: bool, feed_file: Path | None) -> None:
                     break
             handlers.refine_stories(rt)  # what beat does every few minutes in a deployment
             events.relay_events(rt)  # the outbox to the Redis Stream / webhook, as beat does every 2 s
+            handlers.analyze_tables(rt)  # planner statistics where PostgreSQL runs without autovacuum
             if once:
                 break
             next_at, seconds = _next_poll(rt)
