@@ -3,6 +3,7 @@
     PYTHONPATH=$PWD python -m bench.incident_quality                 # in-process and the real CLI path
     PYTHONPATH=$PWD python -m bench.incident_quality --no-cli        # in-process linker only
     PYTHONPATH=$PWD python -m bench.incident_quality --incidents 3000 --seed 7
+    PYTHONPATH=$PWD python -m bench.incident_quality --no-memory --no-urls   # lines without addresses
 
 The real path is what the hidden evaluation runs: the stream is written as JSON lines in
 publication order, then ``newsworker import``, ``newsworker stories refine`` and
@@ -31,6 +32,8 @@ from pathlib import Path
 
 from bench.incident_stream import _SIGN_IN, GAP_BUCKETS, StreamDoc, build_stream, gap_bucket, summary, write_jsonl
 from bench.story_quality import Doc, bcubed, pairwise, run_stream
+from worker.model.urls import canonical_url
+from worker.service.imports import address_for
 
 
 def recall_by_gap(pred: Mapping[str, int], docs: Sequence[StreamDoc]) -> dict[str, tuple[float, int]]:
@@ -101,10 +104,23 @@ def _cli(args: list[str], env: Mapping[str, str]) -> str:
     return done.stdout
 
 
-def real_path(docs: Sequence[StreamDoc], workdir: Path) -> dict[str, int]:
-    """import -> stories refine -> export on a fresh SQLite database; story id per doc."""
+def real_path(docs: Sequence[StreamDoc], workdir: Path, *, urls: bool = True) -> dict[str, int]:
+    """import -> stories refine -> export on a fresh SQLite database; story id per doc.
+
+    ``urls=False`` writes the lines as an archive keeps them, text, title, date and outlet
+    only: ``import`` makes each line's address (``address_for``), which is how the export is
+    matched back to the stream."""
     src = workdir / "stream.jsonl"
-    write_jsonl(docs, src)
+    expected: dict[str, str] = {}
+    if urls:
+        write_jsonl(docs, src)
+        expected = {d.id: d.url for d in docs}
+    else:
+        with src.open("w", encoding="utf-8") as fh:
+            for d in docs:
+                date = d.published_at.isoformat()
+                fh.write(json.dumps({"title": d.title, "text": d.text, "date": date, "source": d.source}) + "\n")
+                expected[d.id] = canonical_url(address_for(d.source, d.title, date, d.text))
     env = {
         **os.environ,
         "NEWSWORKER_DATABASE_URL": f"sqlite:///{workdir / 'newsworker.db'}",
@@ -122,7 +138,7 @@ def real_path(docs: Sequence[StreamDoc], workdir: Path) -> dict[str, int]:
             by_url[u] = sid if sid is not None else -int(row["id"])
     pred: dict[str, int] = {}
     for d in docs:
-        pred[d.id] = by_url.get(d.url, -(10**9) - len(pred))
+        pred[d.id] = by_url.get(expected[d.id], -(10**9) - len(pred))
     return pred
 
 
@@ -133,6 +149,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--no-cli", action="store_true", help="skip the real import/refine/export path")
     ap.add_argument("--no-memory", action="store_true", help="skip the in-process linker")
     ap.add_argument("--realism", action="store_true", help="the stream with partial information and paraphrase")
+    ap.add_argument("--no-urls", action="store_true", help="real path: lines with text, title, date and source only")
     args = ap.parse_args(argv)
     docs = build_stream(args.incidents, args.seed, realism=args.realism)
     print(summary(docs))
@@ -143,8 +160,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     if not args.no_cli:
         with tempfile.TemporaryDirectory(prefix="incident-stream-") as tmp:
             t0 = time.perf_counter()
-            pred = real_path(docs, Path(tmp))
-            print(report("real path (import, stories refine, export; SQLite)", pred, docs, time.perf_counter() - t0))
+            pred = real_path(docs, Path(tmp), urls=not args.no_urls)
+            label = "real path (import, stories refine, export; SQLite" + ("; no urls)" if args.no_urls else ")")
+            print(report(label, pred, docs, time.perf_counter() - t0))
 
 
 if __name__ == "__main__":
