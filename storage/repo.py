@@ -500,8 +500,7 @@ def _duplicate_index(session: Session) -> SqlDuplicateIndex:
     dialect = conn.dialect.name
     statements = _INDEX_STATEMENTS.get(dialect)
     if statements is None:
-        columns = ArticleColumns.from_table(Article.__table__)  # type: ignore[arg-type]
-        statements = _INDEX_STATEMENTS[dialect] = IndexStatements.build(dialect, article_bands, columns)
+        statements = _INDEX_STATEMENTS[dialect] = IndexStatements.build(dialect, article_bands, _ARTICLE_COLUMNS)
     return SqlDuplicateIndex(conn, article_bands, _ARTICLE_COLUMNS, statements=statements)
 
 
