@@ -13,7 +13,13 @@ from sqlalchemy.orm import Session
 
 from storage import feedstate
 from storage.bounds import fit, fit_text
-from storage.dedupe_index import ArticleColumns, SqlDuplicateIndex, dedupe_and_store, dedupe_existing
+from storage.dedupe_index import (
+    ArticleColumns,
+    IndexStatements,
+    SqlDuplicateIndex,
+    dedupe_and_store,
+    dedupe_existing,
+)
 from storage.models import Article, ArticleUrl, Entry, Feed, FetchLog, article_bands
 from storage.upsert import insert_ignore, insert_ignore_returning_id
 from worker.model.article import FeedHints, NormalisedArticle
@@ -305,17 +311,12 @@ def recent_feed_titles(session: Session, feed_id: int | None, *, exclude_entry: 
     articles: normalisation learns the site's name from what they share (a feed is one site)."""
     if feed_id is None:
         return ()
-    query = (
-        select(Entry.title, Article.title)
-        .outerjoin(Article, Article.id == Entry.article_id)
-        .where(Entry.feed_id == feed_id)
-        .order_by(Entry.id.desc())
-        .limit(SITE_TITLES_LIMIT)
-    )
-    if exclude_entry is not None:
-        query = query.where(Entry.id != exclude_entry)
+    if exclude_entry is None:
+        rows = session.connection().execute(_FEED_TITLES, {"feed_id": feed_id})
+    else:
+        rows = session.connection().execute(_FEED_TITLES_EXCEPT, {"feed_id": feed_id, "exclude": exclude_entry})
     titles: list[str] = []
-    for entry_title, article_title in session.execute(query):
+    for entry_title, article_title in rows:
         titles.extend(t for t in (entry_title, article_title) if t)
     return tuple(dict.fromkeys(titles))
 
@@ -346,6 +347,17 @@ _LINK_ENTRY = (
     .where(_entries.c.id == bindparam("b_entry_id"))
     .values(state="ingested", article_id=bindparam("b_article_id"), last_error=None)
 )
+_articles: Table = Article.__table__  # type: ignore[assignment]
+_ARTICLE_COLUMNS = ArticleColumns.from_table(_articles)
+# recent_feed_titles' query (every ingest runs it): built once, as the statements above
+_FEED_TITLES = (
+    select(_entries.c.title, _articles.c.title)
+    .select_from(_entries.outerjoin(_articles, _articles.c.id == _entries.c.article_id))
+    .where(_entries.c.feed_id == bindparam("feed_id"))
+    .order_by(_entries.c.id.desc())
+    .limit(SITE_TITLES_LIMIT)
+)
+_FEED_TITLES_EXCEPT = _FEED_TITLES.where(_entries.c.id != bindparam("exclude"))
 _ARTICLE_FOR_IDENTITY = select(_article_urls.c.article_id).where(_article_urls.c.identity == bindparam("key")).limit(1)
 
 
@@ -479,8 +491,17 @@ def store_article(
     return StoredArticle(article_id, created, verdict if created else ORIGINAL)
 
 
+# dialect -> the duplicate index's statements over articles and article_bands (built once)
+_INDEX_STATEMENTS: dict[str, IndexStatements] = {}
+
+
 def _duplicate_index(session: Session) -> SqlDuplicateIndex:
-    return SqlDuplicateIndex(session.connection(), article_bands, ArticleColumns.from_table(Article.__table__))  # type: ignore[arg-type]
+    conn = session.connection()
+    dialect = conn.dialect.name
+    statements = _INDEX_STATEMENTS.get(dialect)
+    if statements is None:
+        statements = _INDEX_STATEMENTS[dialect] = IndexStatements.build(dialect, article_bands, _ARTICLE_COLUMNS)
+    return SqlDuplicateIndex(conn, article_bands, _ARTICLE_COLUMNS, statements=statements)
 
 
 @dataclass(frozen=True)

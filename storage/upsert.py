@@ -50,12 +50,19 @@ def inserted_keys(
     if not rows:
         return set()
     ordered = sorted(rows, key=lambda row: tuple(str(row[c]) for c in conflict_columns))
-    statement: Insert = (
-        _insert(session, table)
-        .on_conflict_do_nothing(index_elements=list(conflict_columns))
-        .returning(*(table.c[c] for c in conflict_columns))
-    )
+    dialect = session.get_bind().dialect.name
+    key = (dialect, table, tuple(conflict_columns))
+    statement = _INSERTED_KEYS.get(key)
+    if statement is None:  # built once: every stored article runs two (its addresses, its work item)
+        statement = _INSERTED_KEYS[key] = (
+            _insert(session, table)
+            .on_conflict_do_nothing(index_elements=list(conflict_columns))
+            .returning(*(table.c[c] for c in conflict_columns))
+        )
     return {tuple(row) for row in session.execute(statement, ordered)}
+
+
+_INSERTED_KEYS: dict[tuple[str, Table, tuple[str, ...]], Insert] = {}
 
 
 _RETURNING_ID: dict[tuple[str, str, tuple[str, ...]], Any] = {}

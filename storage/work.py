@@ -82,11 +82,35 @@ _TAKE_LEASE = (
     )
 )
 _FINISH = delete(_T).where(_T.c.kind == bindparam("kind"), _T.c.key == bindparam("key"))
+# The common claim in one statement: a queued item that no other owner holds (never leased, or
+# leased by this owner) is taken without reading it first. What it returns is what the read and
+# the update of the general case give for such an item (no crash: nobody else held it).
+_TAKE_UNHELD = (
+    update(_T)
+    .where(
+        _T.c.kind == bindparam("b_kind"),
+        _T.c.key == bindparam("b_key"),
+        _T.c.state == "queued",
+        or_(_T.c.lease_until.is_(None), _T.c.lease_owner.is_(None), _T.c.lease_owner == bindparam("owner")),
+    )
+    .values(
+        attempts=_T.c.attempts + 1,
+        lease_until=bindparam("until"),
+        lease_owner=bindparam("owner"),
+        updated_at=bindparam("now"),
+    )
+    .returning(_T.c.attempts, _T.c.crashes)
+)
 
 
 def claim(session: Session, kind: str, key: str, owner: str, now: datetime, until: datetime) -> Lease:
     """Lease the item for ``owner`` until ``until`` unless another live owner holds it."""
     conn = session.connection()
+    values = {"b_kind": kind, "b_key": key, "owner": owner, "until": until, "now": now}
+    taken = conn.execute(_TAKE_UNHELD, values).first()
+    if taken is not None:
+        return Lease(True, True, "queued", int(taken.attempts), int(taken.crashes), False)
+    # missing, done or failed, held by another owner (alive, or its lease ran out: a crash)
     query = _LEASE_ROW_LOCKED if conn.dialect.name == "postgresql" else _LEASE_ROW
     row = conn.execute(query, {"kind": kind, "key": key}).one_or_none()
     if row is None:

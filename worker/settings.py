@@ -125,6 +125,11 @@ class Settings(BaseSettings):
     normalise_processes: int = Field(
         default=0, ge=0, le=64, description="Embedded `run`: processes that normalise pages (0: in the fetch threads)."
     )
+    cache_dir: str = Field(
+        default="",
+        description="Where the language model's decompressed copy is kept (empty: $XDG_CACHE_HOME/newsworker,"
+        " else ~/.cache/newsworker; off: not kept). Read by worker.normalise.language.",
+    )
     dispatch_batch_size: int = Field(default=500, ge=1, description="Most feeds enqueued per dispatch.")
     story_refine_interval_seconds: float = Field(
         default=300.0, gt=0, description="How often beat runs the story refinement pass."
