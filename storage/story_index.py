@@ -414,14 +414,24 @@ _state_cache: dict[tuple[int, int, str, bytes], tuple[story_model.StoryState, _P
 _state_cache_lock = threading.Lock()
 
 
+def _digest(raw: str) -> bytes:
+    return hashlib.blake2b(raw.encode("utf-8"), digest_size=16).digest()
+
+
+def _cache_put(key: tuple[int, int, str, bytes], parsed: tuple[story_model.StoryState, _Posted | None]) -> None:
+    with _state_cache_lock:
+        _state_cache[key] = parsed
+        while len(_state_cache) > _STATE_CACHE_SIZE:
+            _state_cache.pop(next(iter(_state_cache)))
+
+
 def _parse_row(row: Any) -> tuple[story_model.StoryState, _Posted | None] | None:
     """(state, posted) of a story row (id, title, article_count, state as JSON text); None for
     an empty state."""
     raw = row[3]
     if not raw:
         return None
-    digest = hashlib.blake2b(raw.encode("utf-8"), digest_size=16).digest()
-    key = (int(row[0]), int(row[2]), row[1] or "", digest)
+    key = (int(row[0]), int(row[2]), row[1] or "", _digest(raw))
     with _state_cache_lock:
         hit = _state_cache.pop(key, None)
         if hit is not None:
@@ -431,11 +441,17 @@ def _parse_row(row: Any) -> tuple[story_model.StoryState, _Posted | None] | None
     if not state:
         return None
     parsed = (_row_state(row, state), _row_posted(state))
-    with _state_cache_lock:
-        _state_cache[key] = parsed
-        while len(_state_cache) > _STATE_CACHE_SIZE:
-            _state_cache.pop(next(iter(_state_cache)))
+    _cache_put(key, parsed)
     return parsed
+
+
+def _remember_written(story_id: int, s: story_model.StoryState, raw: str, state: Mapping[str, Any]) -> None:
+    """Cache a story row this process has just written as :func:`_parse_row` would read it back
+    (``state`` is what ``raw`` encodes: its floats read back as themselves), so that the next
+    article or the refinement pass does not decode it again. Keyed by content, like every entry:
+    a write rolled back leaves an entry no row matches."""
+    row = (story_id, s.title, s.article_count, raw)
+    _cache_put((story_id, s.article_count, s.title or "", _digest(raw)), (_row_state(row, state), _row_posted(state)))
 
 
 def _lite_time(t: datetime) -> str:
@@ -445,21 +461,24 @@ def _lite_time(t: datetime) -> str:
     return aware.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
 
 
-def _story_params(s: story_model.StoryState, posted: _Posted, pg: bool) -> dict[str, Any]:
-    """The story row's values as the parameters of _R_SAVE_STORY / _R_CREATE_STORY."""
+def _story_params(s: story_model.StoryState, posted: _Posted, pg: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The story row's values as the parameters of _R_SAVE_STORY / _R_CREATE_STORY, and the
+    state they encode (for :func:`_remember_written`)."""
     first, last = (
         (as_utc(s.first_time), as_utc(s.last_time)) if pg else (_lite_time(s.first_time), _lite_time(s.last_time))
     )
-    return {
+    state = _state_json(s, posted)
+    params = {
         "title": s.title,
         "first_at": first,
         "last_at": last,
         "count": s.article_count,
         "source_count": len(s.sources),
         "top_terms": json.dumps(s.top_terms(10)),
-        "state": json.dumps(_state_json(s, posted)),
+        "state": json.dumps(state),
         "pending": True,
     }
+    return params, state
 
 
 @dataclass
@@ -654,8 +673,10 @@ class SqlStoryIndex:
             story_model.epoch_seconds(state.last_time),
         )
         created = datetime.now(UTC)
-        params = {**_story_params(state, posted, self.pg), "created_at": created if self.pg else _lite_time(created)}
+        params, encoded = _story_params(state, posted, self.pg)
+        params["created_at"] = created if self.pg else _lite_time(created)
         sid = self._raw(_R_CREATE_STORY, params).fetchone()[0]
+        _remember_written(int(sid), state, params["state"], encoded)
         new = story_model.StoryState(
             story_id=int(sid),
             centroid=state.centroid,
@@ -687,11 +708,11 @@ class SqlStoryIndex:
             posted = prev if fresh else _Posted(key, prev.first, prev.last)
         else:
             posted = _Posted(key, first, last)
-        res = self._raw(
-            _R_SAVE_STORY, {"b_id": old.story_id, "b_count": old.article_count, **_story_params(new, posted, self.pg)}
-        )
+        params, encoded = _story_params(new, posted, self.pg)
+        res = self._raw(_R_SAVE_STORY, {"b_id": old.story_id, "b_count": old.article_count, **params})
         if res.rowcount != 1:
             raise StoryConflict(f"story {old.story_id} changed while linking")
+        _remember_written(new.story_id, new, params["state"], encoded)
         if not fresh:
             self._post(new, replace=True, span=(posted.first, posted.last), postings=postings)
         self._posted[new.story_id] = posted
