@@ -259,22 +259,28 @@ _LITE_CREATE_STORY = (
     " state, refine_pending, created_at) VALUES (:title, :first_at, :last_at, :count, :source_count,"
     " :top_terms, :state, :pending, :created_at) RETURNING id"
 )
-# a refinement pass settles the stories still as it read them: one statement, rows locked in id order
-_PG_SETTLE = (
-    "WITH u AS (SELECT * FROM unnest(CAST(:ids AS bigint[]), CAST(:counts AS int[])) AS u(sid, n)),"
-    " locked AS (SELECT s.id FROM stories s JOIN u ON s.id = u.sid AND s.article_count = u.n"
-    " ORDER BY s.id FOR UPDATE OF s)"
-    " UPDATE stories SET refine_pending = false FROM locked WHERE stories.id = locked.id"
+# a refinement pass settles the stories still as it read them: one statement, rows locked in id
+# order, each found by one probe of the primary key (see the note on lookups above)
+_PG_SETTLE = text(
+    "WITH locked AS (SELECT s.id FROM unnest(CAST(:ids AS bigint[]), CAST(:counts AS int[])) AS u(sid, n)"
+    " CROSS JOIN LATERAL (SELECT id FROM stories WHERE id = u.sid AND article_count = u.n OFFSET 0) AS s"
+    " ORDER BY s.id)"
+    " UPDATE stories SET refine_pending = false WHERE id = ANY(ARRAY(SELECT id FROM locked))"
 )
 _LITE_SETTLE = (
     "UPDATE stories SET refine_pending = 0 FROM (SELECT i.value AS sid, n.value AS n FROM json_each(:ids) AS i"
     " JOIN json_each(:counts) AS n ON n.key = i.key) AS u WHERE stories.id = u.sid AND stories.article_count = u.n"
 )
-# the members of a neighbourhood (refinement), duplicates left out
-_PG_MEMBERS = (
+# the members of a neighbourhood (refinement), duplicates left out (filtered outside the probe,
+# so that no plan reaches articles through the index on duplicate_of, which holds nearly all)
+_PG_MEMBERS = text(
     "SELECT a.id, a.story_id, a.url, a.title, v.at, CAST(v.vector AS text), CAST(v.evidence AS text)"
-    " FROM articles a JOIN story_vectors v ON v.article_id = a.id"
-    " WHERE a.story_id = ANY(CAST(:ids AS bigint[])) AND a.duplicate_of IS NULL ORDER BY a.id"
+    " FROM unnest(CAST(:ids AS bigint[])) AS s(id)"
+    " CROSS JOIN LATERAL (SELECT id, story_id, url, title, duplicate_of FROM articles"
+    " WHERE articles.story_id = s.id OFFSET 0) AS a"
+    " CROSS JOIN LATERAL (SELECT at, vector, evidence FROM story_vectors"
+    " WHERE story_vectors.article_id = a.id OFFSET 0) AS v"
+    " WHERE a.duplicate_of IS NULL ORDER BY a.id"
 )
 _LITE_MEMBERS = (
     "SELECT a.id, a.story_id, a.url, a.title, v.at, v.vector, v.evidence"
