@@ -36,7 +36,6 @@ from sqlalchemy import (
     cast,
     delete,
     func,
-    insert,
     or_,
     select,
     text,
@@ -52,7 +51,7 @@ from storage.models import (
     story_boilerplate,
     story_df,
     story_df_pending,
-    story_merges,
+    story_merges,  # noqa: F401  (callers reach the tables through this module)
     story_terms,  # noqa: F401  (callers reach the tables through this module)
     story_vectors,
 )
@@ -288,6 +287,22 @@ _LITE_MEMBERS = (
     " WHERE a.story_id IN (SELECT value FROM json_each(:ids)) AND a.duplicate_of IS NULL ORDER BY a.id"
 )
 
+# a merge: each vanishing story (optimistic check on its count), earlier merges into it, the log
+_VANISH = (
+    "UPDATE stories SET merged_into = :keep, article_count = 0, state = :empty"
+    " WHERE id = :sid AND article_count = :count AND merged_into IS NULL"
+)
+_PG_REDIRECT = "UPDATE stories SET merged_into = :keep WHERE merged_into = ANY(CAST(:ids AS bigint[]))"
+_LITE_REDIRECT = "UPDATE stories SET merged_into = :keep WHERE merged_into IN (SELECT value FROM json_each(:ids))"
+_PG_MERGE_LOG = (
+    "INSERT INTO story_merges (old_story_id, new_story_id, merged_at)"
+    " SELECT u.old, :keep, :at FROM unnest(CAST(:ids AS bigint[])) WITH ORDINALITY AS u(old, i) ORDER BY u.i"
+)
+_LITE_MERGE_LOG = (
+    "INSERT INTO story_merges (old_story_id, new_story_id, merged_at)"
+    " SELECT value, :keep, :at FROM json_each(:ids) ORDER BY key"
+)
+
 _PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 
 
@@ -322,6 +337,10 @@ _R_PENDING = _raw_pair(_PG_PENDING, _LITE_PENDING)
 _R_BOILERPLATE_UPSERT = _raw_pair(_PG_BOILERPLATE_UPSERT, _LITE_BOILERPLATE_UPSERT)
 _R_SETTLE = _raw_pair(_PG_SETTLE, _LITE_SETTLE)
 _R_MEMBERS = _raw_pair(_PG_MEMBERS, _LITE_MEMBERS)
+_R_UNPOST = _raw_pair(_LITE_UNPOST, _LITE_UNPOST)
+_R_VANISH = _raw_pair(_VANISH.replace(":empty", "CAST(:empty AS json)"), _VANISH)
+_R_REDIRECT = _raw_pair(_PG_REDIRECT, _LITE_REDIRECT)
+_R_MERGE_LOG = _raw_pair(_PG_MERGE_LOG, _LITE_MERGE_LOG)
 
 
 def _json_list(items: Sequence[Any]) -> str:
@@ -668,7 +687,7 @@ class SqlStoryIndex:
         self._raw(_R_REPOST if replace else _R_POST, params)
 
     def _unpost(self, story_id: int) -> None:
-        self.conn.execute(_LITE_UNPOST, {"sid": story_id})
+        self._raw(_R_UNPOST, {"sid": story_id})
 
     def create_story(self, state: story_model.StoryState) -> story_model.StoryState:
         self._locked()
@@ -727,25 +746,15 @@ class SqlStoryIndex:
         self._locked()
         ids = [g.story_id for g in gone]
         for g in gone:
-            res = self.conn.execute(
-                update(stories)
-                .where(
-                    stories.c.id == g.story_id,
-                    stories.c.article_count == g.article_count,
-                    stories.c.merged_into.is_(None),
-                )
-                .values(merged_into=keep.story_id, article_count=0, state={})
-            )
-            if res.rowcount != 1:
+            params = {"keep": keep.story_id, "empty": "{}", "sid": g.story_id, "count": g.article_count}
+            if self._raw(_R_VANISH, params).rowcount != 1:
                 raise StoryConflict(f"story {g.story_id} changed while merging")
             self._unpost(g.story_id)
         # earlier merges into a story that now vanishes point straight at the survivor
-        self.conn.execute(update(stories).where(stories.c.merged_into.in_(ids)).values(merged_into=keep.story_id))
+        encoded = _pg_array(ids) if self.pg else _json_list(ids)
+        self._raw(_R_REDIRECT, {"keep": keep.story_id, "ids": encoded})
         now = datetime.now(UTC)
-        self.conn.execute(
-            insert(story_merges),
-            [{"old_story_id": i, "new_story_id": keep.story_id, "merged_at": now} for i in ids],
-        )
+        self._raw(_R_MERGE_LOG, {"keep": keep.story_id, "ids": encoded, "at": now if self.pg else _lite_time(now)})
         if self.repoint is not None:
             self.repoint(self.conn, ids, keep.story_id)
 
