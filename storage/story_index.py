@@ -294,7 +294,11 @@ _VANISH = (
     "UPDATE stories SET merged_into = :keep, article_count = 0, state = :empty"
     " WHERE id = :sid AND article_count = :count AND merged_into IS NULL"
 )
-_PG_REDIRECT = "UPDATE stories SET merged_into = :keep WHERE merged_into = ANY(CAST(:ids AS bigint[]))"
+_PG_REDIRECT = text(
+    "WITH earlier AS (SELECT s.id FROM unnest(CAST(:ids AS bigint[])) AS g(id)"
+    " CROSS JOIN LATERAL (SELECT id FROM stories WHERE merged_into = g.id OFFSET 0) AS s)"
+    " UPDATE stories SET merged_into = :keep WHERE id = ANY(ARRAY(SELECT id FROM earlier))"
+)
 # (SQLite's planner, with statistics where merged_into is nearly always NULL, would scan every
 # story for this, some 20 ms at 33k stories: the index is named)
 _LITE_REDIRECT = (

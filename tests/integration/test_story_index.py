@@ -439,6 +439,7 @@ _LOOKUPS = {
     "_PG_CANDIDATES": {"terms": "text[]", "lo": "float8", "hi_last": "float8", "hi": "float8", "k": "int"},
     "_PG_MEMBERS": {"ids": "bigint[]"},
     "_PG_SETTLE": {"ids": "bigint[]", "counts": "int[]"},
+    "_PG_REDIRECT": {"keep": "bigint", "ids": "bigint[]"},
 }
 
 
