@@ -258,13 +258,13 @@ _LITE_CREATE_STORY = (
     " state, refine_pending, created_at) VALUES (:title, :first_at, :last_at, :count, :source_count,"
     " :top_terms, :state, :pending, :created_at) RETURNING id"
 )
-# a refinement pass settles the stories still as it read them: one statement, rows locked in id
-# order, each found by one probe of the primary key (see the note on lookups above)
+# a refinement pass settles the stories still as it read them: one statement, each story found by
+# a probe of the primary key (see the note on lookups above), its count checked on the row it
+# updates (a story a linker grew meanwhile keeps its flag)
 _PG_SETTLE = text(
-    "WITH locked AS (SELECT s.id FROM unnest(CAST(:ids AS bigint[]), CAST(:counts AS int[])) AS u(sid, n)"
-    " CROSS JOIN LATERAL (SELECT id FROM stories WHERE id = u.sid AND article_count = u.n OFFSET 0) AS s"
-    " ORDER BY s.id)"
-    " UPDATE stories SET refine_pending = false WHERE id = ANY(ARRAY(SELECT id FROM locked))"
+    "WITH u AS (SELECT * FROM unnest(CAST(:ids AS bigint[]), CAST(:counts AS int[])) AS u(sid, n))"
+    " UPDATE stories SET refine_pending = false WHERE id = ANY(ARRAY(SELECT sid FROM u))"
+    " AND article_count = (SELECT n FROM u WHERE u.sid = stories.id)"
 )
 _LITE_SETTLE = (
     "UPDATE stories SET refine_pending = 0 FROM (SELECT i.value AS sid, n.value AS n FROM json_each(:ids) AS i"
@@ -298,6 +298,7 @@ _PG_REDIRECT = text(
     "WITH earlier AS (SELECT s.id FROM unnest(CAST(:ids AS bigint[])) AS g(id)"
     " CROSS JOIN LATERAL (SELECT id FROM stories WHERE merged_into = g.id OFFSET 0) AS s)"
     " UPDATE stories SET merged_into = :keep WHERE id = ANY(ARRAY(SELECT id FROM earlier))"
+    " AND merged_into = ANY(CAST(:ids AS bigint[]))"
 )
 # (SQLite's planner, with statistics where merged_into is nearly always NULL, would scan every
 # story for this, some 20 ms at 33k stories: the index is named)
