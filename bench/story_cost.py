@@ -3,6 +3,11 @@
     python -m bench.story_cost                      # 10k then 1M stored articles, PostgreSQL and SQLite (~25 min)
     python -m bench.story_cost --quick              # 10k then 100k, fewer measured articles
     python -m bench.story_cost --quick --backend sqlite   # one backend only
+    python -m bench.story_cost --quick --compare-with /work/main --rounds 2   # two checkouts, ABBA
+
+``--compare-with``: one store per size, loaded once; each round links the same articles with
+each checkout in a child process (its own venv's python when it has one), in ABBA order, and
+forgets what they added in between; client CPU is the child's, server CPU its backend's.
 
 PostgreSQL: creates a throw-away database on 127.0.0.1:5432 (user postgres; env STORY_BENCH_PG_URL to
 point elsewhere). SQLite: a throw-away file in a temporary directory, opened as the worker opens it
@@ -27,6 +32,8 @@ import hashlib
 import json
 import os
 import random
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -35,6 +42,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import create_engine, insert, inspect, text, update
 from sqlalchemy.engine import Engine
@@ -423,6 +431,118 @@ def _forget(eng: Engine) -> None:
             c.execute(text("DELETE FROM story_df_pending"))
 
 
+_SNAPSHOT = {"stories": "bench_stories", "story_terms": "bench_terms", "story_df": "bench_df",
+             "story_boilerplate": "bench_boilerplate"}  # fmt: skip
+
+
+def _snapshot(eng: Engine) -> None:
+    """Copy the loaded store, so that each compared measurement starts from the same one."""
+    with eng.begin() as c:
+        for table, copy in _SNAPSHOT.items():
+            c.execute(text(f"DROP TABLE IF EXISTS {copy}"))
+            c.execute(text(f"CREATE TABLE {copy} AS SELECT * FROM {table}"))
+        c.execute(text("CREATE INDEX ix_bench_terms ON bench_terms (story_id)"))
+
+
+def _restore(eng: Engine) -> None:
+    """Undo what a measurement changed in the loaded store (after :func:`_forget`): the stories
+    it joined, merged or flagged, their postings, the document and sentence counts."""
+    pg = eng.dialect.name == "postgresql"
+    state = "CAST(s.state AS text) <> CAST(b.state AS text)" if pg else "s.state <> b.state"
+    cols = ("title", "first_article_at", "last_article_at", "article_count", "source_count", "top_terms", "state",
+            "merged_into", "refine_pending")  # fmt: skip
+    with eng.begin() as c:
+        c.execute(text("CREATE TEMP TABLE IF NOT EXISTS bench_changed (id bigint PRIMARY KEY)"))
+        c.execute(text("DELETE FROM bench_changed"))
+        c.execute(
+            text(
+                "INSERT INTO bench_changed SELECT s.id FROM stories s JOIN bench_stories b ON b.id = s.id"
+                " WHERE s.article_count <> b.article_count OR s.merged_into IS NOT NULL"
+                f" OR s.refine_pending <> b.refine_pending OR {state}"
+            )
+        )
+        sets = ", ".join(f"{col} = b.{col}" for col in cols)
+        c.execute(
+            text(
+                f"UPDATE stories SET {sets} FROM bench_stories b"
+                " WHERE stories.id = b.id AND stories.id IN (SELECT id FROM bench_changed)"
+            )
+        )
+        c.execute(text("DELETE FROM story_terms WHERE story_id IN (SELECT id FROM bench_changed)"))
+        c.execute(
+            text("INSERT INTO story_terms SELECT * FROM bench_terms WHERE story_id IN (SELECT id FROM bench_changed)")
+        )
+        for table in ("story_df", "story_boilerplate"):
+            c.execute(text(f"DELETE FROM {table}"))
+            c.execute(text(f"INSERT INTO {table} SELECT * FROM {_SNAPSHOT[table]}"))
+    if pg:
+        with eng.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+            c.execute(text("VACUUM ANALYZE story_terms, stories, story_df, story_boilerplate"))
+
+
+# what a compared checkout runs: its own _measure (and refinement) on the store loaded here
+_CHILD = """
+import json, sys
+from dataclasses import asdict
+from sqlalchemy import create_engine
+from bench import story_cost as sc
+from bench.story_quality import ecb_docs, load_ecbplus
+from storage.db import make_engine
+url, n, warmup = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+eng = create_engine(url, pool_size=4) if url.startswith("postgresql") else make_engine(url)
+m = sc._measure(eng, ecb_docs(load_ecbplus())[:n], warmup, seed=7)
+eng.dispose()
+print("MEASURE " + json.dumps(asdict(m)))
+"""
+
+
+def _measure_in(tree: Path, url: str, n: int, warmup: int) -> Measure:
+    """One measurement by the checkout at ``tree``, in a child process."""
+    venv = tree / ".venv" / "bin" / "python"
+    python = str(venv) if venv.exists() else sys.executable
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    out = subprocess.run(
+        [python, "-c", _CHILD, url, str(n), str(warmup)], cwd=tree, env=env, capture_output=True, text=True
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"{tree}: {out.stderr[-2000:]}")
+    line = next(x for x in out.stdout.splitlines() if x.startswith("MEASURE "))
+    return Measure(**json.loads(line[len("MEASURE ") :]))
+
+
+def _total(m: Measure) -> tuple[float, float]:
+    """(worker, database) CPU per article, link + refinement."""
+    return m.client_ms + m.refine_client_ms, m.server_ms + m.refine_server_ms
+
+
+def _compare_size(
+    eng: Engine, url: str, trees: dict[str, Path], size: str, label: str, rounds: int, n: int, warmup: int
+) -> dict[str, list[Measure]]:
+    got: dict[str, list[Measure]] = {name: [] for name in trees}
+    _snapshot(eng)
+    for r in range(rounds):
+        for name in list(trees) if r % 2 == 0 else list(trees)[::-1]:
+            m = _measure_in(trees[name], url, n, warmup)
+            _forget(eng)
+            _restore(eng)
+            got[name].append(m)
+            w, d = _total(m)
+            print(
+                f"{label}{size:>6} round {r} {name:>5}: worker {w:.2f} ms + database {d:.2f} ms = {w + d:.2f} ms"
+                f" (link {m.client_ms:.2f} + {m.server_ms:.2f}, pass {m.refine_client_ms:.2f} +"
+                f" {m.refine_server_ms:.2f}; {m.created} new stories, {m.moved} moved)",
+                flush=True,
+            )
+    for name, ms in got.items():
+        ws, ds = [_total(m)[0] for m in ms], [_total(m)[1] for m in ms]
+        print(
+            f"{label}{size:>6} {name:>5} mean: worker {sum(ws) / len(ws):.2f} ms, database"
+            f" {sum(ds) / len(ds):.2f} ms, total {(sum(ws) + sum(ds)) / len(ws):.2f} ms per article",
+            flush=True,
+        )
+    return got
+
+
 def _run_backend(
     backend: str,
     quick: bool,
@@ -430,6 +550,8 @@ def _run_backend(
     tpls: list[tuple[list[str], list[float]]],
     vocab: list[str],
     keys: list[str],
+    compare: Path | None = None,
+    rounds: int = 2,
 ) -> None:
     small, large = 10_000, (100_000 if quick else 1_000_000)
     measured = 150 if quick else 400
@@ -442,10 +564,12 @@ def _run_backend(
     if admin is not None:
         with admin.connect() as c:
             c.execute(text(f'CREATE DATABASE "{name}"'))
-        eng = create_engine(f"{BASE_URL}/{name}", pool_size=4)
+        url = f"{BASE_URL}/{name}"
+        eng = create_engine(url, pool_size=4)
     else:
         assert tmp is not None
-        eng = make_engine(f"sqlite:///{tmp.name}/{name}.db")
+        url = f"sqlite:///{tmp.name}/{name}.db"
+        eng = make_engine(url)
     load = _load if pg else _load_sqlite
     try:
         Base.metadata.create_all(eng)
@@ -454,13 +578,20 @@ def _run_backend(
         load(eng, tpls, vocab, keys, 1, small, NOW, small)
         print(f"{label}loaded {small} articles in {time.perf_counter() - t:.0f}s", flush=True)
         sample = docs[: measured + warmup]
-        m_small = _measure(eng, sample, warmup, seed=7)
+        trees = {"other": compare.resolve(), "this": Path(__file__).resolve().parents[1]} if compare else {}
+        if compare:
+            _compare_size(eng, url, trees, "10k", label, rounds, measured + warmup, warmup)
+        else:
+            m_small = _measure(eng, sample, warmup, seed=7)
         _forget(eng)
         t = time.perf_counter()
         first = small // ARTICLES_PER_STORY + 1
         older_end = NOW - timedelta(days=small / ARTICLES_PER_DAY)
         load(eng, tpls, vocab, keys, first, large - small, older_end, large)
         print(f"{label}loaded {large - small} older articles in {time.perf_counter() - t:.0f}s", flush=True)
+        if compare:
+            _compare_size(eng, url, trees, f"{large // 1000}k", label, rounds, measured + warmup, warmup)
+            return
         m_large = _measure(eng, sample, warmup, seed=7)
         with eng.connect() as c:
             rows = c.execute(text("SELECT count(*) FROM story_terms")).scalar_one()
@@ -505,13 +636,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="10k and 100k stored articles (default: 10k and 1M)")
     ap.add_argument("--backend", choices=("postgresql", "sqlite", "both"), default="both")
+    ap.add_argument("--compare-with", type=Path, help="another checkout, measured alternately (ABBA) on the same store")
+    ap.add_argument("--rounds", type=int, default=2, help="with --compare-with: rounds, each measuring both")
     args = ap.parse_args(argv)
     docs = ecb_docs(load_ecbplus())
     tpls, vocab = _templates(docs)
     keys = _key_pool(docs[:550])
     for backend in ("postgresql", "sqlite"):
         if args.backend in (backend, "both"):
-            _run_backend(backend, args.quick, docs, tpls, vocab, keys)
+            _run_backend(backend, args.quick, docs, tpls, vocab, keys, args.compare_with, args.rounds)
 
 
 if __name__ == "__main__":

@@ -36,7 +36,6 @@ from sqlalchemy import (
     cast,
     delete,
     func,
-    insert,
     or_,
     select,
     text,
@@ -52,11 +51,12 @@ from storage.models import (
     story_boilerplate,
     story_df,
     story_df_pending,
-    story_merges,
+    story_merges,  # noqa: F401  (callers reach the tables through this module)
     story_terms,  # noqa: F401  (callers reach the tables through this module)
     story_vectors,
 )
 from worker.model import story as story_model
+from worker.model.clock import as_utc
 from worker.model.story import LinkSubject
 from worker.model.urls import site_of
 
@@ -233,32 +233,126 @@ _LITE_VECTOR = text(
     " ON CONFLICT (article_id) DO UPDATE SET at = excluded.at, vector = excluded.vector, evidence = excluded.evidence"
 )
 
+# The story row, written by the linker on every article (and by the refinement pass). JSON
+# columns get json.dumps' text (what SQLAlchemy's JSON type writes); on SQLite, times are
+# written as SQLAlchemy's DateTime writes them ("YYYY-MM-DD HH:MM:SS.ffffff", UTC) and no CAST
+# (CAST(x AS json) has NUMERIC affinity there).
+_PG_SAVE_STORY = (
+    "UPDATE stories SET title = :title, first_article_at = :first_at, last_article_at = :last_at,"
+    " article_count = :count, source_count = :source_count, top_terms = CAST(:top_terms AS json),"
+    " state = CAST(:state AS json), refine_pending = :pending"
+    " WHERE id = :b_id AND article_count = :b_count AND merged_into IS NULL"
+)
+_LITE_SAVE_STORY = (
+    "UPDATE stories SET title = :title, first_article_at = :first_at, last_article_at = :last_at,"
+    " article_count = :count, source_count = :source_count, top_terms = :top_terms, state = :state,"
+    " refine_pending = :pending WHERE id = :b_id AND article_count = :b_count AND merged_into IS NULL"
+)
+_PG_CREATE_STORY = (
+    "INSERT INTO stories (title, first_article_at, last_article_at, article_count, source_count, top_terms,"
+    " state, refine_pending, created_at) VALUES (:title, :first_at, :last_at, :count, :source_count,"
+    " CAST(:top_terms AS json), CAST(:state AS json), :pending, :created_at) RETURNING id"
+)
+_LITE_CREATE_STORY = (
+    "INSERT INTO stories (title, first_article_at, last_article_at, article_count, source_count, top_terms,"
+    " state, refine_pending, created_at) VALUES (:title, :first_at, :last_at, :count, :source_count,"
+    " :top_terms, :state, :pending, :created_at) RETURNING id"
+)
+# a refinement pass settles the stories still as it read them: one statement, each story found by
+# a probe of the primary key (see the note on lookups above), its count checked on the row it
+# updates (a story a linker grew meanwhile keeps its flag)
+_PG_SETTLE = text(
+    "WITH u AS (SELECT * FROM unnest(CAST(:ids AS bigint[]), CAST(:counts AS int[])) AS u(sid, n))"
+    " UPDATE stories SET refine_pending = false WHERE id = ANY(ARRAY(SELECT sid FROM u))"
+    " AND article_count = (SELECT n FROM u WHERE u.sid = stories.id)"
+)
+_LITE_SETTLE = (
+    "UPDATE stories SET refine_pending = 0 FROM (SELECT i.value AS sid, n.value AS n FROM json_each(:ids) AS i"
+    " JOIN json_each(:counts) AS n ON n.key = i.key) AS u WHERE stories.id = u.sid AND stories.article_count = u.n"
+)
+# the members of a neighbourhood (refinement), duplicates left out (filtered outside the probe,
+# so that no plan reaches articles through the index on duplicate_of, which holds nearly all)
+_PG_MEMBERS = text(
+    "SELECT a.id, a.story_id, a.url, a.title, v.at, CAST(v.vector AS text), CAST(v.evidence AS text)"
+    " FROM unnest(CAST(:ids AS bigint[])) AS s(id)"
+    " CROSS JOIN LATERAL (SELECT id, story_id, url, title, duplicate_of FROM articles"
+    " WHERE articles.story_id = s.id OFFSET 0) AS a"
+    " CROSS JOIN LATERAL (SELECT at, vector, evidence FROM story_vectors"
+    " WHERE story_vectors.article_id = a.id OFFSET 0) AS v"
+    " WHERE a.duplicate_of IS NULL ORDER BY a.id"
+)
+# ("+": not through the index on duplicate_of, which SQLite's planner may prefer, and which holds
+# nearly every article)
+_LITE_MEMBERS = (
+    "SELECT a.id, a.story_id, a.url, a.title, v.at, v.vector, v.evidence"
+    " FROM articles a JOIN story_vectors v ON v.article_id = a.id"
+    " WHERE a.story_id IN (SELECT value FROM json_each(:ids)) AND +a.duplicate_of IS NULL ORDER BY a.id"
+)
 
-# a story's row, written as one prebuilt statement (compiled once, not rebuilt per article)
-_STORY_COLUMNS = (
-    "title",
-    "first_article_at",
-    "last_article_at",
-    "article_count",
-    "source_count",
-    "top_terms",
-    "state",
-    "refine_pending",
+# a merge: each vanishing story (optimistic check on its count), earlier merges into it, the log
+_VANISH = (
+    "UPDATE stories SET merged_into = :keep, article_count = 0, state = :empty"
+    " WHERE id = :sid AND article_count = :count AND merged_into IS NULL"
 )
-_CREATE_STORY = (
-    insert(stories)
-    .values({c: bindparam(f"v_{c}", type_=stories.c[c].type) for c in (*_STORY_COLUMNS, "created_at")})
-    .returning(stories.c.id)
+_PG_REDIRECT = text(
+    "WITH earlier AS (SELECT s.id FROM unnest(CAST(:ids AS bigint[])) AS g(id)"
+    " CROSS JOIN LATERAL (SELECT id FROM stories WHERE merged_into = g.id OFFSET 0) AS s)"
+    " UPDATE stories SET merged_into = :keep WHERE id = ANY(ARRAY(SELECT id FROM earlier))"
+    " AND merged_into = ANY(CAST(:ids AS bigint[]))"
 )
-_SAVE_STORY = (
-    update(stories)
-    .where(
-        stories.c.id == bindparam("b_id"),
-        stories.c.article_count == bindparam("b_count"),
-        stories.c.merged_into.is_(None),
-    )
-    .values({c: bindparam(f"v_{c}", type_=stories.c[c].type) for c in _STORY_COLUMNS})
+# (SQLite's planner, with statistics where merged_into is nearly always NULL, would scan every
+# story for this, some 20 ms at 33k stories: the index is named)
+_LITE_REDIRECT = (
+    "UPDATE stories INDEXED BY ix_stories_merged_into SET merged_into = :keep"
+    " WHERE merged_into IN (SELECT value FROM json_each(:ids))"
 )
+_PG_MERGE_LOG = (
+    "INSERT INTO story_merges (old_story_id, new_story_id, merged_at)"
+    " SELECT u.old, :keep, :at FROM unnest(CAST(:ids AS bigint[])) WITH ORDINALITY AS u(old, i) ORDER BY u.i"
+)
+_LITE_MERGE_LOG = (
+    "INSERT INTO story_merges (old_story_id, new_story_id, merged_at)"
+    " SELECT value, :keep, :at FROM json_each(:ids) ORDER BY key"
+)
+
+_PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+
+
+def _pyformat(sql: str) -> str:
+    """A ``:name`` statement in psycopg's ``%(name)s`` style."""
+    return _PARAM.sub(r"%(\1)s", sql.replace("%", "%%"))
+
+
+@dataclass(frozen=True)
+class _Raw:
+    """One hot-path statement as each driver takes it (see :meth:`SqlStoryIndex._raw`)."""
+
+    pg: str
+    lite: str
+
+
+def _raw_pair(pg: str | Any, lite: str | Any) -> _Raw:
+    return _Raw(_pyformat(getattr(pg, "text", pg)), getattr(lite, "text", lite))
+
+
+_R_STATS = _raw_pair(_PG_DOCUMENT_STATS, _LITE_DOCUMENT_STATS)
+_R_LOCKED_STATS = _raw_pair(_PG_LOCKED_DOCUMENT_STATS, _LITE_DOCUMENT_STATS)
+_R_CANDIDATES = _raw_pair(_PG_CANDIDATES, _LITE_CANDIDATES)
+_R_POST = _raw_pair(_PG_POST, _LITE_POST)
+_R_REPOST = _raw_pair(_PG_REPOST, _LITE_REPOST)
+_R_UNPOST_GONE = _raw_pair(_LITE_UNPOST_GONE, _LITE_UNPOST_GONE)
+_R_SAVE_STORY = _raw_pair(_PG_SAVE_STORY, _LITE_SAVE_STORY)
+_R_CREATE_STORY = _raw_pair(_PG_CREATE_STORY, _LITE_CREATE_STORY)
+_R_DOCUMENT_AND_VECTOR = _raw_pair(_PG_DOCUMENT_AND_VECTOR, _PG_DOCUMENT_AND_VECTOR)  # PostgreSQL only
+_R_VECTOR = _raw_pair(_PG_VECTOR, _LITE_VECTOR)
+_R_PENDING = _raw_pair(_PG_PENDING, _LITE_PENDING)
+_R_BOILERPLATE_UPSERT = _raw_pair(_PG_BOILERPLATE_UPSERT, _LITE_BOILERPLATE_UPSERT)
+_R_SETTLE = _raw_pair(_PG_SETTLE, _LITE_SETTLE)
+_R_MEMBERS = _raw_pair(_PG_MEMBERS, _LITE_MEMBERS)
+_R_UNPOST = _raw_pair(_LITE_UNPOST, _LITE_UNPOST)
+_R_VANISH = _raw_pair(_VANISH.replace(":empty", "CAST(:empty AS json)"), _VANISH)
+_R_REDIRECT = _raw_pair(_PG_REDIRECT, _LITE_REDIRECT)
+_R_MERGE_LOG = _raw_pair(_PG_MERGE_LOG, _LITE_MERGE_LOG)
 
 
 def _json_list(items: Sequence[Any]) -> str:
@@ -327,14 +421,15 @@ def _state_json(s: story_model.StoryState, posted: _Posted) -> dict[str, Any]:
 
 
 def _row_state(row: Any, state: Mapping[str, Any]) -> story_model.StoryState:
+    """A story row (id, title, article_count, state text) as read by the linker's statements."""
     return story_model.StoryState(
-        story_id=int(row.id),
+        story_id=int(row[0]),
         centroid=dict(state.get("centroid", {})),
         first_time=_dt(float(state["first"])),
         last_time=_dt(float(state["last"])),
-        article_count=int(row.article_count),
+        article_count=int(row[2]),
         sources=frozenset(state.get("sources", [])),
-        title=row.title or "",
+        title=row[1] or "",
         title_score=float(state.get("title_score", -1.0)),
         keys={str(k): int(v) for k, v in state.get("keys", {}).items()},
     )
@@ -356,13 +451,24 @@ _state_cache: dict[tuple[int, int, str, bytes], tuple[story_model.StoryState, _P
 _state_cache_lock = threading.Lock()
 
 
+def _digest(raw: str) -> bytes:
+    return hashlib.blake2b(raw.encode("utf-8"), digest_size=16).digest()
+
+
+def _cache_put(key: tuple[int, int, str, bytes], parsed: tuple[story_model.StoryState, _Posted | None]) -> None:
+    with _state_cache_lock:
+        _state_cache[key] = parsed
+        while len(_state_cache) > _STATE_CACHE_SIZE:
+            _state_cache.pop(next(iter(_state_cache)))
+
+
 def _parse_row(row: Any) -> tuple[story_model.StoryState, _Posted | None] | None:
-    """(state, posted) of a story row whose ``state`` is the JSON text; None for an empty state."""
-    raw = row.state
+    """(state, posted) of a story row (id, title, article_count, state as JSON text); None for
+    an empty state."""
+    raw = row[3]
     if not raw:
         return None
-    digest = hashlib.blake2b(raw.encode("utf-8"), digest_size=16).digest()
-    key = (int(row.id), int(row.article_count), row.title or "", digest)
+    key = (int(row[0]), int(row[2]), row[1] or "", _digest(raw))
     with _state_cache_lock:
         hit = _state_cache.pop(key, None)
         if hit is not None:
@@ -372,29 +478,44 @@ def _parse_row(row: Any) -> tuple[story_model.StoryState, _Posted | None] | None
     if not state:
         return None
     parsed = (_row_state(row, state), _row_posted(state))
-    with _state_cache_lock:
-        _state_cache[key] = parsed
-        while len(_state_cache) > _STATE_CACHE_SIZE:
-            _state_cache.pop(next(iter(_state_cache)))
+    _cache_put(key, parsed)
     return parsed
 
 
-def _story_values(s: story_model.StoryState, posted: _Posted) -> dict[str, Any]:
-    return {
+def _remember_written(story_id: int, s: story_model.StoryState, raw: str, state: Mapping[str, Any]) -> None:
+    """Cache a story row this process has just written as :func:`_parse_row` would read it back
+    (``state`` is what ``raw`` encodes: its floats read back as themselves), so that the next
+    article or the refinement pass does not decode it again. Keyed by content, like every entry:
+    a write rolled back leaves an entry no row matches."""
+    row = (story_id, s.title, s.article_count, raw)
+    _cache_put((story_id, s.article_count, s.title or "", _digest(raw)), (_row_state(row, state), _row_posted(state)))
+
+
+def _lite_time(t: datetime) -> str:
+    """A time as SQLAlchemy's DateTime stores it on SQLite (storage.types.UTCDateTime: UTC, naive)."""
+    aware = as_utc(t)
+    assert aware is not None
+    return aware.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
+def _story_params(s: story_model.StoryState, posted: _Posted, pg: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The story row's values as the parameters of _R_SAVE_STORY / _R_CREATE_STORY, and the
+    state they encode (for :func:`_remember_written`)."""
+    first, last = (
+        (as_utc(s.first_time), as_utc(s.last_time)) if pg else (_lite_time(s.first_time), _lite_time(s.last_time))
+    )
+    state = _state_json(s, posted)
+    params = {
         "title": s.title,
-        "first_article_at": s.first_time,
-        "last_article_at": s.last_time,
-        "article_count": s.article_count,
+        "first_at": first,
+        "last_at": last,
+        "count": s.article_count,
         "source_count": len(s.sources),
-        "top_terms": s.top_terms(10),
-        "state": _state_json(s, posted),
-        "refine_pending": True,
+        "top_terms": json.dumps(s.top_terms(10)),
+        "state": json.dumps(state),
+        "pending": True,
     }
-
-
-def _story_params(s: story_model.StoryState, posted: _Posted) -> dict[str, Any]:
-    """:func:`_story_values` as the parameters of _CREATE_STORY / _SAVE_STORY."""
-    return {f"v_{c}": v for c, v in _story_values(s, posted).items()}
+    return params, state
 
 
 @dataclass
@@ -417,12 +538,31 @@ class SqlStoryIndex:
         self._deferred_document: dict[str, Any] | None = None
         self._deferred_vector: dict[str, Any] | None = None
         self._lock_bucket: int | None = None
+        self._cur: Any = None
         if self.lock is not None:
             at = self.at or datetime.now(UTC)
             if self.pg:
                 self._lock_bucket = _bucket(at, self.lock)
             else:
                 lock_window(self.conn, at, self.lock)
+
+    def _raw(self, stmt: _Raw, params: Mapping[str, Any]) -> Any:
+        """Run a hot-path statement on the driver's own cursor, in the connection's transaction.
+
+        SQLAlchemy's work per statement (compiled-cache lookup, parameter processing, result
+        objects) was a third of linking's client CPU over seven statements an article. Driver
+        errors are raised as SQLAlchemy raises them (OperationalError stays transient)."""
+        cur = self._cur
+        if cur is None:
+            if not self.conn.in_transaction():
+                self.conn.begin()  # as SQLAlchemy's autobegin would: the caller commits
+            cur = self._cur = self.conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        sql = stmt.pg if self.pg else stmt.lite
+        try:
+            cur.execute(sql, params)
+        except Exception as exc:
+            self.conn._handle_dbapi_exception(exc, sql, params, cur, None)
+        return cur
 
     def _locked(self) -> None:
         """Take the window locks now if no statement has taken them yet."""
@@ -437,10 +577,10 @@ class SqlStoryIndex:
         self._deferred_document = self._deferred_vector = None
         if doc is None:
             if vec is not None:
-                self.conn.execute(_PG_VECTOR, vec)
+                self._raw(_R_VECTOR, vec)
             return
         vec = vec or {"article_id": None, "at": 0.0, "vector": "{}", "evidence": "[]"}
-        self._counted(self.conn.execute(_PG_DOCUMENT_AND_VECTOR, {**doc, **vec}).one())
+        self._counted(self._raw(_R_DOCUMENT_AND_VECTOR, {**doc, **vec}).fetchone())
 
     def _counted(self, pending: Any) -> None:
         """A document's pending row (id, documents folded so far) was written: fold the batch
@@ -505,12 +645,12 @@ class SqlStoryIndex:
             if self._lock_bucket is not None:
                 params.update(ns=LOCK_NAMESPACE, b=self._lock_bucket)
                 self._lock_bucket = None
-                rows = self.conn.execute(_PG_LOCKED_DOCUMENT_STATS, params).all()  # its 'l' row is skipped below
+                rows = self._raw(_R_LOCKED_STATS, params).fetchall()  # its 'l' row is skipped below
             else:
-                rows = self.conn.execute(_PG_DOCUMENT_STATS, params).all()
+                rows = self._raw(_R_STATS, params).fetchall()
         else:
             params.update(keys=_json_list(params["keys"]), terms=_json_list(params["terms"]))
-            rows = self.conn.execute(_LITE_DOCUMENT_STATS, params).all()
+            rows = self._raw(_R_STATS, params).fetchall()
         drop = frozenset(r[1] for r in rows if r[0] == "b")
         df = {r[1]: int(r[2]) for r in rows if r[0] == "d"}
         n = df.pop(N_DOCS_KEY, 0)
@@ -525,11 +665,9 @@ class SqlStoryIndex:
         now = story_model.epoch_seconds(at)
         lo, hi = now - window.total_seconds(), now + window.total_seconds()
         params = {"terms": list(terms), "lo": lo, "hi": hi, "hi_last": hi + SPAN_CAP.total_seconds(), "k": limit}
-        if self.pg:
-            distinct = list(dict.fromkeys(terms))
-            found = self.conn.execute(_PG_CANDIDATES, {**params, "terms": _pg_array(distinct)}).all()
-        else:
-            found = self.conn.execute(_LITE_CANDIDATES, {**params, "terms": _json_list(terms)}).all()
+        # (PostgreSQL: terms distinct, each posting is summed once)
+        params["terms"] = _pg_array(list(dict.fromkeys(terms))) if self.pg else _json_list(terms)
+        found = self._raw(_R_CANDIDATES, params).fetchall()
         return [s for s in map(self._remember, found) if s is not None]
 
     def _post(
@@ -543,49 +681,25 @@ class SqlStoryIndex:
         ``postings``: ``s.postings()`` when the caller has them already."""
         first, last = span or (story_model.epoch_seconds(s.first_time), story_model.epoch_seconds(s.last_time))
         posts = sorted((s.postings() if postings is None else postings).items())
-        if self.pg:
-            self.conn.execute(
-                _PG_REPOST if replace else _PG_POST,
-                {
-                    "terms": _pg_array([t for t, _ in posts]),
-                    "weights": _pg_array([w for _, w in posts]),
-                    "sid": s.story_id,
-                    "first": first,
-                    "last": last,
-                    "slack": POSTING_WEIGHT_SLACK,
-                },
-            )
+        encode = _pg_array if self.pg else _json_list
+        terms = encode([t for t, _ in posts])
+        if replace and not self.pg:  # PostgreSQL drops the terms gone in _R_REPOST itself
+            self._raw(_R_UNPOST_GONE, {"sid": s.story_id, "terms": terms})
+        if not posts and not self.pg:
             return
+        params = {
+            "terms": terms,
+            "weights": encode([w for _, w in posts]),
+            "sid": s.story_id,
+            "first": first,
+            "last": last,
+        }
         if replace:
-            terms = _json_list([t for t, _ in posts])
-            self.conn.execute(_LITE_UNPOST_GONE, {"sid": s.story_id, "terms": terms})
-            if posts:
-                self.conn.execute(
-                    _LITE_REPOST,
-                    {
-                        "terms": terms,
-                        "weights": _json_list([w for _, w in posts]),
-                        "sid": s.story_id,
-                        "first": first,
-                        "last": last,
-                        "slack": POSTING_WEIGHT_SLACK,
-                    },
-                )
-            return
-        if posts:
-            self.conn.execute(
-                _LITE_POST,
-                {
-                    "terms": _json_list([t for t, _ in posts]),
-                    "weights": _json_list([w for _, w in posts]),
-                    "sid": s.story_id,
-                    "first": first,
-                    "last": last,
-                },
-            )
+            params["slack"] = POSTING_WEIGHT_SLACK
+        self._raw(_R_REPOST if replace else _R_POST, params)
 
     def _unpost(self, story_id: int) -> None:
-        self.conn.execute(_LITE_UNPOST, {"sid": story_id})
+        self._raw(_R_UNPOST, {"sid": story_id})
 
     def create_story(self, state: story_model.StoryState) -> story_model.StoryState:
         self._locked()
@@ -595,8 +709,11 @@ class SqlStoryIndex:
             story_model.epoch_seconds(state.first_time),
             story_model.epoch_seconds(state.last_time),
         )
-        params = {**_story_params(state, posted), "v_created_at": datetime.now(UTC)}
-        sid = self.conn.execute(_CREATE_STORY, params).scalar_one()
+        created = datetime.now(UTC)
+        params, encoded = _story_params(state, posted, self.pg)
+        params["created_at"] = created if self.pg else _lite_time(created)
+        sid = self._raw(_R_CREATE_STORY, params).fetchone()[0]
+        _remember_written(int(sid), state, params["state"], encoded)
         new = story_model.StoryState(
             story_id=int(sid),
             centroid=state.centroid,
@@ -628,11 +745,11 @@ class SqlStoryIndex:
             posted = prev if fresh else _Posted(key, prev.first, prev.last)
         else:
             posted = _Posted(key, first, last)
-        res = self.conn.execute(
-            _SAVE_STORY, {"b_id": old.story_id, "b_count": old.article_count, **_story_params(new, posted)}
-        )
+        params, encoded = _story_params(new, posted, self.pg)
+        res = self._raw(_R_SAVE_STORY, {"b_id": old.story_id, "b_count": old.article_count, **params})
         if res.rowcount != 1:
             raise StoryConflict(f"story {old.story_id} changed while linking")
+        _remember_written(new.story_id, new, params["state"], encoded)
         if not fresh:
             self._post(new, replace=True, span=(posted.first, posted.last), postings=postings)
         self._posted[new.story_id] = posted
@@ -641,25 +758,15 @@ class SqlStoryIndex:
         self._locked()
         ids = [g.story_id for g in gone]
         for g in gone:
-            res = self.conn.execute(
-                update(stories)
-                .where(
-                    stories.c.id == g.story_id,
-                    stories.c.article_count == g.article_count,
-                    stories.c.merged_into.is_(None),
-                )
-                .values(merged_into=keep.story_id, article_count=0, state={})
-            )
-            if res.rowcount != 1:
+            params = {"keep": keep.story_id, "empty": "{}", "sid": g.story_id, "count": g.article_count}
+            if self._raw(_R_VANISH, params).rowcount != 1:
                 raise StoryConflict(f"story {g.story_id} changed while merging")
             self._unpost(g.story_id)
         # earlier merges into a story that now vanishes point straight at the survivor
-        self.conn.execute(update(stories).where(stories.c.merged_into.in_(ids)).values(merged_into=keep.story_id))
+        encoded = _pg_array(ids) if self.pg else _json_list(ids)
+        self._raw(_R_REDIRECT, {"keep": keep.story_id, "ids": encoded})
         now = datetime.now(UTC)
-        self.conn.execute(
-            insert(story_merges),
-            [{"old_story_id": i, "new_story_id": keep.story_id, "merged_at": now} for i in ids],
-        )
+        self._raw(_R_MERGE_LOG, {"keep": keep.story_id, "ids": encoded, "at": now if self.pg else _lite_time(now)})
         if self.repoint is not None:
             self.repoint(self.conn, ids, keep.story_id)
 
@@ -677,29 +784,27 @@ class SqlStoryIndex:
                 }
                 return
             if ukeys:
-                self.conn.execute(_PG_BOILERPLATE_UPSERT, {"source": source, "keys": _pg_array(ukeys), "seen": seen})
-            self._counted(self.conn.execute(_PG_PENDING, {"terms": terms_json}).one())
+                self._raw(_R_BOILERPLATE_UPSERT, {"source": source, "keys": _pg_array(ukeys), "seen": seen})
+            self._counted(self._raw(_R_PENDING, {"terms": terms_json}).fetchone())
             return
         if ukeys:
-            self.conn.execute(_LITE_BOILERPLATE_UPSERT, {"source": source, "keys": _json_list(ukeys), "seen": seen})
-        self._counted(self.conn.execute(_LITE_PENDING, {"terms": terms_json}).one())
+            self._raw(_R_BOILERPLATE_UPSERT, {"source": source, "keys": _json_list(ukeys), "seen": seen})
+        self._counted(self._raw(_R_PENDING, {"terms": terms_json}).fetchone())
 
     # ---- members and refinement (worker.stories.refine.RefineIndex) ----
     def record_member(self, member: story_model.Member) -> None:
         self._locked()
-        vector = {t: round(v, 6) for t, v in member.vector.items()}
-        keys = list(member.keys)
-        at = story_model.epoch_seconds(member.at)
-        values = {"article_id": member.article_id, "at": at, "vector": vector, "evidence": keys}
-        if self.pg:
-            encoded = {**values, "vector": json.dumps(vector), "evidence": json.dumps(keys)}
-            if self.defer_writes:
-                self._deferred_vector = encoded
-                return
-            self.conn.execute(_PG_VECTOR, encoded)
-            return
         # what the JSON columns store (json.dumps, as SQLAlchemy's JSON type writes them)
-        self.conn.execute(_LITE_VECTOR, {**values, "vector": json.dumps(vector), "evidence": json.dumps(keys)})
+        encoded = {
+            "article_id": member.article_id,
+            "at": story_model.epoch_seconds(member.at),
+            "vector": json.dumps({t: round(v, 6) for t, v in member.vector.items()}),
+            "evidence": json.dumps(list(member.keys)),
+        }
+        if self.pg and self.defer_writes:
+            self._deferred_vector = encoded
+            return
+        self._raw(_R_VECTOR, encoded)
 
     def story(self, story_id: int) -> story_model.StoryState | None:
         return self.stories_by_id([story_id]).get(story_id)
@@ -713,7 +818,7 @@ class SqlStoryIndex:
                 stories.c.id, stories.c.title, stories.c.article_count, cast(stories.c.state, Text).label("state")
             ).where(stories.c.id.in_(list(story_ids)), stories.c.merged_into.is_(None))
         ).all()
-        found = {int(r.id): self._remember(r) for r in rows}
+        found = {int(r[0]): self._remember(r) for r in rows}
         return {sid: s for sid, s in found.items() if s is not None}
 
     def members(self, story_ids: Sequence[int]) -> list[story_model.Member]:
@@ -721,22 +826,17 @@ class SqlStoryIndex:
         self._locked()
         if not story_ids:
             return []
-        a, v = articles, story_vectors
-        rows = self.conn.execute(
-            select(*(a.c.id, a.c.story_id, a.c.url, a.c.title, v.c.at, v.c.vector, v.c.evidence))
-            .join(v, v.c.article_id == a.c.id)
-            .where(a.c.story_id.in_(list(story_ids)), a.c.duplicate_of.is_(None))
-            .order_by(a.c.id)
-        ).all()
+        ids = sorted(set(story_ids))
+        rows = self._raw(_R_MEMBERS, {"ids": _pg_array(ids) if self.pg else _json_list(ids)}).fetchall()
         return [
             story_model.Member(
-                article_id=int(r.id),
-                story_id=int(r.story_id),
-                at=_dt(float(r.at)),
-                vector=dict(r.vector),
-                keys=tuple(r.evidence or ()),
-                source=site_of(r.url),
-                title=r.title or "",
+                article_id=int(r[0]),
+                story_id=int(r[1]),
+                at=_dt(float(r[4])),
+                vector=json.loads(r[5]),
+                keys=tuple(json.loads(r[6]) or ()) if r[6] is not None else (),
+                source=site_of(r[2]),
+                title=r[3] or "",
             )
             for r in rows
         ]
@@ -778,12 +878,9 @@ class SqlStoryIndex:
         stays pending for the next pass)."""
         if not counts:
             return
-        self.conn.execute(
-            update(stories)
-            .where(stories.c.id == bindparam("sid"), stories.c.article_count == bindparam("n"))
-            .values(refine_pending=False),
-            [{"sid": sid, "n": n} for sid, n in sorted(counts.items())],
-        )
+        ids, ns = [sid for sid, _ in sorted(counts.items())], [n for _, n in sorted(counts.items())]
+        encode = _pg_array if self.pg else _json_list
+        self._raw(_R_SETTLE, {"ids": encode(ids), "counts": encode(ns)})
 
 
 def lock_window(conn: Connection, at: datetime, window: timedelta) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from storage import story_index as si
 from storage.models import Base, story_df, story_df_pending, story_terms
@@ -437,6 +437,9 @@ _LOOKUPS = {
     "_PG_BOILERPLATE": {"keys": "text[]", "source": "text", "min": "int"},
     "_PG_DOCUMENT_STATS": {"keys": "text[]", "source": "text", "min": "int", "terms": "text[]"},
     "_PG_CANDIDATES": {"terms": "text[]", "lo": "float8", "hi_last": "float8", "hi": "float8", "k": "int"},
+    "_PG_MEMBERS": {"ids": "bigint[]"},
+    "_PG_SETTLE": {"ids": "bigint[]", "counts": "int[]"},
+    "_PG_REDIRECT": {"keep": "bigint", "ids": "bigint[]"},
 }
 
 
@@ -465,3 +468,45 @@ def test_lookups_probe_the_index_even_when_planned_on_empty_tables(pg_engine: En
         (plan,) = conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) EXECUTE lookup({args})").scalar_one()
         conn.exec_driver_sql("DEALLOCATE lookup")
     assert _scanned_whole(plan["Plan"]) == []
+
+
+def test_a_story_written_is_cached_exactly_as_it_reads_back(engine: Engine) -> None:
+    """The row a linker writes is cached as parsed from its own text: the same centroid (rounded
+    as stored, in the same order), times, keys and posted span as a fresh decode of the row."""
+    vector = {"w:fire": 0.123456789, "e:mary novak": 0.7, "n:3": 0.25, "w:dock": 1e-7}
+    with engine.begin() as c:
+        sql = si.SqlStoryIndex(c)
+        story = sql.create_story(st.new_story_state(0, vector, T0, "a.example", "Fire", ["pn:mary novak"]))
+        grown = st.add_to_story(story, {"w:fire": 0.5, "w:boat": 0.3}, T0 + timedelta(days=2), "b.example", "Blaze")
+        sql.save_story(story, grown)
+        cached = sql.stories_by_id([story.story_id])[story.story_id]
+        si._state_cache.clear()
+        fresh = sql.stories_by_id([story.story_id])[story.story_id]
+    assert cached is not fresh
+    assert list(cached.centroid.items()) == list(fresh.centroid.items())
+    assert cached.centroid["w:fire"] == round(0.123456789 + 0.5, 6)  # as stored, not as computed
+    for attr in ("story_id", "first_time", "last_time", "article_count", "sources", "title", "title_score", "keys"):
+        assert getattr(cached, attr) == getattr(fresh, attr), attr
+    assert cached.norm == fresh.norm and cached.numbers == fresh.numbers == ("n:3",)
+
+
+def test_driver_errors_surface_as_sqlalchemy_errors(engine: Engine) -> None:
+    """Hot-path statements run on the driver's cursor; their errors are still SQLAlchemy's
+    (OperationalError is what the service layer retries)."""
+    with engine.begin() as c:
+        c.execute(text("DROP TABLE story_terms"))
+        with pytest.raises(DBAPIError) as err:
+            si.SqlStoryIndex(c).candidates(["w:fire"], T0, story_model.WINDOW, 5)
+    assert "story_terms" in str(err.value)
+    if engine.dialect.name == "sqlite":
+        assert isinstance(err.value, OperationalError)
+
+
+def test_a_pass_settles_only_the_stories_still_as_it_read_them(engine: Engine) -> None:
+    with engine.begin() as c:
+        sql = si.SqlStoryIndex(c)
+        a = sql.create_story(st.new_story_state(0, {"w:fire": 1.0}, T0, "a.example", "Fire"))
+        b = sql.create_story(st.new_story_state(0, {"w:flood": 1.0}, T0, "a.example", "Flood"))
+        sql.mark_refined_if_unchanged({a.story_id: 1, b.story_id: 2})  # b has one article, not two
+        pending = dict(c.execute(select(si.stories.c.id, si.stories.c.refine_pending)).all())
+    assert pending == {a.story_id: False, b.story_id: True}

@@ -117,6 +117,11 @@ def specific_part(vec: Mapping[str, float]) -> dict[str, float]:
     return {t: v for t, v in vec.items() if t[1:2] == ":"}
 
 
+def number_terms(vec: Mapping[str, float]) -> tuple[str, ...]:
+    """The number, year and date terms of a vector, in its order."""
+    return tuple(t for t in vec if t[:2] in ("n:", "y:", "d:"))
+
+
 def norm(vec: Mapping[str, float]) -> float:
     return math.sqrt(sum(v * v for v in vec.values()))
 
@@ -154,6 +159,10 @@ class StoryState:
     @cached_property
     def specific_norm(self) -> float:
         return norm(self.specific)
+
+    @cached_property
+    def numbers(self) -> tuple[str, ...]:
+        return number_terms(self.specific)
 
     def top_terms(self, k: int = 10) -> list[str]:
         return list(top_terms(self.centroid, k))
