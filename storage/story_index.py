@@ -83,28 +83,26 @@ POSTING_WEIGHT_SLACK = 0.2
 # per key is the best plan at any size, with or without statistics.
 # two buckets, locked in ascending order (one statement: SELECT list order is evaluation order)
 _PG_LOCK = text("SELECT pg_advisory_xact_lock(:ns, :b), pg_advisory_xact_lock(:ns, :b + 1)")
-_PG_BOILERPLATE = text(
-    "SELECT k.key FROM unnest(CAST(:keys AS text[])) AS k(key) CROSS JOIN LATERAL"
+# the article's sentences a source repeats on many pages (k.key) and its terms' counts (t.term, d.df)
+_BOILERPLATE_PROBE = (
+    "unnest(CAST(:keys AS text[])) AS k(key) CROSS JOIN LATERAL"
     " (SELECT 1 FROM story_boilerplate WHERE source = :source AND sentence_key = k.key"
     " AND docs >= :min OFFSET 0) AS b"
 )
-_PG_DF = text(
-    "SELECT t.term, d.df FROM unnest(CAST(:terms AS text[])) AS t(term) CROSS JOIN LATERAL"
+_DF_PROBE = (
+    "unnest(CAST(:terms AS text[])) AS t(term) CROSS JOIN LATERAL"
     " (SELECT df FROM story_df WHERE story_df.term = t.term OFFSET 0) AS d"
 )
+_PG_BOILERPLATE = text("SELECT k.key FROM " + _BOILERPLATE_PROBE)
+_PG_DF = text("SELECT t.term, d.df FROM " + _DF_PROBE)
 # boilerplate sentences and document frequencies of one article, one round trip
 _PG_DOCUMENT_STATS = text(
-    "SELECT 'b', k.key, 0 FROM unnest(CAST(:keys AS text[])) AS k(key) CROSS JOIN LATERAL"
-    " (SELECT 1 FROM story_boilerplate WHERE source = :source AND sentence_key = k.key"
-    " AND docs >= :min OFFSET 0) AS b"
-    " UNION ALL SELECT 'd', t.term, d.df FROM unnest(CAST(:terms AS text[])) AS t(term) CROSS JOIN LATERAL"
-    " (SELECT df FROM story_df WHERE story_df.term = t.term OFFSET 0) AS d"
+    "SELECT 'b', k.key, 0 FROM " + _BOILERPLATE_PROBE + " UNION ALL SELECT 'd', t.term, d.df FROM " + _DF_PROBE
 )
 # the same, taking the linker's window locks in that round trip (they guard the stories read
 # after it; the counters read here are not theirs to guard)
 _PG_LOCKED_DOCUMENT_STATS = text(
-    "SELECT 'l', '', 0 FROM (SELECT pg_advisory_xact_lock(:ns, :b), pg_advisory_xact_lock(:ns, :b + 1)) AS l"
-    " UNION ALL " + _PG_DOCUMENT_STATS.text
+    "SELECT 'l', '', 0 FROM (" + _PG_LOCK.text + ") AS l UNION ALL " + _PG_DOCUMENT_STATS.text
 )
 # terms distinct (the caller's): each posting is summed once
 _PG_CANDIDATES = text(

@@ -6,7 +6,6 @@ import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import (
@@ -36,6 +35,7 @@ from storage.dedupe_index import (
     lock_fingerprint,
     rebuild_bands,
 )
+from tests.support.plans import whole_table_scans
 from worker.dedupe.minhash import check_duplicate, fingerprint
 from worker.model.dedupe import DuplicateVerdict
 
@@ -308,20 +308,11 @@ def test_lookups_probe_the_index_even_when_planned_on_an_empty_table(pg_engine: 
     metadata, articles, bands = schema()
     metadata.create_all(pg_engine)
 
-    def seq_scans(plan: dict[str, Any]) -> list[str]:
-        found = [str(plan["Relation Name"])] if plan.get("Node Type") == "Seq Scan" else []
-        return found + [name for child in plan.get("Plans", []) for name in seq_scans(child)]
-
     with pg_engine.connect() as conn:
         index = SqlDuplicateIndex(conn, bands, ArticleColumns.from_table(articles))
-        conn.exec_driver_sql("SET plan_cache_mode = force_generic_plan")
-        for i, (query, types) in enumerate(
-            [(index._load, {"ids": "bigint[]", "param_1": "int"}), (index._candidates, {"keys": "bigint[]", "limit": "int"})]
-        ):
+        for query, types in [
+            (index._load, {"ids": "bigint[]", "param_1": "int"}),
+            (index._candidates, {"keys": "bigint[]", "limit": "int"}),
+        ]:
             sql = str(query.compile(dialect=conn.dialect))
-            for n, name in enumerate(types, 1):
-                sql = sql.replace(f"%({name})s", f"${n}")
-            conn.exec_driver_sql(f"PREPARE lookup{i}({', '.join(types.values())}) AS {sql}")
-            nulls = ", ".join("NULL" for _ in types)
-            (plan,) = conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) EXECUTE lookup{i}({nulls})").scalar_one()
-            assert seq_scans(plan["Plan"]) == [], sql
+            assert whole_table_scans(conn, sql, types) == [], sql

@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from storage import story_index as si
 from storage.models import Base, story_df, story_df_pending, story_terms
+from tests.support.plans import whole_table_scans
 from worker.model import story as story_model
 from worker.service import stories as story_service
 from worker.stories import link as st
@@ -443,31 +444,14 @@ _LOOKUPS = {
 }
 
 
-def _scanned_whole(plan: dict[str, object]) -> list[str]:
-    found = [str(plan["Relation Name"])] if plan.get("Node Type") == "Seq Scan" else []
-    for child in plan.get("Plans", []):  # type: ignore[attr-defined]
-        found += _scanned_whole(child)
-    return found
-
-
 @pytest.mark.parametrize("name", sorted(_LOOKUPS))
 def test_lookups_probe_the_index_even_when_planned_on_empty_tables(pg_engine: Engine, name: str) -> None:
     """psycopg prepares a statement after a few runs, and PostgreSQL may keep the generic plan it
     made while the deployment was new. A plan made on empty, never-analyzed tables must still
     look keys up one by one: a full scan there grew to ~40 ms per article (80% of the database's
     CPU in the distributed bench) until something ran ANALYZE."""
-    statement = getattr(si, name).text
-    types = _LOOKUPS[name]
-    order = sorted(types, key=lambda p: statement.index(":" + p))
-    for i, param in enumerate(order, 1):
-        statement = statement.replace(":" + param, f"${i}")
     with pg_engine.connect() as conn:
-        conn.exec_driver_sql("SET plan_cache_mode = force_generic_plan")
-        conn.exec_driver_sql(f"PREPARE lookup({', '.join(types[p] for p in order)}) AS {statement}")
-        args = ", ".join("NULL" for _ in order)
-        (plan,) = conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) EXECUTE lookup({args})").scalar_one()
-        conn.exec_driver_sql("DEALLOCATE lookup")
-    assert _scanned_whole(plan["Plan"]) == []
+        assert whole_table_scans(conn, getattr(si, name).text, _LOOKUPS[name]) == []
 
 
 def test_a_story_written_is_cached_exactly_as_it_reads_back(engine: Engine) -> None:

@@ -178,15 +178,15 @@ def parse_import_line(
         raise ImportLineError("one of text or html is required")
     title = _optional_str(data, "title")
     source = _optional_str(data, "source")
+    raw_date = data.get("published_at", data.get("date"))
     if url is None or not url.strip():
-        raw = data.get("published_at", data.get("date"))
-        url = address_for(source or default_source, title, "" if raw is None else str(raw), text or html or "")
+        stated = "" if raw_date is None else str(raw_date)
+        url = address_for(source or default_source, title, stated, text or html or "")
     try:
         canonical = canonical_url(url)
     except InvalidURL as exc:
         raise ImportLineError(str(exc)) from None
     warnings: list[str] = []
-    raw_date = data.get("published_at", data.get("date"))
     try:
         published = parse_published(raw_date, date_order=date_order)
     except UnreadableDate as exc:
