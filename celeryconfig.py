@@ -82,9 +82,16 @@ worker_max_tasks_per_child = 1000
 # the arena a huge page grew, so a child would carry that peak through its next 999 tasks.
 # A child runs at about 230 MB (bench.distributed reports the peak); the default is 4x that.
 worker_max_memory_per_child = _settings.worker_max_memory_mb * 1024
-# Send task events so Flower and `celery events` can show them.
-worker_send_task_events = True
-task_send_sent_event = True
+# Task events cost a worker 5-10% of its CPU (a Redis publish per task state from the main
+# process, and a "sent" event per follow-up a task enqueues; bench.distributed --env
+# NEWSWORKER_TASK_EVENTS=1, alternating: 81.6 vs 73.8 ms per article), for nobody when no
+# monitor runs.
+# So they are off unless NEWSWORKER_TASK_EVENTS=1: Flower turns them on itself (its
+# enable_events, at start and every minute) and `celery -A tasks control enable_events`
+# does it for `celery events`. "sent" events come from the sender and cannot be turned on
+# later, so they follow the same setting.
+worker_send_task_events = _settings.task_events
+task_send_sent_event = _settings.task_events
 
 # Beat only triggers the dispatcher; which feed is due is decided from the database.
 beat_schedule = {

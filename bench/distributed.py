@@ -181,11 +181,13 @@ class Deployment:
         self._pg.__exit__(None, None, None)
 
 
-def measure(concurrency: int, feeds: list[str], expected: int, timeout: float) -> dict[str, Any]:
+def measure(
+    concurrency: int, feeds: list[str], expected: int, timeout: float, env: dict[str, str] | None = None
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="nwdist-") as tmp:
         workdir = Path(tmp)
         (workdir / "feeds.txt").write_text("\n".join(feeds) + "\n")
-        dep = Deployment(concurrency, workdir, {"NEWSWORKER_WORKER_CONCURRENCY": str(concurrency)})
+        dep = Deployment(concurrency, workdir, {"NEWSWORKER_WORKER_CONCURRENCY": str(concurrency), **(env or {})})
         try:
             dep.cli("db", "upgrade")
             dep.start()
@@ -282,7 +284,17 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--latency", type=float, default=0.2)
     ap.add_argument("--timeout", type=float, default=600)
     ap.add_argument("--out", type=Path, default=RESULTS / "distributed.json")
+    ap.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for worker and beat in the measured runs (repeatable), e.g. NEWSWORKER_TASK_EVENTS=1",
+    )
     args = ap.parse_args(argv)
+    env = dict(item.split("=", 1) for item in args.env)
+    if bad := [name for name in env if not name.startswith("NEWSWORKER_")]:
+        ap.error(f"--env takes NEWSWORKER_* settings only: {', '.join(bad)}")
     command = "PYTHONPATH=$PWD python -m bench.distributed " + shlex.join(argv if argv is not None else sys.argv[1:])
     results: dict[str, Any] = {"command": command.strip(), "machine": machine(), "pages": args.pages}
     print(f"machine: {results['machine']}", flush=True)
@@ -293,7 +305,7 @@ def main(argv: list[str] | None = None) -> None:
         results["site"] = {"entries": site["entries"], "feeds": len(feeds)}
         results["cold_start"] = cold_start(site["feeds"][0])
         results["cpu_bound"] = [
-            measure(int(c), feeds, site["entries"], args.timeout) for c in args.concurrency.split(",") if c
+            measure(int(c), feeds, site["entries"], args.timeout, env) for c in args.concurrency.split(",") if c
         ]
     finally:
         server.stop()
@@ -304,7 +316,9 @@ def main(argv: list[str] | None = None) -> None:
             feeds = site["feeds"] + site["failing_feeds"]
             results["latency_s"] = args.latency
             results["with_latency"] = [
-                measure(int(c), feeds, site["entries"], args.timeout) for c in args.latency_concurrency.split(",") if c
+                measure(int(c), feeds, site["entries"], args.timeout, env)
+                for c in args.latency_concurrency.split(",")
+                if c
             ]
         finally:
             server.stop()
