@@ -71,7 +71,11 @@ def throughput_section(r: dict[str, Any], plt: Any, charts: Path) -> list[str]:
     rows = [
         ("bare trafilatura `extract` (pages, in memory, one thread)", r["bare"], "pages"),
         ("minimal ingester: requests + trafilatura + one INSERT", r["minimal"], "articles"),
-        ("**newsworker `run --once`**", r["newsworker"], "articles"),
+        (
+            f"**newsworker `run --once`** (default: {r.get('default_normalise_processes', 0)} normalising processes)",
+            r["newsworker"],
+            "articles",
+        ),
         (f"newsworker, {r.get('normalise_processes', 2)} normalising processes", r["newsworker_processes"], "articles"),
     ]
     if "latency_newsworker" in r:

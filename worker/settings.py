@@ -122,8 +122,10 @@ class Settings(BaseSettings):
     fetch_concurrency: int = Field(
         default=16, ge=1, le=512, description="Embedded `run`: feeds and pages fetched at once (one writer stores)."
     )
-    normalise_processes: int = Field(
-        default=0, ge=0, le=64, description="Embedded `run`: processes that normalise pages (0: in the fetch threads)."
+    normalise_processes: Annotated[int, Field(ge=0, le=64)] | Literal["auto"] = Field(
+        default="auto",
+        description="Embedded `run`: processes that normalise pages (0: in the fetch threads; auto: one "
+        "where this process may use two CPUs or more, so the writer keeps a core of its own).",
     )
     cache_dir: str = Field(
         default="",

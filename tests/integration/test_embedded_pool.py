@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.server
+import multiprocessing
 import signal
 import sqlite3
 import subprocess
@@ -136,8 +137,9 @@ def _publish(site: Site, servers: tuple[LocalHTTPServer, LocalHTTPServer], per_f
     return feeds, n
 
 
+@pytest.mark.parametrize("normalisers", [0, 1], ids=["normalised-in-threads", "one-normalising-process"])
 def test_pool_fetches_concurrently_writes_from_one_thread_and_loses_or_doubles_nothing(
-    database: Database, servers: tuple[LocalHTTPServer, LocalHTTPServer]
+    database: Database, servers: tuple[LocalHTTPServer, LocalHTTPServer], normalisers: int
 ) -> None:
     site = Site(delay=0.2)
     feeds, pages = _publish(site, servers, per_feed=8)
@@ -147,6 +149,7 @@ def test_pool_fetches_concurrently_writes_from_one_thread_and_loses_or_doubles_n
         fetch_concurrency=8,
         host_max_concurrency=2,
         host_requests_per_minute=10_000,
+        normalise_processes=normalisers,
     )
     rt = Runtime.build(settings, LocalDispatcher())
     rt.db = database
@@ -164,9 +167,13 @@ def test_pool_fetches_concurrently_writes_from_one_thread_and_loses_or_doubles_n
         stats: Counter[str] = Counter()
         handlers.dispatch_due_feeds(rt)
         dispatcher.drain(rt, counting(stats))
+        # the normalising process outlives the drain (a long run's next pass reuses it)...
+        assert len(multiprocessing.active_children()) == normalisers
     finally:
         event.remove(database.engine, "before_cursor_execute", record)
+        rt.stop_normalising()
         rt.fetcher.close()
+    assert multiprocessing.active_children() == []  # ...and ends with the runtime
 
     # one writer: every statement ran in this thread, none in the fetch threads
     assert sql_threads == {threading.get_ident()}
@@ -181,6 +188,10 @@ def test_pool_fetches_concurrently_writes_from_one_thread_and_loses_or_doubles_n
         assert session.scalar(select(func.count()).select_from(Article)) == pages
         assert session.scalar(select(func.count()).select_from(ArticleUrl)) == pages
         assert session.scalar(select(func.count()).select_from(Article).where(Article.processed_at.is_(None))) == 0
+        # every page was extracted (in the normalising process when there is one): its text, no chrome
+        texts = list(session.scalars(select(Article.text)))
+        assert sorted(int(t.split("Report ", 1)[1].split(":", 1)[0]) for t in texts) == list(range(pages))
+        assert not any("Home | World" in t or "Copyright" in t for t in texts)
         entries = session.execute(select(Entry.state, Entry.article_id)).all()
         assert len(entries) == pages + 2 * 3
         assert {state for state, _ in entries} == {"ingested"}

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from worker.service.pool import normaliser_count, usable_cpus
 from worker.service.runtime import fetch_policy, host_limiter
 from worker.settings import SettingsError, load_settings
 
@@ -44,9 +45,29 @@ def test_environment_spelling(monkeypatch: pytest.MonkeyPatch) -> None:
         ("NEWSWORKER_DNS_CACHE_SECONDS", "-1"),
         ("NEWSWORKER_REDIS_KEY_PREFIX", ""),
         ("NEWSWORKER_BEAT_LOCK_SECONDS", "1"),
+        ("NEWSWORKER_NORMALISE_PROCESSES", "many"),
+        ("NEWSWORKER_NORMALISE_PROCESSES", "-1"),
     ],
 )
 def test_bad_values_name_the_variable(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
     monkeypatch.setenv(name, value)
     with pytest.raises(SettingsError, match=name):
         load_settings()
+
+
+@pytest.mark.parametrize(
+    ("value", "cpus", "expected"),
+    [("auto", 1, 0), ("auto", 1.5, 0), ("auto", 2, 1), ("auto", 16, 1), ("0", 8, 0), ("3", 1, 3)],
+)
+def test_normalising_processes_auto_is_one_where_two_cpus_are_usable(
+    monkeypatch: pytest.MonkeyPatch, value: str, cpus: float, expected: int
+) -> None:
+    """One normalising process leaves the writer a core; a 1.5-CPU container quota is not two."""
+    monkeypatch.setenv("NEWSWORKER_NORMALISE_PROCESSES", value)
+    assert normaliser_count(load_settings().normalise_processes, cpus=cpus) == expected
+
+
+def test_usable_cpus_never_exceed_the_affinity() -> None:
+    import os
+
+    assert 0 < usable_cpus() <= len(os.sched_getaffinity(0))

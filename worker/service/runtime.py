@@ -168,7 +168,14 @@ class Runtime:
             schedule=schedule_policy(settings),
         )
 
+    def stop_normalising(self, *, wait: bool = True) -> None:
+        """Stop the normalising processes, if any (``wait=False``: drop the pages they hold)."""
+        pool, self.normalise_pool = self.normalise_pool, None
+        if pool is not None:
+            pool.shutdown(wait=wait, cancel_futures=True)
+
     def close(self) -> None:
+        self.stop_normalising()
         self.fetcher.close()
         self.db.dispose()
 
