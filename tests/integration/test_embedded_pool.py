@@ -154,6 +154,7 @@ def test_pool_fetches_concurrently_writes_from_one_thread_and_loses_or_doubles_n
     rt = Runtime.build(settings, LocalDispatcher())
     rt.db = database
     dispatcher = PooledDispatcher.attach(rt)
+    dispatcher.start_processes_at = 1  # at once, for this small site
     sql_threads: set[int] = set()
 
     def record(*_: Any) -> None:

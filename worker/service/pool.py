@@ -41,7 +41,7 @@ from typing import Any, Literal
 
 from worker.http.hostlimits import HostBusy
 from worker.service import work
-from worker.service.messages import Message
+from worker.service.messages import IngestEntry, Message
 from worker.service.runtime import Runtime, host_limiter, warm_up
 from worker.service.staged import Done, Fetching
 
@@ -107,6 +107,10 @@ def _start_normaliser() -> None:
     warm_up()
 
 
+def _ready() -> None:
+    """Submitted first: done once a process has started and warmed up."""
+
+
 class PooledDispatcher:
     """Runs messages in this process: fetches in a pool of ``concurrency`` threads, writes in one.
 
@@ -114,11 +118,12 @@ class PooledDispatcher:
     (CPU-bound extraction on more than one core); 0 keeps it in the fetch threads.
     """
 
-    def __init__(self, concurrency: int = 16, *, normalise_processes: int = 0) -> None:
+    def __init__(self, concurrency: int = 16, *, normalise_processes: int = 0, start_processes_at: int = 50) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be >= 1")
         self.concurrency = concurrency
         self.normalise_processes = normalise_processes
+        self.start_processes_at = start_processes_at
         self.pending: deque[Message] = deque()  # fetching messages, in order
         self.local: deque[Message] = deque()  # the rest: run whole by the writer
         self.stats = PoolStats()
@@ -149,14 +154,12 @@ class PooledDispatcher:
     def drain(self, rt: Runtime, on_done: Callable[[Message, object], None] | None = None) -> int:
         """Run every pending message (and what they send) to completion; returns how many ran.
 
-        The normalising processes (if any) start with the first page and live as long as the
-        runtime (:meth:`Runtime.close`), so a long ``run`` does not start them again every
-        pass; an interrupted drain stops them at once, dropping the pages they held."""
+        The normalising processes (if any) are started once ``start_processes_at`` pages wait
+        to be fetched (a process costs ~1.5 s of CPU to start: a small run is done sooner
+        without), take pages once they are ready, and live as long as the runtime
+        (:meth:`Runtime.close`), so a long ``run`` does not start them again every pass; an
+        interrupted drain stops them at once, dropping the pages they held."""
         run = _Drain(self, rt, on_done)
-        if self.normalise_processes > 0 and rt.normalise_pool is None:
-            rt.normalise_pool = ProcessPoolExecutor(
-                self.normalise_processes, mp_context=multiprocessing.get_context("spawn"), initializer=_start_normaliser
-            )
         finished = False
         try:
             done = run.loop()
@@ -241,6 +244,19 @@ class _Drain:
             return host, None
         key, limit = limiter.limit_for(host)
         return key, limit.max_concurrent
+
+    def _start_normalisers(self) -> None:
+        """Start the normalising processes when enough pages wait (see :meth:`PooledDispatcher.drain`)."""
+        owner = self.owner
+        if owner.normalise_processes <= 0 or self.rt.normalising or len(owner.pending) < owner.start_processes_at:
+            return
+        if sum(1 for m in owner.pending if isinstance(m, IngestEntry)) >= owner.start_processes_at:
+            pool = ProcessPoolExecutor(
+                owner.normalise_processes,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_start_normaliser,
+            )
+            self.rt.start_normalising(pool, _ready)
 
     def _start_next(self) -> None:
         message = self.current = self.owner.pending.popleft()
@@ -343,6 +359,7 @@ class _Drain:
         room = 4 * owner.concurrency  # started steps waiting for a host, at most
         while True:
             self._collect(None)
+            self._start_normalisers()
             next_delayed = self._release_delayed()
             self._submit_ready()
             # keep the pool busy: start fetching messages while threads are idle

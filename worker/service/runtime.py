@@ -10,7 +10,8 @@ from __future__ import annotations
 import dataclasses
 import random
 import threading
-from concurrent.futures import Executor
+from collections.abc import Callable
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -155,8 +156,10 @@ class Runtime:
     dispatcher: Dispatcher
     schedule: SchedulePolicy
     rng: random.Random = field(default_factory=random.Random)
-    # Embedded mode, optional: article pages are normalised in this (process) pool.
-    normalise_pool: Executor | None = None
+    # Embedded mode, optional: article pages are normalised in this (process) pool once it has
+    # started (start_normalising), before that in the fetch threads.
+    _normalisers: Executor | None = None
+    _normalisers_started: Future[None] | None = None
 
     @classmethod
     def build(cls, settings: Settings, dispatcher: Dispatcher) -> Runtime:
@@ -168,9 +171,26 @@ class Runtime:
             schedule=schedule_policy(settings),
         )
 
+    @property
+    def normalise_pool(self) -> Executor | None:
+        """The normalising processes, once they have started (until then pages are normalised
+        in the fetch threads: no page waits for a process start)."""
+        started = self._normalisers_started
+        return self._normalisers if started is not None and started.done() and not started.exception() else None
+
+    def start_normalising(self, pool: Executor, probe: Callable[[], None]) -> None:
+        """Use ``pool`` for pages once ``probe`` has run in it (submitting it starts the processes)."""
+        self.stop_normalising()
+        self._normalisers, self._normalisers_started = pool, pool.submit(probe)
+
+    @property
+    def normalising(self) -> bool:
+        """Normalising processes are started or starting."""
+        return self._normalisers is not None
+
     def stop_normalising(self, *, wait: bool = True) -> None:
         """Stop the normalising processes, if any (``wait=False``: drop the pages they hold)."""
-        pool, self.normalise_pool = self.normalise_pool, None
+        pool, self._normalisers, self._normalisers_started = self._normalisers, None, None
         if pool is not None:
             pool.shutdown(wait=wait, cancel_futures=True)
 
