@@ -23,6 +23,7 @@ import json
 import math
 import re
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -42,7 +43,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from storage.models import (
@@ -95,9 +96,17 @@ _DF_PROBE = (
 )
 _PG_BOILERPLATE = text("SELECT k.key FROM " + _BOILERPLATE_PROBE)
 _PG_DF = text("SELECT t.term, d.df FROM " + _DF_PROBE)
+# the terms whose counts this process holds as of document count :gen (see _DfCache): probed only
+# when the counts moved on since (a one-time filter: no probe at all while they have not)
+_PG_CACHED_DF = (
+    "SELECT 'c', c.term, d.df FROM unnest(CAST(:cached AS text[])) AS c(term) CROSS JOIN LATERAL"
+    " (SELECT df FROM story_df WHERE story_df.term = c.term OFFSET 0) AS d"
+    " WHERE (SELECT df FROM story_df WHERE term = '') IS DISTINCT FROM CAST(:gen AS bigint)"
+)
 # boilerplate sentences and document frequencies of one article, one round trip
 _PG_DOCUMENT_STATS = text(
     "SELECT 'b', k.key, 0 FROM " + _BOILERPLATE_PROBE + " UNION ALL SELECT 'd', t.term, d.df FROM " + _DF_PROBE
+    + " UNION ALL " + _PG_CACHED_DF
 )
 # the same, taking the linker's window locks in that round trip (they guard the stories read
 # after it; the counters read here are not theirs to guard)
@@ -182,6 +191,8 @@ _LITE_DOCUMENT_STATS = text(
     "SELECT 'b', sentence_key, docs FROM story_boilerplate"
     " WHERE source = :source AND sentence_key IN (SELECT value FROM json_each(:keys)) AND docs >= :min"
     " UNION ALL SELECT 'd', term, df FROM story_df WHERE term IN (SELECT value FROM json_each(:terms))"
+    " UNION ALL SELECT 'c', term, df FROM story_df WHERE term IN (SELECT value FROM json_each(:cached))"
+    " AND (SELECT df FROM story_df WHERE term = '') IS NOT :gen"
 )
 _LITE_CANDIDATES = text(
     "WITH c AS ("
@@ -505,6 +516,57 @@ def _remember_written(story_id: int, s: story_model.StoryState, raw: str, state:
     _cache_put((story_id, s.article_count, s.title or "", _digest(raw)), (_row_state(row, state), _row_posted(state)))
 
 
+class _DfCache:
+    """Document frequencies this process has read, as of one document count.
+
+    The counters change only when pending documents are folded in (every DF_FOLD_EVERY
+    documents), and every fold adds to the document count (the row of term ''), so the count
+    names the counters' state: counts read at document count ``n`` hold while it is ``n``.
+    An article's stats statement sends the terms held here without probing them, unless the
+    document count has moved on, in which case it probes them too (one statement either way);
+    about half of an article's terms were read by an article since the last fold (probing each
+    was most of that statement's database CPU)."""
+
+    MAX_TERMS = 200_000  # a bound should folding stop (each fold starts afresh)
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._gen: int | None = None
+        self._counts: dict[str, int] = {}
+
+    def read(self) -> tuple[int | None, dict[str, int]]:
+        with self._lock:
+            return self._gen, self._counts
+
+    def add(self, gen: int, counts: Mapping[str, int]) -> None:
+        with self._lock:
+            if gen != self._gen:
+                return  # another thread saw a newer fold meanwhile
+            if len(self._counts) + len(counts) > self.MAX_TERMS:
+                self._counts = {}
+            # a held dict only ever gains counts of its own document count (a reader may hold it;
+            # a newer count or the bound gets a new dict)
+            self._counts.update(counts)
+
+    def reset(self, gen: int, counts: Mapping[str, int]) -> None:
+        with self._lock:
+            self._gen, self._counts = gen, dict(counts)
+
+
+# one per engine (a database), kept as long as the engine is
+_df_caches: weakref.WeakKeyDictionary[Engine, _DfCache] = weakref.WeakKeyDictionary()
+_df_caches_lock = threading.Lock()
+_FOLDED_IN = "story_index.folded_in"  # Connection.info: the transaction that folded counts
+
+
+def _df_cache(conn: Connection) -> _DfCache:
+    with _df_caches_lock:
+        cache = _df_caches.get(conn.engine)
+        if cache is None:
+            cache = _df_caches[conn.engine] = _DfCache()
+        return cache
+
+
 def _lite_time(t: datetime) -> str:
     """A time as SQLAlchemy's DateTime stores it on SQLite (storage.types.UTCDateTime: UTC, naive)."""
     aware = as_utc(t)
@@ -648,14 +710,23 @@ class SqlStoryIndex:
     def document_stats(
         self, source: str, keys: Sequence[str], terms: Sequence[str]
     ) -> tuple[frozenset[str], tuple[dict[str, int], int]]:
+        # counts this process read since the last fold are sent back unprobed (see _DfCache)
+        cache = None if self.conn.info.get(_FOLDED_IN) is self.conn.get_transaction() else _df_cache(self.conn)
+        gen, known = cache.read() if cache is not None else (None, {})
+        missing = [t for t in terms if t not in known]
+        cached = [t for t in terms if t in known] if known else []
         params: dict[str, Any] = {
             "source": source,
             "keys": list(keys),
             "min": story_model.BOILERPLATE_MIN_DOCS,
-            "terms": [N_DOCS_KEY, *terms],
+            "terms": [N_DOCS_KEY, *missing],
+            "cached": cached,
+            "gen": gen,
         }
         if self.pg:
-            params.update(keys=_pg_array(params["keys"]), terms=_pg_array(params["terms"]))
+            params.update(
+                keys=_pg_array(params["keys"]), terms=_pg_array(params["terms"]), cached=_pg_array(cached)
+            )
             if self._lock_bucket is not None:
                 params.update(ns=LOCK_NAMESPACE, b=self._lock_bucket)
                 self._lock_bucket = None
@@ -663,11 +734,19 @@ class SqlStoryIndex:
             else:
                 rows = self._raw(_R_STATS, params).fetchall()
         else:
-            params.update(keys=_json_list(params["keys"]), terms=_json_list(params["terms"]))
+            params.update(keys=_json_list(params["keys"]), terms=_json_list(params["terms"]), cached=_json_list(cached))
             rows = self._raw(_R_STATS, params).fetchall()
         drop = frozenset(r[1] for r in rows if r[0] == "b")
-        df = {r[1]: int(r[2]) for r in rows if r[0] == "d"}
+        df = {r[1]: int(r[2]) for r in rows if r[0] != "b"}
         n = df.pop(N_DOCS_KEY, 0)
+        if cache is None:
+            return drop, (df, n)
+        if n == gen:  # the cached terms were not probed: their counts are the ones held
+            fresh = {t: df.get(t, 0) for t in missing}
+            df.update((t, c) for t in cached if (c := known[t]))
+            cache.add(n, fresh)
+        else:  # the counts moved on: every term was probed
+            cache.reset(n, {t: df.get(t, 0) for t in terms})
         return drop, (df, n)
 
     def candidates(
@@ -929,6 +1008,9 @@ def fold_document_counts(conn: Connection) -> int:
 
 def _fold(conn: Connection, upto: int) -> None:
     """Add the pending documents with ids up to ``upto`` to the counters and forget them."""
+    # counts read after this in the same transaction are not cached: it may still roll back, and
+    # a fold that commits later could reach the same document count with other counts
+    conn.info[_FOLDED_IN] = conn.get_transaction()
     if conn.dialect.name == "postgresql":
         conn.execute(_PG_FOLD, {"upto": upto})
     else:

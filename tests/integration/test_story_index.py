@@ -436,7 +436,9 @@ def test_a_repost_writes_only_the_postings_that_change(engine: Engine) -> None:
 _LOOKUPS = {
     "_PG_DF": {"terms": "text[]"},
     "_PG_BOILERPLATE": {"keys": "text[]", "source": "text", "min": "int"},
-    "_PG_DOCUMENT_STATS": {"keys": "text[]", "source": "text", "min": "int", "terms": "text[]"},
+    "_PG_DOCUMENT_STATS": {
+        "keys": "text[]", "source": "text", "min": "int", "terms": "text[]", "cached": "text[]", "gen": "bigint"
+    },
     "_PG_CANDIDATES": {"terms": "text[]", "lo": "float8", "hi_last": "float8", "hi": "float8", "k": "int"},
     "_PG_MEMBERS": {"ids": "bigint[]"},
     "_PG_SETTLE": {"ids": "bigint[]", "counts": "int[]"},
@@ -537,3 +539,50 @@ def test_sqlite_pass_reads_pending_stories_through_their_partial_index(sqlite_en
     assert "ix_stories_refine_pending" in plans["dirty"] and "ix_stories_refine_pending" in plans["single"]
     for plan in plans.values():
         assert "SCAN stories" not in plan.replace("SCAN stories USING INDEX ix_stories_refine_pending", ""), plans
+
+
+def _stats(engine: Engine, terms: Sequence[str]) -> tuple[dict[str, int], int]:
+    with engine.begin() as c:
+        return si.SqlStoryIndex(c).document_stats("site.example", [], terms)[1]
+
+
+def test_counts_read_since_the_last_fold_are_not_probed_again(engine: Engine) -> None:
+    """While the document count stands, a term's count this process has read is sent back
+    unprobed (a counter changed behind the count's back, which no fold does, shows it); once
+    the count moves on every term is read afresh."""
+    _seed_documents(engine, story_model.DF_EAGER_DOCS)
+    with engine.begin() as c:
+        c.execute(story_df.insert(), [{"term": "w:fire", "df": 7}, {"term": "w:dock", "df": 2}])
+    assert _stats(engine, ["w:fire", "w:never"]) == ({"w:fire": 7}, story_model.DF_EAGER_DOCS)
+    with engine.begin() as c:
+        c.execute(story_df.update().where(story_df.c.term.in_(["w:fire", "w:dock"])).values(df=99))
+    # w:fire (and w:never's zero) held, w:dock probed
+    assert _stats(engine, ["w:dock", "w:fire", "w:never"]) == ({"w:dock": 99, "w:fire": 7}, story_model.DF_EAGER_DOCS)
+    for terms in [["w:fire", "w:never"]] * story_model.DF_FOLD_EVERY:  # a fold: the count moves on
+        with engine.begin() as c:
+            si.SqlStoryIndex(c).record_document("site.example", [], terms)
+    n = story_model.DF_EAGER_DOCS + story_model.DF_FOLD_EVERY
+    assert _stats(engine, ["w:dock", "w:fire", "w:never"]) == (
+        {"w:dock": 99, "w:fire": 99 + story_model.DF_FOLD_EVERY, "w:never": story_model.DF_FOLD_EVERY},
+        n,
+    )
+
+
+def test_counts_read_after_a_fold_that_rolls_back_are_not_kept(engine: Engine) -> None:
+    """A transaction that folded reads its own, uncommitted counts: they are not cached, since
+    another fold may reach the same document count with other documents."""
+    _seed_documents(engine, story_model.DF_EAGER_DOCS)
+    fold = story_model.DF_FOLD_EVERY
+    with pytest.raises(RuntimeError), engine.begin() as c:
+        sql = si.SqlStoryIndex(c)
+        for _ in range(fold):
+            sql.record_document("site.example", [], ["w:lost"])
+        assert sql.document_stats("site.example", [], ["w:lost", "w:kept"])[1] == (
+            {"w:lost": fold},
+            story_model.DF_EAGER_DOCS + fold,
+        )
+        raise RuntimeError("the link failed")
+    for _ in range(fold):
+        with engine.begin() as c:
+            si.SqlStoryIndex(c).record_document("site.example", [], ["w:kept"])
+    assert _stats(engine, ["w:lost", "w:kept"]) == ({"w:kept": fold}, story_model.DF_EAGER_DOCS + fold)
