@@ -437,7 +437,12 @@ _LOOKUPS = {
     "_PG_DF": {"terms": "text[]"},
     "_PG_BOILERPLATE": {"keys": "text[]", "source": "text", "min": "int"},
     "_PG_DOCUMENT_STATS": {
-        "keys": "text[]", "source": "text", "min": "int", "terms": "text[]", "cached": "text[]", "gen": "bigint"
+        "keys": "text[]",
+        "source": "text",
+        "min": "int",
+        "terms": "text[]",
+        "cached": "text[]",
+        "gen": "bigint",
     },
     "_PG_CANDIDATES": {"terms": "text[]", "lo": "float8", "hi_last": "float8", "hi": "float8", "k": "int"},
     "_PG_MEMBERS": {"ids": "bigint[]"},
