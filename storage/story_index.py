@@ -433,9 +433,20 @@ def _posting_key(s: story_model.StoryState, posts: Mapping[str, float] | None = 
     return hashlib.blake2b(joined.encode("utf-8"), digest_size=8).hexdigest()
 
 
-def _state_json(s: story_model.StoryState, posted: _Posted) -> dict[str, Any]:
+def _state_json(
+    s: story_model.StoryState, posted: _Posted, stored: Mapping[str, float] | None = None
+) -> dict[str, Any]:
+    """The state column's content. ``stored``: the centroid as read from the row that ``s``
+    updates; a value taken over from it unchanged (the same float object) is already rounded as
+    stored (rounding a rounded value gives it back), and is not rounded again: most of a growing
+    story's terms, and ``round`` was the costliest step of the encoding."""
+    if stored:
+        get = stored.get
+        centroid = {t: v if get(t) is v else round(v, 6) for t, v in s.centroid.items()}
+    else:
+        centroid = {t: round(v, 6) for t, v in s.centroid.items()}
     return {
-        "centroid": {t: round(v, 6) for t, v in s.centroid.items()},
+        "centroid": centroid,
         "sources": sorted(s.sources),
         "title_score": s.title_score,
         "first": story_model.epoch_seconds(s.first_time),
@@ -467,53 +478,54 @@ def _row_posted(state: Mapping[str, Any]) -> _Posted | None:
 
 # Parsed story rows, shared by every index of this process: the same few hundred stories are
 # candidates of article after article, and decoding a 200-term state and computing its norms
-# each time was a fifth of linking's client CPU. The key is the row's whole content (id, count,
-# title and a digest of the state's text), so an entry is never stale: a story written since
-# reads as another key. StoryState is frozen and its cached norms are its own. An entry holds a
-# story's centroid (up to 200 terms, some tens of KB): 1024 of them bound a worker process.
+# each time was a fifth of linking's client CPU. An entry is found by the row's id, count and
+# title and used only if the state's text is the one it was parsed from (compared, not hashed:
+# a digest of each candidate's few KB of text cost more than the comparison), so it is never
+# stale: a story written since reads as a miss and replaces it. StoryState is frozen and its
+# cached norms are its own. An entry holds a story's centroid and its text (up to 200 terms,
+# some tens of KB): 1024 of them bound a worker process.
 _STATE_CACHE_SIZE = 1024
-_state_cache: dict[tuple[int, int, str, bytes], tuple[story_model.StoryState, _Posted | None]] = {}
+_Parsed = tuple[story_model.StoryState, _Posted | None]
+_state_cache: dict[tuple[int, int, str], tuple[str, _Parsed]] = {}
 _state_cache_lock = threading.Lock()
 
 
-def _digest(raw: str) -> bytes:
-    return hashlib.blake2b(raw.encode("utf-8"), digest_size=16).digest()
-
-
-def _cache_put(key: tuple[int, int, str, bytes], parsed: tuple[story_model.StoryState, _Posted | None]) -> None:
+def _cache_put(key: tuple[int, int, str], raw: str, parsed: _Parsed) -> None:
     with _state_cache_lock:
-        _state_cache[key] = parsed
+        _state_cache.pop(key, None)  # most recently used last
+        _state_cache[key] = (raw, parsed)
         while len(_state_cache) > _STATE_CACHE_SIZE:
             _state_cache.pop(next(iter(_state_cache)))
 
 
-def _parse_row(row: Any) -> tuple[story_model.StoryState, _Posted | None] | None:
+def _parse_row(row: Any) -> _Parsed | None:
     """(state, posted) of a story row (id, title, article_count, state as JSON text); None for
     an empty state."""
     raw = row[3]
     if not raw:
         return None
-    key = (int(row[0]), int(row[2]), row[1] or "", _digest(raw))
+    key = (int(row[0]), int(row[2]), row[1] or "")
     with _state_cache_lock:
         hit = _state_cache.pop(key, None)
         if hit is not None:
             _state_cache[key] = hit  # most recently used last
-            return hit
+            if hit[0] == raw:
+                return hit[1]
     state = json.loads(raw)
     if not state:
         return None
     parsed = (_row_state(row, state), _row_posted(state))
-    _cache_put(key, parsed)
+    _cache_put(key, raw, parsed)
     return parsed
 
 
 def _remember_written(story_id: int, s: story_model.StoryState, raw: str, state: Mapping[str, Any]) -> None:
     """Cache a story row this process has just written as :func:`_parse_row` would read it back
     (``state`` is what ``raw`` encodes: its floats read back as themselves), so that the next
-    article or the refinement pass does not decode it again. Keyed by content, like every entry:
-    a write rolled back leaves an entry no row matches."""
+    article or the refinement pass does not decode it again. Used only while the row's text is
+    ``raw``, like every entry: a write rolled back leaves an entry no row matches."""
     row = (story_id, s.title, s.article_count, raw)
-    _cache_put((story_id, s.article_count, s.title or "", _digest(raw)), (_row_state(row, state), _row_posted(state)))
+    _cache_put((story_id, s.article_count, s.title or ""), raw, (_row_state(row, state), _row_posted(state)))
 
 
 class _DfCache:
@@ -574,13 +586,15 @@ def _lite_time(t: datetime) -> str:
     return aware.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
 
 
-def _story_params(s: story_model.StoryState, posted: _Posted, pg: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+def _story_params(
+    s: story_model.StoryState, posted: _Posted, pg: bool, stored: Mapping[str, float] | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """The story row's values as the parameters of _R_SAVE_STORY / _R_CREATE_STORY, and the
     state they encode (for :func:`_remember_written`)."""
     first, last = (
         (as_utc(s.first_time), as_utc(s.last_time)) if pg else (_lite_time(s.first_time), _lite_time(s.last_time))
     )
-    state = _state_json(s, posted)
+    state = _state_json(s, posted, stored)
     params = {
         "title": s.title,
         "first_at": first,
@@ -611,6 +625,8 @@ class SqlStoryIndex:
     def __post_init__(self) -> None:
         self.pg = self.conn.dialect.name == "postgresql"
         self._posted: dict[int, _Posted] = {}
+        # each story's centroid as read from its row (rounded as stored; see _state_json)
+        self._stored: dict[int, Mapping[str, float]] = {}
         self._deferred_document: dict[str, Any] | None = None
         self._deferred_vector: dict[str, Any] | None = None
         self._lock_bucket: int | None = None
@@ -673,6 +689,7 @@ class SqlStoryIndex:
         state, posted = parsed
         if posted is not None:
             self._posted[state.story_id] = posted
+        self._stored[state.story_id] = state.centroid
         return state
 
     def boilerplate(self, source: str, keys: Sequence[str]) -> frozenset[str]:
@@ -838,7 +855,8 @@ class SqlStoryIndex:
             posted = prev if fresh else _Posted(key, prev.first, prev.last)
         else:
             posted = _Posted(key, first, last)
-        params, encoded = _story_params(new, posted, self.pg)
+        stored = old.centroid if self._stored.get(old.story_id) is old.centroid else None
+        params, encoded = _story_params(new, posted, self.pg, stored)
         res = self._raw(_R_SAVE_STORY, {"b_id": old.story_id, "b_count": old.article_count, **params})
         if res.rowcount != 1:
             raise StoryConflict(f"story {old.story_id} changed while linking")

@@ -591,3 +591,27 @@ def test_counts_read_after_a_fold_that_rolls_back_are_not_kept(engine: Engine) -
         with engine.begin() as c:
             si.SqlStoryIndex(c).record_document("site.example", [], ["w:kept"])
     assert _stats(engine, ["w:lost", "w:kept"]) == ({"w:kept": fold}, story_model.DF_EAGER_DOCS + fold)
+
+
+def _stored_centroid(c: Connection, story_id: int) -> dict[str, float]:
+    raw = c.execute(select(si.stories.c.state).where(si.stories.c.id == story_id)).scalar_one()
+    return dict(raw["centroid"])
+
+
+def test_every_centroid_value_is_stored_rounded(engine: Engine) -> None:
+    """Values a save takes over unchanged from the row it read are not rounded again (they are
+    as stored); every other value is, whatever state the caller calls the old one."""
+    vector = {"w:fire": 0.123456789, "e:mary novak": 0.7000000001, "w:dock": 1e-7}
+    with engine.begin() as c:
+        sql = si.SqlStoryIndex(c)
+        created = sql.create_story(st.new_story_state(0, vector, T0, "a.example", "Fire"))
+        # the state create_story returns holds the values as computed, not as stored
+        grown = st.add_to_story(created, {"w:boat": 0.3333333333}, T0 + timedelta(hours=1), "b.example", "Blaze")
+        sql.save_story(created, grown)
+        assert _stored_centroid(c, created.story_id) == {t: round(v, 6) for t, v in grown.centroid.items()}
+        read = sql.stories_by_id([created.story_id])[created.story_id]
+        again = st.add_to_story(read, {"w:fire": 0.1111111111}, T0 + timedelta(hours=2), "c.example", "Blaze")
+        sql.save_story(read, again)
+        stored = _stored_centroid(c, created.story_id)
+    assert stored == {t: round(v, 6) for t, v in again.centroid.items()}
+    assert stored["w:dock"] == 0.0 and stored["e:mary novak"] == 0.7 and stored["w:boat"] == 0.333333
