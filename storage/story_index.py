@@ -203,10 +203,11 @@ _LITE_CANDIDATES = text(
     " SELECT s.id, s.title, s.article_count, CAST(s.state AS text) AS state FROM c JOIN stories s"
     " ON s.id = c.story_id WHERE s.merged_into IS NULL ORDER BY c.score DESC, s.id"
 )
+# (postings as one JSON array of [term, weight] pairs: two arrays joined on their keys were a
+# nested scan, each re-reading the other array once per element)
 _LITE_POST = text(
     "INSERT INTO story_terms (term, story_id, weight, first_time, last_time)"
-    " SELECT t.value, :sid, w.value, :first, :last FROM json_each(:terms) AS t"
-    " JOIN json_each(:weights) AS w ON w.key = t.key"
+    " SELECT json_extract(value, '$[0]'), :sid, json_extract(value, '$[1]'), :first, :last FROM json_each(:pairs)"
 )
 _LITE_UNPOST = text("DELETE FROM story_terms WHERE story_id = :sid")
 # a story's postings rewritten: the same rules as _PG_REPOST, in two statements
@@ -215,9 +216,8 @@ _LITE_UNPOST_GONE = text(
 )
 _LITE_REPOST = text(
     "INSERT INTO story_terms (term, story_id, weight, first_time, last_time)"
-    " SELECT t.value, :sid, w.value, :first, :last FROM json_each(:terms) AS t"
-    " JOIN json_each(:weights) AS w ON w.key = t.key WHERE true"
-    " ON CONFLICT (term, story_id) DO UPDATE SET weight = excluded.weight,"
+    " SELECT json_extract(value, '$[0]'), :sid, json_extract(value, '$[1]'), :first, :last"
+    " FROM json_each(:pairs) WHERE true ON CONFLICT (term, story_id) DO UPDATE SET weight = excluded.weight,"
     " first_time = excluded.first_time, last_time = excluded.last_time"
     " WHERE first_time <> excluded.first_time OR last_time <> excluded.last_time"
     " OR abs(weight - excluded.weight) > :slack * excluded.weight"
@@ -797,13 +797,11 @@ class SqlStoryIndex:
             self._raw(_R_UNPOST_GONE, {"sid": s.story_id, "terms": terms})
         if not posts and not self.pg:
             return
-        params = {
-            "terms": terms,
-            "weights": encode([w for _, w in posts]),
-            "sid": s.story_id,
-            "first": first,
-            "last": last,
-        }
+        params: dict[str, Any] = {"sid": s.story_id, "first": first, "last": last}
+        if self.pg:
+            params.update(terms=terms, weights=encode([w for _, w in posts]))
+        else:
+            params["pairs"] = _json_list(posts)
         if replace:
             params["slack"] = POSTING_WEIGHT_SLACK
         self._raw(_R_REPOST if replace else _R_POST, params)
