@@ -105,8 +105,8 @@ _PG_CACHED_DF = (
 )
 # boilerplate sentences and document frequencies of one article, one round trip
 _PG_DOCUMENT_STATS = text(
-    "SELECT 'b', k.key, 0 FROM " + _BOILERPLATE_PROBE + " UNION ALL SELECT 'd', t.term, d.df FROM " + _DF_PROBE
-    + " UNION ALL " + _PG_CACHED_DF
+    f"SELECT 'b', k.key, 0 FROM {_BOILERPLATE_PROBE} UNION ALL SELECT 'd', t.term, d.df FROM {_DF_PROBE}"
+    f" UNION ALL {_PG_CACHED_DF}"
 )
 # the same, taking the linker's window locks in that round trip (they guard the stories read
 # after it; the counters read here are not theirs to guard)
@@ -568,7 +568,13 @@ class _DfCache:
 # one per engine (a database), kept as long as the engine is
 _df_caches: weakref.WeakKeyDictionary[Engine, _DfCache] = weakref.WeakKeyDictionary()
 _df_caches_lock = threading.Lock()
-_FOLDED_IN = "story_index.folded_in"  # Connection.info: the transaction that folded counts
+_FOLDED_IN = "story_index.folded_in"  # Connection.info: the transaction that last folded counts
+
+
+def _folded_here(conn: Connection) -> bool:
+    """Whether the connection's current transaction has folded counts (see _fold)."""
+    folded = conn.info.get(_FOLDED_IN)
+    return folded is not None and folded() is not None and folded() is conn.get_transaction()
 
 
 def _df_cache(conn: Connection) -> _DfCache:
@@ -728,7 +734,7 @@ class SqlStoryIndex:
         self, source: str, keys: Sequence[str], terms: Sequence[str]
     ) -> tuple[frozenset[str], tuple[dict[str, int], int]]:
         # counts this process read since the last fold are sent back unprobed (see _DfCache)
-        cache = None if self.conn.info.get(_FOLDED_IN) is self.conn.get_transaction() else _df_cache(self.conn)
+        cache = None if _folded_here(self.conn) else _df_cache(self.conn)
         gen, known = cache.read() if cache is not None else (None, {})
         missing = [t for t in terms if t not in known]
         cached = [t for t in terms if t in known] if known else []
@@ -741,9 +747,7 @@ class SqlStoryIndex:
             "gen": gen,
         }
         if self.pg:
-            params.update(
-                keys=_pg_array(params["keys"]), terms=_pg_array(params["terms"]), cached=_pg_array(cached)
-            )
+            params.update(keys=_pg_array(params["keys"]), terms=_pg_array(params["terms"]), cached=_pg_array(cached))
             if self._lock_bucket is not None:
                 params.update(ns=LOCK_NAMESPACE, b=self._lock_bucket)
                 self._lock_bucket = None
@@ -1026,7 +1030,9 @@ def _fold(conn: Connection, upto: int) -> None:
     """Add the pending documents with ids up to ``upto`` to the counters and forget them."""
     # counts read after this in the same transaction are not cached: it may still roll back, and
     # a fold that commits later could reach the same document count with other counts
-    conn.info[_FOLDED_IN] = conn.get_transaction()
+    tx = conn.get_transaction()
+    if tx is not None:
+        conn.info[_FOLDED_IN] = weakref.ref(tx)
     if conn.dialect.name == "postgresql":
         conn.execute(_PG_FOLD, {"upto": upto})
     else:
