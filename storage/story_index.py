@@ -23,6 +23,7 @@ import json
 import math
 import re
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -42,7 +43,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from storage.models import (
@@ -95,9 +96,17 @@ _DF_PROBE = (
 )
 _PG_BOILERPLATE = text("SELECT k.key FROM " + _BOILERPLATE_PROBE)
 _PG_DF = text("SELECT t.term, d.df FROM " + _DF_PROBE)
+# the terms whose counts this process holds as of document count :gen (see _DfCache): probed only
+# when the counts moved on since (a one-time filter: no probe at all while they have not)
+_PG_CACHED_DF = (
+    "SELECT 'c', c.term, d.df FROM unnest(CAST(:cached AS text[])) AS c(term) CROSS JOIN LATERAL"
+    " (SELECT df FROM story_df WHERE story_df.term = c.term OFFSET 0) AS d"
+    " WHERE (SELECT df FROM story_df WHERE term = '') IS DISTINCT FROM CAST(:gen AS bigint)"
+)
 # boilerplate sentences and document frequencies of one article, one round trip
 _PG_DOCUMENT_STATS = text(
-    "SELECT 'b', k.key, 0 FROM " + _BOILERPLATE_PROBE + " UNION ALL SELECT 'd', t.term, d.df FROM " + _DF_PROBE
+    f"SELECT 'b', k.key, 0 FROM {_BOILERPLATE_PROBE} UNION ALL SELECT 'd', t.term, d.df FROM {_DF_PROBE}"
+    f" UNION ALL {_PG_CACHED_DF}"
 )
 # the same, taking the linker's window locks in that round trip (they guard the stories read
 # after it; the counters read here are not theirs to guard)
@@ -182,6 +191,8 @@ _LITE_DOCUMENT_STATS = text(
     "SELECT 'b', sentence_key, docs FROM story_boilerplate"
     " WHERE source = :source AND sentence_key IN (SELECT value FROM json_each(:keys)) AND docs >= :min"
     " UNION ALL SELECT 'd', term, df FROM story_df WHERE term IN (SELECT value FROM json_each(:terms))"
+    " UNION ALL SELECT 'c', term, df FROM story_df WHERE term IN (SELECT value FROM json_each(:cached))"
+    " AND (SELECT df FROM story_df WHERE term = '') IS NOT :gen"
 )
 _LITE_CANDIDATES = text(
     "WITH c AS ("
@@ -192,10 +203,11 @@ _LITE_CANDIDATES = text(
     " SELECT s.id, s.title, s.article_count, CAST(s.state AS text) AS state FROM c JOIN stories s"
     " ON s.id = c.story_id WHERE s.merged_into IS NULL ORDER BY c.score DESC, s.id"
 )
+# (postings as one JSON array of [term, weight] pairs: two arrays joined on their keys were a
+# nested scan, each re-reading the other array once per element)
 _LITE_POST = text(
     "INSERT INTO story_terms (term, story_id, weight, first_time, last_time)"
-    " SELECT t.value, :sid, w.value, :first, :last FROM json_each(:terms) AS t"
-    " JOIN json_each(:weights) AS w ON w.key = t.key"
+    " SELECT json_extract(value, '$[0]'), :sid, json_extract(value, '$[1]'), :first, :last FROM json_each(:pairs)"
 )
 _LITE_UNPOST = text("DELETE FROM story_terms WHERE story_id = :sid")
 # a story's postings rewritten: the same rules as _PG_REPOST, in two statements
@@ -204,9 +216,8 @@ _LITE_UNPOST_GONE = text(
 )
 _LITE_REPOST = text(
     "INSERT INTO story_terms (term, story_id, weight, first_time, last_time)"
-    " SELECT t.value, :sid, w.value, :first, :last FROM json_each(:terms) AS t"
-    " JOIN json_each(:weights) AS w ON w.key = t.key WHERE true"
-    " ON CONFLICT (term, story_id) DO UPDATE SET weight = excluded.weight,"
+    " SELECT json_extract(value, '$[0]'), :sid, json_extract(value, '$[1]'), :first, :last"
+    " FROM json_each(:pairs) WHERE true ON CONFLICT (term, story_id) DO UPDATE SET weight = excluded.weight,"
     " first_time = excluded.first_time, last_time = excluded.last_time"
     " WHERE first_time <> excluded.first_time OR last_time <> excluded.last_time"
     " OR abs(weight - excluded.weight) > :slack * excluded.weight"
@@ -264,9 +275,25 @@ _PG_SETTLE = text(
     " UPDATE stories SET refine_pending = false WHERE id = ANY(ARRAY(SELECT sid FROM u))"
     " AND article_count = (SELECT n FROM u WHERE u.sid = stories.id)"
 )
+# (SQLite: one JSON array of [id, count] pairs; two arrays joined on their keys were a nested
+# scan of one per element of the other, quadratic in the pass's batch)
 _LITE_SETTLE = (
-    "UPDATE stories SET refine_pending = 0 FROM (SELECT i.value AS sid, n.value AS n FROM json_each(:ids) AS i"
-    " JOIN json_each(:counts) AS n ON n.key = i.key) AS u WHERE stories.id = u.sid AND stories.article_count = u.n"
+    "UPDATE stories SET refine_pending = 0 FROM (SELECT json_extract(value, '$[0]') AS sid,"
+    " json_extract(value, '$[1]') AS n FROM json_each(:pairs)) AS u"
+    " WHERE stories.id = u.sid AND stories.article_count = u.n"
+)
+# The pass's pending stories through the partial index ix_stories_refine_pending. SQLite uses a
+# partial index only for a query whose WHERE repeats the index's own term ("refine_pending", not
+# SQLAlchemy's "refine_pending = 1"), and even then its planner preferred ix_stories_merged_into
+# (nearly every story): both statements read every story row, and past the large state column
+# (which comes before refine_pending), some 240 ms each per pass at 1M stored articles.
+_LITE_DIRTY = text(
+    "SELECT id FROM stories INDEXED BY ix_stories_refine_pending"
+    " WHERE refine_pending AND merged_into IS NULL AND article_count > 1 ORDER BY id LIMIT :limit"
+)
+_LITE_SETTLE_SINGLE = text(
+    "UPDATE stories INDEXED BY ix_stories_refine_pending SET refine_pending = 0"
+    " WHERE refine_pending AND article_count <= 1"
 )
 # the members of a neighbourhood (refinement), duplicates left out (filtered outside the probe,
 # so that no plan reaches articles through the index on duplicate_of, which holds nearly all)
@@ -406,9 +433,20 @@ def _posting_key(s: story_model.StoryState, posts: Mapping[str, float] | None = 
     return hashlib.blake2b(joined.encode("utf-8"), digest_size=8).hexdigest()
 
 
-def _state_json(s: story_model.StoryState, posted: _Posted) -> dict[str, Any]:
+def _state_json(
+    s: story_model.StoryState, posted: _Posted, stored: Mapping[str, float] | None = None
+) -> dict[str, Any]:
+    """The state column's content. ``stored``: the centroid as read from the row that ``s``
+    updates; a value taken over from it unchanged (the same float object) is already rounded as
+    stored (rounding a rounded value gives it back), and is not rounded again: most of a growing
+    story's terms, and ``round`` was the costliest step of the encoding."""
+    if stored:
+        get = stored.get
+        centroid = {t: v if get(t) is v else round(v, 6) for t, v in s.centroid.items()}
+    else:
+        centroid = {t: round(v, 6) for t, v in s.centroid.items()}
     return {
-        "centroid": {t: round(v, 6) for t, v in s.centroid.items()},
+        "centroid": centroid,
         "sources": sorted(s.sources),
         "title_score": s.title_score,
         "first": story_model.epoch_seconds(s.first_time),
@@ -440,53 +478,111 @@ def _row_posted(state: Mapping[str, Any]) -> _Posted | None:
 
 # Parsed story rows, shared by every index of this process: the same few hundred stories are
 # candidates of article after article, and decoding a 200-term state and computing its norms
-# each time was a fifth of linking's client CPU. The key is the row's whole content (id, count,
-# title and a digest of the state's text), so an entry is never stale: a story written since
-# reads as another key. StoryState is frozen and its cached norms are its own. An entry holds a
-# story's centroid (up to 200 terms, some tens of KB): 1024 of them bound a worker process.
+# each time was a fifth of linking's client CPU. An entry is found by the row's id, count and
+# title and used only if the state's text is the one it was parsed from (compared, not hashed:
+# a digest of each candidate's few KB of text cost more than the comparison), so it is never
+# stale: a story written since reads as a miss and replaces it. StoryState is frozen and its
+# cached norms are its own. An entry holds a story's centroid and its text (up to 200 terms,
+# some tens of KB): 1024 of them bound a worker process.
 _STATE_CACHE_SIZE = 1024
-_state_cache: dict[tuple[int, int, str, bytes], tuple[story_model.StoryState, _Posted | None]] = {}
+_Parsed = tuple[story_model.StoryState, _Posted | None]
+_state_cache: dict[tuple[int, int, str], tuple[str, _Parsed]] = {}
 _state_cache_lock = threading.Lock()
 
 
-def _digest(raw: str) -> bytes:
-    return hashlib.blake2b(raw.encode("utf-8"), digest_size=16).digest()
-
-
-def _cache_put(key: tuple[int, int, str, bytes], parsed: tuple[story_model.StoryState, _Posted | None]) -> None:
+def _cache_put(key: tuple[int, int, str], raw: str, parsed: _Parsed) -> None:
     with _state_cache_lock:
-        _state_cache[key] = parsed
+        _state_cache.pop(key, None)  # most recently used last
+        _state_cache[key] = (raw, parsed)
         while len(_state_cache) > _STATE_CACHE_SIZE:
             _state_cache.pop(next(iter(_state_cache)))
 
 
-def _parse_row(row: Any) -> tuple[story_model.StoryState, _Posted | None] | None:
+def _parse_row(row: Any) -> _Parsed | None:
     """(state, posted) of a story row (id, title, article_count, state as JSON text); None for
     an empty state."""
     raw = row[3]
     if not raw:
         return None
-    key = (int(row[0]), int(row[2]), row[1] or "", _digest(raw))
+    key = (int(row[0]), int(row[2]), row[1] or "")
     with _state_cache_lock:
         hit = _state_cache.pop(key, None)
         if hit is not None:
             _state_cache[key] = hit  # most recently used last
-            return hit
+            if hit[0] == raw:
+                return hit[1]
     state = json.loads(raw)
     if not state:
         return None
     parsed = (_row_state(row, state), _row_posted(state))
-    _cache_put(key, parsed)
+    _cache_put(key, raw, parsed)
     return parsed
 
 
 def _remember_written(story_id: int, s: story_model.StoryState, raw: str, state: Mapping[str, Any]) -> None:
     """Cache a story row this process has just written as :func:`_parse_row` would read it back
     (``state`` is what ``raw`` encodes: its floats read back as themselves), so that the next
-    article or the refinement pass does not decode it again. Keyed by content, like every entry:
-    a write rolled back leaves an entry no row matches."""
+    article or the refinement pass does not decode it again. Used only while the row's text is
+    ``raw``, like every entry: a write rolled back leaves an entry no row matches."""
     row = (story_id, s.title, s.article_count, raw)
-    _cache_put((story_id, s.article_count, s.title or "", _digest(raw)), (_row_state(row, state), _row_posted(state)))
+    _cache_put((story_id, s.article_count, s.title or ""), raw, (_row_state(row, state), _row_posted(state)))
+
+
+class _DfCache:
+    """Document frequencies this process has read, as of one document count.
+
+    The counters change only when pending documents are folded in (every DF_FOLD_EVERY
+    documents), and every fold adds to the document count (the row of term ''), so the count
+    names the counters' state: counts read at document count ``n`` hold while it is ``n``.
+    An article's stats statement sends the terms held here without probing them, unless the
+    document count has moved on, in which case it probes them too (one statement either way);
+    about half of an article's terms were read by an article since the last fold (probing each
+    was most of that statement's database CPU)."""
+
+    MAX_TERMS = 200_000  # a bound should folding stop (each fold starts afresh)
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._gen: int | None = None
+        self._counts: dict[str, int] = {}
+
+    def read(self) -> tuple[int | None, dict[str, int]]:
+        with self._lock:
+            return self._gen, self._counts
+
+    def add(self, gen: int, counts: Mapping[str, int]) -> None:
+        with self._lock:
+            if gen != self._gen:
+                return  # another thread saw a newer fold meanwhile
+            if len(self._counts) + len(counts) > self.MAX_TERMS:
+                self._counts = {}
+            # a held dict only ever gains counts of its own document count (a reader may hold it;
+            # a newer count or the bound gets a new dict)
+            self._counts.update(counts)
+
+    def reset(self, gen: int, counts: Mapping[str, int]) -> None:
+        with self._lock:
+            self._gen, self._counts = gen, dict(counts)
+
+
+# one per engine (a database), kept as long as the engine is
+_df_caches: weakref.WeakKeyDictionary[Engine, _DfCache] = weakref.WeakKeyDictionary()
+_df_caches_lock = threading.Lock()
+_FOLDED_IN = "story_index.folded_in"  # Connection.info: the transaction that last folded counts
+
+
+def _folded_here(conn: Connection) -> bool:
+    """Whether the connection's current transaction has folded counts (see _fold)."""
+    folded = conn.info.get(_FOLDED_IN)
+    return folded is not None and folded() is not None and folded() is conn.get_transaction()
+
+
+def _df_cache(conn: Connection) -> _DfCache:
+    with _df_caches_lock:
+        cache = _df_caches.get(conn.engine)
+        if cache is None:
+            cache = _df_caches[conn.engine] = _DfCache()
+        return cache
 
 
 def _lite_time(t: datetime) -> str:
@@ -496,13 +592,15 @@ def _lite_time(t: datetime) -> str:
     return aware.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
 
 
-def _story_params(s: story_model.StoryState, posted: _Posted, pg: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+def _story_params(
+    s: story_model.StoryState, posted: _Posted, pg: bool, stored: Mapping[str, float] | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """The story row's values as the parameters of _R_SAVE_STORY / _R_CREATE_STORY, and the
     state they encode (for :func:`_remember_written`)."""
     first, last = (
         (as_utc(s.first_time), as_utc(s.last_time)) if pg else (_lite_time(s.first_time), _lite_time(s.last_time))
     )
-    state = _state_json(s, posted)
+    state = _state_json(s, posted, stored)
     params = {
         "title": s.title,
         "first_at": first,
@@ -533,6 +631,8 @@ class SqlStoryIndex:
     def __post_init__(self) -> None:
         self.pg = self.conn.dialect.name == "postgresql"
         self._posted: dict[int, _Posted] = {}
+        # each story's centroid as read from its row (rounded as stored; see _state_json)
+        self._stored: dict[int, Mapping[str, float]] = {}
         self._deferred_document: dict[str, Any] | None = None
         self._deferred_vector: dict[str, Any] | None = None
         self._lock_bucket: int | None = None
@@ -595,6 +695,7 @@ class SqlStoryIndex:
         state, posted = parsed
         if posted is not None:
             self._posted[state.story_id] = posted
+        self._stored[state.story_id] = state.centroid
         return state
 
     def boilerplate(self, source: str, keys: Sequence[str]) -> frozenset[str]:
@@ -632,14 +733,21 @@ class SqlStoryIndex:
     def document_stats(
         self, source: str, keys: Sequence[str], terms: Sequence[str]
     ) -> tuple[frozenset[str], tuple[dict[str, int], int]]:
+        # counts this process read since the last fold are sent back unprobed (see _DfCache)
+        cache = None if _folded_here(self.conn) else _df_cache(self.conn)
+        gen, known = cache.read() if cache is not None else (None, {})
+        missing = [t for t in terms if t not in known]
+        cached = [t for t in terms if t in known] if known else []
         params: dict[str, Any] = {
             "source": source,
             "keys": list(keys),
             "min": story_model.BOILERPLATE_MIN_DOCS,
-            "terms": [N_DOCS_KEY, *terms],
+            "terms": [N_DOCS_KEY, *missing],
+            "cached": cached,
+            "gen": gen,
         }
         if self.pg:
-            params.update(keys=_pg_array(params["keys"]), terms=_pg_array(params["terms"]))
+            params.update(keys=_pg_array(params["keys"]), terms=_pg_array(params["terms"]), cached=_pg_array(cached))
             if self._lock_bucket is not None:
                 params.update(ns=LOCK_NAMESPACE, b=self._lock_bucket)
                 self._lock_bucket = None
@@ -647,11 +755,19 @@ class SqlStoryIndex:
             else:
                 rows = self._raw(_R_STATS, params).fetchall()
         else:
-            params.update(keys=_json_list(params["keys"]), terms=_json_list(params["terms"]))
+            params.update(keys=_json_list(params["keys"]), terms=_json_list(params["terms"]), cached=_json_list(cached))
             rows = self._raw(_R_STATS, params).fetchall()
         drop = frozenset(r[1] for r in rows if r[0] == "b")
-        df = {r[1]: int(r[2]) for r in rows if r[0] == "d"}
+        df = {r[1]: int(r[2]) for r in rows if r[0] != "b"}
         n = df.pop(N_DOCS_KEY, 0)
+        if cache is None:
+            return drop, (df, n)
+        if n == gen:  # the cached terms were not probed: their counts are the ones held
+            fresh = {t: df.get(t, 0) for t in missing}
+            df.update((t, c) for t in cached if (c := known[t]))
+            cache.add(n, fresh)
+        else:  # the counts moved on: every term was probed
+            cache.reset(n, {t: df.get(t, 0) for t in terms})
         return drop, (df, n)
 
     def candidates(
@@ -685,13 +801,11 @@ class SqlStoryIndex:
             self._raw(_R_UNPOST_GONE, {"sid": s.story_id, "terms": terms})
         if not posts and not self.pg:
             return
-        params = {
-            "terms": terms,
-            "weights": encode([w for _, w in posts]),
-            "sid": s.story_id,
-            "first": first,
-            "last": last,
-        }
+        params: dict[str, Any] = {"sid": s.story_id, "first": first, "last": last}
+        if self.pg:
+            params.update(terms=terms, weights=encode([w for _, w in posts]))
+        else:
+            params["pairs"] = _json_list(posts)
         if replace:
             params["slack"] = POSTING_WEIGHT_SLACK
         self._raw(_R_REPOST if replace else _R_POST, params)
@@ -743,7 +857,8 @@ class SqlStoryIndex:
             posted = prev if fresh else _Posted(key, prev.first, prev.last)
         else:
             posted = _Posted(key, first, last)
-        params, encoded = _story_params(new, posted, self.pg)
+        stored = old.centroid if self._stored.get(old.story_id) is old.centroid else None
+        params, encoded = _story_params(new, posted, self.pg, stored)
         res = self._raw(_R_SAVE_STORY, {"b_id": old.story_id, "b_count": old.article_count, **params})
         if res.rowcount != 1:
             raise StoryConflict(f"story {old.story_id} changed while linking")
@@ -852,18 +967,26 @@ class SqlStoryIndex:
             )
 
     def dirty_stories(self, limit: int) -> list[int]:
-        rows = self.conn.execute(
-            select(stories.c.id)
-            .where(stories.c.refine_pending, stories.c.merged_into.is_(None), stories.c.article_count > 1)
-            .order_by(stories.c.id)
-            .limit(limit)
-        )
+        if self.pg:
+            rows = self.conn.execute(
+                select(stories.c.id)
+                .where(stories.c.refine_pending, stories.c.merged_into.is_(None), stories.c.article_count > 1)
+                .order_by(stories.c.id)
+                .limit(limit)
+            )
+        else:
+            rows = self.conn.execute(_LITE_DIRTY, {"limit": limit})
         return [int(r[0]) for r in rows]
 
     def settle_single_article_stories(self) -> int:
-        res = self.conn.execute(
-            update(stories).where(stories.c.refine_pending, stories.c.article_count <= 1).values(refine_pending=False)
-        )
+        if self.pg:
+            res = self.conn.execute(
+                update(stories)
+                .where(stories.c.refine_pending, stories.c.article_count <= 1)
+                .values(refine_pending=False)
+            )
+        else:
+            res = self.conn.execute(_LITE_SETTLE_SINGLE)
         return int(res.rowcount or 0)
 
     def mark_refined(self, story_ids: Iterable[int]) -> None:
@@ -876,9 +999,11 @@ class SqlStoryIndex:
         stays pending for the next pass)."""
         if not counts:
             return
-        ids, ns = [sid for sid, _ in sorted(counts.items())], [n for _, n in sorted(counts.items())]
-        encode = _pg_array if self.pg else _json_list
-        self._raw(_R_SETTLE, {"ids": encode(ids), "counts": encode(ns)})
+        pairs = sorted(counts.items())
+        if self.pg:
+            self._raw(_R_SETTLE, {"ids": _pg_array([s for s, _ in pairs]), "counts": _pg_array([n for _, n in pairs])})
+        else:
+            self._raw(_R_SETTLE, {"pairs": _json_list(pairs)})
 
 
 def lock_window(conn: Connection, at: datetime, window: timedelta) -> None:
@@ -903,6 +1028,11 @@ def fold_document_counts(conn: Connection) -> int:
 
 def _fold(conn: Connection, upto: int) -> None:
     """Add the pending documents with ids up to ``upto`` to the counters and forget them."""
+    # counts read after this in the same transaction are not cached: it may still roll back, and
+    # a fold that commits later could reach the same document count with other counts
+    tx = conn.get_transaction()
+    if tx is not None:
+        conn.info[_FOLDED_IN] = weakref.ref(tx)
     if conn.dialect.name == "postgresql":
         conn.execute(_PG_FOLD, {"upto": upto})
     else:

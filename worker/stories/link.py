@@ -388,7 +388,10 @@ def _stemmer(language: str) -> Stemmer | None:
     return cached
 
 
+@lru_cache(maxsize=200_000)
 def _fold(word: str) -> str:
+    """Lower case, no possessive, NFKC (memoised: a feature pass folds ~350 tokens an article,
+    most of them words seen before)."""
     word = word.lower().replace("’", "'")
     if word.endswith("'s"):
         word = word[:-2]
@@ -445,12 +448,13 @@ def _sentence_tokens(sentence: str) -> list[tuple[str, bool, bool]]:
     first = True
     pos = 0
     for m in _TOKEN_RE.finditer(sentence):
-        between = sentence[pos : m.start()].strip()
-        if any(c in _OPENERS for c in between):
+        start, end = m.span()
+        between = sentence[pos:start].strip()
+        if between and not _OPENERS.isdisjoint(between):
             first = True
-        out.append((m.group(0), first, bool(between)))
+        out.append((sentence[start:end], first, bool(between)))
         first = False
-        pos = m.end()
+        pos = end
     return out
 
 
@@ -460,6 +464,7 @@ def _features_of(
     known_caps: frozenset[str],
     title_cased: bool,
 ) -> dict[str, float]:
+    # (_isnum and _is_cap written out: ~700 calls an article each)
     feats: dict[str, float] = {}
 
     def add(term: str, w: float = 1.0) -> None:
@@ -471,7 +476,7 @@ def _features_of(
     i = 0
     while i < n:
         tok, initial, _ = tokens[i]
-        if _isnum(tok):
+        if "0" <= tok[:1] <= "9":
             if tok[-1].isdigit():
                 for f in _numeric_token_features(tok, words, i):
                     add(f)
@@ -485,14 +490,14 @@ def _features_of(
             i += 1
             continue
         # capitalised run -> entity
-        if _is_cap(tok) and not (title_cased and _fold(tok) not in known_caps):
+        if tok[:1].isupper() and not (title_cased and _fold(tok) not in known_caps):
             j = i
             run: list[str] = []
             while j < n:
                 t, ini, punct = tokens[j]
-                if _isnum(t) or (j > i and punct):
+                if "0" <= t[:1] <= "9" or (j > i and punct):
                     break
-                if _is_cap(t) and (j == i or not ini):
+                if t[:1].isupper() and (j == i or not ini):
                     if title_cased and _fold(t) not in known_caps:
                         break
                     run.append(_fold(t))
@@ -501,8 +506,8 @@ def _features_of(
                     run
                     and _fold(t) in _ENTITY_CONNECTORS
                     and j + 1 < n
-                    and _is_cap(tokens[j + 1][0])
-                    and not _isnum(tokens[j + 1][0])
+                    and tokens[j + 1][0][:1].isupper()
+                    and not "0" <= tokens[j + 1][0][:1] <= "9"
                     and not tokens[j + 1][2]
                 ):
                     run.append(_fold(t))
@@ -533,19 +538,38 @@ def _features_of(
 
 
 def _add_word(feats: dict[str, float], word: str, stem: Stemmer | None) -> None:
+    terms = _word_terms(stem)
+    term = terms.get(word)
+    if term is None:
+        if len(terms) >= _WORD_TERMS_MAX:
+            terms.clear()
+        term = terms[word] = _word_term(word, stem)
+    if term:
+        feats[term] = feats.get(term, 0.0) + 1.0
+
+
+_WORD_TERMS_MAX = 200_000
+
+
+@lru_cache(maxsize=32)
+def _word_terms(stem: Stemmer | None) -> dict[str, str]:
+    """Each word's feature under one stemmer, memoised (a word is added ~290 times an article,
+    and the same few thousand words come back article after article)."""
+    return {}
+
+
+def _word_term(word: str, stem: Stemmer | None) -> str:
+    """The feature a word adds ("" for none)."""
     if len(word) > MAX_TERM_CHARS:
-        return
+        return ""
     value = _NUMBER_WORDS.get(word)
     if value is not None:  # "ten dead", "five hurt": counts written out are counts too
-        feats[f"n:{value}"] = feats.get(f"n:{value}", 0.0) + 1.0
-        return
+        return f"n:{value}"
     if word in _WEEKDAYS:
-        feats[f"d:{word[:3]}"] = feats.get(f"d:{word[:3]}", 0.0) + 1.0
-        return
+        return f"d:{word[:3]}"
     if len(word) < 2 or word in _STOPWORDS_EN or word in _MONTHS:
-        return
-    term = stem(word) if stem is not None else word
-    feats[term] = feats.get(term, 0.0) + 1.0
+        return ""
+    return stem(word) if stem is not None else word
 
 
 def _sentence_key(sentence: str) -> str:
@@ -576,7 +600,7 @@ def story_features(
     known: set[str] = set()
     for toks in tokenised:
         for tok, initial, _ in toks:
-            if not initial and _is_cap(tok) and not _isnum(tok):
+            if not initial and tok[:1].isupper():  # (a capital is never a digit: not _isnum)
                 known.add(_fold(tok))
     known_caps = frozenset(known)
     title_toks = _sentence_tokens(title)

@@ -35,6 +35,18 @@ def test_features_find_names_numbers_and_dates() -> None:
     assert f == st.story_features("Lohan enters rehab", text, None, "a.example", "en")
 
 
+def test_word_features_are_remembered_per_stemmer() -> None:
+    """Each word's feature is memoised per stemmer: the same words under a language without a
+    stemmer stay unstemmed, and an English article after it is stemmed again."""
+    text = "Firefighters were battling fires. Five were hurt on Monday, officials said."
+    english = st.story_features("Fires", text, None, "x", "en")
+    other = st.story_features("Fires", text, None, "x", "xx")  # no Snowball stemmer
+    assert {"firefight", "battl", "fire", "offici"} <= _terms(english)
+    assert {"firefighters", "battling", "fires", "officials"} <= _terms(other)
+    assert {"n:5", "d:mon"} <= _terms(english) & _terms(other)  # counts and days, not words
+    assert st.story_features("Fires", text, None, "x", "en") == english
+
+
 def test_title_case_headline_keeps_only_known_names() -> None:
     body = "Actress Lindsay Lohan has checked into the Betty Ford Center in California."
     f = st.story_features("Lindsay Lohan Checks Into Betty Ford Center", body, None, "x", "en")
