@@ -43,12 +43,14 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+import lxml.html
 import trafilatura
 from htmldate import find_date
 
 from bench.data import shared_data
 from worker.normalise import extract as extract_module
 from worker.normalise import extraction as extraction_module
+from worker.normalise.decoding import decode_body
 from worker.normalise.extract import extract_article
 
 _TOKEN_RE = re.compile(r"\w+", re.UNICODE)
@@ -235,6 +237,43 @@ def trafilatura_full_meta_system(page: Page) -> Result:
     return Result(doc.text or "", doc.title, authors, doc.date, doc.date, has_meta=True)
 
 
+def resiliparse_system(page: Page) -> Result:
+    """resiliparse (C++, Apache-2.0) main-content heuristics, plain text with paragraphs: a
+    second library's candidate. Needs the ``bench`` extra."""
+    from resiliparse.extract.html2text import extract_plain_text
+
+    html, _ = decode_body(page.body, None)
+    text = extract_plain_text(
+        html,
+        preserve_formatting=True,
+        main_content=True,
+        list_bullets=False,
+        alt_texts=False,
+        links=False,
+        form_fields=False,
+        noscript=False,
+        comments=False,
+    )
+    return Result(text)
+
+
+def readability_system(page: Page) -> Result:
+    """readability-lxml (Python, Apache-2.0): its summary's block elements as paragraphs. Needs
+    the ``bench`` extra."""
+    from readability import Document
+
+    html, _ = decode_body(page.body, None)
+    try:
+        summary = Document(html, url=page.url or None).summary(html_partial=True)
+    except Exception:  # readability raises its own Unparseable and lxml errors
+        return Result("")
+    root = lxml.html.fromstring(summary) if summary.strip() else None
+    if root is None:
+        return Result("")
+    blocks = [b.text_content().strip() for b in root.iter("p", "li", "h1", "h2", "h3", "h4", "pre", "td")]
+    return Result("\n\n".join(b for b in blocks if b) or root.text_content())
+
+
 def ours(page: Page) -> Result:
     art = extract_article(page.body, url=page.url or "http://unknown.invalid/")
     local = art.published_date.isoformat() if art.published_date else None
@@ -262,6 +301,8 @@ SYSTEMS: dict[str, Callable[[Page], Result]] = {
     "trafilatura fast+with_metadata": trafilatura_meta_system,
     "trafilatura default+with_metadata": trafilatura_full_meta_system,
     "htmldate extensive original (dates only)": htmldate_system,
+    "resiliparse main_content": resiliparse_system,
+    "readability-lxml": readability_system,
 }
 
 
