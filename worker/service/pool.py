@@ -124,6 +124,7 @@ class PooledDispatcher:
         self.concurrency = concurrency
         self.normalise_processes = normalise_processes
         self.start_processes_at = start_processes_at
+        self.pages_sent = 0  # article pages sent to this dispatcher (when to start the processes)
         self.pending: deque[Message] = deque()  # fetching messages, in order
         self.local: deque[Message] = deque()  # the rest: run whole by the writer
         self.stats = PoolStats()
@@ -142,6 +143,8 @@ class PooledDispatcher:
         return dispatcher
 
     def send(self, message: Message) -> None:
+        if isinstance(message, IngestEntry):
+            self.pages_sent += 1
         (self.pending if _is_staged(message) else self.local).append(message)
 
     def sent(self, kind: type[Message]) -> list[Message]:
@@ -154,8 +157,8 @@ class PooledDispatcher:
     def drain(self, rt: Runtime, on_done: Callable[[Message, object], None] | None = None) -> int:
         """Run every pending message (and what they send) to completion; returns how many ran.
 
-        The normalising processes (if any) are started once ``start_processes_at`` pages wait
-        to be fetched (a process costs ~1.5 s of CPU to start: a small run is done sooner
+        The normalising processes (if any) are started once ``start_processes_at`` pages have
+        been sent to fetch (a process costs ~1.5 s of CPU to start: a small run is done sooner
         without), take pages once they are ready, and live as long as the runtime
         (:meth:`Runtime.close`), so a long ``run`` does not start them again every pass; an
         interrupted drain stops them at once, dropping the pages they held."""
@@ -246,11 +249,9 @@ class _Drain:
         return key, limit.max_concurrent
 
     def _start_normalisers(self) -> None:
-        """Start the normalising processes when enough pages wait (see :meth:`PooledDispatcher.drain`)."""
+        """Start the normalising processes once enough pages were sent (see :meth:`PooledDispatcher.drain`)."""
         owner = self.owner
-        if owner.normalise_processes <= 0 or self.rt.normalising or len(owner.pending) < owner.start_processes_at:
-            return
-        if sum(1 for m in owner.pending if isinstance(m, IngestEntry)) >= owner.start_processes_at:
+        if owner.normalise_processes > 0 and not self.rt.normalising and owner.pages_sent >= owner.start_processes_at:
             pool = ProcessPoolExecutor(
                 owner.normalise_processes,
                 mp_context=multiprocessing.get_context("spawn"),
