@@ -260,11 +260,10 @@ def clean_authors(
         if _LEGAL_FORM.search(text) or text_key(text) in _NO_AUTHOR:
             continue
         names: list[str] = []
-        # "Name - Role" / "Name | Site": what follows a spaced dash counts only if person-shaped.
-        head, *tails = _ROLE_SEP.split(text)
-        pieces = _SPLIT_AUTHORS.split(head)
-        for tail in tails:
-            pieces.extend(p for p in _SPLIT_AUTHORS.split(tail) if _person_like(p.strip(), True))
+        # "Name - Role", "Name | Site", "Andrea Valeria - Remote Jobs" (a display name with a
+        # tagline): what follows a spaced dash is never another author (on the development sets
+        # a person-shaped tail was a tagline or a shop's name every time).
+        pieces = _SPLIT_AUTHORS.split(_ROLE_SEP.split(text, maxsplit=1)[0])
         for piece in pieces:
             piece = _BY_PREFIX_MORE.sub("", piece.strip(" .|-–—:,()"))
             piece = _BY_PREFIX.sub("", piece.strip(" .|-–—:,()"))
@@ -398,7 +397,30 @@ def _byline_authors(tree: HtmlElement, site_keys: set[str], headline: HtmlElemen
             names = clean_authors([node], site_keys=site_keys)
             if len(names) == 1 and " " not in names[0] and names[0][0].isupper():
                 return names
-    return _marked_up_authors(tree, site_keys, headline)
+    return _marked_up_authors(tree, site_keys, headline) or _labelled_author_anywhere(tree, site_keys)
+
+
+def _labelled_author_anywhere(tree: HtmlElement, site_keys: set[str]) -> tuple[str, ...]:
+    """The last resort: an author element anywhere on the page that labels its name ("By:
+    Melissa Dittmann Tracey", "Author Maryna Shulzhenko"), where every such label names one
+    person. Author boxes sit beside the article or below it, out of the headline's reach;
+    unlabelled author elements are also the writers of the related stories listed around it."""
+    found: set[str] = set()
+    first: tuple[str, ...] = ()
+    for node in byline_texts(tree, None, limit=40, xpath=_AUTHOR_ELEMENTS, whole_page=True):
+        if not _LABEL.match(node):
+            continue
+        names = clean_authors([node], site_keys=site_keys, strict=True)
+        if names:
+            first = first or names
+            found.update(text_key(n) for n in names)
+    return first if len(found) == 1 else ()
+
+
+_AUTHOR_ELEMENTS = etree.XPath(
+    "//body//*[@rel='author' or @itemprop='author' or contains(@class,'byline')"
+    " or contains(@class,'author') or contains(@class,'Author') or contains(@href,'/author')]"
+)
 
 
 # Text nodes that open a byline, in the languages of the development sets and their neighbours
@@ -418,6 +440,8 @@ _OPENER = re.compile(
 # One normalize-space per text node: its first word is looked up among the openers' first words,
 # and the few hits are checked against the openers in Python (35 starts-with tests in XPath
 # cost 2 ms a page).
+# An opener or an "Author" label: what an author element far from the headline must start with.
+_LABEL = re.compile(r"^\s*(?:author|autor|autorin|auteur|autore)[\s:]|" + _OPENER.pattern[1:], re.I)
 _FIRST_WORDS = {o.split()[0].rstrip(":") for o in _OPENERS}
 _OPENER_WORDS = "|" + "|".join(sorted(_FIRST_WORDS | {w + ":" for w in _FIRST_WORDS})) + "|"
 _BYLINE_HITS = etree.XPath(

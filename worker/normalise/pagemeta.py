@@ -124,6 +124,29 @@ _MULTI_KEYS = frozenset(
     }
 )
 _BYLINE_BAD_CLASS = re.compile(r"avatar|bio|image|photo|img|box|social|follow|comment|more-by", re.I)
+# Inside an author block, what the markup names as the author's role or employer is not a name
+# ("blog-author__role": "Head of Product Marketing and GTM Strategy", "field-author-org": "Your
+# Part-Time Controller"). Whole class-name parts only: "pc-position-relative" is layout.
+_BYLINE_ROLE_CLASS = re.compile(
+    r"(?:^|[\s_-])(?:role|jobtitle|job-title|org|organi[sz]ation|company|affiliation|occupation|designation)(?=$|[\s_-])",
+    re.I,
+)
+_BYLINE_ROLE_PROPS = frozenset({"jobTitle", "affiliation", "worksFor"})
+
+
+def _is_role(el: Any) -> bool:
+    return bool(_BYLINE_ROLE_CLASS.search(el.get("class") or "")) or el.get("itemprop") in _BYLINE_ROLE_PROPS
+
+
+def _byline_pieces(el: Any) -> Iterator[str]:
+    """``el``'s text nodes, without those of the role and employer elements inside it."""
+    if el.text:
+        yield el.text
+    for child in el:
+        if isinstance(child.tag, str) and not _is_role(child):
+            yield from _byline_pieces(child)
+        if child.tail:
+            yield child.tail
 
 
 def read_page_meta(tree: HtmlElement) -> PageMeta:
@@ -198,6 +221,7 @@ def byline_texts(
     headline: HtmlElement | None = None,
     limit: int = 8,
     xpath: Callable[[HtmlElement], Any] | None = None,
+    whole_page: bool = False,
 ) -> list[str]:
     """Visible bylines in document order; child texts joined by U+001F so names stay apart.
 
@@ -206,10 +230,10 @@ def byline_texts(
     author markup and text opening with "By")."""
     out: list[str] = []
     scope = tree
-    if headline is None:
+    if headline is None and not whole_page:
         first = _FIRST_H1(tree)
         headline = first[0] if first else None
-    if headline is not None:
+    if headline is not None and not whole_page:
         ancestors = [a for a in headline.iterancestors() if a.tag not in ("body", "html")]
         if ancestors:
             scope = ancestors[min(3, len(ancestors) - 1)]
@@ -223,9 +247,9 @@ def byline_texts(
         if not isinstance(tag, str) or tag in _BYLINE_SKIP_TAGS:
             continue
         cls = (el.get("class") or "") + " " + (el.get("id") or "")
-        if _BYLINE_BAD_CLASS.search(cls):
+        if _BYLINE_BAD_CLASS.search(cls) or _is_role(el):
             continue
-        pieces = [squash(t) for t in el.itertext()]
+        pieces = [squash(t) for t in _byline_pieces(el)]
         text = "\x1f".join(p for p in pieces if p)
         if text and len(text) < 200 and text not in out:
             out.append(text)

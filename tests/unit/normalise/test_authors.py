@@ -38,6 +38,9 @@ def test_every_fixture_has_an_expectation() -> None:
         (["No Author"], ()),
         (["Redacci&oacute;n Diario Pagina Siete"], ("Redacción Diario Pagina Siete",)),
         (["Posted by Jane Doe 21.10.2019"], ("Jane Doe",)),
+        (["Andrea Valeria - Remote Jobs"], ("Andrea Valeria",)),  # a display name with a tagline
+        (["Iberische Weine in Berlin - Vinos Y Tapas und Vinho Iberico"], ()),
+        (["Jane Doe | Senior Writer"], ("Jane Doe",)),
     ],
 )
 def test_clean_authors_labels_and_organisations(raw: list[str], expected: tuple[str, ...]) -> None:
