@@ -287,11 +287,18 @@ _BYLINE_SKIP_TAGS = frozenset(
         "h2",
     }
 )
-# Attribute tests only, plus text nodes that open with "By": both cheap for libxml2.
+# Author elements below the context node: rel/itemprop "author", an "author" or "byline" class,
+# a link to an /author/ page. Written as tests of the attributes themselves (each path visits
+# only the elements that have that attribute): half the time of one predicate tried on every
+# element, the same nodes, in document order.
+AUTHOR_ELEMENT_PATHS = (
+    "descendant::*/@class[contains(.,'byline') or contains(.,'author') or contains(.,'Author')]/.."
+    " | descendant::*/@rel[.='author']/.. | descendant::*/@itemprop[.='author']/.."
+    " | descendant::*/@href[contains(.,'/author')]/.."
+)
+# Author elements, plus text nodes that open with "By".
 _BYLINE_XPATH = etree.XPath(
-    ".//*[@rel='author' or @itemprop='author' or contains(@class,'byline')"
-    " or contains(@class,'author') or contains(@class,'Author') or contains(@href,'/author')]"
-    " | .//text()[starts-with(normalize-space(.),'By ') or starts-with(normalize-space(.),'by ')"
+    AUTHOR_ELEMENT_PATHS + " | .//text()[starts-with(normalize-space(.),'By ') or starts-with(normalize-space(.),'by ')"
     " or starts-with(normalize-space(.),'BY ') or starts-with(normalize-space(.),'Written by')]"
 )
 _FIRST_H1 = etree.XPath("(//body//h1)[1]")
