@@ -574,10 +574,12 @@ def reconcile_stated(
 # ("Dates"): on pages labelled with a date it dates pages nothing else dates; on pages labelled
 # undated it guesses (``extract.LAST_RESORT_DATE`` says where it is asked).
 # Blocks whose dates are other pages' or readers': comment sections, link lists of other stories.
+# (Attributes tested as nodes: half the time of one predicate on every element, same elements.)
 _OTHER_DATES = etree.XPath(
-    "//body//*[self::aside or self::nav or contains(@class,'comment') or contains(@id,'comment')"
-    " or contains(@class,'recent') or contains(@class,'related') or contains(@class,'popular')"
-    " or contains(@class,'sidebar') or contains(@class,'widget')]"
+    "//body/descendant::aside | //body/descendant::nav"
+    " | //body/descendant::*/@class[contains(.,'comment') or contains(.,'recent') or contains(.,'related')"
+    " or contains(.,'popular') or contains(.,'sidebar') or contains(.,'widget')]/.."
+    " | //body/descendant::*/@id[contains(.,'comment')]/.."
 )
 
 
