@@ -128,10 +128,11 @@ _PG_POST = text(
     " SELECT t, :sid, w, :first, :last FROM unnest(CAST(:terms AS text[]),"
     " CAST(:weights AS float8[])) AS u(t, w)"
 )
-_PG_REPOST = text(
-    "WITH gone AS (DELETE FROM story_terms"
-    " WHERE story_id = :sid AND term <> ALL(CAST(:terms AS text[])))"
-    " INSERT INTO story_terms (term, story_id, weight, first_time, last_time)"
+# a story's postings rewritten: the terms gone dropped, the others upserted (a row unchanged, or
+# whose weight moved by less than the slack, is not written)
+_PG_UNPOST_GONE_CTE = "gone AS (DELETE FROM story_terms WHERE story_id = :sid AND term <> ALL(CAST(:terms AS text[])))"
+_PG_UPSERT_POSTINGS = (
+    "INSERT INTO story_terms (term, story_id, weight, first_time, last_time)"
     " SELECT t, :sid, w, :first, :last FROM unnest(CAST(:terms AS text[]),"
     " CAST(:weights AS float8[])) AS u(t, w)"
     " ON CONFLICT (term, story_id) DO UPDATE SET weight = excluded.weight,"
@@ -139,6 +140,7 @@ _PG_REPOST = text(
     " WHERE story_terms.first_time <> excluded.first_time OR story_terms.last_time <> excluded.last_time"
     " OR abs(story_terms.weight - excluded.weight) > :slack * excluded.weight"
 )
+_PG_REPOST = text(f"WITH {_PG_UNPOST_GONE_CTE} {_PG_UPSERT_POSTINGS}")
 # Document frequencies: a linked article writes one row of its terms (story_df_pending); every
 # DF_FOLD_EVERY documents one linker folds the pending rows into story_df, counted per term (a
 # counter upsert per distinct term, ~150 an article, was the largest part of linking's database
@@ -169,8 +171,8 @@ _PG_VECTOR = text(
 )
 
 # record_document + record_member in one round trip (the pending row's id comes back)
-_PG_DOCUMENT_AND_VECTOR = text(
-    "WITH df AS (INSERT INTO story_df_pending (terms) VALUES (CAST(:terms AS json)) RETURNING id),"
+_PG_DOCUMENT_CTES = (
+    "df AS (INSERT INTO story_df_pending (terms) VALUES (CAST(:terms AS json)) RETURNING id),"
     " bp AS (INSERT INTO story_boilerplate (source, sentence_key, docs, last_seen)"
     " SELECT :source, k, 1, :seen FROM unnest(CAST(:keys AS text[])) AS k ORDER BY k"
     " ON CONFLICT (source, sentence_key) DO UPDATE"
@@ -179,7 +181,9 @@ _PG_DOCUMENT_AND_VECTOR = text(
     " SELECT CAST(:article_id AS bigint), :at, CAST(:vector AS json), CAST(:evidence AS json)"
     " WHERE CAST(:article_id AS bigint) IS NOT NULL"
     " ON CONFLICT (article_id) DO UPDATE SET at = excluded.at, vector = excluded.vector, evidence = excluded.evidence)"
-    " SELECT id, (SELECT df FROM story_df WHERE term = '') FROM df"
+)
+_PG_DOCUMENT_AND_VECTOR = text(
+    f"WITH {_PG_DOCUMENT_CTES} SELECT 1, id, (SELECT df FROM story_df WHERE term = '') FROM df"
 )
 
 # SQLite hot path: the same one-statement shapes, with JSON arrays read by json_each instead of
@@ -267,6 +271,29 @@ _LITE_CREATE_STORY = (
     " state, refine_pending, created_at) VALUES (:title, :first_at, :last_at, :count, :source_count,"
     " :top_terms, :state, :pending, :created_at) RETURNING id"
 )
+# PostgreSQL, the linker (defer_writes): the story row, its postings when they change, the
+# document's counts and the member's vector in one round trip; the story's optimistic check comes
+# back as a count (0: it changed under us, and the transaction is rolled back). The postings'
+# arrays are :p_terms / :p_weights (:terms is the document's).
+def _pg_flushed_save(repost: bool) -> str:
+    ctes = [f"st AS ({_PG_SAVE_STORY} RETURNING 1)"]
+    if repost:
+        for cte in (_PG_UNPOST_GONE_CTE, f"post AS ({_PG_UPSERT_POSTINGS})"):
+            ctes.append(cte.replace(":terms", ":p_terms").replace(":weights", ":p_weights"))
+    ctes.append(_PG_DOCUMENT_CTES)
+    counts = "SELECT (SELECT count(*) FROM st), id, (SELECT df FROM story_df WHERE term = '') FROM df"
+    return "WITH " + ", ".join(ctes) + " " + counts
+
+
+_PG_SAVE_AND_DOCUMENT = _pg_flushed_save(repost=False)
+_PG_SAVE_REPOST_AND_DOCUMENT = _pg_flushed_save(repost=True)
+# a new story and its postings, one round trip
+_PG_CREATE_AND_POST = (
+    f"WITH s AS ({_PG_CREATE_STORY}), p AS (INSERT INTO story_terms (term, story_id, weight, first_time, last_time)"
+    " SELECT u.t, s.id, u.w, :first, :last FROM s, unnest(CAST(:p_terms AS text[]),"
+    " CAST(:p_weights AS float8[])) AS u(t, w)) SELECT id FROM s"
+)
+
 # a refinement pass settles the stories still as it read them: one statement, each story found by
 # a probe of the primary key (see the note on lookups above), its count checked on the row it
 # updates (a story a linker grew meanwhile keeps its flag)
@@ -369,6 +396,9 @@ _R_UNPOST_GONE = _raw_pair(_LITE_UNPOST_GONE, _LITE_UNPOST_GONE)
 _R_SAVE_STORY = _raw_pair(_PG_SAVE_STORY, _LITE_SAVE_STORY)
 _R_CREATE_STORY = _raw_pair(_PG_CREATE_STORY, _LITE_CREATE_STORY)
 _R_DOCUMENT_AND_VECTOR = _raw_pair(_PG_DOCUMENT_AND_VECTOR, _PG_DOCUMENT_AND_VECTOR)  # PostgreSQL only
+_R_SAVE_AND_DOCUMENT = _raw_pair(_PG_SAVE_AND_DOCUMENT, _PG_SAVE_AND_DOCUMENT)  # PostgreSQL only
+_R_SAVE_REPOST_AND_DOCUMENT = _raw_pair(_PG_SAVE_REPOST_AND_DOCUMENT, _PG_SAVE_REPOST_AND_DOCUMENT)  # PostgreSQL only
+_R_CREATE_AND_POST = _raw_pair(_PG_CREATE_AND_POST, _PG_CREATE_AND_POST)  # PostgreSQL only
 _R_VECTOR = _raw_pair(_PG_VECTOR, _LITE_VECTOR)
 _R_PENDING = _raw_pair(_PG_PENDING, _LITE_PENDING)
 _R_BOILERPLATE_UPSERT = _raw_pair(_PG_BOILERPLATE_UPSERT, _LITE_BOILERPLATE_UPSERT)
@@ -621,8 +651,9 @@ class SqlStoryIndex:
     conn: Connection
     at: datetime | None = None
     repoint: Repoint | None = None
-    # PostgreSQL: hold the document counts and the member's vector until flush() and send
-    # them as one statement (two round trips fewer per linked article)
+    # PostgreSQL: hold the story row's update (and its postings), the document counts and the
+    # member's vector until flush() and send them as one statement (three round trips fewer per
+    # article that joins a story)
     defer_writes: bool = False
     # serialise linkers less than this apart at ``at`` (lock_window); on PostgreSQL the locks
     # go with the first statement (document_stats), one round trip fewer
@@ -635,6 +666,8 @@ class SqlStoryIndex:
         self._stored: dict[int, Mapping[str, float]] = {}
         self._deferred_document: dict[str, Any] | None = None
         self._deferred_vector: dict[str, Any] | None = None
+        # (story id, the update's parameters, the postings' parameters if they are rewritten)
+        self._deferred_save: tuple[int, dict[str, Any], dict[str, Any] | None] | None = None
         self._lock_bucket: int | None = None
         self._cur: Any = None
         if self.lock is not None:
@@ -671,14 +704,39 @@ class SqlStoryIndex:
     def flush(self) -> None:
         """Send what ``defer_writes`` held back."""
         self._locked()
-        doc, vec = self._deferred_document, self._deferred_vector
-        self._deferred_document = self._deferred_vector = None
+        doc, vec, save = self._deferred_document, self._deferred_vector, self._deferred_save
+        self._deferred_document = self._deferred_vector = self._deferred_save = None
         if doc is None:
+            if save is not None:
+                self._write_story(*save)
             if vec is not None:
                 self._raw(_R_VECTOR, vec)
             return
         vec = vec or {"article_id": None, "at": 0.0, "vector": "{}", "evidence": "[]"}
-        self._counted(self._raw(_R_DOCUMENT_AND_VECTOR, {**doc, **vec}).fetchone())
+        if save is None:
+            self._counted(self._raw(_R_DOCUMENT_AND_VECTOR, {**doc, **vec}).fetchone()[1:])
+            return
+        story_id, params, posting = save
+        if posting is None:
+            row = self._raw(_R_SAVE_AND_DOCUMENT, {**params, **doc, **vec}).fetchone()
+        else:
+            posting = {"p_terms": posting["terms"], "p_weights": posting["weights"], **posting}
+            del posting["terms"], posting["weights"]
+            row = self._raw(_R_SAVE_REPOST_AND_DOCUMENT, {**params, **posting, **doc, **vec}).fetchone()
+        if row[0] != 1:
+            raise StoryConflict(f"story {story_id} changed while linking")
+        self._counted(row[1:])
+
+    def _write_story(self, story_id: int, params: Mapping[str, Any], posting: Mapping[str, Any] | None) -> None:
+        """Update a story row (optimistic check on its count), then its postings if given."""
+        if self._raw(_R_SAVE_STORY, params).rowcount != 1:
+            raise StoryConflict(f"story {story_id} changed while linking")
+        if posting is not None:
+            if not self.pg:  # PostgreSQL drops the terms gone in _R_REPOST itself
+                self._raw(_R_UNPOST_GONE, {"sid": posting["sid"], "terms": posting["terms"]})
+                if "pairs" not in posting:
+                    return  # no postings left
+            self._raw(_R_REPOST, posting)
 
     def _counted(self, pending: Any) -> None:
         """A document's pending row (id, documents folded so far) was written: fold the batch
@@ -784,31 +842,23 @@ class SqlStoryIndex:
         found = self._raw(_R_CANDIDATES, params).fetchall()
         return [s for s in map(self._remember, found) if s is not None]
 
-    def _post(
-        self,
-        s: story_model.StoryState,
-        replace: bool = False,
-        span: tuple[float, float] | None = None,
-        postings: Mapping[str, float] | None = None,
-    ) -> None:
-        """Publish the story's strongest terms; ``replace`` drops its old postings first;
-        ``postings``: ``s.postings()`` when the caller has them already."""
-        first, last = span or (story_model.epoch_seconds(s.first_time), story_model.epoch_seconds(s.last_time))
-        posts = sorted((s.postings() if postings is None else postings).items())
-        encode = _pg_array if self.pg else _json_list
-        terms = encode([t for t, _ in posts])
-        if replace and not self.pg:  # PostgreSQL drops the terms gone in _R_REPOST itself
-            self._raw(_R_UNPOST_GONE, {"sid": s.story_id, "terms": terms})
-        if not posts and not self.pg:
-            return
-        params: dict[str, Any] = {"sid": s.story_id, "first": first, "last": last}
+    def _posting_params(
+        self, story_id: int, posts: Mapping[str, float], span: tuple[float, float], replace: bool
+    ) -> dict[str, Any]:
+        """The parameters of _R_POST (``replace``: _R_REPOST) for a story's postings ``posts``
+        over ``span``; on SQLite, "terms" (the terms kept) and "pairs" (only if there are any)."""
+        pairs = sorted(posts.items())
+        params: dict[str, Any] = {"sid": story_id, "first": span[0], "last": span[1]}
         if self.pg:
-            params.update(terms=terms, weights=encode([w for _, w in posts]))
+            params.update(terms=_pg_array([t for t, _ in pairs]), weights=_pg_array([w for _, w in pairs]))
         else:
-            params["pairs"] = _json_list(posts)
+            if replace:
+                params["terms"] = _json_list([t for t, _ in pairs])
+            if pairs:
+                params["pairs"] = _json_list(pairs)
         if replace:
             params["slack"] = POSTING_WEIGHT_SLACK
-        self._raw(_R_REPOST if replace else _R_POST, params)
+        return params
 
     def _unpost(self, story_id: int) -> None:
         self._raw(_R_UNPOST, {"sid": story_id})
@@ -824,7 +874,15 @@ class SqlStoryIndex:
         created = datetime.now(UTC)
         params, encoded = _story_params(state, posted, self.pg)
         params["created_at"] = created if self.pg else _lite_time(created)
-        sid = self._raw(_R_CREATE_STORY, params).fetchone()[0]
+        span = (posted.first, posted.last)
+        if self.pg:  # the row and its postings in one statement
+            post = self._posting_params(0, postings, span, replace=False)
+            params.update(first=post["first"], last=post["last"], p_terms=post["terms"], p_weights=post["weights"])
+            sid = self._raw(_R_CREATE_AND_POST, params).fetchone()[0]
+        else:
+            sid = self._raw(_R_CREATE_STORY, params).fetchone()[0]
+            if postings:
+                self._raw(_R_POST, self._posting_params(int(sid), postings, span, replace=False))
         _remember_written(int(sid), state, params["state"], encoded)
         new = story_model.StoryState(
             story_id=int(sid),
@@ -837,7 +895,6 @@ class SqlStoryIndex:
             title_score=state.title_score,
             keys=state.keys,
         )
-        self._post(new, postings=postings)
         return new
 
     def save_story(self, old: story_model.StoryState, new: story_model.StoryState) -> None:
@@ -859,12 +916,16 @@ class SqlStoryIndex:
             posted = _Posted(key, first, last)
         stored = old.centroid if self._stored.get(old.story_id) is old.centroid else None
         params, encoded = _story_params(new, posted, self.pg, stored)
-        res = self._raw(_R_SAVE_STORY, {"b_id": old.story_id, "b_count": old.article_count, **params})
-        if res.rowcount != 1:
-            raise StoryConflict(f"story {old.story_id} changed while linking")
+        params.update(b_id=old.story_id, b_count=old.article_count)
+        posting = None if fresh else self._posting_params(new.story_id, postings, (posted.first, posted.last), True)
+        if self.pg and self.defer_writes:  # sent with the document (flush); a conflict is raised there
+            if self._deferred_save is not None:
+                self._write_story(*self._deferred_save)
+            self._deferred_save = (old.story_id, params, posting)
+        else:
+            self._write_story(old.story_id, params, posting)
+        # (a write that then conflicts leaves an entry that no row matches: see _remember_written)
         _remember_written(new.story_id, new, params["state"], encoded)
-        if not fresh:
-            self._post(new, replace=True, span=(posted.first, posted.last), postings=postings)
         self._posted[new.story_id] = posted
 
     def merge_stories(self, keep: story_model.StoryState, gone: Sequence[story_model.StoryState], at: datetime) -> None:
