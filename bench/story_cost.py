@@ -208,7 +208,8 @@ def _load(
             ),
             {"lo": lo, "hi": hi, "aps": ARTICLES_PER_STORY},
         )
-        c.execute(text(f'ALTER TABLE story_terms ADD CONSTRAINT "{pkey}" PRIMARY KEY (term, story_id)'))
+        cols = ", ".join(col.name for col in si.story_terms.primary_key.columns)  # in the model's order
+        c.execute(text(f'ALTER TABLE story_terms ADD CONSTRAINT "{pkey}" PRIMARY KEY ({cols})'))
         for ix in si.story_terms.indexes:
             ix.create(c)
         # document frequencies of the whole vocabulary, scaled to the stored article count
