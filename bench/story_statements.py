@@ -2,6 +2,7 @@
 with the server's own count, rows, execution and planning time per linked article.
 
     STORY_BENCH_PG_URL=postgresql+psycopg://postgres@127.0.0.1:5499 python -m bench.story_statements
+    STORY_BENCH_PG_URL=... python -m bench.story_statements --compare-with /work/main --rounds 4
 
 Needs a server with ``pg_stat_statements`` in ``shared_preload_libraries`` (and the extension
 created in its ``postgres`` database): the bench's shared server usually has not, so point
@@ -23,6 +24,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import create_engine, insert, text, update
 from sqlalchemy.engine import Engine
@@ -135,10 +137,35 @@ def run(eng: Engine, stats: Stats, docs: Sequence[Doc], warmup: int) -> int:
     return n
 
 
+def compare(eng: Engine, stats: Stats, trees: dict[str, Path], rounds: int, n: int, warmup: int) -> None:
+    """Each checkout links the same articles in a child process (bench.story_cost's measure, ABBA
+    rounds, the store restored in between); the server's statements of each whole run (warm-up,
+    the article rows, links and passes) per measured article, summed per checkout."""
+    sc._snapshot(eng)
+    per: dict[str, int] = collections.Counter()
+    for r in range(rounds):
+        for name in list(trees) if r % 2 == 0 else list(trees)[::-1]:
+            before = stats.read()
+            m = sc._measure_in(trees[name], eng.url.render_as_string(hide_password=False), n + warmup, warmup)
+            stats.add(name, before, stats.read())
+            per[name] += m.articles
+            sc._forget(eng)
+            sc._restore(eng)
+            print(
+                f"round {r} {name:>5}: link {m.client_ms:.2f} + {m.server_ms:.2f} ms,"
+                f" pass {m.refine_client_ms:.2f} + {m.refine_server_ms:.2f} ms",
+                flush=True,
+            )
+    for name in trees:
+        stats.report(name, per[name])
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--articles", type=int, default=150)
     ap.add_argument("--warmup", type=int, default=100)
+    ap.add_argument("--compare-with", type=Path, help="another checkout: whole runs of each, side by side (ABBA)")
+    ap.add_argument("--rounds", type=int, default=2, help="with --compare-with: rounds, each running both")
     args = ap.parse_args(argv)
     docs = ecb_docs(load_ecbplus())
     tpls, vocab = sc._templates(docs)
@@ -155,6 +182,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             c.execute(text("SELECT pg_stat_reset()"))
             c.commit()
         stats = Stats(admin, name)
+        if args.compare_with is not None:
+            trees = {"other": args.compare_with.resolve(), "this": Path(__file__).resolve().parents[1]}
+            compare(eng, stats, trees, args.rounds, args.articles, args.warmup)
+            return
         n = run(eng, stats, docs[: args.articles + args.warmup], args.warmup)
         stats.report("link", n)
         stats.report("refine", n)
