@@ -175,6 +175,34 @@ def test_stale_story_write_is_refused(engine: Engine) -> None:
         si.SqlStoryIndex(c).save_story(created, grown)  # based on the old article_count
 
 
+def test_a_deferred_stale_story_write_is_refused_at_flush_and_writes_nothing(engine: Engine) -> None:
+    """The linker's index (defer_writes) sends the story's update with its postings and the
+    document at flush: a story changed meanwhile is refused there, before any fold, and the
+    transaction rolls back whole (no posting, pending document or sentence count of the refused
+    link). (SQLite writes at once: refused at save_story.)"""
+    f, t = st.story_features(*_article(0, 0), T0, "s"), T0
+    created = story_service.link_with_retry(engine, f, t).state
+    moved = T0 + 2 * si.POSTING_SLACK  # the span moves: the postings are rewritten too
+    grown = st.add_to_story(created, {"w:boat": 1.0, **created.centroid}, moved, "s2", "x")
+    with engine.begin() as c:
+        si.SqlStoryIndex(c).save_story(created, grown)
+    sentences = select(func.count()).select_from(si.story_boilerplate)
+    with engine.connect() as c:
+        postings, pending, counted = _postings(engine, created.story_id), _pending_ids(c), c.execute(sentences).scalar()
+    with pytest.raises(si.StoryConflict), engine.begin() as c:
+        index = si.SqlStoryIndex(c, at=moved, defer_writes=True)
+        index.save_story(created, grown)  # based on the old article_count: held until flush
+        index.record_document("s2", ["k1"], ["w:boat"])
+        index.flush()
+    with engine.connect() as c:
+        assert _postings(engine, created.story_id) == postings and _pending_ids(c) == pending
+        assert c.execute(sentences).scalar() == counted
+
+
+def _pending_ids(c: Connection) -> list[int]:
+    return [int(r[0]) for r in c.execute(select(si.story_df_pending.c.id))]
+
+
 def _race(engine: Engine, feats: Sequence[story_model.StoryFeatures]) -> list[story_model.LinkResult]:
     """Link all articles at once, one thread each, released together by a barrier."""
     barrier = threading.Barrier(len(feats))
@@ -459,6 +487,51 @@ def test_lookups_probe_the_index_even_when_planned_on_empty_tables(pg_engine: En
     CPU in the distributed bench) until something ran ANALYZE."""
     with pg_engine.connect() as conn:
         assert whole_table_scans(conn, getattr(si, name).text, _LOOKUPS[name]) == []
+
+
+# The linker's writes at flush (PostgreSQL), with a type for each parameter.
+_ROW = {
+    "title": "text",
+    "first_at": "timestamptz",
+    "last_at": "timestamptz",
+    "count": "int",
+    "source_count": "int",
+    "top_terms": "text",
+    "state": "text",
+    "pending": "bool",
+}
+_DOCUMENT = {
+    "terms": "text",
+    "source": "text",
+    "keys": "text[]",
+    "seen": "float8",
+    "article_id": "bigint",
+    "at": "float8",
+    "vector": "text",
+    "evidence": "text",
+}
+_SPAN = {"first": "float8", "last": "float8", "p_terms": "text[]", "p_weights": "float8[]"}
+_WRITES = {
+    "_PG_SAVE_AND_DOCUMENT": {**_ROW, "b_id": "bigint", "b_count": "int", **_DOCUMENT},
+    "_PG_SAVE_REPOST_AND_DOCUMENT": {
+        **_ROW,
+        "b_id": "bigint",
+        "b_count": "int",
+        "sid": "bigint",
+        **_SPAN,
+        "slack": "float8",
+        **_DOCUMENT,
+    },
+    "_PG_CREATE_AND_POST": {**_ROW, "created_at": "timestamptz", **_SPAN},
+}
+
+
+@pytest.mark.parametrize("name", sorted(_WRITES))
+def test_writes_find_their_rows_by_key_even_when_planned_on_empty_tables(pg_engine: Engine, name: str) -> None:
+    """The story row, its postings (the terms gone are found through the key's story_id), the
+    sentence counts: by key, never a scan of a whole table, whatever the plan was made on."""
+    with pg_engine.connect() as conn:
+        assert whole_table_scans(conn, getattr(si, name), _WRITES[name]) == []
 
 
 def test_a_story_written_is_cached_exactly_as_it_reads_back(engine: Engine) -> None:
