@@ -52,7 +52,7 @@ def test_story_write_cost_rekeys_postings_and_drops_unread_indexes(backend: str,
         with db.engine.begin() as c:
             c.execute(insert(story_terms), [dict(zip(story_terms.c.keys(), r, strict=True)) for r in rows])
 
-        def schema() -> tuple[list[str], set[str], list[tuple[object, ...]]]:
+        def schema() -> tuple[list[str], set[str | None], list[tuple[object, ...]]]:
             found = inspect(db.engine)
             indexes = {i["name"] for t in ("story_terms", "stories") for i in found.get_indexes(t)}
             with db.engine.connect() as c:

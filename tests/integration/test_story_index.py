@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from storage import story_index as si
-from storage.models import Base, story_df, story_df_pending, story_terms
+from storage.models import Base, story_boilerplate, story_df, story_df_pending, story_terms
 from tests.support.plans import whole_table_scans
 from worker.model import story as story_model
 from worker.service import stories as story_service
@@ -186,7 +186,7 @@ def test_a_deferred_stale_story_write_is_refused_at_flush_and_writes_nothing(eng
     grown = st.add_to_story(created, {"w:boat": 1.0, **created.centroid}, moved, "s2", "x")
     with engine.begin() as c:
         si.SqlStoryIndex(c).save_story(created, grown)
-    sentences = select(func.count()).select_from(si.story_boilerplate)
+    sentences = select(func.count()).select_from(story_boilerplate)
     with engine.connect() as c:
         postings, pending, counted = _postings(engine, created.story_id), _pending_ids(c), c.execute(sentences).scalar()
     with pytest.raises(si.StoryConflict), engine.begin() as c:
@@ -200,7 +200,7 @@ def test_a_deferred_stale_story_write_is_refused_at_flush_and_writes_nothing(eng
 
 
 def _pending_ids(c: Connection) -> list[int]:
-    return [int(r[0]) for r in c.execute(select(si.story_df_pending.c.id))]
+    return [int(r[0]) for r in c.execute(select(story_df_pending.c.id))]
 
 
 def _race(engine: Engine, feats: Sequence[story_model.StoryFeatures]) -> list[story_model.LinkResult]:
