@@ -296,18 +296,21 @@ _PG_CREATE_AND_POST = (
 
 # a refinement pass settles the stories still as it read them: one statement, each story found by
 # a probe of the primary key (see the note on lookups above), its count checked on the row it
-# updates (a story a linker grew meanwhile keeps its flag)
+# updates (a story a linker grew meanwhile keeps its flag). A story not pending is left alone:
+# most of a pass's settled stories are neighbours that were not pending, and clearing a flag
+# already clear copied each one's whole row (state and all) for nothing.
 _PG_SETTLE = text(
     "WITH u AS (SELECT * FROM unnest(CAST(:ids AS bigint[]), CAST(:counts AS int[])) AS u(sid, n))"
-    " UPDATE stories SET refine_pending = false WHERE id = ANY(ARRAY(SELECT sid FROM u))"
+    " UPDATE stories SET refine_pending = false WHERE id = ANY(ARRAY(SELECT sid FROM u)) AND refine_pending"
     " AND article_count = (SELECT n FROM u WHERE u.sid = stories.id)"
 )
 # (SQLite: one JSON array of [id, count] pairs; two arrays joined on their keys were a nested
-# scan of one per element of the other, quadratic in the pass's batch)
+# scan of one per element of the other, quadratic in the pass's batch; "+": each story found by
+# its key, not through the partial index of pending stories, each of which would scan the array)
 _LITE_SETTLE = (
     "UPDATE stories SET refine_pending = 0 FROM (SELECT json_extract(value, '$[0]') AS sid,"
     " json_extract(value, '$[1]') AS n FROM json_each(:pairs)) AS u"
-    " WHERE stories.id = u.sid AND stories.article_count = u.n"
+    " WHERE stories.id = u.sid AND stories.article_count = u.n AND +stories.refine_pending"
 )
 # The pass's pending stories through the partial index ix_stories_refine_pending. SQLite uses a
 # partial index only for a query whose WHERE repeats the index's own term ("refine_pending", not
