@@ -364,6 +364,8 @@ _TOKEN_RE = re.compile(
     r"|[^\W\d_]+(?:['’][^\W\d_]+)*",
     re.UNICODE,
 )
+# the token pattern as one capturing group: re.split() then yields the text between tokens too
+_TOKEN_SPLIT_RE = re.compile(f"({_TOKEN_RE.pattern})", re.UNICODE)
 _ORDINAL_RE = re.compile(r"([0-9]{1,2})(?:st|nd|rd|th)", re.I)
 _NUMERIC_DATE_RE = re.compile(r"([0-9]{1,4})[/.-]([0-9]{1,2})[/.-]([0-9]{2,4})")
 _SENTENCE_SPLIT_RE = re.compile(r"\n+|(?<=[.!?])[\"'”’)]*\s+(?=[\"'“‘(]?[^\W\d_a-z])")
@@ -444,17 +446,16 @@ def _is_cap(tok: str) -> bool:
 
 def _sentence_tokens(sentence: str) -> list[tuple[str, bool, bool]]:
     """Tokens with flags: starts its sentence (clause); follows punctuation (breaks a name)."""
+    # one split gives the text before each token and the token, all in C: [gap, token, gap, ...]
+    parts = _TOKEN_SPLIT_RE.split(sentence)
     out: list[tuple[str, bool, bool]] = []
     first = True
-    pos = 0
-    for m in _TOKEN_RE.finditer(sentence):
-        start, end = m.span()
-        between = sentence[pos:start].strip()
+    for before, tok in zip(parts[0:-1:2], parts[1::2], strict=True):
+        between = before.strip()
         if between and not _OPENERS.isdisjoint(between):
             first = True
-        out.append((sentence[start:end], first, bool(between)))
+        out.append((tok, first, bool(between)))
         first = False
-        pos = end
     return out
 
 
@@ -572,8 +573,18 @@ def _word_term(word: str, stem: Stemmer | None) -> str:
     return stem(word) if stem is not None else word
 
 
-def _sentence_key(sentence: str) -> str:
-    norm = " ".join(_TOKEN_RE.findall(sentence.lower()))
+def _sentence_key(sentence: str, tokens: Sequence[tuple[str, bool, bool]]) -> str:
+    """A stable hash of the sentence's lower-cased tokens (stored: it must never change).
+
+    Defined as the tokens of ``sentence.lower()``; the sentence's own tokens, lower-cased, are
+    the same and cost no second tokenisation, because lower-casing maps every character to one
+    character of the same class for _TOKEN_RE (tests/unit/stories checks all of Unicode), with
+    two exceptions where the definition is applied as written: "İ" becomes two characters, and
+    "Σ" lower-cases by its context (final sigma). Both are letters, hence inside tokens."""
+    joined = " ".join([t for t, _, _ in tokens])
+    norm = joined.lower()
+    if len(norm) != len(joined) or "Σ" in joined:
+        norm = " ".join(_TOKEN_RE.findall(sentence.lower()))
     return hashlib.blake2b(norm.encode("utf-8"), digest_size=8).hexdigest()
 
 
@@ -612,7 +623,7 @@ def story_features(
         feats = _features_of(toks, stem, known_caps, False)
         if not feats:
             continue
-        key = _sentence_key(sentence) if len(toks) >= MIN_SENTENCE_TOKENS else ""
+        key = _sentence_key(sentence, toks) if len(toks) >= MIN_SENTENCE_TOKENS else ""
         sent_feats.append(SentenceFeatures(key=key, terms=_frozen_terms(feats)))
     return StoryFeatures(
         title=title,
