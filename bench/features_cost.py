@@ -24,7 +24,9 @@ stemmer and term caches are warm, as in a worker that runs for hours); best and 
 ``--reps`` passes, in ms per article. ``--compare-with OTHER`` runs this checkout and OTHER in
 child processes (each with its own ``.venv`` python when it has one), in ABBA order for
 ``--rounds`` rounds, and prints the ratio this/other of the medians of the per-child best passes.
-``--part keys`` times ``evidence.incident_keys`` alone (the share of the keys).
+``--part keys`` times ``evidence.incident_keys`` alone (the share of the keys); ``--every N`` times
+every N-th article only (quicker, noisier); ``--sets ecb,pages`` times those parts of the corpus
+only (``stream`` is the synthetic crime stream, most of the corpus; ``pages`` the extracted pages).
 """
 
 from __future__ import annotations
@@ -142,6 +144,14 @@ def check(corpus: list[Article], golden: Path) -> int:
     return len(bad)
 
 
+def _set_of(article: Article) -> str:
+    """ecb, stream or pages, by the article's source (see build_corpus)."""
+    source = article[3]
+    if source.split(":")[0] in ("aeb", "wcxb", "teval"):
+        return "pages"
+    return "stream" if source.endswith(".example") else "ecb"  # the stream's outlets are made up
+
+
 def _ms(seconds: float, n: int) -> str:
     return f"{1000 * seconds / n:.3f}"
 
@@ -156,6 +166,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--rounds", type=int, default=2, help="ABBA rounds with --compare-with")
     ap.add_argument("--reps", type=int, default=3, help="timed passes over the corpus per run")
     ap.add_argument("--part", choices=("all", "keys"), default="all", help="keys: incident_keys alone")
+    ap.add_argument("--every", type=int, default=1, help="time every N-th article only")
+    ap.add_argument("--sets", default="ecb,stream,pages", help="parts of the corpus timed")
     args = ap.parse_args(argv)
     here = Path(__file__).resolve().parents[1]
     corpus = load_corpus(args.corpus)
@@ -166,6 +178,12 @@ def main(argv: list[str] | None = None) -> None:
         print(f"golden outputs of {args.golden_from} -> {args.golden}")
     if args.check and check(corpus, args.golden):
         raise SystemExit(1)
+    timed = [a for a in corpus if _set_of(a) in args.sets.split(",")][:: args.every]
+    if len(timed) != n:
+        n = len(timed)
+        args.corpus = args.corpus.with_name(f"{args.corpus.stem}-{args.sets.replace(',', '+')}-{args.every}.pkl")
+        args.corpus.write_bytes(pickle.dumps(timed))
+        print(f"timed: {n} articles ({args.sets}, every {args.every})")
     if args.compare_with:
         trees = {"this": here, "other": args.compare_with.resolve()}
         best: dict[str, list[float]] = {"this": [], "other": []}

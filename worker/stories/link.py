@@ -414,7 +414,7 @@ def _number_features(tok: str) -> list[str]:
     return [f"n:{digits}"]
 
 
-def _numeric_token_features(tok: str, words: list[str], i: int) -> list[str]:
+def _numeric_token_features(tok: str, tokens: Sequence[tuple[str, bool, bool]], i: int) -> list[str]:
     if ":" in tok:
         return []  # time of day: says little about which event
     m = _NUMERIC_DATE_RE.fullmatch(tok)
@@ -428,8 +428,8 @@ def _numeric_token_features(tok: str, words: list[str], i: int) -> list[str]:
         return [*feats, f"d:{month}-{day}"] if 1 <= month <= 12 else feats
     if tok.isascii() and tok.isdigit() and 1 <= int(tok) <= 31:
         # calendar dates: "May 2" / "2 May"
-        low_prev = _fold(words[i - 1]) if i else ""
-        low_next = _fold(words[i + 1]) if i + 1 < len(words) else ""
+        low_prev = _fold(tokens[i - 1][0]) if i else ""
+        low_next = _fold(tokens[i + 1][0]) if i + 1 < len(tokens) else ""
         on = _MONTHS.get(low_prev) or _MONTHS.get(low_next)
         if on:
             return [f"d:{on}-{int(tok)}"]
@@ -472,51 +472,52 @@ def _features_of(
         if len(term) <= MAX_TERM_CHARS:  # a longer "name" is a title-cased headline, not a name
             feats[term] = feats.get(term, 0.0) + w
 
-    words = [t for t, _, _ in tokens]
+    terms = _word_terms(stem)
     n = len(tokens)
     i = 0
     while i < n:
         tok, initial, _ = tokens[i]
         if "0" <= tok[:1] <= "9":
             if tok[-1].isdigit():
-                for f in _numeric_token_features(tok, words, i):
+                for f in _numeric_token_features(tok, tokens, i):
                     add(f)
             else:  # "76ers", "12th": a word that starts with digits, not a count...
                 day = _ORDINAL_RE.fullmatch(tok)
-                as_date = _numeric_token_features(day.group(1), words, i) if day else []
+                as_date = _numeric_token_features(day.group(1), tokens, i) if day else []
                 if as_date and as_date[0].startswith("d:"):  # ...unless "12th May"
                     add(as_date[0])
                 else:
-                    _add_word(feats, _fold(tok), None)
+                    _add_word(feats, tok, None)
             i += 1
             continue
         # capitalised run -> entity
         if tok[:1].isupper() and not (title_cased and _fold(tok) not in known_caps):
             j = i
-            run: list[str] = []
+            run: list[str] = []  # folded
+            raw: list[str] = []  # as written (the term cache's keys)
             while j < n:
                 t, ini, punct = tokens[j]
                 if "0" <= t[:1] <= "9" or (j > i and punct):
                     break
+                low = _fold(t)
                 if t[:1].isupper() and (j == i or not ini):
-                    if title_cased and _fold(t) not in known_caps:
+                    if title_cased and low not in known_caps:
                         break
-                    run.append(_fold(t))
-                    j += 1
-                elif (
+                elif not (
                     run
-                    and _fold(t) in _ENTITY_CONNECTORS
+                    and low in _ENTITY_CONNECTORS
                     and j + 1 < n
                     and tokens[j + 1][0][:1].isupper()
                     and not "0" <= tokens[j + 1][0][:1] <= "9"
                     and not tokens[j + 1][2]
                 ):
-                    run.append(_fold(t))
-                    j += 1
-                else:
                     break
+                run.append(low)
+                raw.append(t)
+                j += 1
             while run and run[-1] in _ENTITY_CONNECTORS:
                 run.pop()
+                raw.pop()
                 j -= 1
             if run:
                 keep = list(run)
@@ -529,24 +530,35 @@ def _features_of(
                     for w in keep:
                         if len(w) > 1 and w not in _ENTITY_CONNECTORS:
                             add("e:" + w)
-                for w in run:
+                for w in raw:
                     _add_word(feats, w, stem)
                 i = max(j, i + 1)
                 continue
-        _add_word(feats, _fold(tok), stem)
+        # a plain word: _add_word written out (most tokens come here)
+        term = terms.get(tok)
+        if term is None:
+            term = _token_term(terms, tok, stem)
+        if term:
+            feats[term] = feats.get(term, 0.0) + 1.0
         i += 1
     return feats
 
 
-def _add_word(feats: dict[str, float], word: str, stem: Stemmer | None) -> None:
+def _add_word(feats: dict[str, float], tok: str, stem: Stemmer | None) -> None:
     terms = _word_terms(stem)
-    term = terms.get(word)
+    term = terms.get(tok)
     if term is None:
-        if len(terms) >= _WORD_TERMS_MAX:
-            terms.clear()
-        term = terms[word] = _word_term(word, stem)
+        term = _token_term(terms, tok, stem)
     if term:
         feats[term] = feats.get(term, 0.0) + 1.0
+
+
+def _token_term(terms: dict[str, str], tok: str, stem: Stemmer | None) -> str:
+    """The feature a token adds, remembered in ``terms`` (``_word_terms(stem)``)."""
+    if len(terms) >= _WORD_TERMS_MAX:
+        terms.clear()
+    term = terms[tok] = _word_term(_fold(tok), stem)
+    return term
 
 
 _WORD_TERMS_MAX = 200_000
@@ -554,8 +566,9 @@ _WORD_TERMS_MAX = 200_000
 
 @lru_cache(maxsize=32)
 def _word_terms(stem: Stemmer | None) -> dict[str, str]:
-    """Each word's feature under one stemmer, memoised (a word is added ~290 times an article,
-    and the same few thousand words come back article after article)."""
+    """Each token's feature under one stemmer, by the token as written (no fold on a hit),
+    memoised: a word is added ~290 times an article, and the same few thousand words come back
+    article after article."""
     return {}
 
 
@@ -604,16 +617,13 @@ def story_features(
     text = text or ""
     lang = language or "en"
     stem = _stemmer(lang)
-    sentences = [s.strip() for s in _SENTENCE_SPLIT_RE.split(text) if s and s.strip()]
+    sentences = [s for s in (part.strip() for part in _SENTENCE_SPLIT_RE.split(text) if part) if s]
     tokenised = [_sentence_tokens(s) for s in sentences]
     # words seen capitalised away from a sentence start: known names, usable at a sentence
-    # start and in a Title Cased headline
-    known: set[str] = set()
-    for toks in tokenised:
-        for tok, initial, _ in toks:
-            if not initial and tok[:1].isupper():  # (a capital is never a digit: not _isnum)
-                known.add(_fold(tok))
-    known_caps = frozenset(known)
+    # start and in a Title Cased headline (a capital is never a digit: not _isnum)
+    known_caps = frozenset(
+        {_fold(tok) for toks in tokenised for tok, initial, _ in toks if not initial and tok[:1].isupper()}
+    )
     title_toks = _sentence_tokens(title)
     alpha = [t for t, _, _ in title_toks if not _isnum(t) and len(t) > 3]
     title_cased = bool(alpha) and sum(1 for t in alpha if _is_cap(t)) / len(alpha) > 0.6
