@@ -360,18 +360,21 @@ _NOT_SURNAME = frozenset(
 # the kind of event, from the headline and the lede (the background drifts to other events):
 # a fire and a shooting on one street on one night are two incidents. "fire" alone is not a
 # kind ("opened fire", "fire department")
-_KIND_RES = (
-    (
-        "shooting",
-        re.compile(r"\b(?:shot|shoot|shooting|shootings|gunfire|gunman|gunmen|gunshots?|opened fire)\b", re.I),
-    ),
-    ("stabbing", re.compile(r"\b(?:stabbed|stabbing|stabbings)\b", re.I)),
-    ("crash", re.compile(r"\b(?:crash|crashes|collision|collided|wreck)\b", re.I)),
-    ("fire", re.compile(r"\b(?:blaze|firefighters|house fire|arson|burned down)\b", re.I)),
-    ("theft", re.compile(r"\b(?:burglary|burglar|burglars|burgled|thieves|theft|stole|stolen)\b", re.I)),
-    ("missing", re.compile(r"\b(?:missing|last seen)\b", re.I)),
-    ("drowning", re.compile(r"\b(?:drowned|drowning)\b", re.I)),
-)
+_KINDS = (
+    ("shooting", ("shot", "shoot", "shooting", "shootings", "gunfire", "gunman", "gunmen", "gunshot", "gunshots",
+                  "opened fire")),
+    ("stabbing", ("stabbed", "stabbing", "stabbings")),
+    ("crash", ("crash", "crashes", "collision", "collided", "wreck")),
+    ("fire", ("blaze", "firefighters", "house fire", "arson", "burned down")),
+    ("theft", ("burglary", "burglar", "burglars", "burgled", "thieves", "theft", "stole", "stolen")),
+    ("missing", ("missing", "last seen")),
+    ("drowning", ("drowned", "drowning")),
+)  # fmt: skip
+# each kind's words, whole and in any case; the words themselves are the cheap test first (a
+# search of 400 characters costs 10-25 us: most ledes name no kind, or one)
+_KIND_RES = tuple((kind, words, re.compile(r"\b(?:" + "|".join(words) + r")\b", re.I)) for kind, words in _KINDS)
+# re.I matches these to "i" and "s", str.lower() does not
+_FOLDS_APART = ("İ", "ı", "ſ")
 LEAD_CHARS = 400  # the lede: about two sentences
 _YEAR_OLD_RE = re.compile(r"\b([0-9]{1,2})-year-old\b")
 _WEEKDAY_RE = re.compile(r"\b(Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b")
@@ -737,9 +740,20 @@ def incident_keys(title: str, text: str, published: datetime | None) -> tuple[st
     _places(title or "", keys)
     _dates(title or "", published, keys)
     lead = f"{title or ''}\n{body[:LEAD_CHARS]}"
-    keys.update(f"k:{kind}" for kind, rx in _KIND_RES if rx.search(lead))
+    keys.update(_kinds_of(lead))
     places = {k.split(":", 1)[1] for k in keys if k.startswith(("pc:", "pr:", "ph:"))}
     return tuple(sorted(k for k in keys if not (k.startswith("sn:") and k[3:] in places)))  # "Cleveland has"
+
+
+def _kinds_of(lead: str) -> list[str]:
+    """``k:`` keys of the kinds of event the lede names. A kind's regex runs only where one of
+    its words is in the lower-cased lede: whatever re.I matches to a word lower-cases to it,
+    but for the characters of _FOLDS_APART, when the regexes run on every kind."""
+    low = lead.lower()
+    every = not lead.isascii() and any(c in lead for c in _FOLDS_APART)
+    return [
+        f"k:{kind}" for kind, words, rx in _KIND_RES if (every or any(w in low for w in words)) and rx.search(lead)
+    ]
 
 
 def strength(a: Iterable[str], b: Mapping[str, int] | Iterable[str], near: bool = True) -> tuple[float, bool]:

@@ -168,6 +168,22 @@ def test_the_kind_of_event_in_the_lede_tells_a_fire_from_a_shooting() -> None:
     assert not any(k.startswith("k:") for k in trial)  # no kind named: no conflict either
 
 
+def test_kinds_are_found_in_any_case_as_the_regexes_match_them() -> None:
+    """The kinds' words are looked up in the lower-cased lede before their regexes run; whatever
+    the regexes (re.I) match must lower-case to the words, or be one of _FOLDS_APART."""
+    import re
+    import sys
+
+    for cp in range(sys.maxunicode + 1):
+        c = chr(cp)
+        if re.fullmatch("[a-z ]", c, re.I):
+            assert c.lower() in "abcdefghijklmnopqrstuvwxyz " or c in ev._FOLDS_APART, hex(cp)
+    assert ev._kinds_of("SHOOTING, STABBING and a CRASH") == ["k:shooting", "k:stabbing", "k:crash"]
+    assert ev._kinds_of("GUNſHOTS rang out") == ["k:shooting"]  # re.I: ſ is s
+    assert ev._kinds_of("Man MISSİNG since the CRAſH") == ["k:crash", "k:missing"]
+    assert ev._kinds_of("Shots were heard; the shooter fled.") == []  # whole words only
+
+
 NAMELESS = (
     "A 53-year-old man was wounded early Tuesday morning in the Carver Park neighborhood, police said. "
     "Anyone with information is asked to call New Orleans police."
