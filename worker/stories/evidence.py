@@ -127,14 +127,24 @@ _SENTENCE_END_RE = re.compile(
     r"(?<!Jan)(?<!Feb)(?<!Aug)(?<!Sep)(?<!Sept)(?<!Oct)(?<!Nov)(?<!Dec)(?<!\bSt)(?<!\bFt)(?<!\bMt)(?<!\bJr)(?<!\bSr)\.|\n"
 )
 _DEED_RE = re.compile(r"\b(?:shot|killed|wounded|slain|gunned down|died|shooting|killing|homicide)\b")
+_HOOD_WORDS = ("neighborhood", "neighbourhood", "area", "section", "community", "subdivision", "district")
 _HOOD_RE = re.compile(
-    r"\b(?:in|of|near|from) the ([A-Z][a-z]+(?: [A-Z][a-z]+){0,2})"
-    r" (?:neighborhood|neighbourhood|area|section|community|subdivision|district)\b"
+    r"\b(?:in|of|near|from) the ([A-Z][a-z]+(?: [A-Z][a-z]+){0,2}) (?:" + "|".join(_HOOD_WORDS) + r")\b"
 )
+# (regex, kind of key, a string every match contains: tested first, it costs far less than a
+# regex that starts with \b, and most texts lack it; "" for regexes that are cheap anyway)
 _CITY_RES = (
-    re.compile(r"^\s*([A-Z][A-Z.'’]+(?: [A-Z][A-Z.'’]+){0,2})(?:, [A-Z][a-z]+\.?)?\s*(?:\([A-Z]+\)\s*)?[—–-]"),
-    re.compile(r"\b((?:St\. |Ft\. )?[A-Z][a-z]+(?: [A-Z][a-z]+)?) (?:police\b|Police (?:Department|Dept\b))"),
-    re.compile(r", [0-9]{1,2}, of ((?:St\. |Ft\. )?[A-Z][a-z]+(?: [A-Z][a-z]+)?)\b"),
+    (
+        re.compile(r"^\s*([A-Z][A-Z.'’]+(?: [A-Z][A-Z.'’]+){0,2})(?:, [A-Z][a-z]+\.?)?\s*(?:\([A-Z]+\)\s*)?[—–-]"),
+        "pc",
+        "",
+    ),
+    (
+        re.compile(r"\b((?:St\. |Ft\. )?[A-Z][a-z]+(?: [A-Z][a-z]+)?) (?:police\b|Police (?:Department|Dept\b))"),
+        "pc",
+        "olice",
+    ),
+    (re.compile(r", [0-9]{1,2}, of ((?:St\. |Ft\. )?[A-Z][a-z]+(?: [A-Z][a-z]+)?)\b"), "pr", ""),
 )
 # words before "police" that name a force or a nationality, not a place ("riot police", "State
 # police", "Greek police", "Capitol Police Department"): seen as cities in ECB+ and news pages
@@ -377,7 +387,11 @@ _KIND_RES = tuple((kind, words, re.compile(r"\b(?:" + "|".join(words) + r")\b", 
 _FOLDS_APART = ("İ", "ı", "ſ")
 LEAD_CHARS = 400  # the lede: about two sentences
 _YEAR_OLD_RE = re.compile(r"\b([0-9]{1,2})-year-old\b")
-_WEEKDAY_RE = re.compile(r"\b(Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b")
+_WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_WEEKDAY_RE = re.compile(r"\b(" + "|".join(_WEEKDAY_NAMES) + r")\b")
+# every match of the three month regexes below names a month by these letters at least: the
+# cheap test before them (most texts name no month; these start with \b, ~40 us a page each)
+_MONTH_CUE_RE = re.compile("Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec")
 _MONTH_DAY_RE = re.compile(
     r"\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sept?|Oct|Nov|Dec)[a-z]*\.? ([0-9]{1,2})(?:st|nd|rd|th)?\b(?:,? ([0-9]{4}))?"
 )
@@ -598,10 +612,11 @@ def _corners(text: str, keys: set[str]) -> None:
 
 
 def _streets(text: str, keys: set[str]) -> None:
-    for m in _BLOCK_RE.finditer(text):
-        street = _street_key(m.group(2), m.group(3))
-        keys.add(f"pb:{int(m.group(1)) * 100}|{street}")
-        keys.add(f"ps:{street}")
+    if "00 block of " in text:  # (in every block; far cheaper than the regex)
+        for m in _BLOCK_RE.finditer(text):
+            street = _street_key(m.group(2), m.group(3))
+            keys.add(f"pb:{int(m.group(1)) * 100}|{street}")
+            keys.add(f"ps:{street}")
     for m in _ADDRESS_RE.finditer(text):
         number = int(m.group(1))
         if 1900 <= number <= 2099 and m.start() > 0 and text[m.start() - 1 : m.start()] == " ":
@@ -629,12 +644,16 @@ def _areas(text: str, keys: set[str]) -> None:
             words.pop()
         if words and first not in _NOT_FIRST and first not in _MONTHS and first not in _WEEKDAYS:
             keys.add(f"pi:{' '.join(words)}")
-    for m in _HOOD_RE.finditer(text):
-        name = _norm(m.group(1))
-        if name.split()[0] not in _NOT_FIRST:
-            keys.add(f"ph:{name}")
-    for rx, kind in zip(_CITY_RES, ("pc", "pc", "pr"), strict=True):
-        for m in rx.finditer(text[:4000]):
+    if any(w in text for w in _HOOD_WORDS):  # (far cheaper than the regex; most texts have none)
+        for m in _HOOD_RE.finditer(text):
+            name = _norm(m.group(1))
+            if name.split()[0] not in _NOT_FIRST:
+                keys.add(f"ph:{name}")
+    head = text[:4000]
+    for rx, kind, cue in _CITY_RES:
+        if cue not in head:
+            continue
+        for m in rx.finditer(head):
             city = _norm(m.group(1))
             first = city.split()[0] if city else ""
             if city and first not in _NOT_CITY_FIRST and first not in _NOT_CITY_WORDS and len(city) > 2:
@@ -661,12 +680,16 @@ def _people(text: str, keys: set[str], head: int = 0) -> None:
         age = _AGE_AFTER_RE.match(text[end : end + 24])
         surname = words[-1].replace("’s", "").replace("'s", "")
         start = end - len(run)
-        cued = (
-            _PERSON_BEFORE_RE.search(text[max(0, start - 24) : start])
-            or _PERSON_AFTER_RE.match(text[end : end + 12])
-            or (end < head and _HEADLINE_AFTER_RE.match(text[end : end + 16]))
-        )
-        if age is None and not singles.get(surname) and not cued:
+        # (the cues last: the age or the surname alone elsewhere settle most runs)
+        if (
+            age is None
+            and not singles.get(surname)
+            and not (
+                _PERSON_BEFORE_RE.search(text[max(0, start - 24) : start])
+                or _PERSON_AFTER_RE.match(text[end : end + 12])
+                or (end < head and _HEADLINE_AFTER_RE.match(text[end : end + 16]))
+            )
+        ):
             continue
         keys.add(f"pn:{' '.join(low)}")
         full.add(low[-1])
@@ -689,9 +712,12 @@ def _dates(text: str, published: datetime | None, keys: set[str]) -> None:
     if published is None:
         return
     pub = (published if published.tzinfo else published.replace(tzinfo=UTC)).date()
-    for m in _WEEKDAY_RE.finditer(text):
-        back = (pub.weekday() - _WEEKDAYS[m.group(1).lower()]) % 7
-        _day(pub - timedelta(days=back), keys)
+    if any(d in text for d in _WEEKDAY_NAMES):  # (far cheaper than the regex; most texts have none)
+        for m in _WEEKDAY_RE.finditer(text):
+            back = (pub.weekday() - _WEEKDAYS[m.group(1).lower()]) % 7
+            _day(pub - timedelta(days=back), keys)
+    if not _MONTH_CUE_RE.search(text):
+        return
     for m in _MONTH_DAY_RE.finditer(text):
         month = _MONTHS.get(m.group(1).lower())
         day = int(m.group(2))
@@ -729,8 +755,9 @@ def incident_keys(title: str, text: str, published: datetime | None) -> tuple[st
     told: set[str] = set()  # where, when and ages the text itself tells
     _places(body, told)
     _dates(body, published, told)
-    for m in _YEAR_OLD_RE.finditer(body):
-        told.add(f"a:{int(m.group(1))}")
+    if "-year-old" in body:  # (far cheaper than the regex)
+        for m in _YEAR_OLD_RE.finditer(body):
+            told.add(f"a:{int(m.group(1))}")
     if title and not told and len(body.split()) <= PROMPT_WORDS:
         # a page whose short text tells nothing (a sign-in or newsletter prompt): its
         # headline's names are all it says (see headline_joins)
