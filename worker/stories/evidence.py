@@ -671,6 +671,8 @@ def _people(text: str, keys: set[str], head: int = 0) -> None:
         if " " not in run:
             singles[run] = singles.get(run, 0) + 1
     for run, end in runs:
+        if " " not in run:  # one word (most runs): no full name
+            continue
         words = [w for w in run.split() if not (len(w) == 2 and w.endswith("."))]
         if not 2 <= len(words) <= 3:
             continue
