@@ -477,7 +477,8 @@ def _features_of(
     i = 0
     while i < n:
         tok, initial, _ = tokens[i]
-        if "0" <= tok[:1] <= "9":
+        lead = tok[0]  # (tokens are never empty)
+        if "0" <= lead <= "9":
             if tok[-1].isdigit():
                 for f in _numeric_token_features(tok, tokens, i):
                     add(f)
@@ -491,7 +492,7 @@ def _features_of(
             i += 1
             continue
         # capitalised run -> entity
-        if tok[:1].isupper() and not (title_cased and _fold(tok) not in known_caps):
+        if lead.isupper() and not (title_cased and _fold(tok) not in known_caps):
             j = i
             run: list[str] = []  # folded
             raw: list[str] = []  # as written (the term cache's keys)
@@ -621,9 +622,8 @@ def story_features(
     tokenised = [_sentence_tokens(s) for s in sentences]
     # words seen capitalised away from a sentence start: known names, usable at a sentence
     # start and in a Title Cased headline (a capital is never a digit: not _isnum)
-    known_caps = frozenset(
-        {_fold(tok) for toks in tokenised for tok, initial, _ in toks if not initial and tok[:1].isupper()}
-    )
+    capitalised = {tok for toks in tokenised for tok, initial, _ in toks if not initial and tok[:1].isupper()}
+    known_caps = frozenset(map(_fold, capitalised))
     title_toks = _sentence_tokens(title)
     alpha = [t for t, _, _ in title_toks if not _isnum(t) and len(t) > 3]
     title_cased = bool(alpha) and sum(1 for t in alpha if _is_cap(t)) / len(alpha) > 0.6
