@@ -28,7 +28,7 @@ are fixed here; see :func:`strength`.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
 
 from worker.model.story import LOOKUP_KINDS, when_where_keys
@@ -405,6 +405,9 @@ _MONTH_RE = re.compile(
     r"\b(?:in|since|during|last|from) (January|February|March|April|May|June|July|August|September|October|"
     r"November|December)(?![a-z]| [0-9]{1,2}\b)(?:,? ([0-9]{4}))?"
 )
+# the same without their leading \b: the regex engine skips ahead to the letters that can start
+# them only without it (see _matches)
+_SKIP_AHEAD = {rx: re.compile(rx.pattern.removeprefix(r"\b")) for rx in (_MONTH_DAY_RE, _MONTH_RE)}
 # capitalised words that start or end runs that are not people
 _NOT_FIRST = frozenset(
     [
@@ -700,14 +703,24 @@ def _people(text: str, keys: set[str], head: int = 0) -> None:
     # a surname alone, cued as a participant ("Grant pleaded", "Grant, 29,", a headline's "Grant
     # sentenced"): matched against the full names of the other side (see strength)
     for run, end in runs:
+        if " " in run or len(run) < 3:
+            continue
         low1 = run.lower().replace("’", "'")
-        if " " in run or len(run) < 3 or low1 in full or low1 in _NOT_NAME_WORDS or low1 in _NOT_SURNAME:
+        if low1 in full or low1 in _NOT_NAME_WORDS or low1 in _NOT_SURNAME:
             continue
         after = text[end : end + 16]
         if _AGE_AFTER_RE.match(after) or _PERSON_AFTER_RE.match(after) or _HEADLINE_AFTER_RE.match(after):
             alone[low1] = alone.get(low1, 0) + 1
     # the few most cued ("Apple is", "India has" are cued too: keep the stored keys few)
     keys.update(f"sn:{w}" for w, _ in sorted(alone.items(), key=lambda x: (-x[1], x[0]))[:MAX_SURNAMES])
+
+
+def _matches(rx: re.Pattern[str], text: str) -> Iterator[re.Match[str]]:
+    """``rx.finditer(text)`` for a regex of _SKIP_AHEAD, ~5x cheaper: started where the regex
+    without its leading \b first matches (no match of ``rx`` starts before; \b still sees the
+    character before the start), and nothing where it never does (most texts)."""
+    first = _SKIP_AHEAD[rx].search(text)
+    return rx.finditer(text, first.start()) if first else iter(())
 
 
 def _dates(text: str, published: datetime | None, keys: set[str]) -> None:
@@ -720,7 +733,7 @@ def _dates(text: str, published: datetime | None, keys: set[str]) -> None:
             _day(pub - timedelta(days=back), keys)
     if not _MONTH_CUE_RE.search(text):
         return
-    for m in _MONTH_DAY_RE.finditer(text):
+    for m in _matches(_MONTH_DAY_RE, text):
         month = _MONTHS.get(m.group(1).lower())
         day = int(m.group(2))
         if month is None or not 1 <= day <= 31:
@@ -736,7 +749,7 @@ def _dates(text: str, published: datetime | None, keys: set[str]) -> None:
             except ValueError:
                 continue
         _day(d, keys)
-    for m in _MONTH_RE.finditer(text):
+    for m in _matches(_MONTH_RE, text):
         month = _MONTHS[m.group(1).lower()]
         keys.add(f"tm:{_month_year(month, int(m.group(2)) if m.group(2) else None, pub)}-{month:02d}")
     for m in _MONTH_REF_RE.finditer(text):

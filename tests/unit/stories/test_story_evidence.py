@@ -303,3 +303,16 @@ def test_the_same_words_about_another_city_do_not_join() -> None:
     assert linker.score(st._unit(vec), PUB, here, keys=("pc:detroit", "k:shooting")) == 0.0
     # a county is no other city (the sheriff's word for the same place)
     assert linker.score(st._unit(vec), PUB, here, keys=("pc:milwaukee county",)) == same_city
+
+
+def test_month_regexes_started_where_they_can_first_match_find_every_match() -> None:
+    texts = [
+        "",
+        "No month here at all.",
+        "OctJan. 3 was cold; on Jan. 5, 2015 and Feb. 7 it snowed since March, in April 2014.",
+        "xin March and in March; from December 2013 until Sept. 12th",
+        "Mayday: May 4. Decimal 10 Dec 25",
+    ]
+    for rx in ev._SKIP_AHEAD:
+        for text in texts:
+            assert [m.span() for m in ev._matches(rx, text)] == [m.span() for m in rx.finditer(text)], text
