@@ -390,7 +390,7 @@ _YEAR_OLD_RE = re.compile(r"\b([0-9]{1,2})-year-old\b")
 _WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _WEEKDAY_RE = re.compile(r"\b(" + "|".join(_WEEKDAY_NAMES) + r")\b")
 # every match of the three month regexes below names a month by these letters at least: the
-# cheap test before them (most texts name no month; these start with \b, ~40 us a page each)
+# cheap test before them (half the pages name no month; these start with \b and scan slowly)
 _MONTH_CUE_RE = re.compile("Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec")
 _MONTH_DAY_RE = re.compile(
     r"\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sept?|Oct|Nov|Dec)[a-z]*\.? ([0-9]{1,2})(?:st|nd|rd|th)?\b(?:,? ([0-9]{4}))?"
@@ -647,7 +647,7 @@ def _areas(text: str, keys: set[str]) -> None:
             words.pop()
         if words and first not in _NOT_FIRST and first not in _MONTHS and first not in _WEEKDAYS:
             keys.add(f"pi:{' '.join(words)}")
-    if any(w in text for w in _HOOD_WORDS):  # (far cheaper than the regex; most texts have none)
+    if any(w in text for w in _HOOD_WORDS):  # (far cheaper than the regex; most pages have none)
         for m in _HOOD_RE.finditer(text):
             name = _norm(m.group(1))
             if name.split()[0] not in _NOT_FIRST:
@@ -716,7 +716,7 @@ def _people(text: str, keys: set[str], head: int = 0) -> None:
 
 
 def _matches(rx: re.Pattern[str], text: str) -> Iterator[re.Match[str]]:
-    """``rx.finditer(text)`` for a regex of _SKIP_AHEAD, ~5x cheaper: started where the regex
+    r"""``rx.finditer(text)`` for a regex of _SKIP_AHEAD, several times cheaper: started where the regex
     without its leading \b first matches (no match of ``rx`` starts before; \b still sees the
     character before the start), and nothing where it never does (most texts)."""
     first = _SKIP_AHEAD[rx].search(text)
@@ -727,7 +727,7 @@ def _dates(text: str, published: datetime | None, keys: set[str]) -> None:
     if published is None:
         return
     pub = (published if published.tzinfo else published.replace(tzinfo=UTC)).date()
-    if any(d in text for d in _WEEKDAY_NAMES):  # (far cheaper than the regex; most texts have none)
+    if any(d in text for d in _WEEKDAY_NAMES):  # (far cheaper than the regex; most pages name none)
         for m in _WEEKDAY_RE.finditer(text):
             back = (pub.weekday() - _WEEKDAYS[m.group(1).lower()]) % 7
             _day(pub - timedelta(days=back), keys)
