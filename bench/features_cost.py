@@ -33,15 +33,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import pickle
 import statistics
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-from bench.data import load_ecbplus, shared_data
+from bench.data import load_ecbplus, run_in_checkout, shared_data
 
 Article = tuple[str, str, Any, str, str]  # title, text, published_at, source, language
 
@@ -116,13 +113,7 @@ print("TIMES " + json.dumps(times))
 
 def run_child(tree: Path, corpus: Path, reps: int, part: str = "all", out: Path | None = None) -> list[float]:
     """Seconds per timed pass of the checkout at ``tree`` (and its outputs pickled to ``out``)."""
-    venv = tree / ".venv" / "bin" / "python"
-    python = str(venv) if venv.exists() else sys.executable
-    env = {**os.environ, "PYTHONPATH": str(tree)}
-    args = [python, "-c", _CHILD, str(corpus), str(reps), part, str(out or "")]
-    proc = subprocess.run(args, cwd=tree, env=env, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{tree}: {proc.stderr[-2000:]}")
+    proc = run_in_checkout(tree, _CHILD, str(corpus), str(reps), part, str(out or ""))
     line = next(x for x in proc.stdout.splitlines() if x.startswith("TIMES "))
     times: list[float] = json.loads(line[len("TIMES ") :])
     return times

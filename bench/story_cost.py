@@ -32,8 +32,6 @@ import hashlib
 import json
 import os
 import random
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -48,6 +46,7 @@ from sqlalchemy import create_engine, insert, inspect, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from bench.data import run_in_checkout
 from bench.story_quality import Doc, ecb_docs, load_ecbplus
 from storage import story_index as si
 from storage.db import make_engine
@@ -499,14 +498,7 @@ print("MEASURE " + json.dumps(asdict(m)))
 
 def _measure_in(tree: Path, url: str, n: int, warmup: int) -> Measure:
     """One measurement by the checkout at ``tree``, in a child process."""
-    venv = tree / ".venv" / "bin" / "python"
-    python = str(venv) if venv.exists() else sys.executable
-    env = {**os.environ, "PYTHONPATH": str(tree)}
-    out = subprocess.run(
-        [python, "-c", _CHILD, url, str(n), str(warmup)], cwd=tree, env=env, capture_output=True, text=True
-    )
-    if out.returncode != 0:
-        raise RuntimeError(f"{tree}: {out.stderr[-2000:]}")
+    out = run_in_checkout(tree, _CHILD, url, str(n), str(warmup))
     line = next(x for x in out.stdout.splitlines() if x.startswith("MEASURE "))
     return Measure(**json.loads(line[len("MEASURE ") :]))
 

@@ -19,12 +19,11 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from bench.data import run_in_checkout
 
 _CHILD = r"""
 import json, random, sys, tempfile, uuid
@@ -104,14 +103,7 @@ finally:
 
 
 def _dump(tree: Path, backend: str, n: int, out: Path) -> dict[str, Any]:
-    venv = tree / ".venv" / "bin" / "python"
-    python = str(venv) if venv.exists() else sys.executable
-    env = {**os.environ, "PYTHONPATH": str(tree)}
-    res = subprocess.run(
-        [python, "-c", _CHILD, backend, str(n), str(out)], cwd=tree, env=env, capture_output=True, text=True
-    )
-    if res.returncode != 0:
-        raise RuntimeError(f"{tree}: {res.stderr[-3000:]}")
+    run_in_checkout(tree, _CHILD, backend, str(n), str(out))
     with open(out, encoding="utf-8") as fh:
         data: dict[str, Any] = json.load(fh)
     return data
