@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import feedparser
+import feedparser.encodings
 
 from worker.model.feed import ParsedEntry, ParsedFeed
 from worker.model.urls import InvalidURL, canonical_url, identity_url
@@ -30,6 +31,13 @@ _ELEMENT_START = re.compile(rb"<[A-Za-z_]")
 # FreshRSS's rule of thumb: when more than 5% of a feed's GUIDs are unusable,
 # GUIDs are not trusted for that feed at all and links become the identity.
 BROKEN_GUID_SHARE = 0.05
+
+
+# feedparser asks chardet (or cchardet) for a guess before trying UTF-8 and windows-1252 when a
+# feed's bytes do not decode as declared, but only when that package happens to be installed
+# (readability-lxml, among others, pulls it in): the same feed then stores "crčme" on one machine
+# and "crème" on another. Off, so the order is always declared, BOM, UTF-8, windows-1252.
+feedparser.encodings.lazy_chardet_encoding = None
 
 
 class FeedParseError(ValueError):

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -7,6 +10,8 @@ from xml.sax.saxutils import escape
 import pytest
 
 from worker.poll.feeds import FeedParseError, parse_feed
+
+REPO = Path(__file__).resolve().parents[3]
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "feeds"
 
@@ -112,6 +117,22 @@ def test_undeclared_latin1_feed_becomes_clean_text() -> None:
     feed = parse_feed(body, url="https://ex.com/rss")
     assert feed.title == "Caf\u00e9"
     assert feed.entries[0].title == "Cr\u00e8me br\u00fbl\u00e9e"
+
+
+def test_an_installed_chardet_does_not_change_how_a_feed_is_decoded(tmp_path: Path) -> None:
+    """feedparser consults chardet when it is importable; a feed must decode the same either way."""
+    fake = tmp_path / "chardet"
+    fake.mkdir()
+    # what chardet really answers for short Latin-1 text with accents: a Central European codec
+    (fake / "__init__.py").write_text("def detect(data):\n    return {'encoding': 'iso-8859-2'}\n")
+    body = '<rss version="2.0"><channel><item><title>Caf\u00e9 cr\u00e8me, na\u00efve</title></item></channel></rss>'
+    script = (
+        "import sys; from worker.poll.feeds import parse_feed; "
+        f"print(parse_feed({body.encode('latin-1')!r}, url='https://ex.com/rss').entries[0].title.encode().hex())"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO)])}
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+    assert bytes.fromhex(out.stdout.strip()).decode() == "Caf\u00e9 cr\u00e8me, na\u00efve"
 
 
 def test_seed_article_as_a_feed_item(shared_data: Path) -> None:
