@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from tests.support.redisserver import redis_server
+from tests.support.services import temporary_redis_server
 from worker.http.hostlimits import HostBusy, HostLimit, HostLimiter, HostSlot
 
 pytestmark = pytest.mark.integration
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def redis_url() -> Iterator[str]:
     try:
-        with redis_server() as url:
+        with temporary_redis_server() as url:
             yield url
     except RuntimeError as exc:
         pytest.skip(str(exc))

@@ -5,7 +5,8 @@ line parsing and normalisation as a whole page in ``html``, and (2) into an RSS 
 ``content:encoded`` through feed parsing, the entry sanitiser and the feed-content path. The full
 run takes longer than a CI test should (about two minutes on the 2-core machine), so by default
 every third page of each set is taken, deterministically (the first, the fourth, ...);
-``NEWSWORKER_DEVSET_STRIDE=1`` feeds every page.
+``NEWSWORKER_DEVSET_STRIDE=1`` feeds every page. The pages are dealt into ``SHARDS`` tests so
+that a parallel run (pytest-xdist) spreads them over its workers.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from worker.poll.feeds import FeedParseError, parse_feed
 from worker.service.imports import normalise_item, parse_import_line
 
 STRIDE = int(os.environ.get("NEWSWORKER_DEVSET_STRIDE", "3"))
+SHARDS = 4
 
 
 def _pages(root: Path) -> Iterator[tuple[str, str, bytes]]:
@@ -58,11 +60,14 @@ def _xml_escape(text: str) -> str:
 
 
 @pytest.mark.timeout(900)  # every page took 767 s on a heavily shared machine; a third of them, the default
-def test_every_dev_set_page_imports_and_feeds_without_an_exception(shared_data: Path) -> None:
+@pytest.mark.parametrize("shard", range(SHARDS))
+def test_every_dev_set_page_imports_and_feeds_without_an_exception(shared_data: Path, shard: int) -> None:
     if not (shared_data / "extraction" / "trafilatura-eval").is_dir():
         pytest.skip("extraction development sets not available")
     pages = imported = refused_feeds = 0
-    for name, url, gz in _pages(shared_data):
+    for index, (name, url, gz) in enumerate(_pages(shared_data)):
+        if index % SHARDS != shard:
+            continue
         html = gzip.decompress(gz).decode("utf-8", "replace")
         pages += 1
         # (1) import: a whole page in "html"
@@ -80,7 +85,7 @@ def test_every_dev_set_page_imports_and_feeds_without_an_exception(shared_data: 
             content = sanitize_html(entry.content_html, entry.link or url) if entry.content_html else None
             outcome = feed_only(entry.link or url, entry.title, content, _hints(entry), "not fetched in this test")
             assert outcome.article.source == "feed", name
-    assert pages > 500 // STRIDE
+    assert pages > 500 // STRIDE // SHARDS
     assert imported >= 0.9 * pages, (imported, pages)
     assert refused_feeds <= 0.02 * pages, (refused_feeds, pages)
 
