@@ -4,6 +4,7 @@
     python -m bench.story_cost --quick              # 10k then 100k, fewer measured articles
     python -m bench.story_cost --quick --backend sqlite   # one backend only
     python -m bench.story_cost --quick --compare-with /work/main --rounds 2   # two checkouts, ABBA
+    python -m bench.story_cost --quick --texts pages   # measure on real web pages instead of ECB+
 
 ``--compare-with``: one store per size, loaded once; each round links the same articles with
 each checkout in a child process (its own venv's python when it has one), in ABBA order, and
@@ -20,6 +21,11 @@ CPU (utime+stime of the PostgreSQL backend, from /proc) per article, for the lin
 feature extraction separately, and the large/small ratio (on SQLite "client" is all of it:
 the database runs in the worker's process). Drops the database at the end.
 
+``--texts pages`` links the English pages of the extraction sets (the text ``extract_article``
+gives, cached by ``bench.features_cost`` in /tmp) instead of ECB+ articles: real pages are about
+four times as long as ECB+'s texts (a median of 39 sentences, a long tail of long reads and
+listings), and linking's cost grows with the text.
+
 Synthetic stories are real ECB+ article vectors with half of their terms swapped for terms
 drawn across the corpus vocabulary, so posting lists are as dense as real news makes them.
 """
@@ -31,6 +37,7 @@ import collections
 import hashlib
 import json
 import os
+import pickle
 import random
 import tempfile
 import threading
@@ -482,23 +489,35 @@ def _restore(eng: Engine) -> None:
 
 # what a compared checkout runs: its own _measure (and refinement) on the store loaded here
 _CHILD = """
-import json, sys
+import json, pickle, sys
 from dataclasses import asdict
 from sqlalchemy import create_engine
 from bench import story_cost as sc
-from bench.story_quality import ecb_docs, load_ecbplus
 from storage.db import make_engine
-url, n, warmup = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+url, n, warmup, docs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 eng = create_engine(url, pool_size=4) if url.startswith("postgresql") else make_engine(url)
-m = sc._measure(eng, ecb_docs(load_ecbplus())[:n], warmup, seed=7)
+m = sc._measure(eng, pickle.loads(open(docs, "rb").read())[:n], warmup, seed=7)
 eng.dispose()
 print("MEASURE " + json.dumps(asdict(m)))
 """
 
 
-def _measure_in(tree: Path, url: str, n: int, warmup: int) -> Measure:
-    """One measurement by the checkout at ``tree``, in a child process."""
-    out = run_in_checkout(tree, _CHILD, url, str(n), str(warmup))
+def measured_docs(texts: str) -> list[Doc]:
+    """The articles linked and measured: ECB+'s, or (``pages``) real English web pages."""
+    if texts == "ecb":
+        return ecb_docs(load_ecbplus())
+    from bench.features_cost import CORPUS, load_corpus
+
+    pages = [a for a in load_corpus(CORPUS) if ":" in a[3] and a[4] == "en" and a[1].strip()]
+    docs = [Doc(id=src, gold=src, topic=src, title=title, text=body, source=src.replace(":", "-") + ".example",
+                published_at=None) for title, body, _, src, _ in pages]  # fmt: skip
+    random.Random(3).shuffle(docs)  # the sets one after the other otherwise
+    return docs
+
+
+def _measure_in(tree: Path, url: str, n: int, warmup: int, docs: Path) -> Measure:
+    """One measurement by the checkout at ``tree``, in a child process, of the pickled ``docs``."""
+    out = run_in_checkout(tree, _CHILD, url, str(n), str(warmup), str(docs))
     line = next(x for x in out.stdout.splitlines() if x.startswith("MEASURE "))
     return Measure(**json.loads(line[len("MEASURE ") :]))
 
@@ -509,13 +528,23 @@ def _total(m: Measure) -> tuple[float, float]:
 
 
 def _compare_size(
-    eng: Engine, url: str, trees: dict[str, Path], size: str, label: str, rounds: int, n: int, warmup: int
+    eng: Engine,
+    url: str,
+    trees: dict[str, Path],
+    size: str,
+    label: str,
+    rounds: int,
+    n: int,
+    warmup: int,
+    docs: Sequence[Doc],
 ) -> dict[str, list[Measure]]:
     got: dict[str, list[Measure]] = {name: [] for name in trees}
     _snapshot(eng)
+    pickled = Path(tempfile.mkdtemp(prefix="story_cost_docs_")) / "docs.pkl"
+    pickled.write_bytes(pickle.dumps(list(docs)[:n]))
     for r in range(rounds):
         for name in list(trees) if r % 2 == 0 else list(trees)[::-1]:
-            m = _measure_in(trees[name], url, n, warmup)
+            m = _measure_in(trees[name], url, n, warmup, pickled)
             _forget(eng)
             _restore(eng)
             got[name].append(m)
@@ -526,6 +555,8 @@ def _compare_size(
                 f" {m.refine_server_ms:.2f}; {m.created} new stories, {m.moved} moved)",
                 flush=True,
             )
+    pickled.unlink()
+    pickled.parent.rmdir()
     for name, ms in got.items():
         ws, ds = [_total(m)[0] for m in ms], [_total(m)[1] for m in ms]
         print(
@@ -545,6 +576,7 @@ def _run_backend(
     keys: list[str],
     compare: Path | None = None,
     rounds: int = 2,
+    measured_texts: Sequence[Doc] | None = None,
 ) -> None:
     small, large = 10_000, (100_000 if quick else 1_000_000)
     measured = 150 if quick else 400
@@ -570,10 +602,10 @@ def _run_backend(
         # the newest 10 days: exactly what a 10-day window can see at NOW
         load(eng, tpls, vocab, keys, 1, small, NOW, small)
         print(f"{label}loaded {small} articles in {time.perf_counter() - t:.0f}s", flush=True)
-        sample = docs[: measured + warmup]
+        sample = list(measured_texts or docs)[: measured + warmup]
         trees = {"other": compare.resolve(), "this": Path(__file__).resolve().parents[1]} if compare else {}
         if compare:
-            _compare_size(eng, url, trees, "10k", label, rounds, measured + warmup, warmup)
+            _compare_size(eng, url, trees, "10k", label, rounds, measured + warmup, warmup, sample)
         else:
             m_small = _measure(eng, sample, warmup, seed=7)
         _forget(eng)
@@ -583,7 +615,7 @@ def _run_backend(
         load(eng, tpls, vocab, keys, first, large - small, older_end, large)
         print(f"{label}loaded {large - small} older articles in {time.perf_counter() - t:.0f}s", flush=True)
         if compare:
-            _compare_size(eng, url, trees, f"{large // 1000}k", label, rounds, measured + warmup, warmup)
+            _compare_size(eng, url, trees, f"{large // 1000}k", label, rounds, measured + warmup, warmup, sample)
             return
         m_large = _measure(eng, sample, warmup, seed=7)
         with eng.connect() as c:
@@ -631,13 +663,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--backend", choices=("postgresql", "sqlite", "both"), default="both")
     ap.add_argument("--compare-with", type=Path, help="another checkout, measured alternately (ABBA) on the same store")
     ap.add_argument("--rounds", type=int, default=2, help="with --compare-with: rounds, each measuring both")
+    ap.add_argument("--texts", choices=("ecb", "pages"), default="ecb", help="the measured articles (default ECB+)")
     args = ap.parse_args(argv)
     docs = ecb_docs(load_ecbplus())
     tpls, vocab = _templates(docs)
     keys = _key_pool(docs[:550])
     for backend in ("postgresql", "sqlite"):
         if args.backend in (backend, "both"):
-            _run_backend(backend, args.quick, docs, tpls, vocab, keys, args.compare_with, args.rounds)
+            measured = measured_docs(args.texts)
+            _run_backend(backend, args.quick, docs, tpls, vocab, keys, args.compare_with, args.rounds, measured)
 
 
 if __name__ == "__main__":

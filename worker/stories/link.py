@@ -85,6 +85,10 @@ COMMON_NAME_DOCS = 50
 HALF_LIFE = timedelta(days=5)  # beyond one day apart, similarity halves every HALF_LIFE
 GRACE = timedelta(days=1)
 MIN_SENTENCE_TOKENS = 4  # shorter sentences are not tracked as boilerplate
+# the words of an article's first 150 sentences (~2,500 words; the median real page has 39, ECB+'s
+# longest 161): what a very long page (a long read, a live blog, a listing) says after them costs
+# linear CPU and drifts from its story; its incident evidence still reads the whole text
+MAX_SENTENCES = 150
 
 
 _STOPWORDS_EN = frozenset(
@@ -619,6 +623,7 @@ def story_features(
     lang = language or "en"
     stem = _stemmer(lang)
     sentences = [s for s in (part.strip() for part in _SENTENCE_SPLIT_RE.split(text) if part) if s]
+    del sentences[MAX_SENTENCES:]
     tokenised = [_sentence_tokens(s) for s in sentences]
     # words seen capitalised away from a sentence start: known names, usable at a sentence
     # start and in a Title Cased headline (a capital is never a digit: not _isnum)

@@ -294,3 +294,20 @@ def test_sentence_key_is_the_hash_of_the_lower_cased_sentence_tokens(sentence: s
         " ".join(st._TOKEN_RE.findall(sentence.lower())).encode("utf-8"), digest_size=8
     ).hexdigest()
     assert st._sentence_key(sentence, st._sentence_tokens(sentence)) == expected
+
+
+def test_a_very_long_page_is_read_for_words_up_to_its_first_sentences_and_for_evidence_whole() -> None:
+    filler = [f"Council member number {i} spoke about the budget at length." for i in range(st.MAX_SENTENCES)]
+    tail = [
+        "Zebulon Quartermaine, 34, was arrested in the 1200 block of West Michigan Avenue.",
+        "The xylophone museum reopened.",
+    ]
+    text = " ".join(filler + tail)
+    f = st.story_features("Budget debate", text, datetime(2024, 3, 5, tzinfo=UTC), "a.example")
+    assert len(f.sentences) == st.MAX_SENTENCES
+    words = f.vocabulary()
+    assert "budget" in words
+    assert not any("xylophon" in t or "quartermain" in t for t in words)
+    assert any("michigan" in k for k in f.keys)  # evidence from past the cap
+    short = st.story_features("Budget debate", " ".join(filler[:10] + tail), None, "a.example")
+    assert any("xylophon" in t for t in short.vocabulary())
