@@ -47,7 +47,7 @@ import feedparser
 import redis
 import requests
 
-from tests.support.redisserver import redis_server
+from tests.support.services import temporary_redis_server
 from worker.http.fetch import Fetcher, FetchPolicy
 from worker.http.hostlimits import HostLimit, HostLimiter
 from worker.model.fetch import FEED_ACCEPT
@@ -142,9 +142,7 @@ def _server_cpu(base: str) -> float:
 Poll = Callable[[int], tuple[int, bytes]]
 
 
-def _client(
-    mode: str, base: str, threads: int, redis_url: str | None = None
-) -> tuple[Poll, Callable[[], None]]:
+def _client(mode: str, base: str, threads: int, redis_url: str | None = None) -> tuple[Poll, Callable[[], None]]:
     if mode == "limited":
         assert redis_url is not None
         client = redis.Redis.from_url(redis_url)
@@ -186,9 +184,7 @@ def _client(
     raise SystemExit(f"unknown mode {mode!r}")
 
 
-def _block(
-    run: Run, poll: Poll, feeds: range, pool: ThreadPoolExecutor | None, parse: bool, base: str
-) -> None:
+def _block(run: Run, poll: Poll, feeds: range, pool: ThreadPoolExecutor | None, parse: bool, base: str) -> None:
     lock = threading.Lock()
 
     def one(i: int) -> None:
@@ -269,12 +265,10 @@ def main(argv: list[str] | None = None) -> int:
     runs: list[Run] = []
     modes = args.modes.split(",")
     stack = contextlib.ExitStack()
-    redis_url = stack.enter_context(redis_server()) if "limited" in modes else None
+    redis_url = stack.enter_context(temporary_redis_server()) if "limited" in modes else None
     try:
         for threads in (int(t) for t in args.threads.split(",")):
-            measured = _measure(
-                modes, threads, base, args.feeds, args.block, not args.no_parse, redis_url
-            )
+            measured = _measure(modes, threads, base, args.feeds, args.block, not args.no_parse, redis_url)
             for run in measured:
                 runs.append(run)
                 mode = run.mode
