@@ -135,4 +135,3 @@ beat_schedule = {
 beat_scheduler = "tasks.beat:SingleBeatScheduler"
 timezone = "UTC"
 enable_utc = True
-

@@ -82,15 +82,15 @@ def schema() -> tuple[MetaData, Table, Table]:
     return metadata, articles, bands
 
 
-def inserter(conn: Connection, articles: Table, url: str, body: str, fp: Fingerprint
-             ) -> Callable[[DuplicateVerdict], int]:
+def inserter(
+    conn: Connection, articles: Table, url: str, body: str, fp: Fingerprint
+) -> Callable[[DuplicateVerdict], int]:
     """What the lead's ingest code does: insert the article row, return its id."""
 
     def insert(verdict: DuplicateVerdict) -> int:
         row = conn.execute(
             articles.insert()
-            .values(url=url, text=body, content_hash=fp.content_hash,
-                    duplicate_of=verdict.original_id)
+            .values(url=url, text=body, content_hash=fp.content_hash, duplicate_of=verdict.original_id)
             .returning(articles.c.id)
         ).one()
         return int(row[0])
@@ -172,9 +172,14 @@ class IndexedDatabase:
             fp = fingerprint(doc.text)
             with self.engine.begin() as conn:
                 index = SqlDuplicateIndex(conn, self.bands, self.cols)
-                dedupe_and_store(conn, index, fp,
-                                 inserter(conn, self.articles, doc.url, doc.text, fp),
-                                 check=check_duplicate, site=site_of(doc.url))
+                dedupe_and_store(
+                    conn,
+                    index,
+                    fp,
+                    inserter(conn, self.articles, doc.url, doc.text, fp),
+                    check=check_duplicate,
+                    site=site_of(doc.url),
+                )
         with self.engine.begin() as conn:
             conn.execute(text("ANALYZE"))
             self.sizes = table_sizes(conn)
@@ -183,8 +188,7 @@ class IndexedDatabase:
         self.conn.rollback()
         self.index = SqlDuplicateIndex(self.conn, self.bands, self.cols)
 
-    def check_round(self, queries: list[tuple[str, str]], paths: Counter[str] | None = None
-                    ) -> Measure:
+    def check_round(self, queries: list[tuple[str, str]], paths: Counter[str] | None = None) -> Measure:
         server0, cpu0, wall0 = backend_cpu(self.pid), time.process_time(), time.perf_counter()
         for body, site in queries:
             verdict = check_duplicate(fingerprint(body), self.index, site=site)
@@ -193,8 +197,7 @@ class IndexedDatabase:
         self.conn.rollback()
         cpu1, wall1, server1 = time.process_time(), time.perf_counter(), backend_cpu(self.pid)
         n = len(queries)
-        return Measure((cpu1 - cpu0) / n * 1e3, (server1 - server0) / n * 1e3,
-                       (wall1 - wall0) / n * 1e3)
+        return Measure((cpu1 - cpu0) / n * 1e3, (server1 - server0) / n * 1e3, (wall1 - wall0) / n * 1e3)
 
     def write_round(self, queries: list[tuple[str, str]], dedupe: bool = True) -> Measure:
         """Lock + check + insert article + bands, each in its own rolled-back
@@ -212,8 +215,7 @@ class IndexedDatabase:
                 trans.rollback()
         cpu1, wall1, server1 = time.process_time(), time.perf_counter(), backend_cpu(self.pid)
         n = len(queries)
-        return Measure((cpu1 - cpu0) / n * 1e3, (server1 - server0) / n * 1e3,
-                       (wall1 - wall0) / n * 1e3)
+        return Measure((cpu1 - cpu0) / n * 1e3, (server1 - server0) / n * 1e3, (wall1 - wall0) / n * 1e3)
 
     def drop(self) -> None:
         self.conn.close()
@@ -240,10 +242,13 @@ def fingerprint_only(queries: list[tuple[str, str]], rounds: int) -> float:
 
 
 def table_sizes(conn: Connection) -> str:
-    row = conn.execute(text(
-        "SELECT (SELECT count(*) FROM article_bands), "
-        "pg_size_pretty(pg_total_relation_size('article_bands')), "
-        "(SELECT count(*) FROM articles)")).one()
+    row = conn.execute(
+        text(
+            "SELECT (SELECT count(*) FROM article_bands), "
+            "pg_size_pretty(pg_total_relation_size('article_bands')), "
+            "(SELECT count(*) FROM articles)"
+        )
+    ).one()
     return f"{row[2]:,} articles, {row[0]:,} band rows, article_bands {row[1]} with indexes"
 
 
@@ -267,7 +272,8 @@ def main(argv: list[str] | None = None) -> int:
     held_keys = {d.key for d in held_out}
     ingested = [d for d in corpus if d.key not in held_keys]
     queries = [(d.text, site_of(d.url)) for d in held_out] + [
-        (c.text, site_of(c.url)) for c in ds.copies if c.kind != "tracking"]
+        (c.text, site_of(c.url)) for c in ds.copies if c.kind != "tracking"
+    ]
 
     admin = psycopg.connect(ADMIN_DSN, autocommit=True)
     dbs: list[IndexedDatabase] = []
@@ -275,11 +281,12 @@ def main(argv: list[str] | None = None) -> int:
         sizes = [args.small] if args.skip_large else [args.small, args.large]
         for size in sizes:
             dbs.append(IndexedDatabase(admin, size, ingested))
-            print(f"loaded {size:,} synthetic articles in {dbs[-1].load_seconds:.0f} s: "
-                  f"{dbs[-1].sizes}")
+            print(f"loaded {size:,} synthetic articles in {dbs[-1].load_seconds:.0f} s: {dbs[-1].sizes}")
         fp_ms = fingerprint_only(queries, args.rounds)
-        print(f"queries: {len(queries)} real texts ({len(held_out)} new ECB+ articles, "
-              f"{len(queries) - len(held_out)} copies); fingerprint alone {fp_ms:.3f} ms CPU")
+        print(
+            f"queries: {len(queries)} real texts ({len(held_out)} new ECB+ articles, "
+            f"{len(queries) - len(held_out)} copies); fingerprint alone {fp_ms:.3f} ms CPU"
+        )
         paths: Counter[str] = Counter()
         for db in dbs:  # warm caches and SQLAlchemy's statement cache
             db.check_round(queries, paths if db is dbs[0] else None)
@@ -294,22 +301,28 @@ def main(argv: list[str] | None = None) -> int:
                 writes[db.size].append(db.write_round(queries))
                 plain[db.size].append(db.write_round(queries, dedupe=False))
         print(f"paths: {dict(paths)}\n")
-        print(f"{'indexed':>10}{'client CPU':>12}{'server CPU':>12}{'total CPU':>11}{'wall':>9}"
-              f"   write path CPU: lock+check+insert+bands | article insert alone")
+        print(
+            f"{'indexed':>10}{'client CPU':>12}{'server CPU':>12}{'total CPU':>11}{'wall':>9}"
+            f"   write path CPU: lock+check+insert+bands | article insert alone"
+        )
         result: dict[int, Measure] = {}
         for db in dbs:
             m = result[db.size] = median_measure(checks[db.size])
             w = median_measure(writes[db.size])
             p = median_measure(plain[db.size])
-            print(f"{db.size:>10,}{m.client_ms:>10.3f}ms{m.server_ms:>10.3f}ms"
-                  f"{m.total_ms:>9.3f}ms{m.wall_ms:>7.3f}ms   {w.total_ms:.3f} ms "
-                  f"({w.client_ms:.3f} client + {w.server_ms:.3f} server) | {p.total_ms:.3f} ms")
+            print(
+                f"{db.size:>10,}{m.client_ms:>10.3f}ms{m.server_ms:>10.3f}ms"
+                f"{m.total_ms:>9.3f}ms{m.wall_ms:>7.3f}ms   {w.total_ms:.3f} ms "
+                f"({w.client_ms:.3f} client + {w.server_ms:.3f} server) | {p.total_ms:.3f} ms"
+            )
         if len(dbs) == 2:
             small_m, large_m = result[args.small], result[args.large]
-            print(f"\nratio {args.large:,}/{args.small:,} total CPU: "
-                  f"{large_m.total_ms / small_m.total_ms:.2f} (client "
-                  f"{large_m.client_ms / small_m.client_ms:.2f}, server "
-                  f"{large_m.server_ms / max(small_m.server_ms, 1e-9):.2f}); target <= 1.5")
+            print(
+                f"\nratio {args.large:,}/{args.small:,} total CPU: "
+                f"{large_m.total_ms / small_m.total_ms:.2f} (client "
+                f"{large_m.client_ms / small_m.client_ms:.2f}, server "
+                f"{large_m.server_ms / max(small_m.server_ms, 1e-9):.2f}); target <= 1.5"
+            )
         return 0
     finally:
         for db in dbs:

@@ -74,9 +74,7 @@ def relation(a: Doc, b: Doc) -> str:
     return "unrelated"
 
 
-def run_stream(
-    docs: list[Doc], use_site: bool = True
-) -> tuple[dict[str, int], dict[str, DuplicateVerdict]]:
+def run_stream(docs: list[Doc], use_site: bool = True) -> tuple[dict[str, int], dict[str, DuplicateVerdict]]:
     index = MemoryDuplicateIndex()
     ids: dict[str, int] = {}
     verdicts: dict[str, DuplicateVerdict] = {}
@@ -195,9 +193,11 @@ def margins(ds: DupSet) -> list[str]:
             cs.append(sim.intersection / small if small else 0.0)
         js.sort()
         cs.sort()
-        lines.append(f"  {kind:<9} Jaccard min {js[0]:.2f} p5 {js[len(js) // 20]:.2f} median "
-                     f"{js[len(js) // 2]:.2f} | containment min {cs[0]:.2f} p5 "
-                     f"{cs[len(cs) // 20]:.2f}")
+        lines.append(
+            f"  {kind:<9} Jaccard min {js[0]:.2f} p5 {js[len(js) // 20]:.2f} median "
+            f"{js[len(js) // 2]:.2f} | containment min {cs[0]:.2f} p5 "
+            f"{cs[len(cs) // 20]:.2f}"
+        )
     return lines
 
 
@@ -209,9 +209,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     ds = build(n_originals=args.originals, seed=args.seed)
     rep = evaluate(ds, seed=args.seed)
-    print(f"ECB+ duplicate test set (seed {args.seed}): {len(ds.corpus)} corpus docs ingested "
-          f"first, {len(ds.originals)} originals, {len(ds.copies)} copies, "
-          f"{rep.boilerplate_pages} boilerplate pages\n")
+    print(
+        f"ECB+ duplicate test set (seed {args.seed}): {len(ds.corpus)} corpus docs ingested "
+        f"first, {len(ds.originals)} originals, {len(ds.copies)} copies, "
+        f"{rep.boilerplate_pages} boilerplate pages\n"
+    )
     print(f"{'kind':<10}{'recall':>9}{'found':>8}{'n':>6}   verdicts")
     for kind in COPY_KINDS:
         hit, total = rep.recall[kind]
@@ -223,17 +225,21 @@ def main(argv: list[str] | None = None) -> int:
     exc_hit, exc_total = rep.recall["excerpt"]
     print(f"excerpt recall: {exc_hit / exc_total:.4f}  (target >= 0.8)")
     n_false = len(rep.false_links) + len(rep.boilerplate_merges)
-    print(f"pairwise precision (all links made): {rep.precision:.4f}  "
-          f"({rep.true_links} true, {n_false} false; target >= 0.99)")
+    print(
+        f"pairwise precision (all links made): {rep.precision:.4f}  "
+        f"({rep.true_links} true, {n_false} false; target >= 0.99)"
+    )
     rel = Counter(r for _, _, r in rep.false_links)
-    print(f"false merges in the main stream by relation: same event {rel['same event']}, "
-          f"same topic {rel['same topic']}, unrelated {rel['unrelated']}  (target: 0 same event)")
-    print(f"site-boilerplate pages merged: {len(rep.boilerplate_merges)} of "
-          f"{rep.boilerplate_pages} (target 0)")
-    print("classifier alone on every same-topic ECB+ pair with native overlap < "
-          f"{NEGATIVE_MAX}: " + ", ".join(
-              f"{k} {rep.pair_merges[k]}/{rep.pair_totals[k]} merged"
-              for k in ("same event", "same topic")))
+    print(
+        f"false merges in the main stream by relation: same event {rel['same event']}, "
+        f"same topic {rel['same topic']}, unrelated {rel['unrelated']}  (target: 0 same event)"
+    )
+    print(f"site-boilerplate pages merged: {len(rep.boilerplate_merges)} of {rep.boilerplate_pages} (target 0)")
+    print(
+        "classifier alone on every same-topic ECB+ pair with native overlap < "
+        f"{NEGATIVE_MAX}: "
+        + ", ".join(f"{k} {rep.pair_merges[k]}/{rep.pair_totals[k]} merged" for k in ("same event", "same topic"))
+    )
     print("ECB+'s own copies: " + ", ".join(f"{k}: {v}" for k, v in sorted(rep.native.items())))
     print("\nexact similarity of each copy to its original:")
     print("\n".join(margins(ds)))
@@ -241,10 +247,12 @@ def main(argv: list[str] | None = None) -> int:
     for relation_name, (j, c) in sorted(rep.nearest_negative.items()):
         print(f"  {relation_name:<16} Jaccard max {j:.2f} | containment max {c:.2f}")
     off = evaluate(ds, seed=args.seed, use_site=False)
-    print(f"\nablation, same-site rule off: recall {off.target_recall():.4f}, excerpt "
-          f"{off.recall['excerpt'][0] / off.recall['excerpt'][1]:.4f}, precision "
-          f"{off.precision:.4f}, boilerplate pages merged {len(off.boilerplate_merges)} of "
-          f"{off.boilerplate_pages}")
+    print(
+        f"\nablation, same-site rule off: recall {off.target_recall():.4f}, excerpt "
+        f"{off.recall['excerpt'][0] / off.recall['excerpt'][1]:.4f}, precision "
+        f"{off.precision:.4f}, boilerplate pages merged {len(off.boilerplate_merges)} of "
+        f"{off.boilerplate_pages}"
+    )
     if args.show_errors:
         for new, old, r in rep.false_links + rep.boilerplate_merges:
             print("FALSE", new, "->", old, r)

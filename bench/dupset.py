@@ -76,10 +76,6 @@ class DupSet:
     native: dict[tuple[str, str], float]
 
 
-
-
-
-
 def native_overlap(docs: Sequence[Doc]) -> dict[tuple[str, str], float]:
     """Exact containment (smaller in larger) of every overlapping corpus pair."""
     shingles = {d.key: text_shingles(d.text) for d in docs}
@@ -105,31 +101,94 @@ def native_overlap(docs: Sequence[Doc]) -> dict[tuple[str, str], float]:
 # --- copy makers -----------------------------------------------------------
 
 _AGENCIES = ("AP", "Reuters", "AFP", "UPI", "PTI", "IANS", "dpa", "ANSA", "EFE", "Xinhua")
-_CITIES = ("WASHINGTON", "LONDON", "NEW YORK", "LOS ANGELES", "PARIS", "NEW DELHI", "SYDNEY",
-           "TORONTO", "BERLIN", "MADRID", "CHICAGO", "MUMBAI")
-_NAMES = ("Jane Doe", "Peter Okafor", "Maria Rossi", "Li Wei", "Ahmed Karimi", "Sara Lindqvist",
-          "Tom Becker", "Ana Souza", "Ravi Menon", "Claire Dubois")
-_HOSTS = ("dailycourier.test", "metro-herald.test", "the-bugle.test", "newsnow.test",
-          "globalwire.test", "morningpost.test", "valleytimes.test", "citydesk.test")
-_TRACKING = ("utm_source=twitter&utm_medium=social&utm_campaign=share", "fbclid=IwAR0xyz123",
-             "utm_source=rss&utm_medium=feed", "gclid=abc123&utm_term=news", "ocid=msn_rss")
+_CITIES = (
+    "WASHINGTON",
+    "LONDON",
+    "NEW YORK",
+    "LOS ANGELES",
+    "PARIS",
+    "NEW DELHI",
+    "SYDNEY",
+    "TORONTO",
+    "BERLIN",
+    "MADRID",
+    "CHICAGO",
+    "MUMBAI",
+)
+_NAMES = (
+    "Jane Doe",
+    "Peter Okafor",
+    "Maria Rossi",
+    "Li Wei",
+    "Ahmed Karimi",
+    "Sara Lindqvist",
+    "Tom Becker",
+    "Ana Souza",
+    "Ravi Menon",
+    "Claire Dubois",
+)
+_HOSTS = (
+    "dailycourier.test",
+    "metro-herald.test",
+    "the-bugle.test",
+    "newsnow.test",
+    "globalwire.test",
+    "morningpost.test",
+    "valleytimes.test",
+    "citydesk.test",
+)
+_TRACKING = (
+    "utm_source=twitter&utm_medium=social&utm_campaign=share",
+    "fbclid=IwAR0xyz123",
+    "utm_source=rss&utm_medium=feed",
+    "gclid=abc123&utm_term=news",
+    "ocid=msn_rss",
+)
 _SYNONYMS = {
-    "said": "stated", "says": "states", "told": "informed", "after": "following",
-    "before": "prior to", "police": "authorities", "people": "individuals", "killed": "left dead",
-    "announced": "revealed", "reported": "said", "also": "additionally", "but": "however",
-    "big": "large", "new": "fresh", "former": "ex", "according": "as per", "about": "around",
-    "officials": "authorities", "company": "firm", "week": "seven days", "year": "twelve months",
-    "died": "passed away", "show": "programme", "star": "celebrity", "game": "match",
-    "won": "claimed", "early": "initial", "more": "additional", "than": "compared with",
-    "during": "throughout", "because": "since", "however": "but", "while": "whereas",
-    "has": "had", "will": "would", "was": "had been", "is": "remains",
+    "said": "stated",
+    "says": "states",
+    "told": "informed",
+    "after": "following",
+    "before": "prior to",
+    "police": "authorities",
+    "people": "individuals",
+    "killed": "left dead",
+    "announced": "revealed",
+    "reported": "said",
+    "also": "additionally",
+    "but": "however",
+    "big": "large",
+    "new": "fresh",
+    "former": "ex",
+    "according": "as per",
+    "about": "around",
+    "officials": "authorities",
+    "company": "firm",
+    "week": "seven days",
+    "year": "twelve months",
+    "died": "passed away",
+    "show": "programme",
+    "star": "celebrity",
+    "game": "match",
+    "won": "claimed",
+    "early": "initial",
+    "more": "additional",
+    "than": "compared with",
+    "during": "throughout",
+    "because": "since",
+    "however": "but",
+    "while": "whereas",
+    "has": "had",
+    "will": "would",
+    "was": "had been",
+    "is": "remains",
 }
 _NEW_HEADLINE_PREFIX = ("UPDATE:", "Breaking:", "Report:", "Watch:", "Latest:")
 
 
 def detokenise(text: str) -> str:
     """Attach punctuation the way publishers print it (ECB+ text is tokenised)."""
-    out = text.replace("“ ", "\"").replace(" ”", "\"").replace("“", "\"").replace("”", "\"")
+    out = text.replace("“ ", '"').replace(" ”", '"').replace("“", '"').replace("”", '"')
     out = out.replace(" ’ ", "'").replace("’", "'").replace("‘", "'")
     out = re.sub(r" ([,.;:!?%)])", r"\1", out)
     out = re.sub(r"([($]) ", r"\1", out)
@@ -162,9 +221,17 @@ def reword(sentence: str, rng: random.Random) -> str:
 
 def make_tracking(orig: Doc, rng: random.Random) -> Doc:
     sep = "&" if "?" in orig.url else "?"
-    return Doc(f"tracking:{orig.source_id}", orig.source_id, orig.topic, orig.event, "tracking",
-               f"{orig.url}{sep}{rng.choice(_TRACKING)}#comments", orig.title, orig.text,
-               orig.key)
+    return Doc(
+        f"tracking:{orig.source_id}",
+        orig.source_id,
+        orig.topic,
+        orig.event,
+        "tracking",
+        f"{orig.url}{sep}{rng.choice(_TRACKING)}#comments",
+        orig.title,
+        orig.text,
+        orig.key,
+    )
 
 
 def other_host(orig: Doc, rng: random.Random) -> str:
@@ -175,8 +242,17 @@ def other_host(orig: Doc, rng: random.Random) -> str:
 def make_mirror(orig: Doc, rng: random.Random) -> Doc:
     host = other_host(orig, rng)
     text = "\n\n".join(detokenise(s) for s in sentences(orig.text))
-    return Doc(f"mirror:{orig.source_id}", orig.source_id, orig.topic, orig.event, "mirror",
-               f"https://{host}/mirror/{orig.source_id}", orig.title, text, orig.key)
+    return Doc(
+        f"mirror:{orig.source_id}",
+        orig.source_id,
+        orig.topic,
+        orig.event,
+        "mirror",
+        f"https://{host}/mirror/{orig.source_id}",
+        orig.title,
+        text,
+        orig.key,
+    )
 
 
 def make_wire(orig: Doc, rng: random.Random, other_titles: Sequence[str]) -> Doc:
@@ -190,11 +266,21 @@ def make_wire(orig: Doc, rng: random.Random, other_titles: Sequence[str]) -> Doc
     if len(out) > 7:
         out.insert(7, f"Also Read: {inserts[1]}")
     out.append(f"(Reporting by {rng.choice(_NAMES)}; Editing by {rng.choice(_NAMES)})")
-    out.append(f"Copyright {agency}. All rights reserved. This material may not be published, "
-               "broadcast, rewritten or redistributed.")
-    return Doc(f"wire:{orig.source_id}", orig.source_id, orig.topic, orig.event, "wire",
-               f"https://{other_host(orig, rng)}/wire/{agency.lower()}-{orig.source_id}",
-               orig.title, "\n".join(out), orig.key)
+    out.append(
+        f"Copyright {agency}. All rights reserved. This material may not be published, "
+        "broadcast, rewritten or redistributed."
+    )
+    return Doc(
+        f"wire:{orig.source_id}",
+        orig.source_id,
+        orig.topic,
+        orig.event,
+        "wire",
+        f"https://{other_host(orig, rng)}/wire/{agency.lower()}-{orig.source_id}",
+        orig.title,
+        "\n".join(out),
+        orig.key,
+    )
 
 
 def make_edited(orig: Doc, rng: random.Random) -> Doc:
@@ -208,9 +294,17 @@ def make_edited(orig: Doc, rng: random.Random) -> Doc:
     if not out:
         out = [reword(sents[0], rng)]
     title = f"{rng.choice(_NEW_HEADLINE_PREFIX)} {orig.title}"
-    return Doc(f"edited:{orig.source_id}", orig.source_id, orig.topic, orig.event, "edited",
-               f"https://{rng.choice(_HOSTS)}/edited/{orig.source_id}", title, "\n".join(out),
-               orig.key)
+    return Doc(
+        f"edited:{orig.source_id}",
+        orig.source_id,
+        orig.topic,
+        orig.event,
+        "edited",
+        f"https://{rng.choice(_HOSTS)}/edited/{orig.source_id}",
+        title,
+        "\n".join(out),
+        orig.key,
+    )
 
 
 def make_excerpt(orig: Doc, rng: random.Random) -> Doc:
@@ -231,9 +325,17 @@ def make_excerpt(orig: Doc, rng: random.Random) -> Doc:
         out = [" ".join(half)]
     if rng.random() < 0.5:
         out.append("Read more")
-    return Doc(f"excerpt:{orig.source_id}", orig.source_id, orig.topic, orig.event, "excerpt",
-               f"https://{rng.choice(_HOSTS)}/excerpt/{orig.source_id}", orig.title,
-               "\n".join(out), orig.key)
+    return Doc(
+        f"excerpt:{orig.source_id}",
+        orig.source_id,
+        orig.topic,
+        orig.event,
+        "excerpt",
+        f"https://{rng.choice(_HOSTS)}/excerpt/{orig.source_id}",
+        orig.title,
+        "\n".join(out),
+        orig.key,
+    )
 
 
 _BOILER_HEAD = (
@@ -257,9 +359,17 @@ _BOILER_FOOT = (
 def wrap_boilerplate(doc: Doc) -> Doc:
     body = [detokenise(s) for s in sentences(doc.text)]
     text = "\n".join([*_BOILER_HEAD, *body, *_BOILER_FOOT])
-    return Doc(f"boilerplate:{doc.source_id}", doc.source_id, doc.topic, doc.event,
-               "boilerplate", f"https://valleychronicle.test/news/{doc.source_id}", doc.title,
-               text, None)
+    return Doc(
+        f"boilerplate:{doc.source_id}",
+        doc.source_id,
+        doc.topic,
+        doc.event,
+        "boilerplate",
+        f"https://valleychronicle.test/news/{doc.source_id}",
+        doc.title,
+        text,
+        None,
+    )
 
 
 def build(
@@ -274,15 +384,27 @@ def build(
     for row in rows:
         sid = str(row["id"])
         url = str(row.get("url") or f"https://{_HOSTS[hash_index(sid)]}/story/{sid}")
-        corpus.append(Doc(f"ecb:{sid}", sid, int(str(row["topic"])), str(row["event"]),
-                          "corpus", url, str(row.get("title") or ""), str(row["text"])))
+        corpus.append(
+            Doc(
+                f"ecb:{sid}",
+                sid,
+                int(str(row["topic"])),
+                str(row["event"]),
+                "corpus",
+                url,
+                str(row.get("title") or ""),
+                str(row["text"]),
+            )
+        )
     native = native_overlap(corpus)
     worst: dict[str, float] = {}
     for (a, _b), value in native.items():
         worst[a] = max(worst.get(a, 0.0), value)
-    eligible = [d for d in corpus
-                if len(d.text.split()) >= MIN_ORIGINAL_WORDS
-                and worst.get(d.key, 0.0) < UNIQUE_MAX_CONTAINMENT]
+    eligible = [
+        d
+        for d in corpus
+        if len(d.text.split()) >= MIN_ORIGINAL_WORDS and worst.get(d.key, 0.0) < UNIQUE_MAX_CONTAINMENT
+    ]
     originals = rng.sample(eligible, min(n_originals, len(eligible)))
     copies: list[Doc] = []
     for orig in originals:
@@ -293,12 +415,12 @@ def build(
         copies.append(make_edited(orig, rng))
         copies.append(make_excerpt(orig, rng))
     # Short stories are the hard case under a long shared boilerplate.
-    long_enough = [d for d in corpus if len(d.text.split()) >= MIN_BOILERPLATE_WORDS
-                   and worst.get(d.key, 0.0) < NEGATIVE_MAX]
+    long_enough = [
+        d for d in corpus if len(d.text.split()) >= MIN_BOILERPLATE_WORDS and worst.get(d.key, 0.0) < NEGATIVE_MAX
+    ]
     boiler_src = rng.sample(long_enough, min(n_boilerplate, len(long_enough)))
     boiler = [wrap_boilerplate(d) for d in boiler_src]
-    return DupSet(tuple(corpus), tuple(copies), tuple(boiler),
-                  tuple(o.key for o in originals), native)
+    return DupSet(tuple(corpus), tuple(copies), tuple(boiler), tuple(o.key for o in originals), native)
 
 
 def hash_index(text: str) -> int:
@@ -308,7 +430,9 @@ def hash_index(text: str) -> int:
 
 if __name__ == "__main__":
     ds = build()
-    print(f"corpus {len(ds.corpus)} docs, {len(ds.originals)} originals, "
-          f"{len(ds.copies)} copies, {len(ds.boilerplate_pages)} boilerplate pages")
+    print(
+        f"corpus {len(ds.corpus)} docs, {len(ds.originals)} originals, "
+        f"{len(ds.copies)} copies, {len(ds.boilerplate_pages)} boilerplate pages"
+    )
     for doc in ds.copies[:5]:
         print("---", doc.kind, doc.url, "\n", doc.text[:400])

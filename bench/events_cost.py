@@ -193,5 +193,6 @@ def main(argv: list[str] | None = None) -> None:
     for r in results:
         print(r.line())
 
+
 if __name__ == "__main__":
     main()

@@ -129,8 +129,10 @@ def check(corpus: list[Article], golden: Path) -> int:
     bad = [i for i, a in enumerate(corpus) if link.story_features(*a) != expected[i]]
     for i in bad[:5]:
         got = link.story_features(*corpus[i])
-        print(f"DIFF {corpus[i][3]}: title_terms {got.title_terms == expected[i].title_terms}, "
-              f"sentences {got.sentences == expected[i].sentences}, keys {got.keys == expected[i].keys}")
+        print(
+            f"DIFF {corpus[i][3]}: title_terms {got.title_terms == expected[i].title_terms}, "
+            f"sentences {got.sentences == expected[i].sentences}, keys {got.keys == expected[i].keys}"
+        )
     print(f"equal: {len(corpus) - len(bad)} of {len(corpus)} articles")
     return len(bad)
 

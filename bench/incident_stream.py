@@ -740,10 +740,18 @@ _AGE_NOUN = re.compile(r"\b[aA] ([0-9]{1,2})-year-old (man|woman|boy|girl)\b")
 _NAME_AGE = re.compile(r"\b([A-Z][a-z]+ [A-Z][a-z]+), ([0-9]{1,2}),")
 _LEAD_REWRITES = (
     # (pattern on the first sentence, rewrite): how other newsrooms open the same report
-    (re.compile(r"^(.+?) (was|were) (shot and killed|killed|wounded) (.+?), (police said|authorities said|according to police)\.$"),
-     r"Police are investigating after \1 \2 \3 \4."),
-    (re.compile(r"^(.+?) (was|were) (shot and killed|killed|wounded) (.+?), (police said|authorities said|according to police)\.$"),
-     r"\1 \2 \3 \4, and police are looking for whoever did it."),
+    (
+        re.compile(
+            r"^(.+?) (was|were) (shot and killed|killed|wounded) (.+?), (police said|authorities said|according to police)\.$"
+        ),
+        r"Police are investigating after \1 \2 \3 \4.",
+    ),
+    (
+        re.compile(
+            r"^(.+?) (was|were) (shot and killed|killed|wounded) (.+?), (police said|authorities said|according to police)\.$"
+        ),
+        r"\1 \2 \3 \4, and police are looking for whoever did it.",
+    ),
     (re.compile(r"^(.+?) police have arrested (.+?), in connection with (.+)$"), r"Police in \1 arrested \2 in \3"),
 )
 

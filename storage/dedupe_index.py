@@ -64,17 +64,16 @@ _LOCK_SQL = text(
 )
 
 
-def band_table(
-    metadata: MetaData, *, name: str = BANDS_TABLE, articles_fk: str | None = None
-) -> Table:
+def band_table(metadata: MetaData, *, name: str = BANDS_TABLE, articles_fk: str | None = None) -> Table:
     """Define ``article_bands`` on the caller's MetaData.
 
     ``articles_fk`` (e.g. ``"articles.id"``) adds a foreign key with ``ON
     DELETE CASCADE`` so that deleting an article removes its bands.
     """
     article_col: Column[int] = (
-        Column("article_id", BigInteger, ForeignKey(articles_fk, ondelete="CASCADE"),
-               primary_key=True, autoincrement=False)
+        Column(
+            "article_id", BigInteger, ForeignKey(articles_fk, ondelete="CASCADE"), primary_key=True, autoincrement=False
+        )
         if articles_fk
         else Column("article_id", BigInteger, primary_key=True, autoincrement=False)
     )
@@ -207,9 +206,7 @@ class SqlDuplicateIndex:
         if row is None:
             return None
         # The text is not needed for an exact match; do not ship it.
-        return IndexedArticle(
-            int(row[0]), "", None if row[1] is None else int(row[1]), site_of(row[2] or "")
-        )
+        return IndexedArticle(int(row[0]), "", None if row[1] is None else int(row[1]), site_of(row[2] or ""))
 
     def candidates(self, band_keys: Sequence[int], limit: int = MAX_VERIFY) -> list[int]:
         if not band_keys:
@@ -222,9 +219,7 @@ class SqlDuplicateIndex:
             return []
         rows = self.conn.execute(self._load, {"ids": list(ids)})
         return [
-            IndexedArticle(
-                int(r[0]), r[1] or "", None if r[2] is None else int(r[2]), site_of(r[3] or "")
-            )
+            IndexedArticle(int(r[0]), r[1] or "", None if r[2] is None else int(r[2]), site_of(r[3] or ""))
             for r in rows
         ]
 
@@ -232,17 +227,13 @@ class SqlDuplicateIndex:
         add_bands(self.conn, self.bands, [(article_id, fp)])
 
 
-def add_bands(
-    conn: Connection, bands: Table, items: Sequence[tuple[int, Fingerprint]]
-) -> int:
+def add_bands(conn: Connection, bands: Table, items: Sequence[tuple[int, Fingerprint]]) -> int:
     """Insert band rows, sorted by key, ``ON CONFLICT DO NOTHING``; idempotent.
 
     Sorting each batch by its conflict key keeps concurrent writers from
     deadlocking on the primary-key index. Returns the number of rows sent.
     """
-    rows = sorted(
-        {(key, article_id) for article_id, fp in items if fp.comparable for key in fp.band_keys}
-    )
+    rows = sorted({(key, article_id) for article_id, fp in items if fp.comparable for key in fp.band_keys})
     if not rows:
         return 0
     dialect = conn.dialect.name

@@ -262,7 +262,6 @@ class ReingestItem(Base):
 Index("ix_reingest_items_run_state", ReingestItem.run_id, ReingestItem.state)
 
 
-
 class WorkItem(Base):
     """A unit of work in flight (an entry to ingest, an article to process or refetch, a re-ingest
     batch): the database, not the broker, is the source of truth for what is still to do.

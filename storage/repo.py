@@ -120,9 +120,7 @@ def claim_due_feeds(
         # A poll token left behind is a dead poll's (its lease ran out): clear it with the claim, or
         # the new poll would find the feed held by that token under the fresh lease, every time.
         session.execute(
-            update(Feed)
-            .where(Feed.id.in_(ids))
-            .values(lease_until=now + lease, poll_token=None, poll_started_at=None)
+            update(Feed).where(Feed.id.in_(ids)).values(lease_until=now + lease, poll_token=None, poll_started_at=None)
         )
     return ids
 
@@ -604,9 +602,7 @@ def article_version(session: Session, article_id: int) -> tuple[str | None, int 
 
 
 def count_due_feeds(session: Session, due_by: datetime) -> int:
-    return int(
-        session.scalar(select(func.count()).where(Feed.status != "gone", Feed.next_poll_at <= due_by)) or 0
-    )
+    return int(session.scalar(select(func.count()).where(Feed.status != "gone", Feed.next_poll_at <= due_by)) or 0)
 
 
 def due_refetches(session: Session, now: datetime, *, limit: int, due_by: datetime | None = None) -> list[int]:

@@ -271,6 +271,8 @@ _LITE_CREATE_STORY = (
     " state, refine_pending, created_at) VALUES (:title, :first_at, :last_at, :count, :source_count,"
     " :top_terms, :state, :pending, :created_at) RETURNING id"
 )
+
+
 # PostgreSQL, the linker (defer_writes): the story row, its postings when they change, the
 # document's counts and the member's vector in one round trip; the story's optimistic check comes
 # back as a count (0: it changed under us, and the transaction is rolled back). The postings'
@@ -957,7 +959,10 @@ class SqlStoryIndex:
         if self.pg:
             if self.defer_writes:  # sent with the member's vector in one statement (flush)
                 self._deferred_document = {
-                    "terms": terms_json, "source": source, "keys": _pg_array(ukeys), "seen": seen,
+                    "terms": terms_json,
+                    "source": source,
+                    "keys": _pg_array(ukeys),
+                    "seen": seen,
                 }
                 return
             if ukeys:

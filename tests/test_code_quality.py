@@ -1,4 +1,4 @@
-"""ruff and mypy stay clean: the style rules are checked, not just written down."""
+"""ruff (lint and format) and mypy stay clean: the style rules are checked, not just written down."""
 
 from __future__ import annotations
 
@@ -27,4 +27,9 @@ def test_ruff_is_clean() -> None:
 
 def test_mypy_is_clean() -> None:
     result = subprocess.run([_tool("mypy")], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ruff_format_is_clean() -> None:
+    result = subprocess.run([_tool("ruff"), "format", "--check", "."], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -151,9 +151,7 @@ class Settings(BaseSettings):
         ge=0,
         description="Published events stay in the database outbox this long, then are pruned.",
     )
-    events_relay_interval_seconds: float = Field(
-        default=2.0, gt=0, description="How often beat runs the event relay."
-    )
+    events_relay_interval_seconds: float = Field(default=2.0, gt=0, description="How often beat runs the event relay.")
     events_batch_size: int = Field(default=500, ge=1, description="Events one relay transaction publishes.")
     webhook_url: str | None = Field(
         default=None, description="Events are POSTed here as signed JSON (unset: no webhook)."

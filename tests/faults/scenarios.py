@@ -403,9 +403,7 @@ def _log_findings(logs: str) -> list[str]:
 
 
 # The text log format starts with an ISO date and time in UTC ("2026-12-06T12:10:02.351Z ...").
-_RESENT = re.compile(
-    r"^(?:\d{4}-\d\d-\d\dT)?(\d\d):(\d\d):(\d\d\.\d+)Z? .*lost work sent again.*?resent=(\d+)", re.M
-)
+_RESENT = re.compile(r"^(?:\d{4}-\d\d-\d\dT)?(\d\d):(\d\d):(\d\d\.\d+)Z? .*lost work sent again.*?resent=(\d+)", re.M)
 
 
 def _recovery(logs: str, last_fault_wall: float | None) -> list[str]:

@@ -114,9 +114,11 @@ def test_article_pages_are_fetched_with_the_feeds_user_agent(rt: Runtime, server
     handlers.dispatch_due_feeds(rt)
     _run(rt)
     agents = [(h.path, h.headers.get("User-Agent")) for h in server.hits]
-    assert agents == [("/feed.xml", "FeedBot/2 (+https://ops.example/bot)")] + [
-        ("/story", "FeedBot/2 (+https://ops.example/bot)")
-    ] * 2
+    assert (
+        agents
+        == [("/feed.xml", "FeedBot/2 (+https://ops.example/bot)")]
+        + [("/story", "FeedBot/2 (+https://ops.example/bot)")] * 2
+    )
 
 
 def test_failed_page_keeps_feed_content_then_refetch_updates_in_place(rt: Runtime, server: LocalHTTPServer) -> None:
@@ -187,7 +189,9 @@ def test_a_site_name_the_feeds_titles_share_is_learned_and_dropped(rt: Runtime, 
     from the site's name, the feed's other titles can (storage supplies them)."""
     items = ""
     for i, (headline, sentence) in enumerate(_STORIES):
-        server.route(f"/s{i}", Reply(200, {"Content-Type": "text/html; charset=utf-8"}, _story_page(headline, sentence)))
+        server.route(
+            f"/s{i}", Reply(200, {"Content-Type": "text/html; charset=utf-8"}, _story_page(headline, sentence))
+        )
         items += (
             f"<item><title>{headline} - Morning Gazette</title><link>{server.url(f'/s{i}')}</link>"
             f"<guid>g{i}</guid></item>"

@@ -192,7 +192,9 @@ def test_import_extracts_whole_pages_and_keeps_fragments_as_content(db_env: dict
     rows = [json.loads(x) for x in newsworker("export", env=db_env, cwd=tmp_path).stdout.splitlines()]
     page, fragment = rows
     assert page["title"] == "Assad refuses asylum"
-    assert page["published_at"] == "2016-04-24T09:12:00+07:00" and page["authors"] == ["Jane Doe"]  # the page states +07:00
+    assert page["published_at"] == "2016-04-24T09:12:00+07:00" and page["authors"] == [
+        "Jane Doe"
+    ]  # the page states +07:00
     assert "Mahmoud Alavi" in page["text"]
     assert "Home | World" not in page["text"] and "Contact us" not in page["text"]
     assert page["page_kind"] == "article"

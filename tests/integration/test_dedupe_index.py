@@ -102,9 +102,7 @@ def engine(request: pytest.FixtureRequest) -> Engine:
     return eng
 
 
-
-def ingest(engine: Engine, articles: Table, bands: Table, url: str, body: str
-           ) -> tuple[int, DuplicateVerdict]:
+def ingest(engine: Engine, articles: Table, bands: Table, url: str, body: str) -> tuple[int, DuplicateVerdict]:
     fp = fingerprint(body)
     with engine.begin() as conn:
         index = SqlDuplicateIndex(conn, bands, ArticleColumns.from_table(articles))
@@ -120,12 +118,11 @@ def test_index_links_copies_and_keeps_different_reports_apart(engine: Engine) ->
     b_id, verdict = ingest(engine, articles, bands, "https://b.test/pool-vote", STORY_B)
     assert verdict.kind is None, "a different report of the same event must stay apart"
 
-    mirror = "\n\n".join(STORY_A.replace("\"", "“").split("\n"))
+    mirror = "\n\n".join(STORY_A.replace('"', "“").split("\n"))
     _, verdict = ingest(engine, articles, bands, "https://mirror.test/pool", mirror)
     assert (verdict.kind, verdict.original_id) == ("exact", a_id)
 
-    wire_id, verdict = ingest(engine, articles, bands, "https://wire.test/pool",
-                              wire_copy(STORY_A))
+    wire_id, verdict = ingest(engine, articles, bands, "https://wire.test/pool", wire_copy(STORY_A))
     assert (verdict.kind, verdict.original_id) == ("near", a_id)
     assert 0.6 <= verdict.score < 1.0
 
@@ -146,7 +143,9 @@ def test_index_links_copies_and_keeps_different_reports_apart(engine: Engine) ->
         assert before == after
         assert b_id not in index.candidates(fingerprint(STORY_A).band_keys)
         assert [(s.id, s.site, s.duplicate_of) for s in index.load([a_id, wire_id])] == [
-            (a_id, "a.test", None), (wire_id, "wire.test", a_id)]
+            (a_id, "a.test", None),
+            (wire_id, "wire.test", a_id),
+        ]
 
 
 def test_rebuild_recreates_the_same_index(engine: Engine) -> None:
@@ -170,8 +169,7 @@ def test_dedupe_existing_replaces_bands_and_never_finds_itself(engine: Engine) -
     metadata.create_all(engine)
     a_id, _ = ingest(engine, articles, bands, "https://a.test/pool", STORY_A)
     # Stored from its feed entry first: a summary too short to compare.
-    stub_id, verdict = ingest(engine, articles, bands, "https://w.test/pool",
-                              "Council votes to close the pool.")
+    stub_id, verdict = ingest(engine, articles, bands, "https://w.test/pool", "Council votes to close the pool.")
     assert verdict.kind is None
     cols = ArticleColumns.from_table(articles)
     full = wire_copy(STORY_A)
@@ -180,12 +178,14 @@ def test_dedupe_existing_replaces_bands_and_never_finds_itself(engine: Engine) -
         with engine.begin() as conn:
             index = SqlDuplicateIndex(conn, bands, cols)
             verdict = dedupe_existing(conn, index, stub_id, fp, check=check_duplicate, site="w.test")
-            conn.execute(articles.update().where(articles.c.id == stub_id).values(
-                text=full, content_hash=fp.content_hash, duplicate_of=verdict.original_id))
+            conn.execute(
+                articles.update()
+                .where(articles.c.id == stub_id)
+                .values(text=full, content_hash=fp.content_hash, duplicate_of=verdict.original_id)
+            )
         assert (verdict.kind, verdict.original_id) == ("near", a_id)
     with engine.connect() as conn:
-        rows = conn.execute(select(func.count()).select_from(bands)
-                            .where(bands.c.article_id == stub_id)).scalar_one()
+        rows = conn.execute(select(func.count()).select_from(bands).where(bands.c.article_id == stub_id)).scalar_one()
     assert rows == len(set(fp.band_keys))
 
 
@@ -221,8 +221,7 @@ def _run_pair(pg_engine: Engine, use_lock: bool) -> list[DuplicateVerdict]:
             fp = fingerprint(body)
             with pg_engine.begin() as conn:
                 if name == "second":
-                    second_pid.append(int(conn.execute(text("SELECT pg_backend_pid()"))
-                                          .scalar_one()))
+                    second_pid.append(int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one()))
                     first_checked.wait(10)
                 if use_lock:
                     lock_fingerprint(conn, fp)
@@ -239,8 +238,7 @@ def _run_pair(pg_engine: Engine, use_lock: bool) -> list[DuplicateVerdict]:
             errors.append(exc)
 
     first = threading.Thread(target=worker, args=("first", "https://a.test/x", STORY_A))
-    second = threading.Thread(target=worker, args=("second", "https://b.test/x",
-                                                   wire_copy(STORY_A)))
+    second = threading.Thread(target=worker, args=("second", "https://b.test/x", wire_copy(STORY_A)))
     first.start()
     second.start()
     if use_lock:
@@ -273,9 +271,14 @@ def test_advisory_lock_links_simultaneous_copies(pg_engine: Engine) -> None:
 def test_many_workers_one_original(pg_engine: Engine) -> None:
     metadata, articles, bands = schema()
     metadata.create_all(pg_engine)
-    bodies = [STORY_A, wire_copy(STORY_A), STORY_A.replace("\n", "\n\n"),
-              "\n".join(STORY_A.split("\n")[:-1]), wire_copy(STORY_A).replace("AP", "Reuters"),
-              STORY_A.upper()]
+    bodies = [
+        STORY_A,
+        wire_copy(STORY_A),
+        STORY_A.replace("\n", "\n\n"),
+        "\n".join(STORY_A.split("\n")[:-1]),
+        wire_copy(STORY_A).replace("AP", "Reuters"),
+        STORY_A.upper(),
+    ]
     start = threading.Barrier(len(bodies))
     out: dict[int, DuplicateVerdict] = {}
     errors: list[BaseException] = []
@@ -283,8 +286,7 @@ def test_many_workers_one_original(pg_engine: Engine) -> None:
     def worker(n: int) -> None:
         try:
             start.wait(10)
-            article_id, verdict = ingest(pg_engine, articles, bands, f"https://s{n}.test/a",
-                                         bodies[n])
+            article_id, verdict = ingest(pg_engine, articles, bands, f"https://s{n}.test/a", bodies[n])
             out[article_id] = verdict
         except BaseException as exc:
             errors.append(exc)

@@ -38,7 +38,9 @@ def test_copies_point_to_the_first_seen_original_and_different_reports_do_not(rt
     wire = _import(
         rt,
         "https://wire.example.org/2016/04/24/assad",
-        "DAMASCUS (Wire Agency) — " + story + "\n\nReporting by A. Writer; editing by B. Editor.\n\nRead more: Syria talks",
+        "DAMASCUS (Wire Agency) — "
+        + story
+        + "\n\nReporting by A. Writer; editing by B. Editor.\n\nRead more: Syria talks",
     )
     excerpt = _import(rt, "https://digest.example.com/a", " ".join(story.split()[: len(story.split()) // 2]))
     other = _import(

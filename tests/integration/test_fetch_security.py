@@ -468,9 +468,7 @@ def test_trickled_tls_handshake_is_cut_off_at_the_deadline(
     assert elapsed < deadline + 1.0
 
 
-def test_proxy_environment_is_ignored(
-    allowed: LocalHTTPServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_proxy_environment_is_ignored(allowed: LocalHTTPServer, monkeypatch: pytest.MonkeyPatch) -> None:
     """A proxy from the environment would connect to an address we never checked."""
     with LocalHTTPServer("127.0.0.1") as proxy:
         proxy.default = Reply(200, {}, b"via proxy")

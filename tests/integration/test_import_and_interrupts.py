@@ -99,7 +99,12 @@ def test_lines_without_an_address_are_imported_under_one_made_from_their_outlet_
     """A corpus keeps text, title, date and outlet, not always the address: each line gets a
     stable one whose host is its outlet (its site for story linking), and a second run is safe."""
     lines = [
-        {"title": "Man shot on Main Street", "text": f"{BODY * 3} First report.", "date": "2015-03-07", "source": "WXYZ Detroit"},
+        {
+            "title": "Man shot on Main Street",
+            "text": f"{BODY * 3} First report.",
+            "date": "2015-03-07",
+            "source": "WXYZ Detroit",
+        },
         {"title": "Victim named", "text": f"{BODY * 3} Follow-up.", "date": "2015-03-09", "source": "Free Press"},
         {"title": "Victim named", "text": f"{BODY * 3} Follow-up.", "date": "2015-03-09", "source": "WXYZ Detroit"},
         {"title": "No outlet given", "text": f"{BODY * 3} Wire copy.", "published_at": "2015-03-10T08:00:00Z"},

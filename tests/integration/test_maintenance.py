@@ -36,7 +36,12 @@ def _wait_for_stats(db: Database, rows: int) -> None:
     with db.engine.connect() as conn:
         conn.execute(text("SELECT pg_stat_clear_snapshot()"))
         for _ in range(100):
-            if conn.execute(text("SELECT n_mod_since_analyze FROM pg_stat_user_tables WHERE relname = 'feeds'")).scalar_one() >= rows:
+            if (
+                conn.execute(
+                    text("SELECT n_mod_since_analyze FROM pg_stat_user_tables WHERE relname = 'feeds'")
+                ).scalar_one()
+                >= rows
+            ):
                 return
             conn.execute(text("SELECT pg_sleep(0.05), pg_stat_clear_snapshot()"))
 
@@ -70,7 +75,9 @@ def test_an_embedded_run_applies_the_same_rule_each_pass(database: Database, mon
             return  # the server's own autovacuum does it
     later = datetime.now(UTC) + timedelta(days=1)  # none is due: the pass polls nothing
     with database.transaction() as session:
-        session.execute(insert(Feed), [{"url": f"https://site{i}.example/rss", "next_poll_at": later} for i in range(300)])
+        session.execute(
+            insert(Feed), [{"url": f"https://site{i}.example/rss", "next_poll_at": later} for i in range(300)]
+        )
     _wait_for_stats(database, 300)
     monkeypatch.setenv("NEWSWORKER_DATABASE_URL", database.url)
     result = CliRunner().invoke(cli, ["run", "--once"], prog_name="newsworker", catch_exceptions=False)

@@ -500,12 +500,22 @@ def test_recording_work_counts_what_it_inserted_and_touches_only_what_was_there(
     finally:
         event.remove(runtime.db.engine, "before_cursor_execute", seen)
     assert {r.key: r.queued_at > now for r in _rows(runtime)} == {
-        "item-0": True, "item-1": False, "item-2": False, "item-8": True, "item-9": True,
+        "item-0": True,
+        "item-1": False,
+        "item-2": False,
+        "item-8": True,
+        "item-9": True,
     }
 
 
 def _item_row(kind: str, key: str, args: list[int], now: datetime) -> dict[str, object]:
     return {
-        "kind": kind, "key": key, "args": args, "state": "queued", "queued_at": now, "attempts": 0, "crashes": 0,
+        "kind": kind,
+        "key": key,
+        "args": args,
+        "state": "queued",
+        "queued_at": now,
+        "attempts": 0,
+        "crashes": 0,
         "updated_at": now,
     }

@@ -190,6 +190,7 @@ def article_filter_options(command: F) -> F:
         command = option(command)
     return command
 
+
 _RELATIVE = re.compile(r"^(\d+)\s*([mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 

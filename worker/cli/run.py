@@ -309,9 +309,7 @@ def wait_for_broker(settings: Settings, retry_seconds: float = BROKER_RETRY_SECO
             finally:
                 client.close()
             if attempts:
-                log.info(
-                    f"the broker answers after {attempts} failed attempt(s); starting", extra={"broker": shown}
-                )
+                log.info(f"the broker answers after {attempts} failed attempt(s); starting", extra={"broker": shown})
             return
     except KeyboardInterrupt:
         sys.exit(EXIT_INTERRUPTED)

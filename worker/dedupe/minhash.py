@@ -85,10 +85,6 @@ _WORD = re.compile(r"\w+")
 _BAND_STRUCT = struct.Struct(f"<I{ROWS_PER_BAND}I")
 
 
-
-
-
-
 @dataclass(frozen=True, slots=True)
 class Similarity:
     """Exact overlap of two shingle sets (``new`` against ``old``)."""
@@ -109,12 +105,6 @@ class Similarity:
     @property
     def old_in_new(self) -> float:
         return self.intersection / self.old_size if self.old_size else 0.0
-
-
-
-
-
-
 
 
 def words(text: str) -> list[str]:
@@ -155,9 +145,7 @@ def fingerprint(text: str) -> Fingerprint:
     sketch = rensa.RMinHash(NUM_PERM, MINHASH_SEED)
     sketch.update(list(shingles))
     signature = tuple(sketch.digest())
-    return Fingerprint(
-        content_hash, signature, _band_keys(signature), len(shingles), len(tokens), shingles
-    )
+    return Fingerprint(content_hash, signature, _band_keys(signature), len(shingles), len(tokens), shingles)
 
 
 def similarity(new: frozenset[str], old: frozenset[str]) -> Similarity:
@@ -178,9 +166,7 @@ def classify(sim: Similarity, *, same_site: bool = False) -> tuple[DuplicateKind
         return None, 0.0
     if same_site and min(sim.new_size, sim.old_size) < SAME_SITE_MIN_WORDS - SHINGLE_WORDS + 1:
         return None, 0.0
-    near_jaccard, contained_min = (
-        (SAME_SITE_JACCARD, SAME_SITE_CONTAINED) if same_site else (NEAR_JACCARD, CONTAINED)
-    )
+    near_jaccard, contained_min = (SAME_SITE_JACCARD, SAME_SITE_CONTAINED) if same_site else (NEAR_JACCARD, CONTAINED)
     jaccard = sim.jaccard
     if jaccard >= near_jaccard:
         return "near", jaccard
@@ -310,9 +296,7 @@ class MemoryDuplicateIndex:
         return [article_id for article_id, _ in ranked[:limit]]
 
     def load(self, ids: Sequence[int]) -> list[IndexedArticle]:
-        return [
-            IndexedArticle(i, self._texts[i], self._duplicate_of[i], self._sites[i]) for i in ids
-        ]
+        return [IndexedArticle(i, self._texts[i], self._duplicate_of[i], self._sites[i]) for i in ids]
 
     def add(self, article_id: int, fp: Fingerprint) -> None:
         if not fp.comparable:

@@ -125,8 +125,6 @@ def _freeze_headers(headers: Mapping[str, str]) -> Mapping[str, str]:
     return types.MappingProxyType({k.lower(): v for k, v in headers.items()})
 
 
-
-
 class _Pinned(threading.local):
     """Per-thread: the address the adapter checked (for logs), and which one to try.
 
@@ -207,9 +205,7 @@ class _Watchdog:
     def arm(self, guard: _Guard) -> None:
         with self._cond:
             if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(
-                    target=self._run, name="newsworker-fetch-deadline", daemon=True
-                )
+                self._thread = threading.Thread(target=self._run, name="newsworker-fetch-deadline", daemon=True)
                 self._thread.start()
             self._seq += 1
             heapq.heappush(self._heap, (guard.deadline, self._seq, guard))
@@ -305,9 +301,7 @@ class _PinnedAdapter(HTTPAdapter):
         pool_connections: int,
         pool_maxsize: int,
     ) -> None:
-        super().__init__(
-            pool_connections=pool_connections, pool_maxsize=pool_maxsize, max_retries=0
-        )
+        super().__init__(pool_connections=pool_connections, pool_maxsize=pool_maxsize, max_retries=0)
         self._allow_private = allow_private
         self._allowed_networks = allowed_networks
         self._resolver = resolver
@@ -326,9 +320,7 @@ class _PinnedAdapter(HTTPAdapter):
         verify: Any,
         cert: Any = None,
     ) -> Any:
-        base_params, base_kwargs = super().build_connection_pool_key_attributes(
-            request, verify, cert
-        )
+        base_params, base_kwargs = super().build_connection_pool_key_attributes(request, verify, cert)
         host_params = cast(dict[str, Any], base_params)
         pool_kwargs = cast(dict[str, Any], base_kwargs)
         scheme = str(host_params["scheme"]).lower()
@@ -587,9 +579,7 @@ class Fetcher:
         finally:
             pinned.attempt = 0
 
-    def _read_body(
-        self, response: requests.Response, url: str, guard: _Guard
-    ) -> tuple[bytes, int | None]:
+    def _read_body(self, response: requests.Response, url: str, guard: _Guard) -> tuple[bytes, int | None]:
         cap = self.policy.max_body_bytes
         raw = response.raw
         encoded = response.headers.get("Content-Encoding", "").strip().lower()
@@ -610,9 +600,7 @@ class Fetcher:
                     break
                 total += len(chunk)
                 if total > cap:
-                    raise ResponseTooLarge(
-                        f"{url} body exceeds {cap} bytes after decoding", url=url
-                    )
+                    raise ResponseTooLarge(f"{url} body exceeds {cap} bytes after decoding", url=url)
                 chunks.append(chunk)
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             if guard.fired or time.monotonic() >= guard.deadline:
@@ -677,9 +665,7 @@ def _translate(exc: requests.exceptions.RequestException, url: str) -> FetchErro
         return ConnectFailed(f"TLS failure for {url}: {exc}", url=url, reason="tls")
     if isinstance(
         exc,
-        requests.exceptions.InvalidURL
-        | requests.exceptions.InvalidSchema
-        | requests.exceptions.MissingSchema,
+        requests.exceptions.InvalidURL | requests.exceptions.InvalidSchema | requests.exceptions.MissingSchema,
     ):
         return InvalidAddress(f"invalid URL {url!r}: {exc}", url=url)
     if isinstance(exc, requests.exceptions.ConnectionError):

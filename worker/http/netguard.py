@@ -27,8 +27,6 @@ Resolver = Callable[[str, int], Sequence[str]]
 """``(host, port) -> ip strings``; swapped in by tests to give names to local servers."""
 
 
-
-
 class BlockedAddress(FetchError):
     """The address resolves to (or is) a non-public network address."""
 

@@ -64,9 +64,7 @@ _DATE_WORDS = re.compile(
     rf"|\d{{4}}|(?:{'|'.join(m for m in MONTH_STEMS if m != 'may')})[a-z]*\.? \d)",
     re.I,
 )
-_SPLIT_AUTHORS = re.compile(
-    r"\s*(?:;|&|\||\x1f|\band\b|\bund\b|\bet\b|\by\b|,|\bwith\b|·|•)\s*", re.I
-)
+_SPLIT_AUTHORS = re.compile(r"\s*(?:;|&|\||\x1f|\band\b|\bund\b|\bet\b|\by\b|,|\bwith\b|·|•)\s*", re.I)
 _ROLE_SEP = re.compile(r"\s+[-–—|]\s+")
 _NAME_OK = re.compile(r"^[^\W\d_][\w’'.\- ]*[\w.]$")
 _PARTICLES = frozenset(
@@ -234,9 +232,7 @@ def _person_like(name: str, strict: bool) -> bool:
     return all(w[0].isupper() or w.casefold() in _PARTICLES for w in words)
 
 
-def clean_authors(
-    raw_names: list[str], *, site_keys: set[str], strict: bool = False
-) -> tuple[str, ...]:
+def clean_authors(raw_names: list[str], *, site_keys: set[str], strict: bool = False) -> tuple[str, ...]:
     """Names only: no "By", roles, dates, e-mail addresses, URLs or site names.
 
     ``strict`` is for free text found on the page (bylines), where only person-shaped names
@@ -288,9 +284,7 @@ def clean_authors(
             k = text_key(name)
             if k in seen or (strict and k in site_keys):
                 continue
-            if " " not in name.strip() and any(
-                s.startswith(k) and len(s) <= len(k) + 3 for s in site_keys
-            ):
+            if " " not in name.strip() and any(s.startswith(k) and len(s) <= len(k) + 3 for s in site_keys):
                 continue  # a one-word "author" that is the site's own name is the organisation
             if name.isupper() and len(name) > 4:
                 name = name.title()
@@ -425,10 +419,39 @@ _AUTHOR_CLASSES = etree.XPath("//@class[contains(.,'author') or contains(.,'Auth
 # Text nodes that open a byline, in the languages of the development sets and their neighbours
 # (XPath 1.0 has no case folding, so the usual spellings are listed).
 _OPENERS = (
-    "By ", "by ", "BY ", "Written by", "Posted by", "Von ", "von ", "VON ", "Von:", "Par ", "par ",
-    "PAR ", "Por ", "por ", "POR ", "Autor:", "Autor ", "Autoren", "Autorin", "Author:", "Auteur",
-    "Auteurs", "Autore", "Text:", "Text von", "Texto:", "Veröffentlicht von", "Eingestellt von",
-    "Erstellt von", "Verfasst von", "Geschrieben von", "Gespeichert von", "Ein Artikel von",
+    "By ",
+    "by ",
+    "BY ",
+    "Written by",
+    "Posted by",
+    "Von ",
+    "von ",
+    "VON ",
+    "Von:",
+    "Par ",
+    "par ",
+    "PAR ",
+    "Por ",
+    "por ",
+    "POR ",
+    "Autor:",
+    "Autor ",
+    "Autoren",
+    "Autorin",
+    "Author:",
+    "Auteur",
+    "Auteurs",
+    "Autore",
+    "Text:",
+    "Text von",
+    "Texto:",
+    "Veröffentlicht von",
+    "Eingestellt von",
+    "Erstellt von",
+    "Verfasst von",
+    "Geschrieben von",
+    "Gespeichert von",
+    "Ein Artikel von",
     "Ein Beitrag von",
 )
 _OPENER = re.compile(
@@ -444,8 +467,7 @@ _LABEL = re.compile(r"^\s*(?:author|autor|autorin|auteur|autore)[\s:]|" + _OPENE
 _FIRST_WORDS = {o.split()[0].rstrip(":") for o in _OPENERS}
 _OPENER_WORDS = "|" + "|".join(sorted(_FIRST_WORDS | {w + ":" for w in _FIRST_WORDS})) + "|"
 _BYLINE_HITS = etree.XPath(
-    AUTHOR_ELEMENT_PATHS
-    + f" | .//text()[contains('{_OPENER_WORDS}',"
+    AUTHOR_ELEMENT_PATHS + f" | .//text()[contains('{_OPENER_WORDS}',"
     " concat('|', substring-before(concat(normalize-space(.), ' '), ' '), '|'))]"
 )
 
@@ -484,9 +506,7 @@ def _is_author_markup(el: HtmlElement) -> bool:
     return any("author" in (a.get("class") or "").split() for a in el.iterancestors())
 
 
-def _marked_up_authors(
-    tree: HtmlElement, site_keys: set[str], headline: HtmlElement | None
-) -> tuple[str, ...]:
+def _marked_up_authors(tree: HtmlElement, site_keys: set[str], headline: HtmlElement | None) -> tuple[str, ...]:
     """The name in the page's author markup near the headline: its own text, so one word
     ("Heiko", "Realiberry") is believed here as it is not in free text."""
     scope = tree
@@ -503,4 +523,3 @@ def _marked_up_authors(
             if names:
                 return names
     return ()
-

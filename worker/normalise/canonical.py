@@ -32,11 +32,8 @@ def choose_url(pm: PageMeta, url: str, final_url: str | None) -> str:
     return fallback
 
 
-
 def image_url(pm: PageMeta, base: str) -> str | None:
-    raw: Any = pm.first(
-        "og:image", "og:image:url", "og:image:secure_url", "twitter:image", "twitter:image:src"
-    )
+    raw: Any = pm.first("og:image", "og:image:url", "og:image:secure_url", "twitter:image", "twitter:image:src")
     if not raw:
         art = pm.ld_article()
         img = art.get("image") if art else None
@@ -51,4 +48,3 @@ def image_url(pm: PageMeta, base: str) -> str | None:
         return canonical_url(raw, base=base)
     except InvalidURL:
         return None
-

@@ -141,14 +141,8 @@ def _looks_like_headline(pars: tuple[str, ...]) -> bool:
     if len(pars) < 3:
         return False
     first = pars[0]
-    return (
-        len(first.split()) <= 20
-        and "\n" not in first
-        and not first.endswith((".", "!", ":", ",", ";"))
-    )
+    return len(first.split()) <= 20 and "\n" not in first and not first.endswith((".", "!", ":", ",", ";"))
 
 
 def _escape(text: str) -> str:
-    return (
-        text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\n", "<br>")
-    )
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\n", "<br>")

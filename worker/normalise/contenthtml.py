@@ -468,9 +468,7 @@ def _drop_lines(el: _Element, counts: Counter[str], key: Callable[[str], str]) -
         return False
     removed: set[int] = set()
     for line in lines:
-        text = "".join(
-            item if isinstance(item, str) else _visible_text(item) for item in (items[i] for i in line)
-        )
+        text = "".join(item if isinstance(item, str) else _visible_text(item) for item in (items[i] for i in line))
         k = key(text)
         if k and counts[k] > 0:
             counts[k] -= 1

@@ -80,11 +80,7 @@ def _guess_encoding(body: bytes) -> str:
         return "cp1252"
     best = matches[0]
     for match in matches[1:6]:
-        if (
-            match.encoding == "cp1252"
-            and match.chaos <= best.chaos
-            and match.coherence >= best.coherence - 0.01
-        ):
+        if match.encoding == "cp1252" and match.chaos <= best.chaos and match.coherence >= best.coherence - 0.01:
             return "cp1252"
     return str(best.encoding)
 
@@ -92,7 +88,6 @@ def _guess_encoding(body: bytes) -> str:
 def maybe_mojibake(text: str) -> bool:
     """UTF-8 read as Latin-1/cp1252 leaves "Ã", "Â" or "â€" behind; test cheaply first."""
     return ("Ã" in text or "Â" in text or "â€" in text) and _MOJIBAKE.search(text) is not None
-
 
 
 def repair_mojibake(text: str, warnings: list[str]) -> str:

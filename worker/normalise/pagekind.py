@@ -22,9 +22,7 @@ _DOCS_URL = re.compile(
     r"(?:/|$)|/wiki/[\w:]+",
     re.I,
 )
-_PRODUCT_URL = re.compile(
-    r"/(?:products?|item|dp|shop|store|browse|buy|cart|collections?)(?:/|$)", re.I
-)
+_PRODUCT_URL = re.compile(r"/(?:products?|item|dp|shop|store|browse|buy|cart|collections?)(?:/|$)", re.I)
 _LISTING_URL = re.compile(
     r"/(?:tags?|topics?|categor(?:y|ies)|section|archives?|search|authors?|page/\d+|latest|index"
     r"|events?|calendar|jobs?|careers|directory|listings?|results|blog|news|articles|stories)/?(?:$|\?)",
@@ -35,9 +33,7 @@ _SERVICE_URL = re.compile(
     r"|service-areas?|features?)(?:/|$|-)",
     re.I,
 )
-_DATE_PATH = re.compile(
-    r"/(?:19|20)\d{2}/\d{1,2}(?:/|$)|/(?:19|20)\d{2}-\d{2}-\d{2}|[-/]\d{7,}(?:[./-]|$)"
-)
+_DATE_PATH = re.compile(r"/(?:19|20)\d{2}/\d{1,2}(?:/|$)|/(?:19|20)\d{2}-\d{2}-\d{2}|[-/]\d{7,}(?:[./-]|$)")
 _PRODUCT_TEXT = re.compile(
     r"add to (?:cart|bag|basket|wishlist)|buy now|in stock|out of stock|free shipping|sku\b"
     r"|quantity"
@@ -83,9 +79,7 @@ def classify_page(sig: KindSignals, url: str, text: str) -> str:
     score = 0.0
     score += 2.5 if ld_article else 0.0
     score += 0.5 if "og:article" in types else 0.0
-    score -= (
-        2.0 if types & {"collectionpage", "itemlist", "searchresultspage", "profilepage"} else 0.0
-    )
+    score -= 2.0 if types & {"collectionpage", "itemlist", "searchresultspage", "profilepage"} else 0.0
     score += 2.0 if sig.stated_date else (0.75 if sig.has_date else -1.0)
     score += 1.5 if sig.has_author else -0.5
     score += 1.0 if _DATE_PATH.search(path) else 0.0
@@ -123,4 +117,3 @@ def classify_page(sig: KindSignals, url: str, text: str) -> str:
     if kind == "other" and sig.long_paragraphs < 2 and sig.paragraphs >= 10:
         return "listing"
     return kind
-

@@ -43,6 +43,7 @@ _TRANSLATED = re.compile("[" + "".join(re.escape(chr(c)) for c in sorted(_TRANSL
 def _translate_char(m: re.Match[str]) -> str:
     return _TRANSLATE[ord(m.group())] or ""
 
+
 _MULTISPACE = re.compile(r" {2,}")
 _BLANKLINES = re.compile(r"\n\s*\n")
 
@@ -143,9 +144,7 @@ _NEWSLETTER_RE = re.compile(
     re.I,
 )
 # Desk codes closing wire copy: "(T/R07/R01)", "(dpa/lno)", "(ma/dw)", "(RA/IT)".
-_DESK_CODE_RE = re.compile(
-    r"\s*\((?=[^)]*\d|[^a-z)]*\))[A-Za-z]{1,4}\d{0,3}(?:/[A-Za-z]{1,4}\d{0,3}){1,4}\)\s*$"
-)
+_DESK_CODE_RE = re.compile(r"\s*\((?=[^)]*\d|[^a-z)]*\))[A-Za-z]{1,4}\d{0,3}(?:/[A-Za-z]{1,4}\d{0,3}){1,4}\)\s*$")
 # Short footers naming a news agency: "Mi’raj Islamic News Agency (MINA)", "(Reuters)".
 _AGENCY_FOOTER_RE = re.compile(
     r"^[\w’'.&\- ]{0,60}\b(?:news agency|press agency|news service|newswire|wire service|agency"
@@ -179,9 +178,7 @@ def _caption_key(text: str) -> str:
     return re.sub(r"\W+", "", text.casefold())
 
 
-def drop_boilerplate(
-    pars: list[str], captions: frozenset[str] = frozenset()
-) -> tuple[list[str], list[str]]:
+def drop_boilerplate(pars: list[str], captions: frozenset[str] = frozenset()) -> tuple[list[str], list[str]]:
     """Remove inserts, prompts, captions, duplicates and footers; return (kept, dropped).
 
     ``captions``: keys (see :func:`caption_keys`) of the page's image captions; a paragraph
@@ -237,9 +234,7 @@ class Dateline:
 _DASH = r"(?:-{1,2}|–|—|:)"
 _AGENCY = r"\(\s*(?P<agency>[A-Z][\w&.’' /-]{0,30}?|[a-z]{2,6})\s*\)"
 _PLACE_MIXED = r"(?P<place>[A-Z][\w’'.\-]+(?: [A-Z][\w’'.\-]+){0,3}(?:, [A-Z][A-Za-z.\- ]{1,25}?)?)"
-_PLACE_CAPS = (
-    r"(?P<place>[A-Z][A-Z’'.\-]+(?: [A-Z][A-Z’'.\-]+){0,3}(?:, [A-Z][A-Za-z.\- ]{1,25}?)?)"
-)
+_PLACE_CAPS = r"(?P<place>[A-Z][A-Z’'.\-]+(?: [A-Z][A-Z’'.\-]+){0,3}(?:, [A-Z][A-Za-z.\- ]{1,25}?)?)"
 _DATEPART = r"(?:,\s*(?P<date>[^()\n]{3,48}?\d[^()\n]{0,20}?))?"
 _DATELINE_RES = (
     # "Tehran, 16 Rajab 2437/24 April 2016 (MINA) –", "WASHINGTON (Reuters) -", "Berlin (dpa) -"

@@ -264,9 +264,7 @@ def _h1_site_names(h1s: list[str], raws: list[str | None], keys: set[str]) -> li
         last, lead_words = text_key(parts[-1]), len(" ".join(parts[:-1]).split())
         # a site's name is not longer than the headline it follows ("Section | Long Headline")
         out.extend(
-            h
-            for h in h1s
-            if len(h) >= 3 and text_key(h) == last and last not in whole and len(h.split()) <= lead_words
+            h for h in h1s if len(h) >= 3 and text_key(h) == last and last not in whole and len(h.split()) <= lead_words
         )
     return list(dict.fromkeys(out))
 

@@ -44,10 +44,6 @@ class FeedParseError(ValueError):
     """The bytes are not a feed we will ingest; the message says why."""
 
 
-
-
-
-
 _XML_ENCODING = re.compile(rb"""<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._:-]{1,40})["']""")
 # Encodings in which "<!ENTITY" is spelled with the same bytes as in ASCII: scanning the raw
 # bytes is enough. Anything else (UTF-16/32, UTF-7, EBCDIC…) is decoded and scanned as text,

@@ -82,8 +82,6 @@ class SchedulePolicy:
             raise ValueError("redirect_confirmations and failing_after_errors must be >= 1")
 
 
-
-
 @dataclass(frozen=True)
 class PollObservation:
     """What one poll observed. ``status`` is None when no HTTP response arrived."""
@@ -95,8 +93,6 @@ class PollObservation:
     entry_times: tuple[datetime, ...] = ()  # published/updated times of the entries in the feed
     feed_ttl: timedelta | None = None  # RSS <ttl> (or sy:updatePeriod) if the feed gives one
     permanent_redirect: str | None = None  # FetchResult.permanent_redirect
-
-
 
 
 def _require_aware(now: datetime) -> None:
@@ -362,9 +358,7 @@ def _failure(
     if wait is not None and wait > delay:
         # Never earlier than asked; spread upwards so a host's feeds do not all
         # return the very second its Retry-After ends.
-        spread = _spread(
-            wait, policy.jitter_fraction, wait, wait * (1 + policy.jitter_fraction), rng
-        )
+        spread = _spread(wait, policy.jitter_fraction, wait, wait * (1 + policy.jitter_fraction), rng)
         delay, reason = spread, "retry_after"
 
     failing = errors >= policy.failing_after_errors or now - first_error_at >= policy.failing_after

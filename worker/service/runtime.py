@@ -112,8 +112,6 @@ def host_limiter(settings: Settings, *, local: bool = False) -> HostLimits | Non
     return HostLimiter(redis.Redis.from_url(url), default, overrides, prefix=settings.redis_key_prefix)
 
 
-
-
 @dataclass(frozen=True)
 class Prefetched:
     """A fetch already made, replayed to a stage that takes a fetcher (picklable: it crosses

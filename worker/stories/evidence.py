@@ -793,9 +793,7 @@ def _kinds_of(lead: str) -> list[str]:
     but for the characters of _FOLDS_APART, when the regexes run on every kind."""
     low = lead.lower()
     every = not lead.isascii() and any(c in lead for c in _FOLDS_APART)
-    return [
-        f"k:{kind}" for kind, words, rx in _KIND_RES if (every or any(w in low for w in words)) and rx.search(lead)
-    ]
+    return [f"k:{kind}" for kind, words, rx in _KIND_RES if (every or any(w in low for w in words)) and rx.search(lead)]
 
 
 def strength(a: Iterable[str], b: Mapping[str, int] | Iterable[str], near: bool = True) -> tuple[float, bool]:

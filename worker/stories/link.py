@@ -376,10 +376,6 @@ _SENTENCE_SPLIT_RE = re.compile(r"\n+|(?<=[.!?])[\"'”’)]*\s+(?=[\"'“‘(]?
 _OPENERS = frozenset("\"'“‘(«[-–—:")
 
 
-
-
-
-
 Stemmer = Callable[[str], str]
 
 
@@ -692,20 +688,10 @@ def vectorize(
     return _unit(_top(weights, MAX_DOC_TERMS))
 
 
-
-
-
-
-
-
 def cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
     na = math.sqrt(sum(v * v for v in a.values()))
     nb = math.sqrt(sum(v * v for v in b.values()))
     return _dot(a, b) / (na * nb) if na > 0 and nb > 0 else 0.0
-
-
-
-
 
 
 def _numbers_disjoint(na: Sequence[str], nb: Sequence[str], b: Mapping[str, float]) -> bool:
@@ -717,8 +703,6 @@ def _numbers_disjoint(na: Sequence[str], nb: Sequence[str], b: Mapping[str, floa
 def query_terms(vector: Mapping[str, float], k: int = QUERY_TERMS) -> list[str]:
     """The article's strongest features, used to look candidates up in the inverted index."""
     return list(_top(vector, k))
-
-
 
 
 @dataclass(frozen=True)
@@ -998,10 +982,6 @@ def _sum_counts(a: Mapping[str, int], b: Mapping[str, int]) -> dict[str, int]:
     return out
 
 
-
-
-
-
 class StoryIndex(Protocol):
     """Stream state behind the linker; the SQL implementation lives in storage.story_index."""
 
@@ -1072,9 +1052,7 @@ def link_article(
         created = False
     index.record_document(features.source, keys, vocab)
     if article_id is not None and vector:
-        index.record_member(
-            Member(article_id, state.story_id, at, vector, features.source, features.title, evidence)
-        )
+        index.record_member(Member(article_id, state.story_id, at, vector, features.source, features.title, evidence))
     return LinkResult(state.story_id, created, decision.score, decision.merges, at, state)
 
 
@@ -1205,7 +1183,3 @@ class MemoryStoryIndex:
         while story_id in moved:
             story_id = moved[story_id]
         return story_id
-
-
-
-

@@ -39,8 +39,9 @@ def wire_copy(body: str) -> str:
     paras = body.strip().split("\n")
     paras[0] = "SPRINGFIELD (AP) — " + paras[0]
     paras.insert(3, "Also Read: Mayor unveils harbour leisure centre plans")
-    return "\n".join(["By Jane Doe", *paras, "(Reporting by Ana Souza; Editing by Tom Becker)",
-                      "Copyright AP. All rights reserved."])
+    return "\n".join(
+        ["By Jane Doe", *paras, "(Reporting by Ana Souza; Editing by Tom Becker)", "Copyright AP. All rights reserved."]
+    )
 
 
 def test_content_hash_ignores_case_punctuation_spacing_and_quote_style() -> None:
@@ -123,15 +124,16 @@ def test_same_site_rule_keeps_short_stories_in_long_boilerplate_apart() -> None:
 
 
 def test_short_text_repeated_on_one_site_is_a_stub_not_a_copy() -> None:
-    stub = ("Subscribe to continue reading. Get unlimited digital access to our award-winning "
-            "journalism for one dollar a week, cancel at any time. Already a subscriber? Log in.")
+    stub = (
+        "Subscribe to continue reading. Get unlimited digital access to our award-winning "
+        "journalism for one dollar a week, cancel at any time. Already a subscriber? Log in."
+    )
     assert MIN_WORDS <= fingerprint(stub).word_count < 50
     index = MemoryDuplicateIndex()
     assert index.ingest(1, stub, site="paper.test").kind is None
     assert index.ingest(2, stub, site="paper.test").kind is None
     # The same short text on another site is a syndicated brief: a copy.
-    assert index.ingest(3, stub, site="other.test") == DuplicateVerdict(
-        "exact", 1, 1.0, 1.0, 1.0, 0, 1)
+    assert index.ingest(3, stub, site="other.test") == DuplicateVerdict("exact", 1, 1.0, 1.0, 1.0, 0, 1)
 
 
 def test_verify_prefers_the_first_seen_original() -> None:
@@ -143,8 +145,7 @@ def test_verify_prefers_the_first_seen_original() -> None:
     ]
     verdict = verify(fp, candidates)
     assert (verdict.kind, verdict.original_id, verdict.matched_id) == ("near", 3, 7)
-    assert verify(fp, [IndexedArticle(9, STORY_B)]) == DuplicateVerdict(None, None, 0.0, 0.0,
-                                                                        0.0, 1, None)
+    assert verify(fp, [IndexedArticle(9, STORY_B)]) == DuplicateVerdict(None, None, 0.0, 0.0, 0.0, 1, None)
 
 
 def test_memory_index_flow_and_redelivery() -> None:

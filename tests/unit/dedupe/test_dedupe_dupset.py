@@ -34,8 +34,7 @@ def test_slice_links_every_copy_to_its_original_and_merges_nothing_else(
     for kind in COPY_KINDS:
         found, total = rep.recall[kind]
         assert (kind, found) == (kind, total)
-        assert set(rep.verdict_kinds[kind]) <= EXPECTED_KINDS[kind], (kind,
-                                                                     rep.verdict_kinds[kind])
+        assert set(rep.verdict_kinds[kind]) <= EXPECTED_KINDS[kind], (kind, rep.verdict_kinds[kind])
     assert rep.address_recall == (8, 8)
     assert rep.false_links == []
     assert rep.boilerplate_merges == []

@@ -407,7 +407,11 @@ def test_site_names_are_learned_from_what_a_sites_titles_share() -> None:
 
 
 def test_a_feed_title_loses_the_site_name_its_feeds_other_titles_share() -> None:
-    others = ("Bridge closes - Morning Gazette", "Library opens late - Morning Gazette", "Fair returns - Morning Gazette")
+    others = (
+        "Bridge closes - Morning Gazette",
+        "Library opens late - Morning Gazette",
+        "Fair returns - Morning Gazette",
+    )
     hints = FeedHints(title="Council approves transport budget - Morning Gazette", site_titles=others)
     assert extract_article(page().encode(), url=URL, hints=hints).title == "Council approves transport budget"
     assert extract_article(page().encode(), url=URL, hints=FeedHints(title=hints.title)).title == hints.title
@@ -463,7 +467,6 @@ def test_a_page_with_more_markup_than_any_article_is_refused_and_an_ordinary_one
         extract_article(poison, url="https://site.example/a")
     fine = b"<html><body><table>" + b"<tr><td>x" * (MAX_PAGE_ELEMENTS // 2 - 10) + b"</table></body></html>"
     assert extract_article(fine, url="https://site.example/b").source in ("page", "feed")
-
 
 
 @pytest.mark.parametrize(

@@ -87,10 +87,7 @@ def _page(seed: str, charset: str = "utf-8") -> str:
             body.extend(f"<p>{html.escape(line)}</p>" for line in lines[1:])
         elif block.startswith("Also Read:"):
             headline = block.split(":", 1)[1].strip()
-            body.append(
-                f"<p><strong>Also Read:</strong>  <a"
-                f' href="/{len(body)}/">{html.escape(headline)}</a></p>'
-            )
+            body.append(f'<p><strong>Also Read:</strong>  <a href="/{len(body)}/">{html.escape(headline)}</a></p>')
         else:
             body.append(f"<p>{html.escape(block)}</p>")
     page = TEMPLATE.read_text("utf-8")
@@ -117,19 +114,14 @@ def _assert_clean_story(text: str, seed: str) -> None:
 
 def test_seed_page_golden(seed: str) -> None:
     body = _page(seed).encode("utf-8")
-    art = extract_article(
-        body, url=URL + "?utm_source=rss&fbclid=abc", content_type="text/html; charset=utf-8"
-    )
+    art = extract_article(body, url=URL + "?utm_source=rss&fbclid=abc", content_type="text/html; charset=utf-8")
     _assert_clean_story(art.text, seed)
     assert art.title == "Bashar Assad Said to Refuse Iran Asylum Offer"
     assert art.dateline == "Tehran"
     assert art.agency == "MINA"
     assert art.published_at is not None and art.published_at.date() == date(2016, 4, 24)
     assert art.published_date == date(2016, 4, 24)
-    assert (
-        art.published_at.utcoffset() is not None
-        and art.published_at.utcoffset().total_seconds() == 0
-    )
+    assert art.published_at.utcoffset() is not None and art.published_at.utcoffset().total_seconds() == 0
     assert art.authors == ("Rana Setiawan",)
     assert art.url == URL  # canonical link, tracking parameters gone
     assert art.image_url == "https://en.minanews.example/wp-content/uploads/2016/04/assad.jpg"

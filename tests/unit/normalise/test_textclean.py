@@ -109,9 +109,7 @@ def test_story_ending_in_parenthesis_is_not_a_desk_code() -> None:
         ("NEW YORK, May 4 — The city said today that it", "New York", None, None, "The city"),
     ],
 )  # fmt: skip
-def test_parse_dateline(
-    opening: str, place: str, agency: str | None, day: date | None, rest: str
-) -> None:
+def test_parse_dateline(opening: str, place: str, agency: str | None, day: date | None, rest: str) -> None:
     found = parse_dateline(opening)
     assert found is not None
     assert (found.place, found.agency, found.day) == (place, agency, day)
@@ -147,10 +145,7 @@ def test_parse_loose_date(text: str, expected: date | None) -> None:
 
 
 def test_clean_text_strips_dateline_keeps_sentence() -> None:
-    text = (
-        "WASHINGTON (Reuters) - The U.S. Senate on Tuesday voted to pass the bill."
-        "\n\nREAD MORE: Other news"
-    )
+    text = "WASHINGTON (Reuters) - The U.S. Senate on Tuesday voted to pass the bill.\n\nREAD MORE: Other news"
     result = clean_text_full(text)
     assert result.text == "The U.S. Senate on Tuesday voted to pass the bill."
     assert result.dateline is not None and result.dateline.agency == "Reuters"

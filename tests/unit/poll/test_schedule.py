@@ -203,11 +203,7 @@ def test_error_jitter_bounds(errors: int) -> None:
     seen = set()
     for seed in range(500):
         d = decide(PollObservation(500), state, policy, NOW, random.Random(seed))
-        assert (
-            max(policy.min_interval, base * 0.8)
-            <= d.interval
-            <= min(base * 1.2, policy.error_backoff_cap)
-        )
+        assert max(policy.min_interval, base * 0.8) <= d.interval <= min(base * 1.2, policy.error_backoff_cap)
         seen.add(d.interval)
     assert len(seen) > 400  # jitter really spreads the polls
 
@@ -244,9 +240,7 @@ def test_same_seed_same_decision() -> None:
 def test_permanent_redirect_applied_after_two_consistent_sightings(code: int) -> None:
     new = f"https://new.example/feed-{code}.xml"
     state = FeedScheduleState()
-    first = decide(
-        PollObservation(200, permanent_redirect=new), state, EXACT, NOW, random.Random(1)
-    )
+    first = decide(PollObservation(200, permanent_redirect=new), state, EXACT, NOW, random.Random(1))
     assert first.new_url_candidate == new and first.apply_new_url is None
     second = decide(PollObservation(304, permanent_redirect=new), first.state, EXACT, NOW + H,
                     random.Random(1))  # fmt: skip

@@ -16,8 +16,6 @@ from worker.stories import link as st
 T0 = datetime(2024, 3, 1, 8, 0, tzinfo=UTC)
 
 
-
-
 def _terms(f: story_model.StoryFeatures) -> set[str]:
     return set(f.vocabulary())
 
@@ -87,9 +85,7 @@ def _article(town: str, name: str, age: int, street: str, variant: int = 0) -> t
 
 def test_time_window_keeps_look_alikes_apart_and_follow_ups_in() -> None:
     index = st.MemoryStoryIndex()
-    first = st.link_article(
-        index, st.story_features(*_article("Ashford", "Mary Novak", 54, "Mill"), T0, "a"), T0
-    )
+    first = st.link_article(index, st.story_features(*_article("Ashford", "Mary Novak", 54, "Mill"), T0, "a"), T0)
     same_day = T0 + timedelta(hours=12)
     follow = st.link_article(
         index,
@@ -116,13 +112,9 @@ def test_time_window_keeps_look_alikes_apart_and_follow_ups_in() -> None:
 
 def test_same_kind_different_people_and_places_do_not_link() -> None:
     index = st.MemoryStoryIndex()
-    a = st.link_article(
-        index, st.story_features(*_article("Ashford", "Mary Novak", 54, "Mill"), T0, "a"), T0
-    )
+    a = st.link_article(index, st.story_features(*_article("Ashford", "Mary Novak", 54, "Mill"), T0, "a"), T0)
     t = T0 + timedelta(hours=3)
-    b = st.link_article(
-        index, st.story_features(*_article("Kelso", "Paul Ortega", 31, "Oak", 1), t, "b"), t
-    )
+    b = st.link_article(index, st.story_features(*_article("Kelso", "Paul Ortega", 31, "Oak", 1), t, "b"), t)
     assert a.created and b.created and a.story_id != b.story_id
 
 
@@ -238,7 +230,7 @@ def test_ecbplus_slice_look_alike_events_stay_apart() -> None:
 
 
 def test_tokens_mixing_digits_and_letters_are_words_not_counts() -> None:
-    """"76ers" is a team and "IE8" a product: read as the number 76 or 8 (weighted like a
+    """ "76ers" is a team and "IE8" a product: read as the number 76 or 8 (weighted like a
     casualty count) they tied unrelated basketball or browser stories together."""
     f = st.story_features(
         "76ers fire coach", "The 76ers fired their coach. IE8 users got a patch on 12th May.", None, "x"

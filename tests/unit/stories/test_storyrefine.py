@@ -19,7 +19,9 @@ T0 = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
 
 
 def _member(article_id: int, story_id: int, vector: dict[str, float], hours: float = 0.0) -> story_model.Member:
-    return story_model.Member(article_id, story_id, T0 + timedelta(hours=hours), vector, f"site{article_id}", f"t{article_id}")
+    return story_model.Member(
+        article_id, story_id, T0 + timedelta(hours=hours), vector, f"site{article_id}", f"t{article_id}"
+    )
 
 
 def test_reconcile_keeps_ids_where_most_members_came_from_and_records_emptied_stories() -> None:
