@@ -58,7 +58,7 @@ def test_import_keeps_every_line_it_can_and_says_why_it_skipped_the_rest(
         _line(2, published_at="Tue, 05 Mar 2024 10:00:00 GMT"),  # RFC 822
         _line(3, published_at=1709632800),  # epoch seconds
         _line(4, published_at="25/03/2024"),  # unambiguous day first
-        _line(5, published_at="05/03/2024"),  # ambiguous without --date-order: kept undated
+        _line(5, published_at="05/03/2024"),  # ambiguous alone: read day-first as line 4 shows the file writes
         _line(6, published_at="sometime last week"),  # unreadable: kept undated
         _line(7, published_at="2999-01-01"),  # far in the future: refused
         _line(8, text="x" * 5000),  # over the size limit: refused, never held whole
@@ -71,11 +71,11 @@ def test_import_keeps_every_line_it_can_and_says_why_it_skipped_the_rest(
     result = run("import", str(path))
     assert result.exit_code == 1, result.output  # some lines were skipped
     assert "imported 8 new article(s), 0 already stored, 3 line(s) skipped" in result.stdout
-    assert "3 warning(s)" in result.stdout
+    assert "2 warning(s)" in result.stdout
+    assert "numeric dates are read day first: 1 line(s) of articles.jsonl" in result.stderr
     assert f"{path}:7: skipped: published_at 2999-01-01 is in the future" in result.stderr
     assert f"{path}:8: skipped: line is" in result.stderr and "over the limit of 4,000" in result.stderr
     assert f"{path}:10: skipped: not valid JSON" in result.stderr
-    assert f"{path}:5: warning:" in result.stderr and "--date-order" in result.stderr
     assert f"{path}:9: warning: not UTF-8" in result.stderr
     stored = _articles(env)
     day = datetime(2024, 3, 5, 10, tzinfo=UTC)
@@ -83,7 +83,8 @@ def test_import_keeps_every_line_it_can_and_says_why_it_skipped_the_rest(
     assert stored["https://news.example/2"] == day
     assert stored["https://news.example/3"] == datetime.fromtimestamp(1709632800, tz=UTC)
     assert stored["https://news.example/4"] == datetime(2024, 3, 25, tzinfo=UTC)
-    assert stored["https://news.example/5"] is None and stored["https://news.example/6"] is None
+    assert stored["https://news.example/5"] == datetime(2024, 3, 5, tzinfo=UTC)
+    assert stored["https://news.example/6"] is None
     assert stored["https://news.example/9"] == datetime(2024, 3, 5, tzinfo=UTC)
     assert "https://news.example/7" not in stored and "https://news.example/8" not in stored
     with env.reader() as session:
@@ -121,6 +122,34 @@ def test_lines_without_an_address_are_imported_under_one_made_from_their_outlet_
     again = run("import", "--source", "Archive", str(path))
     assert "imported 0 new article(s), 4 already stored" in again.stdout
     assert _articles(env) == stored
+
+
+def test_a_file_that_writes_dates_both_ways_leaves_the_ambiguous_ones_undated(env: Database, tmp_path: Path) -> None:
+    path = tmp_path / "mixed.jsonl"
+    days = ("25/03/2024", "03/26/2024", "05/03/2024")
+    path.write_bytes(b"".join(_line(n, published_at=day) for n, day in enumerate(days, 1)))
+    result = run("import", str(path))
+    assert result.exit_code == 0, result.output
+    assert "numeric dates are read" not in result.stderr
+    assert f"{path}:3: warning:" in result.stderr and "--date-order" in result.stderr
+    stored = _articles(env)
+    assert stored["https://news.example/1"] == datetime(2024, 3, 25, tzinfo=UTC)
+    assert stored["https://news.example/2"] == datetime(2024, 3, 26, tzinfo=UTC)
+    assert stored["https://news.example/3"] is None
+
+
+def test_a_us_archive_is_read_month_first_without_being_told(env: Database, tmp_path: Path) -> None:
+    path = tmp_path / "us.jsonl"
+    days = ("03/04/2015 09:30", "03/14/2015", "12/01/2015")
+    path.write_bytes(b"".join(_line(n, date=day) for n, day in enumerate(days, 1)))
+    result = run("import", str(path))
+    assert result.exit_code == 0, result.output
+    assert "read month first: 1 line(s) of us.jsonl" in result.stderr
+    stored = _articles(env)
+    assert stored["https://news.example/1"] == datetime(2015, 3, 4, 9, 30, tzinfo=UTC)
+    assert stored["https://news.example/3"] == datetime(2015, 12, 1, tzinfo=UTC)
+    told = run("import", "--date-order", "dmy", str(path))  # an explicit order is never overridden
+    assert "numeric dates are read" not in told.stderr
 
 
 def test_date_order_reads_numeric_dates(env: Database, tmp_path: Path) -> None:

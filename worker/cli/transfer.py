@@ -27,7 +27,14 @@ from worker.cli.common import (
     pass_context,
 )
 from worker.service import handlers
-from worker.service.imports import DateOrder, ImportLineError, parse_import_line, read_lines, with_warnings
+from worker.service.imports import (
+    DateOrder,
+    ImportLineError,
+    file_date_order,
+    parse_import_line,
+    read_lines,
+    with_warnings,
+)
 
 
 @click.command("import", context_settings=CONTEXT_SETTINGS)
@@ -38,7 +45,7 @@ from worker.service.imports import DateOrder, ImportLineError, parse_import_line
     type=click.Choice(["auto", "dmy", "mdy"]),
     default="auto",
     show_default=True,
-    help="How to read numeric dates like 03/04/2024 (auto: only unambiguous ones).",
+    help="How to read numeric dates like 03/04/2024 (auto: as the file's unambiguous ones are written).",
 )
 @pass_context
 def import_command(ctx: Context, file: Path, source: str | None, date_order: DateOrder) -> None:
@@ -62,6 +69,15 @@ def import_command(ctx: Context, file: Path, source: str | None, date_order: Dat
             f"{sum(skipped.values())} line(s) skipped{f' ({reasons})' if reasons else ''}, {warned} warning(s)"
         )
 
+    if date_order == "auto":
+        with file.open("rb") as handle:
+            date_order, shown = file_date_order(handle, max_bytes=ctx.settings.import_max_line_bytes)
+        if shown:
+            first = "day" if date_order == "dmy" else "month"
+            note(
+                f"numeric dates are read {first} first: {shown} line(s) of {file.name} can only be read that way"
+                " (--date-order to choose)"
+            )
     try:
         with file.open("rb") as handle:
             for line in read_lines(handle, max_bytes=ctx.settings.import_max_line_bytes):

@@ -96,6 +96,36 @@ def parse_published(value: Any, *, date_order: DateOrder = "auto") -> datetime |
     raise UnreadableDate(f"{value!r} is not a date newsworker can read (use ISO 8601, e.g. 2024-05-01)")
 
 
+# a numeric date as the value of a line's date field, as JSON writes it
+_NUMERIC_FIELD = re.compile(rb'"(?:published_at|date)"\s*:\s*"\s*(\d{1,2})[/.-](\d{1,2})[/.-]\d{4}\b')
+
+
+def file_date_order(handle: IO[bytes], *, max_bytes: int) -> tuple[DateOrder, int]:
+    """The order a file's numeric dates can only be read in, and how many lines show it.
+
+    An archive writes every date one way: where some of its dates can only be day-first
+    ("25/03/2024") and none only month-first (or the reverse), its ambiguous ones ("05/03/2024")
+    are read the same way instead of being imported undated. ``("auto", 0)`` when the file shows
+    neither order, or both. Reads the file once in bounded pieces."""
+    dmy = mdy = 0
+    while raw := handle.readline(max_bytes + 1):
+        if len(raw) > max_bytes and not raw.endswith(b"\n"):
+            while raw and not raw.endswith(b"\n"):  # over the limit: the import skips it too
+                raw = handle.readline(1 << 20)
+            continue
+        found = _NUMERIC_FIELD.search(raw)
+        if found is None:
+            continue
+        first, second = int(found.group(1)), int(found.group(2))
+        dmy += first > 12 >= second
+        mdy += second > 12 >= first
+    if dmy and not mdy:
+        return "dmy", dmy
+    if mdy and not dmy:
+        return "mdy", mdy
+    return "auto", 0
+
+
 def _numeric(match: re.Match[str], order: DateOrder, text: str) -> datetime:
     first, second, year = int(match.group(1)), int(match.group(2)), int(match.group(3))
     if order == "auto":
