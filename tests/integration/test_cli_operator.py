@@ -218,6 +218,23 @@ def test_on_a_terminal_run_shows_a_live_display_and_console_logs(tmp_path: Path,
     assert "feed_id=1" in log_lines[0] and "outcome=ok" in log_lines[0]
 
 
+def test_on_a_terminal_import_shows_its_progress_through_the_file(tmp_path: Path) -> None:
+    env = _env(NEWSWORKER_DATABASE_URL=f"sqlite:///{tmp_path / 't.db'}", TERM="xterm", COLUMNS="200")
+    body = "The council voted to rebuild the river bridge after engineers found cracks in its supports. " * 4
+    lines = [json.dumps({"url": f"https://news.example/{n}", "title": f"Bridge {n}", "text": body}) for n in range(40)]
+    path = tmp_path / "archive.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    code, screen = _pty_run(["import", str(path)], env, tmp_path)
+    assert code == 0, screen
+    assert "\x1b[" in screen and "archive.jsonl" in screen and "100%" in screen  # rich's live bar, by bytes
+    assert "line 40: 40 new, 0 stored, 0 skipped" in screen  # the final counts, not the line before
+    plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen)  # the summary's numbers are highlighted
+    assert "imported 40 new article(s), 0 already stored, 0 line(s) skipped" in plain
+    piped = nw("import", str(path), env=env, cwd=tmp_path)  # not a terminal: no bar, the summary only
+    assert "\x1b[" not in piped.stderr and "100%" not in piped.stderr
+    assert "imported 0 new article(s), 40 already stored" in piped.stdout
+
+
 def _console_fields(line: str) -> tuple[str, dict[str, str]]:
     match = re.match(r"^(\S+) (\w+)\s+(\S+): (.*?)  (\w+=.*)$", line)
     assert match, line

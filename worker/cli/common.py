@@ -16,6 +16,16 @@ from typing import Any, NoReturn, TypeVar
 import click
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from sqlalchemy.exc import OperationalError as DBOperationalError
 from sqlalchemy.orm import Session
 
@@ -61,6 +71,17 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
 
 def warn(message: str) -> None:
     err_console.print(f"[bold yellow]warning:[/] {escape(one_line(message))}", highlight=False, soft_wrap=True)
+
+
+def progress_bar(disable: bool, *, counted: bool = True) -> Progress:
+    """The commands' one progress bar, on stderr (stdout stays the command's output): a task's
+    description, bar, done/total (``counted``; not for a total in bytes), percent, elapsed, left
+    and a ``detail`` field."""
+    columns: list[ProgressColumn] = [TextColumn("[bold]{task.description}"), BarColumn()]
+    if counted:
+        columns.append(MofNCompleteColumn())
+    columns += [TaskProgressColumn(), TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[detail]}")]
+    return Progress(*columns, console=err_console, disable=disable)
 
 
 def note(message: str) -> None:

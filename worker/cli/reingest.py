@@ -10,15 +10,6 @@ from typing import Any
 
 import click
 import redis
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskProgressColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 from sqlalchemy.orm import Session
 
@@ -33,11 +24,11 @@ from worker.cli.common import (
     Context,
     console,
     echo_json,
-    err_console,
     fail,
     feed_ids_of,
     note,
     pass_context,
+    progress_bar,
     resolve_stories,
     when,
 )
@@ -49,20 +40,6 @@ from worker.service.runtime import Runtime
 WAIT_POLL_SECONDS = 0.5
 # No progress for this long while waiting on workers: say what is probably wrong.
 STALL_HINT_SECONDS = 30.0
-
-
-def _progress_bar(disable: bool) -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TaskProgressColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        TextColumn("{task.fields[detail]}"),
-        console=err_console,
-        disable=disable,
-    )
 
 
 def _reingested(p: store.RunProgress) -> str:
@@ -258,7 +235,7 @@ def _run_here(
     try:
         if refetch_feeds:
             feed_ids = _feeds(rt, selection)
-            with _progress_bar(as_json) as bar:
+            with progress_bar(as_json) as bar:
                 task = bar.add_task("re-polling feeds", total=len(feed_ids), detail="")
                 for feed_id in feed_ids:
                     ops.refetch_feeds(rt, [feed_id], inline=True)
@@ -275,7 +252,7 @@ def _process_here(rt: Runtime, dispatcher: LocalDispatcher, run_id: int, todo: i
     """Re-ingest the run's pending items in this process, with a progress bar; exits with the run's code."""
     if not as_json:
         note(f"run {run_id}: re-ingesting {todo} article(s) in this process")
-    with _progress_bar(as_json) as bar:
+    with progress_bar(as_json) as bar:
         task = bar.add_task(f"run {run_id}", total=todo, detail="changed 0, failed 0")
         counts = {"changed": 0, "failed": 0}
 
@@ -337,7 +314,7 @@ def _enqueue_and_watch(
     """Hand the run's pending items (ids above ``after``) to the workers, then follow the run unless ``no_wait``."""
     from tasks.reingest import enqueue_batch
 
-    with _progress_bar(as_json) as bar:
+    with progress_bar(as_json) as bar:
         task = bar.add_task(f"enqueuing run {run_id}", total=todo, detail="")
         try:
             stopped = ops.enqueue_run(
@@ -419,7 +396,7 @@ def _watch(db: Database, run_id: int, as_json: bool) -> store.RunProgress:
     last_change = time.monotonic()
     hinted = False
     try:
-        with _progress_bar(as_json) as bar:
+        with progress_bar(as_json) as bar:
             task = bar.add_task(
                 f"run {run_id}", total=current.total, completed=current.completed, detail=_detail(current)
             )

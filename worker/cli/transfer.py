@@ -25,6 +25,7 @@ from worker.cli.common import (
     interruptible,
     note,
     pass_context,
+    progress_bar,
 )
 from worker.service import handlers
 from worker.service.imports import (
@@ -69,7 +70,7 @@ def import_command(ctx: Context, file: Path, source: str | None, date_order: Dat
             f"{sum(skipped.values())} line(s) skipped{f' ({reasons})' if reasons else ''}, {warned} warning(s)"
         )
 
-    if date_order == "auto":
+    if date_order == "auto" and file.is_file():  # a pipe cannot be read twice: ambiguous dates stay undated
         with file.open("rb") as handle:
             date_order, shown = file_date_order(handle, max_bytes=ctx.settings.import_max_line_bytes)
         if shown:
@@ -78,9 +79,21 @@ def import_command(ctx: Context, file: Path, source: str | None, date_order: Dat
                 f"numeric dates are read {first} first: {shown} line(s) of {file.name} can only be read that way"
                 " (--date-order to choose)"
             )
+    seekable = file.is_file()  # not a pipe (/dev/stdin): read once, without a size or a position
     try:
-        with file.open("rb") as handle:
+        with file.open("rb") as handle, progress_bar(not err_console.is_terminal, counted=False) as bar:
+            task = bar.add_task(file.name, total=file.stat().st_size if seekable else None, detail="")
+
+            def show(number: int) -> None:
+                bar.update(
+                    task,
+                    completed=handle.tell() if seekable else 0,
+                    detail=f"line {number:,}: {created:,} new, {existing:,} stored, {sum(skipped.values()):,} skipped",
+                )
+
+            number = 0
             for line in read_lines(handle, max_bytes=ctx.settings.import_max_line_bytes):
+                show(number := line.number)
                 where = f"{file}:{line.number}"
                 if line.text is None:
                     skipped[_reason(line.error or "unreadable")] += 1
@@ -106,6 +119,7 @@ def import_command(ctx: Context, file: Path, source: str | None, date_order: Dat
                 created += stored.created
                 existing += not stored.created
                 dispatcher.drain(rt)
+            show(number)
     except KeyboardInterrupt:
         note(f"interrupted: the lines before this one are stored; run the import again to go on. {summary()}")
         rt.close()
