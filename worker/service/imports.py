@@ -24,7 +24,7 @@ from charset_normalizer import from_bytes
 
 from worker.model.article import FeedHints, NormalisedArticle
 from worker.model.urls import InvalidURL, canonical_url
-from worker.normalise.dates import FIRST_YEAR, parse_iso_instant
+from worker.normalise.dates import FIRST_YEAR, parse_iso_datetime, parse_iso_instant, parse_loose_date
 from worker.normalise.extract import PageTooComplex, article_from_import
 
 DateOrder = Literal["auto", "dmy", "mdy"]
@@ -53,7 +53,9 @@ class UnreadableDate(ValueError):
     """A date in none of the accepted forms; the line is kept without it."""
 
 
-_NUMERIC = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$")
+_NUMERIC = re.compile(
+    r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})(?:,?[ T](\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AaPp])\.?[Mm]?\.?)?$"
+)
 _EPOCH = re.compile(r"^\d{9,10}(?:\.\d+)?$")
 _WRITTEN = ("%d %B %Y", "%d %b %Y", "%B %d, %Y", "%b %d, %Y", "%B %d %Y", "%b %d %Y", "%Y/%m/%d")
 
@@ -93,6 +95,15 @@ def parse_published(value: Any, *, date_order: DateOrder = "auto") -> datetime |
             return _utc(datetime.strptime(text, form))
         except ValueError:
             continue
+    # the forms archives also write, read by the pages' own date parser: "2016-03-05 14:22:00 UTC",
+    # "Saturday, March 5, 2016", "Mar. 5, 2016", "5 Mar 2016 14:22" (the day; a time after a
+    # written date is not kept)
+    stated = parse_iso_datetime(text)
+    if stated is not None and text[:4].isdigit():
+        return stated.utc
+    day = parse_loose_date(text)
+    if day is not None:
+        return datetime(day.year, day.month, day.day, tzinfo=UTC)
     raise UnreadableDate(f"{value!r} is not a date newsworker can read (use ISO 8601, e.g. 2024-05-01)")
 
 
@@ -139,6 +150,11 @@ def _numeric(match: re.Match[str], order: DateOrder, text: str) -> datetime:
             raise UnreadableDate(f"{text!r} could be day/month or month/day: pass --date-order dmy or mdy")
     day, month = (first, second) if order == "dmy" else (second, first)
     hour, minute, sec = (int(match.group(i) or 0) for i in (4, 5, 6))
+    meridiem = (match.group(7) or "").lower()
+    if meridiem and not 1 <= hour <= 12:
+        raise UnreadableDate(f"{text!r} is not a time of day")
+    if meridiem:  # 12:30 AM is 00:30, 12:30 PM 12:30
+        hour = hour % 12 + (12 if meridiem == "p" else 0)
     try:
         return datetime(year, month, day, hour, minute, sec, tzinfo=UTC)
     except ValueError:
