@@ -54,7 +54,7 @@ class UnreadableDate(ValueError):
 
 
 _NUMERIC = re.compile(
-    r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})(?:,?[ T](\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AaPp])\.?[Mm]?\.?)?$"
+    r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})(?:,?[ T](\d{1,2}):(\d{2})(?::(\d{2}))?(?:\s*([AaPp])\.?[Mm]?\.?)?)?$"
 )
 _EPOCH = re.compile(r"^\d{9,10}(?:\.\d+)?$")
 _WRITTEN = ("%d %B %Y", "%d %b %Y", "%B %d, %Y", "%b %d, %Y", "%B %d %Y", "%b %d %Y", "%Y/%m/%d")

@@ -48,6 +48,8 @@ def test_a_line_without_an_address_gets_a_stable_one_on_its_outlet() -> None:
         ("Mar. 5, 2016", datetime(2016, 3, 5, tzinfo=UTC)),  # AP style
         ("5 Mar 2016 14:22", datetime(2016, 3, 5, tzinfo=UTC)),  # the day: a time after a written date is not kept
         ("03/25/2016 2:22 PM", datetime(2016, 3, 25, 14, 22, tzinfo=UTC)),
+        ("03/25/2016 14:22", datetime(2016, 3, 25, 14, 22, tzinfo=UTC)),
+        ("25/03/2016 09:30:15", datetime(2016, 3, 25, 9, 30, 15, tzinfo=UTC)),
         ("03/25/2016 12:05 AM", datetime(2016, 3, 25, 0, 5, tzinfo=UTC)),
         ("25/03/2016, 12:05 p.m.", datetime(2016, 3, 25, 12, 5, tzinfo=UTC)),
     ],
