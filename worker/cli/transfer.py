@@ -70,7 +70,8 @@ def import_command(ctx: Context, file: Path, source: str | None, date_order: Dat
             f"{sum(skipped.values())} line(s) skipped{f' ({reasons})' if reasons else ''}, {warned} warning(s)"
         )
 
-    if date_order == "auto" and file.is_file():  # a pipe cannot be read twice: ambiguous dates stay undated
+    seekable = file.is_file()  # not a pipe (/dev/stdin): read once, without a size, a position or a prescan
+    if date_order == "auto" and seekable:  # (from a pipe, ambiguous dates stay undated)
         with file.open("rb") as handle:
             date_order, shown = file_date_order(handle, max_bytes=ctx.settings.import_max_line_bytes)
         if shown:
@@ -79,7 +80,6 @@ def import_command(ctx: Context, file: Path, source: str | None, date_order: Dat
                 f"numeric dates are read {first} first: {shown} line(s) of {file.name} can only be read that way"
                 " (--date-order to choose)"
             )
-    seekable = file.is_file()  # not a pipe (/dev/stdin): read once, without a size or a position
     try:
         with file.open("rb") as handle, progress_bar(not err_console.is_terminal, counted=False) as bar:
             task = bar.add_task(file.name, total=file.stat().st_size if seekable else None, detail="")
