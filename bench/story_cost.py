@@ -336,6 +336,18 @@ def _dt_text(epoch: float) -> str:
     return story_model.from_epoch(epoch).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
 
 
+def insert_article(eng: Engine, d: Doc, path: str) -> int:
+    """The article's row, as ingestion leaves it before linking; its id."""
+    with eng.begin() as c:
+        return int(
+            c.execute(
+                insert(si.articles)
+                .values(url=f"https://{d.source}/{path}", title=d.title, text=d.text)
+                .returning(si.articles.c.id)
+            ).scalar_one()
+        )
+
+
 def _measure(eng: Engine, docs: Sequence[Doc], warmup: int, seed: int) -> Measure:
     """Link each article as the pipeline does (article row's story_id and vector written in the
     same transaction) and run the refinement pass every REFINE_EVERY articles, as beat does."""
@@ -355,14 +367,7 @@ def _measure(eng: Engine, docs: Sequence[Doc], warmup: int, seed: int) -> Measur
             link_ticks = refine_ticks = 0
             created = moved = n = 0
         at = NOW + timedelta(seconds=30 * i)
-        with eng.begin() as c:  # storing the article is not linking: outside the measure
-            aid = int(
-                c.execute(
-                    insert(si.articles)
-                    .values(url=f"https://{d.source}/{tag}/{i}", title=d.title, text=d.text)
-                    .returning(si.articles.c.id)
-                ).scalar_one()
-            )
+        aid = insert_article(eng, d, f"{tag}/{i}")  # storing the article is not linking: outside the measure
         ticks0 = _backend_ticks(pid)
         t0 = time.process_time()
         f = st.story_features(d.title, d.text, at, d.source, "en")

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import create_engine, insert, text, update
+from sqlalchemy import create_engine, text, update
 from sqlalchemy.engine import Engine
 
 from bench import story_cost as sc
@@ -107,14 +107,7 @@ def run(eng: Engine, stats: Stats, docs: Sequence[Doc], warmup: int) -> int:
     for i, d in enumerate(order):
         measured = i >= warmup
         at = sc.NOW + timedelta(seconds=30 * i)
-        with eng.begin() as c:
-            aid = int(
-                c.execute(
-                    insert(si.articles)
-                    .values(url=f"https://{d.source}/{tag}/{i}", title=d.title, text=d.text)
-                    .returning(si.articles.c.id)
-                ).scalar_one()
-            )
+        aid = sc.insert_article(eng, d, f"{tag}/{i}")
         f = st.story_features(d.title, d.text, at, d.source, "en")
         before = stats.read() if measured else {}
         ticks0 = sc._backend_ticks(pid)

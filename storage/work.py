@@ -33,25 +33,27 @@ class Lease:
     crashed: bool = False
 
 
+def queued_row(kind: str, key: str, args: list[Any], now: datetime) -> dict[str, Any]:
+    """A work item's row as it is first recorded: queued now, never tried."""
+    return {
+        "kind": kind,
+        "key": key,
+        "args": args,
+        "state": "queued",
+        "queued_at": now,
+        "attempts": 0,
+        "crashes": 0,
+        "updated_at": now,
+    }
+
+
 def record(session: Session, items: Sequence[tuple[str, str, list[Any]]], now: datetime) -> None:
     """Note that these messages are being sent (in the transaction that created their work).
 
     An item already recorded is queued again (a failed one gets another chance: someone asked)."""
     if not items:
         return
-    rows = [
-        {
-            "kind": kind,
-            "key": key,
-            "args": args,
-            "state": "queued",
-            "queued_at": now,
-            "attempts": 0,
-            "crashes": 0,
-            "updated_at": now,
-        }
-        for kind, key, args in items
-    ]
+    rows = [queued_row(kind, key, args, now) for kind, key, args in items]
     inserted = inserted_keys(session, WorkItem.__table__, rows, ["kind", "key"])  # type: ignore[arg-type]
     for kind, key, args in sorted(items, key=lambda item: (item[0], item[1])):
         if (kind, key) in inserted:

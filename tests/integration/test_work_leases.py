@@ -11,7 +11,7 @@ import threading
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -483,7 +483,9 @@ def test_recording_work_counts_what_it_inserted_and_touches_only_what_was_there(
     now = utcnow()
     fresh = [("k", f"item-{i}", [i]) for i in range(3)]
     with runtime.db.transaction() as session:
-        assert insert_ignore(session, WorkItem.__table__, [_item_row(*f, now) for f in fresh], ["kind", "key"]) == 3
+        assert (
+            insert_ignore(session, WorkItem.__table__, [store.queued_row(*f, now) for f in fresh], ["kind", "key"]) == 3
+        )
     statements: list[str] = []
 
     def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
@@ -505,17 +507,4 @@ def test_recording_work_counts_what_it_inserted_and_touches_only_what_was_there(
         "item-2": False,
         "item-8": True,
         "item-9": True,
-    }
-
-
-def _item_row(kind: str, key: str, args: list[int], now: datetime) -> dict[str, object]:
-    return {
-        "kind": kind,
-        "key": key,
-        "args": args,
-        "state": "queued",
-        "queued_at": now,
-        "attempts": 0,
-        "crashes": 0,
-        "updated_at": now,
     }

@@ -108,7 +108,7 @@ def parse_published(value: Any, *, date_order: DateOrder = "auto") -> datetime |
 
 
 # a numeric date as the value of a line's date field, as JSON writes it
-_NUMERIC_FIELD = re.compile(rb'"(?:published_at|date)"\s*:\s*"\s*(\d{1,2})[/.-](\d{1,2})[/.-]\d{4}\b')
+_NUMERIC_FIELD = re.compile(r'"(?:published_at|date)"\s*:\s*"\s*(\d{1,2})[/.-](\d{1,2})[/.-]\d{4}\b')
 
 
 def file_date_order(handle: IO[bytes], *, max_bytes: int) -> tuple[DateOrder, int]:
@@ -117,14 +117,10 @@ def file_date_order(handle: IO[bytes], *, max_bytes: int) -> tuple[DateOrder, in
     An archive writes every date one way: where some of its dates can only be day-first
     ("25/03/2024") and none only month-first (or the reverse), its ambiguous ones ("05/03/2024")
     are read the same way instead of being imported undated. ``("auto", 0)`` when the file shows
-    neither order, or both. Reads the file once in bounded pieces."""
+    neither order, or both. Reads the lines as the import does (``read_lines``)."""
     dmy = mdy = 0
-    while raw := handle.readline(max_bytes + 1):
-        if len(raw) > max_bytes and not raw.endswith(b"\n"):
-            while raw and not raw.endswith(b"\n"):  # over the limit: the import skips it too
-                raw = handle.readline(1 << 20)
-            continue
-        found = _NUMERIC_FIELD.search(raw)
+    for line in read_lines(handle, max_bytes=max_bytes):
+        found = _NUMERIC_FIELD.search(line.text) if line.text is not None else None
         if found is None:
             continue
         first, second = int(found.group(1)), int(found.group(2))
