@@ -124,12 +124,16 @@ def test_lines_without_an_address_are_imported_under_one_made_from_their_outlet_
     assert _articles(env) == stored
 
 
-def test_a_file_that_writes_dates_both_ways_leaves_the_ambiguous_ones_undated(env: Database, tmp_path: Path) -> None:
-    path = tmp_path / "mixed.jsonl"
-    days = ("25/03/2024", "03/26/2024", "05/03/2024")
-    path.write_bytes(b"".join(_line(n, published_at=day) for n, day in enumerate(days, 1)))
+def _import_dated(path: Path, field: str, *days: str) -> tuple[Path, Result]:
+    """Import one line per date (``field``: the line's date key); the command succeeded."""
+    path.write_bytes(b"".join(_line(n, **{field: day}) for n, day in enumerate(days, 1)))
     result = run("import", str(path))
     assert result.exit_code == 0, result.output
+    return path, result
+
+
+def test_a_file_that_writes_dates_both_ways_leaves_the_ambiguous_ones_undated(env: Database, tmp_path: Path) -> None:
+    path, result = _import_dated(tmp_path / "mixed.jsonl", "published_at", "25/03/2024", "03/26/2024", "05/03/2024")
     assert "numeric dates are read" not in result.stderr
     assert f"{path}:3: warning:" in result.stderr and "--date-order" in result.stderr
     stored = _articles(env)
@@ -139,11 +143,7 @@ def test_a_file_that_writes_dates_both_ways_leaves_the_ambiguous_ones_undated(en
 
 
 def test_a_us_archive_is_read_month_first_without_being_told(env: Database, tmp_path: Path) -> None:
-    path = tmp_path / "us.jsonl"
-    days = ("03/04/2015 09:30", "03/14/2015", "12/01/2015")
-    path.write_bytes(b"".join(_line(n, date=day) for n, day in enumerate(days, 1)))
-    result = run("import", str(path))
-    assert result.exit_code == 0, result.output
+    path, result = _import_dated(tmp_path / "us.jsonl", "date", "03/04/2015 09:30", "03/14/2015", "12/01/2015")
     assert "read month first: 1 line(s) of us.jsonl" in result.stderr
     stored = _articles(env)
     assert stored["https://news.example/1"] == datetime(2015, 3, 4, 9, 30, tzinfo=UTC)
