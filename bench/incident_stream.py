@@ -738,6 +738,11 @@ _BLOCK_PHRASE = re.compile(r"in the ([0-9]+) block of ((?:[A-Z][a-z.]+ ?)+)")
 _HOOD_PHRASE = re.compile(r"in the ([A-Z][a-z]+(?: [A-Z][a-z]+)?) neighborhood")
 _AGE_NOUN = re.compile(r"\b[aA] ([0-9]{1,2})-year-old (man|woman|boy|girl)\b")
 _NAME_AGE = re.compile(r"\b([A-Z][a-z]+ [A-Z][a-z]+), ([0-9]{1,2}),")
+# "Darnell Jackson, 23, of Chicago." as many city desks print it: "..., 23, of the 3900 block of
+# West Monroe Street." (where the victim or the accused lives, not where it happened)
+_NAME_AGE_CITY = re.compile(
+    r"\b([A-Z][a-z]+ [A-Z][a-z]+, [0-9]{1,2}), of ((?:St\. )?[A-Z][a-z]+(?: [A-Z][a-z]+)?)(?=[.,])"
+)
 _LEAD_REWRITES = (
     # (pattern on the first sentence, rewrite): how other newsrooms open the same report
     (
@@ -756,12 +761,23 @@ _LEAD_REWRITES = (
 )
 
 
+def _home(rng: random.Random, m: re.Match[str]) -> str:
+    """Half the time, the person's home block instead of their city (local desks, not the wire)."""
+    if rng.random() >= 0.5:
+        return m.group(0)
+    street = f"{rng.choice(_DIRS)}{rng.choice(_STREETS)} {rng.choice(_SUFFIX)}"
+    return f"{m.group(1)}, of the {rng.randint(1, 99)}00 block of {street}"
+
+
 def _realism(text: str, key: str) -> str:
     """Partial information and paraphrase, as real coverage varies from outlet to outlet: the
     block number left out ("on Madison Lane"), the neighbourhood without its kind ("in
     Englewood"), the victim's age or a name's age not given, the tip line (and with it the city)
-    dropped, the lede said another way, and some outlets running only a two-sentence brief."""
+    dropped, the lede said another way, some outlets running only a two-sentence brief, and
+    people identified by their home block rather than their city ("Darnell Jackson, 23, of the
+    3900 block of West Monroe Street")."""
     rng = random.Random(key)
+    homes = random.Random(f"{key} home")  # its own draws: the other rewrites stay as they were
     paras = text.split("\n\n")
     out = []
     for i, p in enumerate(paras):
@@ -773,6 +789,8 @@ def _realism(text: str, key: str) -> str:
             p = _AGE_NOUN.sub(lambda m: f"{m.group(0)[0]} {m.group(2)}", p)
         if rng.random() < 0.2:
             p = _NAME_AGE.sub(r"\1,", p)
+        if "(AP)" not in text:
+            p = _NAME_AGE_CITY.sub(lambda m: _home(homes, m), p)
         if i == 0 and "(AP)" not in p and rng.random() < 0.5:
             rx, rep = rng.choice(_LEAD_REWRITES)
             p = rx.sub(rep, p)

@@ -102,6 +102,14 @@ _BLOCK_RE = re.compile(r"\b([0-9]{1,3})00 block of (?:the )?" + _STREET)
 _ADDRESS_RE = re.compile(r"\b([0-9]{2,5}) " + _STREET)
 _STREET_RE = re.compile(_STREET)
 _SUFFIX_HIT_RE = re.compile(r" (?:" + _SUFFIX_RE + r")\b")
+# where someone lives, not where it happened: "Darnell Jackson, 23, of the 3900 block of West
+# Monroe Street", "Jackson of 4512 W. Monroe St.", "who lived in the 3900 block of ..." (how
+# medical examiners and police identify people; "shot at his home in the ..." is the scene)
+# (a name is two capitalised words: "Residents of the 3900 block" are the scene's neighbours)
+_RESIDENCE_BEFORE_RE = re.compile(
+    r"(?:(?:\b[0-9]{1,3}|\b[A-Z][a-z]+ [A-Z][A-Za-z'’-]+),? of"
+    r"|\b(?:lived|lives|resided|resides) (?:in|on|at))(?: the)? \Z"
+)
 # intersections: "at the intersection of Main Street and Elm Avenue", "near 79th and Halsted
 # streets", "at Fifth Avenue and Main Street" (US police reports locate shootings this way)
 _X_NAME = _DIRECTION + r"((?:[A-Z][a-z]+|[0-9]{1,3}(?:st|nd|rd|th))(?: [A-Z][a-z]+){0,2}?)"
@@ -614,13 +622,25 @@ def _corners(text: str, keys: set[str]) -> None:
                 keys.add(f"px:{min(a, b)}|{max(a, b)}")
 
 
+def _residence(text: str, start: int) -> bool:
+    """The block or address starting at ``start`` is where someone lives (see _RESIDENCE_BEFORE_RE)."""
+    return _RESIDENCE_BEFORE_RE.search(text, max(0, start - 40), start) is not None
+
+
 def _streets(text: str, keys: set[str]) -> None:
+    homes: list[tuple[int, int]] = []  # spans of residence addresses: their streets are no scene
     if "00 block of " in text:  # (in every block; far cheaper than the regex)
         for m in _BLOCK_RE.finditer(text):
+            if _residence(text, m.start()):
+                homes.append(m.span())
+                continue
             street = _street_key(m.group(2), m.group(3))
             keys.add(f"pb:{int(m.group(1)) * 100}|{street}")
             keys.add(f"ps:{street}")
     for m in _ADDRESS_RE.finditer(text):
+        if _residence(text, m.start()):
+            homes.append(m.span())
+            continue
         number = int(m.group(1))
         if 1900 <= number <= 2099 and m.start() > 0 and text[m.start() - 1 : m.start()] == " ":
             prev = text[max(0, m.start() - 12) : m.start()].lower()
@@ -630,6 +650,8 @@ def _streets(text: str, keys: set[str]) -> None:
         keys.add(f"pb:{number // 100 * 100}|{street}")
         keys.add(f"ps:{street}")
     for m in _STREET_RE.finditer(text):
+        if homes and any(a <= m.start() < b for a, b in homes):
+            continue
         if not m.group(1).startswith("The ") and not _institution(m.group(1), m.group(2), text[m.end() : m.end() + 8]):
             keys.add(f"ps:{_street_key(m.group(1), m.group(2))}")
     _corners(text, keys)

@@ -116,6 +116,29 @@ def test_courts_forces_and_brands_are_not_places() -> None:
     assert ev.cities_conflict({"pc:troy"}, {"pc:sterling heights"})
 
 
+def test_where_someone_lives_is_not_where_it_happened() -> None:
+    # how medical examiners and police identify people: their home block or address
+    home = (
+        "The medical examiner identified the man killed Saturday on West Michigan Boulevard as Tavon "
+        "Abernathy, 20, of the 3900 block of West Monroe Street. Police arrested Marcus Grant, 29, of "
+        "4512 S. Ashland Ave., and Lee Burton, who resides at 2134 Caldwell Place."
+    )
+    k = keys(home, PUB + timedelta(days=1))
+    assert "ps:michigan boulevard" in k  # the scene
+    assert not any("monroe" in x or "ashland" in x or "caldwell" in x for x in k), k  # three homes
+    assert {"pn:tavon abernathy", "a:20", "t:2015-06-13"} <= k
+    # so the first report (the scene's block, "a 20-year-old", Saturday) and the identification
+    # agree on the street, the day and the age, and no home block contradicts the scene's
+    assert ev.joins(k, keys(FIRST), near=True) > 0.0
+    # the scene stays a scene, however it is introduced
+    for scene in (
+        "He was shot at his home in the 3900 block of West Monroe Street.",
+        "Residents of the 3900 block of West Monroe Street heard shots.",
+        "Officers were called to the 3900 block of West Monroe Street.",
+    ):
+        assert "pb:3900|monroe street" in keys(scene), scene
+
+
 def test_intersections_are_places() -> None:
     a = keys("He was shot at the intersection of Main Street and Elm Avenue on Saturday.")
     b = keys("Police found the victim near Elm and Main streets late Saturday.")
