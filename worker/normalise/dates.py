@@ -180,7 +180,7 @@ def numeric_date_order(lang: str | None) -> str:
     return "dmy"
 
 
-# Measured (README, "Dates"): dotted all-digit dates read day-first even where the page declares
+# Measured (docs/normalisation.md, "Dates"): dotted all-digit dates read day-first even where the page declares
 # no language or US English.
 DOTTED_DAY_FIRST = True
 
@@ -530,7 +530,7 @@ def printed_page_date(tree: HtmlElement, url: str, headline: HtmlElement | None,
 
 # A stated (JSON-LD / meta) publication day a few days off the day printed by the headline is a
 # time-zone shift or a re-save: readers, and the labels of the development sets, see the printed
-# day. Measured (bench/extraction_quality.py, README "Articles"): on trafilatura-eval's 851 labelled
+# day. Measured (bench/extraction_quality.py, docs/normalisation.md): on trafilatura-eval's 851 labelled
 # pages it changes 17 dates and gains 15 (both halves of a split by language and by page id gain);
 # it never fires on the WCXB articles; AEB labels no dates. A larger gap is another date (an event,
 # a related story), not the same publication: the stated date stays.
@@ -570,7 +570,7 @@ def reconcile_stated(
 
 # htmldate's extensive search (original date) over the whole page, the last resort when neither
 # the page's markup, its address nor its printed dates give a day. A year alone (htmldate answers
-# 1 January: copyright lines, "© 2019") is not a publication day. Measured per set in the README
+# 1 January: copyright lines, "© 2019") is not a publication day. Measured per set in docs/normalisation.md
 # ("Dates"): on pages labelled with a date it dates pages nothing else dates; on pages labelled
 # undated it guesses (``extract.LAST_RESORT_DATE`` says where it is asked).
 # Blocks whose dates are other pages' or readers': comment sections, link lists of other stories.

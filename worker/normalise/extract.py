@@ -84,7 +84,7 @@ __all__ = [
 
 
 # Where htmldate extensive is asked when nothing else dates a page: "all", "article" (pages
-# classified as articles) or "none". Measured (README, "Dates"): "all" dates the most labelled
+# classified as articles) or "none". Measured (docs/normalisation.md, "Dates"): "all" dates the most labelled
 # pages and guesses on pages labelled undated; "article" keeps most of the guesses and few gains.
 LAST_RESORT_DATE = "all"
 
