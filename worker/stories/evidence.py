@@ -309,8 +309,11 @@ _PERSON_BEFORE_RE = re.compile(
     r"(?:\b(?:killing|killed|shooting|shot|murder|death|identified|named|victim|suspect|defendant|trial|"
     r"sentenced|charged|arrested|convicted|accused|against|of|as|by|for|with|mother|father|son|daughter|"
     r"brother|sister|wife|husband|girlfriend|boyfriend|friend|cousin|uncle|aunt|grandmother|attorney|"
-    r"lawyer|remember|remembers|mourns|mourn|convicts|acquits|indicts|sentences)),? \Z"
+    r"lawyer|remember|remembers|mourns|mourn|convicts|acquits|indicts|sentences)|[0-9]{1,2}-year-old),? \Z"
 )
+# common surnames that are also words of places and institutions (so never names elsewhere):
+# one ends a name when an age follows it ("Demetrius Hall, 25,"; "Marcus West, 19,")
+_SURNAME_WORDS = frozenset({"west", "hall", "lane", "church", "house", "post"})
 # ...or comes before these ("Tavon Abernathy was", "Grant, who", "Grant pleaded")
 _PERSON_AFTER_RE = re.compile(r"\A(?:'s\b|’s\b|,? who\b| (?:was|is|has|had|pleaded|faces|died|remains|will|would)\b)")
 # headline verbs after a surname ("Grant sentenced to 45 years", "Grant found guilty")
@@ -702,9 +705,11 @@ def _people(text: str, keys: set[str], head: int = 0) -> None:
         if not 2 <= len(words) <= 3:
             continue
         low = [w.lower().replace("’", "'") for w in words]
-        if any(w in _NOT_NAME_WORDS for w in low):
-            continue
         age = _AGE_AFTER_RE.match(text[end : end + 24])
+        if any(w in _NOT_NAME_WORDS for w in low) and not (
+            age is not None and low[-1] in _SURNAME_WORDS and not any(w in _NOT_NAME_WORDS for w in low[:-1])
+        ):
+            continue
         surname = words[-1].replace("’s", "").replace("'s", "")
         start = end - len(run)
         # (the cues last: the age or the surname alone elsewhere settle most runs)

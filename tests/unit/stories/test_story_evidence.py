@@ -50,6 +50,17 @@ def test_keys_name_people_places_and_resolved_days() -> None:
     assert not any(k.startswith("t:") for k in keys(FIRST, None))  # no publication date: no days
 
 
+def test_names_after_their_age_and_surnames_that_are_also_place_words() -> None:
+    k = keys("Police identified the victim as 17-year-old Jamal Carter, a junior at Lincoln High School.")
+    assert {"pn:jamal carter", "a:17"} <= k
+    k = keys("Demetrius Hall, 25, died Monday. Marcus West, 19, was charged.")
+    assert {"pn:demetrius hall", "pn:marcus west", "a:25", "a:19"} <= k
+    # without an age after it, "Hall" and "West" end no name; place words before them still
+    # end any run, age or not
+    assert not any(x.startswith("pn:") for x in keys("They met at Union Hall. The City Hall, 12 blocks away."))
+    assert not any(x.startswith("pn:") for x in keys("A 23-year-old South Side man and a 20-year-old Near West man."))
+
+
 def test_capitalised_runs_that_are_not_people_are_not_names() -> None:
     k = keys("Cook County Jail said Crime Stoppers and Police Chief Eddie Johnson met Monday.")
     assert not any(x.startswith("pn:") for x in k)
