@@ -185,8 +185,19 @@ KEEP_TRAILER: frozenset[str] = frozenset({"h1"})
 TITLE_SOURCES = ("stated-prefix", "h1-equals-stated", "h1-overlaps-stated", "stated", "h1", "site-template")
 
 
-def _trimmed(source: str, title: str, templated: frozenset[str] = frozenset()) -> str:
+# Where the chosen title is the <h1> shown, its dash part is kept when the page's JSON-LD
+# ``headline`` states the same words with it: the publisher's own record of the headline, not
+# the SEO <title> that og:title copies ("Headline - Site"). bench.title_variants: t-eval +9
+# pages, WCXB no page changed.
+DECLARED_KEEPS = frozenset({"h1-equals-stated", "h1-overlaps-stated", "h1"})
+
+
+def _trimmed(
+    source: str, title: str, templated: frozenset[str] = frozenset(), declared: frozenset[str] = frozenset()
+) -> str:
     if "site-template" in KEEP_TRAILER and text_key(title) in templated:
+        return title
+    if source in DECLARED_KEEPS and declared and text_key(title) in declared:
         return title
     return title if source in KEEP_TRAILER else drop_trailer(title)
 
@@ -293,6 +304,7 @@ def choose_title(pm: PageMeta, url: str, site_names: list[str]) -> str | None:
         site_names = [*site_names, *logo_h1]
         keys = site_keys(site_names, urls)
     templated = _templated([og, ld_headline, pm.title_tag], keys)
+    declared = frozenset({text_key(normalise_unicode(ld_headline))}) if ld_headline else frozenset()
     stated = [squash(normalise_unicode(html_unescape(c))) for c in (og, ld_headline, pm.title_tag) if c]
     # WordPress's default template: "Site » Blog Archive » Headline"; the leading part is the site
     archived = [m for m in (_BLOG_ARCHIVE.match(c) for c in stated) if m]
@@ -330,19 +342,19 @@ def choose_title(pm: PageMeta, url: str, site_names: list[str]) -> str | None:
         if text_key(cleaned) in h1_keys:
             shown = by_key[text_key(cleaned)]
             headline = _kicker_element_dropped(cleaned, parts_by_key.get(text_key(cleaned), ()))
-            return _trimmed("h1-equals-stated", headline or shown, templated)
+            return _trimmed("h1-equals-stated", headline or shown, templated, declared)
     kicked = _without_kicker(h1s, h1_parts, plain_stated)
     if kicked is not None:
-        return _trimmed("h1-equals-stated", kicked, templated)
+        return _trimmed("h1-equals-stated", kicked, templated, declared)
     # A stated title that is the first part of another one ("T" and "T | Blog").
     stated_keys = {text_key(c) for c in stated}
     for c in stated:
         first = _TITLE_SEP.split(c)[0]
         if first != c and text_key(first) in stated_keys:
-            return _trimmed("stated-prefix", first, templated)
+            return _trimmed("stated-prefix", first, templated, declared)
     for cleaned in cleaned_stated:
         if text_key(cleaned) in h1_keys:
-            return _trimmed("h1-equals-stated", by_key[text_key(cleaned)], templated)
+            return _trimmed("h1-equals-stated", by_key[text_key(cleaned)], templated, declared)
     # An h1 that is a stated title followed by three words or more (a subtitle or a byline set
     # inside the h1): the stated title is the headline. Fewer: the stated title is cut short.
     for c in cleaned_stated:
@@ -350,7 +362,7 @@ def choose_title(pm: PageMeta, url: str, site_names: list[str]) -> str | None:
         if len(c.split()) >= 3 and any(
             text_key(h).startswith(ck) and len(h.split()) - len(c.split()) >= 3 for h in h1s
         ):
-            return _trimmed("stated", c, templated)
+            return _trimmed("stated", c, templated, declared)
     # The first h1 that shares words with a stated title (or any h1 if nothing is stated).
     firsts = [_TITLE_SEP.split(c)[0] for c in cleaned_stated]
     for h in h1s:
@@ -359,12 +371,12 @@ def choose_title(pm: PageMeta, url: str, site_names: list[str]) -> str | None:
         if not cleaned_stated or any(
             _word_overlap(h, c) >= 0.3 and len(set(key_words(h)) & set(key_words(c))) >= 2 for c in firsts
         ):
-            return _trimmed("h1-overlaps-stated", h, templated)
+            return _trimmed("h1-overlaps-stated", h, templated, declared)
     if SOLE_H1_WINS and len(pm.h1) == 1 and len(h1s) == 1 and len(h1s[0].split()) >= SOLE_H1_WINS:
-        return _trimmed("h1", h1s[0], templated)
+        return _trimmed("h1", h1s[0], templated, declared)
     if cleaned_stated:
-        return _trimmed("stated", cleaned_stated[0], templated)
-    return _trimmed("h1", h1s[0], templated) if h1s else None
+        return _trimmed("stated", cleaned_stated[0], templated, declared)
+    return _trimmed("h1", h1s[0], templated, declared) if h1s else None
 
 
 # A part at either end of at least this many of a site's (distinct) titles, set off by a

@@ -452,6 +452,24 @@ def test_title_rules_from_the_pages_own_structure(title: str, h1: str, og: str |
     assert art.title == expected
 
 
+@pytest.mark.parametrize(
+    ("ld_headline", "expected"),
+    [
+        # the publisher's JSON-LD headline states the dash part: it is the headline's own
+        ("Dog scares off burglars – police ask for witnesses", "Dog scares off burglars – police ask for witnesses"),
+        # without it, the part after the dash reads as furniture (a tagline, a site)
+        (None, "Dog scares off burglars"),
+        ("Dog scares off burglars", "Dog scares off burglars"),
+    ],
+)
+def test_a_subtitle_the_json_ld_headline_states_is_kept(ld_headline: str | None, expected: str) -> None:
+    shown = "Dog scares off burglars – police ask for witnesses"
+    ld = f'<script type="application/ld+json">{{"@type": "NewsArticle", "headline": "{ld_headline}"}}</script>'
+    head = f'<meta property="og:title" content="{shown}">' + (ld if ld_headline else "")
+    art = extract_article(page(title=shown, h1=shown, head=head).encode(), url="http://127.0.0.1:8000/p/2")
+    assert art.title == expected
+
+
 def test_a_feed_that_mixes_sites_teaches_no_name_from_a_few_shared_words() -> None:
     titles = [f"Story {i} - Site {i}" for i in range(12)] + [f"Clip {i} - Video" for i in range(3)]
     assert learn_site_names(titles) == ()  # "Video" ends 3 of 15 titles: less than a quarter
