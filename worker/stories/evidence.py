@@ -733,7 +733,11 @@ def _people(text: str, keys: set[str], head: int = 0) -> None:
         if " " in run or len(run) < 3:
             continue
         low1 = run.lower().replace("’", "'")
-        if low1 in full or low1 in _NOT_NAME_WORDS or low1 in _NOT_SURNAME:
+        if low1 in full:  # "Omar Mateen ... Mateen, 29, told": the age is that person's
+            if (age := _AGE_AFTER_RE.match(text[end : end + 24])) is not None:
+                keys.add(f"a:{int(age.group(1))}")
+            continue
+        if low1 in _NOT_NAME_WORDS or low1 in _NOT_SURNAME:
             continue
         after = text[end : end + 16]
         if _AGE_AFTER_RE.match(after) or _PERSON_AFTER_RE.match(after) or _HEADLINE_AFTER_RE.match(after):

@@ -61,6 +61,13 @@ def test_names_after_their_age_and_surnames_that_are_also_place_words() -> None:
     assert not any(x.startswith("pn:") for x in keys("A 23-year-old South Side man and a 20-year-old Near West man."))
 
 
+def test_a_surname_alone_with_an_age_gives_the_age_of_the_full_name() -> None:
+    text = "Omar Mateen made several calls during the attack. Mateen, 29, told the negotiator he had a vest."
+    assert {"pn:omar mateen", "a:29"} <= keys(text)
+    # a surname alone that names nobody in full gives no age (it is cued as a surname only)
+    assert "a:29" not in keys("Police spoke to witnesses. Mateen, 29, told the negotiator he had a vest.")
+
+
 def test_capitalised_runs_that_are_not_people_are_not_names() -> None:
     k = keys("Cook County Jail said Crime Stoppers and Police Chief Eddie Johnson met Monday.")
     assert not any(x.startswith("pn:") for x in k)
