@@ -94,6 +94,30 @@ def test_import_keeps_every_line_it_can_and_says_why_it_skipped_the_rest(
     assert "imported 0 new article(s), 8 already stored" in again.stdout  # a second run is safe
 
 
+def test_a_cut_emoji_and_a_page_without_text_are_stored_and_said(env: Database, tmp_path: Path) -> None:
+    """JSON may escape half a UTF-16 pair (a cut emoji); no database can store it. A whole page
+    whose text nothing can reach (nested past what the parser reads) is still stored, flagged."""
+    deep = "<html><body>" + "<div>" * 5000 + "words" + "</div>" * 5000 + "</body></html>"
+    path = tmp_path / "odd.jsonl"
+    path.write_text(
+        '{"url": "https://news.example/emoji", "title": "Cut \\ud83d", "text": "'
+        + BODY
+        + ' ok \\ud83d"}\n'
+        + json.dumps({"url": "https://news.example/deep", "title": "Deep page", "html": deep})
+        + "\n"
+    )
+    result = run("import", str(path))
+    assert result.exit_code == 0, result.output
+    assert "imported 2 new article(s)" in result.stdout
+    assert f"{path}:1: warning: title, text: lone UTF-16 surrogates" in result.stderr
+    assert f"{path}:2: warning: no text could be extracted (page kind: empty)" in result.stderr
+    with env.reader() as session:
+        rows = dict(session.execute(select(Article.url, Article.title)).all())
+        kind = session.scalar(select(Article.page_kind).where(Article.url == "https://news.example/deep"))
+    assert rows["https://news.example/emoji"] == "Cut \ufffd"
+    assert rows["https://news.example/deep"] == "Deep page" and kind == "empty"
+
+
 def test_lines_without_an_address_are_imported_under_one_made_from_their_outlet_and_content(
     env: Database, tmp_path: Path
 ) -> None:

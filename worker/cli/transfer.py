@@ -95,6 +95,7 @@ def import_command(ctx: Context, file: Path, source: str | None, date_order: Dat
             for line in read_lines(handle, max_bytes=ctx.settings.import_max_line_bytes):
                 show(number := line.number)
                 where = f"{file}:{line.number}"
+                late: list[str] = []  # what storing the line found
                 if line.text is None:
                     skipped[_reason(line.error or "unreadable")] += 1
                     err_console.print(f"{where}: skipped: {line.error}", highlight=False, soft_wrap=True)
@@ -104,7 +105,7 @@ def import_command(ctx: Context, file: Path, source: str | None, date_order: Dat
                         parse_import_line(line.text, date_order=date_order, default_source=default_source),
                         line.warnings,
                     )
-                    stored = handlers.import_item(rt, item, default_source=default_source)
+                    stored = handlers.import_item(rt, item, default_source=default_source, warn=late.append)
                 except ImportLineError as exc:
                     skipped[_reason(str(exc))] += 1
                     err_console.print(f"{where}: skipped: {exc}", highlight=False, soft_wrap=True)
@@ -113,7 +114,7 @@ def import_command(ctx: Context, file: Path, source: str | None, date_order: Dat
                     skipped["failed"] += 1
                     err_console.print(f"{where}: failed: {type(exc).__name__}: {exc}", highlight=False, soft_wrap=True)
                     continue
-                for warning in item.warnings:
+                for warning in (*item.warnings, *late):
                     warned += 1
                     err_console.print(f"{where}: warning: {warning}", highlight=False, soft_wrap=True)
                 created += stored.created

@@ -475,9 +475,15 @@ def analyze_tables(rt: Runtime) -> list[str]:
     return due
 
 
-def import_item(rt: Runtime, item: ImportItem, *, default_source: str) -> repo.StoredArticle:
-    """Store a pre-fetched article through the same normalise/store/process path as polled ones."""
+def import_item(
+    rt: Runtime, item: ImportItem, *, default_source: str, warn: Callable[[str], None] | None = None
+) -> repo.StoredArticle:
+    """Store a pre-fetched article through the same normalise/store/process path as polled ones.
+
+    ``warn``: told when the line is stored but says less than it seemed to (a page with no text)."""
     article = normalise_item(item)
+    if warn is not None and not article.text.strip():
+        warn(f"no text could be extracted (page kind: {article.page_kind or 'empty'}); stored with its title and date")
     now = utcnow()
     with rt.db.transaction() as session:
         stored = repo.store_article(

@@ -182,6 +182,20 @@ ADDRESS_DOMAIN = "invalid"
 _LABEL_JUNK = re.compile(r"[^a-z0-9]+")
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _without_lone_surrogates(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The line's strings with lone surrogates replaced, and the fields that had them.
+
+    JSON may escape half of a UTF-16 pair ("\\ud83d" of a cut emoji); Python keeps it as a
+    lone surrogate, which no UTF-8 encoder (SQLite, PostgreSQL, the export) accepts."""
+    repaired = [k for k, v in data.items() if isinstance(v, str) and _LONE_SURROGATE.search(v)]
+    if not repaired:
+        return data, []
+    return {k: _LONE_SURROGATE.sub("\ufffd", v) if k in repaired else v for k, v in data.items()}, repaired
+
+
 def address_for(source: str | None, title: str | None, published: str, content: str) -> str:
     """A stable address for a line that has none: ``https://<outlet>.invalid/import/<digest>``.
 
@@ -211,6 +225,10 @@ def parse_import_line(
         raise ImportLineError(f"not valid JSON: {exc.msg} at column {exc.colno}") from None
     if not isinstance(data, dict):
         raise ImportLineError("each line must be a JSON object")
+    warnings: list[str] = []
+    data, repaired = _without_lone_surrogates(data)
+    if repaired:
+        warnings.append(f"{', '.join(repaired)}: lone UTF-16 surrogates (\\ud800-\\udfff escapes) replaced with U+FFFD")
     url = data.get("url")
     if url is not None and not isinstance(url, str):
         raise ImportLineError("url must be a string")
@@ -228,7 +246,6 @@ def parse_import_line(
         canonical = canonical_url(url)
     except InvalidURL as exc:
         raise ImportLineError(str(exc)) from None
-    warnings: list[str] = []
     try:
         published = parse_published(raw_date, date_order=date_order)
     except UnreadableDate as exc:
