@@ -470,6 +470,24 @@ def test_a_subtitle_the_json_ld_headline_states_is_kept(ld_headline: str | None,
     assert art.title == expected
 
 
+@pytest.mark.parametrize(
+    ("og", "title", "expected"),
+    [
+        # the site's template appends its name to the og:title: the dash part is the headline's
+        ("Welpen kaufen – Tipps zu jeder Hunderasse", "Welpen kaufen – Tipps zu jeder Hunderasse | Hundeblog",
+         "Welpen kaufen – Tipps zu jeder Hunderasse"),
+        # og:title and <title> the same: nothing says the dash part is not furniture
+        ("Welpen kaufen – Hundeblog", "Welpen kaufen – Hundeblog", "Welpen kaufen"),
+        # a long tail is no site name: no template shown
+        ("Welpen kaufen – Tipps", "Welpen kaufen – Tipps | alles was man beim Kauf eines Hundes wissen muss", "Welpen kaufen"),
+    ],
+)  # fmt: skip
+def test_a_subtitle_the_og_title_states_before_the_sites_name_is_kept(og: str, title: str, expected: str) -> None:
+    head = f'<meta property="og:title" content="{og}">'
+    art = extract_article(page(title=title, h1="", head=head).encode(), url="http://127.0.0.1:8000/p/3")
+    assert art.title == expected
+
+
 def test_a_feed_that_mixes_sites_teaches_no_name_from_a_few_shared_words() -> None:
     titles = [f"Story {i} - Site {i}" for i in range(12)] + [f"Clip {i} - Video" for i in range(3)]
     assert learn_site_names(titles) == ()  # "Video" ends 3 of 15 titles: less than a quarter
