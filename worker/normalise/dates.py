@@ -376,6 +376,18 @@ class _Printed:
     day: date
     stamp: bool  # the date is (nearly) its whole text node
     updated: bool  # labelled "Updated", "Last modified", ...
+    prose: bool = False  # inside a sentence of a long text node (the story's own words)
+
+
+# A date inside the story's own sentences (a text node over 150 characters, the date more than
+# 40 characters into it: "a report the institute released on April 15, 2020 shows ...") is
+# what the story talks about, not when it was printed: below the headline only a stamp or a
+# short line counts, and such pages are left to the labelled date and htmldate. Measured on
+# dated pages with extract_article: t-eval 0.872 -> 0.874 (+1 page, -0; one half +1, the
+# other unchanged), WCXB 0.940 unchanged.
+SKIP_PROSE_DATES = True
+PROSE_PIECE_CHARS = 150
+PROSE_DATE_OFFSET = 40
 
 
 def _printed_dates(pieces: list[str], order: str) -> list[_Printed]:
@@ -397,7 +409,9 @@ def _printed_dates(pieces: list[str], order: str) -> list[_Printed]:
         piece_len = len(pieces[piece_at])
         stamp = m.end() <= ends[piece_at] and piece_len - len(m.group(0)) <= _STAMP_SLACK
         updated = bool(_UPDATED_LABEL.search(text[max(0, m.start() - 25) : m.start()]))
-        out.append(_Printed(day, stamp, updated))
+        start_in_piece = m.start() - (ends[piece_at] - piece_len)
+        prose = piece_len > PROSE_PIECE_CHARS and start_in_piece > PROSE_DATE_OFFSET
+        out.append(_Printed(day, stamp, updated, prose))
     return out
 
 
@@ -429,7 +443,7 @@ def _date_near_headline(headline: HtmlElement | None, order: str) -> tuple[PageD
         if p.stamp and not p.updated:
             return day_date(p.day), False
     for p in found_after:
-        if not p.updated:
+        if not p.updated and not (SKIP_PROSE_DATES and p.prose):
             return day_date(p.day), False
     if found_after:
         return day_date(found_after[0].day), True

@@ -98,6 +98,18 @@ def test_date_in_a_sentence_still_used_when_no_stamp() -> None:
     assert published(page(header)) == date(2024, 3, 5)
 
 
+def test_a_date_inside_the_storys_own_sentences_is_not_its_date() -> None:
+    prose = (
+        "<p>Now it is official: the reproduction number fell below one before the shutdown began. A report"
+        " the institute released on April 15, 2020 shows the peak had passed three days before it.</p>"
+    )
+    # the page prints its date elsewhere, labelled: that one, not the report's
+    labelled = "<div class='meta'>Published: March 2, 2020</div>"
+    assert published(page(f"<h1>{TITLE}</h1>{prose}", after=labelled)) == date(2020, 3, 2)
+    # the same date as a stamp under the headline is the page's
+    assert published(page(f"<h1>{TITLE}</h1><p>April 15, 2020</p>{prose}", after=labelled)) == date(2020, 4, 15)
+
+
 @pytest.mark.parametrize(
     ("lang", "head", "expected"),
     [
