@@ -769,13 +769,29 @@ def _home(rng: random.Random, m: re.Match[str]) -> str:
     return f"{m.group(1)}, of the {rng.randint(1, 99)}00 block of {street}"
 
 
+_CREDITS = ("Written by {}", "Story by {}", "Reported by {}", "Posted by {}")
+
+
+def _credit(text: str, key: str, host: str) -> str:
+    """A third of local stories carry their reporter's credit ("Written by Dana Kowalski"), one
+    of the two or three reporters of the outlet's desk: the same name over many incidents."""
+    rng = random.Random(f"{key} credit")
+    if rng.random() >= 1 / 3 or "(AP)" in text:
+        return text
+    desk = random.Random(host)
+    reporters = [f"{desk.choice(_FIRST_F + _FIRST_M)} {desk.choice(_LAST)}" for _ in range(desk.randint(2, 3))]
+    line = rng.choice(_CREDITS).format(rng.choice(reporters))
+    return f"{line}\n\n{text}" if rng.random() < 0.5 else f"{text}\n\n{line}"
+
+
 def _realism(text: str, key: str) -> str:
     """Partial information and paraphrase, as real coverage varies from outlet to outlet: the
     block number left out ("on Madison Lane"), the neighbourhood without its kind ("in
     Englewood"), the victim's age or a name's age not given, the tip line (and with it the city)
     dropped, the lede said another way, some outlets running only a two-sentence brief, and
     people identified by their home block rather than their city ("Darnell Jackson, 23, of the
-    3900 block of West Monroe Street")."""
+    3900 block of West Monroe Street"); and (:func:`_credit`) a third of the local stories credit
+    their reporter."""
     rng = random.Random(key)
     homes = random.Random(f"{key} home")  # its own draws: the other rewrites stay as they were
     paras = text.split("\n\n")
@@ -842,7 +858,7 @@ def render_stream(incidents: Sequence[Incident], seed: int, realism: bool = Fals
             if outlet.paywall and rng.random() < 0.2:
                 text = rng.choice(_SIGN_IN)
             elif realism:
-                text = _realism(text, f"{seed} {serial}")
+                text = _credit(_realism(text, f"{seed} {serial}"), f"{seed} {serial}", outlet.host)
             slug = "-".join(title.lower().replace("'", "").replace(",", "").split()[:8])
             url = f"https://{outlet.host}/news/{pub:%Y/%m/%d}/{slug}-{serial}"
             docs.append(StreamDoc(f"d{serial}", inc.id, stage, url, title, text, outlet.host, pub))

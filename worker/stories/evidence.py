@@ -314,6 +314,12 @@ _PERSON_BEFORE_RE = re.compile(
 # common surnames that are also words of places and institutions (so never names elsewhere):
 # one ends a name when an age follows it ("Demetrius Hall, 25,"; "Marcus West, 19,")
 _SURNAME_WORDS = frozenset({"west", "hall", "lane", "church", "house", "post"})
+# ...but not in a credit ("Written by Mary Wisniewski", "Photos by ...": the reporter of every
+# story of a desk is no participant of any)
+_BYLINE_BEFORE_RE = re.compile(
+    r"\b(?:written|reported|posted|story|stories|photos?|video|edited|compiled|produced|updated)\s+by,? \Z",
+    re.I,
+)
 # ...or comes before these ("Tavon Abernathy was", "Grant, who", "Grant pleaded")
 _PERSON_AFTER_RE = re.compile(r"\A(?:'s\b|’s\b|,? who\b| (?:was|is|has|had|pleaded|faces|died|remains|will|would)\b)")
 # headline verbs after a surname ("Grant sentenced to 45 years", "Grant found guilty")
@@ -717,7 +723,10 @@ def _people(text: str, keys: set[str], head: int = 0) -> None:
             age is None
             and not singles.get(surname)
             and not (
-                _PERSON_BEFORE_RE.search(text[max(0, start - 24) : start])
+                (
+                    _PERSON_BEFORE_RE.search(before := text[max(0, start - 24) : start])
+                    and not _BYLINE_BEFORE_RE.search(before)
+                )
                 or _PERSON_AFTER_RE.match(text[end : end + 12])
                 or (end < head and _HEADLINE_AFTER_RE.match(text[end : end + 16]))
             )

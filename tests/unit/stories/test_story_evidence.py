@@ -68,6 +68,13 @@ def test_a_surname_alone_with_an_age_gives_the_age_of_the_full_name() -> None:
     assert "a:29" not in keys("Police spoke to witnesses. Mateen, 29, told the negotiator he had a vest.")
 
 
+def test_a_reporters_credit_names_no_participant() -> None:
+    # the desk's reporter is in many stories of one city: a shared "name" would join them all
+    for credit in ("Written by Dana Kowalski", "Story by Dana Kowalski", "Photos by Dana Kowalski"):
+        assert not any(k.startswith("pn:") for k in keys(f"{credit}\n\nA man was shot Saturday night."))
+    assert "pn:marcus grant" in keys("He was shot by Marcus Grant on Saturday night.")
+
+
 def test_capitalised_runs_that_are_not_people_are_not_names() -> None:
     k = keys("Cook County Jail said Crime Stoppers and Police Chief Eddie Johnson met Monday.")
     assert not any(x.startswith("pn:") for x in k)
