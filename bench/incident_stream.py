@@ -770,17 +770,22 @@ def _home(rng: random.Random, m: re.Match[str]) -> str:
 
 
 _CREDITS = ("Written by {}", "Story by {}", "Reported by {}", "Posted by {}")
+_BIOS = ("{} is a staff writer for {}.", "{} covers public safety for {}.", "{} can be reached at the {} newsroom.")
 
 
-def _credit(text: str, key: str, host: str) -> str:
-    """A third of local stories carry their reporter's credit ("Written by Dana Kowalski"), one
-    of the two or three reporters of the outlet's desk: the same name over many incidents."""
+def _credit(text: str, key: str, outlet: Outlet) -> str:
+    """A third of local stories carry their reporter's credit ("Written by Dana Kowalski") or a
+    line about them at the end ("Dana Kowalski is a staff writer for the Gazette."), one of the
+    two or three reporters of the outlet's desk: the same name over many incidents."""
     rng = random.Random(f"{key} credit")
     if rng.random() >= 1 / 3 or "(AP)" in text:
         return text
-    desk = random.Random(host)
+    desk = random.Random(outlet.host)
     reporters = [f"{desk.choice(_FIRST_F + _FIRST_M)} {desk.choice(_LAST)}" for _ in range(desk.randint(2, 3))]
-    line = rng.choice(_CREDITS).format(rng.choice(reporters))
+    reporter = rng.choice(reporters)
+    if rng.random() < 0.35:
+        return f"{text}\n\n{rng.choice(_BIOS).format(reporter, outlet.name)}"
+    line = rng.choice(_CREDITS).format(reporter)
     return f"{line}\n\n{text}" if rng.random() < 0.5 else f"{text}\n\n{line}"
 
 
@@ -858,7 +863,7 @@ def render_stream(incidents: Sequence[Incident], seed: int, realism: bool = Fals
             if outlet.paywall and rng.random() < 0.2:
                 text = rng.choice(_SIGN_IN)
             elif realism:
-                text = _credit(_realism(text, f"{seed} {serial}"), f"{seed} {serial}", outlet.host)
+                text = _credit(_realism(text, f"{seed} {serial}"), f"{seed} {serial}", outlet)
             slug = "-".join(title.lower().replace("'", "").replace(",", "").split()[:8])
             url = f"https://{outlet.host}/news/{pub:%Y/%m/%d}/{slug}-{serial}"
             docs.append(StreamDoc(f"d{serial}", inc.id, stage, url, title, text, outlet.host, pub))

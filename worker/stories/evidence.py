@@ -320,6 +320,13 @@ _BYLINE_BEFORE_RE = re.compile(
     r"\b(?:written|reported|posted|story|stories|photos?|video|edited|compiled|produced|updated)\s+by,? \Z",
     re.I,
 )
+# ...nor a reporter's line about themselves ("Dana Kowalski is a staff writer for ...", "...
+# covers public safety for ..."; matched at the name's end: no \A, which match(pos) ignores)
+_BIO_AFTER_RE = re.compile(
+    r"(?:,? (?:is|was) (?:a|an|the)(?: [\w-]+){0,4}? (?:reporter|writer|correspondent|editor|journalist"
+    r"|photographer|columnist|producer|contributor|intern|anchor)s?\b"
+    r"| (?:has covered|covers|writes for|reports for|has written for|can be reached|may be reached)\b)"
+)
 # ...or comes before these ("Tavon Abernathy was", "Grant, who", "Grant pleaded")
 _PERSON_AFTER_RE = re.compile(r"\A(?:'s\b|’s\b|,? who\b| (?:was|is|has|had|pleaded|faces|died|remains|will|would)\b)")
 # headline verbs after a surname ("Grant sentenced to 45 years", "Grant found guilty")
@@ -718,6 +725,8 @@ def _people(text: str, keys: set[str], head: int = 0) -> None:
             continue
         surname = words[-1].replace("’s", "").replace("'s", "")
         start = end - len(run)
+        if _BIO_AFTER_RE.match(text, end, end + 80):
+            continue  # the reporter, not a participant
         # (the cues last: the age or the surname alone elsewhere settle most runs)
         if (
             age is None

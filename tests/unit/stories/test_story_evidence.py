@@ -73,6 +73,9 @@ def test_a_reporters_credit_names_no_participant() -> None:
     for credit in ("Written by Dana Kowalski", "Story by Dana Kowalski", "Photos by Dana Kowalski"):
         assert not any(k.startswith("pn:") for k in keys(f"{credit}\n\nA man was shot Saturday night."))
     assert "pn:marcus grant" in keys("He was shot by Marcus Grant on Saturday night.")
+    for bio in ("Dana Kowalski is a Tribune staff writer.", "Dana Kowalski covers public safety for the Tribune."):
+        assert not any(k.startswith("pn:") for k in keys(f"A man was shot Saturday night.\n\n{bio}"))
+    assert "pn:marcus grant" in keys("Tavon Abernathy was shot Saturday. Marcus Grant is a suspect.")
 
 
 def test_capitalised_runs_that_are_not_people_are_not_names() -> None:
