@@ -61,6 +61,19 @@ def test_drop_boilerplate_inserts_and_prompts(insert: str) -> None:
     assert dropped == [insert]
 
 
+def test_a_trailing_list_of_other_stories_goes_with_its_label() -> None:
+    teasers = ["Woman killed in Englewood shooting Friday", "2 wounded in Roseland drive-by Sunday"]
+    kept, dropped = drop_boilerplate([STORY, "MORE FROM WGN:", *teasers, "Trending: Teen shot near the park"])
+    assert kept == [STORY]
+    assert set(dropped) == {"MORE FROM WGN:", *teasers, "Trending: Teen shot near the park"}
+    # a label followed by the story going on: only the label goes
+    kept, _ = drop_boilerplate([STORY, "Related stories", "Short line", STORY + " It ended late."])
+    assert kept == [STORY, "Short line", STORY + " It ended late."]
+    # "See also" and "Watch" head a manual's own lists and videos, not other stories
+    kept, _ = drop_boilerplate([STORY, "See also", "ansible-config(1)", "ansible-doc(1)"])
+    assert kept == [STORY, "ansible-config(1)", "ansible-doc(1)"]
+
+
 def test_story_paragraph_mentioning_related_words_is_kept() -> None:
     par = (
         "Related research published last year found that newsletters and cookies are a small "
