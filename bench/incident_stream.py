@@ -773,6 +773,23 @@ _CREDITS = ("Written by {}", "Story by {}", "Reported by {}", "Posted by {}")
 _BIOS = ("{} is a staff writer for {}.", "{} covers public safety for {}.", "{} can be reached at the {} newsroom.")
 
 
+_SPOKESMAN = re.compile(
+    r"[Pp]olice spokesman [A-Z][a-z]+ ([A-Z][a-z]+) said|said [A-Z][a-z]+ ([A-Z][a-z]+), a spokesman"
+)
+
+
+def _second_reference(text: str, key: str) -> str:
+    """Real reports name the spokesman again by surname ("Guglielmi said no arrests had been
+    made"), as they do the people of the story: more than half of them here."""
+    m = _SPOKESMAN.search(text)
+    rng = random.Random(f"{key} again")
+    if m is None or rng.random() >= 0.6:
+        return text
+    end = text.find("\n\n", m.end())
+    line = f"{m.group(1) or m.group(2)} {rng.choice(('said no arrests had been made', 'added that the investigation continues', 'asked witnesses to come forward'))}."
+    return f"{text}\n\n{line}" if end < 0 else f"{text[:end]}\n\n{line}{text[end:]}"
+
+
 def _credit(text: str, key: str, outlet: Outlet) -> str:
     """A third of local stories carry their reporter's credit ("Written by Dana Kowalski") or a
     line about them at the end ("Dana Kowalski is a staff writer for the Gazette."), one of the
@@ -795,7 +812,8 @@ def _realism(text: str, key: str) -> str:
     Englewood"), the victim's age or a name's age not given, the tip line (and with it the city)
     dropped, the lede said another way, some outlets running only a two-sentence brief, and
     people identified by their home block rather than their city ("Darnell Jackson, 23, of the
-    3900 block of West Monroe Street"); and (:func:`_credit`) a third of the local stories credit
+    3900 block of West Monroe Street"); the police spokesman named again by surname
+    (:func:`_second_reference`); and (:func:`_credit`) a third of the local stories credit
     their reporter."""
     rng = random.Random(key)
     homes = random.Random(f"{key} home")  # its own draws: the other rewrites stay as they were
@@ -863,7 +881,11 @@ def render_stream(incidents: Sequence[Incident], seed: int, realism: bool = Fals
             if outlet.paywall and rng.random() < 0.2:
                 text = rng.choice(_SIGN_IN)
             elif realism:
-                text = _credit(_realism(text, f"{seed} {serial}"), f"{seed} {serial}", outlet)
+                text = _credit(
+                    _second_reference(_realism(text, f"{seed} {serial}"), f"{seed} {serial}"),
+                    f"{seed} {serial}",
+                    outlet,
+                )
             slug = "-".join(title.lower().replace("'", "").replace(",", "").split()[:8])
             url = f"https://{outlet.host}/news/{pub:%Y/%m/%d}/{slug}-{serial}"
             docs.append(StreamDoc(f"d{serial}", inc.id, stage, url, title, text, outlet.host, pub))

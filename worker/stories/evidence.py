@@ -311,6 +311,11 @@ _PERSON_BEFORE_RE = re.compile(
     r"brother|sister|wife|husband|girlfriend|boyfriend|friend|cousin|uncle|aunt|grandmother|attorney|"
     r"lawyer|remember|remembers|mourns|mourn|convicts|acquits|indicts|sentences)|[0-9]{1,2}-year-old),? \Z"
 )
+_OFFICES = frozenset(
+    {"superintendent", "commander", "alderman", "alderwoman", "pastor", "reverend", "bishop", "spokesman",
+     "spokeswoman", "sergeant", "lieutenant", "coroner", "prosecutor", "commissioner", "councilman",
+     "councilwoman", "chaplain"}
+)  # fmt: skip
 # common surnames that are also words of places and institutions (so never names elsewhere):
 # one ends a name when an age follows it ("Demetrius Hall, 25,"; "Marcus West, 19,")
 _SURNAME_WORDS = frozenset({"west", "hall", "lane", "church", "house", "post"})
@@ -326,6 +331,16 @@ _BIO_AFTER_RE = re.compile(
     r"(?:,? (?:is|was) (?:a|an|the)(?: [\w-]+){0,4}? (?:reporter|writer|correspondent|editor|journalist"
     r"|photographer|columnist|producer|contributor|intern|anchor)s?\b"
     r"| (?:has covered|covers|writes for|reports for|has written for|can be reached|may be reached)\b)"
+)
+# ...nor someone named by an office ("Supt. Eddie Johnson", "Ald. Howard Brookins", "the Rev.
+# Michael Pfleger", "police spokesman Anthony Guglielmi"): officials and community leaders speak
+# in many stories of their city, so their names are no evidence of any one incident (not
+# "Officer", "Dr." or "captain": officers and doctors are shot too, captains play)
+_OFFICE_BEFORE_RE = re.compile(
+    r"(?:\b(?:supt|cmdr|ald|rev|capt|det|sgt|lt|insp|cmsr|atty|fr|msgr)\.|\b(?:spokes(?:man|woman|person)"
+    r"|superintendent|commander|alderman|alderwoman|pastor|reverend|bishop|sergeant|lieutenant|coroner"
+    r"|prosecutor|commissioner|councilman|councilwoman|chaplain|activist))\s+\Z",
+    re.I,
 )
 # ...or comes before these ("Tavon Abernathy was", "Grant, who", "Grant pleaded")
 _PERSON_AFTER_RE = re.compile(r"\A(?:'s\b|’s\b|,? who\b| (?:was|is|has|had|pleaded|faces|died|remains|will|would)\b)")
@@ -706,6 +721,7 @@ def _people(text: str, keys: set[str], head: int = 0) -> None:
     name: "Marcus Grant charged with murder")."""
     runs = [(m.group(0), m.end()) for m in _RUN_RE.finditer(text)]
     full: set[str] = set()  # surnames of the full names found
+    officials: set[str] = set()  # surnames of people named by an office (see _OFFICE_BEFORE_RE)
     alone: dict[str, int] = {}  # surnames used alone, cued, and how often
     singles: dict[str, int] = {}
     for run, _ in runs:
@@ -727,6 +743,9 @@ def _people(text: str, keys: set[str], head: int = 0) -> None:
         start = end - len(run)
         if _BIO_AFTER_RE.match(text, end, end + 80):
             continue  # the reporter, not a participant
+        if _OFFICE_BEFORE_RE.search(text, max(0, start - 24), start) or low[0] in _OFFICES:
+            officials.add(low[-1])  # an official speaking for the city, not a participant
+            continue
         # (the cues last: the age or the surname alone elsewhere settle most runs)
         if (
             age is None
@@ -755,7 +774,7 @@ def _people(text: str, keys: set[str], head: int = 0) -> None:
             if (age := _AGE_AFTER_RE.match(text[end : end + 24])) is not None:
                 keys.add(f"a:{int(age.group(1))}")
             continue
-        if low1 in _NOT_NAME_WORDS or low1 in _NOT_SURNAME:
+        if low1 in officials or low1 in _NOT_NAME_WORDS or low1 in _NOT_SURNAME:
             continue
         after = text[end : end + 16]
         if _AGE_AFTER_RE.match(after) or _PERSON_AFTER_RE.match(after) or _HEADLINE_AFTER_RE.match(after):

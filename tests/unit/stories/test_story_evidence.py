@@ -78,6 +78,18 @@ def test_a_reporters_credit_names_no_participant() -> None:
     assert "pn:marcus grant" in keys("Tavon Abernathy was shot Saturday. Marcus Grant is a suspect.")
 
 
+def test_officials_who_speak_for_the_city_are_no_participants() -> None:
+    for text in (
+        "Superintendent Eddie Johnson said the shooting was gang-related. Johnson said more officers would patrol.",
+        "Police spokesman Anthony Guglielmi said no arrests were made. Guglielmi has asked for witnesses.",
+        "Ald. Howard Brookins said the block needs help. Brookins has called for more police.",
+        "The Rev. Michael Pfleger led a march. Pfleger said the city is tired.",
+    ):
+        assert not any(k.startswith(("pn:", "sn:")) for k in keys(text)), text
+    # the people of the story keep their names, doctors included
+    assert "pn:ana ruiz" in keys("Dr. Ana Ruiz, 45, was wounded in the shooting.")
+
+
 def test_capitalised_runs_that_are_not_people_are_not_names() -> None:
     k = keys("Cook County Jail said Crime Stoppers and Police Chief Eddie Johnson met Monday.")
     assert not any(x.startswith("pn:") for x in k)
