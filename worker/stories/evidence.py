@@ -316,6 +316,9 @@ _OFFICES = frozenset(
      "spokeswoman", "sergeant", "lieutenant", "coroner", "prosecutor", "commissioner", "councilman",
      "councilwoman", "chaplain"}
 )  # fmt: skip
+# ranks written before a name: with an age after it the person is in the story (an officer shot),
+# not speaking for the force
+_RANKS = frozenset({"officer", "detective", "deputy", "trooper", "sgt", "lt", "agent", "firefighter", "constable"})
 # common surnames that are also words of places and institutions (so never names elsewhere):
 # one ends a name when an age follows it ("Demetrius Hall, 25,"; "Marcus West, 19,")
 _SURNAME_WORDS = frozenset({"west", "hall", "lane", "church", "house", "post"})
@@ -735,6 +738,8 @@ def _people(text: str, keys: set[str], head: int = 0) -> None:
             continue
         low = [w.lower().replace("’", "'") for w in words]
         age = _AGE_AFTER_RE.match(text[end : end + 24])
+        if age is not None and len(low) == 3 and low[0] in _RANKS:
+            words, low = words[1:], low[1:]  # "Officer Jason Moore, 31,": shot, not speaking
         if any(w in _NOT_NAME_WORDS for w in low) and not (
             age is not None and low[-1] in _SURNAME_WORDS and not any(w in _NOT_NAME_WORDS for w in low[:-1])
         ):

@@ -86,8 +86,11 @@ def test_officials_who_speak_for_the_city_are_no_participants() -> None:
         "The Rev. Michael Pfleger led a march. Pfleger said the city is tired.",
     ):
         assert not any(k.startswith(("pn:", "sn:")) for k in keys(text)), text
-    # the people of the story keep their names, doctors included
+    # the people of the story keep their names, doctors included, and an officer given an age
+    # is one who was shot, not one speaking for the force
     assert "pn:ana ruiz" in keys("Dr. Ana Ruiz, 45, was wounded in the shooting.")
+    assert {"pn:jason moore", "a:31"} <= keys("Officer Jason Moore, 31, was shot. Officer Jose Estrada said.")
+    assert not any(k.endswith("estrada") for k in keys("Officer Jason Moore, 31, was shot. Officer Jose Estrada said."))
 
 
 def test_capitalised_runs_that_are_not_people_are_not_names() -> None:
