@@ -316,6 +316,7 @@ _OFFICES = frozenset(
      "spokeswoman", "sergeant", "lieutenant", "coroner", "prosecutor", "commissioner", "councilman",
      "councilwoman", "chaplain"}
 )  # fmt: skip
+_NUMBER_RUNS = frozenset({"One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine", "Ten"})
 # ranks written before a name: with an age after it the person is in the story (an officer shot),
 # not speaking for the force
 _RANKS = frozenset({"officer", "detective", "deputy", "trooper", "sgt", "lt", "agent", "firefighter", "constable"})
@@ -728,7 +729,7 @@ def _people(text: str, keys: set[str], head: int = 0) -> None:
     alone: dict[str, int] = {}  # surnames used alone, cued, and how often
     singles: dict[str, int] = {}
     for run, _ in runs:
-        if " " not in run:
+        if " " not in run and run not in _NUMBER_RUNS:  # "One man is dead" names no "Regional One"
             singles[run] = singles.get(run, 0) + 1
     for run, end in runs:
         if " " not in run:  # one word (most runs): no full name

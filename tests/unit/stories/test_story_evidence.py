@@ -93,6 +93,13 @@ def test_officials_who_speak_for_the_city_are_no_participants() -> None:
     assert not any(k.endswith("estrada") for k in keys("Officer Jason Moore, 31, was shot. Officer Jose Estrada said."))
 
 
+def test_a_number_word_opening_a_sentence_makes_no_surname() -> None:
+    # "One man is dead" does not make "Regional One" (a hospital) a person named again by surname
+    assert not any(
+        k.startswith("pn:") for k in keys("One man is dead. He was rushed to Regional One in critical condition.")
+    )
+
+
 def test_capitalised_runs_that_are_not_people_are_not_names() -> None:
     k = keys("Cook County Jail said Crime Stoppers and Police Chief Eddie Johnson met Monday.")
     assert not any(x.startswith("pn:") for x in k)
