@@ -813,8 +813,9 @@ def _realism(text: str, key: str) -> str:
     dropped, the lede said another way, some outlets running only a two-sentence brief, and
     people identified by their home block rather than their city ("Darnell Jackson, 23, of the
     3900 block of West Monroe Street"); the police spokesman named again by surname
-    (:func:`_second_reference`); and (:func:`_credit`) a third of the local stories credit
-    their reporter."""
+    (:func:`_second_reference`); a third of the local stories credit their reporter
+    (:func:`_credit`); and 40% of the outlets end their titles with their name ("... - The
+    Gazette", in :func:`render_stream`)."""
     rng = random.Random(key)
     homes = random.Random(f"{key} home")  # its own draws: the other rewrites stay as they were
     paras = text.split("\n\n")
@@ -886,6 +887,8 @@ def render_stream(incidents: Sequence[Incident], seed: int, realism: bool = Fals
                     f"{seed} {serial}",
                     outlet,
                 )
+            if realism and random.Random(f"suffix {outlet.host}").random() < 0.4:
+                title = f"{title} - {outlet.name}"  # as its <title> shows it: the outlet's name appended
             slug = "-".join(title.lower().replace("'", "").replace(",", "").split()[:8])
             url = f"https://{outlet.host}/news/{pub:%Y/%m/%d}/{slug}-{serial}"
             docs.append(StreamDoc(f"d{serial}", inc.id, stage, url, title, text, outlet.host, pub))

@@ -118,6 +118,22 @@ def test_a_cut_emoji_and_a_page_without_text_are_stored_and_said(env: Database, 
     assert rows["https://news.example/deep"] == "Deep page" and kind == "empty"
 
 
+def test_an_outlets_name_its_titles_share_is_taken_off_them(env: Database, tmp_path: Path) -> None:
+    """Titles taken from pages keep the outlet's name ("... - Chicago Tribune"); the outlet's
+    other titles in the file show it is the name, as a feed's titles do."""
+    heads = ["Man shot in Austin", "Council approves budget", "Teen wounded in Roseland"]
+    lines = [{"title": f"{h} - Chicago Tribune", "text": f"{BODY} {h}.", "source": "Tribune"} for h in heads]
+    lines.append({"title": "Flood warning - National Weather Service", "text": f"{BODY} Flood.", "source": "NWS"})
+    path = tmp_path / "titles.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    result = run("import", str(path))
+    assert result.exit_code == 0, result.output
+    with env.reader() as session:
+        titles = set(session.scalars(select(Article.title)))
+    # one title of an outlet teaches nothing: its dash part stays
+    assert titles == {*heads, "Flood warning - National Weather Service"}
+
+
 def test_lines_without_an_address_are_imported_under_one_made_from_their_outlet_and_content(
     env: Database, tmp_path: Path
 ) -> None:

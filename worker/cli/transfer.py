@@ -32,9 +32,11 @@ from worker.service.imports import (
     DateOrder,
     ImportLineError,
     file_date_order,
+    file_site_names,
     parse_import_line,
     read_lines,
     with_warnings,
+    without_site_names,
 )
 
 
@@ -80,6 +82,12 @@ def import_command(ctx: Context, file: Path, source: str | None, date_order: Dat
                 f"numeric dates are read {first} first: {shown} line(s) of {file.name} can only be read that way"
                 " (--date-order to choose)"
             )
+    site_names: dict[str, tuple[str, ...]] = {}
+    if seekable:  # (from a pipe, titles keep their outlets' names)
+        with file.open("rb") as handle:
+            site_names = file_site_names(
+                handle, max_bytes=ctx.settings.import_max_line_bytes, default_source=default_source
+            )
     try:
         with file.open("rb") as handle, progress_bar(not err_console.is_terminal, counted=False) as bar:
             task = bar.add_task(file.name, total=file.stat().st_size if seekable else None, detail="")
@@ -105,6 +113,7 @@ def import_command(ctx: Context, file: Path, source: str | None, date_order: Dat
                         parse_import_line(line.text, date_order=date_order, default_source=default_source),
                         line.warnings,
                     )
+                    item = without_site_names(item, site_names, default_source=default_source)
                     stored = handlers.import_item(rt, item, default_source=default_source, warn=late.append)
                 except ImportLineError as exc:
                     skipped[_reason(str(exc))] += 1

@@ -26,6 +26,7 @@ from worker.model.article import FeedHints, NormalisedArticle
 from worker.model.urls import InvalidURL, canonical_url
 from worker.normalise.dates import FIRST_YEAR, parse_iso_datetime, parse_iso_instant, parse_loose_date
 from worker.normalise.extract import PageTooComplex, article_from_import
+from worker.normalise.title import learn_site_names, strip_site_names
 
 DateOrder = Literal["auto", "dmy", "mdy"]
 
@@ -131,6 +132,45 @@ def file_date_order(handle: IO[bytes], *, max_bytes: int) -> tuple[DateOrder, in
     if mdy and not dmy:
         return "mdy", mdy
     return "auto", 0
+
+
+_SITE_TITLES_MAX = 200  # titles read per outlet to learn its name from
+_SITE_OUTLETS_MAX = 50_000
+
+
+def file_site_names(handle: IO[bytes], *, max_bytes: int, default_source: str) -> dict[str, tuple[str, ...]]:
+    """Each outlet's name as its titles in the file show it ("Man shot in Austin - Chicago
+    Tribune", "Council approves budget - Chicago Tribune"): the part at one end of at least three
+    of its titles and a quarter of them (``title.learn_site_names``, as a feed's titles teach it).
+    A title that keeps its outlet's name shares those words with every story of the outlet."""
+    titles: dict[str, list[str]] = {}
+    for line in read_lines(handle, max_bytes=max_bytes):
+        if line.text is None:
+            continue
+        try:
+            data = json.loads(line.text)
+        except json.JSONDecodeError:
+            continue
+        if not isinstance(data, dict) or not isinstance(title := data.get("title"), str):
+            continue
+        source = data.get("source") if isinstance(data.get("source"), str) else None
+        bucket = titles.get(source or default_source)
+        if bucket is None:
+            if len(titles) >= _SITE_OUTLETS_MAX:
+                continue
+            bucket = titles[source or default_source] = []
+        if len(bucket) < _SITE_TITLES_MAX:
+            bucket.append(title)
+    learned = {outlet: learn_site_names(found) for outlet, found in titles.items() if len(found) >= 3}
+    return {outlet: names for outlet, names in learned.items() if names}
+
+
+def without_site_names(item: ImportItem, names: dict[str, tuple[str, ...]], *, default_source: str) -> ImportItem:
+    """The item with its outlet's learned name taken off its title (see :func:`file_site_names`)."""
+    found = names.get(item.source or default_source)
+    if not found or not item.title:
+        return item
+    return replace(item, title=strip_site_names(item.title, found))
 
 
 def _numeric(match: re.Match[str], order: DateOrder, text: str) -> datetime:
