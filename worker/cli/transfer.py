@@ -30,10 +30,10 @@ from worker.cli.common import (
 from worker.service import handlers
 from worker.service.imports import (
     DateOrder,
+    FilePrescan,
     ImportLineError,
-    file_date_order,
-    file_site_names,
     parse_import_line,
+    prescan_file,
     read_lines,
     with_warnings,
     without_site_names,
@@ -73,21 +73,17 @@ def import_command(ctx: Context, file: Path, source: str | None, date_order: Dat
         )
 
     seekable = file.is_file()  # not a pipe (/dev/stdin): read once, without a size, a position or a prescan
-    if date_order == "auto" and seekable:  # (from a pipe, ambiguous dates stay undated)
+    scan = FilePrescan()  # (from a pipe, ambiguous dates stay undated and titles keep their outlets' names)
+    if seekable:
         with file.open("rb") as handle:
-            date_order, shown = file_date_order(handle, max_bytes=ctx.settings.import_max_line_bytes)
-        if shown:
-            first = "day" if date_order == "dmy" else "month"
-            note(
-                f"numeric dates are read {first} first: {shown} line(s) of {file.name} can only be read that way"
-                " (--date-order to choose)"
-            )
-    site_names: dict[str, tuple[str, ...]] = {}
-    if seekable:  # (from a pipe, titles keep their outlets' names)
-        with file.open("rb") as handle:
-            site_names = file_site_names(
-                handle, max_bytes=ctx.settings.import_max_line_bytes, default_source=default_source
-            )
+            scan = prescan_file(handle, max_bytes=ctx.settings.import_max_line_bytes, default_source=default_source)
+    if date_order == "auto" and scan.shown:
+        date_order = scan.date_order
+        first = "day" if date_order == "dmy" else "month"
+        note(
+            f"numeric dates are read {first} first: {scan.shown} line(s) of {file.name} can only be read that way"
+            " (--date-order to choose)"
+        )
     try:
         with file.open("rb") as handle, progress_bar(not err_console.is_terminal, counted=False) as bar:
             task = bar.add_task(file.name, total=file.stat().st_size if seekable else None, detail="")
@@ -113,7 +109,7 @@ def import_command(ctx: Context, file: Path, source: str | None, date_order: Dat
                         parse_import_line(line.text, date_order=date_order, default_source=default_source),
                         line.warnings,
                     )
-                    item = without_site_names(item, site_names, default_source=default_source)
+                    item = without_site_names(item, scan.site_names, default_source=default_source)
                     stored = handlers.import_item(rt, item, default_source=default_source, warn=late.append)
                 except ImportLineError as exc:
                     skipped[_reason(str(exc))] += 1

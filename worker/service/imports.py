@@ -15,7 +15,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import IO, Any, Literal
@@ -110,63 +110,67 @@ def parse_published(value: Any, *, date_order: DateOrder = "auto") -> datetime |
 
 # a numeric date as the value of a line's date field, as JSON writes it
 _NUMERIC_FIELD = re.compile(r'"(?:published_at|date)"\s*:\s*"\s*(\d{1,2})[/.-](\d{1,2})[/.-]\d{4}\b')
-
-
-def file_date_order(handle: IO[bytes], *, max_bytes: int) -> tuple[DateOrder, int]:
-    """The order a file's numeric dates can only be read in, and how many lines show it.
-
-    An archive writes every date one way: where some of its dates can only be day-first
-    ("25/03/2024") and none only month-first (or the reverse), its ambiguous ones ("05/03/2024")
-    are read the same way instead of being imported undated. ``("auto", 0)`` when the file shows
-    neither order, or both. Reads the lines as the import does (``read_lines``)."""
-    dmy = mdy = 0
-    for line in read_lines(handle, max_bytes=max_bytes):
-        found = _NUMERIC_FIELD.search(line.text) if line.text is not None else None
-        if found is None:
-            continue
-        first, second = int(found.group(1)), int(found.group(2))
-        dmy += first > 12 >= second
-        mdy += second > 12 >= first
-    if dmy and not mdy:
-        return "dmy", dmy
-    if mdy and not dmy:
-        return "mdy", mdy
-    return "auto", 0
-
-
 _SITE_TITLES_MAX = 200  # titles read per outlet to learn its name from
 _SITE_OUTLETS_MAX = 50_000
 
 
-def file_site_names(handle: IO[bytes], *, max_bytes: int, default_source: str) -> dict[str, tuple[str, ...]]:
-    """Each outlet's name as its titles in the file show it ("Man shot in Austin - Chicago
+@dataclass(frozen=True)
+class FilePrescan:
+    """What an import learns from reading its whole file once before importing it.
+
+    ``date_order``: the order the file's numeric dates can only be read in (``shown``: how many
+    lines show it). An archive writes every date one way: where some of its dates can only be
+    day-first ("25/03/2024") and none only month-first (or the reverse), its ambiguous ones
+    ("05/03/2024") are read the same way instead of being imported undated; "auto" when the file
+    shows neither order, or both.
+    ``site_names``: each outlet's name as its titles show it ("Man shot in Austin - Chicago
     Tribune", "Council approves budget - Chicago Tribune"): the part at one end of at least three
     of its titles and a quarter of them (``title.learn_site_names``, as a feed's titles teach it).
     A title that keeps its outlet's name shares those words with every story of the outlet."""
+
+    date_order: DateOrder = "auto"
+    shown: int = 0
+    site_names: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+def prescan_file(handle: IO[bytes], *, max_bytes: int, default_source: str) -> FilePrescan:
+    """Read the file once, as the import reads it (``read_lines``): see :class:`FilePrescan`."""
+    dmy = mdy = 0
     titles: dict[str, list[str]] = {}
     for line in read_lines(handle, max_bytes=max_bytes):
         if line.text is None:
             continue
+        found = _NUMERIC_FIELD.search(line.text)
+        if found is not None:
+            first, second = int(found.group(1)), int(found.group(2))
+            dmy += first > 12 >= second
+            mdy += second > 12 >= first
         try:
             data = json.loads(line.text)
         except json.JSONDecodeError:
             continue
         if not isinstance(data, dict) or not isinstance(title := data.get("title"), str):
             continue
-        source = data.get("source") if isinstance(data.get("source"), str) else None
-        bucket = titles.get(source or default_source)
+        source = data.get("source")
+        outlet = source if isinstance(source, str) and source else default_source
+        bucket = titles.get(outlet)
         if bucket is None:
             if len(titles) >= _SITE_OUTLETS_MAX:
                 continue
-            bucket = titles[source or default_source] = []
+            bucket = titles[outlet] = []
         if len(bucket) < _SITE_TITLES_MAX:
             bucket.append(title)
     learned = {outlet: learn_site_names(found) for outlet, found in titles.items() if len(found) >= 3}
-    return {outlet: names for outlet, names in learned.items() if names}
+    names = {outlet: found for outlet, found in learned.items() if found}
+    if dmy and not mdy:
+        return FilePrescan("dmy", dmy, names)
+    if mdy and not dmy:
+        return FilePrescan("mdy", mdy, names)
+    return FilePrescan("auto", 0, names)
 
 
 def without_site_names(item: ImportItem, names: dict[str, tuple[str, ...]], *, default_source: str) -> ImportItem:
-    """The item with its outlet's learned name taken off its title (see :func:`file_site_names`)."""
+    """The item with its outlet's learned name taken off its title (see :class:`FilePrescan`)."""
     found = names.get(item.source or default_source)
     if not found or not item.title:
         return item
