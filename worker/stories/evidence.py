@@ -311,10 +311,11 @@ _PERSON_BEFORE_RE = re.compile(
     r"brother|sister|wife|husband|girlfriend|boyfriend|friend|cousin|uncle|aunt|grandmother|attorney|"
     r"lawyer|remember|remembers|mourns|mourn|convicts|acquits|indicts|sentences)|[0-9]{1,2}-year-old),? \Z"
 )
+# offices whose holders speak in many stories of their city (see _OFFICE_BEFORE_RE)
 _OFFICES = frozenset(
     {"superintendent", "commander", "alderman", "alderwoman", "pastor", "reverend", "bishop", "spokesman",
-     "spokeswoman", "sergeant", "lieutenant", "coroner", "prosecutor", "commissioner", "councilman",
-     "councilwoman", "chaplain"}
+     "spokeswoman", "spokesperson", "sergeant", "lieutenant", "coroner", "prosecutor", "commissioner",
+     "councilman", "councilwoman", "chaplain", "activist"}
 )  # fmt: skip
 _NUMBER_RUNS = frozenset({"One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine", "Ten"})
 # ranks written before a name: with an age after it the person is in the story (an officer shot),
@@ -341,9 +342,9 @@ _BIO_AFTER_RE = re.compile(
 # in many stories of their city, so their names are no evidence of any one incident (not
 # "Officer", "Dr." or "captain": officers and doctors are shot too, captains play)
 _OFFICE_BEFORE_RE = re.compile(
-    r"(?:\b(?:supt|cmdr|ald|rev|capt|det|sgt|lt|insp|cmsr|atty|fr|msgr)\.|\b(?:spokes(?:man|woman|person)"
-    r"|superintendent|commander|alderman|alderwoman|pastor|reverend|bishop|sergeant|lieutenant|coroner"
-    r"|prosecutor|commissioner|councilman|councilwoman|chaplain|activist))\s+\Z",
+    r"(?:\b(?:supt|cmdr|ald|rev|capt|det|sgt|lt|insp|cmsr|atty|fr|msgr)\.|\b(?:"
+    + "|".join(sorted(_OFFICES))
+    + r"))\s+\Z",
     re.I,
 )
 # ...or comes before these ("Tavon Abernathy was", "Grant, who", "Grant pleaded")
@@ -747,11 +748,6 @@ def _people(text: str, keys: set[str], head: int = 0) -> None:
             continue
         surname = words[-1].replace("’s", "").replace("'s", "")
         start = end - len(run)
-        if _BIO_AFTER_RE.match(text, end, end + 80):
-            continue  # the reporter, not a participant
-        if _OFFICE_BEFORE_RE.search(text, max(0, start - 24), start) or low[0] in _OFFICES:
-            officials.add(low[-1])  # an official speaking for the city, not a participant
-            continue
         # (the cues last: the age or the surname alone elsewhere settle most runs)
         if (
             age is None
@@ -765,6 +761,13 @@ def _people(text: str, keys: set[str], head: int = 0) -> None:
                 or (end < head and _HEADLINE_AFTER_RE.match(text[end : end + 16]))
             )
         ):
+            continue
+        # then who the name is (only for runs that would be names: a run the cues reject has no
+        # surname seen alone, so it matters to none of the surnames below)
+        if _BIO_AFTER_RE.match(text, end, end + 80):
+            continue  # the reporter, not a participant
+        if low[0] in _OFFICES or _OFFICE_BEFORE_RE.search(text, max(0, start - 24), start):
+            officials.add(low[-1])  # an official speaking for the city, not a participant
             continue
         keys.add(f"pn:{' '.join(low)}")
         full.add(low[-1])
