@@ -31,6 +31,7 @@ are made up.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import random
 import re
@@ -790,6 +791,13 @@ def _second_reference(text: str, key: str) -> str:
     return f"{text}\n\n{line}" if end < 0 else f"{text[:end]}\n\n{line}{text[end:]}"
 
 
+@functools.cache
+def _desk(host: str) -> tuple[str, ...]:
+    """The outlet's two or three reporters (the same for every story it runs)."""
+    desk = random.Random(host)
+    return tuple(f"{desk.choice(_FIRST_F + _FIRST_M)} {desk.choice(_LAST)}" for _ in range(desk.randint(2, 3)))
+
+
 def _credit(text: str, key: str, outlet: Outlet) -> str:
     """A third of local stories carry their reporter's credit ("Written by Dana Kowalski") or a
     line about them at the end ("Dana Kowalski is a staff writer for the Gazette."), one of the
@@ -797,9 +805,7 @@ def _credit(text: str, key: str, outlet: Outlet) -> str:
     rng = random.Random(f"{key} credit")
     if rng.random() >= 1 / 3 or "(AP)" in text:
         return text
-    desk = random.Random(outlet.host)
-    reporters = [f"{desk.choice(_FIRST_F + _FIRST_M)} {desk.choice(_LAST)}" for _ in range(desk.randint(2, 3))]
-    reporter = rng.choice(reporters)
+    reporter = rng.choice(_desk(outlet.host))
     if rng.random() < 0.35:
         return f"{text}\n\n{rng.choice(_BIOS).format(reporter, outlet.name)}"
     line = rng.choice(_CREDITS).format(reporter)
