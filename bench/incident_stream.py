@@ -812,6 +812,42 @@ def _credit(text: str, key: str, outlet: Outlet) -> str:
     return f"{line}\n\n{text}" if rng.random() < 0.5 else f"{text}\n\n{line}"
 
 
+def _cross_street(inc: Incident) -> str:
+    """The street crossing the incident's block, the same in every outlet's story: a numbered
+    street half the time ("79th Street"), as in the cities whose grid is numbered."""
+    rng = random.Random(f"cross {inc.id}")
+    if rng.random() < 0.5:
+        return f"{_ordinal(rng.randint(2, 119))} {rng.choice(('Street', 'Avenue'))}"
+    own = inc.street.split()
+    name = rng.choice([s for s in _STREETS if s not in own])
+    return f"{name} {rng.choice(_SUFFIX)}"
+
+
+def _bare(street: str) -> str:
+    """A street as desks writing short print it: "West Monroe Street" -> "West Monroe"."""
+    return street.rsplit(" ", 1)[0] if street.rsplit(" ", 1)[-1] in _SUFFIX else street
+
+
+def _house_style(text: str, inc: Incident, outlet: Outlet, key: str) -> str:
+    """How a local desk prints the scene: 30% of the outlets leave the street's kind out
+    ("in the 3900 block of West Monroe", as some city papers do), and a quarter of the stories
+    give the corner instead of the block ("near West Monroe Street and 79th Street"; short:
+    "near Monroe and 79th"). Own random draws: the rest of the stream stays as it was."""
+    if outlet.style == "wire" or "(AP)" in text:
+        return text
+    short = random.Random(f"short streets {outlet.host}").random() < 0.3
+    block = f"in the {inc.block} block of {inc.street}"
+    if block in text and random.Random(f"{key} corner").random() < 0.25:
+        cross = _cross_street(inc)
+        if short:
+            a = _bare(inc.street).removeprefix(next((d for d in _DIRS if d and inc.street.startswith(d)), ""))
+            corner = f"near {a} and {_bare(cross)}"
+        else:
+            corner = f"near {inc.street} and {cross}"
+        text = text.replace(block, corner)
+    return text.replace(inc.street, _bare(inc.street)) if short else text
+
+
 def _realism(text: str, key: str) -> str:
     """Partial information and paraphrase, as real coverage varies from outlet to outlet: the
     block number left out ("on Madison Lane"), the neighbourhood without its kind ("in
@@ -888,11 +924,8 @@ def render_stream(incidents: Sequence[Incident], seed: int, realism: bool = Fals
             if outlet.paywall and rng.random() < 0.2:
                 text = rng.choice(_SIGN_IN)
             elif realism:
-                text = _credit(
-                    _second_reference(_realism(text, f"{seed} {serial}"), f"{seed} {serial}"),
-                    f"{seed} {serial}",
-                    outlet,
-                )
+                key = f"{seed} {serial}"
+                text = _credit(_house_style(_second_reference(_realism(text, key), key), inc, outlet, key), key, outlet)
             if realism and random.Random(f"suffix {outlet.host}").random() < 0.4:
                 title = f"{title} - {outlet.name}"  # as its <title> shows it: the outlet's name appended
             slug = "-".join(title.lower().replace("'", "").replace(",", "").split()[:8])
