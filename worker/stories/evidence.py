@@ -10,8 +10,9 @@ publication date, and scores how strongly two sets of keys say "the same inciden
   refers to by its last word alone ("Tavon Abernathy ... Abernathy was shot"), or that is
   followed by an age ("Tavon Abernathy, 20,");
 * ``a:`` an age ("a 20-year-old man", "Abernathy, 20,");
-* ``pb:`` a block or street address (number rounded to its hundred block + street name),
-  ``ps:`` a street, ``ph:`` a neighbourhood ("in the Englewood neighborhood"), ``pc:`` the city
+* ``pb:`` a block or street address (number rounded to its hundred block + street name, its
+  kind left out: "the 3900 block of West Monroe" is "... West Monroe Street"), ``ps:`` a
+  street, ``px:`` a corner, ``ph:`` a neighbourhood ("in the Englewood neighborhood"), ``pc:`` the city
   where it happened (a dateline, "Chicago police"), ``pr:`` a city someone is from ("of Chicago"
   after a name and age: in real reports often a suburb or another town, so it supports a
   shared city but never vetoes one);
@@ -98,7 +99,9 @@ _SUFFIX_RE = "|".join(sorted({k.capitalize() for k in _SUFFIXES}, key=len, rever
 _DIRECTION = r"(?:(?:North|South|East|West|N|S|E|W)\.? )?"
 _STREET_NAME = r"((?:[A-Z][a-z]+|[0-9]{1,3}(?:st|nd|rd|th))(?: (?:[A-Z][a-z]+|Jr\.?)){0,3})"
 _STREET = _DIRECTION + _STREET_NAME + r" (" + _SUFFIX_RE + r")\b\.?"
-_BLOCK_RE = re.compile(r"\b([0-9]{1,3})00 block of (?:the )?" + _STREET)
+# a block's street with or without its kind: "in the 3900 block of West Monroe" (some city
+# desks print no "Street"); the name ends at the kind, a weekday or a month (see _block_street)
+_BLOCK_RE = re.compile(r"\b([0-9]{1,3})00 block of (?:the )?" + _DIRECTION + _STREET_NAME)
 _ADDRESS_RE = re.compile(r"\b([0-9]{2,5}) " + _STREET)
 _STREET_RE = re.compile(_STREET)
 _SUFFIX_HIT_RE = re.compile(r" (?:" + _SUFFIX_RE + r")\b")
@@ -127,6 +130,14 @@ _CROSS_RES = (
         + r" (?:streets|avenues|roads|boulevards|drives|lanes|Streets|Avenues|Roads|Boulevards)\b"
     ),
 )
+# "near 79th and Halsted", "at Monroe and 79th Street": a numbered street names a corner
+# without either kind (cities with a numbered grid); see _corners
+_BARE_CROSS_RE = re.compile(
+    r" (?:at|near) " + _X_NAME + _X_SUFFIX + "? and " + _X_NAME + _X_SUFFIX + r"?(?![A-Za-z0-9]| [A-Z])"
+)
+_ORDINAL_RE = re.compile(r"[0-9]{1,3}(?:st|nd|rd|th)")
+_NUMBERED_CORNER_HINT_RE = re.compile(r"[0-9](?:st|nd|rd|th)\b")
+_CORNER_CUES = ("ntersection of", "orner of", " streets", " avenues")
 # "shot and killed Tuesday in Oak Hill": a place named after the deed without its kind; it counts
 # as a neighbourhood only against a side that calls it one ("in the Oak Hill neighborhood")
 _IN_PLACE_RE = re.compile(r" (?:in|near) ([A-Z][a-z]+(?: [A-Z][a-z]+){0,2})\b")
@@ -618,8 +629,45 @@ def _norm(s: str) -> str:
     return " ".join(s.lower().replace("’", "'").replace(".", "").split())
 
 
-def _street_key(name: str, suffix: str) -> str:
-    return f"{_norm(name)} {_SUFFIXES.get(suffix.lower().rstrip('.'), suffix.lower())}"
+def _street_key(name: str) -> str:
+    """A street's name without its kind: desks that print "West Monroe" and desks that print
+    "West Monroe Street" name one street (and rarely two streets of one name near one day)."""
+    return _norm(name)
+
+
+def _block_street(name: str) -> str:
+    """The street of "the 3900 block of <name>": its words up to its kind, a weekday or a
+    month ("South Halsted Wednesday night"); "" if nothing is left."""
+    words = name.split()
+    for i, w in enumerate(words):
+        low = w.lower()
+        if (i and low in _SUFFIXES) or low in _WEEKDAYS or low in _MONTHS:
+            words = words[:i]
+            break
+    return _norm(" ".join(words))
+
+
+_SUFFIX_WORDS = frozenset(_SUFFIXES.values())
+
+
+def _unsuffixed(value: str) -> str:
+    """A stored ``pb:``/``ps:`` value without the street's kind that keys carried before the
+    kind was left out ("3900|monroe street"), so stories linked then still meet new articles."""
+    head, _, last = value.rpartition(" ")
+    return head if head and last in _SUFFIX_WORDS else value
+
+
+def _same_street(a: Iterable[str], b: Iterable[str]) -> bool:
+    return not {_unsuffixed(v) for v in a}.isdisjoint(_unsuffixed(v) for v in b)
+
+
+def _corner_street(a: Mapping[str, list[str]], b: Mapping[str, list[str]]) -> bool:
+    """One side gives a corner ("near 79th and Halsted"), the other a block or a street on it
+    ("the 7900 block of South Halsted Street")."""
+    if "px" not in a or "ps" not in b:
+        return False
+    streets = {s for corner in a["px"] for s in corner.split("|")}
+    return not streets.isdisjoint(_unsuffixed(v) for v in b["ps"])
 
 
 def _day(d: date, keys: set[str]) -> None:
@@ -642,9 +690,9 @@ def _institution(name: str, suffix: str, after: str) -> bool:
 
 
 def _places(text: str, keys: set[str]) -> None:
-    if _SUFFIX_HIT_RE.search(text):  # blocks, addresses, streets and most corners name a suffix
+    if _SUFFIX_HIT_RE.search(text) or "00 block of " in text:  # blocks, addresses, streets, most corners
         _streets(text, keys)
-    elif "ntersection of" in text or "orner of" in text or " streets" in text or " avenues" in text:
+    elif any(c in text for c in _CORNER_CUES) or _NUMBERED_CORNER_HINT_RE.search(text):
         _corners(text, keys)
     _areas(text, keys)
 
@@ -655,6 +703,14 @@ def _corners(text: str, keys: set[str]) -> None:
         for m in rx.finditer(text):
             a, b = _norm(m.group(1)), _norm(m.group(2))
             if a != b and a.split()[0] not in _NOT_FIRST and b.split()[0] not in _NOT_FIRST:
+                keys.add(f"px:{min(a, b)}|{max(a, b)}")
+    if _NUMBERED_CORNER_HINT_RE.search(text):
+        for m in _BARE_CROSS_RE.finditer(text):
+            a, b = _block_street(m.group(1)), _block_street(m.group(2))  # "Halsted Wednesday night"
+            if not a or not b:
+                continue
+            numbered = _ORDINAL_RE.fullmatch(m.group(1)) or _ORDINAL_RE.fullmatch(m.group(2))
+            if numbered and a != b and a.split()[0] not in _NOT_FIRST and b.split()[0] not in _NOT_FIRST:
                 keys.add(f"px:{min(a, b)}|{max(a, b)}")
 
 
@@ -670,7 +726,9 @@ def _streets(text: str, keys: set[str]) -> None:
             if _residence(text, m.start()):
                 homes.append(m.span())
                 continue
-            street = _street_key(m.group(2), m.group(3))
+            street = _block_street(m.group(2))
+            if not street:
+                continue
             keys.add(f"pb:{int(m.group(1)) * 100}|{street}")
             keys.add(f"ps:{street}")
     for m in _ADDRESS_RE.finditer(text):
@@ -682,14 +740,14 @@ def _streets(text: str, keys: set[str]) -> None:
             prev = text[max(0, m.start() - 12) : m.start()].lower()
             if any(x in prev for x in ("in ", "since ", "of ")):
                 continue  # "in 2014 Main Street ..." is rare; "since 2014" is a year
-        street = _street_key(m.group(2), m.group(3))
+        street = _street_key(m.group(2))
         keys.add(f"pb:{number // 100 * 100}|{street}")
         keys.add(f"ps:{street}")
     for m in _STREET_RE.finditer(text):
         if homes and any(a <= m.start() < b for a, b in homes):
             continue
         if not m.group(1).startswith("The ") and not _institution(m.group(1), m.group(2), text[m.end() : m.end() + 8]):
-            keys.add(f"ps:{_street_key(m.group(1), m.group(2))}")
+            keys.add(f"ps:{_street_key(m.group(1))}")
     _corners(text, keys)
 
 
@@ -893,8 +951,14 @@ def _strength(a: Iterable[str], b: Mapping[str, int] | Iterable[str], near: bool
     names = len(gs.get("pn", ()))
     surname = names == 0 and _surname_match(ga, gb)
     block = "pb" in gs or "px" in gs  # a hundred block or a corner
+    if not block and "pb" in ga and "pb" in gb:
+        block = _same_street(ga["pb"], gb["pb"])
+    # two blocks, or two corners, and none shared: two scenes (a block and a corner may be one)
     other_block = not block and any(x in ga and x in gb for x in ("pb", "px"))
-    street = W_STREET if "ps" in gs and not other_block else 0.0
+    same_street = "ps" in gs or ("ps" in ga and "ps" in gb and _same_street(ga["ps"], gb["ps"]))
+    if not same_street and not block and (("px" in ga and "ps" in gb) or ("px" in gb and "ps" in ga)):
+        same_street = _corner_street(ga, gb) or _corner_street(gb, ga)
+    street = W_STREET if same_street and not other_block else 0.0
     hood = "ph" in gs or _loose_hood(ga, gb) or _loose_hood(gb, ga)
     place = min(MAX_PLACE, (W_BLOCK if block else street) + (W_HOOD if hood else 0.0))
     day = "t" in gs
