@@ -689,7 +689,30 @@ def _institution(name: str, suffix: str, after: str) -> bool:
     return (kind == "drive" and last == "google") or (kind in ("highway", "hwy") and after.startswith(" Patrol"))
 
 
+# "shot on West Monroe": after "on" and a direction, a street even without its kind (desks that
+# print no "Street"); not a state or a country ("on South Korea"), nor where someone lives
+_ON_DIRECTION_CUES = (" on North ", " on South ", " on East ", " on West ")
+_ON_DIR_STREET_RE = re.compile(r" on (?:North|South|East|West) ([A-Z][a-z]+(?: [A-Z][a-z]+){0,2})")
+_NOT_STREET_AFTER_DIRECTION = frozenset(
+    (
+        "virginia", "carolina", "dakota", "korea", "africa", "america", "side", "coast", "bank", "end", "shore",
+        "pole", "sudan", "timor", "jerusalem", "asia", "europe", "germany", "texas", "indies", "village", "london",
+        "berlin", "macedonia", "ossetia", "pacific", "atlantic",
+    )
+)  # fmt: skip
+
+
+def _direction_streets(text: str, keys: set[str]) -> None:
+    """ "shot on West Monroe": a street without its kind after a direction (see _block_street)."""
+    for m in _ON_DIR_STREET_RE.finditer(text):
+        name = _block_street(m.group(1))
+        if name and name.split()[0] not in _NOT_STREET_AFTER_DIRECTION and not _residence(text, m.start() + 4):
+            keys.add(f"ps:{name}")
+
+
 def _places(text: str, keys: set[str]) -> None:
+    if any(c in text for c in _ON_DIRECTION_CUES):  # (far cheaper than the regex)
+        _direction_streets(text, keys)
     if _SUFFIX_HIT_RE.search(text) or "00 block of " in text:  # blocks, addresses, streets, most corners
         _streets(text, keys)
     elif any(c in text for c in _CORNER_CUES) or _NUMBERED_CORNER_HINT_RE.search(text):

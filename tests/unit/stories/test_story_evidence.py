@@ -203,6 +203,13 @@ def test_a_block_is_one_block_with_or_without_the_street_kind() -> None:
     assert ev.strength(short, other_block)[0] < ev.strength(short, old)[0]
 
 
+def test_a_direction_and_a_name_after_on_are_a_street() -> None:
+    # desks that print no "Street": "shot on West Monroe" is the street of "... West Monroe Street"
+    short = keys("A man was shot on West Monroe late Friday, police said.")
+    assert "ps:monroe" in short & keys("Officers found him on West Monroe Street.")
+    assert not any(k.startswith("ps:") for k in keys("He lives on West Adams. A ban on South Korea."))
+
+
 def test_a_numbered_street_makes_a_corner_without_kinds() -> None:
     # "near 79th and Halsted": the way Chicago's desks give a corner
     a = keys("The shooting happened near 79th and Halsted Wednesday night.")
