@@ -1170,6 +1170,8 @@ _SUBJECT = (
         articles.c.language,
         articles.c.created_at,
         articles.c.page_kind,
+        articles.c.dateline,
+        articles.c.agency,
         articles.c.duplicate_of,
         _ORIGINAL.c.id.label("original_id"),
         _ORIGINAL.c.title.label("original_title"),
@@ -1208,6 +1210,8 @@ def link_subject(session: Session, article_id: int) -> LinkSubject | None:
         language=row.language,
         created_at=row.created_at,
         page_kind=row.page_kind,
+        dateline=row.dateline,
+        agency=row.agency,
     )
 
 

@@ -317,3 +317,32 @@ def test_run_takes_up_what_a_killed_run_left(env: Database, monkeypatch: pytest.
         processed = session.scalars(select(Article.processed_at)).all()
     assert sorted(states) == ["ingested"] * 3
     assert len(processed) == 3 and all(p is not None for p in processed)
+
+
+def test_a_wire_dateline_taken_out_of_the_text_still_tells_linking_the_city(env: Database, tmp_path: Path) -> None:
+    """Normalisation moves "BALTIMORE (AP) —" out of the text into ``dateline``; story linking
+    reads it back, so two look-alike shootings on one night in two cities stay two stories."""
+    first = (
+        "BALTIMORE (AP) — A 23-year-old man was shot and killed late Saturday night outside a corner "
+        "store, police said. Officers responded to reports of gunfire and found the man with several "
+        "gunshot wounds. He was pronounced dead at a hospital. No arrests have been made."
+    )
+    second = (
+        "MEMPHIS (AP) — Police said a 23-year-old man died after he was shot late Saturday night near a "
+        "corner store. Officers found him with gunshot wounds after reports of gunfire; he was pronounced "
+        "dead at a hospital. Police have made no arrests and asked witnesses to call."
+    )
+    lines = [
+        {"title": "Man killed in overnight shooting", "text": first, "date": "2016-03-06T09:00:00Z", "source": "One"},
+        {"title": "Man dies after overnight shooting", "text": second, "date": "2016-03-06T10:00:00Z", "source": "Two"},
+    ]
+    path = tmp_path / "wire.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    result = run("import", str(path))
+    assert result.exit_code == 0, result.output
+    with env.reader() as session:
+        rows = session.execute(select(Article.dateline, Article.text, Article.story_id, Article.duplicate_of)).all()
+    assert {r.dateline for r in rows} == {"Baltimore", "Memphis"}
+    assert not any(r.text.startswith(("BALTIMORE", "MEMPHIS")) for r in rows)  # the text keeps no dateline
+    assert all(r.story_id is not None and r.duplicate_of is None for r in rows)
+    assert rows[0].story_id != rows[1].story_id  # two cities: two incidents

@@ -237,6 +237,8 @@ class LinkSubject:
     language: str | None
     created_at: datetime
     page_kind: str | None = None  # listings, forums, product pages... are stored but linked to no story
+    dateline: str | None = None  # the wire dateline's place and agency, which normalisation took
+    agency: str | None = None  # out of the text ("Baltimore", "AP"): where it happened
 
 
 _HEADLINE_WORD = re.compile(r"[^\W_]{3,}")

@@ -304,6 +304,16 @@ def parse_dateline(first_paragraph: str) -> Dateline | None:
     return None
 
 
+def dateline_prefix(place: str | None, agency: str | None) -> str:
+    """A stored dateline as wire copy prints it ("Baltimore", "AP" -> "BALTIMORE (AP) — "; ""
+    without one): story linking reads where it happened from it."""
+    if not place:
+        return ""
+    city, sep, region = place.partition(",")
+    printed = city.upper() + sep + region
+    return f"{printed} ({agency}) — " if agency else f"{printed} — "
+
+
 # ---------------------------------------------------------------- entry points
 
 

@@ -30,6 +30,7 @@ from storage.story_index import Repoint, SqlStoryIndex, StoryConflict, lock_wind
 from worker.model import story as story_model
 from worker.model.story import RefineOutcome
 from worker.model.urls import site_of
+from worker.normalise.textclean import dateline_prefix
 from worker.service import emit
 from worker.stories import link as st
 from worker.stories import refine as storyrefine
@@ -186,8 +187,11 @@ def link_story(session: Session, article_id: int, *, processed_at: datetime | No
         if processed_at is not None:
             settle(None)  # it has no story (subject.story_id is None here)
         return StoryLink(None, via="skipped")
+    # linked on the text as printed: the dateline normalisation took out of it ("BALTIMORE (AP) -")
+    # says where it happened, as it does for an article linked before it is stored
+    text = dateline_prefix(subject.dateline, subject.agency) + subject.text
     features = st.story_features(
-        subject.title, subject.text, subject.published_at, source=site_of(subject.url), language=subject.language
+        subject.title, text, subject.published_at, source=site_of(subject.url), language=subject.language
     )
     result = link_in_transaction(
         conn, features, arrived_at=subject.created_at, repoint=story_index.repoint_articles, article_id=article_id

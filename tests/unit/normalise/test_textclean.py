@@ -10,6 +10,7 @@ from worker.normalise.dates import parse_loose_date
 from worker.normalise.textclean import (
     clean_text,
     clean_text_full,
+    dateline_prefix,
     drop_boilerplate,
     normalise_unicode,
     paragraphs_of,
@@ -172,3 +173,15 @@ def test_normalise_unicode_maps_every_character_as_its_table_says() -> None:
     text = "".join(chr(c) for c in range(0x3100) if not 0xD800 <= c < 0xE000 and c != 0x0D)
     expected = unicodedata.normalize("NFC", text.translate(_TRANSLATE))
     assert normalise_unicode(text) == re.sub(r" {2,}", " ", expected)
+
+
+@pytest.mark.parametrize(
+    "opening",
+    ["BALTIMORE (AP) — ", "SPRINGFIELD, Ill. (AP) — ", "WEST PALM BEACH — ", "WASHINGTON (Reuters) — "],
+)
+def test_a_stored_dateline_prints_as_it_was_parsed(opening: str) -> None:
+    # story linking reads the city back from it (worker.service.stories)
+    parsed = parse_dateline(opening + STORY)
+    assert parsed is not None
+    assert dateline_prefix(parsed.place, parsed.agency) == opening
+    assert dateline_prefix(None, "AP") == ""
