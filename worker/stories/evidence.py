@@ -66,6 +66,7 @@ MAX_KEYS = 48  # keys kept per story signature (most frequent first)
 # a text this short that names no place, day or age is a prompt, not an article (sign-in and
 # newsletter prompts run 20-60 words); a longer one without them is just other news (sports)
 PROMPT_WORDS = 80
+PROMPT_PAGE = "hq:page"  # the key that marks such a page
 
 _MONTHS = {
     m: i + 1
@@ -936,6 +937,7 @@ def incident_keys(title: str, text: str, published: datetime | None) -> tuple[st
         # headline's names are all it says (see headline_joins)
         low = _norm(title)
         keys.update([f"hn:{k[3:]}" for k in keys if k.startswith("pn:") and k[3:] in low])
+        keys.add(PROMPT_PAGE)  # its headline's places too (see headline_place_joins)
     keys |= told
     _places(title or "", keys)
     _dates(title or "", published, keys)
@@ -1073,6 +1075,33 @@ def headline_joins(a: Iterable[str], b: Mapping[str, int] | Iterable[str]) -> bo
     return not cities_conflict(a, kb)
 
 
+_HEADLINE_PLACES = ("ps:", "pb:", "px:", "ph:", "pi:")
+
+
+def headline_place_joins(a: Iterable[str], b: Mapping[str, int] | Iterable[str]) -> bool:
+    """A page whose text tells nothing under a headline that names a place and the kind of
+    event ("7 shot on West Hill Place", "Woman killed in Dutchtown shooting") and a story of
+    that kind naming that place (a neighbourhood named either way), the day the headline names
+    if it names one, in no other city. The caller asks it of stories a few days around the page
+    only, and joins only the one story that fits."""
+    ka = set(a)
+    if PROMPT_PAGE not in ka:
+        return False
+    places = [k for k in ka if k.startswith(_HEADLINE_PLACES)]
+    if not places:
+        return False
+    kb = set(b)
+    if not any(k.startswith("k:") and k in kb for k in ka):
+        return False  # a street in a short page's title ("Park Avenue menu") is no incident
+    loose = {k.split(":", 1)[1] for k in kb if k.startswith(("ph:", "pi:", "pc:"))}
+    if not any(k in kb or (k.startswith(("ph:", "pi:")) and k[3:] in loose) for k in places):
+        return False
+    days = [k for k in ka if k.startswith("t:")]
+    if days and any(k.startswith("t:") for k in kb) and not any(k in kb for k in days):
+        return False
+    return not cities_conflict(ka, kb)
+
+
 def joins(a: Iterable[str], b: Mapping[str, int] | Iterable[str], near: bool) -> float:
     """The evidence strength if it is enough to join (``near``: within the linker's window),
     else 0."""
@@ -1091,7 +1120,8 @@ def lookup_keys(keys: Iterable[str]) -> list[str]:
 def add_keys(acc: Mapping[str, int], keys: Iterable[str]) -> dict[str, int]:
     out = dict(acc)
     for k in keys:
-        out[k] = out.get(k, 0) + 1
+        if k != PROMPT_PAGE:  # the article's own mark: a story it joins tells things
+            out[k] = out.get(k, 0) + 1
     return out
 
 

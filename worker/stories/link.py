@@ -714,6 +714,11 @@ class LinkDecision:
     merges: tuple[int, ...] = ()
 
 
+# a page whose text tells nothing joins the one story this close in time naming its headline's
+# place (worker.stories.evidence.headline_place_joins)
+HEADLINE_PLACE_GAP = timedelta(days=3)
+
+
 def story_gap(t: datetime, s: StoryState) -> timedelta:
     """How far ``t`` lies outside the story's time span (0 inside it)."""
     if t < s.first_time:
@@ -843,6 +848,16 @@ class Linker:
                 named = [(sc, s) for sc, s in scored if incident.headline_joins(keys, s.keys)]
                 if len(named) == 1:
                     return LinkDecision(named[0][1].story_id, max(named[0][0], self.threshold))
+            if incident.PROMPT_PAGE in keys:
+                # such a page under a headline naming a place: the one story a few days
+                # around it naming that place (two: ambiguous, it stays alone)
+                placed = [
+                    (sc, s)
+                    for sc, s in scored
+                    if story_gap(at, s) <= HEADLINE_PLACE_GAP and incident.headline_place_joins(keys, s.keys)
+                ]
+                if len(placed) == 1:
+                    return LinkDecision(placed[0][1].story_id, max(placed[0][0], self.threshold))
         eligible = [(sc, s) for sc, s in scored if sc >= self.threshold + self.small_story_margin / s.article_count]
         if not eligible:
             return LinkDecision(None, scored[0][0] if scored else 0.0)

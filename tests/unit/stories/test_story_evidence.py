@@ -398,6 +398,32 @@ def test_a_page_whose_text_tells_nothing_joins_the_one_story_its_headline_names(
     assert st.Linker().decide({"w9": 1.0}, PUB, [other, grant, twin], sorted(page)).story_id is None
 
 
+def test_a_page_whose_text_tells_nothing_joins_the_one_story_near_it_naming_its_headlines_place() -> None:
+    page = set(ev.incident_keys("7 shot on West Hill Place", SIGN_IN, PUB))
+    assert {"hq:page", "ps:hill"} <= page
+    hill = _story(3, PUB - timedelta(days=1), {"ps:hill", "pb:2100|hill", "pc:baltimore", "t:2015-06-16", "k:shooting"})
+    oak = _story(5, PUB - timedelta(days=1), {"ps:oak", "pc:baltimore", "t:2015-06-16", "k:shooting"})
+    assert ev.headline_place_joins(page, hill.keys) and not ev.headline_place_joins(page, oak.keys)
+    assert not ev.headline_place_joins(page | {"pc:memphis"}, hill.keys)  # another city's Hill Place
+    # the same headline over a text that tells things is an ordinary article
+    told = ev.incident_keys("7 shot on West Hill Place", "Seven people were shot Tuesday in Baltimore.", PUB)
+    assert "hq:page" not in told and not ev.headline_place_joins(told, hill.keys)
+    assert st.Linker().decide({"w9": 1.0}, PUB, [oak, hill], sorted(page)).story_id == 3
+    # a neighbourhood named either way; a headline's day must be the story's
+    hood = set(ev.incident_keys("Woman killed in Dutchtown shooting Tuesday", SIGN_IN, PUB))
+    dutchtown = _story(6, PUB, {"ph:dutchtown", "pc:st louis", "t:2015-06-16", "k:shooting"})
+    assert ev.headline_place_joins(hood, dutchtown.keys)
+    assert not ev.headline_place_joins(hood, {"ph:dutchtown", "t:2015-06-13", "k:shooting"})
+    assert not ev.headline_place_joins(hood, {"ph:dutchtown", "t:2015-06-16", "k:fire"})  # another kind
+    menu = set(ev.incident_keys("Brunch menu at the Hill Place cafe", SIGN_IN, PUB))
+    assert not ev.headline_place_joins(menu, hill.keys)  # a place, but no incident
+    # two stories on that street: ambiguous, the page stays alone; a week before: too far
+    twin = _story(8, PUB - timedelta(days=2), {"ps:hill", "pc:baltimore", "k:shooting"})
+    assert st.Linker().decide({"w9": 1.0}, PUB, [oak, hill, twin], sorted(page)).story_id is None
+    old = _story(10, PUB - timedelta(days=7), {"ps:hill", "pc:baltimore", "k:shooting"})
+    assert st.Linker().decide({"w9": 1.0}, PUB, [oak, old], sorted(page)).story_id is None
+
+
 def test_the_same_words_about_another_city_do_not_join() -> None:
     vec = {"shoot": 0.6, "wound": 0.5, "e:oak avenue": 0.6, "d:sat": 0.2}
     here = replace(_story(3, PUB, {"pc:milwaukee", "ps:oak avenue", "t:2015-06-13"}), centroid=vec)
