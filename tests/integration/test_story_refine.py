@@ -177,6 +177,36 @@ def test_stories_refine_command_reports_as_json(runtime: Runtime, tmp_path: Path
     assert pending == 0
 
 
+def test_stories_refine_takes_every_changed_story_in_passes_of_the_batch_size(runtime: Runtime, tmp_path: Path) -> None:
+    """After a large import more stories are pending than one pass starts from: the command
+    runs passes until none is left; ``--limit`` asks for one pass."""
+    _docs()  # (skips without the shared data)
+    rows = load_ecbplus()
+    topics = sorted({str(r["topic"]) for r in rows})[:8]  # eight unrelated events: eight neighbourhoods
+    docs = [
+        r for t in topics for r in sorted((r for r in rows if str(r["topic"]) == t), key=lambda r: str(r["id"]))[:3]
+    ]
+    _ingest(runtime, docs, [r for r in rows if str(r["topic"]) not in topics][:50])
+
+    def mark_all_changed() -> None:
+        with runtime.db.transaction() as session:  # every multi-article story changed, as after an import
+            session.execute(Story.__table__.update().where(Story.article_count > 1).values(refine_pending=True))
+
+    def left() -> int:
+        with runtime.db.reader() as session:
+            return int(session.scalar(select(func.count()).select_from(Story).where(Story.refine_pending)) or 0)
+
+    mark_all_changed()
+    before = left()
+    assert before >= 4
+    env = {**os.environ, "NEWSWORKER_DATABASE_URL": runtime.db.url, "NEWSWORKER_STORY_REFINE_BATCH_SIZE": "2"}
+    one = json.loads(run_cli("stories", "refine", "--json", "--limit", "1", env=env, cwd=tmp_path).stdout)
+    assert one["conflicts"] == 0 and 0 < left() < before  # one pass from one story (and its neighbours)
+    mark_all_changed()
+    run_cli("stories", "refine", "--json", env=env, cwd=tmp_path)
+    assert left() == 0  # passes of two until none is left
+
+
 def test_refinement_running_beside_linkers_leaves_consistent_stories(runtime: Runtime) -> None:
     """A beat pass and workers linking new articles of the same stories at the same time: the
     window locks and optimistic checks leave every article in a live story whose count is

@@ -206,12 +206,23 @@ def link_story(session: Session, article_id: int, *, processed_at: datetime | No
 class RefineReport:
     """What one refinement run did (``newsworker stories refine`` prints it)."""
 
+    started_from: int = 0  # changed stories the pass took (at most its limit: more may be pending)
     stories_seen: int = 0
     regrouped: int = 0  # neighbourhoods where something moved
     articles_moved: int = 0
     stories_created: int = 0
     stories_merged: list[tuple[int, int]] = field(default_factory=list)  # (old, into)
     conflicts: int = 0  # neighbourhoods skipped after repeated concurrent changes (still pending)
+
+    def add(self, other: RefineReport) -> None:
+        """Count another pass in (``stories refine`` runs passes until none is pending)."""
+        self.started_from += other.started_from
+        self.stories_seen += other.stories_seen
+        self.regrouped += other.regrouped
+        self.articles_moved += other.articles_moved
+        self.stories_created += other.stories_created
+        self.stories_merged.extend(other.stories_merged)
+        self.conflicts += other.conflicts
 
 
 def refine_stories(
@@ -231,6 +242,7 @@ def refine_stories(
         index = SqlStoryIndex(session.connection())
         index.settle_single_article_stories()
         pending = index.dirty_stories(limit)
+    report.started_from = len(pending)
     done: set[int] = set()
     for start in range(0, len(pending), PLAN_BATCH):
         to_write: list[int] = []
