@@ -13,7 +13,6 @@ from worker.cli.common import CONTEXT_SETTINGS, DATE, Context, console, echo_jso
 from worker.model.clock import utcnow
 from worker.model.story import RefineOutcome
 from worker.service import handlers
-from worker.service.stories import RefineReport
 
 
 @click.group("stories", context_settings=CONTEXT_SETTINGS)
@@ -103,12 +102,6 @@ class StoryChange:
     articles_now: dict[int, int]  # story -> its articles after the pass
 
 
-# `stories refine` takes every changed story in passes of the batch size; a bound in case passes
-# keep finding changed stories (each pass marks what it refined: pending only shrinks without
-# concurrent linkers)
-MAX_REFINE_PASSES = 1000
-
-
 @stories_group.command("refine")
 @click.option(
     "--limit",
@@ -138,15 +131,8 @@ def stories_refine(ctx: Context, limit: int | None, as_json: bool) -> None:
 
     try:
         with console.status("refining stories…", spinner="dots") as status:
-            # every story changed since the last pass (after a large import, more than one pass
-            # takes), unless --limit asks for one pass over that many
-            batch = limit or rt.settings.story_refine_batch_size
-            report = RefineReport()
-            for _ in range(MAX_REFINE_PASSES):
-                one = handlers.refine_stories(rt, limit=batch, progress=progress)
-                report.add(one)
-                if limit is not None or one.started_from < batch:
-                    break
+            # every story changed since the last pass, unless --limit asks for one pass
+            report = handlers.refine_stories(rt, limit=limit, progress=progress, every_changed=limit is None)
         with rt.db.reader() as session:
             touched = sorted({s for o in moves for s in (*o.story_ids, *o.created) if s not in _gone(o)})
             sizes = queries.story_counts(session, touched)

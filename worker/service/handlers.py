@@ -422,15 +422,23 @@ def process_article(rt: Runtime, article_id: int) -> StoryLink:
 
 
 def refine_stories(
-    rt: Runtime, *, limit: int | None = None, progress: Callable[[RefineOutcome], None] | None = None
+    rt: Runtime,
+    *,
+    limit: int | None = None,
+    progress: Callable[[RefineOutcome], None] | None = None,
+    every_changed: bool = False,
 ) -> story_links.RefineReport:
     """Regroup the stories changed since the last pass (beat runs this; so does the CLI).
 
     The online link is final for nothing: this pass may move an article to another story,
-    split a story, or fold one into another (recorded, ids kept resolvable)."""
-    report = story_links.refine_stories(
-        rt.db.transaction, limit=limit or rt.settings.story_refine_batch_size, now=utcnow(), progress=progress
-    )
+    split a story, or fold one into another (recorded, ids kept resolvable). One pass starts
+    from at most ``limit`` (the batch-size setting) changed stories; ``every_changed``: passes
+    until none is left (``stories refine`` after a large import)."""
+    batch = limit or rt.settings.story_refine_batch_size
+    if every_changed:
+        report = story_links.refine_every_changed_story(rt.db.transaction, batch=batch, now=utcnow(), progress=progress)
+    else:
+        report = story_links.refine_stories(rt.db.transaction, limit=batch, now=utcnow(), progress=progress)
     for old_id, new_id in report.stories_merged:
         log.info("stories merged", extra={"old_story_id": old_id, "story_id": new_id})
     if report.regrouped or report.conflicts:

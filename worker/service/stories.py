@@ -215,7 +215,7 @@ class RefineReport:
     conflicts: int = 0  # neighbourhoods skipped after repeated concurrent changes (still pending)
 
     def add(self, other: RefineReport) -> None:
-        """Count another pass in (``stories refine`` runs passes until none is pending)."""
+        """Count another pass in (see :func:`refine_every_changed_story`)."""
         self.started_from += other.started_from
         self.stories_seen += other.stories_seen
         self.regrouped += other.regrouped
@@ -281,6 +281,29 @@ def refine_stories(
                 report.stories_merged.extend(outcome.vanished)
             if progress is not None:
                 progress(outcome)
+    return report
+
+
+# passes of refine_every_changed_story at most: a bound in case passes keep finding changed
+# stories (each pass marks what it refined; without concurrent linkers, pending only shrinks)
+MAX_REFINE_PASSES = 1000
+
+
+def refine_every_changed_story(
+    transaction: Transaction,
+    *,
+    batch: int,
+    now: datetime,
+    progress: Callable[[RefineOutcome], None] | None = None,
+) -> RefineReport:
+    """Passes of :func:`refine_stories` until one starts from fewer than ``batch`` changed
+    stories: after a large import more are pending than one pass takes."""
+    report = RefineReport()
+    for _ in range(MAX_REFINE_PASSES):
+        one = refine_stories(transaction, limit=batch, now=now, progress=progress)
+        report.add(one)
+        if one.started_from < batch:
+            break
     return report
 
 

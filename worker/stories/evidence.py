@@ -716,26 +716,34 @@ def _places(text: str, keys: set[str]) -> None:
         _direction_streets(text, keys)
     if _SUFFIX_HIT_RE.search(text) or "00 block of " in text:  # blocks, addresses, streets, most corners
         _streets(text, keys)
-    elif any(c in text for c in _CORNER_CUES) or _NUMBERED_CORNER_HINT_RE.search(text):
+    elif any(c in text for c in _CORNER_CUES):
         _corners(text, keys)
+    else:
+        _numbered_corners(text, keys)
     _areas(text, keys)
+
+
+def _add_corner(keys: set[str], a: str, b: str) -> None:
+    if a != b and a.split()[0] not in _NOT_FIRST and b.split()[0] not in _NOT_FIRST:
+        keys.add(f"px:{min(a, b)}|{max(a, b)}")
 
 
 def _corners(text: str, keys: set[str]) -> None:
     crossing = "ntersection of" in text or "orner of" in text
     for rx in _CROSS_RES if crossing else _CROSS_RES[1:]:
         for m in rx.finditer(text):
-            a, b = _norm(m.group(1)), _norm(m.group(2))
-            if a != b and a.split()[0] not in _NOT_FIRST and b.split()[0] not in _NOT_FIRST:
-                keys.add(f"px:{min(a, b)}|{max(a, b)}")
-    if _NUMBERED_CORNER_HINT_RE.search(text):
-        for m in _BARE_CROSS_RE.finditer(text):
-            a, b = _block_street(m.group(1)), _block_street(m.group(2))  # "Halsted Wednesday night"
-            if not a or not b:
-                continue
-            numbered = _ORDINAL_RE.fullmatch(m.group(1)) or _ORDINAL_RE.fullmatch(m.group(2))
-            if numbered and a != b and a.split()[0] not in _NOT_FIRST and b.split()[0] not in _NOT_FIRST:
-                keys.add(f"px:{min(a, b)}|{max(a, b)}")
+            _add_corner(keys, _norm(m.group(1)), _norm(m.group(2)))
+    _numbered_corners(text, keys)
+
+
+def _numbered_corners(text: str, keys: set[str]) -> None:
+    """Corners without the streets' kinds, one of them numbered (see _BARE_CROSS_RE)."""
+    if not _NUMBERED_CORNER_HINT_RE.search(text):
+        return
+    for m in _BARE_CROSS_RE.finditer(text):
+        a, b = _block_street(m.group(1)), _block_street(m.group(2))  # "Halsted Wednesday night"
+        if a and b and (_ORDINAL_RE.fullmatch(m.group(1)) or _ORDINAL_RE.fullmatch(m.group(2))):
+            _add_corner(keys, a, b)
 
 
 def _residence(text: str, start: int) -> bool:
