@@ -441,7 +441,16 @@ def test_per_feed_user_agent_is_sent(rt: Runtime, server: LocalHTTPServer) -> No
     assert agents == {"/a.xml": "FeedBot/2 (+https://ops.example/bot)", "/b.xml": "newsworker-test/1"}
 
 
-def test_a_feed_being_polled_is_not_polled_again(rt: Runtime, server: LocalHTTPServer) -> None:
+@pytest.fixture
+def patient_rt(database: Database) -> Iterator[Runtime]:
+    # A poll held open on purpose must still be in flight when the test looks: with the 0.5 s read
+    # timeout of ``rt`` a loaded CI machine let the client give up (and free the lease) first.
+    with polling_runtime(database, read_timeout_seconds=30, user_agent="newsworker-test/1") as (runtime, _):
+        yield runtime
+
+
+def test_a_feed_being_polled_is_not_polled_again(patient_rt: Runtime, server: LocalHTTPServer) -> None:
+    rt = patient_rt
     arrived = threading.Event()
     release = threading.Event()
     body = feed_reply(rss([Item("a", "https://site.example/a", "A")]))
