@@ -58,8 +58,9 @@ def server() -> Iterator[LocalHTTPServer]:
 
 @pytest.fixture
 def rt(database: Database) -> Iterator[Runtime]:
-    # Short socket timeouts so the timeout rows stay fast.
-    with polling_runtime(database, read_timeout_seconds=0.5, user_agent="newsworker-test/1") as (runtime, _):
+    # Short socket timeouts so the timeout rows stay fast (2 s, not less: a loaded CI machine
+    # can stall the test's own server thread for a good part of a second).
+    with polling_runtime(database, read_timeout_seconds=2.0, user_agent="newsworker-test/1") as (runtime, _):
         yield runtime
 
 
@@ -159,7 +160,7 @@ ROWS = [
     ),
     Row(
         "timeout backs off",
-        lambda now: slow(1.5, feed_reply(rss([]))),
+        lambda now: slow(3.5, feed_reply(rss([]))),
         "fetch_error", None, "ok", 1, around(MIN_INTERVAL), last_error="in time",
     ),
     Row(
@@ -354,7 +355,7 @@ def test_failing_for_longer_than_the_threshold_is_failing(rt: Runtime, server: L
 
 
 def test_timeouts_back_off_like_server_errors(rt: Runtime, server: LocalHTTPServer) -> None:
-    server.route("/slow.xml", slow(1.5, feed_reply(rss([]))))
+    server.route("/slow.xml", slow(3.5, feed_reply(rss([]))))
     feed_id = add_feed(rt, server.url("/slow.xml"))
     delays = []
     for _ in range(3):
@@ -443,7 +444,7 @@ def test_per_feed_user_agent_is_sent(rt: Runtime, server: LocalHTTPServer) -> No
 
 @pytest.fixture
 def patient_rt(database: Database) -> Iterator[Runtime]:
-    # A poll held open on purpose must still be in flight when the test looks: with the 0.5 s read
+    # A poll held open on purpose must still be in flight when the test looks: with the short read
     # timeout of ``rt`` a loaded CI machine let the client give up (and free the lease) first.
     with polling_runtime(database, read_timeout_seconds=30, user_agent="newsworker-test/1") as (runtime, _):
         yield runtime
