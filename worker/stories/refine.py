@@ -158,7 +158,8 @@ def _pins(members: Sequence[story_model.Member]) -> tuple[np.ndarray, np.ndarray
     """Pairs the pass must keep together: an article whose incident evidence is enough to join
     the rest of its story (the linker joined it on that evidence, not on words), with each
     member further than WINDOW away it shares a name or place with, and each nearer member it
-    shares a block address, or a place and a day with. Second-order similarity
+    shares a block address, or a place and a day with; a page whose text tells nothing, with
+    each member its headline's place and kind join it to (``headline_place_joins``). Second-order similarity
     cannot see such pairs (a trial months later has no neighbour in common with the first
     report: the time factor is 0). Returns (pins, the pins months apart or sharing a full
     name)."""
@@ -181,6 +182,13 @@ def _pins(members: Sequence[story_model.Member]) -> tuple[np.ndarray, np.ndarray
             for j in others:
                 rest = incident.add_keys(rest, members[j].keys)
             near = min(abs(secs[i] - secs[j]) for j in others) <= window
+            if near and incident.headline_place_joins(members[i].keys, rest):
+                # a page whose text tells nothing, joined on its headline's place and kind: its
+                # words are a sign-in prompt's, so only that evidence can keep it in its story
+                for j in others:
+                    if incident.headline_place_joins(members[i].keys, members[j].keys):
+                        out[i, j] = out[j, i] = True
+                continue
             if incident.joins(members[i].keys, rest, near=near) <= 0.0 and not incident.headline_joins(
                 members[i].keys, rest
             ):

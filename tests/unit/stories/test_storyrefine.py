@@ -222,3 +222,33 @@ def test_must_link_pairs_start_together_whatever_their_similarity() -> None:
     pinned = sr.average_link(sim, 0.5, must_link=must)
     assert pinned[1] == pinned[2]  # together from the start, though nothing else joins them
     assert pinned[0] != pinned[1] and pinned[3] != pinned[2]  # their partners' average falls to 0.45
+
+
+def test_a_page_that_tells_nothing_is_pinned_to_its_story_by_its_headline() -> None:
+    """A sign-in page the linker joined on its headline's place and kind ("Man killed in
+    Dutchtown shooting") has only the prompt's words for the pass to compare: it is pinned to
+    the articles of its story naming that place, and to no other story's."""
+    from dataclasses import replace
+
+    from worker.stories import evidence
+
+    prompt = "Sign in to continue reading. Already a subscriber? Log in to your account to read this story."
+    shot = [
+        "A 24-year-old man was shot and killed late Saturday in Dutchtown, St. Louis police said.",
+        "Officers found the man with a gunshot wound to the chest on a sidewalk and he died at the scene.",
+        "No arrests have been made and police asked anyone with information to call CrimeStoppers.",
+    ]
+
+    def member(article_id: int, story_id: int, title: str, text: str) -> story_model.Member:
+        at = T0 + timedelta(hours=article_id)
+        f = st.story_features(title, text, at, f"site{article_id}.example")
+        return story_model.Member(article_id, story_id, at, st.vectorize(f, {}, 1), f.source, title, f.keys)
+
+    members = [member(v, 1, "Man shot and killed in St. Louis", " ".join(shot[v:] + shot[:v])) for v in range(3)]
+    members.append(member(3, 2, "Woman wounded in Tower Grove shooting", prompt))  # another story's
+    page = member(4, 1, "Man killed in Dutchtown shooting", prompt)
+    assert evidence.PROMPT_PAGE in page.keys
+    pins, hard = sr._pins([*members, page])
+    assert pins[4, :3].all() and not pins[4, 3] and not hard.any()
+    pins, _ = sr._pins([*members, replace(page, keys=())])  # its words alone: nothing holds it
+    assert not pins[4].any()
