@@ -142,12 +142,15 @@ class ArticleColumns:
     text: ColumnElement[str]
     #: canonical address; candidates' sites come from it (same-site rule)
     url: ColumnElement[str] | None = None
+    #: headline (short texts are copies only under the same headline)
+    title: ColumnElement[str | None] | None = None
 
     @classmethod
     def from_table(cls, table: Table) -> ArticleColumns:
-        """From a table with ``id``, ``content_hash``, ``duplicate_of``, ``text`` (and ``url``)."""
+        """From a table with ``id``, ``content_hash``, ``duplicate_of``, ``text`` (and ``url``,
+        ``title``)."""
         c = table.c
-        return cls(c.id, c.content_hash, c.duplicate_of, c.text, c.get("url"))
+        return cls(c.id, c.content_hash, c.duplicate_of, c.text, c.get("url"), c.get("title"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,9 +167,10 @@ class IndexStatements:
     def build(cls, dialect: str, bands: Table, articles: ArticleColumns) -> IndexStatements:
         a, b = articles, bands.c
         url = a.url if a.url is not None else literal("")
+        title = a.title if a.title is not None else literal("")
         return cls(
             exact=(
-                select(a.id, a.duplicate_of, url)
+                select(a.id, a.duplicate_of, url, title)
                 .where(a.content_hash == bindparam("content_hash"))
                 .order_by(a.id)
                 .limit(1)
@@ -178,7 +182,7 @@ class IndexStatements:
                 .order_by(func.count().desc(), b.article_id)
                 .limit(bindparam("limit"))
             ),
-            load=_by_ids(dialect, select(a.id, a.text, a.duplicate_of, url), a.id, "ids"),
+            load=_by_ids(dialect, select(a.id, a.text, a.duplicate_of, url, title), a.id, "ids"),
         )
 
 
@@ -206,7 +210,9 @@ class SqlDuplicateIndex:
         if row is None:
             return None
         # The text is not needed for an exact match; do not ship it.
-        return IndexedArticle(int(row[0]), "", None if row[1] is None else int(row[1]), site_of(row[2] or ""))
+        return IndexedArticle(
+            int(row[0]), "", None if row[1] is None else int(row[1]), site_of(row[2] or ""), row[3] or ""
+        )
 
     def candidates(self, band_keys: Sequence[int], limit: int = MAX_VERIFY) -> list[int]:
         if not band_keys:
@@ -219,7 +225,7 @@ class SqlDuplicateIndex:
             return []
         rows = self.conn.execute(self._load, {"ids": list(ids)})
         return [
-            IndexedArticle(int(r[0]), r[1] or "", None if r[2] is None else int(r[2]), site_of(r[3] or ""))
+            IndexedArticle(int(r[0]), r[1] or "", None if r[2] is None else int(r[2]), site_of(r[3] or ""), r[4] or "")
             for r in rows
         ]
 
@@ -314,6 +320,7 @@ def dedupe_and_store(
     *,
     check: DuplicateCheck,
     site: str = "",
+    title: str | None = None,
 ) -> tuple[int, DuplicateVerdict]:
     """The whole race-free ingest step, inside the caller's transaction.
 
@@ -323,10 +330,10 @@ def dedupe_and_store(
     and returns its id) → band rows. The caller commits; the commit releases
     the locks. Call it before any other write in the transaction, so the
     transaction holds no row lock while it waits for a band lock. ``site``
-    is ``worker.model.urls.site_of(url)`` of the new article.
+    is ``worker.model.urls.site_of(url)`` of the new article, ``title`` its headline.
     """
     lock_fingerprint(conn, fp)
-    verdict = check(fp, index, site=site)
+    verdict = check(fp, index, site=site, title=title)
     article_id = insert_article(verdict)
     index.add(article_id, fp)
     return article_id, verdict
@@ -340,6 +347,7 @@ def dedupe_existing(
     *,
     check: DuplicateCheck,
     site: str = "",
+    title: str | None = None,
 ) -> DuplicateVerdict:
     """Re-run dedupe for a stored article whose text changed (feed summary →
     extracted page) or for a re-delivered task.
@@ -349,7 +357,7 @@ def dedupe_existing(
     and ``duplicate_of`` from ``fp`` and the verdict in the same transaction.
     """
     lock_fingerprint(conn, fp)
-    verdict = check(fp, index, exclude_id=article_id, site=site)
+    verdict = check(fp, index, exclude_id=article_id, site=site, title=title)
     remove_bands(conn, index.bands, article_id)
     index.add(article_id, fp)
     return verdict

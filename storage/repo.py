@@ -481,7 +481,13 @@ def store_article(
     if article.is_article:
         # Locks (PostgreSQL) the article's band keys first: a simultaneous copy waits and then sees it.
         article_id, verdict = dedupe_and_store(
-            session.connection(), _duplicate_index(session), fp, insert, check=check, site=site_of(article.url)
+            session.connection(),
+            _duplicate_index(session),
+            fp,
+            insert,
+            check=check,
+            site=site_of(article.url),
+            title=article.title,
         )
     else:  # listings, consent walls and empty pages are never anybody's original
         article_id, verdict = insert(ORIGINAL), ORIGINAL
@@ -575,7 +581,13 @@ def update_article(
     changed = values["content_hash"] != row.content_hash
     if changed and article.is_article:
         verdict = dedupe_existing(
-            session.connection(), _duplicate_index(session), article_id, fp, check=check, site=site_of(article.url)
+            session.connection(),
+            _duplicate_index(session),
+            article_id,
+            fp,
+            check=check,
+            site=site_of(article.url),
+            title=article.title,
         )
         values["duplicate_of"] = verdict.original_id if verdict.original_id != article_id else None
     if changed:

@@ -328,11 +328,14 @@ _LITE_SETTLE_SINGLE = text(
     " WHERE refine_pending AND article_count <= 1"
 )
 # the members of a neighbourhood (refinement), duplicates left out (filtered outside the probe,
-# so that no plan reaches articles through the index on duplicate_of, which holds nearly all)
+# so that no plan reaches articles through the index on duplicate_of, which holds nearly all),
+# each with whether another original shares its text (Member.shared_text)
 _PG_MEMBERS = text(
-    "SELECT a.id, a.story_id, a.url, a.title, v.at, CAST(v.vector AS text), CAST(v.evidence AS text)"
+    "SELECT a.id, a.story_id, a.url, a.title, v.at, CAST(v.vector AS text), CAST(v.evidence AS text),"
+    " EXISTS (SELECT 1 FROM articles b WHERE b.content_hash = a.content_hash AND b.id <> a.id"
+    " AND b.duplicate_of IS NULL)"
     " FROM unnest(CAST(:ids AS bigint[])) AS s(id)"
-    " CROSS JOIN LATERAL (SELECT id, story_id, url, title, duplicate_of FROM articles"
+    " CROSS JOIN LATERAL (SELECT id, story_id, url, title, duplicate_of, content_hash FROM articles"
     " WHERE articles.story_id = s.id OFFSET 0) AS a"
     " CROSS JOIN LATERAL (SELECT at, vector, evidence FROM story_vectors"
     " WHERE story_vectors.article_id = a.id OFFSET 0) AS v"
@@ -341,7 +344,9 @@ _PG_MEMBERS = text(
 # ("+": not through the index on duplicate_of, which SQLite's planner may prefer, and which holds
 # nearly every article)
 _LITE_MEMBERS = (
-    "SELECT a.id, a.story_id, a.url, a.title, v.at, v.vector, v.evidence"
+    "SELECT a.id, a.story_id, a.url, a.title, v.at, v.vector, v.evidence,"
+    " EXISTS (SELECT 1 FROM articles b INDEXED BY ix_articles_content_hash WHERE b.content_hash = a.content_hash"
+    " AND b.id <> a.id AND b.duplicate_of IS NULL)"
     " FROM articles a JOIN story_vectors v ON v.article_id = a.id"
     " WHERE a.story_id IN (SELECT value FROM json_each(:ids)) AND +a.duplicate_of IS NULL ORDER BY a.id"
 )
@@ -1019,6 +1024,7 @@ class SqlStoryIndex:
                 keys=tuple(json.loads(r[6]) or ()) if r[6] is not None else (),
                 source=site_of(r[2]),
                 title=r[3] or "",
+                shared_text=bool(r[7]),
             )
             for r in rows
         ]

@@ -63,6 +63,7 @@ def schema() -> tuple[MetaData, Table, Table]:
         Column("id", id_type, primary_key=True, autoincrement=True),
         Column("url", String(2048), unique=True, nullable=False),
         Column("text", Text, nullable=False),
+        Column("title", Text),
         Column("content_hash", String(64), index=True),
         Column("duplicate_of", id_type, ForeignKey("articles.id"), index=True),
     )

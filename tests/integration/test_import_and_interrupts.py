@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from storage import reingest_runs
 from storage.db import Database
 from storage.models import Article, ReingestItem, ReingestRun
+from storage.story_index import SqlStoryIndex
 from worker.cli import cli
 from worker.service import reingest as ops
 from worker.service.messages import LocalDispatcher
@@ -346,3 +347,46 @@ def test_a_wire_dateline_taken_out_of_the_text_still_tells_linking_the_city(env:
     assert not any(r.text.startswith(("BALTIMORE", "MEMPHIS")) for r in rows)  # the text keeps no dateline
     assert all(r.story_id is not None and r.duplicate_of is None for r in rows)
     assert rows[0].story_id != rows[1].story_id  # two cities: two incidents
+
+
+def test_one_sign_in_prompt_under_many_headlines_is_many_articles(env: Database, tmp_path: Path) -> None:
+    """A site network shows one sign-in prompt on every paywalled page: the pages are different
+    stories (none a duplicate of another), while a second page under one of their headlines is
+    that story's copy."""
+    prompt = (
+        "Sign in to continue reading. Already a subscriber? Log in to your account to read this story. "
+        "Get unlimited digital access for 99 cents for the first month. Cancel anytime."
+    )
+    lines = [
+        ("Herald", "Man shot in Austin on Tuesday night"),
+        ("Courier", "Woman killed in Sherman Park shooting"),
+        ("Post", "Woman killed in Sherman Park shooting"),
+    ]
+    path = tmp_path / "prompts.jsonl"
+    path.write_text(
+        "".join(
+            json.dumps({"title": title, "text": prompt, "date": f"2016-03-0{n}T09:00:00Z", "source": source}) + "\n"
+            for n, (source, title) in enumerate(lines, 1)
+        )
+    )
+    result = run("import", str(path))
+    assert result.exit_code == 0, result.output
+    with env.reader() as session:
+        rows = session.execute(select(Article.id, Article.text, Article.duplicate_of).order_by(Article.id)).all()
+    assert [r.text for r in rows] == [prompt] * 3  # the prompt is all these pages say
+    assert [r.duplicate_of for r in rows] == [None, None, rows[1].id]
+    # the refinement pass sees the two originals as saying nothing of their own (the copy
+    # follows its original); an article of its own text is no such page
+    text = f"{BODY * 3} The bridge reopens in May."
+    path.write_text(
+        json.dumps({"title": "Bridge reopens", "text": text, "date": "2016-03-04", "source": "Post"}) + "\n"
+    )
+    assert run("import", str(path)).exit_code == 0
+    with env.transaction() as session:
+        stories = session.scalars(select(Article.story_id).where(Article.story_id.is_not(None))).all()
+        members = SqlStoryIndex(session.connection()).members(sorted(set(stories)))
+    assert {(m.title, m.shared_text) for m in members} == {
+        ("Man shot in Austin on Tuesday night", True),
+        ("Woman killed in Sherman Park shooting", True),
+        ("Bridge reopens", False),
+    }

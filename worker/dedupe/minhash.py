@@ -23,6 +23,9 @@ Why these choices:
   boilerplate, so the smaller text must also bring almost nothing new and
   the shared part must be substantial, and pages of one site must agree
   more than pages of two sites (their boilerplate is shared).
+* A short text is one article with another only under the same headline:
+  a network of sites shows the same sign-in or newsletter prompt under
+  every headline, while a brief copied from the wire keeps its headline.
 """
 
 from __future__ import annotations
@@ -79,8 +82,14 @@ SAME_SITE_CONTAINED = 0.95
 #: (paywall and consent notices, "this video is unavailable"): on one site a
 #: text must have this many words to be called a copy, exact or near.
 SAME_SITE_MIN_WORDS = 50
+#: Texts this short (the smaller of a pair) are copies only under the same headline (see
+#: :func:`headline_confirms`): one CMS serves the same prompt ("Sign in to continue reading.
+#: Already a subscriber? ...") on every paywalled page of every site of its network, each
+#: under its own story's headline.
+HEADLINE_WORDS = 50
 
 
+_HEADLINE_SHINGLES = HEADLINE_WORDS - SHINGLE_WORDS + 1
 _WORD = re.compile(r"\w+")
 _BAND_STRUCT = struct.Struct(f"<I{ROWS_PER_BAND}I")
 
@@ -148,6 +157,19 @@ def fingerprint(text: str) -> Fingerprint:
     return Fingerprint(content_hash, signature, _band_keys(signature), len(shingles), len(tokens), shingles)
 
 
+def headline_confirms(new: str | None, stored: str | None) -> bool:
+    """Every word of the shorter headline is in the longer ("Man wounded in Austin shooting",
+    "..., police say"). Word overlap would not do: templated headlines ("Coroner IDs
+    48-year-old killed in Houston shooting", "... in Kansas City shooting") share most of their
+    words across stories. A new page without a headline is judged by its text; a stored page
+    without one confirms no headline (nor the headline of the original it may be a copy of)."""
+    wa = set(words(new or ""))
+    if not wa:
+        return True
+    wb = set(words(stored or ""))
+    return bool(wb) and (wa <= wb or wb <= wa)
+
+
 def similarity(new: frozenset[str], old: frozenset[str]) -> Similarity:
     small, large = (new, old) if len(new) <= len(old) else (old, new)
     return Similarity(len(small & large), len(new), len(old))
@@ -186,13 +208,15 @@ def verify(
     *,
     exclude_id: int | None = None,
     site: str = "",
+    title: str | None = None,
 ) -> DuplicateVerdict:
     """Exact verification of LSH candidates; the first-seen original wins.
 
     Among every candidate that verifies, the verdict points at the lowest
     root id (a candidate that is itself a copy stands for its original).
     ``site`` is the new article's ``site_of(url)``; candidates of the same
-    site are held to the stricter same-site thresholds.
+    site are held to the stricter same-site thresholds. ``title`` is its
+    headline: short texts must agree on it (see HEADLINE_WORDS).
     """
     if not fp.comparable:
         return ORIGINAL
@@ -208,6 +232,8 @@ def verify(
         kind, score = classify(sim, same_site=bool(site) and cand.site == site)
         if kind is None:
             continue
+        if min(sim.new_size, sim.old_size) < _HEADLINE_SHINGLES and not headline_confirms(title, cand.title):
+            continue  # the same short prompt under another story's headline
         containment = sim.intersection / max(1, min(sim.new_size, sim.old_size))
         best = DuplicateVerdict(
             kind=kind,
@@ -236,13 +262,14 @@ def check_duplicate(
     *,
     exclude_id: int | None = None,
     site: str = "",
+    title: str | None = None,
     max_verify: int = MAX_VERIFY,
 ) -> DuplicateVerdict:
     """Exact hash first, then LSH candidates verified exactly.
 
     ``exclude_id`` lets a re-delivered task re-check an article that is
-    already stored without finding itself; ``site`` is ``site_of(url)`` of
-    the new article (see :func:`verify`).
+    already stored without finding itself; ``site`` is ``site_of(url)`` and
+    ``title`` the headline of the new article (see :func:`verify`).
     """
     if not fp.comparable:
         return ORIGINAL
@@ -250,14 +277,16 @@ def check_duplicate(
     if exact is not None and exact.id != exclude_id and exact.root_id != exclude_id:
         if site and exact.site == site and fp.word_count < SAME_SITE_MIN_WORDS:
             return ORIGINAL  # a stub repeated on one site (see SAME_SITE_MIN_WORDS)
-        return DuplicateVerdict("exact", exact.root_id, 1.0, 1.0, 1.0, 0, exact.id)
+        if fp.word_count >= HEADLINE_WORDS or headline_confirms(title, exact.title):
+            return DuplicateVerdict("exact", exact.root_id, 1.0, 1.0, 1.0, 0, exact.id)
+        # the first page with this short text is another story's: look for one under this headline
     ids = index.candidates(fp.band_keys, limit=max_verify + (1 if exclude_id else 0))
     ids = [i for i in ids if i != exclude_id][:max_verify]
     if not ids:
         return ORIGINAL
     order = {article_id: rank for rank, article_id in enumerate(ids)}
     stored = sorted(index.load(ids), key=lambda art: order[art.id])
-    return verify(fp, stored, exclude_id=exclude_id, site=site)
+    return verify(fp, stored, exclude_id=exclude_id, site=site, title=title)
 
 
 class MemoryDuplicateIndex:
@@ -269,23 +298,20 @@ class MemoryDuplicateIndex:
         self._texts: dict[int, str] = {}
         self._duplicate_of: dict[int, int | None] = {}
         self._sites: dict[int, str] = {}
+        self._titles: dict[int, str] = {}
 
-    def store(self, article_id: int, text: str, duplicate_of: int | None, site: str = "") -> None:
+    def store(self, article_id: int, text: str, duplicate_of: int | None, site: str = "", title: str = "") -> None:
         """What the articles table holds in the database version."""
         self._texts[article_id] = text
         self._duplicate_of[article_id] = duplicate_of
         self._sites[article_id] = site
+        self._titles[article_id] = title
 
     def find_exact(self, content_hash: str) -> IndexedArticle | None:
         article_id = self._hashes.get(content_hash)
         if article_id is None:
             return None
-        return IndexedArticle(
-            article_id,
-            self._texts[article_id],
-            self._duplicate_of[article_id],
-            self._sites[article_id],
-        )
+        return self.load([article_id])[0]
 
     def candidates(self, band_keys: Sequence[int], limit: int = MAX_VERIFY) -> list[int]:
         shared: dict[int, int] = {}
@@ -296,7 +322,7 @@ class MemoryDuplicateIndex:
         return [article_id for article_id, _ in ranked[:limit]]
 
     def load(self, ids: Sequence[int]) -> list[IndexedArticle]:
-        return [IndexedArticle(i, self._texts[i], self._duplicate_of[i], self._sites[i]) for i in ids]
+        return [IndexedArticle(i, self._texts[i], self._duplicate_of[i], self._sites[i], self._titles[i]) for i in ids]
 
     def add(self, article_id: int, fp: Fingerprint) -> None:
         if not fp.comparable:
@@ -307,10 +333,10 @@ class MemoryDuplicateIndex:
         for key in fp.band_keys:
             self._bands.setdefault(key, set()).add(article_id)
 
-    def ingest(self, article_id: int, text: str, site: str = "") -> DuplicateVerdict:
+    def ingest(self, article_id: int, text: str, site: str = "", title: str = "") -> DuplicateVerdict:
         """Check then register, as the ingest path does inside its lock."""
         fp = fingerprint(text)
-        verdict = check_duplicate(fp, self, site=site)
-        self.store(article_id, text, verdict.original_id, site)
+        verdict = check_duplicate(fp, self, site=site, title=title)
+        self.store(article_id, text, verdict.original_id, site, title)
         self.add(article_id, fp)
         return verdict

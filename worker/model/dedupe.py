@@ -36,6 +36,7 @@ class IndexedArticle:
     text: str
     duplicate_of: int | None = None
     site: str = ""  # worker.model.urls.site_of(url); "" when unknown
+    title: str = ""  # the article's headline; "" when unknown (see minhash.HEADLINE_WORDS)
 
     @property
     def root_id(self) -> int:
@@ -85,7 +86,7 @@ class DuplicateIndex(Protocol):
 
     def find_exact(self, content_hash: str) -> IndexedArticle | None:
         """The first-seen stored article whose normalised text has this hash
-        (its ``text`` may be left empty; its ``site`` is needed)."""
+        (its ``text`` may be left empty; its ``site`` and ``title`` are needed)."""
         ...
 
     def candidates(self, band_keys: Sequence[int], limit: int = MAX_VERIFY) -> list[int]:
@@ -93,7 +94,7 @@ class DuplicateIndex(Protocol):
         ...
 
     def load(self, ids: Sequence[int]) -> list[IndexedArticle]:
-        """Text and ``duplicate_of`` of the given ids (any order)."""
+        """Text, ``duplicate_of``, site and title of the given ids (any order)."""
         ...
 
     def add(self, article_id: int, fp: Fingerprint) -> None:
@@ -106,7 +107,13 @@ class DuplicateCheck(Protocol):
     storage by the service layer so that storage runs it under its locks without deciding."""
 
     def __call__(
-        self, fp: Fingerprint, index: DuplicateIndex, *, exclude_id: int | None = None, site: str = ""
+        self,
+        fp: Fingerprint,
+        index: DuplicateIndex,
+        *,
+        exclude_id: int | None = None,
+        site: str = "",
+        title: str | None = None,
     ) -> DuplicateVerdict: ...
 
 

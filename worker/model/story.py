@@ -190,6 +190,9 @@ class Member:
     source: str
     title: str
     keys: tuple[str, ...] = ()  # its incident evidence (worker.stories.evidence), stored with the vector
+    #: its text is also another article's, under another headline (the two are not duplicates,
+    #: see worker.dedupe.minhash.HEADLINE_WORDS): a sign-in prompt, which says nothing of its story
+    shared_text: bool = False
 
 
 @dataclass(frozen=True)
@@ -246,9 +249,9 @@ _HEADLINE_WORD = re.compile(r"[^\W_]{3,}")
 
 def same_headline(a: str | None, b: str | None) -> bool:
     """Two headlines of one text (a duplicate and its original): the same story unless they
-    share under half their words (an unknown headline says nothing against it). A page whose
-    text is only a sign-in or newsletter prompt is a duplicate of every other such page; its
-    headline is what it says."""
+    share under half their words (an unknown headline says nothing against it): a long text
+    republished under another headline may be about another event (a wire story's update).
+    Short texts are duplicates only under the same headline (``worker.dedupe.minhash``)."""
     wa, wb = set(_HEADLINE_WORD.findall((a or "").lower())), set(_HEADLINE_WORD.findall((b or "").lower()))
     if not wa or not wb:
         return True

@@ -307,7 +307,35 @@ def _linker_agrees(members: Sequence[story_model.Member], linker: st.Linker) -> 
 
 
 def regroup(members: Sequence[story_model.Member], linker: st.Linker | None = None) -> list[list[story_model.Member]]:
-    """Partition the articles by average link over second-order similarity; largest first."""
+    """Partition the articles by average link over second-order similarity; largest first.
+
+    An article whose text other articles carry under other headlines (a site network's sign-in
+    prompt: ``Member.shared_text``) gives the similarity nothing of its own to compare: it
+    stays with its story's other articles, where the linker put it on its headline."""
+    told = [m for m in members if not m.shared_text]
+    if len(told) < len(members):
+        return _with_shared_texts(_regroup(told, linker), [m for m in members if m.shared_text])
+    return _regroup(members, linker)
+
+
+def _with_shared_texts(
+    parts: list[list[story_model.Member]], pages: Sequence[story_model.Member]
+) -> list[list[story_model.Member]]:
+    """Each such page into the part that took most of its story's other articles; a story of
+    such pages alone stays one part."""
+    alone: dict[int, list[story_model.Member]] = {}
+    for page in pages:
+        took = [sum(1 for m in part if m.story_id == page.story_id) for part in parts]
+        best = max(range(len(parts)), key=lambda i: (took[i], -i), default=None)
+        if best is not None and took[best] > 0:
+            parts[best].append(page)
+        else:
+            alone.setdefault(page.story_id, []).append(page)
+    parts.extend(alone.values())
+    return sorted(parts, key=lambda g: (-len(g), min(m.article_id for m in g)))
+
+
+def _regroup(members: Sequence[story_model.Member], linker: st.Linker | None) -> list[list[story_model.Member]]:
     if len(members) < 2:
         return [list(members)] if members else []
     first, second = second_order(members)

@@ -163,3 +163,43 @@ def test_memory_index_flow_and_redelivery() -> None:
     before = index.candidates(fp.band_keys, limit=100)
     index.add(4, fp)
     assert index.candidates(fp.band_keys, limit=100) == before
+
+
+PROMPT = (
+    "Sign in to continue reading. Already a subscriber? Log in to your account to read this story. "
+    "Get unlimited digital access for 99 cents for the first month. Cancel anytime."
+)
+BRIEF = (
+    "A 19-year-old man was shot and wounded late Saturday in the 4100 block of West Monroe "
+    "Street, police said. He was taken to Mount Sinai Hospital in fair condition. No one is in custody."
+)
+
+
+def test_a_short_text_under_another_headline_is_not_a_copy() -> None:
+    """One network's sign-in prompt on the paywalled pages of its sites, each under its own
+    story's headline, is not one article; a wire brief under the wire's headline still is."""
+    assert fingerprint(PROMPT).comparable and fingerprint(BRIEF).comparable
+    index = MemoryDuplicateIndex()
+    assert index.ingest(1, PROMPT, site="herald.test", title="Man shot in Austin").kind is None
+    assert index.ingest(2, PROMPT, site="courier.test", title="Woman killed in Sherman Park shooting").kind is None
+    # the first page with that text is another story's: a copy under this headline is still found
+    again = index.ingest(3, PROMPT, site="post.test", title="Woman killed in Sherman Park shooting")
+    assert (again.original_id, again.jaccard) == (2, 1.0)
+    assert index.ingest(4, PROMPT + " Subscribe today.", site="times.test", title="Man shot in Austin").kind == "near"
+    assert index.ingest(5, PROMPT, site="news.test", title="").original_id == 1  # no headline: the text decides
+    # templated headlines share most words across stories: still not one
+    coroner = "Coroner IDs 48-year-old killed in {} shooting"
+    assert index.ingest(6, PROMPT, site="kcsm.test", title=coroner.format("Houston")).kind is None
+    assert index.ingest(7, PROMPT, site="kmbc.test", title=coroner.format("Kansas City")).kind is None
+
+    index = MemoryDuplicateIndex()
+    assert index.ingest(1, BRIEF, site="apnews.test", title="Man wounded in West Garfield Park shooting").kind is None
+    copy = index.ingest(2, BRIEF, site="wgn.test", title="Man wounded in West Garfield Park shooting, police say")
+    assert (copy.kind, copy.original_id) == ("exact", 1)
+
+
+def test_a_long_text_is_a_copy_whatever_its_headline() -> None:
+    index = MemoryDuplicateIndex()
+    assert index.ingest(1, STORY_A, site="a.test", title="Harbour plan approved").kind is None
+    copy = index.ingest(2, wire_copy(STORY_A), site="b.test", title="Council says yes to the seafront scheme")
+    assert (copy.kind, copy.original_id) == ("near", 1)

@@ -252,3 +252,31 @@ def test_a_page_that_tells_nothing_is_pinned_to_its_story_by_its_headline() -> N
     assert pins[4, :3].all() and not pins[4, 3] and not hard.any()
     pins, _ = sr._pins([*members, replace(page, keys=())])  # its words alone: nothing holds it
     assert not pins[4].any()
+
+
+def test_a_page_whose_text_other_pages_share_stays_with_its_story() -> None:
+    """A network's sign-in prompt under each story's headline: storage marks such pages
+    (``shared_text``); by their words they leave their stories, marked they stay."""
+    from dataclasses import replace
+
+    prompt = "Sign in to continue reading. Already a subscriber? Log in to your account to read this story."
+    vote = [
+        "The Kelso council voted 7-2 on Monday to close the Riverside library branch next spring.",
+        "Councillor Ruth Haldane said the branch cost too much to repair after the floods.",
+        "Library users plan a petition to keep the Riverside branch open, Haldane was told.",
+    ]
+
+    def member(article_id: int, story_id: int, title: str, text: str) -> story_model.Member:
+        at = T0 + timedelta(minutes=article_id)
+        f = st.story_features(title, text, at, f"site{article_id}.example")
+        return story_model.Member(article_id, story_id, at, st.vectorize(f, {}, 1), f.source, title, f.keys)
+
+    members = [member(v, 1, *_fire(0, v)) for v in range(3)]
+    members += [member(3 + v, 2, "Kelso council votes on library", " ".join(vote[v:] + vote[:v])) for v in range(3)]
+    pages = [member(6, 2, "Riverside library to close", prompt), member(7, 1, "Breaking news", prompt)]
+    by_words = sr.regroup([*members, *pages])
+    assert not any({0, 7} <= {m.article_id for m in g} for g in by_words)
+    marked = sr.regroup([*members, *(replace(p, shared_text=True) for p in pages)])
+    assert sorted(sorted(m.article_id for m in g) for g in marked) == [[0, 1, 2, 7], [3, 4, 5, 6]]
+    alone = sr.regroup([*members, replace(pages[0], story_id=9, shared_text=True)])  # its story: itself
+    assert [6] in [[m.article_id for m in g] for g in alone]
