@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,15 @@ from sqlalchemy import text
 from storage.db import Database
 from storage.schema import upgrade
 from tests.support.services import temporary_postgres_database, temporary_redis_server
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # A suite started in the background (`... &` in a script, nohup) inherits SIGINT ignored, and
+    # so would every `newsworker run` it starts: the Ctrl-C tests would wait in vain. A handler
+    # here (reset to the default at exec) lets the processes the tests start see Ctrl-C again.
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data"
