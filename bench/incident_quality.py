@@ -30,7 +30,7 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from bench.incident_stream import _SIGN_IN, GAP_BUCKETS, StreamDoc, build_stream, gap_bucket, summary, write_jsonl
+from bench.incident_stream import GAP_BUCKETS, StreamDoc, build_stream, gap_bucket, is_prompt_page, summary, write_jsonl
 from bench.story_quality import Doc, bcubed, pairwise, run_stream
 from worker.model.urls import canonical_url
 from worker.service.imports import address_for
@@ -53,21 +53,22 @@ def recall_by_gap(pred: Mapping[str, int], docs: Sequence[StreamDoc]) -> dict[st
 
 
 def sign_in_glue(pred: Mapping[str, int], docs: Sequence[StreamDoc]) -> str:
-    """Pages whose text is only a sign-in prompt carry nothing but a headline: do they glue
+    """Pages whose text is only a sign-in or newsletter prompt carry nothing but a headline: do they glue
     incidents together? (stories holding such pages of two or more incidents; such pages in a
     story of another incident)"""
     by_story: dict[int, list[StreamDoc]] = defaultdict(list)
     for d in docs:
         by_story[pred[d.id]].append(d)
-    pages = [d for d in docs if d.text in _SIGN_IN]
-    glued = sum(1 for ds in by_story.values() if len({d.incident for d in ds if d.text in _SIGN_IN}) > 1)
+    pages = [d for d in docs if is_prompt_page(d.text)]
+    glued = sum(1 for ds in by_story.values() if len({d.incident for d in ds if is_prompt_page(d.text)}) > 1)
     astray = sum(
         1
         for d in pages
-        if (others := {x.incident for x in by_story[pred[d.id]] if x.text not in _SIGN_IN}) and d.incident not in others
+        if (others := {x.incident for x in by_story[pred[d.id]] if not is_prompt_page(x.text)})
+        and d.incident not in others
     )
     return (
-        f"sign-in pages {len(pages)}: stories holding those of 2+ incidents {glued},"
+        f"sign-in and newsletter pages {len(pages)}: stories holding those of 2+ incidents {glued},"
         f" pages in another incident's story {astray}"
     )
 

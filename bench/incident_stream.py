@@ -373,6 +373,19 @@ _SIGN_IN = (
     "This content is available to subscribers only. Please log in or create a free account to "
     "continue reading and get our daily newsletter.",
 )
+# ``--realism``: a third of those pages show the outlet's newsletter prompt instead, which
+# normalisation drops as boilerplate (the first two) or keeps (the third): a page with a
+# headline and no text at all, or a page whose text is only the prompt
+_NEWSLETTER = (
+    "Sign up for the {name} newsletter to get breaking news delivered to your inbox every morning.",
+    "Get the day's top stories delivered to your inbox. Enter your email address to sign up for our free newsletter.",
+    "Want more local news? Sign up for {name} alerts and get the stories that matter to you first.",
+)
+
+
+def is_prompt_page(text: str) -> bool:
+    """A page whose text is only a sign-in or newsletter prompt."""
+    return text in _SIGN_IN or any(text.startswith(t.split("{name}")[0]) for t in _NEWSLETTER)
 
 
 # --------------------------------------------------------------------------------------
@@ -923,6 +936,8 @@ def render_stream(incidents: Sequence[Incident], seed: int, realism: bool = Fals
                     wire_text = (title, text.split("\n\nSign up")[0])
             if outlet.paywall and rng.random() < 0.2:
                 text = rng.choice(_SIGN_IN)
+                if realism and (pick := random.Random(f"newsletter {seed} {serial}").random()) < 1 / 3:
+                    text = _NEWSLETTER[int(pick * 9) % 3].format(name=outlet.name)
             elif realism:
                 key = f"{seed} {serial}"
                 text = _credit(_house_style(_second_reference(_realism(text, key), key), inc, outlet, key), key, outlet)
