@@ -390,3 +390,29 @@ def test_one_sign_in_prompt_under_many_headlines_is_many_articles(env: Database,
         ("Woman killed in Sherman Park shooting", True),
         ("Bridge reopens", False),
     }
+
+
+def test_a_page_left_with_only_its_headline_joins_the_story_it_names(env: Database, tmp_path: Path) -> None:
+    """A newsletter prompt is dropped as boilerplate, leaving the page its headline: it is linked
+    on that headline (place and kind), not left without a story."""
+    report = (
+        "A 24-year-old man was shot and killed late Saturday in the Dutchtown neighborhood, St. Louis "
+        "police said. Officers found the man with a gunshot wound to the chest on a sidewalk. No arrests "
+        "have been made."
+    )
+    lines = [
+        {"title": "Man killed in Dutchtown shooting", "text": report, "source": "KSDK"},
+        {
+            "title": "Man killed in Dutchtown shooting",
+            "text": "Sign up for our newsletter to get breaking news delivered to your inbox every morning.",
+            "source": "Post-Dispatch",
+        },
+        {"title": "Council approves the river bridge", "text": f"{BODY * 3}", "source": "Post-Dispatch"},
+    ]
+    path = tmp_path / "pages.jsonl"
+    path.write_text("".join(json.dumps({**line, "date": "2016-03-06T09:00:00Z"}) + "\n" for line in lines))
+    assert run("import", str(path)).exit_code == 0
+    with env.reader() as session:
+        rows = session.execute(select(Article.text, Article.page_kind, Article.story_id).order_by(Article.id)).all()
+    assert [(r.text == "", r.page_kind) for r in rows] == [(False, "article"), (True, "empty"), (False, "article")]
+    assert rows[1].story_id == rows[0].story_id != rows[2].story_id

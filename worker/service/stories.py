@@ -183,7 +183,10 @@ def link_story(session: Session, article_id: int, *, processed_at: datetime | No
         story_id = story_index.resolve_story(conn, subject.original_story_id)
         settle(story_id)
         return StoryLink(story_id, via="duplicate")
-    if not subject.text.strip() or subject.page_kind not in (None, "article"):
+    # a page that kept no text but its headline (a newsletter prompt, dropped as boilerplate; a
+    # script-only page) is linked on its headline, as a page whose text is only a prompt is
+    headline_only = subject.page_kind == "empty" and bool((subject.title or "").strip())
+    if not headline_only and (not subject.text.strip() or subject.page_kind not in (None, "article")):
         if processed_at is not None:
             settle(None)  # it has no story (subject.story_id is None here)
         return StoryLink(None, via="skipped")
