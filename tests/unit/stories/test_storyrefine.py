@@ -4,6 +4,7 @@ it empties, and settles (a second pass changes nothing)."""
 
 from __future__ import annotations
 
+import functools
 import random
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
@@ -224,6 +225,16 @@ def test_must_link_pairs_start_together_whatever_their_similarity() -> None:
     assert pinned[0] != pinned[1] and pinned[3] != pinned[2]  # their partners' average falls to 0.45
 
 
+_PROMPT = "Sign in to continue reading. Already a subscriber? Log in to your account to read this story."
+
+
+def _featured(article_id: int, story_id: int, title: str, text: str, step: timedelta) -> story_model.Member:
+    """A member as the linker records it: the article's own features, vector and keys."""
+    at = T0 + article_id * step
+    f = st.story_features(title, text, at, f"site{article_id}.example")
+    return story_model.Member(article_id, story_id, at, st.vectorize(f, {}, 1), f.source, title, f.keys)
+
+
 def test_a_page_that_tells_nothing_is_pinned_to_its_story_by_its_headline() -> None:
     """A sign-in page the linker joined on its headline's place and kind ("Man killed in
     Dutchtown shooting") has only the prompt's words for the pass to compare: it is pinned to
@@ -232,21 +243,16 @@ def test_a_page_that_tells_nothing_is_pinned_to_its_story_by_its_headline() -> N
 
     from worker.stories import evidence
 
-    prompt = "Sign in to continue reading. Already a subscriber? Log in to your account to read this story."
     shot = [
         "A 24-year-old man was shot and killed late Saturday in Dutchtown, St. Louis police said.",
         "Officers found the man with a gunshot wound to the chest on a sidewalk and he died at the scene.",
         "No arrests have been made and police asked anyone with information to call CrimeStoppers.",
     ]
 
-    def member(article_id: int, story_id: int, title: str, text: str) -> story_model.Member:
-        at = T0 + timedelta(hours=article_id)
-        f = st.story_features(title, text, at, f"site{article_id}.example")
-        return story_model.Member(article_id, story_id, at, st.vectorize(f, {}, 1), f.source, title, f.keys)
-
+    member = functools.partial(_featured, step=timedelta(hours=1))
     members = [member(v, 1, "Man shot and killed in St. Louis", " ".join(shot[v:] + shot[:v])) for v in range(3)]
-    members.append(member(3, 2, "Woman wounded in Tower Grove shooting", prompt))  # another story's
-    page = member(4, 1, "Man killed in Dutchtown shooting", prompt)
+    members.append(member(3, 2, "Woman wounded in Tower Grove shooting", _PROMPT))  # another story's
+    page = member(4, 1, "Man killed in Dutchtown shooting", _PROMPT)
     assert evidence.PROMPT_PAGE in page.keys
     pins, hard = sr._pins([*members, page])
     assert pins[4, :3].all() and not pins[4, 3] and not hard.any()
@@ -259,21 +265,16 @@ def test_a_page_whose_text_other_pages_share_stays_with_its_story() -> None:
     (``shared_text``); by their words they leave their stories, marked they stay."""
     from dataclasses import replace
 
-    prompt = "Sign in to continue reading. Already a subscriber? Log in to your account to read this story."
     vote = [
         "The Kelso council voted 7-2 on Monday to close the Riverside library branch next spring.",
         "Councillor Ruth Haldane said the branch cost too much to repair after the floods.",
         "Library users plan a petition to keep the Riverside branch open, Haldane was told.",
     ]
 
-    def member(article_id: int, story_id: int, title: str, text: str) -> story_model.Member:
-        at = T0 + timedelta(minutes=article_id)
-        f = st.story_features(title, text, at, f"site{article_id}.example")
-        return story_model.Member(article_id, story_id, at, st.vectorize(f, {}, 1), f.source, title, f.keys)
-
+    member = functools.partial(_featured, step=timedelta(minutes=1))
     members = [member(v, 1, *_fire(0, v)) for v in range(3)]
     members += [member(3 + v, 2, "Kelso council votes on library", " ".join(vote[v:] + vote[:v])) for v in range(3)]
-    pages = [member(6, 2, "Riverside library to close", prompt), member(7, 1, "Breaking news", prompt)]
+    pages = [member(6, 2, "Riverside library to close", _PROMPT), member(7, 1, "Breaking news", _PROMPT)]
     by_words = sr.regroup([*members, *pages])
     assert not any({0, 7} <= {m.article_id for m in g} for g in by_words)
     marked = sr.regroup([*members, *(replace(p, shared_text=True) for p in pages)])
