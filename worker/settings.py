@@ -139,6 +139,12 @@ class Settings(BaseSettings):
     story_refine_batch_size: int = Field(
         default=2000, ge=1, description="Most changed stories one refinement pass starts from."
     )
+    import_refine_every: int = Field(
+        default=100,
+        ge=0,
+        description="`newsworker import` runs a story refinement pass after this many new articles, as"
+        " beat does while a live stream arrives (0: none; `stories refine` after the import either way).",
+    )
     # ---- events (issue #17): the outbox, its Redis Stream and the optional webhook
     events_stream: str = Field(
         default="newsworker:events", min_length=1, description="Redis Stream the event relay publishes to."

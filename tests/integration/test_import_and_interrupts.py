@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from storage import reingest_runs
 from storage.db import Database
-from storage.models import Article, ReingestItem, ReingestRun
+from storage.models import Article, ReingestItem, ReingestRun, Story
 from storage.story_index import SqlStoryIndex
 from worker.cli import cli
 from worker.service import reingest as ops
@@ -416,3 +416,31 @@ def test_a_page_left_with_only_its_headline_joins_the_story_it_names(env: Databa
         rows = session.execute(select(Article.text, Article.page_kind, Article.story_id).order_by(Article.id)).all()
     assert [(r.text == "", r.page_kind) for r in rows] == [(False, "article"), (True, "empty"), (False, "article")]
     assert rows[1].story_id == rows[0].story_id != rows[2].story_id
+
+
+@pytest.mark.parametrize("every", [0, 2])
+def test_import_refines_stories_as_the_file_goes(
+    env: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, every: int
+) -> None:
+    """An archive's stories settle as a live stream's do: a refinement pass after every
+    ``NEWSWORKER_IMPORT_REFINE_EVERY`` new articles (0: none, the story stays pending)."""
+    monkeypatch.setenv("NEWSWORKER_IMPORT_REFINE_EVERY", str(every))
+    texts = [
+        "A 24-year-old man was shot and killed late Saturday in the Dutchtown neighborhood, St. Louis police "
+        "said. Officers found the man with a gunshot wound to the chest on a sidewalk. No arrests have been made.",
+        "St. Louis police are investigating after a 24-year-old man was shot and killed late Saturday in "
+        "Dutchtown. The man was found on a sidewalk with a gunshot wound to the chest, police said.",
+    ]
+    path = tmp_path / "two.jsonl"
+    path.write_text(
+        "".join(
+            json.dumps({"title": "Man killed in Dutchtown shooting", "text": text, "date": "2016-03-06", "source": s})
+            + "\n"
+            for s, text in zip(("KSDK", "Fox 2"), texts, strict=True)
+        )
+    )
+    assert run("import", str(path)).exit_code == 0
+    with env.reader() as session:
+        stories = session.execute(select(Story.article_count, Story.refine_pending)).all()
+    assert [s.article_count for s in stories] == [2]  # one story of both reports
+    assert stories[0].refine_pending is (every == 0)

@@ -58,6 +58,7 @@ def import_command(ctx: Context, file: Path, source: str | None, date_order: Dat
     warning); lines that cannot be articles are reported with their number and reason. Running
     the same file again is safe: stored articles are recognised by address."""
     rt, dispatcher = ctx.runtime(auto_upgrade=True)
+    refine_every = ctx.settings.import_refine_every
     default_source = source or file.name
     created = existing = 0
     skipped: Counter[str] = Counter()
@@ -125,6 +126,10 @@ def import_command(ctx: Context, file: Path, source: str | None, date_order: Dat
                 created += stored.created
                 existing += not stored.created
                 dispatcher.drain(rt)
+                if stored.created and refine_every and created % refine_every == 0:
+                    # an archive's stories settle as a live stream's do: an article's online link
+                    # is refined while the stories around it are young, not once at the end
+                    handlers.refine_stories(rt)
             show(number)
     except KeyboardInterrupt:
         note(f"interrupted: the lines before this one are stored; run the import again to go on. {summary()}")
