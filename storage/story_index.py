@@ -1201,14 +1201,10 @@ def link_subject(session: Session, article_id: int) -> LinkSubject | None:
     row = session.connection().execute(_SUBJECT, {"article_id": article_id}).one_or_none()
     if row is None:
         return None
-    original_story_id = None
-    # the same text under another headline (a sign-in page) is linked on its own
-    if row.original_id is not None and story_model.same_headline(row.title, row.original_title):
-        original_story_id = row.original_story_id
     return LinkSubject(
         article_id=row.id,
         story_id=row.story_id,
-        original_story_id=original_story_id,
+        original_story_id=row.original_story_id,
         url=row.url,
         title=row.title,
         text=row.text,
@@ -1218,6 +1214,7 @@ def link_subject(session: Session, article_id: int) -> LinkSubject | None:
         page_kind=row.page_kind,
         dateline=row.dateline,
         agency=row.agency,
+        original_title=row.original_title,
     )
 
 

@@ -444,3 +444,26 @@ def test_import_refines_stories_as_the_file_goes(
         stories = session.execute(select(Story.article_count, Story.refine_pending)).all()
     assert [s.article_count for s in stories] == [2]  # one story of both reports
     assert stories[0].refine_pending is (every == 0)
+
+
+def test_a_duplicate_follows_its_original_only_under_its_headline(env: Database, tmp_path: Path) -> None:
+    """A long text republished under the same headline joins its original's story as a
+    duplicate; under another headline (an update about another event) it is linked on its own."""
+    from worker.service import stories as story_links
+
+    text = f"{BODY * 6} Engineers will report in May."
+    lines = [
+        {"title": "Council votes to rebuild the river bridge", "source": "Herald"},
+        {"title": "Council votes to rebuild the river bridge", "source": "Courier"},
+        {"title": "Storm closes the ferry for a week", "source": "Post"},
+    ]
+    path = tmp_path / "copies.jsonl"
+    path.write_text("".join(json.dumps({**line, "text": text, "date": "2016-03-06"}) + "\n" for line in lines))
+    assert run("import", str(path)).exit_code == 0
+    with env.transaction() as session:
+        ids = session.scalars(select(Article.id).order_by(Article.id)).all()
+        dups = session.scalars(select(Article.duplicate_of).order_by(Article.id)).all()
+        assert dups == [None, ids[0], ids[0]]  # a long text is a copy whatever its headline
+        session.execute(Article.__table__.update().where(Article.id.in_(ids[1:])).values(story_id=None))
+        vias = [story_links.link_story(session, i).via for i in ids[1:]]
+    assert vias == ["duplicate", "linker"]

@@ -227,8 +227,8 @@ class RefineOutcome:
 
 @dataclass(frozen=True)
 class LinkSubject:
-    """A stored article as story linking sees it (``original_story_id``: its original's story,
-    when the article is a duplicate)."""
+    """A stored article as story linking sees it (``original_story_id`` and ``original_title``:
+    its original's story and headline, when the article is a duplicate)."""
 
     article_id: int
     story_id: int | None
@@ -242,6 +242,7 @@ class LinkSubject:
     page_kind: str | None = None  # listings, forums, product pages... are stored but linked to no story
     dateline: str | None = None  # the wire dateline's place and agency, which normalisation took
     agency: str | None = None  # out of the text ("Baltimore", "AP"): where it happened
+    original_title: str | None = None
 
 
 _HEADLINE_WORD = re.compile(r"[^\W_]{3,}")

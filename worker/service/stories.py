@@ -179,7 +179,9 @@ def link_story(session: Session, article_id: int, *, processed_at: datetime | No
         survivor = story_index.resolve_story(conn, subject.story_id)
         settle(survivor)
         return StoryLink(survivor, via="kept")
-    if subject.original_story_id is not None:
+    # a duplicate joins its original's story, unless it came under another headline (a long text
+    # republished about another event): then it is linked on its own
+    if subject.original_story_id is not None and story_model.same_headline(subject.title, subject.original_title):
         story_id = story_index.resolve_story(conn, subject.original_story_id)
         settle(story_id)
         return StoryLink(story_id, via="duplicate")

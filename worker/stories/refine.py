@@ -159,10 +159,10 @@ def _pins(members: Sequence[story_model.Member]) -> tuple[np.ndarray, np.ndarray
     the rest of its story (the linker joined it on that evidence, not on words), with each
     member further than WINDOW away it shares a name or place with, and each nearer member it
     shares a block address, or a place and a day with; a page whose text tells nothing, with
-    each member its headline's place and kind join it to (``headline_place_joins``). Second-order similarity
-    cannot see such pairs (a trial months later has no neighbour in common with the first
-    report: the time factor is 0). Returns (pins, the pins months apart or sharing a full
-    name)."""
+    each member its headline's place and kind join it to (``headline_place_joins``).
+    Second-order similarity cannot see such pairs (a trial months later has no neighbour in
+    common with the first report: the time factor is 0). Returns (pins, the pins months apart
+    or sharing a full name)."""
     n = len(members)
     out = np.zeros((n, n), dtype=bool)
     hard = np.zeros((n, n), dtype=bool)
