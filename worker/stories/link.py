@@ -363,9 +363,11 @@ _STEMMER_LANG = {
 _TOKEN_RE = re.compile(
     r"[0-9]{1,4}[/.-][0-9]{1,2}[/.-][0-9]{2,4}\b"  # numeric date
     r"|[0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?"  # time of day
-    r"|[0-9]+[^\W\d_][^\W_]*|[^\W\d_]+[0-9][^\W_]*"  # "76ers", "12th", "IE8", "G20": words
+    r"|[0-9]+[^\W\d_][^\W_]*"  # "76ers", "12th": words
     r"|[0-9]+(?:[.,][0-9]+)*"
-    r"|[^\W\d_]+(?:['’][^\W\d_]+)*",
+    # a word: its letters read once (possessive: no backtracking into them), then either digits
+    # ("IE8", "G20") or apostrophe parts ("O'Neil"); the two could share no prefix anyway
+    r"|[^\W\d_]++(?:[0-9][^\W_]*|(?:['’][^\W\d_]+)*)",
     re.UNICODE,
 )
 # the token pattern as one capturing group: re.split() then yields the text between tokens too
