@@ -147,6 +147,12 @@ _SENTENCE_END_RE = re.compile(
     r"(?<!Jan)(?<!Feb)(?<!Aug)(?<!Sep)(?<!Sept)(?<!Oct)(?<!Nov)(?<!Dec)(?<!\bSt)(?<!\bFt)(?<!\bMt)(?<!\bJr)(?<!\bSr)\.|\n"
 )
 _DEED_RE = re.compile(r"\b(?:shot|killed|wounded|slain|gunned down|died|shooting|killing|homicide)\b")
+# the place naming the deed itself: "arrest made in Kensington shooting", "victim of the Hough
+# shooting identified" (a deed word in lower case: a Title Cased headline's "In Deadly Shooting"
+# never matches)
+_PLACE_DEED_RE = re.compile(
+    r"\b(?:in|of) (?:the )?([A-Z][a-z]+(?: [A-Z][a-z]+){0,2}) (?:shooting|killing|homicide|slaying)s?\b"
+)
 _HOOD_WORDS = ("neighborhood", "neighbourhood", "area", "section", "community", "subdivision", "district")
 _HOOD_RE = re.compile(
     r"\b(?:in|of|near|from) the ([A-Z][a-z]+(?: [A-Z][a-z]+){0,2}) (?:" + "|".join(_HOOD_WORDS) + r")\b"
@@ -795,6 +801,13 @@ def _areas(text: str, keys: set[str]) -> None:
             words.pop()
         if words and first not in _NOT_FIRST and first not in _MONTHS and first not in _WEEKDAYS:
             keys.add(f"pi:{' '.join(words)}")
+    if "ing" in text or "homicide" in text:  # (far cheaper than the regex)
+        for m in _PLACE_DEED_RE.finditer(text):
+            words = _norm(m.group(1)).split()
+            while words and (words[-1] in _WEEKDAYS or words[-1] in _MONTHS):  # "in Queens Friday shooting"
+                words.pop()
+            if words and words[0] not in _NOT_FIRST and words[0] not in _MONTHS and words[0] not in _WEEKDAYS:
+                keys.add(f"pi:{' '.join(words)}")
     if any(w in text for w in _HOOD_WORDS):  # (far cheaper than the regex; most pages have none)
         for m in _HOOD_RE.finditer(text):
             name = _norm(m.group(1))

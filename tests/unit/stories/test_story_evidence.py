@@ -260,6 +260,18 @@ def test_a_place_named_after_the_deed_matches_a_neighbourhood() -> None:
     assert "pi:chicago" not in keys("The mayor spoke in Chicago on Monday.")  # no deed before it
 
 
+def test_a_place_naming_the_deed_itself_matches_a_neighbourhood() -> None:
+    arrest = set(ev.incident_keys("Arrest made in Kensington shooting", "Police arrested a 22-year-old man.", PUB))
+    first = keys("Four were shot and killed early Wednesday in the Kensington neighborhood.")
+    assert "pi:kensington" in arrest and "ph:kensington" in first
+    assert ev.strength(arrest, first)[0] > ev.strength(arrest - {"pi:kensington"}, first)[0]
+    assert "pi:hough" in keys("Police named the victim of the Hough shooting.")
+    assert "pi:labor day" in keys("He was charged in the Labor Day killing.")  # an occasion: one event too
+    # a day is no place; nor is a Title Cased headline's adjective
+    assert not any(k.startswith("pi:") for k in keys("He was charged in the Friday shooting."))
+    assert not any(k.startswith("pi:") for k in ev.incident_keys("Man Arrested In Deadly Shooting", "", PUB))
+
+
 def test_the_kind_of_event_in_the_lede_tells_a_fire_from_a_shooting() -> None:
     shooting = set(ev.incident_keys("Man shot on Elm Street", "A man was shot on Elm Street on Saturday.", PUB))
     fire = set(
