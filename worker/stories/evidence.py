@@ -144,7 +144,8 @@ _CORNER_CUES = ("ntersection of", "orner of", " streets", " avenues")
 _IN_PLACE_RE = re.compile(r" (?:in|near) ([A-Z][a-z]+(?: [A-Z][a-z]+){0,2})\b")
 # a full stop that ends a sentence, not an AP abbreviation ("shot and killed Nov. 11 in Fruitvale")
 _SENTENCE_END_RE = re.compile(
-    r"(?<!Jan)(?<!Feb)(?<!Aug)(?<!Sep)(?<!Sept)(?<!Oct)(?<!Nov)(?<!Dec)(?<!\bSt)(?<!\bFt)(?<!\bMt)(?<!\bJr)(?<!\bSr)\.|\n"
+    r"(?<!Jan)(?<!Feb)(?<!Aug)(?<!Sep)(?<!Sept)(?<!Oct)(?<!Nov)(?<!Dec)(?<!\bSt)(?<!\bFt)(?<!\bMt)(?<!\bJr)(?<!\bSr)"
+    r"(?<!\b[ap])(?<!\b[ap]\.m)\.|\n"
 )
 _DEED_RE = re.compile(r"\b(?:shot|killed|wounded|slain|gunned down|died|shooting|killing|homicide)\b")
 # the place naming the deed itself: "arrest made in Kensington shooting", "victim of the Hough
@@ -709,6 +710,34 @@ _NOT_STREET_AFTER_DIRECTION = frozenset(
 )  # fmt: skip
 
 
+# "shots fired on Burleigh", "shot at a gas station on Salem": a street named without its kind,
+# where the clause tells of the deed (see _bare_streets)
+_ON_BARE_STREET_RE = re.compile(r" on ([A-Z][a-z]+(?: [A-Z][a-z]+)?)\b")
+_FIRED_OR_DEED_RE = re.compile(
+    r"\b(?:shot|killed|wounded|slain|gunned down|died|shooting|killing|homicide|shots (?:were )?fired|gunfire|found)\b"
+)
+_NOT_BARE_STREET = frozenset(
+    (
+        "facebook", "twitter", "instagram", "snapchat", "youtube", "tiktok", "christmas", "thanksgiving",
+        "easter", "halloween", "new", "independence", "memorial", "labor", "veterans", "valentine", "mother",
+        "father", "interstate", "highway", "route", "earth", "campus", "duty", "scene",
+    )
+)  # fmt: skip
+
+
+def _bare_streets(text: str, keys: set[str]) -> None:
+    """ "shots fired on Burleigh": a street without its kind or a direction, after the deed in
+    the same sentence (not a day, a holiday, a network, nor where someone lives)."""
+    for m in _ON_BARE_STREET_RE.finditer(text):
+        before = _SENTENCE_END_RE.split(text[max(0, m.start() - 70) : m.start()])[-1]
+        if not _FIRED_OR_DEED_RE.search(before):
+            continue
+        name = _block_street(m.group(1))
+        first = name.split()[0] if name else ""
+        if first and first not in _NOT_BARE_STREET and first not in _NOT_FIRST and not _residence(text, m.start() + 4):
+            keys.add(f"ps:{name}")
+
+
 def _direction_streets(text: str, keys: set[str]) -> None:
     """ "shot on West Monroe": a street without its kind after a direction (see _block_street)."""
     for m in _ON_DIR_STREET_RE.finditer(text):
@@ -720,6 +749,8 @@ def _direction_streets(text: str, keys: set[str]) -> None:
 def _places(text: str, keys: set[str]) -> None:
     if any(c in text for c in _ON_DIRECTION_CUES):  # (far cheaper than the regex)
         _direction_streets(text, keys)
+    if " on " in text:
+        _bare_streets(text, keys)
     if _SUFFIX_HIT_RE.search(text) or "00 block of " in text:  # blocks, addresses, streets, most corners
         _streets(text, keys)
     elif any(c in text for c in _CORNER_CUES):

@@ -260,6 +260,23 @@ def test_a_place_named_after_the_deed_matches_a_neighbourhood() -> None:
     assert "pi:chicago" not in keys("The mayor spoke in Chicago on Monday.")  # no deed before it
 
 
+def test_a_street_named_without_its_kind_after_the_deed_is_a_street() -> None:
+    first = keys("Officers responded to reports of shots fired on Burleigh Street and found two victims.")
+    named = keys("Corey Robertson was shot multiple times about 11:40 a.m. at a gas station on Burleigh.")
+    assert "ps:burleigh" in first and "ps:burleigh" in named  # "a.m." ends no sentence
+    assert ev.strength(named, first)[0] > ev.strength(named - {"ps:burleigh"}, first)[0]
+    # a day, a holiday, a network, where someone lives, or no deed in the sentence: no street
+    for text in (
+        "He was shot on Friday.",
+        "He was killed on Christmas Eve.",
+        "Police said on Facebook that he was shot.",
+        "Tyrone Hill, 23, who was shot Monday, lives on Halsted.",
+        "The mayor will speak on Halsted.",
+    ):
+        assert not any(k.startswith("ps:") for k in keys(text)), text
+    assert "pi:oak hill" in keys("He was shot at 2 p.m. in Oak Hill.")  # "p.m." neither
+
+
 def test_a_place_naming_the_deed_itself_matches_a_neighbourhood() -> None:
     arrest = set(ev.incident_keys("Arrest made in Kensington shooting", "Police arrested a 22-year-old man.", PUB))
     first = keys("Four were shot and killed early Wednesday in the Kensington neighborhood.")
