@@ -712,7 +712,7 @@ _NOT_STREET_AFTER_DIRECTION = frozenset(
 
 # "shots fired on Burleigh", "shot at a gas station on Salem": a street named without its kind,
 # where the clause tells of the deed (see _bare_streets)
-_ON_BARE_STREET_RE = re.compile(r" on ([A-Z][a-z]+(?: [A-Z][a-z]+)?)\b")
+_ON_BARE_STREET_RE = re.compile(r" on ([A-Z][a-z]+(?: [A-Z][a-z]+)?)\b(?!['’])")  # not "on Chicago's West Side"
 _FIRED_OR_DEED_RE = re.compile(
     r"\b(?:shot|killed|wounded|slain|gunned down|died|shooting|killing|homicide|shots (?:were )?fired|gunfire|found)\b"
 )
