@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from storage import repo
-from storage.db import Database
+from storage.db import WAL_CHECKPOINT_PAGES, Database
 from storage.models import Feed
 from storage.schema import upgrade
 
@@ -49,3 +49,12 @@ def test_sqlite_writers_read_then_write_without_lost_updates_or_lock_errors(tmp_
     with db.reader() as session:
         assert session.get(Feed, feed.id).consecutive_errors == 60  # type: ignore[union-attr]
     db.dispose()
+
+
+def test_sqlite_checkpoints_its_write_ahead_log_in_large_steps(tmp_path: Path) -> None:
+    """Every connection the worker opens runs in WAL mode with the larger checkpoint interval
+    (the default 1000 pages made an import checkpoint every few articles)."""
+    db = Database(f"sqlite:///{tmp_path / 'embedded.db'}")
+    with db.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == WAL_CHECKPOINT_PAGES > 1000
