@@ -147,7 +147,8 @@ _SENTENCE_END_RE = re.compile(
     r"(?<!Jan)(?<!Feb)(?<!Aug)(?<!Sep)(?<!Sept)(?<!Oct)(?<!Nov)(?<!Dec)(?<!\bSt)(?<!\bFt)(?<!\bMt)(?<!\bJr)(?<!\bSr)"
     r"(?<!\b[ap])(?<!\b[ap]\.m)\.|\n"
 )
-_DEED_RE = re.compile(r"\b(?:shot|killed|wounded|slain|gunned down|died|shooting|killing|homicide)\b")
+_DEED_WORDS = "shot|killed|wounded|slain|gunned down|died|shooting|killing|homicide"
+_DEED_RE = re.compile(rf"\b(?:{_DEED_WORDS})\b")
 # the place naming the deed itself: "arrest made in Kensington shooting", "victim of the Hough
 # shooting identified" (a deed word in lower case: a Title Cased headline's "In Deadly Shooting"
 # never matches)
@@ -713,9 +714,7 @@ _NOT_STREET_AFTER_DIRECTION = frozenset(
 # "shots fired on Burleigh", "shot at a gas station on Salem": a street named without its kind,
 # where the clause tells of the deed (see _bare_streets)
 _ON_BARE_STREET_RE = re.compile(r" on ([A-Z][a-z]+(?: [A-Z][a-z]+)?)\b(?!['’])")  # not "on Chicago's West Side"
-_FIRED_OR_DEED_RE = re.compile(
-    r"\b(?:shot|killed|wounded|slain|gunned down|died|shooting|killing|homicide|shots (?:were )?fired|gunfire|found)\b"
-)
+_FIRED_OR_DEED_RE = re.compile(rf"\b(?:{_DEED_WORDS}|shots (?:were )?fired|gunfire|found)\b")
 _NOT_BARE_STREET = frozenset(
     (
         "facebook", "twitter", "instagram", "snapchat", "youtube", "tiktok", "christmas", "thanksgiving",
@@ -820,25 +819,24 @@ def _streets(text: str, keys: set[str]) -> None:
     _corners(text, keys)
 
 
+def _add_area(keys: set[str], name: str) -> None:
+    """A place named with the deed (``pi:``), without a trailing day ("in Queens Friday")."""
+    words = _norm(name).split()
+    while words and (words[-1] in _WEEKDAYS or words[-1] in _MONTHS):
+        words.pop()
+    if words and words[0] not in _NOT_FIRST and words[0] not in _MONTHS and words[0] not in _WEEKDAYS:
+        keys.add(f"pi:{' '.join(words)}")
+
+
 def _areas(text: str, keys: set[str]) -> None:
     for m in _IN_PLACE_RE.finditer(text):
         before = _SENTENCE_END_RE.split(text[max(0, m.start() - 45) : m.start()])[-1]
         if not _DEED_RE.search(before):
             continue
-        name = _norm(m.group(1))
-        first = name.split()[0]
-        words = name.split()
-        while words and (words[-1] in _WEEKDAYS or words[-1] in _MONTHS):  # "in Queens Friday"
-            words.pop()
-        if words and first not in _NOT_FIRST and first not in _MONTHS and first not in _WEEKDAYS:
-            keys.add(f"pi:{' '.join(words)}")
+        _add_area(keys, m.group(1))
     if "ing" in text or "homicide" in text:  # (far cheaper than the regex)
         for m in _PLACE_DEED_RE.finditer(text):
-            words = _norm(m.group(1)).split()
-            while words and (words[-1] in _WEEKDAYS or words[-1] in _MONTHS):  # "in Queens Friday shooting"
-                words.pop()
-            if words and words[0] not in _NOT_FIRST and words[0] not in _MONTHS and words[0] not in _WEEKDAYS:
-                keys.add(f"pi:{' '.join(words)}")
+            _add_area(keys, m.group(1))
     if any(w in text for w in _HOOD_WORDS):  # (far cheaper than the regex; most pages have none)
         for m in _HOOD_RE.finditer(text):
             name = _norm(m.group(1))
