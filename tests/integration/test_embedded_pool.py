@@ -209,6 +209,12 @@ def _sqlite_count(path: Path, sql: str) -> int:
         return 0
 
 
+def _sqlite_rows(path: Path, sql: str) -> list[tuple[object, ...]]:
+    """Rows for an assertion's message (what a failed run left)."""
+    with sqlite3.connect(path, timeout=5) as conn:
+        return [tuple(row) for row in conn.execute(sql).fetchall()]
+
+
 def test_ctrl_c_leaves_a_consistent_database_and_the_next_run_finishes_the_work(
     servers: tuple[LocalHTTPServer, LocalHTTPServer], tmp_path: Path
 ) -> None:
@@ -247,7 +253,9 @@ def test_ctrl_c_leaves_a_consistent_database_and_the_next_run_finishes_the_work(
 
     again = subprocess.run(command[:5], env=env, cwd=tmp_path, capture_output=True, timeout=180)
     assert again.returncode == 0, again.stderr.decode()
-    assert _sqlite_count(db_path, "select count(*) from articles") == pages
+    left = _sqlite_rows(db_path, "select id, state, last_error from entries where state != 'ingested'")
+    work = _sqlite_rows(db_path, "select * from work_items")
+    assert _sqlite_count(db_path, "select count(*) from articles") == pages, (left, work, again.stderr.decode()[-3000:])
     assert _sqlite_count(db_path, "select count(*) from article_urls") == pages
     assert _sqlite_count(db_path, "select count(*) from entries where state != 'ingested'") == 0
     assert _sqlite_count(db_path, "select count(*) from articles where processed_at is null") == 0

@@ -719,7 +719,8 @@ _NOT_BARE_STREET = frozenset(
     (
         "facebook", "twitter", "instagram", "snapchat", "youtube", "tiktok", "christmas", "thanksgiving",
         "easter", "halloween", "new", "independence", "memorial", "labor", "veterans", "valentine", "mother",
-        "father", "interstate", "highway", "route", "earth", "campus", "duty", "scene",
+        "father", "interstate", "highway", "route", "earth", "campus", "duty", "scene", "juneteenth", "election",
+        "super",
     )
 )  # fmt: skip
 

@@ -269,6 +269,7 @@ def test_a_street_named_without_its_kind_after_the_deed_is_a_street() -> None:
     for text in (
         "He was shot on Friday.",
         "He was killed on Christmas Eve.",
+        "He was shot on Election Day.",
         "Police said on Facebook that he was shot.",
         "Tyrone Hill, 23, who was shot Monday, lives on Halsted.",
         "The mayor will speak on Halsted.",
