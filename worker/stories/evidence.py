@@ -62,6 +62,12 @@ FAR_STRENGTH = 4.0  # beyond it (follow-ups months later): this much, anchored o
 # that wounded Reginald Palmer, 53, in the Carver Park neighborhood"): what a first report that
 # names nobody shares with the arrest or the trial months later
 FAR_WHERE_WHEN = 3.0
+# ...and within the window, a street (or a block or corner) with the day and the city: a
+# follow-up naming the scene by its street and the first report giving the block ("the victim of
+# Saturday's shooting on Burleigh" and "shot Saturday in the 2400 block of West Burleigh
+# Street") share little else; a neighbourhood with the day is not enough this close in time (a
+# city's busy weekend has several shootings in one neighbourhood)
+NEAR_WHERE_WHEN = 3.0
 MAX_KEYS = 48  # keys kept per story signature (most frequent first)
 # a text this short that names no place, day or age is a prompt, not an article (sign-in and
 # newsletter prompts run 20-60 words); a longer one without them is just other news (sports)
@@ -1017,8 +1023,9 @@ def strength(a: Iterable[str], b: Mapping[str, int] | Iterable[str], near: bool 
 
 
 def _strength(a: Iterable[str], b: Mapping[str, int] | Iterable[str], near: bool) -> tuple[float, bool, bool]:
-    """:func:`strength` and whether the evidence is a place with a day, or a place, a month and
-    an age (see FAR_WHERE_WHEN)."""
+    """:func:`strength` and whether the evidence is where and when: within the window a street,
+    block or corner with the day (NEAR_WHERE_WHEN); beyond it a place with the day, or a place, a
+    month and an age (FAR_WHERE_WHEN)."""
     ka, kb = set(a), set(b)
     shared = ka & kb
     if not shared:
@@ -1060,6 +1067,8 @@ def _strength(a: Iterable[str], b: Mapping[str, int] | Iterable[str], near: bool
     anchored = names > 0 or block or (day and place > 0)
     # (the age exactly: a victim's age stays as reported; one of several ages within two years
     # of another is chance)
+    if near:
+        return w, anchored, (block or street > 0) and day
     return w, anchored, place > 0 and (day or (month and "a" in gs))
 
 
@@ -1156,10 +1165,17 @@ def headline_place_joins(a: Iterable[str], b: Mapping[str, int] | Iterable[str])
 def joins(a: Iterable[str], b: Mapping[str, int] | Iterable[str], near: bool) -> float:
     """The evidence strength if it is enough to join (``near``: within the linker's window),
     else 0."""
-    w, anchored, where_when = _strength(a, b, near)
     if near:
-        return w if w >= NEAR_STRENGTH else 0.0
+        return near_evidence(a, b)[0]
+    w, anchored, where_when = _strength(a, b, near)
     return w if (w >= FAR_STRENGTH and anchored) or (w >= FAR_WHERE_WHEN and where_when) else 0.0
+
+
+def near_evidence(a: Iterable[str], b: Mapping[str, int] | Iterable[str]) -> tuple[float, float]:
+    """(the strength if it is enough to join within the linker's window, else 0; the strength)."""
+    w, _, where_when = _strength(a, b, True)
+    joined = w >= NEAR_STRENGTH or (where_when and w >= NEAR_WHERE_WHEN)
+    return (w if joined else 0.0), w
 
 
 def lookup_keys(keys: Iterable[str]) -> list[str]:

@@ -815,8 +815,7 @@ class Linker:
             return 0.0, None
         near = gap <= WINDOW
         if near:
-            w = incident.strength(keys, story.keys, near)[0]
-            return (w if w >= incident.NEAR_STRENGTH else 0.0), w
+            return incident.near_evidence(keys, story.keys)
         return incident.joins(keys, story.keys, near=False), None
 
     def decide(

@@ -279,6 +279,32 @@ def test_a_street_named_without_its_kind_after_the_deed_is_a_street() -> None:
     assert "pi:oak hill" in keys("He was shot at 2 p.m. in Oak Hill.")  # "p.m." neither
 
 
+def test_a_street_the_day_and_the_city_join_within_the_window() -> None:
+    # the first report gives the block, the follow-up only the street; both the day and the city
+    first = keys(
+        "A 19-year-old man was shot and killed Saturday night in the 2400 block of West Burleigh Street, "
+        "Milwaukee police said."
+    )
+    later = keys(
+        "Milwaukee police on Thursday asked for help finding whoever shot and killed a teenager "
+        "Saturday on West Burleigh Street.",
+        PUB + timedelta(days=2),
+    )
+    shared = {"ps:burleigh", "t:2015-06-13", "pc:milwaukee"}
+    assert shared <= later and {"t:2015-06-13", "pc:milwaukee"} <= first, (first, later)
+    assert ev.strength(later, first)[0] < ev.NEAR_STRENGTH  # not enough before this rule
+    assert ev.joins(later, first, near=True) > 0.0
+    assert ev.joins(later - {"pc:milwaukee"}, first, near=True) == 0.0  # no city in common: no
+    assert ev.joins(later - {"t:2015-06-13"}, first, near=True) == 0.0  # no day: no
+    # a neighbourhood, the day and the city are not enough this close in time: a busy weekend
+    # has several shootings in one neighbourhood
+    hood = {"ph:englewood", "t:2015-06-13", "pc:chicago", "k:shooting"}
+    assert ev.joins(hood | {"a:34"}, hood | {"a:34"}, near=True) > 0.0  # (an age would be)
+    assert ev.joins(hood, hood, near=True) == 0.0
+    # another kind of event on that street that day: no
+    assert ev.joins(later - {"k:shooting"} | {"k:fire"}, first, near=True) == 0.0
+
+
 def test_a_place_naming_the_deed_itself_matches_a_neighbourhood() -> None:
     arrest = set(ev.incident_keys("Arrest made in Kensington shooting", "Police arrested a 22-year-old man.", PUB))
     first = keys("Four were shot and killed early Wednesday in the Kensington neighborhood.")
