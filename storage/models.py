@@ -395,6 +395,17 @@ story_boilerplate = Table(
     Column("last_seen", Float, nullable=False),  # epoch seconds
 )
 
+# Each outlet's linked articles and the cities they named (the SOURCE_CITIES most named): the
+# most named is the outlet's home city, the city of its articles that name none
+# (worker.stories.evidence.home_city). Read with the linker's document statistics.
+story_sources = Table(
+    "story_sources",
+    metadata,
+    Column("source", String(512), primary_key=True),
+    Column("articles", Integer, nullable=False),
+    Column("cities", JSON, nullable=False),  # {city: articles naming it}
+)
+
 story_merges = Table(
     "story_merges",
     metadata,

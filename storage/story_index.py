@@ -103,10 +103,12 @@ _PG_CACHED_DF = (
     " (SELECT df FROM story_df WHERE story_df.term = c.term OFFSET 0) AS d"
     " WHERE (SELECT df FROM story_df WHERE term = '') IS DISTINCT FROM CAST(:gen AS bigint)"
 )
+# the article's outlet: its cities (as JSON text) and its articles (see story_sources)
+_PG_SOURCE_ROW = "SELECT 's', CAST(cities AS text), articles FROM story_sources WHERE source = :source"
 # boilerplate sentences and document frequencies of one article, one round trip
 _PG_DOCUMENT_STATS = text(
     f"SELECT 'b', k.key, 0 FROM {_BOILERPLATE_PROBE} UNION ALL SELECT 'd', t.term, d.df FROM {_DF_PROBE}"
-    f" UNION ALL {_PG_CACHED_DF}"
+    f" UNION ALL {_PG_CACHED_DF} UNION ALL {_PG_SOURCE_ROW}"
 )
 # the same, taking the linker's window locks in that round trip (they guard the stories read
 # after it; the counters read here are not theirs to guard)
@@ -170,9 +172,22 @@ _PG_VECTOR = text(
     " ON CONFLICT (article_id) DO UPDATE SET at = excluded.at, vector = excluded.vector, evidence = excluded.evidence"
 )
 
+# One more article of an outlet, naming the cities :cities ({city: 1}); its tally keeps the
+# SOURCE_CITIES most named (ties by name, in code point order as Python sorts them). Every
+# document of a source writes its row: the linker's window locks do not cover it, so two linkers
+# of one outlet wait for each other's row lock here (it is the document's last write).
+_PG_SOURCE_UPSERT = (
+    "INSERT INTO story_sources (source, articles, cities) VALUES (:source, 1, CAST(:cities AS json))"
+    " ON CONFLICT (source) DO UPDATE SET articles = story_sources.articles + 1,"
+    " cities = (SELECT coalesce(json_object_agg(c, n), '{}') FROM (SELECT c, sum(n) AS n FROM"
+    " (SELECT key AS c, CAST(value AS int) AS n FROM json_each_text(story_sources.cities)"
+    " UNION ALL SELECT key, CAST(value AS int) FROM json_each_text(excluded.cities)) AS u"
+    ' GROUP BY c ORDER BY sum(n) DESC, c COLLATE "C" LIMIT :cap) AS top)'
+)
 # record_document + record_member in one round trip (the pending row's id comes back)
 _PG_DOCUMENT_CTES = (
     "df AS (INSERT INTO story_df_pending (terms) VALUES (CAST(:terms AS json)) RETURNING id),"
+    f" src AS ({_PG_SOURCE_UPSERT}),"
     " bp AS (INSERT INTO story_boilerplate (source, sentence_key, docs, last_seen)"
     " SELECT :source, k, 1, :seen FROM unnest(CAST(:keys AS text[])) AS k ORDER BY k"
     " ON CONFLICT (source, sentence_key) DO UPDATE"
@@ -197,6 +212,7 @@ _LITE_DOCUMENT_STATS = text(
     " UNION ALL SELECT 'd', term, df FROM story_df WHERE term IN (SELECT value FROM json_each(:terms))"
     " UNION ALL SELECT 'c', term, df FROM story_df WHERE term IN (SELECT value FROM json_each(:cached))"
     " AND (SELECT df FROM story_df WHERE term = '') IS NOT :gen"
+    " UNION ALL SELECT 's', cities, articles FROM story_sources WHERE source = :source"
 )
 _LITE_CANDIDATES = text(
     "WITH c AS ("
@@ -240,6 +256,15 @@ _LITE_BOILERPLATE_UPSERT = text(
     "INSERT INTO story_boilerplate (source, sentence_key, docs, last_seen)"
     " SELECT :source, value, 1, :seen FROM json_each(:keys) WHERE true"
     " ON CONFLICT (source, sentence_key) DO UPDATE SET docs = docs + 1, last_seen = excluded.last_seen"
+)
+# (the same as _PG_SOURCE_UPSERT; SQLite's default collation is code point order)
+_LITE_SOURCE_UPSERT = text(
+    "INSERT INTO story_sources (source, articles, cities) VALUES (:source, 1, :cities)"
+    " ON CONFLICT (source) DO UPDATE SET articles = articles + 1,"
+    " cities = (SELECT coalesce(json_group_object(c, n), '{}') FROM (SELECT c, sum(n) AS n FROM"
+    " (SELECT key AS c, value AS n FROM json_each(story_sources.cities)"
+    " UNION ALL SELECT key, value FROM json_each(excluded.cities))"
+    " GROUP BY c ORDER BY sum(n) DESC, c LIMIT :cap))"
 )
 _LITE_VECTOR = text(
     "INSERT INTO story_vectors (article_id, at, vector, evidence) VALUES (:article_id, :at, :vector, :evidence)"
@@ -412,12 +437,20 @@ _R_CREATE_AND_POST = _raw_pair(_PG_CREATE_AND_POST, _PG_CREATE_AND_POST)  # Post
 _R_VECTOR = _raw_pair(_PG_VECTOR, _LITE_VECTOR)
 _R_PENDING = _raw_pair(_PG_PENDING, _LITE_PENDING)
 _R_BOILERPLATE_UPSERT = _raw_pair(_PG_BOILERPLATE_UPSERT, _LITE_BOILERPLATE_UPSERT)
+_R_SOURCE_UPSERT = _raw_pair(_PG_SOURCE_UPSERT, _LITE_SOURCE_UPSERT)
+_R_SOURCE_ROW = _raw_pair(_PG_SOURCE_ROW, "SELECT 's', cities, articles FROM story_sources WHERE source = :source")
 _R_SETTLE = _raw_pair(_PG_SETTLE, _LITE_SETTLE)
 _R_MEMBERS = _raw_pair(_PG_MEMBERS, _LITE_MEMBERS)
 _R_UNPOST = _raw_pair(_LITE_UNPOST, _LITE_UNPOST)
 _R_VANISH = _raw_pair(_VANISH.replace(":empty", "CAST(:empty AS json)"), _VANISH)
 _R_REDIRECT = _raw_pair(_PG_REDIRECT, _LITE_REDIRECT)
 _R_MERGE_LOG = _raw_pair(_PG_MERGE_LOG, _LITE_MERGE_LOG)
+
+
+def _source_row(row: Any) -> tuple[dict[str, int], int]:
+    """(cities, articles) of a story_sources row read as ('s', cities JSON text, articles)."""
+    cities = json.loads(row[1]) if isinstance(row[1], str) else (row[1] or {})
+    return {str(c): int(n) for c, n in cities.items()}, int(row[2])
 
 
 def _json_list(items: Sequence[Any]) -> str:
@@ -675,6 +708,8 @@ class SqlStoryIndex:
         # each story's centroid as read from its row (rounded as stored; see _state_json)
         self._stored: dict[int, Mapping[str, float]] = {}
         self._deferred_document: dict[str, Any] | None = None
+        # the outlet read with the last document_stats: (source, cities, articles)
+        self._source: tuple[str, dict[str, int], int] | None = None
         self._deferred_vector: dict[str, Any] | None = None
         # (story id, the update's parameters, the postings' parameters if they are rewritten)
         self._deferred_save: tuple[int, dict[str, Any], dict[str, Any] | None] | None = None
@@ -826,7 +861,8 @@ class SqlStoryIndex:
             params.update(keys=_json_list(params["keys"]), terms=_json_list(params["terms"]), cached=_json_list(cached))
             rows = self._raw(_R_STATS, params).fetchall()
         drop = frozenset(r[1] for r in rows if r[0] == "b")
-        df = {r[1]: int(r[2]) for r in rows if r[0] != "b"}
+        df = {r[1]: int(r[2]) for r in rows if r[0] not in ("b", "s")}
+        self._source = (source, *next((_source_row(r) for r in rows if r[0] == "s"), ({}, 0)))
         n = df.pop(N_DOCS_KEY, 0)
         if cache is None:
             return drop, (df, n)
@@ -837,6 +873,13 @@ class SqlStoryIndex:
         else:  # the counts moved on: every term was probed
             cache.reset(n, {t: df.get(t, 0) for t in terms})
         return drop, (df, n)
+
+    def source_cities(self, source: str) -> tuple[dict[str, int], int]:
+        if self._source is not None and self._source[0] == source:  # read with document_stats
+            return dict(self._source[1]), self._source[2]
+        self._locked()
+        row = self._raw(_R_SOURCE_ROW, {"source": source}).fetchone()
+        return _source_row(row) if row is not None else ({}, 0)
 
     def candidates(
         self, terms: Sequence[str], at: datetime, window: timedelta, limit: int
@@ -954,8 +997,16 @@ class SqlStoryIndex:
         if self.repoint is not None:
             self.repoint(self.conn, ids, keep.story_id)
 
-    def record_document(self, source: str, keys: Sequence[str], terms: Sequence[str]) -> None:
+    def record_document(
+        self, source: str, keys: Sequence[str], terms: Sequence[str], cities: Sequence[str] = ()
+    ) -> None:
         self._locked()
+        self._source = None
+        tally = {
+            "source": source,
+            "cities": json.dumps(dict.fromkeys(sorted(cities), 1)),
+            "cap": story_model.SOURCE_CITIES,
+        }
         # sorted, so that concurrent upserts take row locks in one order (no deadlocks)
         all_terms = sorted({N_DOCS_KEY, *terms})
         ukeys = sorted(set(keys))
@@ -964,18 +1015,20 @@ class SqlStoryIndex:
         if self.pg:
             if self.defer_writes:  # sent with the member's vector in one statement (flush)
                 self._deferred_document = {
+                    **tally,
                     "terms": terms_json,
-                    "source": source,
                     "keys": _pg_array(ukeys),
                     "seen": seen,
                 }
                 return
             if ukeys:
                 self._raw(_R_BOILERPLATE_UPSERT, {"source": source, "keys": _pg_array(ukeys), "seen": seen})
+            self._raw(_R_SOURCE_UPSERT, tally)
             self._counted(self._raw(_R_PENDING, {"terms": terms_json}).fetchone())
             return
         if ukeys:
             self._raw(_R_BOILERPLATE_UPSERT, {"source": source, "keys": _json_list(ukeys), "seen": seen})
+        self._raw(_R_SOURCE_UPSERT, tally)
         self._counted(self._raw(_R_PENDING, {"terms": terms_json}).fetchone())
 
     # ---- members and refinement (worker.stories.refine.RefineIndex) ----

@@ -349,6 +349,45 @@ def test_a_wire_dateline_taken_out_of_the_text_still_tells_linking_the_city(env:
     assert rows[0].story_id != rows[1].story_id  # two cities: two incidents
 
 
+def test_a_local_outlets_report_that_names_no_city_is_read_in_its_home_city(env: Database, tmp_path: Path) -> None:
+    """An outlet whose reports mostly name one city ("Milwaukee police said") is taken to report
+    from that city when a report names none: the arrest on "West Burleigh Street" joins the first
+    report of the shooting there that Saturday, though the two share few words."""
+    station = "WSN Milwaukee"
+    earlier = [
+        (
+            "Man wounded on North Avenue",
+            "A 31-year-old man was wounded Tuesday on North Avenue, Milwaukee police said.",
+        ),
+        ("Fire on Capitol Drive", "Milwaukee firefighters put out a fire at a duplex on Capitol Drive on Wednesday."),
+        ("Crash closes Hwy 41", "A crash closed part of Highway 41 on Thursday morning, Milwaukee police said."),
+    ]
+    first = (
+        "A 19-year-old man was shot and killed late Saturday night in the 2400 block of West Burleigh "
+        "Street, Milwaukee police said. Officers found him on the sidewalk with gunshot wounds."
+    )
+    arrest = (
+        "Detectives arrested a suspect Thursday in connection with the deadly Saturday "
+        "shooting on West Burleigh Street. Prosecutors are expected to review charges next week."
+    )
+    lines = [
+        {"title": title, "text": text, "date": f"2016-03-0{day}T09:00:00Z", "source": station}
+        for day, (title, text) in zip((1, 2, 3), earlier, strict=True)
+    ]
+    lines.append(
+        {"title": "Teen killed in Burleigh shooting", "text": first, "date": "2016-03-06T09:00:00Z", "source": station}
+    )
+    lines.append({"title": "Arrest made", "text": arrest, "date": "2016-03-10T15:00:00Z", "source": station})
+    path = tmp_path / "station.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    result = run("import", str(path))
+    assert result.exit_code == 0, result.output
+    with env.reader() as session:
+        rows = dict(session.execute(select(Article.title, Article.story_id)).tuples().all())
+    assert rows["Arrest made"] is not None
+    assert rows["Arrest made"] == rows["Teen killed in Burleigh shooting"]
+
+
 def test_one_sign_in_prompt_under_many_headlines_is_many_articles(env: Database, tmp_path: Path) -> None:
     """A site network shows one sign-in prompt on every paywalled page: the pages are different
     stories (none a duplicate of another), while a second page under one of their headlines is

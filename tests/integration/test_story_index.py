@@ -252,6 +252,35 @@ def test_document_stats_read_boilerplate_and_frequencies_in_one_go(engine: Engin
     assert got == (frozenset({"paywall"}), ({"fire": 4, "town0": 1}, 4))
 
 
+def test_an_outlets_cities_are_counted_as_the_memory_index_counts_them(engine: Engine) -> None:
+    """Each outlet's tally (its articles, the cities they name, its SOURCE_CITIES most named,
+    ties by name) is what the memory index keeps, written alone or with the member's vector
+    (PostgreSQL's deferred statement), read with the document statistics or alone."""
+    cap = story_model.SOURCE_CITIES
+    towns = [f"town {i:02d}" for i in range(cap + 6)] + ["são paulo", "o'fallon"]  # (then full)
+    plan: list[list[str]] = [[], ["milwaukee"], ["milwaukee", "wauwatosa"], ["milwaukee"], []]
+    plan += [[towns[(5 * i) % len(towns)]] for i in range(2 * len(towns))]
+    mem = st.MemoryStoryIndex()
+    with engine.begin() as c:
+        for i, named in enumerate(plan):
+            deferred = i % 2 == 1
+            sql = si.SqlStoryIndex(c, defer_writes=deferred)
+            sql.document_stats("wsn.example", [], ["w:fire"])
+            assert sql.source_cities("wsn.example") == mem.source_cities("wsn.example"), i
+            assert si.SqlStoryIndex(c).source_cities("wsn.example") == mem.source_cities("wsn.example"), i
+            for index in (mem, sql):
+                index.record_document("wsn.example", [], ["w:fire"], named)
+            if deferred:
+                sql.flush()
+        si.SqlStoryIndex(c).record_document("other.example", [], ["w:fire"], ["chicago"])
+    with engine.connect() as c:
+        cities, articles = si.SqlStoryIndex(c).source_cities("wsn.example")
+        assert (cities, articles) == mem.source_cities("wsn.example")
+        assert si.SqlStoryIndex(c).source_cities("other.example") == ({"chicago": 1}, 1)
+        assert si.SqlStoryIndex(c).source_cities("nobody.example") == ({}, 0)
+    assert articles == len(plan) and len(cities) == cap and cities["milwaukee"] == 3
+
+
 def test_terms_with_quotes_commas_and_accents_round_trip(engine: Engine) -> None:
     """Terms travel as JSON (SQLite) or array parameters (PostgreSQL), never spliced into SQL:
     quotes, commas, braces, backslashes and accents count and are found like any other term."""
@@ -509,6 +538,8 @@ _DOCUMENT = {
     "at": "float8",
     "vector": "text",
     "evidence": "text",
+    "cities": "text",
+    "cap": "int",
 }
 _SPAN = {"first": "float8", "last": "float8", "p_terms": "text[]", "p_weights": "float8[]"}
 _WRITES = {

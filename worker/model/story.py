@@ -43,6 +43,10 @@ def when_where_keys(keys: Mapping[str, int]) -> list[str]:
 WINDOW = timedelta(days=10)  # stories further than this in time are never compared
 
 
+# cities counted per outlet, its most named (worker.stories.evidence.home_city); once as many have
+# been named more than once, a city named for the first time is not kept: an outlet's home city
+# is named from its first articles on
+SOURCE_CITIES = 50
 BOILERPLATE_MIN_DOCS = 3  # a sentence seen in this many earlier docs of one source is dropped
 # Document frequencies are counted in batches: the linker sees them as of the last multiple of
 # this many documents (one row written per article, ~300 counters folded per batch, not per article).

@@ -29,10 +29,10 @@ are fixed here; see :func:`strength`.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 
-from worker.model.story import LOOKUP_KINDS, when_where_keys
+from worker.model.story import LOOKUP_KINDS, SOURCE_CITIES, when_where_keys
 
 # Evidence weights: a shared full name or block address is nearly decisive, a street or a
 # neighbourhood or a day or an age is supporting evidence, a city or a month is a hint.
@@ -68,6 +68,14 @@ FAR_WHERE_WHEN = 3.0
 # Street") share little else; a neighbourhood with the day is not enough this close in time (a
 # city's busy weekend has several shootings in one neighbourhood)
 NEAR_WHERE_WHEN = 3.0
+# An outlet's home city: a local outlet's articles that name no city are about its own city ("A
+# man was shot Saturday in the 2400 block of West Burleigh Street" on a Milwaukee station's
+# site, whose other reports say "Milwaukee police"). The city named by at least this share of an
+# outlet's earlier articles, and by at least HOME_CITY_MIN of them, stands for the city of its
+# articles that name none (see home_city); a wire or national outlet names many cities, none
+# that often.
+HOME_CITY_SHARE = 0.5
+HOME_CITY_MIN = 3
 MAX_KEYS = 48  # keys kept per story signature (most frequent first)
 # a text this short that names no place, day or age is a prompt, not an article (sign-in and
 # newsletter prompts run 20-60 words); a longer one without them is just other news (sports)
@@ -1176,6 +1184,39 @@ def near_evidence(a: Iterable[str], b: Mapping[str, int] | Iterable[str]) -> tup
     w, _, where_when = _strength(a, b, True)
     joined = w >= NEAR_STRENGTH or (where_when and w >= NEAR_WHERE_WHEN)
     return (w if joined else 0.0), w
+
+
+def cities_named(keys: Iterable[str]) -> list[str]:
+    """The cities where it happened that an article's keys name (what an outlet's tally counts)."""
+    return sorted({k[3:] for k in keys if k.startswith("pc:")})
+
+
+def home_city(cities: Mapping[str, int], articles: int) -> str | None:
+    """The outlet's home city, from the cities its ``articles`` earlier articles named (see
+    HOME_CITY_SHARE), or None."""
+    if not cities:
+        return None
+    city, named = min(cities.items(), key=lambda kv: (-kv[1], kv[0]))
+    return city if named >= HOME_CITY_MIN and named >= HOME_CITY_SHARE * articles else None
+
+
+def with_home_city(keys: Sequence[str], home: str | None) -> tuple[str, ...]:
+    """An article's keys, with its outlet's home city as the city where it happened when the
+    article names none (a stated city always wins, and so vetoes as before)."""
+    if home is None or any(k.startswith("pc:") for k in keys):
+        return tuple(keys)
+    return tuple(sorted({*keys, "pc:" + home}))
+
+
+def count_cities(cities: Mapping[str, int], named: Iterable[str]) -> dict[str, int]:
+    """An outlet's tally after one more article naming ``named``: the SOURCE_CITIES most named
+    kept (ties by name), as storage keeps them."""
+    out = dict(cities)
+    for c in named:
+        out[c] = out.get(c, 0) + 1
+    if len(out) > SOURCE_CITIES:
+        out = dict(sorted(out.items(), key=lambda kv: (-kv[1], kv[0]))[:SOURCE_CITIES])
+    return out
 
 
 def lookup_keys(keys: Iterable[str]) -> list[str]:

@@ -1019,7 +1019,16 @@ class StoryIndex(Protocol):
 
     def merge_stories(self, keep: StoryState, gone: Sequence[StoryState], at: datetime) -> None: ...
 
-    def record_document(self, source: str, keys: Sequence[str], terms: Sequence[str]) -> None: ...
+    def source_cities(self, source: str) -> tuple[dict[str, int], int]:
+        """The cities an outlet's articles named (its SOURCE_CITIES most named) and how many
+        articles it has (evidence.home_city); the SQL index reads them with document_stats."""
+        ...
+
+    def record_document(
+        self, source: str, keys: Sequence[str], terms: Sequence[str], cities: Sequence[str] = ()
+    ) -> None:
+        """Count the article: its sentences and terms, and for its outlet the cities it names."""
+        ...
 
     def record_member(self, member: Member) -> None: ...
 
@@ -1041,8 +1050,9 @@ def link_article(
     vocab = sorted(features.vocabulary())
     drop, (df, n_docs) = index.document_stats(features.source, keys, vocab)
     vector = vectorize(features, df, n_docs, drop)
-    evidence = tuple(
-        k for k in features.keys if not (k.startswith("pn:") and df.get("e:" + k[3:], 0) > COMMON_NAME_DOCS)
+    evidence = incident.with_home_city(
+        [k for k in features.keys if not (k.startswith("pn:") and df.get("e:" + k[3:], 0) > COMMON_NAME_DOCS)],
+        incident.home_city(*index.source_cities(features.source)),
     )
     cands = index.candidates(query_terms(vector), at, WINDOW, MAX_CANDIDATES) if vector else []
     lookup = incident.lookup_keys(evidence) if vector else []
@@ -1066,7 +1076,7 @@ def link_article(
             index.merge_stories(state, gone, at)
         index.save_story(old, state)
         created = False
-    index.record_document(features.source, keys, vocab)
+    index.record_document(features.source, keys, vocab, incident.cities_named(features.keys))
     if article_id is not None and vector:
         index.record_member(Member(article_id, state.story_id, at, vector, features.source, features.title, evidence))
     return LinkResult(state.story_id, created, decision.score, decision.merges, at, state)
@@ -1091,6 +1101,7 @@ class MemoryStoryIndex:
     dirty: set[int] = field(default_factory=set)  # stories changed since their last refinement
     pending: list[Sequence[str]] = field(default_factory=list)  # documents' terms not folded into df yet
     documents: int = 0  # documents recorded (folded or not)
+    sources: dict[str, tuple[dict[str, int], int]] = field(default_factory=dict)  # outlet -> cities, articles
 
     def boilerplate(self, source: str, keys: Sequence[str]) -> frozenset[str]:
         return frozenset(k for k in keys if self.sentence_docs.get((source, k), 0) >= BOILERPLATE_MIN_DOCS)
@@ -1179,11 +1190,19 @@ class MemoryStoryIndex:
     def mark_refined(self, story_ids: Iterable[int]) -> None:
         self.dirty.difference_update(story_ids)
 
-    def record_document(self, source: str, keys: Sequence[str], terms: Sequence[str]) -> None:
+    def source_cities(self, source: str) -> tuple[dict[str, int], int]:
+        cities, articles = self.sources.get(source, ({}, 0))
+        return dict(cities), articles
+
+    def record_document(
+        self, source: str, keys: Sequence[str], terms: Sequence[str], cities: Sequence[str] = ()
+    ) -> None:
         """Sentence counts at once; document frequencies as the SQL index keeps them: folded in
         every DF_FOLD_EVERY documents (each at once while fewer than DF_EAGER_DOCS are counted)."""
         for k in keys:
             self.sentence_docs[(source, k)] = self.sentence_docs.get((source, k), 0) + 1
+        named, articles = self.sources.get(source, ({}, 0))
+        self.sources[source] = (incident.count_cities(named, cities), articles + 1)
         self.pending.append(terms)
         self.documents += 1
         if self.documents % DF_FOLD_EVERY == 0 or self.n_docs < DF_EAGER_DOCS:

@@ -305,6 +305,31 @@ def test_a_street_the_day_and_the_city_join_within_the_window() -> None:
     assert ev.joins(later - {"k:shooting"} | {"k:fire"}, first, near=True) == 0.0
 
 
+def test_an_outlets_home_city_stands_for_the_city_its_articles_do_not_name() -> None:
+    # a local station: most of its reports name the city, this one only the block
+    first = keys(
+        "A 19-year-old man was shot Saturday in the 2400 block of West Burleigh Street, Milwaukee police said."
+    )
+    station = keys("Police are looking for whoever shot a man Saturday night on West Burleigh Street.")
+    assert ev.cities_named(station) == [] and ev.cities_named(first) == ["milwaukee"]
+    assert ev.joins(station, first, near=True) == 0.0  # a street and the day, no city in common
+    tally: dict[str, int] = {}
+    for named in (["milwaukee"], ["milwaukee"], [], ["milwaukee", "wauwatosa"]):
+        tally = ev.count_cities(tally, named)
+    assert tally == {"milwaukee": 3, "wauwatosa": 1}
+    home = ev.home_city(tally, 4)
+    assert home == "milwaukee"
+    assert ev.joins(ev.with_home_city(sorted(station), home), first, near=True) > 0.0
+    # a stated city always wins, and still vetoes another city's look-alike
+    chicago = sorted(station | {"pc:chicago"})
+    assert ev.with_home_city(chicago, home) == tuple(chicago)
+    # too few articles, or a city named by fewer than half of them (a wire or national outlet)
+    assert ev.home_city({"milwaukee": 2}, 2) is None
+    assert ev.home_city({"milwaukee": 3, "chicago": 2}, 7) is None
+    assert ev.home_city({"b": 4, "a": 4}, 8) == "a"  # ties by name: the same answer everywhere
+    assert ev.with_home_city(sorted(station), None) == tuple(sorted(station))
+
+
 def test_a_place_naming_the_deed_itself_matches_a_neighbourhood() -> None:
     arrest = set(ev.incident_keys("Arrest made in Kensington shooting", "Police arrested a 22-year-old man.", PUB))
     first = keys("Four were shot and killed early Wednesday in the Kensington neighborhood.")
