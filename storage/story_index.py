@@ -172,17 +172,19 @@ _PG_VECTOR = text(
     " ON CONFLICT (article_id) DO UPDATE SET at = excluded.at, vector = excluded.vector, evidence = excluded.evidence"
 )
 
-# One more article of an outlet, naming the cities :cities ({city: 1}); its tally keeps the
+# One more article of an outlet, naming the cities :cities ({city: 1}; "{}": none, the tally is
+# left as it is); its tally keeps the
 # SOURCE_CITIES most named (ties by name, in code point order as Python sorts them). Every
 # document of a source writes its row: the linker's window locks do not cover it, so two linkers
 # of one outlet wait for each other's row lock here (it is the document's last write).
 _PG_SOURCE_UPSERT = (
     "INSERT INTO story_sources (source, articles, cities) VALUES (:source, 1, CAST(:cities AS json))"
     " ON CONFLICT (source) DO UPDATE SET articles = story_sources.articles + 1,"
-    " cities = (SELECT coalesce(json_object_agg(c, n), '{}') FROM (SELECT c, sum(n) AS n FROM"
+    " cities = CASE WHEN CAST(:cities AS text) = '{}' THEN story_sources.cities ELSE"
+    " (SELECT coalesce(json_object_agg(c, n), '{}') FROM (SELECT c, sum(n) AS n FROM"
     " (SELECT key AS c, CAST(value AS int) AS n FROM json_each_text(story_sources.cities)"
     " UNION ALL SELECT key, CAST(value AS int) FROM json_each_text(excluded.cities)) AS u"
-    ' GROUP BY c ORDER BY sum(n) DESC, c COLLATE "C" LIMIT :cap) AS top)'
+    ' GROUP BY c ORDER BY sum(n) DESC, c COLLATE "C" LIMIT :cap) AS top) END'
 )
 # record_document + record_member in one round trip (the pending row's id comes back)
 _PG_DOCUMENT_CTES = (
@@ -261,10 +263,11 @@ _LITE_BOILERPLATE_UPSERT = text(
 _LITE_SOURCE_UPSERT = text(
     "INSERT INTO story_sources (source, articles, cities) VALUES (:source, 1, :cities)"
     " ON CONFLICT (source) DO UPDATE SET articles = articles + 1,"
-    " cities = (SELECT coalesce(json_group_object(c, n), '{}') FROM (SELECT c, sum(n) AS n FROM"
+    " cities = CASE WHEN :cities = '{}' THEN cities ELSE"
+    " (SELECT coalesce(json_group_object(c, n), '{}') FROM (SELECT c, sum(n) AS n FROM"
     " (SELECT key AS c, value AS n FROM json_each(story_sources.cities)"
     " UNION ALL SELECT key, value FROM json_each(excluded.cities))"
-    " GROUP BY c ORDER BY sum(n) DESC, c LIMIT :cap))"
+    " GROUP BY c ORDER BY sum(n) DESC, c LIMIT :cap)) END"
 )
 _LITE_VECTOR = text(
     "INSERT INTO story_vectors (article_id, at, vector, evidence) VALUES (:article_id, :at, :vector, :evidence)"
