@@ -1024,9 +1024,11 @@ class SqlStoryIndex:
                     "seen": seen,
                 }
                 return
+            # the outlet's row first, then its sentences, as the deferred statement's CTEs run
+            # (one order of row locks for every linker of an outlet: no deadlocks)
+            self._raw(_R_SOURCE_UPSERT, tally)
             if ukeys:
                 self._raw(_R_BOILERPLATE_UPSERT, {"source": source, "keys": _pg_array(ukeys), "seen": seen})
-            self._raw(_R_SOURCE_UPSERT, tally)
             self._counted(self._raw(_R_PENDING, {"terms": terms_json}).fetchone())
             return
         if ukeys:
