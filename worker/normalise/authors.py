@@ -444,12 +444,21 @@ _BYLINE_HITS = etree.XPath(
 
 
 def _byline_hits(scope: HtmlElement) -> list[Any]:
-    """Author elements and the text nodes that open with one of ``_OPENERS``."""
+    """Author elements and the text nodes that open with one of ``_OPENERS``, or are one of
+    ``_BARE_OPENERS`` alone (the name in the next element)."""
     return [
         hit
         for hit in _BYLINE_HITS(scope)
-        if isinstance(hit, etree._Element) or " ".join(str(hit).split()).startswith(_OPENERS)
+        if isinstance(hit, etree._Element)
+        or (text := " ".join(str(hit).split())).startswith(_OPENERS)
+        or text in _BARE_OPENERS
     ]
+
+
+# An opener that is a text node of its own: "<span>By</span><span><a>Alex Bozarjian</a></span>"
+_BARE_OPENERS = frozenset(
+    {"By", "by", "BY", "By:", "Von", "von", "VON", "Von:", "Par", "par", "PAR", "Par:", "Por", "por", "POR", "Por:"}
+)
 
 
 # Elements whose own text is the author's name by the page's markup: a link to the author

@@ -243,6 +243,10 @@ def byline_texts(
         el = node if isinstance(node, etree._Element) else node.getparent()
         if el is None:
             continue
+        if el is not hit and len(el) == 0 and " " not in squash(el.text) and el.getparent() is not None:
+            # "By" alone in its element ("<span>By</span><span><a>Alex Bozarjian</a></span>"):
+            # the byline is the element around it, the name its sibling
+            el = el.getparent()
         tag = el.tag
         if not isinstance(tag, str) or tag in _BYLINE_SKIP_TAGS:
             continue
