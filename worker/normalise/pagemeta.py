@@ -298,7 +298,7 @@ _BYLINE_SKIP_TAGS = frozenset(
 AUTHOR_ELEMENT_PATHS = (
     "descendant::*/@class[contains(.,'byline') or contains(.,'author') or contains(.,'Author')]/.."
     " | descendant::*/@rel[.='author']/.. | descendant::*/@itemprop[.='author']/.."
-    " | descendant::*/@href[contains(.,'/author')]/.."
+    " | descendant::*/@href[contains(.,'/author') or contains(.,'/autor') or contains(.,'/auteur')]/.."
 )
 # Author elements, plus text nodes that open with "By".
 _BYLINE_XPATH = etree.XPath(
