@@ -173,6 +173,21 @@ _HOOD_WORDS = ("neighborhood", "neighbourhood", "area", "section", "community", 
 _HOOD_RE = re.compile(
     r"\b(?:in|of|near|from) the ([A-Z][a-z]+(?: [A-Z][a-z]+){0,2}) (?:" + "|".join(_HOOD_WORDS) + r")\b"
 )
+# US states as news writes them after a city: names, AP abbreviations, postal codes
+_US_STATES = (
+    "Alabama|Alaska|Arizona|Arkansas|California|Colorado|Connecticut|Delaware|Florida|Georgia|Hawaii"
+    "|Idaho|Illinois|Indiana|Iowa|Kansas|Kentucky|Louisiana|Maine|Maryland|Massachusetts|Michigan"
+    "|Minnesota|Mississippi|Missouri|Montana|Nebraska|Nevada|New Hampshire|New Jersey|New Mexico"
+    "|New York|North Carolina|North Dakota|Ohio|Oklahoma|Oregon|Pennsylvania|Rhode Island"
+    "|South Carolina|South Dakota|Tennessee|Texas|Utah|Vermont|Virginia|Washington|West Virginia"
+    "|Wisconsin|Wyoming"
+    r"|Ala\.|Ariz\.|Ark\.|Calif\.|Colo\.|Conn\.|Del\.|Fla\.|Ga\.|Ill\.|Ind\.|Kan\.|Ky\.|La\.|Md\.|Mass\."
+    r"|Mich\.|Minn\.|Miss\.|Mo\.|Mont\.|Neb\.|Nev\.|N\.H\.|N\.J\.|N\.M\.|N\.Y\.|N\.C\.|N\.D\.|Okla\.|Ore\."
+    r"|Pa\.|R\.I\.|S\.C\.|S\.D\.|Tenn\.|Vt\.|Va\.|Wash\.|W\.Va\.|Wis\.|Wyo\."
+    "|AL|AK|AZ|AR|CA|CO|CT|DE|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|NM"
+    "|NY|NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY"
+)
+_CITY_NAME = r"(?:St\. |Ft\. )?[A-Z][a-z]+(?: [A-Z][a-z]+){0,2}"
 # (regex, kind of key, a string every match contains: tested first, it costs far less than a
 # regex that starts with \b, and most texts lack it; "" for regexes that are cheap anyway)
 _CITY_RES = (
@@ -187,6 +202,8 @@ _CITY_RES = (
         "olice",
     ),
     (re.compile(r", [0-9]{1,2}, of ((?:St\. |Ft\. )?[A-Z][a-z]+(?: [A-Z][a-z]+)?)\b"), "pr", ""),
+    # a dateline as web pages print it: "Milwaukee, Wis. —", "Gary, IN (WGN) --"
+    (re.compile(rf"^\s*({_CITY_NAME}), (?:{_US_STATES})\s*(?:\([A-Z]+\)\s*)?[—–-]"), "pc", ""),
 )
 # words before "police" that name a force or a nationality, not a place ("riot police", "State
 # police", "Greek police", "Capitol Police Department"): seen as cities in ECB+ and news pages
@@ -648,6 +665,9 @@ _NOT_CITY_FIRST = _NOT_FIRST - {"st", "saint", "fort", "mount", "lake", "port", 
 _NOT_NAME_WORDS = _NOT_FIRST | _NOT_LAST | frozenset(_MONTHS) | frozenset(_WEEKDAYS)
 
 
+_METRO_TAIL = re.compile(r" (?:metropolitan|metro)$")
+
+
 def _norm(s: str) -> str:
     return " ".join(s.lower().replace("’", "'").replace(".", "").split())
 
@@ -862,7 +882,7 @@ def _areas(text: str, keys: set[str]) -> None:
         if cue not in head:
             continue
         for m in rx.finditer(head):
-            city = _norm(m.group(1))
+            city = _METRO_TAIL.sub("", _norm(m.group(1)))  # "Indianapolis Metropolitan Police"
             first = city.split()[0] if city else ""
             if city and first not in _NOT_CITY_FIRST and first not in _NOT_CITY_WORDS and len(city) > 2:
                 keys.add(f"{kind}:{city}")

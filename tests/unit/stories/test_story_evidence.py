@@ -330,6 +330,18 @@ def test_an_outlets_home_city_stands_for_the_city_its_articles_do_not_name() -> 
     assert ev.with_home_city(sorted(station), None) == tuple(sorted(station))
 
 
+def test_datelines_as_web_pages_print_them_and_metropolitan_forces_name_their_city() -> None:
+    def cities(text: str) -> list[str]:
+        return [k for k in keys(text) if k.startswith("pc:")]
+
+    assert cities("Milwaukee, Wis. — A man was shot Saturday night.") == ["pc:milwaukee"]
+    assert cities("Gary, IN (WGN) -- A man was shot Saturday night.") == ["pc:gary"]
+    assert cities("St. Louis, Missouri - A man was shot Saturday night.") == ["pc:st louis"]
+    assert cities("The Indianapolis Metropolitan Police Department said a man was shot.") == ["pc:indianapolis"]
+    assert cities("Update - A man was shot Saturday night.") == []  # no state: no dateline
+    assert cities("Police said a man was shot in Gary, Indiana.") == []  # not a dateline (see docs)
+
+
 def test_a_place_naming_the_deed_itself_matches_a_neighbourhood() -> None:
     arrest = set(ev.incident_keys("Arrest made in Kensington shooting", "Police arrested a 22-year-old man.", PUB))
     first = keys("Four were shot and killed early Wednesday in the Kensington neighborhood.")
