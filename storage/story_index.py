@@ -172,11 +172,11 @@ _PG_VECTOR = text(
     " ON CONFLICT (article_id) DO UPDATE SET at = excluded.at, vector = excluded.vector, evidence = excluded.evidence"
 )
 
-# One more article of an outlet, naming the cities :cities ({city: 1}; "{}": none, the tally is
-# left as it is); its tally keeps the
-# SOURCE_CITIES most named (ties by name, in code point order as Python sorts them). Every
-# document of a source writes its row: the linker's window locks do not cover it, so two linkers
-# of one outlet wait for each other's row lock here (it is the document's last write).
+# One more article of an outlet, naming the cities :cities ({city: 1}; "{}" for none leaves the
+# tally as it is); the tally keeps the SOURCE_CITIES most named (ties by name, in code point order
+# as Python sorts them). Every article of an outlet writes this row, outside the linker's window
+# locks: two linkers of one outlet wait here for each other's commit (the row is locked before the
+# outlet's sentence rows on every path, so they never deadlock).
 _PG_SOURCE_UPSERT = (
     "INSERT INTO story_sources (source, articles, cities) VALUES (:source, 1, CAST(:cities AS json))"
     " ON CONFLICT (source) DO UPDATE SET articles = story_sources.articles + 1,"
