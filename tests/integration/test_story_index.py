@@ -444,6 +444,40 @@ def test_concurrent_linkers_fold_every_document_exactly_once(pg_engine: Engine) 
     assert counters == Counter(t for terms in docs for t in terms)
 
 
+def test_concurrent_linkers_of_one_outlet_count_its_articles_without_deadlocks(pg_engine: Engine) -> None:
+    """Six workers link articles of one outlet at once, each in its own time window (so no window
+    lock orders them): every article's transaction writes the outlet's tally row and its shared
+    sentence rows. None fails, none is lost: the tally ends with every article and city."""
+    per_worker = 6
+    barrier = threading.Barrier(6)
+    errors: list[BaseException] = []
+    footer = "Follow WSN Milwaukee on Facebook and Twitter for the latest updates on this story."
+
+    def work(k: int) -> None:
+        try:
+            barrier.wait()
+            for i in range(per_worker):
+                at = T0 + timedelta(days=60 * k + i)
+                city = "Milwaukee police said." if i % 2 == 0 else "Police said."
+                text = f"A {20 + i}-year-old man was shot on Center Street number {k}{i}. {city} {footer}"
+                features = st.story_features(f"Shooting {k}-{i}", text, at, "wsn.example", "en")
+                story_service.link_with_retry(pg_engine, features, at)
+        except BaseException as exc:  # re-raised below, not swallowed
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(6)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    if errors:
+        raise errors[0]
+    with pg_engine.connect() as c:
+        cities, articles = si.SqlStoryIndex(c).source_cities("wsn.example")
+    assert articles == 6 * per_worker
+    assert cities == {"milwaukee": 6 * per_worker // 2}
+
+
 def _postings(engine: Engine, story_id: int) -> dict[str, tuple[float, float, float]]:
     t = story_terms
     with engine.connect() as c:
