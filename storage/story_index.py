@@ -203,6 +203,8 @@ _PG_DOCUMENT_AND_VECTOR = text(
     f"WITH {_PG_DOCUMENT_CTES} SELECT 1, id, (SELECT df FROM story_df WHERE term = '') FROM df"
 )
 
+# (as _PG_SOURCE_ROW: a JSON column is text on SQLite)
+_LITE_SOURCE_ROW = "SELECT 's', cities, articles FROM story_sources WHERE source = :source"
 # SQLite hot path: the same one-statement shapes, with JSON arrays read by json_each instead of
 # expanded IN lists and executemany, so that each statement is compiled once and runs as one
 # prepared statement whatever the article's length (an IN list of ~300 terms and a 300-row
@@ -214,7 +216,7 @@ _LITE_DOCUMENT_STATS = text(
     " UNION ALL SELECT 'd', term, df FROM story_df WHERE term IN (SELECT value FROM json_each(:terms))"
     " UNION ALL SELECT 'c', term, df FROM story_df WHERE term IN (SELECT value FROM json_each(:cached))"
     " AND (SELECT df FROM story_df WHERE term = '') IS NOT :gen"
-    " UNION ALL SELECT 's', cities, articles FROM story_sources WHERE source = :source"
+    f" UNION ALL {_LITE_SOURCE_ROW}"
 )
 _LITE_CANDIDATES = text(
     "WITH c AS ("
@@ -441,7 +443,7 @@ _R_VECTOR = _raw_pair(_PG_VECTOR, _LITE_VECTOR)
 _R_PENDING = _raw_pair(_PG_PENDING, _LITE_PENDING)
 _R_BOILERPLATE_UPSERT = _raw_pair(_PG_BOILERPLATE_UPSERT, _LITE_BOILERPLATE_UPSERT)
 _R_SOURCE_UPSERT = _raw_pair(_PG_SOURCE_UPSERT, _LITE_SOURCE_UPSERT)
-_R_SOURCE_ROW = _raw_pair(_PG_SOURCE_ROW, "SELECT 's', cities, articles FROM story_sources WHERE source = :source")
+_R_SOURCE_ROW = _raw_pair(_PG_SOURCE_ROW, _LITE_SOURCE_ROW)
 _R_SETTLE = _raw_pair(_PG_SETTLE, _LITE_SETTLE)
 _R_MEMBERS = _raw_pair(_PG_MEMBERS, _LITE_MEMBERS)
 _R_UNPOST = _raw_pair(_LITE_UNPOST, _LITE_UNPOST)

@@ -7,7 +7,7 @@ import random
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -203,26 +203,36 @@ def _pending_ids(c: Connection) -> list[int]:
     return [int(r[0]) for r in c.execute(select(story_df_pending.c.id))]
 
 
-def _race(engine: Engine, feats: Sequence[story_model.StoryFeatures]) -> list[story_model.LinkResult]:
-    """Link all articles at once, one thread each, released together by a barrier."""
-    barrier = threading.Barrier(len(feats))
-    results: list[story_model.LinkResult] = []
+def _at_once(workers: int, work: Callable[[int], None]) -> None:
+    """``work(k)`` for k in range(workers), one thread each, released together by a barrier;
+    the first error any of them raised is raised here."""
+    barrier = threading.Barrier(workers)
     errors: list[BaseException] = []
 
-    def work(f: story_model.StoryFeatures) -> None:
+    def run(k: int) -> None:
         try:
             barrier.wait()
-            results.append(story_service.link_with_retry(engine, f, f.published_at or T0))
+            work(k)
         except BaseException as exc:  # re-raised below, not swallowed
             errors.append(exc)
 
-    threads = [threading.Thread(target=work, args=(f,)) for f in feats]
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(workers)]
     for th in threads:
         th.start()
     for th in threads:
         th.join()
     if errors:
         raise errors[0]
+
+
+def _race(engine: Engine, feats: Sequence[story_model.StoryFeatures]) -> list[story_model.LinkResult]:
+    """Link all articles at once, one thread each."""
+    results: list[story_model.LinkResult] = []
+
+    def work(k: int) -> None:
+        results.append(story_service.link_with_retry(engine, feats[k], feats[k].published_at or T0))
+
+    _at_once(len(feats), work)
     return results
 
 
@@ -418,25 +428,13 @@ def test_concurrent_linkers_fold_every_document_exactly_once(pg_engine: Engine) 
     _seed_documents(pg_engine, story_model.DF_EAGER_DOCS)
     per_worker = 45
     docs = _documents(6 * per_worker, seed=11)
-    barrier = threading.Barrier(6)
-    errors: list[BaseException] = []
 
     def work(k: int) -> None:
-        try:
-            barrier.wait()
-            for terms in docs[k * per_worker : (k + 1) * per_worker]:
-                with pg_engine.begin() as c:
-                    si.SqlStoryIndex(c).record_document(f"s{k}.example", [], terms)
-        except BaseException as exc:  # re-raised below, not swallowed
-            errors.append(exc)
+        for terms in docs[k * per_worker : (k + 1) * per_worker]:
+            with pg_engine.begin() as c:
+                si.SqlStoryIndex(c).record_document(f"s{k}.example", [], terms)
 
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(6)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    if errors:
-        raise errors[0]
+    _at_once(6, work)
     with pg_engine.begin() as c:
         si.fold_document_counts(c)
     counters = _counters(pg_engine)
@@ -449,29 +447,17 @@ def test_concurrent_linkers_of_one_outlet_count_its_articles_without_deadlocks(p
     lock orders them): every article's transaction writes the outlet's tally row and its shared
     sentence rows. None fails, none is lost: the tally ends with every article and city."""
     per_worker = 6
-    barrier = threading.Barrier(6)
-    errors: list[BaseException] = []
     footer = "Follow WSN Milwaukee on Facebook and Twitter for the latest updates on this story."
 
     def work(k: int) -> None:
-        try:
-            barrier.wait()
-            for i in range(per_worker):
-                at = T0 + timedelta(days=60 * k + i)
-                city = "Milwaukee police said." if i % 2 == 0 else "Police said."
-                text = f"A {20 + i}-year-old man was shot on Center Street number {k}{i}. {city} {footer}"
-                features = st.story_features(f"Shooting {k}-{i}", text, at, "wsn.example", "en")
-                story_service.link_with_retry(pg_engine, features, at)
-        except BaseException as exc:  # re-raised below, not swallowed
-            errors.append(exc)
+        for i in range(per_worker):
+            at = T0 + timedelta(days=60 * k + i)
+            city = "Milwaukee police said." if i % 2 == 0 else "Police said."
+            text = f"A {20 + i}-year-old man was shot on Center Street number {k}{i}. {city} {footer}"
+            features = st.story_features(f"Shooting {k}-{i}", text, at, "wsn.example", "en")
+            story_service.link_with_retry(pg_engine, features, at)
 
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(6)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    if errors:
-        raise errors[0]
+    _at_once(6, work)
     with pg_engine.connect() as c:
         cities, articles = si.SqlStoryIndex(c).source_cities("wsn.example")
     assert articles == 6 * per_worker

@@ -1139,7 +1139,7 @@ def _ages_close(a: Iterable[str], b: Iterable[str]) -> bool:
 
 def cities_conflict(a: Iterable[str], b: Iterable[str]) -> bool:
     """Both say where it happened (dateline, "X police") and no city in common."""
-    return _cities_conflict([k[3:] for k in a if k.startswith("pc:")], [k[3:] for k in b if k.startswith("pc:")])
+    return _cities_conflict(cities_named(a), cities_named(b))
 
 
 def _cities_conflict(a: Iterable[str], b: Iterable[str]) -> bool:
@@ -1207,7 +1207,7 @@ def near_evidence(a: Iterable[str], b: Mapping[str, int] | Iterable[str]) -> tup
 
 
 def cities_named(keys: Iterable[str]) -> list[str]:
-    """The cities where it happened that an article's keys name (what an outlet's tally counts)."""
+    """The cities where it happened that keys name (what cities veto, what an outlet's tally counts)."""
     return sorted({k[3:] for k in keys if k.startswith("pc:")})
 
 
@@ -1216,7 +1216,7 @@ def home_city(cities: Mapping[str, int], articles: int) -> str | None:
     HOME_CITY_SHARE), or None."""
     if not cities:
         return None
-    city, named = min(cities.items(), key=lambda kv: (-kv[1], kv[0]))
+    city, named = min(cities.items(), key=_most_named)
     return city if named >= HOME_CITY_MIN and named >= HOME_CITY_SHARE * articles else None
 
 
@@ -1235,8 +1235,13 @@ def count_cities(cities: Mapping[str, int], named: Iterable[str]) -> dict[str, i
     for c in named:
         out[c] = out.get(c, 0) + 1
     if len(out) > SOURCE_CITIES:
-        out = dict(sorted(out.items(), key=lambda kv: (-kv[1], kv[0]))[:SOURCE_CITIES])
+        out = dict(sorted(out.items(), key=_most_named)[:SOURCE_CITIES])
     return out
+
+
+def _most_named(item: tuple[str, int]) -> tuple[int, str]:
+    """An outlet's cities in order: the most named first, ties by name (storage orders alike)."""
+    return -item[1], item[0]
 
 
 def lookup_keys(keys: Iterable[str]) -> list[str]:
