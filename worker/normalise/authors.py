@@ -425,6 +425,11 @@ _OPENERS = (
     "Erstellt von", "Verfasst von", "Geschrieben von", "Gespeichert von", "Ein Artikel von",
     "Ein Beitrag von",
 )  # fmt: skip
+# An opener that is a text node of its own, the name in the next element ("<span>By</span><span><a>
+# Alex Bozarjian</a></span>"): the one-word openers ("By ", "Von ", "Par "), with or without a colon
+_BARE_OPENERS = frozenset(
+    form for o in _OPENERS if o.endswith(" ") and " " not in o.strip() for form in (o.strip(), o.strip() + ":")
+)
 _OPENER = re.compile(
     r"^\s*(?:by|von|par|por|posted by|written by|veröffentlicht von|eingestellt von|erstellt von"
     r"|verfasst von|geschrieben von|gespeichert von|ein artikel von|ein beitrag von)[\s:]",
@@ -453,12 +458,6 @@ def _byline_hits(scope: HtmlElement) -> list[Any]:
         or (text := " ".join(str(hit).split())).startswith(_OPENERS)
         or text in _BARE_OPENERS
     ]
-
-
-# An opener that is a text node of its own: "<span>By</span><span><a>Alex Bozarjian</a></span>"
-_BARE_OPENERS = frozenset(
-    {"By", "by", "BY", "By:", "Von", "von", "VON", "Von:", "Par", "par", "PAR", "Par:", "Por", "por", "POR", "Por:"}
-)
 
 
 # Elements whose own text is the author's name by the page's markup: a link to the author
