@@ -540,3 +540,52 @@ def test_month_regexes_started_where_they_can_first_match_find_every_match() -> 
     for rx in ev._SKIP_AHEAD:
         for text in texts:
             assert [m.span() for m in ev._matches(rx, text)] == [m.span() for m in rx.finditer(text)], text
+
+
+def test_a_part_of_a_city_is_a_neighbourhood_and_a_city_no_persons_name() -> None:
+    # as ECB+ prints them: "of Northeast Philadelphia" beside "Philadelphia police" read as a
+    # name (a cue, and its last word alone elsewhere), and a name with the day joins: a region
+    # that several shootings of one week share
+    first = keys(
+        "A 17-year-old boy was shot in Northeast Philadelphia on Saturday. Philadelphia police made no arrest."
+    )
+    other = keys("Marcus Hill, 27, of Southeast Washington, died at a hospital, Washington police said.")
+    assert "pn:northeast philadelphia" not in first and "ph:northeast philadelphia" in first
+    assert "pn:southeast washington" not in other and "ph:southeast washington" in other
+    assert "pn:marcus hill" in other
+    # ...the same part in two reports is a neighbourhood shared, not a name
+    again = keys("A man was wounded in Northeast Philadelphia on Saturday night, Philadelphia police said.")
+    assert ev.strength(first, again)[0] < ev.NEAR_STRENGTH
+    # a state is no part of a city; a city's own first word makes no name either
+    assert not any(
+        k.startswith(("ph:north carolina", "pn:north carolina")) for k in keys("A man of North Carolina, 30, was shot.")
+    )
+    assert not any(
+        k.startswith("pn:") for k in keys("The killing of San Antonio men shocked San Antonio. Antonio said.")
+    )
+    # ...while a street may still start with one
+    assert "px:5th|central" in keys("A man was shot at Central Avenue and 5th Street on Sunday.")
+
+
+def test_cities_as_forces_and_home_towns_are_printed() -> None:
+    def places(text: str) -> set[str]:
+        return {k for k in keys(text) if k.startswith(("pc:", "pr:"))}
+
+    assert places("Louisville Metro Police are investigating a shooting.") == {"pc:louisville"}
+    # the city's two names are one city (before: "pc:york city", which vetoed "pc:new york")
+    assert places("New York City police said a man was shot.") == {"pc:new york"}
+    assert places("New York police said a man was shot.") == {"pc:new york"}
+    assert places("Los Angeles police said a man was shot.") == {"pc:los angeles"}
+    # a force named for a state is no city; a Title Cased headline's "Police" before a verb is no cue
+    assert places("He was found, Oregon State Police said.") == set()
+    assert places("Man Shot Dead As Chicago Police Say Suspect Fled") == set()
+    # where someone is from: supports a shared city, never vetoes one
+    assert places("A 24-year-old Milwaukee man was shot and killed.") == {"pr:milwaukee"}
+    assert places("A Spiro man was found guilty of murder.") == {"pr:spiro"}  # ECB+
+    assert places("A Black man was shot and killed.") == set()
+
+
+def test_an_age_in_apposition_and_a_numbered_corner_with_a_word_street() -> None:
+    found = keys("Officers found the man, age 31, on West Broadway. He was shot near 35th and Center on Sunday.")
+    assert {"a:31", "px:35th|center"} <= found
+    assert not any(k.startswith("a:") for k in keys("Children under age 12, aged 5.5 or so, ride free."))
