@@ -579,6 +579,8 @@ def test_cities_as_forces_and_home_towns_are_printed() -> None:
     # a force named for a state is no city; a Title Cased headline's "Police" before a verb is no cue
     assert places("He was found, Oregon State Police said.") == set()
     assert places("Man Shot Dead As Chicago Police Say Suspect Fled") == set()
+    # a sentence's first word before "police" is no city (ECB+: "Although police ...")
+    assert places("Although police said the boy was armed, those police who fired were charged.") == set()
     # where someone is from: supports a shared city, never vetoes one
     assert places("A 24-year-old Milwaukee man was shot and killed.") == {"pr:milwaukee"}
     assert places("A Spiro man was found guilty of murder.") == {"pr:spiro"}  # ECB+
