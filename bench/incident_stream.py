@@ -383,9 +383,25 @@ _NEWSLETTER = (
 )
 
 
+# ``--realism``: 40% of those prompts end with their offer's terms, which name days and dates
+# as real prompts do (a prompt names no day of the incident)
+_OFFERS = (
+    "This offer ends {weekday}.",
+    "Our morning newsletter arrives Monday through Friday.",
+    "Sale ends {month} {day}: subscribe today.",
+    "New subscribers get their first {weekday} edition free.",
+)
+
+
+def _offer(seed: int, serial: int) -> str:
+    rng = random.Random(f"offer {seed} {serial}")
+    weekday = rng.choice(("Sunday", "Monday", "Friday", "Saturday"))
+    return rng.choice(_OFFERS).format(weekday=weekday, month=rng.choice(_MONTHS_AP), day=rng.randint(1, 28))
+
+
 def is_prompt_page(text: str) -> bool:
     """A page whose text is only a sign-in or newsletter prompt."""
-    return text in _SIGN_IN or any(text.startswith(t.split("{name}")[0]) for t in _NEWSLETTER)
+    return any(text.startswith(t) for t in _SIGN_IN) or any(text.startswith(t.split("{name}")[0]) for t in _NEWSLETTER)
 
 
 # --------------------------------------------------------------------------------------
@@ -938,6 +954,8 @@ def render_stream(incidents: Sequence[Incident], seed: int, realism: bool = Fals
                 text = rng.choice(_SIGN_IN)
                 if realism and (pick := random.Random(f"newsletter {seed} {serial}").random()) < 1 / 3:
                     text = _NEWSLETTER[int(pick * 9) % 3].format(name=outlet.name)
+                if realism and random.Random(f"offer? {seed} {serial}").random() < 0.4:
+                    text = f"{text} {_offer(seed, serial)}"
             elif realism:
                 key = f"{seed} {serial}"
                 text = _credit(_house_style(_second_reference(_realism(text, key), key), inc, outlet, key), key, outlet)

@@ -81,6 +81,12 @@ MAX_KEYS = 48  # keys kept per story signature (most frequent first)
 # newsletter prompts run 20-60 words); a longer one without them is just other news (sports)
 PROMPT_WORDS = 80
 PROMPT_PAGE = "hq:page"  # the key that marks such a page
+# what a sign-in, paywall or newsletter prompt says (see _offer_only)
+_PROMPT_CUE_RE = re.compile(
+    r"\b(?:subscribe|subscribers?|subscription|sign in|sign up|log in|newsletters?|inbox|e-?mail address"
+    r"|free articles|digital access|ad ?blocker|create (?:a|an|your) (?:free )?account)\b",
+    re.I,
+)
 
 _MONTHS = {
     m: i + 1
@@ -1068,6 +1074,15 @@ def _dates(text: str, published: datetime | None, keys: set[str]) -> None:
             keys.add(f"tm:{year}-{month:02d}")
 
 
+def _offer_only(body: str, keys: set[str], title: str) -> bool:
+    """A short text that speaks of subscribing, signing in or a newsletter and of no deed, no
+    police and no one: a prompt, whatever days and sums its offer names."""
+    if not _PROMPT_CUE_RE.search(body) or _DEED_RE.search(body) or "olice" in body:
+        return False
+    low = _norm(title)
+    return not any(k.startswith("pn:") and k[3:] not in low for k in keys)
+
+
 def incident_keys(title: str, text: str, published: datetime | None) -> tuple[str, ...]:
     """The article's who/where/when keys (sorted, deterministic)."""
     keys: set[str] = set()
@@ -1082,9 +1097,11 @@ def incident_keys(title: str, text: str, published: datetime | None) -> tuple[st
     if ", age" in body:  # "The victim, age 31, ..."
         for m in _AGE_APPOSITION_RE.finditer(body):
             told.add(f"a:{int(m.group(1))}")
-    if title and not told and len(body.split()) <= PROMPT_WORDS:
+    if title and len(body.split()) <= PROMPT_WORDS and (not told or _offer_only(body, keys, title)):
         # a page whose short text tells nothing (a sign-in or newsletter prompt): its
-        # headline's names are all it says (see headline_joins)
+        # headline's names are all it says (see headline_joins); the days of its offer ("ends
+        # Sunday", "Monday through Friday") are no days of the incident
+        told = set()
         low = _norm(title)
         keys.update([f"hn:{k[3:]}" for k in keys if k.startswith("pn:") and k[3:] in low])
         keys.add(PROMPT_PAGE)  # its headline's places too (see headline_place_joins)

@@ -591,3 +591,21 @@ def test_an_age_in_apposition_and_a_numbered_corner_with_a_word_street() -> None
     found = keys("Officers found the man, age 31, on West Broadway. He was shot near 35th and Center on Sunday.")
     assert {"a:31", "px:35th|center"} <= found
     assert not any(k.startswith("a:") for k in keys("Children under age 12, aged 5.5 or so, ride free."))
+
+
+def test_a_prompt_naming_its_offers_days_is_still_a_page_that_tells_nothing() -> None:
+    hill = _story(3, PUB - timedelta(days=1), {"ps:hill", "pb:2100|hill", "pc:baltimore", "t:2015-06-15", "k:shooting"})
+    for prompt in (
+        f"{SIGN_IN} This offer ends Sunday.",
+        "Sign up for our Breaking News newsletter, delivered to your inbox Monday through Friday.",
+        "Get unlimited digital access for $1 for 4 weeks. Offer valid through June 30, 2015.",
+    ):
+        page = set(ev.incident_keys("7 shot on West Hill Place", prompt, PUB))
+        # no day of the offer: it would contradict the story's day
+        assert "hq:page" in page and not any(k.startswith("t:") for k in page), prompt
+        assert ev.headline_place_joins(page, hill.keys)
+    # a brief that tells something, with the newsletter line under it, is an article
+    brief = set(ev.incident_keys("7 shot", "Seven were shot Sunday, police said. Sign up for our newsletter.", PUB))
+    assert "hq:page" not in brief and "t:2015-06-14" in brief
+    named = set(ev.incident_keys("Victim named", "Subscribers can read how Tavon Abernathy, 20, died Sunday.", PUB))
+    assert "hq:page" not in named
