@@ -81,7 +81,10 @@ MAX_KEYS = 48  # keys kept per story signature (most frequent first)
 # newsletter prompts run 20-60 words); a longer one without them is just other news (sports)
 PROMPT_WORDS = 80
 PROMPT_PAGE = "hq:page"  # the key that marks such a page
-# what a sign-in, paywall or newsletter prompt says (see _offer_only)
+# what a sign-in, paywall or newsletter prompt says (see _offer_only), and how many words of its
+# other sentences are its offer's terms at most
+OFFER_TERMS_WORDS = 12
+_PROMPT_SENTENCE_RE = re.compile(r"(?<=[.?!])\s+")
 _PROMPT_CUE_RE = re.compile(
     r"\b(?:subscribe|subscribers?|subscription|sign in|sign up|log in|newsletters?|inbox|e-?mail address"
     r"|free articles|digital access|ad ?blocker|create (?:a|an|your) (?:free )?account)\b",
@@ -1075,9 +1078,14 @@ def _dates(text: str, published: datetime | None, keys: set[str]) -> None:
 
 
 def _offer_only(body: str, keys: set[str], title: str) -> bool:
-    """A short text that speaks of subscribing, signing in or a newsletter and of no deed, no
-    police and no one: a prompt, whatever days and sums its offer names."""
+    """A short text that speaks of subscribing, signing in or a newsletter and of nothing else
+    (its other sentences a few words of the offer's terms: "Offer ends Sunday."), of no deed, no
+    police and no one: a prompt, whatever days and sums its offer names. (A short report with a
+    site's "Subscribe to ..." line under it says something else: it stays an article.)"""
     if not _PROMPT_CUE_RE.search(body) or _DEED_RE.search(body) or "olice" in body:
+        return False
+    other = sum(len(s.split()) for s in _PROMPT_SENTENCE_RE.split(body) if not _PROMPT_CUE_RE.search(s))
+    if other > OFFER_TERMS_WORDS:
         return False
     low = _norm(title)
     return not any(k.startswith("pn:") and k[3:] not in low for k in keys)

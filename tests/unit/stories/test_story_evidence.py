@@ -609,3 +609,8 @@ def test_a_prompt_naming_its_offers_days_is_still_a_page_that_tells_nothing() ->
     assert "hq:page" not in brief and "t:2015-06-14" in brief
     named = set(ev.incident_keys("Victim named", "Subscribers can read how Tavon Abernathy, 20, died Sunday.", PUB))
     assert "hq:page" not in named
+    # ...and so is a short report of another kind under a site's subscription line (no deed word,
+    # no police: bench.story_quality's look-alike stream, whose pairwise precision fell to 0.81)
+    fire = "A fire broke out at a warehouse on Elm Street on Tuesday. Firefighters from 3 stations responded."
+    report = set(ev.incident_keys("Warehouse fire", f"{fire}\nSubscribe to News Daily for unlimited access.", PUB))
+    assert "hq:page" not in report and {"ps:elm", "t:2015-06-16"} <= report
