@@ -167,7 +167,7 @@ _GRID_STREET_WORDS = frozenset({"center", "state", "lake", "court"})
 _CORNER_CUES = ("ntersection of", "orner of", " streets", " avenues")
 # "shot and killed Tuesday in Oak Hill": a place named after the deed without its kind; it counts
 # as a neighbourhood only against a side that calls it one ("in the Oak Hill neighborhood")
-_IN_PLACE_RE = re.compile(r" (?:in|near) ([A-Z][a-z]+(?: [A-Z][a-z]+){0,2})\b")
+_IN_PLACE_RE = re.compile(r" (?:in|near) ((?:St\. |Ft\. |Mt\. )?[A-Z][a-z]+(?: [A-Z][a-z]+){0,2})\b")
 # a full stop that ends a sentence, not an AP abbreviation ("shot and killed Nov. 11 in Fruitvale")
 _SENTENCE_END_RE = re.compile(
     r"(?<!Jan)(?<!Feb)(?<!Aug)(?<!Sep)(?<!Sept)(?<!Oct)(?<!Nov)(?<!Dec)(?<!\bSt)(?<!\bFt)(?<!\bMt)(?<!\bJr)(?<!\bSr)"
@@ -179,7 +179,8 @@ _DEED_RE = re.compile(rf"\b(?:{_DEED_WORDS})\b")
 # shooting identified" (a deed word in lower case: a Title Cased headline's "In Deadly Shooting"
 # never matches)
 _PLACE_DEED_RE = re.compile(
-    r"\b(?:in|of) (?:the )?([A-Z][a-z]+(?: [A-Z][a-z]+){0,2}) (?:shooting|killing|homicide|slaying)s?\b"
+    r"\b(?:in|of) (?:the )?((?:St\. |Ft\. |Mt\. )?[A-Z][a-z]+(?: [A-Z][a-z]+){0,2})"
+    r" (?:shooting|killing|homicide|slaying)s?\b"
 )
 _HOOD_WORDS = ("neighborhood", "neighbourhood", "area", "section", "community", "subdivision", "district")
 _HOOD_RE = re.compile(
@@ -711,6 +712,9 @@ _NOT_CITY_FIRST = _NOT_FIRST - {"st", "saint", "fort", "mount", "lake", "port", 
 # first words of multi-word city names ("of San Antonio", "for Los Angeles" read as names by
 # their cues), as "new", "fort" and "saint" in _NOT_FIRST; not there, as streets start with them
 _CITY_FIRST = frozenset({"los", "las", "san", "santa"})
+# ...and those that are in _NOT_FIRST (no name starts with them) but start places named with the
+# deed ("killed in St. Louis shooting", "shot in New Orleans", "in Fort Worth")
+_CITY_NAME_FIRST = frozenset({"st", "ft", "mt", "saint", "fort", "mount", "lake", "port", "new"})
 # a part of a city ("of Northeast Philadelphia" beside "Philadelphia police", the city alone then
 # reading as a surname seen alone): a neighbourhood-grain place, no person (a region several
 # incidents of one week share: as a name with the day it joined them). "North", "East", ...
@@ -918,7 +922,12 @@ def _add_area(keys: set[str], name: str) -> None:
     words = _norm(name).split()
     while words and (words[-1] in _WEEKDAYS or words[-1] in _MONTHS):
         words.pop()
-    if words and words[0] not in _NOT_FIRST and words[0] not in _MONTHS and words[0] not in _WEEKDAYS:
+    if (
+        words
+        and (words[0] not in _NOT_FIRST or words[0] in _CITY_NAME_FIRST)
+        and words[0] not in _MONTHS
+        and words[0] not in _WEEKDAYS
+    ):
         keys.add(f"pi:{' '.join(words)}")
 
 

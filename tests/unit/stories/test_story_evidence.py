@@ -614,3 +614,12 @@ def test_a_prompt_naming_its_offers_days_is_still_a_page_that_tells_nothing() ->
     fire = "A fire broke out at a warehouse on Elm Street on Tuesday. Firefighters from 3 stations responded."
     report = set(ev.incident_keys("Warehouse fire", f"{fire}\nSubscribe to News Daily for unlimited access.", PUB))
     assert "hq:page" not in report and {"ps:elm", "t:2015-06-16"} <= report
+
+
+def test_a_city_whose_name_starts_with_st_new_or_fort_is_a_place_named_with_the_deed() -> None:
+    page = set(ev.incident_keys("Coroner IDs 18-year-old killed in St. Louis shooting", SIGN_IN, PUB))
+    assert "pi:st louis" in page
+    told = keys("A man was shot and killed in New Orleans on Sunday. Another was shot in Fort Worth.")
+    assert {"pi:new orleans", "pi:fort worth"} <= told
+    # a compass word still starts no place (measured: "in East End" joins different shootings)
+    assert not any(k.startswith("pi:east") for k in keys("A man was shot in East End on Sunday."))
