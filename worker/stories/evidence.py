@@ -397,7 +397,10 @@ _INSTITUTION = frozenset(
         "international",
     ]
 )
-_CAP = r"(?:[A-Z][a-z]*[A-Z]?[a-z]+(?:[-'’][A-Z][a-z]+)?)"
+# (with a capital's apostrophe: "D'Andre O'Neal, 19,"; after the first capital, so that the regex
+# engine still skips ahead to capitals)
+_CAP = r"(?:[A-Z](?:['’](?=[A-Z]))?[a-z]*[A-Z]?[a-z]+(?:[-'’][A-Z][a-z]+)?)"
+_NAME_SUFFIXES = frozenset({"Jr", "Sr"})
 _RUN_RE = re.compile(_CAP + r"(?: (?:[A-Z]\. )?" + _CAP + r")*")
 _AGE_AFTER_RE = re.compile(r"\A,? ([0-9]{1,2})\b(?!,[0-9]| ?%| ?-| years? ago| (?:percent|miles?|feet|times))")
 # a participant's name follows these words ("the killing of", "identified as", "charged", "victim")
@@ -978,6 +981,9 @@ def _people(text: str, keys: set[str], head: int = 0) -> None:
         if " " not in run:  # one word (most runs): no full name
             continue
         words = [w for w in run.split() if not (len(w) == 2 and w.endswith("."))]
+        if len(words) > 2 and words[-1] in _NAME_SUFFIXES:  # "Marcus T. Williams Jr., 22,"
+            words = words[:-1]
+            end += text.startswith(".", end)
         if not 2 <= len(words) <= 3:
             continue
         low = [w.lower().replace("’", "'") for w in words]

@@ -623,3 +623,11 @@ def test_a_city_whose_name_starts_with_st_new_or_fort_is_a_place_named_with_the_
     assert {"pi:new orleans", "pi:fort worth"} <= told
     # a compass word still starts no place (measured: "in East End" joins different shootings)
     assert not any(k.startswith("pi:east") for k in keys("A man was shot in East End on Sunday."))
+
+
+def test_names_with_a_capitals_apostrophe_or_a_jr_are_names() -> None:
+    assert {"pn:d'andre o'neal", "a:19"} <= keys("The victim, D'Andre O'Neal, 19, was pronounced dead.")
+    found = keys("Marcus T. Williams Jr., 22, died at Sinai Hospital. Williams Jr. was a father of two.")
+    assert {"pn:marcus williams", "a:22"} <= found
+    # the same person as another desk prints him
+    assert "pn:marcus williams" in keys("Marcus Williams, 22, was shot on Sunday.")
