@@ -534,6 +534,14 @@ _YEAR_OLD_RE = re.compile(r"\b([0-9]{1,2})-year-old\b")
 _AGE_APPOSITION_RE = re.compile(r", aged? ([0-9]{1,2})\b(?![0-9.,]?[0-9])")
 _WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _WEEKDAY_RE = re.compile(r"\b(" + "|".join(_WEEKDAY_NAMES) + r")\b")
+# a weekday after these in its sentence is one to come, not a day past
+# ("will be held Friday", "is scheduled to resume Monday", "next Sunday", "due in court Tuesday";
+# not "the next night ... on Wednesday", "due to low light on Saturday")
+_FUTURE_BEFORE_RE = re.compile(
+    r"(?:(?:\bwill|['’]ll|\bexpected to)\b[^.,;:]{0,30}|\b(?:scheduled|slated|planned)(?: to \w+)?(?: for| on)? "
+    r"|\bset (?:for|to \w+(?: on)?) "
+    r"|\bdue (?:in court|back|to appear|to be \w+)(?: on)? |\bnext |\b(?:is|are) to be \w+(?: on)? )\Z"
+)
 # every match of the three month regexes below names a month by these letters at least: the
 # cheap test before them (half the pages name no month; these start with \b and scan slowly)
 _MONTH_CUE_RE = re.compile("Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec")
@@ -1059,6 +1067,8 @@ def _dates(text: str, published: datetime | None, keys: set[str]) -> None:
     pub = (published if published.tzinfo else published.replace(tzinfo=UTC)).date()
     if any(d in text for d in _WEEKDAY_NAMES):  # (far cheaper than the regex; most pages name none)
         for m in _WEEKDAY_RE.finditer(text):
+            if _FUTURE_BEFORE_RE.search(_SENTENCE_END_RE.split(text[max(0, m.start() - 50) : m.start()])[-1]):
+                continue  # "a vigil will be held Friday", "due in court Tuesday": no day of the incident
             back = (pub.weekday() - _WEEKDAYS[m.group(1).lower()]) % 7
             _day(pub - timedelta(days=back), keys)
     if not _MONTH_CUE_RE.search(text):
