@@ -637,7 +637,11 @@ def test_a_weekday_to_come_is_no_day_of_the_incident() -> None:
     at = datetime(2016, 5, 9, 14, tzinfo=UTC)  # a Monday
     vigil = keys("A vigil will be held Friday for Tyree Carter, who was killed April 30.", at)
     assert "t:2016-04-30" in vigil and "t:2016-05-06" not in vigil
-    for text in ("He is due in court Tuesday.", "The trial is scheduled to resume Wednesday.", "They meet next Sunday."):
+    for text in (
+        "He is due in court Tuesday.",
+        "The trial is scheduled to resume Wednesday.",
+        "They meet next Sunday.",
+    ):
         assert not any(k.startswith("t:") for k in keys(text, at)), text
     # a day past, after words that only look ahead
     assert "t:2016-05-04" in keys("A second protest came the next night, and another on Wednesday.", at)
