@@ -183,8 +183,12 @@ _PLACE_DEED_RE = re.compile(
     r" (?:shooting|killing|homicide|slaying)s?\b"
 )
 _HOOD_WORDS = ("neighborhood", "neighbourhood", "area", "section", "community", "subdivision", "district")
+# ("in the Englewood neighborhood"; "in the city's Kensington section", "in Milwaukee's Sherman
+# Park neighborhood": not its city, which may be a borough, "Brooklyn's Brownsville", and would
+# veto "New York police")
 _HOOD_RE = re.compile(
-    r"\b(?:in|of|near|from) the ([A-Z][a-z]+(?: [A-Z][a-z]+){0,2}) (?:" + "|".join(_HOOD_WORDS) + r")\b"
+    r"\b(?:in|of|near|from) (?:the |(?:the )?(?:city|town)['’]s |(?:St\. )?[A-Z][a-z]+(?: [A-Z][a-z]+)?['’]s )"
+    r"([A-Z][a-z]+(?: [A-Z][a-z]+){0,2}) (?:" + "|".join(_HOOD_WORDS) + r")\b"
 )
 # US states as news writes them after a city: names, AP abbreviations, postal codes
 _US_STATES = (

@@ -646,3 +646,10 @@ def test_a_weekday_to_come_is_no_day_of_the_incident() -> None:
     # a day past, after words that only look ahead
     assert "t:2016-05-04" in keys("A second protest came the next night, and another on Wednesday.", at)
     assert "t:2016-05-07" in keys("Flights were cancelled due to fog on Saturday.", at)
+
+
+def test_a_neighbourhood_after_a_citys_possessive() -> None:
+    assert "ph:sherman park" in keys("A man was shot Saturday in Milwaukee's Sherman Park neighborhood.")
+    assert "ph:kensington" in keys("The shooting happened in the city's Kensington section about 9 p.m.")
+    # the possessive is no city: "Brooklyn's" would veto "New York police"
+    assert not any(k.startswith("pc:") for k in keys("A teen was shot in Brooklyn's Brownsville neighborhood."))
