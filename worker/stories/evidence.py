@@ -535,6 +535,10 @@ _KIND_RES = tuple((kind, words, re.compile(r"\b(?:" + "|".join(words) + r")\b", 
 _FOLDS_APART = ("İ", "ı", "ſ")
 LEAD_CHARS = 400  # the lede: about two sentences
 _YEAR_OLD_RE = re.compile(r"\b([0-9]{1,2})-year-old\b")
+_AGES_PAIR_RE = re.compile(
+    r"\b(?:men|women|boys|girls|teens|teenagers|victims|brothers|sisters|cousins|friends),? (?:ages |aged )?"
+    r"([0-9]{1,2}) and ([0-9]{1,2}),"
+)
 _AGE_APPOSITION_RE = re.compile(r", aged? ([0-9]{1,2})\b(?![0-9.,]?[0-9])")
 _WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _WEEKDAY_RE = re.compile(r"\b(" + "|".join(_WEEKDAY_NAMES) + r")\b")
@@ -1134,6 +1138,9 @@ def incident_keys(title: str, text: str, published: datetime | None) -> tuple[st
     if ", age" in body:  # "The victim, age 31, ..."
         for m in _AGE_APPOSITION_RE.finditer(body):
             told.add(f"a:{int(m.group(1))}")
+    if " and " in body:  # "The men, 19 and 23, were standing ...", "two women, ages 34 and 41,"
+        for m in _AGES_PAIR_RE.finditer(body):
+            told.update((f"a:{int(m.group(1))}", f"a:{int(m.group(2))}"))
     if title and len(body.split()) <= PROMPT_WORDS and (not told or _offer_only(body, keys, title)):
         # a page whose short text tells nothing (a sign-in or newsletter prompt): its
         # headline's names are all it says (see headline_joins); the days of its offer ("ends

@@ -653,3 +653,9 @@ def test_a_neighbourhood_after_a_citys_possessive() -> None:
     assert "ph:kensington" in keys("The shooting happened in the city's Kensington section about 9 p.m.")
     # the possessive is no city: "Brooklyn's" would veto "New York police"
     assert not any(k.startswith("pc:") for k in keys("A teen was shot in Brooklyn's Brownsville neighborhood."))
+
+
+def test_two_ages_given_together() -> None:
+    assert {"a:19", "a:23"} <= keys("The men, 19 and 23, were standing outside when someone opened fire.")
+    assert {"a:34", "a:41"} <= keys("Two women, ages 34 and 41, were wounded.")
+    assert not any(k.startswith("a:") for k in keys("Between 10 and 20 people, police said, ran."))
