@@ -255,7 +255,13 @@ def test_ctrl_c_leaves_a_consistent_database_and_the_next_run_finishes_the_work(
     assert again.returncode == 0, again.stderr.decode()
     left = _sqlite_rows(db_path, "select id, state, last_error from entries where state != 'ingested'")
     work = _sqlite_rows(db_path, "select * from work_items")
-    assert _sqlite_count(db_path, "select count(*) from articles") == pages, (left, work, again.stderr.decode()[-3000:])
+    if _sqlite_count(db_path, "select count(*) from articles") != pages:  # the whole story, untruncated
+        pytest.fail(
+            f"{_sqlite_count(db_path, 'select count(*) from articles')} of {pages} articles after the second run;"
+            f"\nentries left: {left}\nwork items: {work}\nfirst run's log (end): {err.decode()[-4000:]}"
+            f"\nsecond run's log (end): {again.stderr.decode()[-6000:]}",
+            pytrace=False,
+        )
     assert _sqlite_count(db_path, "select count(*) from article_urls") == pages
     assert _sqlite_count(db_path, "select count(*) from entries where state != 'ingested'") == 0
     assert _sqlite_count(db_path, "select count(*) from articles where processed_at is null") == 0
