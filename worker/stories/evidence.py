@@ -182,6 +182,13 @@ _PLACE_DEED_RE = re.compile(
     r"\b(?:in|of) (?:the )?((?:St\. |Ft\. |Mt\. )?[A-Z][a-z]+(?: [A-Z][a-z]+){0,2})"
     r" (?:shooting|killing|homicide|slaying)s?\b"
 )
+# a part of a city in lower case ("shot in southwest Atlanta"): the same key as "in Southwest
+# Atlanta" (a part of a city, _CITY_PARTS), which other desks capitalise; as there, not "north",
+# "south", "east", "west" + a name ("in east Oakland": no key either way)
+_LOWER_PART_RE = re.compile(
+    r"\b(?:in|of|from|across) (northeast|northwest|southeast|southwest) "
+    r"((?:St\. )?[A-Z][a-z]+(?: [A-Z][a-z]+)?)\b"
+)
 _HOOD_WORDS = ("neighborhood", "neighbourhood", "area", "section", "community", "subdivision", "district")
 # ("in the Englewood neighborhood"; "in the city's Kensington section", "in Milwaukee's Sherman
 # Park neighborhood": not its city, which may be a borough, "Brooklyn's Brownsville", and would
@@ -959,6 +966,12 @@ def _areas(text: str, keys: set[str]) -> None:
     if "ing" in text or "homicide" in text:  # (far cheaper than the regex)
         for m in _PLACE_DEED_RE.finditer(text):
             _add_area(keys, m.group(1))
+    if "east " in text or "west " in text:  # (far cheaper than the regex)
+        for m in _LOWER_PART_RE.finditer(text):
+            # "in southwest Atlanta": the part of the city "Southwest Atlanta" names (see _CITY_PARTS)
+            words = _norm(m.group(2)).split()
+            if words[0] not in _NOT_FIRST and words[-1] not in _NOT_LAST and words[-1] not in _SUFFIXES:
+                keys.add(f"ph:{m.group(1)} {' '.join(words)}")
     if any(w in text for w in _HOOD_WORDS):  # (far cheaper than the regex; most pages have none)
         for m in _HOOD_RE.finditer(text):
             name = _norm(m.group(1))

@@ -659,3 +659,10 @@ def test_two_ages_given_together() -> None:
     assert {"a:19", "a:23"} <= keys("The men, 19 and 23, were standing outside when someone opened fire.")
     assert {"a:34", "a:41"} <= keys("Two women, ages 34 and 41, were wounded.")
     assert not any(k.startswith("a:") for k in keys("Between 10 and 20 people, police said, ran."))
+
+
+def test_a_part_of_a_city_in_lower_case_is_the_same_place() -> None:
+    lower = keys("A man was killed in a shooting in southwest Atlanta on Saturday.")
+    upper = keys("A man was killed Saturday in Southwest Atlanta, police said.")
+    assert "ph:southwest atlanta" in lower and "ph:southwest atlanta" in upper
+    assert not any(k.startswith("ph:") for k in keys("He lived in southwest Main Street apartments."))
