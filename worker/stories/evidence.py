@@ -165,9 +165,11 @@ _NUMBERED_CORNER_HINT_RE = re.compile(r"[0-9](?:st|nd|rd|th)\b")
 # "at 12th and State", "27th and Lake")
 _GRID_STREET_WORDS = frozenset({"center", "state", "lake", "court"})
 _CORNER_CUES = ("ntersection of", "orner of", " streets", " avenues")
+# a place's name: one to three capitalised words, the first maybe "St.", "Ft." or "Mt." ("St. Louis")
+_PLACE_NAME = r"(?:St\. |Ft\. |Mt\. )?[A-Z][a-z]+(?: [A-Z][a-z]+){0,2}"
 # "shot and killed Tuesday in Oak Hill": a place named after the deed without its kind; it counts
 # as a neighbourhood only against a side that calls it one ("in the Oak Hill neighborhood")
-_IN_PLACE_RE = re.compile(r" (?:in|near) ((?:St\. |Ft\. |Mt\. )?[A-Z][a-z]+(?: [A-Z][a-z]+){0,2})\b")
+_IN_PLACE_RE = re.compile(rf" (?:in|near) ({_PLACE_NAME})\b")
 # a full stop that ends a sentence, not an AP abbreviation ("shot and killed Nov. 11 in Fruitvale")
 _SENTENCE_END_RE = re.compile(
     r"(?<!Jan)(?<!Feb)(?<!Aug)(?<!Sep)(?<!Sept)(?<!Oct)(?<!Nov)(?<!Dec)(?<!\bSt)(?<!\bFt)(?<!\bMt)(?<!\bJr)(?<!\bSr)"
@@ -178,10 +180,7 @@ _DEED_RE = re.compile(rf"\b(?:{_DEED_WORDS})\b")
 # the place naming the deed itself: "arrest made in Kensington shooting", "victim of the Hough
 # shooting identified" (a deed word in lower case: a Title Cased headline's "In Deadly Shooting"
 # never matches)
-_PLACE_DEED_RE = re.compile(
-    r"\b(?:in|of) (?:the )?((?:St\. |Ft\. |Mt\. )?[A-Z][a-z]+(?: [A-Z][a-z]+){0,2})"
-    r" (?:shooting|killing|homicide|slaying)s?\b"
-)
+_PLACE_DEED_RE = re.compile(rf"\b(?:in|of) (?:the )?({_PLACE_NAME}) (?:shooting|killing|homicide|slaying)s?\b")
 # a part of a city in lower case ("shot in southwest Atlanta"): the same key as "in Southwest
 # Atlanta" (a part of a city, _CITY_PARTS), which other desks capitalise; as there, not "north",
 # "south", "east", "west" + a name ("in east Oakland": no key either way)
@@ -211,7 +210,6 @@ _US_STATES = (
     "|AL|AK|AZ|AR|CA|CO|CT|DE|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|NM"
     "|NY|NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY"
 )
-_CITY_NAME = r"(?:St\. |Ft\. )?[A-Z][a-z]+(?: [A-Z][a-z]+){0,2}"
 # the first words of two-word city names that the capitalised word after them needs ("New York",
 # "San Antonio", "St. Louis")
 _CITY_PREFIX = r"(?:St\. |Ft\. |New |Los |Las |San |Santa |El |Fort |Port )?"
@@ -249,7 +247,7 @@ _CITY_RES = (
         "",
     ),
     # a dateline as web pages print it: "Milwaukee, Wis. —", "Gary, IN (WGN) --"
-    (re.compile(rf"^\s*({_CITY_NAME}), (?:{_US_STATES})\s*(?:\([A-Z]+\)\s*)?[—–-]"), "pc", ""),
+    (re.compile(rf"^\s*({_PLACE_NAME}), (?:{_US_STATES})\s*(?:\([A-Z]+\)\s*)?[—–-]"), "pc", ""),
 )
 # words before "police" that name a force or a nationality, not a place ("riot police", "State
 # police", "Greek police", "Capitol Police Department"): seen as cities in ECB+ and news pages
@@ -734,13 +732,14 @@ _NOT_LAST = frozenset(
         "sunday",
     ]
 )
-_NOT_CITY_FIRST = _NOT_FIRST - {"st", "saint", "fort", "mount", "lake", "port", "new", "north", "south", "east", "west"}
 # first words of multi-word city names ("of San Antonio", "for Los Angeles" read as names by
 # their cues), as "new", "fort" and "saint" in _NOT_FIRST; not there, as streets start with them
 _CITY_FIRST = frozenset({"los", "las", "san", "santa"})
-# ...and those that are in _NOT_FIRST (no name starts with them) but start places named with the
-# deed ("killed in St. Louis shooting", "shot in New Orleans", "in Fort Worth")
+# ...and those that are in _NOT_FIRST (no name starts with them) but start places ("killed in St.
+# Louis shooting", "shot in New Orleans", "in Fort Worth") and cities ("New York police")
 _CITY_NAME_FIRST = frozenset({"st", "ft", "mt", "saint", "fort", "mount", "lake", "port", "new"})
+_NOT_PLACE_FIRST = _NOT_FIRST - _CITY_NAME_FIRST
+_NOT_CITY_FIRST = _NOT_PLACE_FIRST - {"north", "south", "east", "west"}
 # a part of a city ("of Northeast Philadelphia" beside "Philadelphia police", the city alone then
 # reading as a surname seen alone): a neighbourhood-grain place, no person (a region several
 # incidents of one week share: as a name with the day it joined them). "North", "East", ...
@@ -948,12 +947,7 @@ def _add_area(keys: set[str], name: str) -> None:
     words = _norm(name).split()
     while words and (words[-1] in _WEEKDAYS or words[-1] in _MONTHS):
         words.pop()
-    if (
-        words
-        and (words[0] not in _NOT_FIRST or words[0] in _CITY_NAME_FIRST)
-        and words[0] not in _MONTHS
-        and words[0] not in _WEEKDAYS
-    ):
+    if words and words[0] not in _NOT_PLACE_FIRST and words[0] not in _MONTHS and words[0] not in _WEEKDAYS:
         keys.add(f"pi:{' '.join(words)}")
 
 
@@ -1123,7 +1117,7 @@ def _dates(text: str, published: datetime | None, keys: set[str]) -> None:
             keys.add(f"tm:{year}-{month:02d}")
 
 
-def _offer_only(body: str, keys: set[str], title: str) -> bool:
+def _offer_only(body: str, keys: set[str], headline: str) -> bool:
     """A short text that speaks of subscribing, signing in or a newsletter and of nothing else
     (its other sentences a few words of the offer's terms: "Offer ends Sunday."), of no deed, no
     police and no one: a prompt, whatever days and sums its offer names. (A short report with a
@@ -1133,8 +1127,7 @@ def _offer_only(body: str, keys: set[str], title: str) -> bool:
     other = sum(len(s.split()) for s in _PROMPT_SENTENCE_RE.split(body) if not _PROMPT_CUE_RE.search(s))
     if other > OFFER_TERMS_WORDS:
         return False
-    low = _norm(title)
-    return not any(k.startswith("pn:") and k[3:] not in low for k in keys)
+    return not any(k.startswith("pn:") and k[3:] not in headline for k in keys)  # ``headline``: normalised
 
 
 def incident_keys(title: str, text: str, published: datetime | None) -> tuple[str, ...]:
@@ -1154,13 +1147,13 @@ def incident_keys(title: str, text: str, published: datetime | None) -> tuple[st
     if " and " in body:  # "The men, 19 and 23, were standing ...", "two women, ages 34 and 41,"
         for m in _AGES_PAIR_RE.finditer(body):
             told.update((f"a:{int(m.group(1))}", f"a:{int(m.group(2))}"))
-    if title and len(body.split()) <= PROMPT_WORDS and (not told or _offer_only(body, keys, title)):
+    headline = _norm(title) if title else ""
+    if title and len(body.split()) <= PROMPT_WORDS and (not told or _offer_only(body, keys, headline)):
         # a page whose short text tells nothing (a sign-in or newsletter prompt): its
         # headline's names are all it says (see headline_joins); the days of its offer ("ends
         # Sunday", "Monday through Friday") are no days of the incident
         told = set()
-        low = _norm(title)
-        keys.update([f"hn:{k[3:]}" for k in keys if k.startswith("pn:") and k[3:] in low])
+        keys.update([f"hn:{k[3:]}" for k in keys if k.startswith("pn:") and k[3:] in headline])
         keys.add(PROMPT_PAGE)  # its headline's places too (see headline_place_joins)
     keys |= told
     _places(title or "", keys)
