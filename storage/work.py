@@ -179,6 +179,29 @@ def unlease(session: Session, kind: str, key: str, owner: str, now: datetime) ->
     )
 
 
+def lease_owners(session: Session, now: datetime) -> list[str]:
+    """The owners holding a live lease on a queued item."""
+    query = (
+        select(WorkItem.lease_owner)
+        .where(WorkItem.state == "queued", WorkItem.lease_owner.is_not(None), WorkItem.lease_until >= now)
+        .distinct()
+    )
+    return [owner for owner in session.scalars(query) if owner is not None]
+
+
+def unlease_owners(session: Session, owners: Collection[str], now: datetime) -> int:
+    """Free every item leased by ``owners`` without counting a crash (see :func:`unlease`)."""
+    if not owners:
+        return 0
+    result = session.execute(
+        update(WorkItem)
+        .where(WorkItem.state == "queued", WorkItem.lease_owner.in_(list(owners)))
+        .values(lease_until=None, lease_owner=None, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 def finish(session: Session, kind: str, key: str) -> None:
     session.connection().execute(_FINISH, {"kind": kind, "key": key})
 

@@ -7,6 +7,8 @@ whose message never arrives.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from collections import deque
 from collections.abc import Iterator
@@ -29,6 +31,7 @@ from worker.service import handlers, work
 from worker.service import stories as story_links
 from worker.service.imports import ImportItem, normalise_item
 from worker.service.messages import IngestEntry, LocalDispatcher, ProcessArticle
+from worker.service.owners import embedded_owner
 from worker.service.runtime import Runtime
 from worker.service.staged import Fetching
 from worker.settings import load_settings
@@ -508,3 +511,34 @@ def test_recording_work_counts_what_it_inserted_and_touches_only_what_was_there(
         "item-8": True,
         "item-9": True,
     }
+
+
+def _owner_of_a_stopped_process() -> str:
+    """The lease owner a real embedded process of this host used before it exited."""
+    out = subprocess.run(
+        [sys.executable, "-c", "from worker.service.owners import embedded_owner; print(embedded_owner('pool'))"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return out.stdout.strip()
+
+
+def test_an_embedded_start_frees_what_a_stopped_run_left_leased_and_nothing_a_live_worker_holds(
+    runtime: Runtime,
+) -> None:
+    # The Ctrl-C test once finished with 14 pages never fetched: the interrupted run's leases
+    # were still held (full lease: the hard time limit and a margin), and the next run skipped them.
+    stopped, alive, worker = _import(runtime, 3)
+    _dispatcher(runtime).pending.clear()
+    gone = _owner_of_a_stopped_process()
+    assert _start_as(runtime, ProcessArticle(stopped), gone)
+    assert _start_as(runtime, ProcessArticle(alive), embedded_owner("pool"))  # this process: alive
+    assert _start_as(runtime, ProcessArticle(worker), "3f1c2a9e-celery-task-id")  # a Celery worker's
+    assert handlers.resume_embedded(runtime) == 3
+    owners = {int(row.key): row.lease_owner for row in _rows(runtime)}
+    assert owners == {stopped: None, alive: owners[alive], worker: "3f1c2a9e-celery-task-id"}
+    assert owners[alive] is not None and owners[alive].startswith("pool:")
+    _dispatcher(runtime).drain(runtime)  # the freed item runs now; the held ones are skipped
+    assert {int(row.key) for row in _rows(runtime)} == {alive, worker}

@@ -80,6 +80,7 @@ def resume_embedded(rt: Runtime) -> int:
     it had recorded but not finished). Nothing else runs this database's work meanwhile."""
     with rt.db.transaction() as session:
         feedstate.release_all_leases(session)
+    work.free_leases_of_gone_processes(rt)
     return work.sweep(rt, everything=True).resent
 
 

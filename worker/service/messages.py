@@ -20,11 +20,12 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, ClassVar
+
+from worker.service.owners import embedded_owner
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -378,7 +379,7 @@ class LocalDispatcher:
     """Embedded mode: follow-up work waits in this process's queue until ``drain`` runs it."""
 
     pending: deque[Message] = field(default_factory=deque)
-    owner: str = field(default_factory=lambda: f"local-{uuid.uuid4().hex[:16]}")
+    owner: str = field(default_factory=lambda: embedded_owner("local"))
 
     def send(self, message: Message) -> None:
         self.pending.append(message)

@@ -30,7 +30,6 @@ import queue
 import signal
 import threading
 import time
-import uuid
 from collections import Counter, deque
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -42,6 +41,7 @@ from typing import Any, Literal
 from worker.http.hostlimits import HostBusy
 from worker.service import work
 from worker.service.messages import IngestEntry, Message
+from worker.service.owners import embedded_owner
 from worker.service.runtime import Runtime, host_limiter, warm_up
 from worker.service.staged import Done, Fetching
 
@@ -128,7 +128,7 @@ class PooledDispatcher:
         self.pending: deque[Message] = deque()  # fetching messages, in order
         self.local: deque[Message] = deque()  # the rest: run whole by the writer
         self.stats = PoolStats()
-        self.lease_owner = f"pool-{uuid.uuid4().hex[:16]}"  # the work items' lease owner
+        self.lease_owner = embedded_owner("pool")  # the work items' lease owner
 
     @classmethod
     def attach(cls, rt: Runtime) -> PooledDispatcher:

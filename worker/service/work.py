@@ -38,6 +38,7 @@ from worker.http.hostlimits import HostBusy
 from worker.model.clock import utcnow
 from worker.service.errors import TRANSIENT_ERRORS, TransientFailure, is_interruption, is_transient
 from worker.service.messages import Message, decode
+from worker.service.owners import embedded_owner_is_gone
 from worker.service.runtime import BrokerLook, BrokerWatch, Runtime
 
 log = logging.getLogger("newsworker.work")
@@ -350,6 +351,19 @@ def let_go(rt: Runtime, messages: Sequence[Message], owner: str) -> None:
     with rt.db.transaction() as session:
         for message in tracked:
             store.unlease(session, message.NAME, message.key(), owner, now)
+
+
+def free_leases_of_gone_processes(rt: Runtime) -> int:
+    """Free the items whose lease an embedded process of this host took and can no longer free
+    (it was killed, or freeing them failed): the embedded mode at start-up takes them up at once.
+    Leases of live processes and of Celery workers are left as they are. Returns the items freed."""
+    now = utcnow()
+    with rt.db.transaction() as session:
+        gone = [owner for owner in store.lease_owners(session, now) if embedded_owner_is_gone(owner)]
+        freed = store.unlease_owners(session, gone, now)
+    if freed:
+        log.warning("work left leased by a stopped run taken up", extra={"resent": freed, "owners": gone[:5]})
+    return freed
 
 
 def _start(rt: Runtime, message: Message, owner: str, lease_for: timedelta) -> bool:
