@@ -265,3 +265,41 @@ def test_ctrl_c_leaves_a_consistent_database_and_the_next_run_finishes_the_work(
     assert _sqlite_count(db_path, "select count(*) from article_urls") == pages
     assert _sqlite_count(db_path, "select count(*) from entries where state != 'ingested'") == 0
     assert _sqlite_count(db_path, "select count(*) from articles where processed_at is null") == 0
+
+
+def test_a_killed_run_leaves_nothing_for_a_full_lease_the_next_run_finishes_the_work(
+    servers: tuple[LocalHTTPServer, LocalHTTPServer], tmp_path: Path
+) -> None:
+    # SIGKILL frees nothing: the pages the run had leased waited out a full lease (the hard time
+    # limit and a margin) before; the next run on this host sees the process is gone.
+    site = Site(delay=0.3)
+    feeds, pages = _publish(site, servers, per_feed=10)
+    (tmp_path / "feeds.txt").write_text("\n".join(feeds) + "\n")
+    db_path = tmp_path / "nw.db"
+    env = service_env(
+        NEWSWORKER_DATABASE_URL=f"sqlite:///{db_path}",
+        NEWSWORKER_ALLOW_PRIVATE_NETWORKS="true",
+        NEWSWORKER_FETCH_CONCURRENCY="4",
+        NEWSWORKER_HOST_REQUESTS_PER_MINUTE="10000",
+    )
+    command = [sys.executable, "-m", "worker", "run", "--once", "--feeds", str(tmp_path / "feeds.txt")]
+    proc = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: _sqlite_count(db_path, "select count(*) from articles") >= 5, 60, "a few articles stored")
+        wait_for(
+            lambda: _sqlite_count(db_path, "select count(*) from work_items where lease_owner is not null") > 0,
+            30,
+            "work leased",
+        )
+        proc.kill()
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert _sqlite_count(db_path, "select count(*) from articles") < pages
+
+    again = subprocess.run(command[:5], env=env, cwd=tmp_path, capture_output=True, timeout=180)
+    assert again.returncode == 0, again.stderr.decode()
+    assert _sqlite_count(db_path, "select count(*) from articles") == pages, again.stderr.decode()[-4000:]
+    assert _sqlite_count(db_path, "select count(*) from entries where state != 'ingested'") == 0
+    assert _sqlite_count(db_path, "select count(*) from work_items") == 0
