@@ -10,6 +10,7 @@ story start with the same sentence.
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -106,9 +107,13 @@ _INSERT_LABELS = (
     r"|more on this story|more on this|top stories|trending|trending now|editor'?s picks?"
     r"|suggested reading|further reading|related links?|also on [\w .]{1,30}|in other news"
     r"|latest news|popular now|most read|also see|watch|listen|click here|baca juga"
-    r"|lesen sie auch|lire aussi|à lire aussi|leggi anche|lee también|leia também|zie ook"
+    r"|lesen sie auch|lire aussi|à lire aussi|leggi anche|lee también|leia también|zie ook"
+    # US local desks: "MORE: Man, 19, shot dead in Englewood", "PREVIOUS COVERAGE: ..."
+    r"|more|(?:previous|earlier|full|more|continuing|complete) coverage|previously|read next"
+    r"|related videos?"
 )
-_INSERT_RE = re.compile(rf"^\s*(?:{_INSERT_LABELS})\s*(?:[:»>|–—-]|\.{{3}}|…)", re.I)
+# a label may open inside brackets: "[Related: Chicago man, 19, shot dead in Englewood]"
+_INSERT_RE = re.compile(rf"^\s*[\[(]?\s*(?:{_INSERT_LABELS})\s*(?:[:»>|–—-]|\.{{3}}|…)", re.I)
 _INSERT_ALONE_RE = re.compile(rf"^\s*(?:{_INSERT_LABELS})\s*[:.!]?\s*$", re.I)
 
 _PROMPT_RE = re.compile(
@@ -201,10 +206,33 @@ def _teaser_tail(pars: list[str]) -> int:
             start = i  # a label; an earlier one may head the list too
             continue
         boilerplate = words <= 30 and (_INSERT_RE.match(par) or _PROMPT_RE.match(par) or _NEWSLETTER_RE.search(par))
-        teaser = words <= _TEASER_MAX_WORDS and not par.rstrip().endswith((".", ":", ";", ",", "”", '"'))
-        if not (boilerplate or teaser):
+        if not (boilerplate or _is_teaser(par, words)):
             break
     return start  # the earliest label of the trailing run: never the story's own last short lines
+
+
+def _listed_under_labels(pars: list[str]) -> set[int]:
+    """Paragraphs of a list of other stories' headlines under a label standing alone inside the
+    text ("RELATED STORIES:", then two or more headlines); one short line after a label may be the
+    story's own subhead, and stays."""
+    listed: set[int] = set()
+    for i, par in enumerate(pars):
+        if _word_count(par) > 12 or not _INSERT_ALONE_RE.match(par) or _GENERIC_LABEL_RE.match(par):
+            continue
+        run = list(itertools.takewhile(lambda j: _is_headline(pars[j]), range(i + 1, len(pars))))
+        if len(run) >= 2:
+            listed.update(run)
+    return listed
+
+
+def _is_headline(par: str) -> bool:
+    """A teaser that is not a question or an exclamation either (a guide's own subheads are)."""
+    return _is_teaser(par, _word_count(par)) and not par.rstrip().endswith(("?", "!"))
+
+
+def _is_teaser(par: str, words: int) -> bool:
+    """Another story's headline: short, and not ended as a sentence is."""
+    return words <= _TEASER_MAX_WORDS and not par.rstrip().endswith((".", ":", ";", ",", "”", '"'))
 
 
 def drop_boilerplate(pars: list[str], captions: frozenset[str] = frozenset()) -> tuple[list[str], list[str]]:
@@ -221,13 +249,15 @@ def drop_boilerplate(pars: list[str], captions: frozenset[str] = frozenset()) ->
     for par in pars:
         key = par.casefold()
         counts[key] = counts.get(key, 0) + 1
-    for par in pars:
+    listed = _listed_under_labels(pars)
+    for i, par in enumerate(pars):
         key = par.casefold()
         words = _word_count(par)
         # Boilerplate is short: long paragraphs skip the pattern tests.
         short = words <= 40
         if (
-            (short and words <= 30 and _INSERT_RE.match(par))
+            i in listed
+            or (short and words <= 30 and _INSERT_RE.match(par))
             or (words <= 12 and (_INSERT_ALONE_RE.match(par) or _PROMPT_RE.match(par)))
             or (short and _NEWSLETTER_RE.search(par))
             or (counts[key] > 1 and _is_caption(par))

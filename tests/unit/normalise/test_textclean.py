@@ -54,6 +54,11 @@ def test_paragraphs_join_hard_wrapped_prose_but_keep_lines() -> None:
         "Share this article",
         "Sign up for our newsletter to get the latest headlines delivered to your inbox.",
         "We use cookies to improve your experience on our website.",
+        # US local desks' inserts, which name another incident's victim, corner or day
+        "MORE: Chicago man, 19, shot dead in Englewood",
+        "PREVIOUS COVERAGE: Woman shot in Sherman Park neighborhood",
+        "[Related: Man, 31, charged in October shooting death of Terrell Banks]",
+        "RELATED VIDEO: Vigil held for slain teen",
     ],
 )
 def test_drop_boilerplate_inserts_and_prompts(insert: str) -> None:
@@ -70,16 +75,26 @@ def test_a_trailing_list_of_other_stories_goes_with_its_label() -> None:
     # a label followed by the story going on: only the label goes
     kept, _ = drop_boilerplate([STORY, "Related stories", "Short line", STORY + " It ended late."])
     assert kept == [STORY, "Short line", STORY + " It ended late."]
+    # a list of headlines under a label inside the text goes too ("RELATED STORIES:" then two)
+    kept, dropped = drop_boilerplate([STORY, "RELATED STORIES:", *teasers, STORY + " It ended late."])
+    assert kept == [STORY, STORY + " It ended late."]
+    assert dropped == ["RELATED STORIES:", *teasers]
     # "See also" and "Watch" head a manual's own lists and videos, not other stories
     kept, _ = drop_boilerplate([STORY, "See also", "ansible-config(1)", "ansible-doc(1)"])
     assert kept == [STORY, "ansible-config(1)", "ansible-doc(1)"]
 
 
-def test_story_paragraph_mentioning_related_words_is_kept() -> None:
-    par = (
+@pytest.mark.parametrize(
+    "par",
+    [
         "Related research published last year found that newsletters and cookies are a small "
-        "part of how readers find stories, the authors said."
-    )
+        "part of how readers find stories, the authors said.",
+        "More than 700 people have been shot in the city since January, police said.",
+        "Previously, the man had been arrested twice on weapons charges.",
+        "UP NEXT",  # an AP sports story's own last section
+    ],
+)
+def test_story_paragraph_mentioning_related_words_is_kept(par: str) -> None:
     kept, _ = drop_boilerplate([par])
     assert kept == [par]
 
