@@ -150,9 +150,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--no-cli", action="store_true", help="skip the real import/refine/export path")
     ap.add_argument("--no-memory", action="store_true", help="skip the in-process linker")
     ap.add_argument("--realism", action="store_true", help="the stream with partial information and paraphrase")
+    ap.add_argument(
+        "--related",
+        action="store_true",
+        help="a quarter of the reports carry another incident's headline in their text",
+    )
     ap.add_argument("--no-urls", action="store_true", help="real path: lines with text, title, date and source only")
     args = ap.parse_args(argv)
-    docs = build_stream(args.incidents, args.seed, realism=args.realism)
+    docs = build_stream(args.incidents, args.seed, realism=args.realism, related=args.related)
     print(summary(docs))
     if not args.no_memory:
         t0 = time.perf_counter()

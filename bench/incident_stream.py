@@ -36,8 +36,8 @@ import json
 import random
 import re
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -914,11 +914,15 @@ def _realism(text: str, key: str) -> str:
     return "\n\n".join(out)
 
 
-def render_stream(incidents: Sequence[Incident], seed: int, realism: bool = False) -> list[StreamDoc]:
-    """Every incident's articles, in publication order (``realism``: see :func:`_realism`)."""
+def render_stream(
+    incidents: Sequence[Incident], seed: int, realism: bool = False, related: bool = False
+) -> list[StreamDoc]:
+    """Every incident's articles, in publication order (``realism``: see :func:`_realism`;
+    ``related``: see :func:`_with_related_headlines`)."""
     rng = random.Random(seed * 7919 + 1)
     outlets = make_outlets(rng)
     docs: list[StreamDoc] = []
+    headlines: dict[str, tuple[str, str, bool]] = {}  # id -> (city, bare title, a prompt page)
     serial = 0
     for inc in incidents:
         pool = _outlets_for(rng, outlets, inc.city)
@@ -964,13 +968,47 @@ def render_stream(incidents: Sequence[Incident], seed: int, realism: bool = Fals
             slug = "-".join(title.lower().replace("'", "").replace(",", "").split()[:8])
             url = f"https://{outlet.host}/news/{pub:%Y/%m/%d}/{slug}-{serial}"
             docs.append(StreamDoc(f"d{serial}", inc.id, stage, url, title, text, outlet.host, pub))
+            headlines[f"d{serial}"] = (inc.city, title.removesuffix(f" - {outlet.name}"), is_prompt_page(text))
     docs.sort(key=lambda d: (d.published_at, d.id))
-    return docs
+    return _with_related_headlines(docs, headlines, seed) if related else docs
 
 
-def build_stream(n_incidents: int = 2000, seed: int = 19, days: int = 730, realism: bool = False) -> list[StreamDoc]:
+RELATED_SHARE = 0.25  # the local reports that carry a link to another story inside their text
+RELATED_DAYS = 30  # ...to one of the outlet's city's stories of the month before
+
+
+def _with_related_headlines(
+    docs: list[StreamDoc], headlines: Mapping[str, tuple[str, str, bool]], seed: int
+) -> list[StreamDoc]:
+    """A quarter of the reports carry, between their paragraphs, the bare headline of an earlier
+    story about another shooting in the same city: a page's "Related" link whose label the
+    scrape lost ("Man wounded in East End shooting"), which names that incident's place, day,
+    victim or suspect inside this one's text. Own draws: the stream is otherwise unchanged."""
+    by_city: dict[str, list[StreamDoc]] = {}
+    out = []
+    for d in docs:
+        city, _, prompt = headlines[d.id]
+        rng = random.Random(f"related {seed} {d.id}")
+        earlier = [
+            o
+            for o in by_city.get(city, ())
+            if o.incident != d.incident and d.published_at - o.published_at <= timedelta(days=RELATED_DAYS)
+        ]
+        paras = d.text.split("\n\n")
+        if not prompt and earlier and len(paras) >= 3 and "(AP)" not in d.text and rng.random() < RELATED_SHARE:
+            other = headlines[rng.choice(earlier[-40:]).id][1]
+            at = rng.randint(1, min(3, len(paras) - 1))
+            d = replace(d, text="\n\n".join([*paras[:at], other, *paras[at:]]))
+        by_city.setdefault(city, []).append(d)
+        out.append(d)
+    return out
+
+
+def build_stream(
+    n_incidents: int = 2000, seed: int = 19, days: int = 730, realism: bool = False, related: bool = False
+) -> list[StreamDoc]:
     start = datetime(2014, 1, 1, tzinfo=UTC)
-    return render_stream(make_incidents(n_incidents, seed, start, days), seed, realism)
+    return render_stream(make_incidents(n_incidents, seed, start, days), seed, realism, related)
 
 
 def summary(docs: Sequence[StreamDoc]) -> str:

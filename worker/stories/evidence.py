@@ -1133,7 +1133,7 @@ def _offer_only(body: str, keys: set[str], headline: str) -> bool:
 def incident_keys(title: str, text: str, published: datetime | None) -> tuple[str, ...]:
     """The article's who/where/when keys (sorted, deterministic)."""
     keys: set[str] = set()
-    body = text or ""
+    body = _without_other_headlines(text or "")
     _people(f"{title}.\n{body}" if title else body, keys, len(title or ""))  # a headline names people too
     told: set[str] = set()  # where, when and ages the text itself tells
     _places(body, told)
@@ -1162,6 +1162,24 @@ def incident_keys(title: str, text: str, published: datetime | None) -> tuple[st
     keys.update(_kinds_of(lead))
     places = {k.split(":", 1)[1] for k in keys if k.startswith(("pc:", "pr:", "ph:"))}
     return tuple(sorted(k for k in keys if not (k.startswith("sn:") and k[3:] in places)))  # "Cleveland has"
+
+
+# A line inside the text that reads as a headline, not a sentence: at most this many words, no
+# closing punctuation ("Man wounded in East End shooting" between two paragraphs, a "Related"
+# link whose label the page or the scrape lost). It tells of another story: no evidence of this one.
+HEADLINE_LINE_WORDS = 16
+_ENDS_AS_HEADLINE = re.compile(r"[A-Za-z0-9]\s*$")
+
+
+def _without_other_headlines(body: str) -> str:
+    """``body`` without the headline-like lines after its first paragraph (see HEADLINE_LINE_WORDS)."""
+    if "\n\n" not in body:
+        return body
+    paras = body.split("\n\n")
+    kept = [paras[0]] + [
+        p for p in paras[1:] if not (_ENDS_AS_HEADLINE.search(p) and len(p.split()) <= HEADLINE_LINE_WORDS) or "(@" in p
+    ]  # "(@": an embedded post's attribution ("— Milwaukee Police (@MilwaukeePolice) May 21, 2016")
+    return body if len(kept) == len(paras) else "\n\n".join(kept)
 
 
 def _kinds_of(lead: str) -> list[str]:

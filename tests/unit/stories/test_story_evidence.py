@@ -666,3 +666,20 @@ def test_a_part_of_a_city_in_lower_case_is_the_same_place() -> None:
     upper = keys("A man was killed Saturday in Southwest Atlanta, police said.")
     assert "ph:southwest atlanta" in lower and "ph:southwest atlanta" in upper
     assert not any(k.startswith("ph:") for k in keys("He lived in southwest Main Street apartments."))
+
+
+def test_another_storys_headline_inside_the_text_is_no_evidence_of_this_one() -> None:
+    # a "Related" link whose label the page or the scrape lost, between two paragraphs
+    first = "A man was shot and killed Saturday night in the 2400 block of North 35th Street, police said."
+    rest = "Officers found Marcus Green, 24, with gunshot wounds about 10 p.m.\n\nNo arrests have been made."
+    story = keys(f"{first}\n\n{rest}")
+    for other in (
+        "Teen killed in shooting near 60th and Capitol on Friday",
+        "Man, 31, charged in October shooting death of Terrell Banks",
+        "Story by Latoya Jones",  # the reporter's credit
+    ):
+        assert keys(f"{first}\n\n{other}\n\n{rest}") == story, other
+    # what the story's own first paragraph says, however short, and an embedded post's date stay
+    assert "pn:marcus green" in keys("Marcus Green, 24, killed Saturday in Milwaukee\n\nNo arrests were made.")
+    tweet = "Shots fired near 35th and Center.\n\n— Milwaukee Police (@MilwaukeePolice) June 13, 2015"
+    assert "t:2015-06-13" in keys(tweet)
