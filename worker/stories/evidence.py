@@ -550,6 +550,9 @@ _WEEKDAY_RE = re.compile(r"\b(" + "|".join(_WEEKDAY_NAMES) + r")\b")
 # a weekday after these in its sentence is one to come, not a day past
 # ("will be held Friday", "is scheduled to resume Monday", "next Sunday", "due in court Tuesday";
 # not "the next night ... on Wednesday", "due to low light on Saturday")
+# a page's own stamp ("Posted: Jun 21, 2016 10:31 PM CDT Updated: Jun 22, 2016", "By Jane Doe |
+# Published June 21, 2016"): when it went out or changed, never the day of the incident
+_STAMP_BEFORE_RE = re.compile(r"\b(?:posted|updated|published|modified)\b:?(?: on)?:?\s*(?:\w+,?\s*)?\Z", re.I)
 _FUTURE_BEFORE_RE = re.compile(
     r"(?:(?:\bwill|['’]ll|\bexpected to)\b[^.,;:]{0,30}|\b(?:scheduled|slated|planned)(?: to \w+)?(?: for| on)? "
     r"|\bset (?:for|to \w+(?: on)?) "
@@ -1082,13 +1085,16 @@ def _dates(text: str, published: datetime | None, keys: set[str]) -> None:
     pub = (published if published.tzinfo else published.replace(tzinfo=UTC)).date()
     if any(d in text for d in _WEEKDAY_NAMES):  # (far cheaper than the regex; most pages name none)
         for m in _WEEKDAY_RE.finditer(text):
-            if _FUTURE_BEFORE_RE.search(_SENTENCE_END_RE.split(text[max(0, m.start() - 50) : m.start()])[-1]):
+            before = text[max(0, m.start() - 50) : m.start()]
+            if _FUTURE_BEFORE_RE.search(_SENTENCE_END_RE.split(before)[-1]) or _STAMP_BEFORE_RE.search(before):
                 continue  # "a vigil will be held Friday", "due in court Tuesday": no day of the incident
             back = (pub.weekday() - _WEEKDAYS[m.group(1).lower()]) % 7
             _day(pub - timedelta(days=back), keys)
     if not _MONTH_CUE_RE.search(text):
         return
     for m in _matches(_MONTH_DAY_RE, text):
+        if _STAMP_BEFORE_RE.search(text, max(0, m.start() - 40), m.start()):
+            continue
         month = _MONTHS.get(m.group(1).lower())
         day = int(m.group(2))
         if month is None or not 1 <= day <= 31:

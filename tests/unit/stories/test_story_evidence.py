@@ -683,3 +683,19 @@ def test_another_storys_headline_inside_the_text_is_no_evidence_of_this_one() ->
     assert "pn:marcus green" in keys("Marcus Green, 24, killed Saturday in Milwaukee\n\nNo arrests were made.")
     tweet = "Shots fired near 35th and Center.\n\n— Milwaukee Police (@MilwaukeePolice) June 13, 2015"
     assert "t:2015-06-13" in keys(tweet)
+
+
+def test_a_pages_own_stamp_is_no_day_of_the_incident() -> None:
+    story = "A man was shot and killed Monday night near 35th and Center in Milwaukee, police said."
+    at = datetime(2016, 6, 22, 13, tzinfo=UTC)  # a Wednesday
+    told = {k for k in ev.incident_keys("", story, at) if k.startswith("t:")}
+    assert told == {"t:2016-06-20"}
+    for stamp in (
+        "Posted: Jun 21, 2016 10:31 PM CDT Updated: Jun 22, 2016 8:00 AM CDT",
+        "By Jane Doe | Published June 21, 2016 | Crime",
+        "First Published: Tuesday, June 21, 2016 08:38 AM",
+    ):
+        days = {k for k in ev.incident_keys("", f"{stamp}\n\n{story}", at) if k.startswith("t:")}
+        assert days == told, stamp
+    # a date the story tells stays, whatever comes after it
+    assert "t:2016-06-19" in ev.incident_keys("", "Shots were fired June 19. Updated at 8 a.m.", at)
