@@ -128,6 +128,18 @@ _PROMPT_RE = re.compile(
     r"(?:\w+\.? \d{1,2},? \d{4}|\d{1,2} \w+ \d{4})$)",
     re.I,
 )
+# The page's own stamp on a line of its own: "Updated at 1:23 p.m.", "UPDATED: Tue., Nov. 19,
+# 2019", "Posted: Thursday, April 21, 2022. 10:11 pm CST.", "Last updated on August 2, 2025 by
+# Shannon", "posted 19 years ago" (not "Posted on" alone: a headline after it would then open the
+# text, and go as the title repeated)
+_MONTH_WORD = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
+_WEEKDAY_WORD = r"(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?"
+_STAMP_LINE_RE = re.compile(
+    r"^(?:last )?(?:posted|updated|published|modified)(?: on| at)?\s*:?\s*"
+    rf"(?:(?:{_WEEKDAY_WORD}\s*)?(?:{_MONTH_WORD} \d{{1,2}}|\d{{1,2}}(?:st|nd|rd|th)? {_MONTH_WORD})"
+    r"|\d{1,2}(?::\d\d)?\s*[ap]\.?m\b|\d+ (?:second|minute|hour|day|week|month|year)s? ago\b)",
+    re.I,
+)
 _NEWSLETTER_RE = re.compile(
     r"\b(?:sign up (?:for|to) (?:our|the)\b[^.]{0,40}\bnewsletters?|subscribe to (?:our"
     r"|the)\b[^.]{0,40}"
@@ -258,7 +270,7 @@ def drop_boilerplate(pars: list[str], captions: frozenset[str] = frozenset()) ->
         if (
             i in listed
             or (short and words <= 30 and _INSERT_RE.match(par))
-            or (words <= 12 and (_INSERT_ALONE_RE.match(par) or _PROMPT_RE.match(par)))
+            or (words <= 12 and (_INSERT_ALONE_RE.match(par) or _PROMPT_RE.match(par) or _STAMP_LINE_RE.match(par)))
             or (short and _NEWSLETTER_RE.search(par))
             or (counts[key] > 1 and _is_caption(par))
             or (captions and len(par) < 400 and _caption_key(par) in captions)

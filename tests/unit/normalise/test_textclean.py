@@ -59,6 +59,12 @@ def test_paragraphs_join_hard_wrapped_prose_but_keep_lines() -> None:
         "PREVIOUS COVERAGE: Woman shot in Sherman Park neighborhood",
         "[Related: Man, 31, charged in October shooting death of Terrell Banks]",
         "RELATED VIDEO: Vigil held for slain teen",
+        # the page's own stamps
+        "Updated at 1:23 p.m.",
+        "UPDATED: Tue., Nov. 19, 2019",
+        "Posted: Thursday, April 21, 2022. 10:11 pm CST.",
+        "Last updated on August 2, 2025 by Shannon",
+        "posted 19 years ago",
     ],
 )
 def test_drop_boilerplate_inserts_and_prompts(insert: str) -> None:
@@ -92,6 +98,10 @@ def test_a_trailing_list_of_other_stories_goes_with_its_label() -> None:
         "More than 700 people have been shot in the city since January, police said.",
         "Previously, the man had been arrested twice on weapons charges.",
         "UP NEXT",  # an AP sports story's own last section
+        "PUBLISHED",  # a section's heading
+        "Published in Fall 2025",
+        "Updated carrying case",
+        "Posted on",  # its date left in markup: the headline after it must not open the text
     ],
 )
 def test_story_paragraph_mentioning_related_words_is_kept(par: str) -> None:
