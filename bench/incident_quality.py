@@ -155,9 +155,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         action="store_true",
         help="a quarter of the reports carry another incident's headline in their text",
     )
+    ap.add_argument("--roundups", action="store_true", help="local desks' Monday round-ups of a weekend's shootings")
     ap.add_argument("--no-urls", action="store_true", help="real path: lines with text, title, date and source only")
     args = ap.parse_args(argv)
-    docs = build_stream(args.incidents, args.seed, realism=args.realism, related=args.related)
+    docs = build_stream(args.incidents, args.seed, realism=args.realism, related=args.related, roundups=args.roundups)
     print(summary(docs))
     if not args.no_memory:
         t0 = time.perf_counter()

@@ -915,10 +915,10 @@ def _realism(text: str, key: str) -> str:
 
 
 def render_stream(
-    incidents: Sequence[Incident], seed: int, realism: bool = False, related: bool = False
+    incidents: Sequence[Incident], seed: int, realism: bool = False, related: bool = False, roundups: bool = False
 ) -> list[StreamDoc]:
     """Every incident's articles, in publication order (``realism``: see :func:`_realism`;
-    ``related``: see :func:`_with_related_headlines`)."""
+    ``related``: see :func:`_with_related_headlines`; ``roundups``: see :func:`_roundups`)."""
     rng = random.Random(seed * 7919 + 1)
     outlets = make_outlets(rng)
     docs: list[StreamDoc] = []
@@ -969,8 +969,62 @@ def render_stream(
             url = f"https://{outlet.host}/news/{pub:%Y/%m/%d}/{slug}-{serial}"
             docs.append(StreamDoc(f"d{serial}", inc.id, stage, url, title, text, outlet.host, pub))
             headlines[f"d{serial}"] = (inc.city, title.removesuffix(f" - {outlet.name}"), is_prompt_page(text))
+    if roundups:
+        docs.extend(_roundups(incidents, outlets, seed))
     docs.sort(key=lambda d: (d.published_at, d.id))
     return _with_related_headlines(docs, headlines, seed) if related else docs
+
+
+ROUNDUP_SHARE = 0.5  # the city-weekends with two or more shootings that a local desk rounds up
+
+
+def _roundups(incidents: Sequence[Incident], outlets: Sequence[Outlet], seed: int) -> list[StreamDoc]:
+    """A local desk's Monday round-up of a weekend's shootings in its city ("3 shot in separate
+    weekend shootings across Milwaukee"), one paragraph per incident with its block, neighbourhood,
+    day and victims. Its gold incident is the first it tells of (a corpus labels a page once); it
+    names the others' scenes and days as plainly, which is what makes it a bridge between their
+    stories. Own draws: the incidents' own articles stay as they are."""
+    weekends: dict[tuple[str, datetime], list[Incident]] = {}
+    for inc in incidents:
+        day = inc.at.replace(hour=0, minute=0, second=0, microsecond=0)
+        if day.weekday() >= 4:  # Friday to Sunday: the Monday after
+            monday = day + timedelta(days=7 - day.weekday())
+            weekends.setdefault((inc.city, monday), []).append(inc)
+    out = []
+    for (city, monday), incs in sorted(weekends.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        rng = random.Random(f"roundup {seed} {city} {monday:%Y-%m-%d}")
+        if len(incs) < 2 or rng.random() >= ROUNDUP_SHARE:
+            continue
+        local = [o for o in outlets if o.city == city and o.style != "wire"]
+        if not local:
+            continue
+        outlet = rng.choice(local)
+        incs = sorted(incs, key=lambda i: i.at)[: rng.randint(2, 4)]
+        pub = monday + timedelta(hours=rng.uniform(7, 12))
+        shot = sum(len(i.victims) for i in incs)
+        dead = sum(i.dead for i in incs)
+        title = rng.choice(
+            (
+                f"{shot} shot in separate weekend shootings across {city}",
+                f"{shot} shot, {dead} killed in weekend violence in {city}",
+                f"Weekend violence: {shot} people shot in {city}",
+            )
+        )
+        paras = [
+            f"{city} police are investigating {_WORDS.get(len(incs), str(len(incs)))} separate shootings over the weekend."
+        ]
+        for inc in incs:
+            grain = rng.choice(("block", "block", "hood"))
+            paras.append(
+                f"{_count_phrase(rng, inc).capitalize()} {_WEEKDAYS[inc.at.weekday()]} {_where(rng, inc, grain)}."
+            )
+        paras.append("No arrests have been made in any of the shootings, police said.")
+        text = "\n\n".join(paras + [b.replace("{year}", str(pub.year)) for b in outlet.boiler])
+        slug = "-".join(title.lower().replace(",", "").replace(":", "").split()[:8])
+        ident = f"r{city.lower().replace(' ', '')}{monday:%Y%m%d}"
+        url = f"https://{outlet.host}/news/{pub:%Y/%m/%d}/{slug}-{ident}"
+        out.append(StreamDoc(ident, incs[0].id, "roundup", url, title, text, outlet.host, pub))
+    return out
 
 
 RELATED_SHARE = 0.25  # the local reports that carry a link to another story inside their text
@@ -1005,10 +1059,15 @@ def _with_related_headlines(
 
 
 def build_stream(
-    n_incidents: int = 2000, seed: int = 19, days: int = 730, realism: bool = False, related: bool = False
+    n_incidents: int = 2000,
+    seed: int = 19,
+    days: int = 730,
+    realism: bool = False,
+    related: bool = False,
+    roundups: bool = False,
 ) -> list[StreamDoc]:
     start = datetime(2014, 1, 1, tzinfo=UTC)
-    return render_stream(make_incidents(n_incidents, seed, start, days), seed, realism, related)
+    return render_stream(make_incidents(n_incidents, seed, start, days), seed, realism, related, roundups)
 
 
 def summary(docs: Sequence[StreamDoc]) -> str:

@@ -885,7 +885,12 @@ def _places(text: str, keys: set[str]) -> None:
     _areas(text, keys)
 
 
+_PLURAL_KINDS = (" streets", " avenues", " roads", " boulevards", " drives", " lanes")
+
+
 def _add_corner(keys: set[str], a: str, b: str, allowed: frozenset[str] = frozenset()) -> None:
+    # "at 11th and Poplar streets": the kind both streets share, after the second
+    a, b = (next((w.removesuffix(p) for p in _PLURAL_KINDS if w.endswith(p)), w) for w in (a, b))
     if a != b and all(w.split()[0] not in _NOT_FIRST or w.split()[0] in allowed for w in (a, b)):
         keys.add(f"px:{min(a, b)}|{max(a, b)}")
 
@@ -1166,8 +1171,37 @@ def incident_keys(title: str, text: str, published: datetime | None) -> tuple[st
     _dates(title or "", published, keys)
     lead = f"{title or ''}\n{body[:LEAD_CHARS]}"
     keys.update(_kinds_of(lead))
+    if _roundup(keys, body):
+        # several incidents in one article ("3 shot in separate weekend shootings"): evidence of
+        # none of them; its blocks and days would join their stories into one through it
+        return tuple(sorted(k for k in keys if k.startswith(ROUNDUP_KEEPS)))
     places = {k.split(":", 1)[1] for k in keys if k.startswith(("pc:", "pr:", "ph:"))}
     return tuple(sorted(k for k in keys if not (k.startswith("sn:") and k[3:] in places)))  # "Cleveland has"
+
+
+# A round-up of several incidents: scenes (blocks and corners on different streets) in this
+# number, or two with the text saying the incidents were separate ("in separate shootings"), or
+# two neighbourhoods with it. Of its keys only these stay: the kind, the city, the month.
+ROUNDUP_SCENES = 3
+ROUNDUP_KEEPS = ("k:", "pc:", "tm:")
+_SEPARATE_RE = re.compile(
+    r"\b(?:separate|unrelated|different) (?:shootings|incidents|attacks|shooting incidents)\b"
+    r"|\bin (?:two|three|four|five|six|seven|eight|nine|ten|\d+) (?:separate |different |other )?"
+    r"(?:shootings|incidents)\b",
+    re.I,
+)
+
+
+def _roundup(keys: set[str], body: str) -> bool:
+    """The article tells of several incidents (see ROUNDUP_SCENES)."""
+    streets = {_unsuffixed(k[3:].split("|", 1)[1]) for k in keys if k.startswith("pb:")}
+    corners = {frozenset(_unsuffixed(v) for v in k[3:].split("|")) for k in keys if k.startswith("px:")}
+    scenes = len(streets) + sum(1 for c in corners if c.isdisjoint(streets))
+    if scenes >= ROUNDUP_SCENES:
+        return True
+    if scenes < 2 and sum(1 for k in keys if k.startswith("ph:")) < 2:
+        return False
+    return _SEPARATE_RE.search(body) is not None
 
 
 # A line inside the text that reads as a headline, not a sentence: at most this many words, no

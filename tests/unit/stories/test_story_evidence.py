@@ -699,3 +699,58 @@ def test_a_pages_own_stamp_is_no_day_of_the_incident() -> None:
         assert days == told, stamp
     # a date the story tells stays, whatever comes after it
     assert "t:2016-06-19" in ev.incident_keys("", "Shots were fired June 19. Updated at 8 a.m.", at)
+
+
+def test_a_round_up_of_several_incidents_is_evidence_of_none() -> None:
+    at = datetime(2016, 6, 20, 12, tzinfo=UTC)
+    scenes = (
+        "A 24-year-old man was shot Saturday night in the 2400 block of West Burleigh Street.",
+        "A 31-year-old man was wounded early Sunday in the 3100 block of North 35th Street.",
+        "A 19-year-old man was shot Sunday afternoon in the 5600 block of West Capitol Drive.",
+    )
+    lead = "MILWAUKEE — Milwaukee police are investigating shootings over the weekend."
+    three = ev.incident_keys("3 shot in weekend violence", "\n\n".join([lead, *scenes]), at)
+    assert three and all(k.startswith(("k:", "pc:", "tm:")) for k in three)
+    # two scenes are a round-up when the text says the shootings were separate
+    two = "\n\n".join([lead.replace("shootings", "two separate shootings"), *scenes[:2]])
+    assert not any(k.startswith(("pb:", "t:", "a:")) for k in ev.incident_keys("", two, at))
+    # one incident told with two places (where it happened, where the victim was found) keeps them
+    one = f"{scenes[0]} He was found in the 3100 block of North 35th Street after he drove away."
+    assert {"pb:2400|burleigh", "pb:3100|35th"} <= set(ev.incident_keys("", one, at))
+
+
+def test_a_corner_of_two_streets_of_one_kind() -> None:
+    assert "px:11th|poplar" in keys("A vigil was held Thursday at their home at 11th and Poplar Streets.")
+
+
+def test_a_round_up_does_not_join_the_stories_of_the_incidents_it_lists() -> None:
+    # three weekend shootings in one city, a Monday round-up naming all three scenes, then each
+    # victim identified: the round-up's blocks and days made it a bridge, and the identified
+    # victims' reports merged the first two stories through it
+    monday = datetime(2016, 6, 20, 12, tzinfo=UTC)
+    scenes = {
+        "a": ("2400 block of West Burleigh Street", "Sherman Park", "Marcus Green", 24, "Saturday night"),
+        "b": ("3100 block of North 35th Street", "Metcalfe Park", "Tony Banks", 31, "early Sunday"),
+        "c": ("5600 block of West Capitol Drive", "Capitol Heights", "Dana Wells", 19, "Sunday afternoon"),
+    }
+    stream: list[tuple[str, str, str, datetime, str]] = []
+    for gold, (block, hood, _, age, when) in scenes.items():
+        first = f"MILWAUKEE — A {age}-year-old man was shot {when} in the {block} in the {hood} neighborhood."
+        stream.append((gold, f"Man shot in {hood}", first, monday - timedelta(hours=20), "wisn.com"))
+    listed = "\n\n".join(f"A {a}-year-old man was shot {w} in the {b} in {h}." for b, h, _, a, w in scenes.values())
+    lead = "MILWAUKEE — Three people were shot in separate incidents across Milwaukee over the weekend."
+    stream.append(("a", "3 shot in weekend violence", f"{lead}\n\n{listed}", monday - timedelta(hours=2), "jsonline.com"))
+    for gold, (block, hood, name, age, when) in scenes.items():
+        named = f"MILWAUKEE — The man shot {when} in the {block} has been identified as {name}, {age}, police said."
+        stream.append((gold, f"Victim in {hood} shooting identified", named, monday + timedelta(hours=6), "wisn.com"))
+    index = st.MemoryStoryIndex()
+    linked: list[tuple[str, int]] = []
+    for i, (gold, title, text, at, source) in enumerate(stream):
+        result = st.link_article(index, st.story_features(title, text, at, source, "en"), at, article_id=i)
+        if title.startswith(("Man shot", "Victim")):
+            linked.append((gold, result.story_id))
+    story_of: dict[str, set[int]] = {}
+    for gold, story_id in linked:  # where each story ended up, after any merge
+        story_of.setdefault(gold, set()).add(index.resolve(story_id))
+    assert all(len(ids) == 1 for ids in story_of.values()), story_of
+    assert len(set.union(*story_of.values())) == 3
