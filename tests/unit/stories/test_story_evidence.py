@@ -739,7 +739,9 @@ def test_a_round_up_does_not_join_the_stories_of_the_incidents_it_lists() -> Non
         stream.append((gold, f"Man shot in {hood}", first, monday - timedelta(hours=20), "wisn.com"))
     listed = "\n\n".join(f"A {a}-year-old man was shot {w} in the {b} in {h}." for b, h, _, a, w in scenes.values())
     lead = "MILWAUKEE — Three people were shot in separate incidents across Milwaukee over the weekend."
-    stream.append(("a", "3 shot in weekend violence", f"{lead}\n\n{listed}", monday - timedelta(hours=2), "jsonline.com"))
+    stream.append(
+        ("a", "3 shot in weekend violence", f"{lead}\n\n{listed}", monday - timedelta(hours=2), "jsonline.com")
+    )
     for gold, (block, hood, name, age, when) in scenes.items():
         named = f"MILWAUKEE — The man shot {when} in the {block} has been identified as {name}, {age}, police said."
         stream.append((gold, f"Victim in {hood} shooting identified", named, monday + timedelta(hours=6), "wisn.com"))
