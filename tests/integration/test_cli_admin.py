@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,7 +22,20 @@ from worker.cli import cli
 from worker.dedupe.minhash import fingerprint
 
 REPO = Path(__file__).resolve().parents[2]
-NOW = datetime.now(UTC).replace(microsecond=0)
+NOW = datetime.now(UTC).replace(microsecond=0)  # set again before each test (see _now)
+
+
+@pytest.fixture(autouse=True)
+def _now() -> None:
+    """The seeded rows' "now", taken when the test starts, not when the module was collected: a
+    suite that runs past midnight UTC counted articles stored "now" as yesterday's ("today": 0).
+    A test that would start in the last seconds of a UTC day waits for the next one."""
+    global NOW
+    now = datetime.now(UTC)
+    left = now.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1) - now
+    if left < timedelta(seconds=10):
+        time.sleep(left.total_seconds() + 0.5)
+    NOW = datetime.now(UTC).replace(microsecond=0)
 
 
 @dataclass(frozen=True)
