@@ -1208,7 +1208,16 @@ def _roundup(keys: set[str], body: str) -> bool:
 # closing punctuation ("Man wounded in East End shooting" between two paragraphs, a "Related"
 # link whose label the page or the scrape lost). It tells of another story: no evidence of this one.
 HEADLINE_LINE_WORDS = 16
-_ENDS_AS_HEADLINE = re.compile(r"[A-Za-z0-9]\s*$")
+_HEADLINE_LINE_CHARS = 16 * 16  # longer than any line of that many words but very long ones
+
+
+def _headline_line(par: str) -> bool:
+    """See HEADLINE_LINE_WORDS; an embedded post's attribution ("— Milwaukee Police
+    (@MilwaukeePolice) May 21, 2016") is no headline."""
+    if len(par) > _HEADLINE_LINE_CHARS:
+        return False
+    end = par.rstrip()[-1:]
+    return end.isascii() and end.isalnum() and len(par.split()) <= HEADLINE_LINE_WORDS and "(@" not in par
 
 
 def _without_other_headlines(body: str) -> str:
@@ -1216,9 +1225,7 @@ def _without_other_headlines(body: str) -> str:
     if "\n\n" not in body:
         return body
     paras = body.split("\n\n")
-    kept = [paras[0]] + [
-        p for p in paras[1:] if not (_ENDS_AS_HEADLINE.search(p) and len(p.split()) <= HEADLINE_LINE_WORDS) or "(@" in p
-    ]  # "(@": an embedded post's attribution ("— Milwaukee Police (@MilwaukeePolice) May 21, 2016")
+    kept = [paras[0]] + [p for p in paras[1:] if not _headline_line(p)]
     return body if len(kept) == len(paras) else "\n\n".join(kept)
 
 
