@@ -120,6 +120,7 @@ _SUFFIXES = {
     "circle": "circle", "pike": "pike", "expressway": "expressway",
 }  # fmt: skip
 _SUFFIX_RE = "|".join(sorted({k.capitalize() for k in _SUFFIXES}, key=len, reverse=True))
+_STREET_KIND_AFTER_RE = re.compile(rf" (?:{_SUFFIX_RE})\b")
 _DIRECTION = r"(?:(?:North|South|East|West|N|S|E|W)\.? )?"
 _STREET_NAME = r"((?:[A-Z][a-z]+|[0-9]{1,3}(?:st|nd|rd|th))(?: (?:[A-Z][a-z]+|Jr\.?)){0,3})"
 _STREET = _DIRECTION + _STREET_NAME + r" (" + _SUFFIX_RE + r")\b\.?"
@@ -997,9 +998,16 @@ def _areas(text: str, keys: set[str]) -> None:
                 keys.add(f"{kind}:{city}")
 
 
+# a nickname in quotes inside a name ("Marcus 'Mookie' Green", "Tyrone “T-Bone” Smith"): the name is
+# the one other reports print without it
+_NICKNAME_RE = re.compile(r"(?<=[a-z]) [\"'“‘]([A-Z][\w.-]{0,15})[\"'”’] (?=[A-Z][a-z])")
+
+
 def _people(text: str, keys: set[str], head: int = 0) -> None:
     """``head``: the length of the headline at the start of ``text`` (a headline's verb cues a
     name: "Marcus Grant charged with murder")."""
+    if " '" in text or ' "' in text or " “" in text or " ‘" in text:
+        text = _NICKNAME_RE.sub(" ", text)
     runs = [(m.group(0), m.end()) for m in _RUN_RE.finditer(text)]
     full: set[str] = set()  # surnames of the full names found
     officials: set[str] = set()  # surnames of people named by an office (see _OFFICE_BEFORE_RE)
@@ -1011,15 +1019,17 @@ def _people(text: str, keys: set[str], head: int = 0) -> None:
     for run, end in runs:
         if " " not in run:  # one word (most runs): no full name
             continue
+        start = end - len(run)
         words = [w for w in run.split() if not (len(w) == 2 and w.endswith("."))]
         if len(words) > 2 and words[-1] in _NAME_SUFFIXES:  # "Marcus T. Williams Jr., 22,"
             words = words[:-1]
             end += text.startswith(".", end)
+            if _STREET_KIND_AFTER_RE.match(text, end):
+                continue  # "on Martin Luther King Jr. Place": a street
         if not 2 <= len(words) <= 3:
             continue
         low = [w.lower().replace("’", "'") for w in words]
         if low[0] in _CITY_PARTS:
-            start = end - len(run)
             if low[-1] not in _NOT_NAME_WORDS and _PART_BEFORE_RE.search(text, max(0, start - 12), start):
                 keys.add(f"ph:{' '.join(low)}")
             continue
@@ -1031,7 +1041,6 @@ def _people(text: str, keys: set[str], head: int = 0) -> None:
         ):
             continue
         surname = words[-1].replace("’s", "").replace("'s", "")
-        start = end - len(run)
         # (the cues last: the age or the surname alone elsewhere settle most runs)
         if (
             age is None

@@ -756,3 +756,12 @@ def test_a_round_up_does_not_join_the_stories_of_the_incidents_it_lists() -> Non
         story_of.setdefault(gold, set()).add(index.resolve(story_id))
     assert all(len(ids) == 1 for ids in story_of.values()), story_of
     assert len(set.union(*story_of.values())) == 3
+
+
+def test_names_as_families_and_medical_examiners_give_them() -> None:
+    # "Jr." ending the sentence, a nickname in quotes: the name other reports print
+    assert "pn:marcus green" in keys("Family members identified the victim as Marcus Green Jr.")
+    assert "pn:marcus green" in keys("Family members identified him as Marcus 'Mookie' Green.")
+    assert {"pn:tyrone smith", "a:31"} <= keys("Tyrone “T-Bone” Smith, 31, was killed Saturday.")
+    # a street named for someone is no participant
+    assert not any(k.startswith("pn:") for k in keys("A man was shot Saturday on Martin Luther King Jr. Drive."))
