@@ -215,9 +215,11 @@ def _sqlite_rows(path: Path, sql: str) -> list[tuple[object, ...]]:
         return [tuple(row) for row in conn.execute(sql).fetchall()]
 
 
-def test_ctrl_c_leaves_a_consistent_database_and_the_next_run_finishes_the_work(
+def _slow_run(
     servers: tuple[LocalHTTPServer, LocalHTTPServer], tmp_path: Path
-) -> None:
+) -> tuple[list[str], dict[str, str], Path, int]:
+    """A `run --once` over 40 pages served slowly enough to stop it half way: (command, env,
+    SQLite file, pages); the command without its last two words polls the stored feeds only."""
     site = Site(delay=0.3)
     feeds, pages = _publish(site, servers, per_feed=10)
     (tmp_path / "feeds.txt").write_text("\n".join(feeds) + "\n")
@@ -229,6 +231,13 @@ def test_ctrl_c_leaves_a_consistent_database_and_the_next_run_finishes_the_work(
         NEWSWORKER_HOST_REQUESTS_PER_MINUTE="10000",
     )
     command = [sys.executable, "-m", "worker", "run", "--once", "--feeds", str(tmp_path / "feeds.txt")]
+    return command, env, db_path, pages
+
+
+def test_ctrl_c_leaves_a_consistent_database_and_the_next_run_finishes_the_work(
+    servers: tuple[LocalHTTPServer, LocalHTTPServer], tmp_path: Path
+) -> None:
+    command, env, db_path, pages = _slow_run(servers, tmp_path)
     proc = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         wait_for(lambda: _sqlite_count(db_path, "select count(*) from articles") >= 5, 60, "a few articles stored")
@@ -272,17 +281,7 @@ def test_a_killed_run_leaves_nothing_for_a_full_lease_the_next_run_finishes_the_
 ) -> None:
     # SIGKILL frees nothing: the pages the run had leased waited out a full lease (the hard time
     # limit and a margin) before; the next run on this host sees the process is gone.
-    site = Site(delay=0.3)
-    feeds, pages = _publish(site, servers, per_feed=10)
-    (tmp_path / "feeds.txt").write_text("\n".join(feeds) + "\n")
-    db_path = tmp_path / "nw.db"
-    env = service_env(
-        NEWSWORKER_DATABASE_URL=f"sqlite:///{db_path}",
-        NEWSWORKER_ALLOW_PRIVATE_NETWORKS="true",
-        NEWSWORKER_FETCH_CONCURRENCY="4",
-        NEWSWORKER_HOST_REQUESTS_PER_MINUTE="10000",
-    )
-    command = [sys.executable, "-m", "worker", "run", "--once", "--feeds", str(tmp_path / "feeds.txt")]
+    command, env, db_path, pages = _slow_run(servers, tmp_path)
     proc = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for(lambda: _sqlite_count(db_path, "select count(*) from articles") >= 5, 60, "a few articles stored")
