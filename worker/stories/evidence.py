@@ -1034,8 +1034,10 @@ def _people(text: str, keys: set[str], head: int = 0) -> None:
                 keys.add(f"ph:{' '.join(low)}")
             continue
         age = _AGE_AFTER_RE.match(text[end : end + 24])
-        if age is not None and len(low) == 3 and low[0] in _RANKS:
-            words, low = words[1:], low[1:]  # "Officer Jason Moore, 31,": shot, not speaking
+        if len(low) == 3 and low[0] in _RANKS:
+            # "Officer Jason Moore, 31,", "the killing of Deputy Jerry Ortiz": the name other
+            # reports print without the rank (one that speaks for the force has no cue: skipped)
+            words, low = words[1:], low[1:]
         if any(w in _NOT_NAME_WORDS for w in low) and not (
             age is not None and low[-1] in _SURNAME_WORDS and not any(w in _NOT_NAME_WORDS for w in low[:-1])
         ):

@@ -765,3 +765,11 @@ def test_names_as_families_and_medical_examiners_give_them() -> None:
     assert {"pn:tyrone smith", "a:31"} <= keys("Tyrone “T-Bone” Smith, 31, was killed Saturday.")
     # a street named for someone is no participant
     assert not any(k.startswith("pn:") for k in keys("A man was shot Saturday on Martin Luther King Jr. Drive."))
+
+
+def test_a_rank_before_a_name_is_not_part_of_it() -> None:
+    # "Deputy Jerry Ortiz" in one report, "Jerry Ortiz, 35," in the next: one name
+    assert "pn:jerry ortiz" in keys("The gunman killed Deputy Jerry Ortiz in June.")
+    assert "pn:jason moore" in keys("Police arrested a suspect in the killing of Officer Jason Moore.")
+    # an officer speaking for the force is no participant
+    assert not any(k.startswith("pn:") for k in keys("Officer Jason Moore said the victim was taken to a hospital."))
