@@ -1041,6 +1041,9 @@ def _with_related_headlines(
     by_city: dict[str, list[StreamDoc]] = {}
     out = []
     for d in docs:
+        if d.id not in headlines:  # a round-up (see _roundups): left as it is, and linked to by none
+            out.append(d)
+            continue
         city, _, prompt = headlines[d.id]
         rng = random.Random(f"related {seed} {d.id}")
         earlier = [
