@@ -223,23 +223,23 @@ def _teaser_tail(pars: list[str]) -> int:
     return start  # the earliest label of the trailing run: never the story's own last short lines
 
 
-def _listed_under_labels(pars: list[str]) -> set[int]:
+def _listed_under_labels(pars: list[str], words: list[int]) -> set[int]:
     """Paragraphs of a list of other stories' headlines under a label standing alone inside the
     text ("RELATED STORIES:", then two or more headlines); one short line after a label may be the
-    story's own subhead, and stays."""
+    story's own subhead, and stays. ``words``: each paragraph's word count."""
     listed: set[int] = set()
     for i, par in enumerate(pars):
-        if _word_count(par) > 12 or not _INSERT_ALONE_RE.match(par) or _GENERIC_LABEL_RE.match(par):
+        if words[i] > 12 or not _INSERT_ALONE_RE.match(par) or _GENERIC_LABEL_RE.match(par):
             continue
-        run = list(itertools.takewhile(lambda j: _is_headline(pars[j]), range(i + 1, len(pars))))
+        run = list(itertools.takewhile(lambda j: _is_headline(pars[j], words[j]), range(i + 1, len(pars))))
         if len(run) >= 2:
             listed.update(run)
     return listed
 
 
-def _is_headline(par: str) -> bool:
+def _is_headline(par: str, words: int) -> bool:
     """A teaser that is not a question or an exclamation either (a guide's own subheads are)."""
-    return _is_teaser(par, _word_count(par)) and not par.rstrip().endswith(("?", "!"))
+    return _is_teaser(par, words) and not par.rstrip().endswith(("?", "!"))
 
 
 def _is_teaser(par: str, words: int) -> bool:
@@ -261,10 +261,11 @@ def drop_boilerplate(pars: list[str], captions: frozenset[str] = frozenset()) ->
     for par in pars:
         key = par.casefold()
         counts[key] = counts.get(key, 0) + 1
-    listed = _listed_under_labels(pars)
+    word_counts = [_word_count(par) for par in pars]
+    listed = _listed_under_labels(pars, word_counts)
     for i, par in enumerate(pars):
         key = par.casefold()
-        words = _word_count(par)
+        words = word_counts[i]
         # Boilerplate is short: long paragraphs skip the pattern tests.
         short = words <= 40
         if (
