@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, delete, func, or_, select, update
+from sqlalchemy import CursorResult, Table, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage.models import WorkItem
@@ -199,7 +199,8 @@ def unlease_owners(session: Session, owners: Collection[str], now: datetime) -> 
         .values(lease_until=None, lease_owner=None, updated_at=now)
         .execution_options(synchronize_session=False)
     )
-    return int(getattr(result, "rowcount", 0) or 0)
+    assert isinstance(result, CursorResult)
+    return int(result.rowcount or 0)
 
 
 def finish(session: Session, kind: str, key: str) -> None:

@@ -548,12 +548,12 @@ _AGES_PAIR_RE = re.compile(
 _AGE_APPOSITION_RE = re.compile(r", aged? ([0-9]{1,2})\b(?![0-9.,]?[0-9])")
 _WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _WEEKDAY_RE = re.compile(r"\b(" + "|".join(_WEEKDAY_NAMES) + r")\b")
-# a weekday after these in its sentence is one to come, not a day past
-# ("will be held Friday", "is scheduled to resume Monday", "next Sunday", "due in court Tuesday";
-# not "the next night ... on Wednesday", "due to low light on Saturday")
 # a page's own stamp ("Posted: Jun 21, 2016 10:31 PM CDT Updated: Jun 22, 2016", "By Jane Doe |
 # Published June 21, 2016"): when it went out or changed, never the day of the incident
 _STAMP_BEFORE_RE = re.compile(r"\b(?:posted|updated|published|modified)\b:?(?: on)?:?\s*(?:\w+,?\s*)?\Z", re.I)
+# a weekday after these in its sentence is one to come, not a day past
+# ("will be held Friday", "is scheduled to resume Monday", "next Sunday", "due in court Tuesday";
+# not "the next night ... on Wednesday", "due to low light on Saturday")
 _FUTURE_BEFORE_RE = re.compile(
     r"(?:(?:\bwill|['’]ll|\bexpected to)\b[^.,;:]{0,30}|\b(?:scheduled|slated|planned)(?: to \w+)?(?: for| on)? "
     r"|\bset (?:for|to \w+(?: on)?) "
@@ -886,7 +886,7 @@ def _places(text: str, keys: set[str]) -> None:
     _areas(text, keys)
 
 
-_PLURAL_KINDS = (" streets", " avenues", " roads", " boulevards", " drives", " lanes")
+_PLURAL_KINDS = tuple(sorted(f" {kind}s" for kind in _SUFFIX_WORDS))  # "11th and Poplar streets"
 
 
 def _add_corner(keys: set[str], a: str, b: str, allowed: frozenset[str] = frozenset()) -> None:
@@ -1007,7 +1007,8 @@ def _people(text: str, keys: set[str], head: int = 0) -> None:
     """``head``: the length of the headline at the start of ``text`` (a headline's verb cues a
     name: "Marcus Grant charged with murder")."""
     if " '" in text or ' "' in text or " “" in text or " ‘" in text:
-        text = _NICKNAME_RE.sub(" ", text)
+        headline = _NICKNAME_RE.sub(" ", text[:head])
+        text, head = headline + _NICKNAME_RE.sub(" ", text[head:]), len(headline)
     runs = [(m.group(0), m.end()) for m in _RUN_RE.finditer(text)]
     full: set[str] = set()  # surnames of the full names found
     officials: set[str] = set()  # surnames of people named by an office (see _OFFICE_BEFORE_RE)
@@ -1103,7 +1104,7 @@ def _dates(text: str, published: datetime | None, keys: set[str]) -> None:
         for m in _WEEKDAY_RE.finditer(text):
             before = text[max(0, m.start() - 50) : m.start()]
             if _FUTURE_BEFORE_RE.search(_SENTENCE_END_RE.split(before)[-1]) or _STAMP_BEFORE_RE.search(before):
-                continue  # "a vigil will be held Friday", "due in court Tuesday": no day of the incident
+                continue  # "a vigil will be held Friday", "Published: Tuesday, ...": no day of the incident
             back = (pub.weekday() - _WEEKDAYS[m.group(1).lower()]) % 7
             _day(pub - timedelta(days=back), keys)
     if not _MONTH_CUE_RE.search(text):

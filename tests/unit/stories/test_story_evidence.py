@@ -763,6 +763,9 @@ def test_names_as_families_and_medical_examiners_give_them() -> None:
     assert "pn:marcus green" in keys("Family members identified the victim as Marcus Green Jr.")
     assert "pn:marcus green" in keys("Family members identified him as Marcus 'Mookie' Green.")
     assert {"pn:tyrone smith", "a:31"} <= keys("Tyrone “T-Bone” Smith, 31, was killed Saturday.")
+    # in a headline, whose verb cues the name
+    headline = ev.incident_keys("Marcus 'Mookie' Green charged with murder", "Charges were filed Monday.", PUB)
+    assert "pn:marcus green" in headline
     # a street named for someone is no participant
     assert not any(k.startswith("pn:") for k in keys("A man was shot Saturday on Martin Luther King Jr. Drive."))
 
